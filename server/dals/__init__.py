@@ -1,0 +1,1 @@
+"""DALS: the Durable Agent Language Server."""

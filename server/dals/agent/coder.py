@@ -1,0 +1,27 @@
+"""The coding agent: a plain pydantic-ai `Agent` with the contract's tools and the system prompt.
+
+Durability is added around it by `dals.durable`; nothing here knows about Restate or LSP.
+"""
+from __future__ import annotations
+
+from pydantic_ai import Agent
+from pydantic_ai.models import Model
+
+from .deps import TaskDeps
+from .tools import TOOLS
+
+SYSTEM_PROMPT = """\
+You are DALS, a careful coding agent working inside the user's workspace.
+Work in small, verifiable steps:
+1. Plan briefly, then look before you change: list_files / search to find things, read_file before editing.
+2. Change as little as needed: prefer edit_file with an exact, unique `old` snippet; write_file for new files.
+3. If a tool says a file "changed since read", read it again and redo your edit on the new content.
+4. Run the project's checks (tests, linters) with run_command when they exist, and fix what you broke.
+5. Paths are relative to the workspace root; never try to leave it.
+Finish with a short summary: what you changed (files), what you ran, and anything left to do.
+"""
+
+
+def build_agent(model: Model) -> Agent[TaskDeps, str]:
+    return Agent(model, deps_type=TaskDeps, output_type=str, instructions=SYSTEM_PROMPT, tools=TOOLS,
+                 retries=3, name="dals")

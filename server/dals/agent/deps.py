@@ -1,0 +1,49 @@
+"""What a tool needs at run time: the workspace root, what the task has seen, and a step runner.
+
+The step runner is the only door to durability: `agent/` calls `runner.step(name, fn)` for every
+side effect and `runner.event(...)` to report it. The durable layer journals both; a plain
+in-memory runner just calls through (tests, benchmarks' baseline).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Awaitable, Callable, Protocol
+
+from ..workspace.shell import ShellState
+
+Step = Callable[[], Awaitable[dict[str, Any]]]
+
+
+class StepRunner(Protocol):
+    async def step(self, name: str, fn: Step) -> dict[str, Any]:
+        """Run a side effect once; its plain-data result is what later replays see."""
+
+    def event(self, kind: str, title: str, detail: dict[str, Any], at: str) -> None:
+        """Report a finished step (kind: tool | edit | log)."""
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class InMemoryRunner:
+    """No journal: run every step directly and keep the events in a list."""
+
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    async def step(self, name: str, fn: Step) -> dict[str, Any]:
+        return await fn()
+
+    def event(self, kind: str, title: str, detail: dict[str, Any], at: str) -> None:
+        self.events.append({"kind": kind, "title": title, "detail": detail, "at": at})
+
+
+@dataclass
+class TaskDeps:
+    root: Path
+    runner: StepRunner
+    seen: dict[str, str] = field(default_factory=dict)  # path -> content hash the task last saw
+    shell: ShellState = field(default_factory=ShellState)

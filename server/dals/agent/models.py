@@ -1,0 +1,33 @@
+"""Turning a model setting into a pydantic-ai model: any pydantic-ai model string, or `offline`."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_ai.models import Model, infer_model
+
+OFFLINE = "offline"
+
+HOW_TO_SET = (
+    "set DALS_MODEL (or the `dals.model` setting) to a pydantic-ai model string such as "
+    "'anthropic:claude-sonnet-4-5', 'openai-chat:gpt-4.1' or 'ollama:qwen3', or to 'offline' for the "
+    "built-in deterministic planner"
+)
+
+
+class ModelConfigError(ValueError):
+    """The model setting is missing or pydantic-ai refuses it; the message says how to fix it."""
+
+
+def resolve_model(name: str | None) -> Model:
+    if not name:
+        raise ModelConfigError(f"no model configured: {HOW_TO_SET}")
+    if name == OFFLINE:
+        from .offline_model import offline_model
+
+        log = os.environ.get("DALS_OFFLINE_REQUEST_LOG")
+        return offline_model(Path(log) if log else None)
+    try:
+        return infer_model(name)
+    except Exception as e:  # noqa: BLE001 - pydantic-ai raises several types for bad strings/missing keys
+        raise ModelConfigError(f"model {name!r} refused: {e}") from e

@@ -1,0 +1,121 @@
+"""The `dals` command line: runtime control, tasks from a terminal, the demo, and `dals lsp`."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+
+def _cmd_up(args) -> int:
+    from .runtime import control
+
+    try:
+        st = control.up()
+    except control.RuntimeError_ as e:
+        print(f"dals up: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(st) if args.json else
+          f"DALS runtime ready: ingress {st['restate']['ingress']}, admin {st['restate']['admin']}, "
+          f"worker {st['worker']['url']} (state dir {st['stateDir']})")
+    return 0
+
+
+def _cmd_down(args) -> int:
+    from .runtime import control
+
+    stopped = control.down()
+    print("DALS runtime stopped" if stopped else "DALS runtime was not running")
+    return 0
+
+
+def _cmd_status(args) -> int:
+    from .runtime import control
+
+    st = control.status()
+    if args.json:
+        print(json.dumps(st))
+    else:
+        r, w = st["restate"], st["worker"]
+        print(f"state dir  {st['stateDir']}")
+        print(f"restate    {'healthy' if r['healthy'] else 'down'}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
+        print(f"worker     {'healthy' if w['healthy'] else 'down'}  pid {w['pid']}  {w['url']}")
+    return 0 if st["restate"]["healthy"] and st["worker"]["healthy"] else 3
+
+
+def _cmd_tasks(args) -> int:
+    from .terminal import tasks_command
+
+    return asyncio.run(tasks_command(args.json, args.status))
+
+
+def _cmd_run(args) -> int:
+    from .terminal import run_command
+
+    return asyncio.run(run_command(args.prompt, args.workspace, args.model, args.file))
+
+
+def _cmd_demo(args) -> int:
+    from .demo.run import demo
+
+    return demo(keep=args.keep)
+
+
+def _cmd_lsp(args) -> int:
+    from .lsp.server import run_stdio
+
+    return run_stdio()
+
+
+def _cmd_worker(args) -> int:
+    from .runtime.worker_main import serve
+
+    return serve(args.port)
+
+
+def _cmd_supervise(args) -> int:
+    from .runtime.supervisor import main as supervise
+
+    return supervise()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="dals", description="Durable Agent Language Server")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    s = sub.add_parser("lsp", help="language server over stdio")
+    s.set_defaults(fn=_cmd_lsp)
+    s = sub.add_parser("up", help="start the local runtime (Restate server + worker) if needed")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=_cmd_up)
+    s = sub.add_parser("down", help="stop the local runtime")
+    s.set_defaults(fn=_cmd_down)
+    s = sub.add_parser("status", help="runtime status")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=_cmd_status)
+    s = sub.add_parser("tasks", help="list tasks")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--status", action="append", help="only tasks with this status (repeatable)")
+    s.set_defaults(fn=_cmd_tasks)
+    s = sub.add_parser("run", help="start a task and follow it")
+    s.add_argument("prompt")
+    s.add_argument("--workspace", default=".")
+    s.add_argument("--file", help="workspace file the task is about")
+    s.add_argument("--model", help="pydantic-ai model string or 'offline' (default: DALS_MODEL)")
+    s.set_defaults(fn=_cmd_run)
+    s = sub.add_parser("demo", help="the README's main job: a task survives kill -9 of its worker")
+    s.add_argument("--keep", action="store_true", help="keep the demo's runtime and files")
+    s.set_defaults(fn=_cmd_demo)
+    s = sub.add_parser("worker", help=argparse.SUPPRESS)
+    s.add_argument("--port", type=int, required=True)
+    s.set_defaults(fn=_cmd_worker)
+    s = sub.add_parser("supervise", help=argparse.SUPPRESS)
+    s.set_defaults(fn=_cmd_supervise)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,83 @@
+"""HTTP access to Restate: ingress (call the task objects) and admin (deployments, SQL, invocations).
+
+Used by the supervisor, the language server and the CLI alike. Knows URLs and JSON, not LSP.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import httpx
+
+
+class RestateUnavailable(RuntimeError):
+    """Restate could not be reached or answered with an error; the message says which and how."""
+
+
+class RestateApi:
+    def __init__(self, ingress_url: str, admin_url: str, timeout: float = 10.0):
+        self.ingress_url = ingress_url.rstrip("/")
+        self.admin_url = admin_url.rstrip("/")
+        limits = httpx.Limits(max_keepalive_connections=20, max_connections=100)
+        self._http = httpx.AsyncClient(timeout=timeout, limits=limits)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _request(self, method: str, url: str, **kw) -> httpx.Response:
+        try:
+            return await self._http.request(method, url, **kw)
+        except httpx.HTTPError as e:
+            raise RestateUnavailable(f"Restate unreachable at {url}: {type(e).__name__} {e}".strip()) from e
+
+    # --- health -----------------------------------------------------------------
+    async def healthy(self) -> bool:
+        try:
+            a = await self._http.get(f"{self.admin_url}/health", timeout=2.0)
+            i = await self._http.get(f"{self.ingress_url}/restate/health", timeout=2.0)
+        except httpx.HTTPError:
+            return False
+        return a.status_code == 200 and i.status_code == 200
+
+    # --- admin ------------------------------------------------------------------
+    async def register(self, worker_url: str) -> None:
+        r = await self._request("POST", f"{self.admin_url}/deployments",
+                                json={"uri": worker_url, "force": True}, timeout=30.0)
+        if r.status_code not in (200, 201):
+            raise RestateUnavailable(f"registering {worker_url} failed: {r.status_code} {r.text[:300]}")
+
+    async def deployments(self) -> list[dict]:
+        r = await self._request("GET", f"{self.admin_url}/deployments")
+        return r.json().get("deployments", []) if r.status_code == 200 else []
+
+    async def query(self, sql: str) -> list[dict]:
+        r = await self._request("POST", f"{self.admin_url}/query", json={"query": sql},
+                                headers={"accept": "application/json"})
+        if r.status_code != 200:
+            raise RestateUnavailable(f"admin query failed: {r.status_code} {r.text[:300]}")
+        return r.json().get("rows", [])
+
+    async def invocation_action(self, invocation_id: str, action: str) -> int:
+        """PATCH /invocations/{id}/{action} (pause, resume, cancel, kill, purge); returns the status code."""
+        r = await self._request("PATCH", f"{self.admin_url}/invocations/{invocation_id}/{action}")
+        return r.status_code
+
+    # --- ingress ----------------------------------------------------------------
+    async def send(self, service: str, key: str, handler: str, body: Any,
+                   idempotency_key: str | None = None) -> str:
+        headers = {"content-type": "application/json"}
+        if idempotency_key:
+            headers["idempotency-key"] = idempotency_key
+        r = await self._request("POST", f"{self.ingress_url}/{service}/{key}/{handler}/send",
+                                content=json.dumps(body), headers=headers)
+        if r.status_code not in (200, 202):
+            raise RestateUnavailable(f"{service}/{handler} refused: {r.status_code} {r.text[:300]}")
+        return r.json().get("invocationId", "")
+
+    async def call(self, service: str, key: str, handler: str, body: Any, timeout: float | None = None) -> Any:
+        r = await self._request("POST", f"{self.ingress_url}/{service}/{key}/{handler}",
+                                content=json.dumps(body), headers={"content-type": "application/json"},
+                                timeout=timeout or 10.0)
+        if r.status_code != 200:
+            raise RestateUnavailable(f"{service}/{handler} failed: {r.status_code} {r.text[:300]}")
+        return r.json() if r.content else None

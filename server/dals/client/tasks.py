@@ -1,0 +1,174 @@
+"""Tasks as seen from outside the worker: start, list, show, cancel, resume, follow events.
+
+The truth is in Restate: summaries and events in the `AgentTask` objects' state, the run's
+condition (backing off, paused) in `sys_invocation`, replay counts in `TaskLedger`. This module
+joins them into the contract's TaskSummary. Used by `dals lsp` and the CLI.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from datetime import datetime, timezone
+from typing import Any
+
+from .restate_api import RestateApi, RestateUnavailable
+
+SERVICE = "AgentTask"
+TERMINAL = ("succeeded", "failed", "cancelled")
+STATUSES = ("queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled")
+_KEY = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
+
+
+class UnknownTask(LookupError):
+    pass
+
+
+def new_task_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def title_of(prompt: str) -> str:
+    first = next((line.strip() for line in prompt.splitlines() if line.strip()), "task")
+    return first if len(first) <= 60 else first[:57] + "…"
+
+
+def _sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: int) -> dict[str, Any]:
+    """The contract's TaskSummary from the durable summary plus the invocation's condition."""
+    s = dict(summary)
+    s["usage"] = dict(s.get("usage") or {}, replayedRequests=replayed)
+    status = s.get("status", "queued")
+    if invocation and status not in TERMINAL:
+        inv = invocation.get("status")
+        if inv == "backing-off":
+            status = "retrying"
+        elif inv == "paused":
+            status = "paused"
+        elif inv in ("completed",) and status not in TERMINAL:
+            status = "failed"
+        if inv in ("backing-off", "paused") and invocation.get("last_failure"):
+            s["lastFailure"] = str(invocation["last_failure"])[:500]
+    s["status"] = status
+    s["invocationId"] = invocation.get("id") if invocation else None
+    return s
+
+
+class TaskService:
+    def __init__(self, api: RestateApi):
+        self.api = api
+        self.pending: dict[str, dict[str, Any]] = {}  # started here, not yet seen in Restate
+
+    async def start(self, spec: dict[str, Any]) -> str:
+        task_id = spec["taskId"]
+        await self.api.send(SERVICE, task_id, "run", spec, idempotency_key=task_id)
+        self.pending[task_id] = {k: spec[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
+            "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
+            "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
+        return task_id
+
+    async def _invocations(self, task_id: str | None = None) -> dict[str, dict]:
+        where = f" AND target_service_key = {_sql_str(task_id)}" if task_id else ""
+        rows = await self.api.query(
+            "SELECT id, target_service_key, status, last_failure, created_at FROM sys_invocation "
+            f"WHERE target_service_name = '{SERVICE}' AND target_handler_name = 'run'{where}")
+        latest: dict[str, dict] = {}
+        for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
+            latest[row["target_service_key"]] = row
+        return latest
+
+    async def _replayed(self, task_id: str | None = None) -> dict[str, int]:
+        where = f" AND service_key = {_sql_str(task_id)}" if task_id else ""
+        rows = await self.api.query(
+            f"SELECT service_key, value_utf8 FROM state WHERE service_name = 'TaskLedger' AND key = 'replayed'{where}")
+        out = {}
+        for row in rows:
+            try:
+                out[row["service_key"]] = int(json.loads(row["value_utf8"]))
+            except (TypeError, ValueError):
+                pass
+        return out
+
+    async def list(self, statuses: list[str] | None = None) -> list[dict[str, Any]]:
+        rows = await self.api.query(
+            f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'")
+        invocations = await self._invocations()
+        replayed = await self._replayed()
+        tasks: dict[str, dict] = {}
+        for row in rows:
+            try:
+                summary = json.loads(row["value_utf8"])
+            except (TypeError, ValueError):
+                continue
+            key = row["service_key"]
+            tasks[key] = public_summary(summary, invocations.get(key), replayed.get(key, 0))
+        for key, spec in list(self.pending.items()):
+            if key in tasks:
+                del self.pending[key]
+            else:
+                tasks[key] = public_summary(spec, invocations.get(key), 0)
+        out = sorted(tasks.values(), key=lambda t: t.get("createdAt", ""), reverse=True)
+        if statuses:
+            out = [t for t in out if t["status"] in statuses]
+        return out
+
+    async def events_since(self, task_id: str, since: int) -> dict[str, Any]:
+        """One poll: the durable summary and the events after `since`."""
+        if not _KEY.match(task_id):
+            raise UnknownTask(task_id)
+        return await self.api.call(SERVICE, task_id, "events", since)
+
+    async def show(self, task_id: str) -> dict[str, Any]:
+        if not _KEY.match(task_id):
+            raise UnknownTask(task_id)
+        events: list[dict] = []
+        page = await self.events_since(task_id, 0)
+        summary = page["summary"]
+        if summary is None:
+            if task_id in self.pending:
+                return public_summary(self.pending[task_id], None, 0) | {"events": []}
+            invocation = (await self._invocations(task_id)).get(task_id)
+            if not invocation:
+                raise UnknownTask(task_id)
+            return {"taskId": task_id, "status": "queued", "events": [], "invocationId": invocation["id"]}
+        events += page["events"]
+        while events and events[-1]["seq"] < summary["lastSeq"]:
+            page = await self.events_since(task_id, events[-1]["seq"])
+            if not page["events"]:
+                break
+            summary = page["summary"]
+            events += page["events"]
+        invocation = (await self._invocations(task_id)).get(task_id)
+        replayed = (await self._replayed(task_id)).get(task_id, 0)
+        result = public_summary(summary, invocation, replayed)
+        result["events"] = events
+        return result
+
+    async def _invocation_id(self, task_id: str) -> str:
+        invocation = (await self._invocations(task_id)).get(task_id)
+        if not invocation:
+            raise UnknownTask(task_id)
+        return invocation["id"]
+
+    async def cancel(self, task_id: str) -> dict[str, Any]:
+        code = await self.api.invocation_action(await self._invocation_id(task_id), "cancel")
+        if code >= 400 and code != 409:
+            raise RestateUnavailable(f"cancel refused by Restate ({code})")
+        shown = await self.show(task_id)
+        status = shown["status"] if shown["status"] in TERMINAL else "cancelled"
+        return {"taskId": task_id, "status": status}
+
+    async def resume(self, task_id: str) -> dict[str, Any]:
+        code = await self.api.invocation_action(await self._invocation_id(task_id), "resume")
+        shown = await self.show(task_id)
+        if code >= 400 and shown["status"] not in TERMINAL:
+            raise RestateUnavailable(f"resume refused by Restate ({code})")
+        status = "running" if shown["status"] in ("paused", "retrying") else shown["status"]
+        return {"taskId": task_id, "status": status}

@@ -1,0 +1,11 @@
+"""The worker's ASGI app: the Restate endpoint hosting the durable task objects."""
+from __future__ import annotations
+
+import restate
+
+from . import serde_cache
+from .task_object import agent_task, task_ledger
+
+serde_cache.install()
+
+app = restate.app([agent_task, task_ledger])

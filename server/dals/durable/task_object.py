@@ -1,0 +1,136 @@
+"""The durable task: one Restate VirtualObject `AgentTask` per task, keyed by task id.
+
+`run` (exclusive) runs the pydantic-ai agent wrapped by `RestateAgent`: every model request and
+tool call is a journaled step, so a crash resumes from the journal. `events` (shared) reads the
+summary and events while `run` is going. A VirtualObject rather than a Workflow: Restate can
+restart an ended VirtualObject invocation from a journal index (rewind), not a Workflow.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import restate
+from pydantic_ai.exceptions import AgentRunError, UserError
+from pydantic_ai.usage import UsageLimits
+from restate import ObjectContext, ObjectSharedContext, TerminalError
+from restate.ext.pydantic import RestateAgent
+
+from ..agent.coder import build_agent
+from ..agent.deps import TaskDeps
+from ..agent.models import ModelConfigError, resolve_model
+from .model_events import CountingModel, ModelEvents
+from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
+from .task_spec import TaskSpec, task_prompt
+
+log = restate.getLogger("dals.task")
+
+RETRY = restate.InvocationRetryPolicy(
+    initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
+    max_interval=timedelta(seconds=5), max_attempts=12, on_max_attempts="pause",
+)
+
+agent_task = restate.VirtualObject(
+    "AgentTask",
+    description="One DALS agent task: a durable pydantic-ai run.",
+    invocation_retry_policy=RETRY,
+    # Slow model calls and long commands are single steps: don't abort them while they work.
+    inactivity_timeout=timedelta(minutes=15),
+    abort_timeout=timedelta(minutes=45),
+)
+
+task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal counters of a task (replays).")
+
+
+class JournalRunner:
+    """The agent's StepRunner on Restate: steps are `ctx.run_typed`, events go to the record."""
+
+    def __init__(self, ctx: ObjectContext, record: TaskRecord):
+        self.ctx = ctx
+        self.record = record
+
+    async def step(self, name, fn):
+        async def action() -> dict[str, Any]:  # run_typed needs a coroutine function
+            return await fn()
+
+        return await self.ctx.run_typed(name, action)
+
+    def event(self, kind, title, detail, at):
+        self.record.tool_step(kind, title, at, detail)
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _report_replayed(task_id: str, n: int) -> None:
+    """Replays are not part of the journal (a replay is the journal read again), so they are
+    counted beside it: a one-way call to TaskLedger, outside the durable context."""
+    ingress = os.environ.get("DALS_INGRESS_URL")
+    if not ingress or n <= 0:
+        return
+    try:
+        async with httpx.AsyncClient(timeout=5.0) as http:
+            await http.post(f"{ingress}/TaskLedger/{task_id}/add_replayed/send", json=n,
+                            headers={"idempotency-key": uuid.uuid4().hex})
+    except httpx.HTTPError as e:
+        logging.getLogger("dals.task").warning("could not record %d replayed requests: %s", n, e)
+
+
+@agent_task.handler()
+async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
+    record = TaskRecord(ctx, spec.model_dump())
+    record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
+    try:
+        model = CountingModel(resolve_model(spec.model))
+    except ModelConfigError as e:
+        record.finish("failed", _iso(await ctx.time()), error=str(e))
+        return record.summary
+    events = ModelEvents(record, model)
+    durable = RestateAgent(build_agent(model))
+    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record))
+    try:
+        try:
+            result = await durable.run(task_prompt(spec), deps=deps, capabilities=[events],
+                                       usage_limits=UsageLimits(request_limit=spec.requestLimit))
+        finally:
+            if events.replayed:
+                asyncio.get_running_loop().create_task(_report_replayed(spec.taskId, events.replayed))
+    except TerminalError as e:
+        if e.status_code == 409:  # cancelled through the admin API
+            record.finish("cancelled", _iso(await ctx.time()))
+            raise
+        record.finish("failed", _iso(await ctx.time()), error=e.message)
+        return record.summary
+    except (AgentRunError, UserError) as e:
+        record.finish("failed", _iso(await ctx.time()), error=f"{type(e).__name__}: {e}")
+        return record.summary
+    record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
+    return record.summary
+
+
+@agent_task.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))
+async def events(ctx: ObjectSharedContext, since: int = 0) -> dict[str, Any]:
+    """The summary and the events after `since` (at most 500): what clients poll."""
+    summary = await ctx.get(SUMMARY)
+    if not summary:
+        return {"summary": None, "events": []}
+    last = min(summary["lastSeq"], since + 500)
+    found = [await ctx.get(event_key(seq)) for seq in range(since + 1, last + 1)]
+    return {"summary": summary, "events": [e for e in found if e]}
+
+
+@task_ledger.handler()
+async def add_replayed(ctx: ObjectContext, n: int) -> int:
+    total = (await ctx.get("replayed") or 0) + n
+    ctx.set("replayed", total)
+    return total
+
+
+__all__ = ["agent_task", "task_ledger", "TERMINAL"]

@@ -1,0 +1,76 @@
+"""A task's durable record: its summary and its numbered events, kept in the task object's state.
+
+Events are a view of the journal (Guarantee 4): each is written with `ctx.set` right after the
+step it describes, with values taken only from journaled data, so a replay writes the same
+events with the same `seq` and nothing new.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from restate import ObjectContext
+
+SUMMARY = "summary"
+TERMINAL = ("succeeded", "failed", "cancelled")
+
+
+def event_key(seq: int) -> str:
+    return f"event:{seq:06d}"
+
+
+class TaskRecord:
+    def __init__(self, ctx: ObjectContext, spec: dict[str, Any]):
+        self.ctx = ctx
+        self.summary: dict[str, Any] = {
+            "taskId": spec["taskId"], "title": spec["title"], "prompt": spec["prompt"],
+            "workspace": spec["workspace"], "uri": spec.get("uri"), "mode": spec.get("mode", "auto"),
+            "model": spec["model"], "status": "queued", "createdAt": spec["createdAt"],
+            "updatedAt": spec["createdAt"], "steps": 0, "lastSeq": 0, "lastEvent": None,
+            "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0, "replayedRequests": 0},
+            "filesChanged": [], "result": None, "error": None,
+        }
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"]
+
+    def emit(self, kind: str, title: str, at: str, detail: dict[str, Any] | None = None,
+             status: str | None = None) -> dict[str, Any]:
+        s = self.summary
+        if status:
+            s["status"] = status
+        if kind in ("model", "tool", "edit"):
+            s["steps"] += 1
+        s["lastSeq"] += 1
+        event = {"taskId": s["taskId"], "seq": s["lastSeq"], "kind": kind, "title": title,
+                 "status": s["status"], "at": at}
+        if detail:
+            event["detail"] = detail
+        s["updatedAt"] = at
+        s["lastEvent"] = {k: event[k] for k in ("seq", "kind", "title", "at")}
+        self.ctx.set(event_key(event["seq"]), event)
+        self.ctx.set(SUMMARY, s)
+        return event
+
+    def model_step(self, at: str, title: str, input_tokens: int, output_tokens: int, detail: dict) -> None:
+        u = self.summary["usage"]
+        u["requests"] += 1
+        u["inputTokens"] += input_tokens
+        u["outputTokens"] += output_tokens
+        self.emit("model", title, at, detail)
+
+    def tool_step(self, kind: str, title: str, at: str, detail: dict) -> None:
+        if kind in ("tool", "edit"):
+            self.summary["usage"]["toolCalls"] += 1
+        path = detail.get("path")
+        if kind == "edit" and path and path not in self.summary["filesChanged"]:
+            self.summary["filesChanged"].append(path)
+        self.emit(kind, title, at, detail)
+
+    def finish(self, status: str, at: str, result: str | None = None, error: str | None = None) -> None:
+        self.summary["result"] = result
+        self.summary["error"] = error
+        title = {"succeeded": "Task succeeded", "failed": f"Task failed: {error}",
+                 "cancelled": "Task cancelled"}[status]
+        detail = {"result": result} if result else ({"error": error} if error else None)
+        self.emit("status", title, at, detail, status=status)

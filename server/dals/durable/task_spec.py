@@ -1,0 +1,32 @@
+"""What a task is started with, as it crosses into Restate (validated at the edge by the LSP/CLI)."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+
+class TaskSpec(BaseModel):
+    taskId: str
+    prompt: str
+    title: str
+    workspace: str  # absolute path of the workspace root on the worker's machine
+    model: str  # fixed for the task's whole life, resumes included
+    createdAt: str
+    uri: str | None = None
+    path: str | None = None  # workspace-relative path of `uri`
+    range: dict[str, Any] | None = None
+    mode: Literal["auto", "review"] = "auto"
+    requestLimit: int = 500
+
+
+def task_prompt(spec: TaskSpec) -> str:
+    """The user prompt the agent gets: the request plus the editor context it was started from."""
+    lines = [spec.prompt.rstrip()]
+    if spec.path:
+        where = spec.path
+        if spec.range:
+            start, end = spec.range.get("start", {}), spec.range.get("end", {})
+            where += f" (lines {start.get('line', 0) + 1}-{end.get('line', 0) + 1})"
+        lines += ["", f"File: {where}"]
+    return "\n".join(lines)

@@ -1,0 +1,102 @@
+"""Child processes of the supervisor: start with a log file, tell alive, stop politely then hard."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+
+class Child:
+    """One supervised process (the Restate server or the worker)."""
+
+    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
+                 stop_signal: int = signal.SIGTERM, cwd: Path | None = None):
+        self.name = name
+        self.argv = argv
+        self.log = log
+        self.env = env
+        self.stop_signal = stop_signal
+        self.cwd = cwd
+        self.proc: subprocess.Popen | None = None
+        self.starts = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def start(self) -> int:
+        log = open(self.log, "ab", buffering=0)
+        log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}: {' '.join(self.argv)}\n".encode())
+        self.proc = subprocess.Popen(
+            self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            env=self.env, cwd=self.cwd, close_fds=True,
+        )
+        log.close()
+        self.starts += 1
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def exit_code(self) -> int | None:
+        return self.proc.poll() if self.proc else None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        try:
+            self.proc.send_signal(self.stop_signal)
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        except ProcessLookupError:
+            pass
+
+
+def pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie is not alive
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def pid_runs(pid: int | None, marker: str) -> bool:
+    """True when `pid` is alive and its command line mentions `marker` (guards against pid reuse)."""
+    if not pid_alive(pid):
+        return False
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmdline = f.read().replace(b"\0", b" ").decode(errors="replace")
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            environ = f.read().decode(errors="replace")
+    except OSError:
+        return False
+    return marker in cmdline or marker in environ
+
+
+def kill_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and pid_alive(pid):
+        time.sleep(0.05)
+    if pid_alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

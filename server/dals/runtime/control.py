@@ -1,0 +1,146 @@
+"""`dals up`, `dals down`, `dals status`: start, stop and describe the runtime of one state dir."""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+
+from ..settings import external_restate, state_dir
+from .children import kill_pid, pid_alive, pid_runs
+from .layout import Layout
+
+
+class RuntimeError_(RuntimeError):
+    """The runtime could not be brought up; the message says why and where the logs are."""
+
+
+def layout() -> Layout:
+    return Layout(state_dir()).ensure()
+
+
+def supervisor_alive(lay: Layout) -> bool:
+    with open(lay.supervisor_lock, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def status(lay: Layout | None = None) -> dict:
+    """The contract's `dals status --json` object."""
+    lay = lay or layout()
+    data = lay.read_runtime()
+    ext = external_restate()
+    ports = lay.kept_ports()
+    restate = data.get("restate") or {}
+    worker = data.get("worker") or {}
+    ingress = restate.get("ingress") or (ext.ingress_url if ext else
+                                         f"http://127.0.0.1:{ports.ingress}" if ports else None)
+    admin = restate.get("admin") or (ext.admin_url if ext else
+                                     f"http://127.0.0.1:{ports.admin}" if ports else None)
+    worker_url = worker.get("url") or (f"http://127.0.0.1:{ports.worker}" if ports else None)
+    sup_alive = supervisor_alive(lay)
+    rpid = restate.get("pid") if sup_alive else None
+    wpid = worker.get("pid") if sup_alive else None
+    return {
+        "restate": {
+            "pid": rpid if pid_alive(rpid) else None,
+            "ingress": ingress, "admin": admin,
+            "external": bool(ext),
+            "healthy": bool(ingress and admin and _http_ok(f"{admin}/health") and _http_ok(f"{ingress}/restate/health")),
+        },
+        "worker": {
+            "pid": wpid if pid_alive(wpid) else None,
+            "url": worker_url,
+            "healthy": bool(worker_url and _http_ok(f"{worker_url}/health")),
+        },
+        "supervisor": {"pid": data.get("supervisor") if sup_alive else None},
+        "stateDir": str(lay.root),
+        "logs": str(lay.logs),
+    }
+
+
+def _spawn_supervisor(lay: Layout) -> None:
+    log = open(lay.log("supervisor"), "ab")
+    subprocess.Popen(
+        [sys.executable, "-m", "dals", "supervise"],
+        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+        env=dict(os.environ, DALS_STATE_DIR=str(lay.root)), cwd=lay.root,
+        start_new_session=True, close_fds=True,  # outlives the editor and `dals lsp`
+    )
+    log.close()
+
+
+def _ready(lay: Layout) -> bool:
+    data = lay.read_runtime()
+    return bool(data.get("ready")) and pid_alive(data.get("supervisor"))
+
+
+def up(timeout: float = 120.0) -> dict:
+    """Ensure the runtime runs and is healthy; start what is missing. Idempotent."""
+    lay = layout()
+    with open(lay.up_lock, "w") as guard:
+        fcntl.flock(guard, fcntl.LOCK_EX)
+        if not supervisor_alive(lay):
+            lay.write_runtime({"supervisor": None, "ready": False, "stateDir": str(lay.root)})
+            _spawn_supervisor(lay)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if _ready(lay):
+                return status(lay)
+            err = lay.read_runtime().get("error")
+            if err:
+                raise RuntimeError_(f"{err} (logs in {lay.logs})")
+            time.sleep(0.05)
+    raise RuntimeError_(f"runtime not ready after {timeout:.0f}s (logs in {lay.logs})")
+
+
+async def up_async(timeout: float = 120.0) -> dict:
+    return await asyncio.to_thread(up, timeout)
+
+
+def down(timeout: float = 30.0) -> bool:
+    """Stop the runtime of this state dir. True if something was running."""
+    lay = layout()
+    data = lay.read_runtime()
+    stopped = False
+    sup = data.get("supervisor")
+    if sup and pid_runs(sup, "supervise"):
+        kill_pid(sup, signal.SIGTERM, timeout)
+        stopped = True
+    # Children of a supervisor that died uncleanly.
+    for part in ("worker", "restate"):
+        pid = (data.get(part) or {}).get("pid")
+        if pid and pid_runs(pid, str(lay.root)):
+            kill_pid(pid, signal.SIGINT if part == "worker" else signal.SIGTERM, timeout)
+            stopped = True
+    lay.write_runtime({"supervisor": None, "ready": False, "stateDir": str(lay.root)})
+    return stopped
+
+
+def endpoints() -> tuple[str, str]:
+    """(ingress, admin) URLs of the runtime of this state dir, external or embedded."""
+    ext = external_restate()
+    if ext:
+        return ext.ingress_url, ext.admin_url
+    lay = layout()
+    data = lay.read_runtime().get("restate") or {}
+    if data.get("ingress"):
+        return data["ingress"], data["admin"]
+    ports = lay.ports()
+    return f"http://127.0.0.1:{ports.ingress}", f"http://127.0.0.1:{ports.admin}"

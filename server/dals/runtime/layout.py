@@ -1,0 +1,114 @@
+"""The files of one runtime inside its state dir: pidfiles, logs, ports, Restate data."""
+from __future__ import annotations
+
+import json
+import os
+import socket
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+
+@dataclass
+class Ports:
+    """Loopback ports of one runtime, chosen once per state dir and kept."""
+
+    node: int
+    admin: int
+    ingress: int
+    worker: int
+
+
+class Layout:
+    """Where a runtime keeps its things. Two state dirs never share a file or a port."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.logs = root / "logs"
+        self.restate_data = root / "restate"
+
+    def ensure(self) -> "Layout":
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.restate_data.mkdir(parents=True, exist_ok=True)
+        return self
+
+    @property
+    def restate_config(self) -> Path:
+        return self.root / "restate.toml"
+
+    @property
+    def runtime_file(self) -> Path:
+        """Written by the supervisor: pids and URLs of what it runs."""
+        return self.root / "runtime.json"
+
+    @property
+    def supervisor_pid(self) -> Path:
+        return self.root / "supervisor.pid"
+
+    @property
+    def supervisor_lock(self) -> Path:
+        return self.root / "supervisor.lock"
+
+    @property
+    def up_lock(self) -> Path:
+        return self.root / "up.lock"
+
+    @property
+    def ports_file(self) -> Path:
+        return self.root / "ports.json"
+
+    def log(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def read_runtime(self) -> dict:
+        try:
+            return json.loads(self.runtime_file.read_text())
+        except (OSError, ValueError):
+            return {}
+
+    def write_runtime(self, data: dict) -> None:
+        tmp = self.runtime_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        os.replace(tmp, self.runtime_file)
+
+    def ports(self) -> Ports:
+        """The runtime's ports: the kept ones while they are free, new free ones otherwise."""
+        kept: dict = {}
+        try:
+            kept = json.loads(self.ports_file.read_text())
+        except (OSError, ValueError):
+            pass
+        chosen = {}
+        for name in ("node", "admin", "ingress", "worker"):
+            port = kept.get(name)
+            if not isinstance(port, int) or not port_is_free(port):
+                port = free_port(exclude=set(chosen.values()))
+            chosen[name] = port
+        ports = Ports(**chosen)
+        if chosen != kept:
+            self.ports_file.write_text(json.dumps(asdict(ports)))
+        return ports
+
+    def kept_ports(self) -> Ports | None:
+        try:
+            return Ports(**json.loads(self.ports_file.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port(exclude: set[int] = frozenset()) -> int:
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in exclude:
+            return port

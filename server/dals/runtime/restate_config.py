@@ -1,0 +1,33 @@
+"""The embedded Restate server's config file: loopback only, telemetry off, data in the state dir."""
+from __future__ import annotations
+
+from .layout import Layout, Ports
+
+
+def render(layout: Layout, ports: Ports) -> str:
+    return f"""# Written by dals on every start; edit DALS settings, not this file.
+cluster-name = "dals"
+node-name = "dals-local"
+base-dir = "{layout.restate_data}"
+bind-address = "127.0.0.1:{ports.node}"
+advertised-address = "http://127.0.0.1:{ports.node}/"
+disable-telemetry = true
+default-num-partitions = 4
+rocksdb-total-memory-size = "512 MiB"
+log-format = "compact"
+log-disable-ansi-codes = true
+
+[admin]
+bind-address = "127.0.0.1:{ports.admin}"
+
+[admin.query-engine]
+memory-size = "128 MiB"
+
+[ingress]
+bind-address = "127.0.0.1:{ports.ingress}"
+advertised-ingress-endpoint = "http://127.0.0.1:{ports.ingress}/"
+"""
+
+
+def write(layout: Layout, ports: Ports) -> None:
+    layout.restate_config.write_text(render(layout, ports))

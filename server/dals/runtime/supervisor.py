@@ -1,0 +1,202 @@
+"""The supervisor: runs the Restate server and the worker, restarts them when they die,
+and resumes the tasks that were backing off at once instead of after Restate's backoff.
+
+Started detached by `dals up` (or `dals lsp`) as `python -m dals supervise`; one per state dir
+(an exclusive lock on `supervisor.lock` says it is alive).
+"""
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import signal
+import sys
+import time
+
+import httpx
+
+from ..client.restate_api import RestateApi, RestateUnavailable
+from ..settings import ExternalRestate, external_restate, state_dir
+from . import restate_config
+from .children import Child, kill_pid, pid_runs
+from .layout import Layout
+from .restate_binary import ensure_restate_server
+
+TASK_SERVICE = "AgentTask"
+
+
+def log(msg: str) -> None:
+    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} supervisor: {msg}", file=sys.stderr, flush=True)
+
+
+class Supervisor:
+    def __init__(self, layout: Layout, external: ExternalRestate | None):
+        self.layout = layout
+        self.external = external
+        self.ports = layout.ports()
+        self.worker_url = f"http://127.0.0.1:{self.ports.worker}"
+        if external:
+            self.api = RestateApi(external.ingress_url, external.admin_url)
+        else:
+            self.api = RestateApi(f"http://127.0.0.1:{self.ports.ingress}", f"http://127.0.0.1:{self.ports.admin}")
+        env = dict(os.environ, DALS_STATE_DIR=str(layout.root), DALS_INGRESS_URL=self.api.ingress_url,
+                   PYTHONUNBUFFERED="1")
+        self.restate: Child | None = None
+        if not external:
+            binary = ensure_restate_server(log)
+            restate_config.write(layout, self.ports)
+            # Restate tries to reach the network at start even with telemetry off; nothing of ours needs it.
+            self.restate = Child("restate", [str(binary), "-c", str(layout.restate_config), "--no-logo"],
+                                 layout.log("restate"), env=env, cwd=layout.root)
+        self.worker = Child("worker", [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)],
+                            layout.log("worker"), env=env, stop_signal=signal.SIGINT, cwd=layout.root)
+        self.stopping = asyncio.Event()
+        self.restarts: list[float] = []
+
+    # --- lifecycle --------------------------------------------------------------
+    def write_runtime(self, ready: bool) -> None:
+        self.layout.write_runtime({
+            "supervisor": os.getpid(),
+            "ready": ready,
+            "stateDir": str(self.layout.root),
+            "restate": {"pid": self.restate.pid if self.restate else None, "ingress": self.api.ingress_url,
+                        "admin": self.api.admin_url, "external": bool(self.external)},
+            "worker": {"pid": self.worker.pid, "url": self.worker_url},
+        })
+
+    async def wait_restate(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if await self.api.healthy():
+                return
+            if self.restate and not self.restate.alive():
+                raise RuntimeError(f"restate-server exited with {self.restate.exit_code()}; see {self.restate.log}")
+            await asyncio.sleep(0.05)
+        raise RuntimeError(f"Restate not healthy after {timeout:.0f}s")
+
+    async def wait_worker(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        async with httpx.AsyncClient(timeout=1.0) as http:
+            while time.monotonic() < deadline:
+                try:
+                    if (await http.get(f"{self.worker_url}/health")).status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                if not self.worker.alive():
+                    raise RuntimeError(f"worker exited with {self.worker.exit_code()}; see {self.worker.log}")
+                await asyncio.sleep(0.03)
+        raise RuntimeError(f"worker not healthy after {timeout:.0f}s")
+
+    async def resume_stuck(self, include_paused: bool = False) -> int:
+        """Cut the backoff of tasks that failed because a process died: resume them now."""
+        states = "'backing-off', 'paused'" if include_paused else "'backing-off'"
+        try:
+            rows = await self.api.query(
+                f"SELECT id FROM sys_invocation WHERE target_service_name = '{TASK_SERVICE}' "
+                f"AND target_handler_name = 'run' AND status IN ({states})")
+        except RestateUnavailable as e:
+            log(f"could not list stuck tasks: {e}")
+            return 0
+        for row in rows:
+            code = await self.api.invocation_action(row["id"], "resume")
+            log(f"resumed {row['id']} ({code})")
+        return len(rows)
+
+    async def resume_soon(self) -> None:
+        # The invocation turns `backing-off` a moment after its process died; look a few times.
+        for delay in (0.0, 0.3, 1.0, 3.0):
+            await asyncio.sleep(delay)
+            await self.resume_stuck()
+
+    async def start_all(self) -> None:
+        if self.restate:
+            self.restate.start()
+            await self.wait_restate()
+        else:
+            await self.wait_restate(timeout=10.0)
+        self.worker.start()
+        await self.wait_worker()
+        await self.api.register(self.worker_url)
+        self.write_runtime(ready=True)
+        log(f"ready: ingress {self.api.ingress_url}, admin {self.api.admin_url}, worker {self.worker_url}")
+        # Tasks left behind by a runtime that was down (or stopped) go on now.
+        await self.resume_stuck(include_paused=True)
+
+    async def restart(self, child: Child) -> None:
+        now = time.monotonic()
+        self.restarts = [t for t in self.restarts if now - t < 60] + [now]
+        if len(self.restarts) > 10:
+            log(f"{child.name} keeps dying; waiting 5s before restarting it")
+            await asyncio.sleep(5)
+        log(f"{child.name} (pid {child.pid}) exited with {child.exit_code()}; restarting")
+        self.write_runtime(ready=False)
+        child.start()
+        if child is self.restate:
+            await self.wait_restate()
+        else:
+            await self.wait_worker()
+        self.write_runtime(ready=True)
+        log(f"{child.name} back as pid {child.pid}")
+        asyncio.get_running_loop().create_task(self.resume_soon())
+
+    async def watch(self) -> None:
+        while not self.stopping.is_set():
+            for child in (self.restate, self.worker):
+                if child and not child.alive() and not self.stopping.is_set():
+                    try:
+                        await self.restart(child)
+                    except RuntimeError as e:
+                        log(str(e))
+            try:
+                await asyncio.wait_for(self.stopping.wait(), 0.05)
+            except asyncio.TimeoutError:
+                pass
+
+    def stop_all(self) -> None:
+        self.worker.stop()
+        if self.restate:
+            self.restate.stop(timeout=15)
+        self.layout.write_runtime({"supervisor": None, "ready": False, "stateDir": str(self.layout.root)})
+
+
+def kill_leftovers(layout: Layout) -> None:
+    """Children of a supervisor that was killed outright are still running: stop them first."""
+    data = layout.read_runtime()
+    for part in ("worker", "restate"):
+        pid = (data.get(part) or {}).get("pid")
+        if pid and pid_runs(pid, str(layout.root)):
+            log(f"stopping leftover {part} pid {pid}")
+            kill_pid(pid, signal.SIGINT if part == "worker" else signal.SIGTERM)
+
+
+async def amain() -> int:
+    layout = Layout(state_dir()).ensure()
+    lock = open(layout.supervisor_lock, "w")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        log("another supervisor runs for this state dir")
+        return 0
+    layout.supervisor_pid.write_text(str(os.getpid()))
+    kill_leftovers(layout)
+    sup = Supervisor(layout, external_restate())
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sup.stopping.set)
+    try:
+        await sup.start_all()
+        await sup.watch()
+    except Exception as e:  # noqa: BLE001 - the supervisor reports and stops what it started
+        log(f"failed: {e}")
+        sup.stop_all()
+        layout.write_runtime({"supervisor": None, "ready": False, "error": str(e), "stateDir": str(layout.root)})
+        return 1
+    log("stopping")
+    sup.stop_all()
+    await sup.api.aclose()
+    return 0
+
+
+def main() -> int:
+    return asyncio.run(amain())

@@ -1,0 +1,46 @@
+"""Process-level settings read from the environment: state dir, model, external Restate.
+
+LSP-level settings (initializationOptions, workspace/configuration) override these
+per editor session; see `dals.lsp.config`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def state_dir() -> Path:
+    """`DALS_STATE_DIR`, else `$XDG_STATE_HOME/dals`, else `~/.local/state/dals`."""
+    explicit = os.environ.get("DALS_STATE_DIR")
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    xdg = os.environ.get("XDG_STATE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return (base / "dals").resolve()
+
+
+@dataclass(frozen=True)
+class ExternalRestate:
+    """An existing Restate (cluster or Cloud) that DALS uses instead of starting one."""
+
+    ingress_url: str
+    admin_url: str
+
+
+def external_restate() -> ExternalRestate | None:
+    ingress = os.environ.get("DALS_RESTATE_INGRESS_URL", "").strip()
+    admin = os.environ.get("DALS_RESTATE_ADMIN_URL", "").strip()
+    if not ingress and not admin:
+        return None
+    if not (ingress and admin):
+        raise SystemExit(
+            "dals: set both DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL to use an external Restate"
+        )
+    return ExternalRestate(ingress.rstrip("/"), admin.rstrip("/"))
+
+
+def default_model() -> str | None:
+    """`DALS_MODEL`: a pydantic-ai model string or `offline`; None when unset."""
+    value = os.environ.get("DALS_MODEL", "").strip()
+    return value or None
