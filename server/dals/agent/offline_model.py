@@ -1,0 +1,206 @@
+"""The ``offline`` model: a deterministic, network-free pydantic-ai ``FunctionModel``.
+
+Owns the decision of the next model response from the message history alone.
+The user prompt is the text of the first ``UserPromptPart``; the step index
+``k`` is the number of ``ModelResponse`` messages already in the history.
+
+Plan prompts (see ``dals.agent.plan``): lines ``/TOOL {json-args}``. Step
+``k < len(plan)`` answers with one call of ``plan[k]`` (id ``call-{k+1}``);
+after the last step, a summary text such as
+``Plan done: 3 steps (read_file ×1, run_command ×2).``. Tool results are never
+consulted, so a failed tool call (a retry or failed return) does not change
+what comes next. A malformed plan raises ``PlanError``, a ``ValueError``.
+
+Any other prompt gets the built-in behaviour, which really edits the task's file:
+
+- with a ``File: <path>`` context line: step 0 calls ``read_file(path)``;
+  step 1 calls ``write_file(path, content)`` where ``content`` is the text that
+  read returned with one comment line inserted at the top (after a shebang
+  line, if any): ``<c> DALS: <request>``, ``<c>`` chosen by the file's
+  extension (``#`` by default, ``//`` for C-like languages, ``--`` for Lua and
+  SQL, ``;;`` for Emacs Lisp) and ``<request>`` the first non-context line of
+  the prompt, cut to 80 characters; then a summary text. If the read failed
+  (an error outcome, or a return starting with ``error: ``, which is how the
+  tools report workspace errors), the model says so and writes nothing.
+- without one: step 0 calls ``list_files()``, then answers
+  ``The workspace has N files.``
+
+Usage is deterministic and non-zero: input tokens are the characters of all
+text in the history // 4, output tokens those of the response // 4. With a
+``request_log`` path, each call appends ``{"step": k, "prompt_sha": ...}`` as a
+JSON line, so demos and tests can count real model requests (a request
+answered from a journal never reaches this function).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    RetryPromptPart,
+    TextPart,
+    ToolCallPart,
+    ToolReturnPart,
+    UserPromptPart,
+)
+from pydantic_ai.models.function import AgentInfo, FunctionModel
+from pydantic_ai.usage import RequestUsage
+
+from dals.agent.plan import PlanStep, file_context, parse_plan, plan_summary, request_text
+
+MODEL_NAME = "offline"
+TOOL_ERROR_PREFIX = "error: "
+"""How ``dals.agent.tools`` reports a workspace error: as a successful return with this prefix."""
+
+_COMMENT_BY_SUFFIX = {
+    **dict.fromkeys((".js", ".ts", ".c", ".cpp", ".h", ".java", ".go", ".rs"), "//"),
+    **dict.fromkeys((".lua", ".sql"), "--"),
+    ".el": ";;",
+}
+
+
+class PlanError(ValueError):
+    """The prompt's plan cannot be run; retrying the same prompt cannot help."""
+
+
+def offline_model(request_log: Path | None = None) -> FunctionModel:
+    """Return the deterministic offline model, logging each call to ``request_log`` if given."""
+
+    async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        prompt = user_prompt(messages)
+        step = sum(isinstance(message, ModelResponse) for message in messages)
+        if request_log is not None:
+            _log_request(request_log, step, prompt)
+        try:
+            plan = parse_plan(prompt)
+        except ValueError as err:
+            raise PlanError(str(err)) from err
+        if plan:
+            part = _plan_part(plan, step)
+        else:
+            part = _builtin_part(prompt, messages, step)
+        return ModelResponse(parts=[part], usage=_usage(messages, part))
+
+    return FunctionModel(respond, model_name=MODEL_NAME)
+
+
+def user_prompt(messages: Sequence[ModelMessage]) -> str:
+    """Return the text of the first user prompt in the history ('' if none)."""
+    for message in messages:
+        if not isinstance(message, ModelRequest):
+            continue
+        for part in message.parts:
+            if isinstance(part, UserPromptPart):
+                if isinstance(part.content, str):
+                    return part.content
+                return "\n".join(item for item in part.content if isinstance(item, str))
+    return ""
+
+
+def comment_line(path: str, request: str) -> str:
+    """Return the ``DALS:`` comment line for ``path`` (without newline)."""
+    marker = _COMMENT_BY_SUFFIX.get(PurePosixPath(path).suffix.lower(), "#")
+    return f"{marker} DALS: {request[:80] or 'edited offline'}"
+
+
+def insert_comment(text: str, comment: str) -> str:
+    """Insert ``comment`` as the first line of ``text``, or the second after a shebang."""
+    newline = "\r\n" if "\r\n" in text else "\n"
+    if text.startswith("#!"):
+        first, sep, rest = text.partition("\n")
+        if not sep:
+            return f"{first}{newline}{comment}{newline}"
+        return f"{first}{sep}{comment}{newline}{rest}"
+    return f"{comment}{newline}{text}"
+
+
+def _plan_part(plan: list[PlanStep], step: int) -> TextPart | ToolCallPart:
+    if step < len(plan):
+        return ToolCallPart(plan[step].tool, dict(plan[step].args), tool_call_id=f"call-{step + 1}")
+    return TextPart(plan_summary(plan))
+
+
+def _builtin_part(prompt: str, messages: Sequence[ModelMessage], step: int) -> TextPart | ToolCallPart:
+    path = file_context(prompt)
+    if path is None:
+        if step == 0:
+            return ToolCallPart("list_files", {}, tool_call_id="call-1")
+        listing = _last_return(messages, "list_files")
+        if listing is None:
+            return TextPart("Could not list the workspace files.")
+        return TextPart(f"The workspace has {_count_entries(listing)} files.")
+    if step == 0:
+        return ToolCallPart("read_file", {"path": path}, tool_call_id="call-1")
+    text = _last_return(messages, "read_file")
+    if text is None:
+        return TextPart(f"Could not read {path}; nothing was changed.")
+    if step == 1:
+        if not isinstance(text, str):
+            text = "\n".join(str(item) for item in text)
+        content = insert_comment(text, comment_line(path, request_text(prompt)))
+        return ToolCallPart("write_file", {"path": path, "content": content}, tool_call_id="call-2")
+    if _last_return(messages, "write_file") is None:
+        return TextPart(f"Could not write {path}.")
+    return TextPart(f"Added a DALS comment to {path}.")
+
+
+def _last_return(messages: Sequence[ModelMessage], tool: str) -> Any | None:
+    """Return the content of the latest successful return of ``tool``, or None if it failed."""
+    for message in reversed(messages):
+        if not isinstance(message, ModelRequest):
+            continue
+        for part in message.parts:
+            if isinstance(part, RetryPromptPart) and part.tool_name == tool:
+                return None
+            if isinstance(part, ToolReturnPart) and part.tool_name == tool:
+                if part.outcome != "success":
+                    return None
+                if isinstance(part.content, list):
+                    return part.content
+                text = part.model_response_str()
+                return None if text.startswith(TOOL_ERROR_PREFIX) else text
+    return None
+
+
+def _count_entries(listing: Any) -> int:
+    if isinstance(listing, list):
+        return len(listing)
+    lines = [line for line in str(listing).splitlines() if line.strip()]
+    return sum(1 for line in lines if line not in ("(no files)",) and not line.startswith("[truncated"))
+
+
+def _history_text(messages: Sequence[ModelMessage]) -> str:
+    chunks: list[str] = []
+    for message in messages:
+        for part in message.parts:
+            if isinstance(part, ToolCallPart):
+                chunks.append(part.tool_name + part.args_as_json_str())
+            elif isinstance(part, ToolReturnPart):
+                chunks.append(part.model_response_str())
+            else:
+                content = getattr(part, "content", None)
+                if content is not None:
+                    chunks.append(content if isinstance(content, str) else json.dumps(content, default=str))
+    return "".join(chunks)
+
+
+def _usage(messages: Sequence[ModelMessage], part: TextPart | ToolCallPart) -> RequestUsage:
+    out = part.content if isinstance(part, TextPart) else part.tool_name + part.args_as_json_str()
+    return RequestUsage(
+        input_tokens=max(1, len(_history_text(messages)) // 4),
+        output_tokens=max(1, len(out) // 4),
+    )
+
+
+def _log_request(path: Path, step: int, prompt: str) -> None:
+    sha = hashlib.sha256(prompt.encode()).hexdigest()[:12]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8") as log:
+        log.write(json.dumps({"step": step, "prompt_sha": sha}) + "\n")

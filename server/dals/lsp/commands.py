@@ -1,0 +1,108 @@
+"""The `dals.*` commands of the contract (workspace/executeCommand)."""
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import to_fs_path
+
+from ..client.restate_api import RestateUnavailable
+from ..client.tasks import TERMINAL, UnknownTask, new_task_id, now_iso, title_of
+from . import protocol as p
+from .protocol import RequestFailed
+
+
+def _workspace_for(ls, uri: str | None) -> tuple[Path, str | None]:
+    """The workspace root of a task and the workspace-relative path of `uri` (if any)."""
+    folders = [Path(to_fs_path(f.uri)).resolve() for f in ls.workspace.folders.values()] if ls.workspace else []
+    if not folders and ls.workspace and ls.workspace.root_path:
+        folders = [Path(ls.workspace.root_path).resolve()]
+    if uri is None:
+        if not folders:
+            raise JsonRpcInvalidParams("dals.startTask: no workspace folder is open; pass 'uri' of a file")
+        return folders[0], None
+    if not uri.startswith("file:"):
+        raise JsonRpcInvalidParams(f"dals.startTask: field 'uri': only file: URIs are supported, got {uri!r}",
+                                   data={"field": "uri"})
+    path = Path(to_fs_path(uri) or "").resolve()
+    for root in sorted(folders, key=lambda f: len(str(f)), reverse=True):
+        if path == root or root in path.parents:
+            return root, path.relative_to(root).as_posix()
+    raise JsonRpcInvalidParams(f"dals.startTask: field 'uri': {uri} is outside the workspace",
+                               data={"field": "uri"})
+
+
+async def _guard(coro):
+    try:
+        return await coro
+    except UnknownTask as e:
+        raise JsonRpcInvalidParams(f"unknown task {e.args[0]!r}", data={"field": "taskId"}) from None
+    except RestateUnavailable as e:
+        raise RequestFailed(f"DALS runtime unavailable: {e}") from None
+
+
+def setup(server) -> None:
+    @server.command(p.START_TASK)
+    async def start_task(ls, *args):
+        a = p.parse(p.StartTaskArgs, p.START_TASK, args)
+        model = a.model or ls.config.model
+        if not model:
+            from ..agent.models import HOW_TO_SET
+
+            raise RequestFailed(f"dals.startTask: no model configured: {HOW_TO_SET}")
+        await asyncio.to_thread(_check_model, model)
+        root, rel = _workspace_for(ls, a.uri)
+        service = await ls.task_service()
+        spec = {
+            "taskId": new_task_id(), "prompt": a.prompt, "title": title_of(a.prompt),
+            "workspace": str(root), "model": model, "createdAt": now_iso(), "uri": a.uri, "path": rel,
+            "range": a.range.model_dump() if a.range else None, "mode": a.mode,
+        }
+        task_id = await _guard(service.start(spec))
+        ls.stream.follow(service, task_id, since=0)
+        return {"taskId": task_id}
+
+    @server.command(p.LIST_TASKS)
+    async def list_tasks(ls, *args):
+        a = p.parse(p.ListTasksArgs, p.LIST_TASKS, args or ({},))
+        service = await ls.task_service()
+        return {"tasks": await _guard(service.list(a.status))}
+
+    @server.command(p.SHOW_TASK)
+    async def show_task(ls, *args):
+        a = p.parse(p.TaskIdArgs, p.SHOW_TASK, args)
+        service = await ls.task_service()
+        shown = await _guard(service.show(a.taskId))
+        if shown["events"]:
+            ls.stream.seen(a.taskId, shown["events"][-1]["seq"])
+        return shown
+
+    @server.command(p.CANCEL_TASK)
+    async def cancel_task(ls, *args):
+        a = p.parse(p.TaskIdArgs, p.CANCEL_TASK, args)
+        service = await ls.task_service()
+        return await _guard(service.cancel(a.taskId))
+
+    @server.command(p.RESUME_TASK)
+    async def resume_task(ls, *args):
+        a = p.parse(p.TaskIdArgs, p.RESUME_TASK, args)
+        service = await ls.task_service()
+        result = await _guard(service.resume(a.taskId))
+        if result["status"] not in TERMINAL:
+            ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))
+        return result
+
+    @server.command(p.ANSWER)
+    async def answer(ls, *args):
+        p.parse(p.AnswerArgs, p.ANSWER, args)
+        raise RequestFailed("dals.answer: approvals are not supported yet (no task waits for an answer)")
+
+
+def _check_model(model: str) -> None:
+    from ..agent.models import ModelConfigError, resolve_model
+
+    try:
+        resolve_model(model)
+    except ModelConfigError as e:
+        raise RequestFailed(f"dals.startTask: {e}") from None

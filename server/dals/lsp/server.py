@@ -1,0 +1,165 @@
+"""`dals lsp`: the editor-facing language server (pygls 2.x, lsprotocol types).
+
+Holds no task state beyond caches: tasks live in Restate. Ensures the runtime in the background
+on start, so `initialize` answers at once. Never writes to stdout except the protocol.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+
+from ..client.restate_api import RestateApi
+from ..client.tasks import TERMINAL, TaskService
+from ..settings import state_dir
+from . import commands, protocol
+from .protocol import RequestFailed
+from .config import Config
+from .task_stream import TaskStream
+
+log = logging.getLogger("dals.lsp")
+VERSION = "0.1.0"
+RUNTIME_WAIT = 120.0
+
+
+class DalsServer(LanguageServer):
+    def __init__(self):
+        super().__init__("dals", VERSION)
+        self.config = Config.from_env()
+        self.stream = TaskStream(self)
+        self._service: asyncio.Future | None = None
+        self._runtime_task: asyncio.Task | None = None
+
+    def ensure_runtime(self) -> None:
+        if self._service is None:
+            self._service = asyncio.get_running_loop().create_future()
+            self._runtime_task = asyncio.get_running_loop().create_task(self._bring_up())
+
+    async def _bring_up(self) -> None:
+        from ..runtime import control
+
+        try:
+            if self.config.ingress_url and self.config.admin_url:
+                os.environ["DALS_RESTATE_INGRESS_URL"] = self.config.ingress_url
+                os.environ["DALS_RESTATE_ADMIN_URL"] = self.config.admin_url
+            status = await control.up_async(RUNTIME_WAIT)
+            api = RestateApi(status["restate"]["ingress"], status["restate"]["admin"])
+            service = TaskService(api)
+            self._service.set_result(service)
+            log.info("runtime ready: %s", status["restate"]["ingress"])
+            await self._follow_unfinished(service)
+        except Exception as e:  # noqa: BLE001 - reported to the user, the server stays up
+            log.error("DALS runtime could not start: %s", e)
+            if not self._service.done():
+                self._service.set_exception(e)
+            self.window_show_message(types.ShowMessageParams(
+                type=types.MessageType.Error, message=f"DALS runtime could not start: {e}"))
+
+    async def _follow_unfinished(self, service: TaskService) -> None:
+        """After a restart of `dals lsp`, live events of unfinished tasks continue from the journal."""
+        try:
+            tasks = await service.list()
+        except Exception as e:  # noqa: BLE001
+            log.warning("could not list tasks: %s", e)
+            return
+        for t in tasks:
+            if t["status"] not in TERMINAL:
+                self.stream.follow(service, t["taskId"], since=t.get("lastSeq", 0))
+
+    async def task_service(self) -> TaskService:
+        self.ensure_runtime()
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._service), RUNTIME_WAIT)
+        except asyncio.TimeoutError:
+            raise RequestFailed(f"DALS runtime not ready after {RUNTIME_WAIT:.0f}s") from None
+        except Exception as e:  # noqa: BLE001
+            raise RequestFailed(f"DALS runtime unavailable: {e}") from None
+
+
+class ClientLogHandler(logging.Handler):
+    """Forwards warnings and errors to the client as window/logMessage."""
+
+    def __init__(self, server: DalsServer):
+        super().__init__(logging.WARNING)
+        self.server = server
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            kind = types.MessageType.Error if record.levelno >= logging.ERROR else types.MessageType.Warning
+            self.server.window_log_message(types.LogMessageParams(type=kind, message=self.format(record)))
+        except Exception:  # noqa: BLE001 - logging must never fail the server
+            pass
+
+
+def build_server() -> DalsServer:
+    server = DalsServer()
+
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: DalsServer, params: types.InitializeParams) -> None:
+        ls.init_options = params.initialization_options
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: DalsServer, params: types.InitializedParams) -> None:
+        await _load_settings(ls, getattr(ls, "init_options", None))
+        ls.ensure_runtime()
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: DalsServer, params: types.DidChangeConfigurationParams) -> None:
+        ls.config.merge(params.settings)
+        _report_problems(ls)
+
+    commands.setup(server)
+    return server
+
+
+async def _load_settings(ls: DalsServer, init_options) -> None:
+    ls.config.merge(init_options)
+    caps = ls.client_capabilities
+    if caps and caps.workspace and caps.workspace.configuration:
+        try:
+            got = await asyncio.wait_for(ls.workspace_configuration_async(
+                types.ConfigurationParams(items=[types.ConfigurationItem(section="dals")])), 5)
+            if got and isinstance(got[0], dict):
+                ls.config.merge(got[0])
+        except Exception as e:  # noqa: BLE001 - a client without answers keeps defaults
+            log.info("workspace/configuration not answered: %s", e)
+    _report_problems(ls)
+
+
+def _report_problems(ls: DalsServer) -> None:
+    for problem in ls.config.problems:
+        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
+                                                       message=f"DALS setting ignored: {problem}"))
+    ls.config.problems.clear()
+
+
+def _setup_logging(server: DalsServer) -> None:
+    fmt = logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s")
+    root = logging.getLogger("dals")
+    root.setLevel(logging.INFO)
+    err = logging.StreamHandler(sys.stderr)
+    err.setFormatter(fmt)
+    root.addHandler(err)
+    try:
+        logs = state_dir() / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        f = logging.FileHandler(logs / "lsp.log")
+        f.setFormatter(fmt)
+        root.addHandler(f)
+    except OSError:
+        pass
+    root.addHandler(ClientLogHandler(server))
+
+
+def run_stdio() -> int:
+    server = build_server()
+    _setup_logging(server)
+    server.start_io()
+    return 0
+
+
+__all__ = ["build_server", "run_stdio", "DalsServer", "protocol"]

@@ -1,0 +1,123 @@
+"""Streams each followed task's events to the client: `dals/taskEvent` in seq order with no gap
+and no duplicate, one `$/progress` per running task, `window/showMessage` when it ends.
+
+Events come from Restate (the task object's state), never from an in-memory bus: a new
+`dals lsp` picks up where the journal is.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from lsprotocol import types
+
+from ..client.restate_api import RestateUnavailable
+from ..client.tasks import TERMINAL, TaskService
+from .protocol import TASK_EVENT
+
+log = logging.getLogger("dals.lsp.stream")
+
+FAST, SLOW = 0.02, 0.25  # poll interval right after activity / when idle
+
+
+class TaskStream:
+    def __init__(self, server):
+        self.server = server
+        self.cursors: dict[str, int] = {}  # highest seq sent to the client, per task
+        self.followers: dict[str, asyncio.Task] = {}
+
+    def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True) -> None:
+        self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
+        if task_id in self.followers and not self.followers[task_id].done():
+            return
+        self.followers[task_id] = asyncio.get_running_loop().create_task(
+            self._follow(service, task_id, announce_end), name=f"follow {task_id}")
+
+    def seen(self, task_id: str, seq: int) -> None:
+        """The client got events up to `seq` another way (a showTask answer): don't send them again."""
+        if task_id in self.followers:
+            self.cursors[task_id] = max(self.cursors.get(task_id, 0), seq)
+
+    async def stop(self) -> None:
+        for t in self.followers.values():
+            t.cancel()
+        await asyncio.gather(*self.followers.values(), return_exceptions=True)
+
+    async def _follow(self, service: TaskService, task_id: str, announce_end: bool) -> None:
+        progress = Progress(self.server, task_id)
+        delay = FAST
+        try:
+            while True:
+                try:
+                    page = await service.events_since(task_id, self.cursors[task_id])
+                except RestateUnavailable as e:
+                    log.debug("poll %s: %s", task_id, e)
+                    await asyncio.sleep(0.5)
+                    continue
+                summary = page.get("summary")
+                sent = False
+                for event in page.get("events", []):
+                    if event["seq"] != self.cursors[task_id] + 1:
+                        continue  # duplicates are dropped; a gap is refetched by the next poll
+                    self.cursors[task_id] = event["seq"]
+                    self.server.protocol.notify(TASK_EVENT, event)
+                    await progress.update(summary, event)
+                    sent = True
+                if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
+                    await progress.end(summary)
+                    if announce_end:
+                        self._announce(summary)
+                    return
+                delay = FAST if sent else min(SLOW, delay * 1.5)
+                await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - a follower must never take the server down
+            log.exception("following %s failed", task_id)
+
+    def _announce(self, summary: dict) -> None:
+        status = summary["status"]
+        if status == "succeeded":
+            kind, text = types.MessageType.Info, f"DALS task succeeded: {summary['title']}"
+        elif status == "cancelled":
+            kind, text = types.MessageType.Warning, f"DALS task cancelled: {summary['title']}"
+        else:
+            kind, text = types.MessageType.Error, f"DALS task failed: {summary['title']}: {summary.get('error')}"
+        self.server.window_show_message(types.ShowMessageParams(type=kind, message=text))
+
+
+class Progress:
+    """One work-done progress per task, if the client supports it; a refused token is logged."""
+
+    def __init__(self, server, task_id: str):
+        self.server = server
+        self.token = f"dals-task-{task_id}"
+        self.state = "new"  # new -> begun -> ended (or "off")
+
+    def _supported(self) -> bool:
+        caps = self.server.client_capabilities
+        return bool(caps and caps.window and caps.window.work_done_progress)
+
+    async def update(self, summary: dict | None, event: dict) -> None:
+        if self.state == "new":
+            if not self._supported():
+                self.state = "off"
+                return
+            try:
+                await self.server.work_done_progress.create_async(self.token)
+            except Exception as e:  # noqa: BLE001
+                log.info("client refused progress token: %s", e)
+                self.state = "off"
+                return
+            title = (summary or {}).get("title") or "DALS task"
+            self.server.work_done_progress.begin(
+                self.token, types.WorkDoneProgressBegin(title=f"DALS: {title}", message=event["title"]))
+            self.state = "begun"
+        elif self.state == "begun":
+            self.server.work_done_progress.report(
+                self.token, types.WorkDoneProgressReport(message=f"#{event['seq']} {event['title']}"))
+
+    async def end(self, summary: dict) -> None:
+        if self.state == "begun":
+            self.server.work_done_progress.end(self.token, types.WorkDoneProgressEnd(message=summary["status"]))
+        self.state = "ended"

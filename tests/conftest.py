@@ -1,0 +1,29 @@
+"""Fixtures shared by every test tier: the model double and a real runtime per session."""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support.openai_double import OpenAIDouble
+from tests.support.runtime import Runtime
+
+
+@pytest.fixture(scope="session")
+def model_double():
+    with OpenAIDouble() as double:
+        yield double
+
+
+@pytest.fixture(scope="session")
+def runtime(model_double):
+    """One real runtime (restate-server + worker) for the integration and e2e tiers."""
+    state = Path(tempfile.mkdtemp(prefix="dals-test-state-"))
+    rt = Runtime(state, {"OPENAI_BASE_URL": model_double.base_url, "OPENAI_API_KEY": "test-key",
+                         "DALS_MODEL": "offline"})
+    rt.up()
+    yield rt
+    rt.down()
+    shutil.rmtree(state, ignore_errors=True)

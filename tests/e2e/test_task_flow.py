@@ -1,0 +1,65 @@
+"""End to end over stdio: a real LSP client drives `dals lsp`, which drives the real runtime."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.support.lsp_client import DalsClient
+
+PLAN = "\n".join([
+    "Make the greeting louder",
+    '/read_file {"path": "app.py"}',
+    '/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}',
+    '/run_command {"command": "mkdir -p out && cd out && export STAGE=two"}',
+    '/run_command {"command": "echo $STAGE > where.txt; pwd"}',
+    '/write_file {"path": "notes.md", "content": "done\\n"}',
+])
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "app.py").write_text("print('hello')\n")
+    return ws
+
+
+async def test_task_streams_contiguous_events_and_progress(runtime, workspace):
+    client = DalsClient(runtime.env, workspace)
+    try:
+        result = await client.start()
+        assert "dals.startTask" in result.capabilities.execute_command_provider.commands
+        started = await client.command("dals.startTask", {"prompt": PLAN, "uri": (workspace / "app.py").as_uri()})
+        task_id = started["taskId"]
+        events = await client.wait_finished(task_id)
+        seqs = [e["seq"] for e in events]
+        assert seqs == list(range(1, len(seqs) + 1)), seqs
+        assert events[-1]["status"] == "succeeded"
+        kinds = [e["kind"] for e in events]
+        assert kinds.count("model") == 6 and kinds.count("tool") == 3 and kinds.count("edit") == 2
+        # the stateless shell carried cd and export across fresh processes
+        assert (workspace / "out" / "where.txt").read_text().strip() == "two"
+        assert (workspace / "app.py").read_text() == "print('HELLO')\n"
+        # progress: begin, reports, end for the task's token
+        reports = client.client.progress_reports.get(f"dals-task-{task_id}")
+        assert reports and reports[0].kind == "begin" and reports[-1].kind == "end"
+        shown = await client.command("dals.showTask", {"taskId": task_id})
+        assert [e["seq"] for e in shown["events"]] == seqs
+        assert shown["usage"]["requests"] == 6 and shown["status"] == "succeeded"
+        assert any("succeeded" in m.message for m in client.client.messages)
+    finally:
+        await client.stop()
+
+    # A new `dals lsp` lists and shows the finished task with its whole history.
+    again = DalsClient(runtime.env, workspace)
+    try:
+        await again.start()
+        listed = await again.command("dals.listTasks", {})
+        mine = [t for t in listed["tasks"] if t["taskId"] == task_id]
+        assert mine and mine[0]["status"] == "succeeded" and mine[0]["steps"] == 11
+        shown = await again.command("dals.showTask", {"taskId": task_id})
+        assert [e["seq"] for e in shown["events"]] == seqs
+        assert json.dumps(shown["events"]) == json.dumps(events)
+    finally:
+        await again.stop()

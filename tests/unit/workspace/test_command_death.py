@@ -1,0 +1,99 @@
+"""Guarantee 2: a command dies with the worker that runs it (kill -9, for real).
+
+A driver process plays the worker: it calls run_command with a command that
+spawns a background subshell, a setsid'd process and a double-forked one.
+Once all of them run, the driver is SIGKILLed; none of them may finish.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+DRIVER = textwrap.dedent("""
+    import asyncio, sys
+    from pathlib import Path
+    from dals.workspace.shell import ShellState, run_command
+
+    asyncio.run(run_command(Path(sys.argv[1]), sys.argv[2], ShellState(), timeout_s=60))
+""")
+
+COMMAND = textwrap.dedent("""
+    echo $PPID > pid_reaper; echo $$ > pid_bash
+    (sleep 2; echo x > marker2) & echo $! > pid_bg
+    setsid sh -c 'echo $$ > pid_setsid; sleep 2; echo y > marker3' &
+    sh -c 'sh -c "echo \\$\\$ > pid_double; sleep 2; echo z > marker4" &'
+    while [ ! -s pid_setsid ] || [ ! -s pid_double ]; do sleep 0.01; done
+    touch started
+    sleep 2; echo done > marker
+""")
+
+PID_FILES = ("pid_reaper", "pid_bash", "pid_bg", "pid_setsid", "pid_double")
+MARKERS = ("marker", "marker2", "marker3", "marker4")
+
+
+def alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def processes_in(root: Path) -> list[int]:
+    """Live processes whose cwd is inside `root` (every process of the tree's is)."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and alive(int(name)):
+            try:
+                cwd = os.readlink(f"/proc/{name}/cwd")
+            except OSError:
+                continue
+            if cwd == str(root) or cwd.startswith(f"{root}/"):
+                found.append(int(name))
+    return found
+
+
+def scratch_dirs_of(root: Path) -> list[Path]:
+    """run_command's scratch dirs whose script runs in `root`."""
+    found = []
+    for scratch in Path(tempfile.gettempdir()).glob("dals-cmd-*"):
+        try:
+            if str(root) in (scratch / "script").read_text():
+                found.append(scratch)
+        except OSError:
+            continue
+    return found
+
+
+def test_command_tree_dies_with_its_worker(tmp_path):
+    root = (tmp_path / "ws").resolve()
+    root.mkdir()
+    driver = tmp_path / "driver.py"
+    driver.write_text(DRIVER)
+    worker = subprocess.Popen([sys.executable, str(driver), str(root), COMMAND],
+                              stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (root / "started").exists():
+            assert time.monotonic() < deadline, "the command never started"
+            assert worker.poll() is None, "the worker exited early"
+            time.sleep(0.01)
+        pids = {name: int((root / name).read_text()) for name in PID_FILES}
+        assert scratch_dirs_of(root) != []
+        assert all(alive(pid) for pid in pids.values())
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.wait(5)
+        time.sleep(3)
+        assert [m for m in MARKERS if (root / m).exists()] == []
+        assert {name: pid for name, pid in pids.items() if alive(pid)} == {}
+        assert processes_in(root) == []
+        assert scratch_dirs_of(root) == []
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
