@@ -1,0 +1,34 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+RESTATE_VERSION := 1.7.12
+RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test test-unit test-fast clean
+
+setup: $(VENV)/.installed $(RESTATE_BIN)
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# The pinned Restate server, from npm, into a gitignored directory where `dals` finds it.
+$(RESTATE_BIN):
+	npm install --no-fund --no-audit --loglevel=error --prefix .dals-runtime @restatedev/restate-server@$(RESTATE_VERSION)
+	test -x $@
+
+demo: setup
+	$(VENV)/bin/dals demo
+
+test: setup
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: setup
+	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .dals-runtime .pytest_cache
