@@ -11,7 +11,10 @@ import os
 import sys
 
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import JsonRPCNotification
 
 from ..client.restate_api import RestateApi
 from ..client.tasks import TERMINAL, TaskService
@@ -26,9 +29,24 @@ VERSION = "0.1.0"
 RUNTIME_WAIT = 120.0
 
 
+class DalsProtocol(LanguageServerProtocol):
+    """pygls drops a request whose params don't deserialize without answering it; a client would
+    wait forever. Answer it with the error instead, and carry on."""
+
+    def structure_message(self, data):
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                error = exc.to_response_error()
+                error.message = f"invalid request {data.get('method')!r}: params do not match the LSP schema"
+                self._send_response(data["id"], error=error)
+            return JsonRPCNotification(method="$/dals/dropped", jsonrpc="2.0", params=None)
+
+
 class DalsServer(LanguageServer):
     def __init__(self):
-        super().__init__("dals", VERSION)
+        super().__init__("dals", VERSION, protocol_cls=DalsProtocol)
         self.config = Config.from_env()
         self.stream = TaskStream(self)
         self._service: asyncio.Future | None = None

@@ -1,0 +1,104 @@
+"""The embedded runtime against the real restate-server binary: up, status, down, isolation,
+and using an existing Restate instead of starting one."""
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from dals.client.restate_api import RestateApi
+from dals.client.tasks import TaskService, new_task_id, now_iso
+from tests.support.runtime import Runtime, pid_alive, wait_for
+
+
+@pytest.fixture
+def two_runtimes():
+    dirs = [Path(tempfile.mkdtemp(prefix=f"dals-rt{i}-")) for i in range(2)]
+    rts = [Runtime(d, {"DALS_MODEL": "offline"}) for d in dirs]
+    yield rts
+    for rt in rts:
+        rt.down()
+    for d in dirs:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def listening(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_two_state_dirs_two_runtimes_and_down(two_runtimes):
+    a, b = two_runtimes
+    sa, sb = a.up(), b.up()
+    for st in (sa, sb):
+        assert st["restate"]["healthy"] and st["worker"]["healthy"]
+        assert st["restate"]["pid"] and st["worker"]["pid"]
+        for url in (st["restate"]["ingress"], st["restate"]["admin"], st["worker"]["url"]):
+            assert url.startswith("http://127.0.0.1:")
+            assert not url.endswith((":8080", ":9070"))  # a user's own Restate stays untouched
+    assert sa["restate"]["pid"] != sb["restate"]["pid"]
+    assert sa["restate"]["ingress"] != sb["restate"]["ingress"]
+    assert (a.state_dir / "logs" / "restate.log").exists() and (a.state_dir / "logs" / "worker.log").exists()
+    assert (a.state_dir / "restate").is_dir()
+    # idempotent: a second `dals up` keeps the same processes
+    assert a.up()["restate"]["pid"] == sa["restate"]["pid"]
+    # down stops everything it started, and only that
+    a.dals("down")
+    for pid in (sa["restate"]["pid"], sa["worker"]["pid"]):
+        wait_for(lambda: not pid_alive(pid), 20, f"pid {pid} to exit")
+    port = int(sa["restate"]["ingress"].rsplit(":", 1)[1])
+    assert not listening(port)
+    st = a.status()
+    assert not st["restate"]["healthy"] and st["restate"]["pid"] is None
+    assert b.status()["restate"]["healthy"]
+
+
+def test_status_json_shape_when_down(tmp_path):
+    rt = Runtime(tmp_path / "state")
+    st = json.loads(rt.dals("status", "--json", check=False).stdout)
+    assert set(st) >= {"restate", "worker", "stateDir"}
+    assert st["restate"]["pid"] is None and st["restate"]["healthy"] is False
+    assert st["worker"]["healthy"] is False
+    assert st["stateDir"] == str((tmp_path / "state").resolve())
+
+
+def test_external_restate_starts_no_server(two_runtimes):
+    host, guest = two_runtimes
+    hs = host.up()
+    guest.env["DALS_RESTATE_INGRESS_URL"] = hs["restate"]["ingress"]
+    guest.env["DALS_RESTATE_ADMIN_URL"] = hs["restate"]["admin"]
+    gs = guest.up()
+    assert gs["restate"]["pid"] is None and gs["restate"]["external"] is True
+    assert gs["restate"]["ingress"] == hs["restate"]["ingress"] and gs["worker"]["healthy"]
+    assert not (guest.state_dir / "restate.toml").exists()
+    # the external Restate now routes tasks to the guest's worker
+    with urllib.request.urlopen(f"{hs['restate']['admin']}/deployments") as r:
+        uris = [d.get("uri") for d in json.load(r)["deployments"]]
+    assert gs["worker"]["url"] + "/" in uris
+
+    ws = guest.state_dir / "ws"
+    ws.mkdir()
+    (ws / "x.txt").write_text("x\n")
+
+    async def run_task():
+        svc = TaskService(RestateApi(hs["restate"]["ingress"], hs["restate"]["admin"]))
+        task_id = new_task_id()
+        await svc.start({"taskId": task_id, "prompt": '/read_file {"path": "x.txt"}', "title": "ext",
+                         "workspace": str(ws), "model": "offline", "createdAt": now_iso()})
+        for _ in range(300):
+            shown = await svc.show(task_id)
+            if shown["status"] == "succeeded":
+                return shown
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"task did not finish: {shown['status']}")
+
+    shown = asyncio.run(run_task())
+    assert [e["kind"] for e in shown["events"]] == ["status", "model", "tool", "model", "status"]
+    guest.dals("down")
+    assert host.status()["restate"]["healthy"]  # the external Restate is not ours to stop
