@@ -1,0 +1,58 @@
+"""Argument validation at the LSP edge: every bad argument names its field."""
+from __future__ import annotations
+
+import pytest
+from pygls.exceptions import JsonRpcInvalidParams
+
+from dals.lsp import protocol as p
+
+
+def test_valid_start_task_args():
+    a = p.parse(p.StartTaskArgs, p.START_TASK, ({"prompt": " fix it ", "mode": "review",
+                                                 "range": {"start": {"line": 1, "character": 0},
+                                                           "end": {"line": 3, "character": 2}}},))
+    assert a.prompt == "fix it" and a.mode == "review" and a.range.end.line == 3
+
+
+@pytest.mark.parametrize("args, field", [
+    (({},), "prompt"),
+    (({"prompt": 3},), "prompt"),
+    (({"prompt": "x" * 100_001},), "prompt"),
+    (({"prompt": "x", "mode": "yolo"},), "mode"),
+    (({"prompt": "x", "model": ""},), "model"),
+    (({"prompt": "x", "range": {"start": {"line": 0}}},), "range.start.character"),
+])
+def test_bad_start_task_args_name_the_field(args, field):
+    with pytest.raises(JsonRpcInvalidParams) as err:
+        p.parse(p.StartTaskArgs, p.START_TASK, args)
+    assert f"field '{field}'" in err.value.message
+    assert err.value.data == {"field": field}
+
+
+@pytest.mark.parametrize("args", [(), (1,), ([],), ({}, {})])
+def test_not_one_object(args):
+    with pytest.raises(JsonRpcInvalidParams) as err:
+        p.parse(p.TaskIdArgs, p.SHOW_TASK, args)
+    assert "takes one object argument" in err.value.message
+
+
+@pytest.mark.parametrize("task_id", ["", "a/b", "../x", "x" * 81, "a b"])
+def test_task_ids_are_plain_keys(task_id):
+    with pytest.raises(JsonRpcInvalidParams):
+        p.parse(p.TaskIdArgs, p.SHOW_TASK, ({"taskId": task_id},))
+
+
+def test_list_statuses_are_the_contract_statuses():
+    ok = p.parse(p.ListTasksArgs, p.LIST_TASKS, ({"status": ["running", "paused"]},))
+    assert ok.status == ["running", "paused"]
+    with pytest.raises(JsonRpcInvalidParams):
+        p.parse(p.ListTasksArgs, p.LIST_TASKS, ({"status": ["done"]},))
+
+
+def test_answer_args():
+    a = p.parse(p.AnswerArgs, p.ANSWER, ({"taskId": "t1", "requestId": "r1", "decision": "reject", "comment": "no"},))
+    assert a.decision == "reject"
+    with pytest.raises(JsonRpcInvalidParams) as err:
+        p.parse(p.AnswerArgs, p.ANSWER, ({"taskId": "t1", "requestId": "r1", "decision": "reject",
+                                          "comment": "x" * 10_001},))
+    assert "comment" in err.value.message
