@@ -44,6 +44,8 @@ class OpenAIDouble:
         self.fail_until: threading.Event | None = None
         """While set to an unset event, every request fails with ``fail_status``."""
         self.fail_status = 503
+        self.fail_from_step = 0
+        """``fail_until`` applies only to steps at or after this one."""
         self.retry_after_ms = 10
         """Sent as ``retry-after-ms`` with failures, so retrying clients back off briefly."""
         self._changed = threading.Condition()
@@ -133,10 +135,12 @@ class OpenAIDouble:
             entry["status"] = status
             self._changed.notify_all()
 
-    def _scripted_failure(self) -> int | None:
+    def _scripted_failure(self, step: int) -> int | None:
         with self._changed:
             if self.fail_next:
                 return self.fail_next.pop(0)
+        if step < self.fail_from_step:
+            return None
         if self.fail_until is not None and not self.fail_until.is_set():
             return self.fail_status
         return None
@@ -159,7 +163,7 @@ class OpenAIDouble:
         if body.get("stream"):
             message = "streaming is not supported by OpenAIDouble; send stream=false"
             return 400, _error(message, "invalid_request_error")
-        failure = self._scripted_failure()
+        failure = self._scripted_failure(step)
         if failure is not None:
             return failure, _error(f"scripted failure {failure} for step {step}", _error_type(failure))
         try:

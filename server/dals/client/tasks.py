@@ -10,6 +10,7 @@ import json
 import re
 import secrets
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from .restate_api import RestateApi, RestateUnavailable
@@ -35,6 +36,20 @@ def now_iso() -> str:
 def title_of(prompt: str) -> str:
     first = next((line.strip() for line in prompt.splitlines() if line.strip()), "task")
     return first if len(first) <= 60 else first[:57] + "…"
+
+
+def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
+               range: dict[str, Any] | None = None, mode: str = "auto") -> dict[str, Any]:
+    """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
+
+    `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
+    """
+    root = Path(workspace).resolve()
+    return {
+        "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
+        "workspace": str(root), "model": model, "createdAt": now_iso(),
+        "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
+    }
 
 
 def _sql_str(value: str) -> str:
@@ -97,10 +112,11 @@ class TaskService:
         return out
 
     async def list(self, statuses: list[str] | None = None) -> list[dict[str, Any]]:
-        rows = await self.api.query(
-            f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'")
+        # Invocations before state: a run seen completed has written its final summary already.
         invocations = await self._invocations()
         replayed = await self._replayed()
+        rows = await self.api.query(
+            f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'")
         tasks: dict[str, dict] = {}
         for row in rows:
             try:
@@ -129,12 +145,13 @@ class TaskService:
         if not _KEY.match(task_id):
             raise UnknownTask(task_id)
         events: list[dict] = []
+        # Invocation before state: a run seen completed has written its final summary already.
+        invocation = (await self._invocations(task_id)).get(task_id)
         page = await self.events_since(task_id, 0)
         summary = page["summary"]
         if summary is None:
             if task_id in self.pending:
                 return public_summary(self.pending[task_id], None, 0) | {"events": []}
-            invocation = (await self._invocations(task_id)).get(task_id)
             if not invocation:
                 raise UnknownTask(task_id)
             return {"taskId": task_id, "status": "queued", "events": [], "invocationId": invocation["id"]}
@@ -145,11 +162,25 @@ class TaskService:
                 break
             summary = page["summary"]
             events += page["events"]
-        invocation = (await self._invocations(task_id)).get(task_id)
         replayed = (await self._replayed(task_id)).get(task_id, 0)
         result = public_summary(summary, invocation, replayed)
+        if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
+            result["lastFailure"] = await self._last_error(invocation["id"])
         result["events"] = events
         return result
+
+    async def _last_error(self, invocation_id: str) -> str | None:
+        """The latest transient error Restate recorded for the invocation (why it retries/paused)."""
+        rows = await self.api.query(
+            f"SELECT event_json FROM sys_journal_events WHERE id = {_sql_str(invocation_id)} "
+            "AND event_type = 'TransientError' ORDER BY appended_at DESC LIMIT 1")
+        if not rows:
+            return None
+        try:
+            event = json.loads(rows[0]["event_json"])
+        except (TypeError, ValueError):
+            return None
+        return f"[{event.get('error_code')}] {event.get('error_message', '')}"[:500]
 
     async def _invocation_id(self, task_id: str) -> str:
         invocation = (await self._invocations(task_id)).get(task_id)

@@ -31,9 +31,12 @@ from .task_spec import TaskSpec, task_prompt
 
 log = restate.getLogger("dals.task")
 
+# Short backoff, then pause (resumable) rather than fail. `DALS_TASK_MAX_ATTEMPTS` is read when the
+# worker registers (Restate keeps service options from registration).
 RETRY = restate.InvocationRetryPolicy(
     initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
-    max_interval=timedelta(seconds=5), max_attempts=12, on_max_attempts="pause",
+    max_interval=timedelta(seconds=5), max_attempts=int(os.environ.get("DALS_TASK_MAX_ATTEMPTS", "12")),
+    on_max_attempts="pause",
 )
 
 agent_task = restate.VirtualObject(
