@@ -70,7 +70,7 @@ def _cmd_lsp(args) -> int:
 def _cmd_worker(args) -> int:
     from .runtime.worker_main import serve
 
-    return serve(args.port)
+    return serve(args.port, standby=args.standby)
 
 
 def _cmd_supervise(args) -> int:
@@ -107,6 +107,7 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_cmd_demo)
     s = sub.add_parser("worker", help=argparse.SUPPRESS)
     s.add_argument("--port", type=int, required=True)
+    s.add_argument("--standby", action="store_true")
     s.set_defaults(fn=_cmd_worker)
     s = sub.add_parser("supervise", help=argparse.SUPPRESS)
     s.set_defaults(fn=_cmd_supervise)

@@ -12,13 +12,14 @@ class Child:
     """One supervised process (the Restate server or the worker)."""
 
     def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-                 stop_signal: int = signal.SIGTERM, cwd: Path | None = None):
+                 stop_signal: int = signal.SIGTERM, cwd: Path | None = None, stdin_pipe: bool = False):
         self.name = name
         self.argv = argv
         self.log = log
         self.env = env
         self.stop_signal = stop_signal
         self.cwd = cwd
+        self.stdin_pipe = stdin_pipe
         self.proc: subprocess.Popen | None = None
         self.starts = 0
 
@@ -30,12 +31,23 @@ class Child:
         log = open(self.log, "ab", buffering=0)
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}: {' '.join(self.argv)}\n".encode())
         self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            self.argv, stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=self.env, cwd=self.cwd, close_fds=True,
         )
         log.close()
         self.starts += 1
         return self.proc.pid
+
+    def wake(self) -> bool:
+        """Tell a standby process to take over (a line on its stdin)."""
+        if not self.alive() or self.proc.stdin is None:
+            return False
+        try:
+            self.proc.stdin.write(b"go\n")
+            self.proc.stdin.flush()
+        except OSError:
+            return False
+        return True
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

@@ -124,10 +124,10 @@ def down(timeout: float = 30.0) -> bool:
         kill_pid(sup, signal.SIGTERM, timeout)
         stopped = True
     # Children of a supervisor that died uncleanly.
-    for part in ("worker", "restate"):
+    for part in ("standby", "worker", "restate"):
         pid = (data.get(part) or {}).get("pid")
         if pid and pid_runs(pid, str(lay.root)):
-            kill_pid(pid, signal.SIGINT if part == "worker" else signal.SIGTERM, timeout)
+            kill_pid(pid, signal.SIGTERM if part == "restate" else signal.SIGINT, timeout)
             stopped = True
     lay.write_runtime({"supervisor": None, "ready": False, "stateDir": str(lay.root)})
     return stopped

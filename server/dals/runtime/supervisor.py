@@ -12,6 +12,7 @@ import os
 import signal
 import sys
 import time
+from datetime import datetime
 
 import httpx
 
@@ -26,7 +27,8 @@ TASK_SERVICE = "AgentTask"
 
 
 def log(msg: str) -> None:
-    print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} supervisor: {msg}", file=sys.stderr, flush=True)
+    stamp = datetime.now().isoformat(timespec="milliseconds")
+    print(f"{stamp} supervisor: {msg}", file=sys.stderr, flush=True)
 
 
 class Supervisor:
@@ -48,10 +50,24 @@ class Supervisor:
             # Restate tries to reach the network at start even with telemetry off; nothing of ours needs it.
             self.restate = Child("restate", [str(binary), "-c", str(layout.restate_config), "--no-logo"],
                                  layout.log("restate"), env=env, cwd=layout.root)
-        self.worker = Child("worker", [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)],
-                            layout.log("worker"), env=env, stop_signal=signal.SIGINT, cwd=layout.root)
+        self.worker_env = env
+        self.worker = self._worker_child()
+        # A warm spare: imports done, waiting to bind the worker port when the worker dies.
+        self.use_standby = os.environ.get("DALS_STANDBY_WORKER", "1") != "0"
+        self.standby: Child | None = None
         self.stopping = asyncio.Event()
         self.restarts: list[float] = []
+
+    def _worker_child(self, standby: bool = False) -> Child:
+        argv = [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)]
+        return Child("standby worker" if standby else "worker", argv + (["--standby"] if standby else []),
+                     self.layout.log("worker"), env=self.worker_env, stop_signal=signal.SIGINT,
+                     cwd=self.layout.root, stdin_pipe=standby)
+
+    def start_standby(self) -> None:
+        if self.use_standby and not (self.standby and self.standby.alive()):
+            self.standby = self._worker_child(standby=True)
+            self.standby.start()
 
     # --- lifecycle --------------------------------------------------------------
     def write_runtime(self, ready: bool) -> None:
@@ -62,6 +78,7 @@ class Supervisor:
             "restate": {"pid": self.restate.pid if self.restate else None, "ingress": self.api.ingress_url,
                         "admin": self.api.admin_url, "external": bool(self.external)},
             "worker": {"pid": self.worker.pid, "url": self.worker_url},
+            "standby": {"pid": self.standby.pid if self.standby and self.standby.alive() else None},
         })
 
     async def wait_restate(self, timeout: float = 60.0) -> None:
@@ -118,6 +135,7 @@ class Supervisor:
         self.worker.start()
         await self.wait_worker()
         await self.api.register(self.worker_url)
+        self.start_standby()
         self.write_runtime(ready=True)
         log(f"ready: ingress {self.api.ingress_url}, admin {self.api.admin_url}, worker {self.worker_url}")
         # Tasks left behind by a runtime that was down (or stopped) go on now.
@@ -131,11 +149,18 @@ class Supervisor:
             await asyncio.sleep(5)
         log(f"{child.name} (pid {child.pid}) exited with {child.exit_code()}; restarting")
         self.write_runtime(ready=False)
-        child.start()
         if child is self.restate:
+            child.start()
             await self.wait_restate()
         else:
+            if self.standby and self.standby.wake():
+                self.worker = child = self.standby
+                child.name = "worker"
+                self.standby = None
+            else:
+                child.start()
             await self.wait_worker()
+            self.start_standby()
         self.write_runtime(ready=True)
         log(f"{child.name} back as pid {child.pid}")
         asyncio.get_running_loop().create_task(self.resume_soon())
@@ -154,6 +179,8 @@ class Supervisor:
                 pass
 
     def stop_all(self) -> None:
+        if self.standby:
+            self.standby.stop()
         self.worker.stop()
         if self.restate:
             self.restate.stop(timeout=15)
@@ -163,11 +190,11 @@ class Supervisor:
 def kill_leftovers(layout: Layout) -> None:
     """Children of a supervisor that was killed outright are still running: stop them first."""
     data = layout.read_runtime()
-    for part in ("worker", "restate"):
+    for part in ("standby", "worker", "restate"):
         pid = (data.get(part) or {}).get("pid")
         if pid and pid_runs(pid, str(layout.root)):
             log(f"stopping leftover {part} pid {pid}")
-            kill_pid(pid, signal.SIGINT if part == "worker" else signal.SIGTERM)
+            kill_pid(pid, signal.SIGTERM if part == "restate" else signal.SIGINT)
 
 
 async def amain() -> int:
