@@ -35,6 +35,9 @@ class DalsClient:
         return self.client._server.pid  # the `dals lsp` process
 
     async def start(self, init_options: dict | None = None) -> types.InitializeResult:
+        """Initialize; by default every command is allowed (tests of approvals pass their own)."""
+        if init_options is None:
+            init_options = {"dals": {"commands": {"allow": ["*"]}}}
         await self.client.start_io(DALS, "lsp", env=self.env)
         caps = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True, show_message=None),

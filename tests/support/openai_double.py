@@ -150,6 +150,7 @@ class OpenAIDouble:
         prompt = first_user_text(messages)
         step = sum(1 for m in messages if m.get("role") == "assistant")
         entry = self._record(step, conversation_key(prompt))
+        entry["messages"] = messages
         status, payload = self._reply(body, messages, prompt, step)
         delay = self.delays.get(step, 0.0)
         if delay:

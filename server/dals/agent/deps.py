@@ -23,6 +23,14 @@ class StepRunner(Protocol):
     def event(self, kind: str, title: str, detail: dict[str, Any], at: str) -> None:
         """Report a finished step (kind: tool | edit | log)."""
 
+    async def changes(self) -> list[dict[str, Any]]:
+        """Outside changes to workspace files (`path`, `sha`, `change`, `at`) reported since the
+        last call."""
+
+    async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        """Ask the user (`request`: action, question, path/diff or command); wait durably for
+        `{"decision": "approve"|"reject", "comment": str|None}`."""
+
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -37,8 +45,17 @@ class InMemoryRunner:
     async def step(self, name: str, fn: Step) -> dict[str, Any]:
         return await fn()
 
+    approve: bool = True  # the answer every `ask` gets
+
     def event(self, kind: str, title: str, detail: dict[str, Any], at: str) -> None:
         self.events.append({"kind": kind, "title": title, "detail": detail, "at": at})
+
+    async def changes(self) -> list[dict[str, Any]]:
+        return []
+
+    async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
+        self.events.append({"kind": "approval", "title": request.get("question", ""), "detail": request})
+        return {"decision": "approve" if self.approve else "reject", "comment": None}
 
 
 @dataclass
@@ -47,3 +64,5 @@ class TaskDeps:
     runner: StepRunner
     seen: dict[str, str] = field(default_factory=dict)  # path -> content hash the task last saw
     shell: ShellState = field(default_factory=ShellState)
+    mode: str = "auto"  # "review": every edit waits for the user's approval
+    commands_allow: list[str] | None = None  # None: every command runs without asking

@@ -16,6 +16,7 @@ from pydantic_ai import RunContext, Tool
 from ..workspace import files, shell
 from ..workspace.errors import WorkspaceError
 from .deps import TaskDeps, now_iso
+from .policy import command_allowed, edit_needs_approval
 
 PREVIEW = 300
 
@@ -94,13 +95,67 @@ async def search(ctx: RunContext[TaskDeps], pattern: str, glob: str | None = Non
     return text + ("\n[truncated: narrow the pattern or glob]" if out["truncated"] else "")
 
 
+STALE = "stale:"
+
+
+async def _absorb_changes(d: TaskDeps) -> None:
+    """Files changed outside the task since it read them: say so, and forget what was read, so a
+    stale edit is refused ("changed since read") instead of overwriting someone's work."""
+    for note in await d.runner.changes():
+        key = _key(note.get("path") or "")
+        known = d.seen.get(key)
+        if known is None or known.startswith(STALE) or note.get("sha") == known:
+            continue  # not read by this task, already stale, or the task's own write
+        d.seen[key] = STALE + known
+        how = "deleted" if note.get("change") == "deleted" else "changed"
+        d.runner.event("log", f"{key} {how} outside the task; it must be read again",
+                       {"path": key, "change": how, "sha": note.get("sha")}, note.get("at") or now_iso())
+
+
+async def _refused(d: TaskDeps, request: dict[str, Any]) -> str | None:
+    """Ask the user; None when approved, else what the model is told."""
+    answer = await d.runner.ask(request)
+    if answer.get("decision") == "approve":
+        return None
+    comment = (answer.get("comment") or "").strip()
+    return "rejected by the user" + (f": {comment}" if comment else "") + "; nothing was changed"
+
+
+async def _review(d: TaskDeps, tool: str, path: str, plan) -> tuple[dict[str, Any] | None, str | None]:
+    """Review mode: propose the change (a journaled dry run), then wait for the user's answer.
+    Returns (proposal, None) to go on, or (None, text for the model)."""
+    proposal = await d.runner.step(f"propose {tool}", lambda: _guarded(plan))
+    if not proposal["ok"]:
+        return None, _fail(d, "edit", f"{tool} {path}", proposal)
+    if not proposal["already_applied"]:
+        refusal = await _refused(d, {"action": "edit", "tool": tool, "path": proposal["path"],
+                                     "diff": proposal["diff"], "question": f"Apply this change to {proposal['path']}?"})
+        if refusal:
+            return None, refusal
+    return proposal, None
+
+
 async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
     """Create or replace a workspace file with `content`. Refused if it changed since you read it."""
     d = ctx.deps
     key = _key(path)
+    await _absorb_changes(d)
+    base: dict[str, Any] = {}
+    if edit_needs_approval(d.mode):
+        async def plan():
+            expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
+            return asdict(files.write_file(d.root, path, content, expected, dry_run=True)) | {"base": expected}
+
+        proposal, refusal = await _review(d, "write_file", path, plan)
+        if refusal:
+            return refusal
+        base["sha"] = proposal["base"]
 
     async def act():
-        expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
+        if "sha" in base:
+            expected = base["sha"]
+        else:
+            expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
         r = files.write_file(d.root, path, content, expected)
         return asdict(r)
 
@@ -118,6 +173,7 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
     """Replace the one exact occurrence of `old` with `new` in a workspace file."""
     d = ctx.deps
     key = _key(path)
+    await _absorb_changes(d)
     if key not in d.seen:
         # The hash the edit is based on must be journaled before the edit, so a re-run edit can
         # tell "already applied" from "changed by someone else".
@@ -132,6 +188,13 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
             return _fail(d, "edit", f"edit_file {path}", seen)
         d.seen[key] = seen["sha"]
     expected = d.seen[key]
+    if edit_needs_approval(d.mode):
+        async def plan():
+            return asdict(files.edit_file(d.root, path, old, new, expected, dry_run=True))
+
+        _, refusal = await _review(d, "edit_file", path, plan)
+        if refusal:
+            return refusal
 
     async def act():
         return asdict(files.edit_file(d.root, path, old, new, expected))
@@ -148,6 +211,11 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
 async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", timeout_s: float = 120) -> str:
     """Run a shell command in a fresh process. `cd` and `export` carry over to the next command."""
     d = ctx.deps
+    if not command_allowed(command, d.commands_allow):
+        refusal = await _refused(d, {"action": "command", "command": command, "cwd": d.shell.cwd if cwd == "." else cwd,
+                                     "question": "Run this command? It is not in commands.allow."})
+        if refusal:
+            return refusal
     state = shell.ShellState(cwd=d.shell.cwd, env=dict(d.shell.env))
 
     async def act():

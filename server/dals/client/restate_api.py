@@ -74,6 +74,12 @@ class RestateApi:
             raise RestateUnavailable(f"{service}/{handler} refused: {r.status_code} {r.text[:300]}")
         return r.json().get("invocationId", "")
 
+    async def resolve_awakeable(self, awakeable_id: str, value: Any) -> None:
+        r = await self._request("POST", f"{self.ingress_url}/restate/awakeables/{awakeable_id}/resolve",
+                                content=json.dumps(value), headers={"content-type": "application/json"})
+        if r.status_code not in (200, 202):
+            raise RestateUnavailable(f"resolving {awakeable_id} failed: {r.status_code} {r.text[:300]}")
+
     async def call(self, service: str, key: str, handler: str, body: Any, timeout: float | None = None) -> Any:
         r = await self._request("POST", f"{self.ingress_url}/{service}/{key}/{handler}",
                                 content=json.dumps(body), headers={"content-type": "application/json"},

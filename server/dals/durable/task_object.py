@@ -26,6 +26,7 @@ from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
 from .model_events import CountingModel, ModelEvents
+from .task_notes import since as notes_since
 from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import TaskSpec, task_prompt
 
@@ -54,9 +55,17 @@ task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal count
 class JournalRunner:
     """The agent's StepRunner on Restate: steps are `ctx.run_typed`, events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, task_id: str):
         self.ctx = ctx
         self.record = record
+        self.task_id = task_id
+        self.notes_cursor = 0
+
+    async def changes(self):
+        """Outside changes reported since the last look (a journaled call: replays see the same)."""
+        got = await self.ctx.object_call(notes_since, key=self.task_id, arg=self.notes_cursor)
+        self.notes_cursor = got["cursor"]
+        return got["notes"]
 
     async def step(self, name, fn):
         async def action() -> dict[str, Any]:  # run_typed needs a coroutine function
@@ -66,6 +75,17 @@ class JournalRunner:
 
     def event(self, kind, title, detail, at):
         self.record.tool_step(kind, title, at, detail)
+
+    async def ask(self, request):
+        """A durable wait for the user's answer: a Restate awakeable, resolved by `dals.answer`
+        (through the ingress) even across restarts of every process."""
+        request_id, answer = self.ctx.awakeable(type_hint=dict)
+        self.record.ask(request_id, request, _iso(await self.ctx.time()))
+        decision = await answer
+        if not isinstance(decision, dict) or decision.get("decision") not in ("approve", "reject"):
+            decision = {"decision": "reject", "comment": "malformed answer"}
+        self.record.answered(request_id, decision, _iso(await self.ctx.time()))
+        return decision
 
 
 def _iso(epoch: float) -> str:
@@ -97,7 +117,8 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
         return record.summary
     events = ModelEvents(record, model)
     durable = RestateAgent(build_agent(model))
-    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record))
+    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec.taskId), mode=spec.mode,
+                    commands_allow=spec.commandsAllow)
     try:
         try:
             result = await durable.run(task_prompt(spec), deps=deps, capabilities=[events],

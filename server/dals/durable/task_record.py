@@ -27,7 +27,7 @@ class TaskRecord:
             "model": spec["model"], "status": "queued", "createdAt": spec["createdAt"],
             "updatedAt": spec["createdAt"], "steps": 0, "lastSeq": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0, "replayedRequests": 0},
-            "filesChanged": [], "result": None, "error": None,
+            "filesChanged": [], "result": None, "error": None, "pending": None,
         }
 
     @property
@@ -66,6 +66,22 @@ class TaskRecord:
         if kind == "edit" and path and path not in self.summary["filesChanged"]:
             self.summary["filesChanged"].append(path)
         self.emit(kind, title, at, detail)
+
+    def ask(self, request_id: str, request: dict[str, Any], at: str) -> None:
+        """The task now waits for the user's answer to `request` (an approval)."""
+        self.summary["pending"] = {"requestId": request_id, **request}
+        self.emit("approval", request.get("question") or "Approval needed", at,
+                  {"requestId": request_id, **request}, status="waiting")
+
+    def answered(self, request_id: str, answer: dict[str, Any], at: str) -> None:
+        self.summary["pending"] = None
+        decision = answer.get("decision")
+        detail = {"requestId": request_id, "decision": decision}
+        if answer.get("comment"):
+            detail["comment"] = answer["comment"]
+        title = "Approved" if decision == "approve" else "Rejected"
+        self.emit("approval", title + (f": {answer['comment']}" if answer.get("comment") else ""), at, detail,
+                  status="running")
 
     def finish(self, status: str, at: str, result: str | None = None, error: str | None = None) -> None:
         self.summary["result"] = result

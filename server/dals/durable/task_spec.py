@@ -17,6 +17,7 @@ class TaskSpec(BaseModel):
     path: str | None = None  # workspace-relative path of `uri`
     range: dict[str, Any] | None = None
     mode: Literal["auto", "review"] = "auto"
+    commandsAllow: list[str] | None = None  # command prefixes that run without asking; None = all
     requestLimit: int = 500
 
 

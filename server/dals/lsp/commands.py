@@ -8,7 +8,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from ..client.restate_api import RestateUnavailable
-from ..client.tasks import TERMINAL, UnknownTask, new_task_id, now_iso, title_of
+from ..client.tasks import TERMINAL, NoSuchRequest, UnknownTask, build_spec
 from . import protocol as p
 from .protocol import RequestFailed
 
@@ -54,11 +54,10 @@ def setup(server) -> None:
         await asyncio.to_thread(_check_model, model)
         root, rel = _workspace_for(ls, a.uri)
         service = await ls.task_service()
-        spec = {
-            "taskId": new_task_id(), "prompt": a.prompt, "title": title_of(a.prompt),
-            "workspace": str(root), "model": model, "createdAt": now_iso(), "uri": a.uri, "path": rel,
-            "range": a.range.model_dump() if a.range else None, "mode": a.mode,
-        }
+        spec = build_spec(a.prompt, root, model, path=rel,
+                          range=a.range.model_dump() if a.range else None, mode=a.mode or ls.config.approval)
+        spec["uri"] = a.uri  # keep the editor's spelling of the URI
+        spec["commandsAllow"] = list(ls.config.commands_allow)
         task_id = await _guard(service.start(spec))
         ls.stream.follow(service, task_id, since=0)
         return {"taskId": task_id}
@@ -95,8 +94,13 @@ def setup(server) -> None:
 
     @server.command(p.ANSWER)
     async def answer(ls, *args):
-        p.parse(p.AnswerArgs, p.ANSWER, args)
-        raise RequestFailed("dals.answer: approvals are not supported yet (no task waits for an answer)")
+        a = p.parse(p.AnswerArgs, p.ANSWER, args)
+        service = await ls.task_service()
+        try:
+            await _guard(service.answer(a.taskId, a.requestId, a.decision, a.comment))
+        except NoSuchRequest as e:
+            raise JsonRpcInvalidParams(f"dals.answer: {e}", data={"field": "requestId"}) from None
+        return {"ok": True}
 
 
 def _check_model(model: str) -> None:

@@ -50,7 +50,7 @@ class StartTaskArgs(Args):
     prompt: str = Field(min_length=1, max_length=100_000)
     uri: str | None = None
     range: Range | None = None
-    mode: Literal["auto", "review"] = "auto"
+    mode: Literal["auto", "review"] | None = None  # default: the `dals.approval` setting
     model: str | None = Field(default=None, min_length=1, max_length=200)
 
 

@@ -19,9 +19,10 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 from ..client.restate_api import RestateApi
 from ..client.tasks import TERMINAL, TaskService
 from ..settings import state_dir
-from . import commands, protocol
+from . import code_actions, commands, protocol
 from .protocol import RequestFailed
 from .config import Config
+from .file_watch import FileWatch
 from .task_stream import TaskStream
 
 log = logging.getLogger("dals.lsp")
@@ -49,6 +50,7 @@ class DalsServer(LanguageServer):
         super().__init__("dals", VERSION, protocol_cls=DalsProtocol)
         self.config = Config.from_env()
         self.stream = TaskStream(self)
+        self.file_watch = FileWatch(self)
         self._service: asyncio.Future | None = None
         self._runtime_task: asyncio.Task | None = None
 
@@ -130,7 +132,17 @@ def build_server() -> DalsServer:
         ls.config.merge(params.settings)
         _report_problems(ls)
 
+    @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    async def did_change_watched_files(ls: DalsServer, params: types.DidChangeWatchedFilesParams) -> None:
+        await ls.file_watch.client_changes(params)
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: DalsServer, params) -> None:
+        await ls.file_watch.stop()
+        await ls.stream.stop()
+
     commands.setup(server)
+    code_actions.setup(server)
     return server
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from pathlib import Path
 
 from lsprotocol import types
 
@@ -25,6 +26,8 @@ class TaskStream:
         self.server = server
         self.cursors: dict[str, int] = {}  # highest seq sent to the client, per task
         self.followers: dict[str, asyncio.Task] = {}
+        self.read_paths: dict[str, dict[str, str]] = {}  # task -> path -> sha it last read/wrote
+        self.workspaces: dict[str, Path] = {}
 
     def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True) -> None:
         self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
@@ -55,15 +58,20 @@ class TaskStream:
                     await asyncio.sleep(0.5)
                     continue
                 summary = page.get("summary")
+                if summary and task_id not in self.workspaces:
+                    self.workspaces[task_id] = Path(summary["workspace"]).resolve()
+                    self.server.file_watch.watch(self.workspaces[task_id])
                 sent = False
                 for event in page.get("events", []):
                     if event["seq"] != self.cursors[task_id] + 1:
                         continue  # duplicates are dropped; a gap is refetched by the next poll
                     self.cursors[task_id] = event["seq"]
+                    self._track_paths(task_id, event)
                     self.server.protocol.notify(TASK_EVENT, event)
                     await progress.update(summary, event)
                     sent = True
                 if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
+                    self.read_paths.pop(task_id, None)
                     await progress.end(summary)
                     if announce_end:
                         self._announce(summary)
@@ -74,6 +82,11 @@ class TaskStream:
             raise
         except Exception:  # noqa: BLE001 - a follower must never take the server down
             log.exception("following %s failed", task_id)
+
+    def _track_paths(self, task_id: str, event: dict) -> None:
+        detail = event.get("detail") or {}
+        if event["kind"] in ("tool", "edit") and detail.get("path") and detail.get("sha"):
+            self.read_paths.setdefault(task_id, {})[detail["path"]] = detail["sha"]
 
     def _announce(self, summary: dict) -> None:
         status = summary["status"]

@@ -10,10 +10,12 @@ Listing and search live in `listing.py` and are re-exported here.
 
 import difflib
 import hashlib
+import fcntl
 import os
 import posixpath
 import secrets
 import stat
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,7 +84,29 @@ def file_hash(root: Path, path: str) -> str | None:
     return None if data is None else content_hash(data)
 
 
-def write_file(root: Path, path: str, content: str, expected_sha: str | None) -> WriteResult:
+@contextmanager
+def _workspace_lock(root: Path):
+    """Check-then-write is one critical section per workspace, across processes (flock on the
+    root directory): two tasks never interleave writes, the second sees the first's result."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_file(root: Path, path: str, content: str, expected_sha: str | None, dry_run: bool = False) -> WriteResult:
+    with _workspace_lock(root):
+        return _write_file(root, path, content, expected_sha, dry_run)
+
+
+def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool = False) -> WriteResult:
+    with _workspace_lock(root):
+        return _edit_file(root, path, old, new, expected_sha, dry_run)
+
+
+def _write_file(root: Path, path: str, content: str, expected_sha: str | None, dry_run: bool) -> WriteResult:
     """Write `content`, unless the file is not the one the agent last saw.
 
     `expected_sha` is the hash the agent last read, None when it believes
@@ -101,13 +125,14 @@ def write_file(root: Path, path: str, content: str, expected_sha: str | None) ->
         raise ConflictError(f"'{shown}' changed since read; read it again (it no longer exists)")
     if expected_sha is not None and content_hash(old) != expected_sha:
         raise ConflictError(f"'{shown}' changed since read; read it again")
-    _atomic_write(root, target, shown, new)
+    if not dry_run:
+        _atomic_write(root, target, shown, new)
     old_text = "" if old is None else old.decode("utf-8", errors="replace")
     diff = _diff(shown, old_text, content, created=old is None)
     return WriteResult(shown, content_hash(new), old is None, False, diff)
 
 
-def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str) -> WriteResult:
+def _edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool) -> WriteResult:
     """Replace the one exact occurrence of `old` by `new`, guarded by `expected_sha`."""
     target, shown = _target(root, path)
     old_b, new_b = _encode(old, "old text"), _encode(new, "new text")
@@ -135,7 +160,8 @@ def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str) -> W
         raise WorkspaceError(f"old text occurs {count} times in {shown}; include more context")
     new_text = text.replace(old, new, 1)
     new_data = new_text.encode("utf-8")
-    _atomic_write(root, target, shown, new_data)
+    if not dry_run:
+        _atomic_write(root, target, shown, new_data)
     return WriteResult(shown, content_hash(new_data), False, False, _diff(shown, text, new_text))
 
 

@@ -86,6 +86,23 @@ def _glob_match(pattern: tuple[str, ...], parts: tuple[str, ...], partial: bool)
     return fnmatchcase(parts[0], head) and _glob_match(pattern[1:], parts[1:], partial)
 
 
+def is_ignored(root: Path, rel: str) -> bool:
+    """Whether the workspace-relative path `rel` is ignored by .gitignore files (or is in .git)."""
+    parts = [p for p in rel.split("/") if p not in ("", ".")]
+    if not parts or ".git" in parts:
+        return bool(parts)
+    ignores = _Ignores()
+    ignores.enter(root, ".")
+    for i in range(len(parts)):
+        here = "/".join(parts[: i + 1])
+        last = i == len(parts) - 1
+        if ignores.ignored(here, is_dir=not last):
+            return True
+        if not last:
+            ignores.enter(root / here, here)
+    return False
+
+
 class _Ignores:
     """The .gitignore files met on the way down; the deepest one that decides wins."""
 

@@ -1,0 +1,107 @@
+"""Inline code actions: "Fix with DALS" per diagnostic, and refactor actions on a selection.
+
+The list is built from the request alone (no Restate round trip, no prompt text); the prompt with
+its context (diagnostic, selected code, language) is attached on `codeAction/resolve`.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from lsprotocol import types
+
+from .protocol import START_TASK
+
+MAX_CONTEXT = 20_000
+
+SELECTION_ACTIONS = {
+    "refactor": ("Refactor with DALS", "Refactor the selected code: make it clearer and simpler, same behaviour."),
+    "tests": ("Add tests with DALS", "Add tests for the selected code, next to the project's existing tests."),
+    "explain": ("Explain with DALS", "Explain the selected code in a comment above it: what it does and why."),
+    "docstrings": ("Add docstrings with DALS", "Add docstrings to the functions and classes in the selected code."),
+}
+
+
+def _overlaps(a: types.Range, b: types.Range) -> bool:
+    return not ((a.end.line, a.end.character) < (b.start.line, b.start.character)
+                or (b.end.line, b.end.character) < (a.start.line, a.start.character))
+
+
+def _range_dict(r: types.Range) -> dict[str, Any]:
+    return {"start": {"line": r.start.line, "character": r.start.character},
+            "end": {"line": r.end.line, "character": r.end.character}}
+
+
+def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
+    only = params.context.only
+    only_kinds = [str(getattr(k, "value", k)) for k in only or []]
+    wants = (lambda kind: not only_kinds or any(kind.value.startswith(k) for k in only_kinds))
+    uri, rng = params.text_document.uri, params.range
+    actions: list[types.CodeAction] = []
+    if wants(types.CodeActionKind.QuickFix):
+        for d in params.context.diagnostics:
+            if not _overlaps(d.range, rng):
+                continue
+            message = d.message.splitlines()[0] if d.message else "problem"
+            actions.append(types.CodeAction(
+                title=f"Fix with DALS: {message[:80]}", kind=types.CodeActionKind.QuickFix, diagnostics=[d],
+                data={"dals": "fix", "uri": uri, "range": _range_dict(d.range), "message": d.message,
+                      "source": d.source, "code": d.code if isinstance(d.code, (str, int)) else None}))
+    selected = (rng.start.line, rng.start.character) != (rng.end.line, rng.end.character)
+    if selected and wants(types.CodeActionKind.RefactorRewrite):
+        for key, (title, _) in SELECTION_ACTIONS.items():
+            actions.append(types.CodeAction(title=title, kind=types.CodeActionKind.RefactorRewrite,
+                                            data={"dals": key, "uri": uri, "range": _range_dict(rng)}))
+    return actions
+
+
+def _excerpt(text: str, r: dict[str, Any], around: int = 0) -> str:
+    lines = text.splitlines()
+    start = max(0, r["start"]["line"] - around)
+    end = min(len(lines), r["end"]["line"] + 1 + around)
+    chunk = "\n".join(lines[start:end])
+    return chunk if len(chunk) <= MAX_CONTEXT else chunk[:MAX_CONTEXT] + "\n[… cut]"
+
+
+def resolve(action: types.CodeAction, document) -> types.CodeAction:
+    """Attach the `dals.startTask` command with the prompt and its context."""
+    data = action.data if isinstance(action.data, dict) else {}
+    kind = data.get("dals")
+    if not kind or "uri" not in data:
+        return action
+    text = document.source if document is not None else ""
+    language = getattr(document, "language_id", None) or "text"
+    r = data["range"]
+    if kind == "fix":
+        where = f"line {r['start']['line'] + 1}"
+        source = f" ({data['source']}{' ' + str(data['code']) if data.get('code') is not None else ''})" \
+            if data.get("source") else ""
+        prompt = (f"Fix this problem reported at {where}{source}: {data['message']}\n\n"
+                  f"Code around it ({language}):\n```\n{_excerpt(text, r, around=5)}\n```\n"
+                  "Make the smallest change that fixes it, then run the relevant checks if there are any.")
+    else:
+        prompt = (f"{SELECTION_ACTIONS[kind][1]}\n\nSelected code ({language}):\n"
+                  f"```\n{_excerpt(text, r)}\n```")
+    action.command = types.Command(title=action.title, command=START_TASK,
+                                   arguments=[{"prompt": prompt, "uri": data["uri"], "range": r}])
+    return action
+
+
+def setup(server) -> None:
+    options = types.CodeActionOptions(
+        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
+        resolve_provider=True)
+
+    @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
+    def on_code_action(ls, params: types.CodeActionParams):
+        return code_actions(params) or None
+
+    @server.feature(types.CODE_ACTION_RESOLVE)
+    def on_resolve(ls, action: types.CodeAction):
+        data = action.data if isinstance(action.data, dict) else {}
+        document = None
+        if data.get("uri"):
+            try:
+                document = ls.workspace.get_text_document(data["uri"])
+            except Exception:  # noqa: BLE001 - a closed or unknown document still gets a prompt
+                document = None
+        return resolve(action, document)

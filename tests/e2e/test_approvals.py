@@ -1,0 +1,131 @@
+"""Durable approvals: review mode and the command policy. The wait survives a restart of
+`dals lsp` and a kill -9 of the worker; approve applies once, reject reaches the model."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from pygls.exceptions import JsonRpcException
+
+from tests.support.lsp_client import DalsClient
+from tests.support.openai_double import conversation_key
+
+ALLOW_PYTEST_ONLY = {"dals": {"commands": {"allow": ["pytest"]}}}
+
+
+async def wait_pending(client: DalsClient, task_id: str, other_than: str, timeout: float = 60) -> dict:
+    """The task waits for a request other than `other_than` (an answer has been taken in)."""
+    async def loop():
+        while True:
+            shown = await client.command("dals.showTask", {"taskId": task_id})
+            pending = shown.get("pending")
+            if pending and pending["requestId"] != other_than:
+                return shown
+            await asyncio.sleep(0.05)
+    return await asyncio.wait_for(loop(), timeout)
+
+
+def plan(*steps: tuple[str, dict]) -> str:
+    return "\n".join(["Approvals"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])
+
+
+async def wait_status(client: DalsClient, task_id: str, wanted: str, timeout: float = 60) -> dict:
+    async def loop():
+        while True:
+            shown = await client.command("dals.showTask", {"taskId": task_id})
+            if shown["status"] == wanted:
+                return shown
+            await asyncio.sleep(0.05)
+    return await asyncio.wait_for(loop(), timeout)
+
+
+async def test_review_edit_survives_restarts_then_applies_once(runtime, model_double, tmp_path):
+    (tmp_path / "app.py").write_text("print('hello')\n")
+    prompt = plan(("read_file", {"path": "app.py"}),
+                  ("edit_file", {"path": "app.py", "old": "hello", "new": "HELLO"}),
+                  ("run_command", {"command": "echo ran > ran.txt"}))
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start(ALLOW_PYTEST_ONLY)
+    started = await client.command("dals.startTask", {"prompt": prompt, "mode": "review",
+                                                      "model": "openai-chat:double"})
+    task_id = started["taskId"]
+    events = await client.wait_event(task_id, lambda evs: any(e["kind"] == "approval" for e in evs))
+    ask = [e for e in events if e["kind"] == "approval"][0]
+    assert ask["status"] == "waiting" and ask["detail"]["action"] == "edit"
+    assert "-print('hello')" in ask["detail"]["diff"] and "+print('HELLO')" in ask["detail"]["diff"]
+    assert (tmp_path / "app.py").read_text() == "print('hello')\n"  # nothing applied before the answer
+
+    # the editor goes away and comes back: the wait is durable and shown again
+    client.kill()
+    await client.stop()
+    old_worker = runtime.kill("worker")
+    runtime.healthy_again("worker", old_worker)
+    again = DalsClient(runtime.env, tmp_path)
+    await again.start(ALLOW_PYTEST_ONLY)
+    try:
+        shown = await wait_status(again, task_id, "waiting")
+        pending = shown["pending"]
+        assert pending["requestId"] == ask["detail"]["requestId"] and pending["path"] == "app.py"
+        with pytest.raises(JsonRpcException) as err:
+            await again.command("dals.answer", {"taskId": task_id, "requestId": "sign_nope", "decision": "approve"})
+        assert "no pending request" in str(err.value)
+
+        assert await again.command("dals.answer", {"taskId": task_id, "requestId": pending["requestId"],
+                                                   "decision": "approve"}) == {"ok": True}
+        # the command is outside commands.allow: it waits too (auto or review alike)
+        shown = await wait_pending(again, task_id, pending["requestId"])
+        assert shown["status"] == "waiting"
+        assert shown["pending"]["action"] == "command" and shown["pending"]["command"] == "echo ran > ran.txt"
+        assert (tmp_path / "app.py").read_text() == "print('HELLO')\n"
+        with pytest.raises(JsonRpcException):  # answering the old request again is refused
+            await again.command("dals.answer", {"taskId": task_id, "requestId": pending["requestId"],
+                                                "decision": "approve"})
+        await again.command("dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"],
+                                            "decision": "reject", "comment": "not now"})
+        done = await wait_status(again, task_id, "succeeded")
+    finally:
+        await again.stop()
+    assert not (tmp_path / "ran.txt").exists()
+    assert (tmp_path / "app.py").read_text() == "print('HELLO')\n"
+    edits = [e for e in done["events"] if e["kind"] == "edit"]
+    assert len(edits) == 1 and done["pending"] is None
+    decisions = [e["detail"].get("decision") for e in done["events"] if e["kind"] == "approval"]
+    assert decisions == [None, "approve", None, "reject"]
+    # the model was told about the rejection, with the comment
+    key = conversation_key(done["prompt"])
+    last = [r for r in model_double.requests if r["key"] == key and r["step"] == 3][-1]
+    tool_msgs = [m for m in last["messages"] if m.get("role") == "tool"]
+    assert "rejected by the user: not now" in tool_msgs[-1]["content"]
+    assert [e["seq"] for e in done["events"]] == list(range(1, len(done["events"]) + 1))
+
+
+async def test_allowed_and_simple_commands_run_without_asking(runtime, tmp_path):
+    prompt = plan(("run_command", {"command": "pytest --version"}))
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start({"dals": {"commands": {"allow": ["pytest"]}, "model": "offline"}})
+    try:
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        events = await client.wait_finished(task_id)
+        assert not [e for e in events if e["kind"] == "approval"]
+        assert events[-1]["status"] == "succeeded"
+    finally:
+        await client.stop()
+
+
+async def test_review_reject_leaves_file_untouched(runtime, tmp_path):
+    (tmp_path / "a.txt").write_text("a\n")
+    prompt = plan(("write_file", {"path": "a.txt", "content": "b\n"}))
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start({"dals": {"approval": "review"}})
+    try:
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        events = await client.wait_event(task_id, lambda evs: any(e["status"] == "waiting" for e in evs))
+        request_id = [e for e in events if e["status"] == "waiting"][0]["detail"]["requestId"]
+        await client.command("dals.answer", {"taskId": task_id, "requestId": request_id, "decision": "reject"})
+        events = await client.wait_finished(task_id)
+        assert events[-1]["status"] == "succeeded"
+        assert (tmp_path / "a.txt").read_text() == "a\n"
+        assert not [e for e in events if e["kind"] == "edit"]
+    finally:
+        await client.stop()

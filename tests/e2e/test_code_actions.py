@@ -1,0 +1,60 @@
+"""Code actions: a quick fix per diagnostic and refactor actions on a selection; resolve attaches
+the `dals.startTask` command with its context; running it edits the file end to end."""
+from __future__ import annotations
+
+from lsprotocol import types
+
+from tests.support.lsp_client import DalsClient
+
+SOURCE = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
+
+
+def rng(l1, c1, l2, c2) -> types.Range:
+    return types.Range(start=types.Position(line=l1, character=c1), end=types.Position(line=l2, character=c2))
+
+
+async def test_code_actions_resolve_and_run(runtime, tmp_path):
+    path = tmp_path / "calc.py"
+    path.write_text(SOURCE)
+    uri = path.as_uri()
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start()
+    try:
+        client.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=SOURCE)))
+        diag = types.Diagnostic(range=rng(1, 11, 1, 16), message="add() subtracts", source="mylint", code="E1")
+        fixes = await client.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=rng(1, 11, 1, 11),
+            context=types.CodeActionContext(diagnostics=[diag])))
+        assert [a.title for a in fixes] == ["Fix with DALS: add() subtracts"]
+        assert fixes[0].kind == types.CodeActionKind.QuickFix and fixes[0].command is None  # cheap list
+
+        fix = await client.client.code_action_resolve_async(fixes[0])
+        assert fix.command.command == "dals.startTask"
+        arg = fix.command.arguments[0]
+        assert arg["uri"] == uri and "add() subtracts" in arg["prompt"] and "mylint E1" in arg["prompt"]
+        assert "return a - b" in arg["prompt"] and "python" in arg["prompt"]
+
+        selection = await client.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=rng(4, 0, 5, 16),
+            context=types.CodeActionContext(diagnostics=[])))
+        titles = [a.title for a in selection]
+        assert titles == ["Refactor with DALS", "Add tests with DALS", "Explain with DALS", "Add docstrings with DALS"]
+        only_fix = await client.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=rng(4, 0, 5, 16),
+            context=types.CodeActionContext(diagnostics=[], only=[types.CodeActionKind.QuickFix])))
+        assert not only_fix
+
+        explain = await client.client.code_action_resolve_async(selection[2])
+        arg = explain.command.arguments[0]
+        assert "def mul(a, b):" in arg["prompt"] and "return a - b" not in arg["prompt"]
+        assert arg["range"]["start"]["line"] == 4
+
+        # run it, as the editor would: executeCommand with the resolved command
+        started = await client.command(explain.command.command, *explain.command.arguments)
+        events = await client.wait_finished(started["taskId"])
+        assert events[-1]["status"] == "succeeded"
+        first = path.read_text().splitlines()[0]
+        assert first.startswith("# DALS: Explain the selected code")
+    finally:
+        await client.stop()
