@@ -25,6 +25,10 @@ class UnknownTask(LookupError):
     pass
 
 
+class NoSuchRequest(LookupError):
+    """The task does not wait for this request (unknown, or already answered)."""
+
+
 def new_task_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
@@ -181,6 +185,19 @@ class TaskService:
         except (TypeError, ValueError):
             return None
         return f"[{event.get('error_code')}] {event.get('error_message', '')}"[:500]
+
+    async def note_change(self, task_id: str, note: dict[str, Any]) -> None:
+        """Report an outside change of a file the task has read (see dals.durable.task_notes)."""
+        await self.api.send("TaskNotes", task_id, "add", note)
+
+    async def answer(self, task_id: str, request_id: str, decision: str, comment: str | None) -> None:
+        """Resolve the task's pending approval; the durable wait in the worker then goes on."""
+        shown = await self.show(task_id)
+        pending = shown.get("pending")
+        if not pending or pending.get("requestId") != request_id:
+            waiting = f"; it waits for {pending['requestId']}" if pending else "; it waits for nothing"
+            raise NoSuchRequest(f"task {task_id} has no pending request {request_id!r} (already answered?){waiting}")
+        await self.api.resolve_awakeable(request_id, {"decision": decision, "comment": comment, "at": now_iso()})
 
     async def _invocation_id(self, task_id: str) -> str:
         invocation = (await self._invocations(task_id)).get(task_id)
