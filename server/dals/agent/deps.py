@@ -27,6 +27,12 @@ class StepRunner(Protocol):
         """Outside changes to workspace files (`path`, `sha`, `change`, `at`) reported since the
         last call."""
 
+    async def editor_for(self, path: str) -> str | None:
+        """The attached editor session that has `path` open, or None (then files are on disk)."""
+
+    async def editor(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        """Have the attached editor read its buffer or apply an edit; None if it did not answer."""
+
     async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Ask the user (`request`: action, question, path/diff or command); wait durably for
         `{"decision": "approve"|"reject", "comment": str|None}`."""
@@ -52,6 +58,12 @@ class InMemoryRunner:
 
     async def changes(self) -> list[dict[str, Any]]:
         return []
+
+    async def editor_for(self, path: str) -> str | None:
+        return None
+
+    async def editor(self, request: dict[str, Any]) -> dict[str, Any] | None:
+        return None
 
     async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         self.events.append({"kind": "approval", "title": request.get("question", ""), "detail": request})

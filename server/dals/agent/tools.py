@@ -15,6 +15,7 @@ from pydantic_ai import RunContext, Tool
 
 from ..workspace import files, shell
 from ..workspace.errors import WorkspaceError
+from . import editor_route
 from .deps import TaskDeps, now_iso
 from .policy import command_allowed, edit_needs_approval
 
@@ -65,6 +66,12 @@ async def list_files(ctx: RunContext[TaskDeps], glob: str = "**/*") -> str:
 async def read_file(ctx: RunContext[TaskDeps], path: str) -> str:
     """Read a text file of the workspace."""
     d = ctx.deps
+    via = await editor_route.read(d, _key(path))
+    if via:
+        d.seen[_key(path)] = via["sha"]
+        d.runner.event("tool", f"read_file {_key(path)} (editor buffer)", {"path": _key(path), "sha": via["sha"],
+                       "chars": len(via["text"]), "via": "editor"}, via.get("at") or now_iso())
+        return via["text"]
 
     async def act():
         r = files.read_file(d.root, path)
@@ -150,6 +157,9 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
         if refusal:
             return refusal
         base["sha"] = proposal["base"]
+    answer = await editor_route.edit(d, key, "write_file", {"content": content}, edit_needs_approval(d.mode))
+    if answer is not None:
+        return editor_route.outcome(d, "write_file", key, answer)
 
     async def act():
         if "sha" in base:
@@ -195,6 +205,9 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
         _, refusal = await _review(d, "edit_file", path, plan)
         if refusal:
             return refusal
+    answer = await editor_route.edit(d, key, "edit_file", {"old": old, "new": new}, edit_needs_approval(d.mode))
+    if answer is not None:
+        return editor_route.outcome(d, "edit_file", key, answer)
 
     async def act():
         return asdict(files.edit_file(d.root, path, old, new, expected))

@@ -1,12 +1,19 @@
 """The worker's ASGI app: the Restate endpoint hosting the durable task objects."""
 from __future__ import annotations
 
+import os
+
 import restate
 
 from . import serde_cache
+from .editor_sessions import editor_sessions
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
 
 serde_cache.install()
 
-app = restate.app([agent_task, task_ledger, task_notes])
+# Public keys of the Restate server(s) allowed to call us (set by the supervisor for the embedded
+# runtime); unset = unsigned requests accepted (an external Restate without signing).
+identity_keys = [k.strip() for k in os.environ.get("DALS_IDENTITY_KEYS", "").split(",") if k.strip()]
+
+app = restate.app([agent_task, task_ledger, task_notes, editor_sessions], identity_keys=identity_keys or None)

@@ -1,5 +1,7 @@
-"""Model-side observation: one task event per journaled model request, and telling a request
-that really reached the provider from one answered out of the journal on replay.
+"""Model-side observation: one task event per journaled model request, telling a request that
+really reached the provider from one answered out of the journal on replay, and sorting provider
+failures into terminal ones (a wrong key, an invalid request: retrying cannot help) and the rest
+(rate limits, 5xx, connection errors, timeouts: Restate retries the step, then pauses the task).
 """
 from __future__ import annotations
 
@@ -7,10 +9,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_ai.capabilities import AbstractCapability
+from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.wrapper import WrapperModel
+from restate import TerminalError
 
+from ..agent.providers import key_hint, model_string_of, redact, split
 from .task_record import TaskRecord
+
+# Provider answers that no retry can fix. 408, 409, 429 and 5xx are not here: they are retried.
+TERMINAL_STATUSES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
+                     413: "Request Too Large", 422: "Unprocessable Entity"}
 
 
 class CountingModel(WrapperModel):
@@ -23,7 +32,42 @@ class CountingModel(WrapperModel):
 
     async def request(self, *args: Any, **kwargs: Any) -> ModelResponse:
         self.executed += 1
-        return await super().request(*args, **kwargs)
+        try:
+            return await super().request(*args, **kwargs)
+        except ModelHTTPError as e:
+            if e.status_code in TERMINAL_STATUSES:
+                # Terminal inside the journaled step: Restate records the failure, no retry.
+                raise TerminalError(provider_failure(self.wrapped, e), status_code=400) from None
+            raise
+
+
+def provider_failure(model, error: ModelHTTPError) -> str:
+    """'openai-chat:gpt-4.1: 401 Unauthorized — check OPENAI_API_KEY …' (never a key's value)."""
+    name = model_string_of(model)
+    status = error.status_code
+    key = key_hint(split(name)[0])
+    where = getattr(model, "base_url", None)
+    at = f" at {where}" if where else ""
+    if status == 401:
+        fix = (f"check {key}: the provider{at} refused it. Set it in the environment that starts the runtime, "
+               "then `dals down && dals up`")
+    elif status == 403:
+        fix = f"check {key} and the account's access to this model"
+    elif status == 404:
+        fix = f"check the model name in DALS_MODEL / dals.model (the provider{at} does not know it)"
+    else:
+        fix = "the provider rejected the request; check the model name and that it supports tool calls"
+    said = _provider_message(error)
+    return redact(f"{name}: {status} {TERMINAL_STATUSES[status]} — {fix}" + (f" (provider said: {said})" if said else ""))
+
+
+def _provider_message(error: ModelHTTPError) -> str:
+    body = error.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        msg = inner.get("message") if isinstance(inner, dict) else inner
+        return str(msg)[:300] if msg else ""
+    return str(body)[:300] if body else ""
 
 
 def iso(ts) -> str:

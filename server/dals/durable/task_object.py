@@ -25,7 +25,9 @@ from restate.ext.pydantic import RestateAgent
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
+from ..workspace.confine import workspace_key
 from .model_events import CountingModel, ModelEvents
+from .editor_sessions import lookup as editor_lookup
 from .task_notes import since as notes_since
 from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import TaskSpec, task_prompt
@@ -49,17 +51,39 @@ agent_task = restate.VirtualObject(
     abort_timeout=timedelta(minutes=45),
 )
 
+EDITOR_WAIT = timedelta(seconds=15)  # an attached editor answers in milliseconds; silence = gone
+
 task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal counters of a task (replays).")
 
 
 class JournalRunner:
     """The agent's StepRunner on Restate: steps are `ctx.run_typed`, events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, task_id: str):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec):
         self.ctx = ctx
         self.record = record
-        self.task_id = task_id
+        self.task_id = spec.taskId
+        self.editor_key = workspace_key(Path(spec.workspace)) if spec.editor else None
         self.notes_cursor = 0
+
+    async def editor_for(self, path):
+        """The live editor session that has `path` open (journaled), or None."""
+        if not self.editor_key:
+            return None
+        return await self.ctx.object_call(editor_lookup, key=self.editor_key, arg=path)
+
+    async def editor(self, request):
+        """A request the attached editor answers (read its buffer, apply an edit); None when no
+        answer comes in time (the editor went away): the caller then uses the disk."""
+        request_id, answer = self.ctx.awakeable(type_hint=dict)
+        self.record.editor_request({"requestId": request_id, **request})
+        match await restate.select(answer=answer, timeout=self.ctx.sleep(EDITOR_WAIT)):
+            case ["answer", result]:
+                outcome = result if isinstance(result, dict) else None
+            case _:
+                outcome = None
+        self.record.editor_request(None)
+        return outcome
 
     async def changes(self):
         """Outside changes reported since the last look (a journaled call: replays see the same)."""
@@ -117,7 +141,7 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
         return record.summary
     events = ModelEvents(record, model)
     durable = RestateAgent(build_agent(model))
-    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec.taskId), mode=spec.mode,
+    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec), mode=spec.mode,
                     commands_allow=spec.commandsAllow)
     try:
         try:

@@ -28,6 +28,7 @@ class TaskRecord:
             "updatedAt": spec["createdAt"], "steps": 0, "lastSeq": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0, "replayedRequests": 0},
             "filesChanged": [], "result": None, "error": None, "pending": None,
+            "editorRequest": None,
         }
 
     @property
@@ -66,6 +67,11 @@ class TaskRecord:
         if kind == "edit" and path and path not in self.summary["filesChanged"]:
             self.summary["filesChanged"].append(path)
         self.emit(kind, title, at, detail)
+
+    def editor_request(self, request: dict[str, Any] | None) -> None:
+        """Publish (or withdraw) a request for the attached editor; no event of its own."""
+        self.summary["editorRequest"] = request
+        self.ctx.set(SUMMARY, self.summary)
 
     def ask(self, request_id: str, request: dict[str, Any], at: str) -> None:
         """The task now waits for the user's answer to `request` (an approval)."""

@@ -58,6 +58,7 @@ def setup(server) -> None:
                           range=a.range.model_dump() if a.range else None, mode=a.mode or ls.config.approval)
         spec["uri"] = a.uri  # keep the editor's spelling of the URI
         spec["commandsAllow"] = list(ls.config.commands_allow)
+        spec["editor"] = True
         task_id = await _guard(service.start(spec))
         ls.stream.follow(service, task_id, since=0)
         return {"taskId": task_id}

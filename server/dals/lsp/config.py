@@ -1,75 +1,164 @@
-"""The `dals` settings of one editor session: from initializationOptions, then
-`workspace/configuration` (section `dals`), over the process environment."""
+"""The `dals` settings: one model, merged in layers, later layers winning:
+
+    defaults < `pyproject.toml` [tool.dals] < `.dals.toml` (workspace) < environment
+             < LSP initializationOptions < `workspace/configuration` (section `dals`)
+
+`Config.for_workspace(root)` builds the first four layers; the LSP server merges the last two
+with `merge()`. An invalid value is reported in `problems` (shown to the user) and ignored: the
+value of the layer below stays. See docs/configuration.md.
+"""
 from __future__ import annotations
 
+import json
+import os
+import tomllib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from .. import settings as env_settings
+from ..client.pricing import PriceError, parse_prices
 
 DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
+APPROVAL_MODES = ("auto", "review")
+KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "commands.allow", "prices")
+# A repository's own files must not point DALS at another Restate, nor allow every command.
+_NOT_FROM_FILES = ("restate.ingressUrl", "restate.adminUrl")
 
 
 @dataclass
 class Config:
     model: str | None = None
-    """pydantic-ai model string or `offline`; default `DALS_MODEL`."""
+    """pydantic-ai model string (`anthropic:claude-sonnet-4-5`, `openai-chat:gpt-4.1`, …) or
+    `offline`; env `DALS_MODEL`. Fixed per task when it starts; None: `dals.startTask` refuses."""
     ingress_url: str | None = None
-    """An existing Restate's ingress URL; default: the embedded runtime."""
+    """An existing Restate's ingress URL (`restate.ingressUrl`, env `DALS_RESTATE_INGRESS_URL`);
+    None: the embedded runtime. Not accepted from workspace files."""
     admin_url: str | None = None
-    """An existing Restate's admin URL (set together with ingress_url)."""
+    """An existing Restate's admin URL (`restate.adminUrl`, env `DALS_RESTATE_ADMIN_URL`); set
+    together with ingress_url. Not accepted from workspace files."""
     approval: str = "auto"
-    """Default task mode: `auto` or `review`."""
+    """Default task mode (env `DALS_APPROVAL`): `auto` applies edits at once; `review` asks
+    before every edit. A task's `mode` argument overrides it."""
     commands_allow: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOW))
-    """Command prefixes that run without asking."""
+    """Command prefixes that run without asking (`commands.allow`, env `DALS_COMMANDS_ALLOW`:
+    a JSON list or comma-separated). One simple command whose words start with a prefix runs;
+    anything else waits for approval. `*` allows everything (not accepted from workspace files)."""
+    prices: dict[str, tuple[float, float]] | None = None
+    """Model prices, USD per 1M input/output tokens, over the built-in table (`prices`, env
+    `DALS_PRICES` as JSON): `{"ollama:*": [0, 0], "my-model": {"input": 1, "output": 2}}`."""
     problems: list[str] = field(default_factory=list)
+    """Invalid values met while merging, each naming the setting, the reason and the source."""
 
     @classmethod
     def from_env(cls) -> "Config":
-        ext = None
-        try:
-            ext = env_settings.external_restate()
-        except SystemExit as e:
-            c = cls(model=env_settings.default_model())
-            c.problems.append(str(e))
-            return c
-        return cls(model=env_settings.default_model(), ingress_url=ext.ingress_url if ext else None,
-                   admin_url=ext.admin_url if ext else None)
+        """Defaults < environment (no workspace files)."""
+        c = cls()
+        c._merge_env()
+        return c
 
-    def merge(self, raw: Any) -> None:
+    @classmethod
+    def for_workspace(cls, root: str | Path | None) -> "Config":
+        """Defaults < `pyproject.toml` [tool.dals] < `.dals.toml` < environment, for a workspace root
+        (None: no workspace files)."""
+        c = cls()
+        if root:
+            for source, section in workspace_files(Path(root), c.problems):
+                c.merge(section, source=source)
+        c._merge_env()
+        return c
+
+    def merge(self, raw: Any, source: str | None = None) -> None:
         """Apply a settings object (`{"dals": {...}}` or the section itself); bad values are
-        reported in `problems` and ignored."""
+        reported in `problems` and ignored. `source` names the layer in those messages."""
         if not isinstance(raw, dict):
             return
         section = raw.get("dals", raw) if isinstance(raw.get("dals"), dict) else raw
-        flat = _flatten(section)
-        for key, value in flat.items():
+        from_file = source is not None and ".toml" in source
+        where = f" (from {source})" if source else ""
+        for key, value in _flatten(section).items():
             if value is None:
                 continue
-            if key == "model":
-                self._set_str("model", key, value)
+            if from_file and key not in KEYS:
+                self.problems.append(f"dals.{key} is not a setting{where}; known: {', '.join(KEYS)}")
+            elif from_file and key in _NOT_FROM_FILES:
+                self.problems.append(f"dals.{key} is not accepted from a workspace file{where}: set it in the "
+                                     "editor settings or the environment")
+            elif key == "model":
+                if isinstance(value, str) and value.strip():
+                    self.model = value.strip()
+                elif value != "":
+                    self.problems.append(f"dals.model must be a non-empty string{where}, got {value!r}")
             elif key in ("restate.ingressUrl", "restate.adminUrl"):
                 attr = "ingress_url" if key.endswith("ingressUrl") else "admin_url"
                 if isinstance(value, str) and value.startswith(("http://", "https://")):
                     setattr(self, attr, value.rstrip("/"))
                 elif value != "":
-                    self.problems.append(f"dals.{key} must be an http(s) URL, got {value!r}")
+                    self.problems.append(f"dals.{key} must be an http(s) URL{where}, got {value!r}")
             elif key == "approval":
-                if value in ("auto", "review"):
+                if value in APPROVAL_MODES:
                     self.approval = value
                 else:
-                    self.problems.append(f"dals.approval must be 'auto' or 'review', got {value!r}")
+                    self.problems.append(f"dals.approval must be 'auto' or 'review'{where}, got {value!r}")
             elif key == "commands.allow":
-                if isinstance(value, list) and all(isinstance(v, str) for v in value):
-                    self.commands_allow = list(value)
+                if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+                    self.problems.append(f"dals.commands.allow must be a list of strings{where}")
+                elif from_file and "*" in value:
+                    self.problems.append(f"dals.commands.allow: '*' is not accepted from a workspace file{where}: "
+                                         "set it in the editor settings or the environment")
                 else:
-                    self.problems.append("dals.commands.allow must be a list of strings")
+                    self.commands_allow = [v.strip() for v in value if v.strip()]
+            elif key == "prices":
+                try:
+                    self.prices = {**(self.prices or {}), **parse_prices(value)}
+                except PriceError as e:
+                    self.problems.append(f"dals.prices: {e}{where}")
 
-    def _set_str(self, attr: str, key: str, value: Any) -> None:
-        if isinstance(value, str) and value.strip():
-            setattr(self, attr, value.strip())
-        elif value != "":
-            self.problems.append(f"dals.{key} must be a non-empty string, got {value!r}")
+    def _merge_env(self) -> None:
+        env: dict[str, Any] = {"model": env_settings.default_model()}
+        try:
+            ext = env_settings.external_restate()
+        except SystemExit as e:
+            self.problems.append(str(e))
+            ext = None
+        if ext:
+            env["restate"] = {"ingressUrl": ext.ingress_url, "adminUrl": ext.admin_url}
+        if os.environ.get("DALS_APPROVAL", "").strip():
+            env["approval"] = os.environ["DALS_APPROVAL"].strip()
+        allow = os.environ.get("DALS_COMMANDS_ALLOW", "").strip()
+        if allow:
+            env["commands"] = {"allow": _parse_list(allow)}
+        if os.environ.get("DALS_PRICES", "").strip():
+            env["prices"] = os.environ["DALS_PRICES"]
+        self.merge(env, source="environment")
+
+
+def workspace_files(root: Path, problems: list[str]) -> list[tuple[str, dict]]:
+    """The `dals` sections of the workspace's settings files, lowest layer first."""
+    found: list[tuple[str, dict]] = []
+    for name in ("pyproject.toml", ".dals.toml"):
+        path = root / name
+        if not path.is_file():
+            continue
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
+            problems.append(f"{path} ignored: {e}")
+            continue
+        section = data.get("tool", {}).get("dals") if name == "pyproject.toml" else data
+        if isinstance(section, dict) and section:
+            found.append((f"{path.name}" + (" [tool.dals]" if name == "pyproject.toml" else ""), section))
+    return found
+
+
+def _parse_list(raw: str) -> Any:
+    """`DALS_COMMANDS_ALLOW`: a JSON list, or comma-separated prefixes."""
+    if raw.startswith("["):
+        try:
+            return json.loads(raw)
+        except ValueError:
+            return raw  # reported by merge() as not a list
+    return [part.strip() for part in raw.split(",") if part.strip()]
 
 
 def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:

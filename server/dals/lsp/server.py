@@ -22,6 +22,7 @@ from ..settings import state_dir
 from . import code_actions, commands, protocol
 from .protocol import RequestFailed
 from .config import Config
+from .editor_bridge import EditorBridge
 from .file_watch import FileWatch
 from .task_stream import TaskStream
 
@@ -51,6 +52,7 @@ class DalsServer(LanguageServer):
         self.config = Config.from_env()
         self.stream = TaskStream(self)
         self.file_watch = FileWatch(self)
+        self.editor = EditorBridge(self)
         self._service: asyncio.Future | None = None
         self._runtime_task: asyncio.Task | None = None
 
@@ -136,8 +138,17 @@ def build_server() -> DalsServer:
     async def did_change_watched_files(ls: DalsServer, params: types.DidChangeWatchedFilesParams) -> None:
         await ls.file_watch.client_changes(params)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: DalsServer, params: types.DidOpenTextDocumentParams) -> None:
+        ls.editor.changed()
+
+    @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: DalsServer, params: types.DidCloseTextDocumentParams) -> None:
+        ls.editor.changed()
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: DalsServer, params) -> None:
+        await ls.editor.stop()
         await ls.file_watch.stop()
         await ls.stream.stop()
 

@@ -61,6 +61,8 @@ class TaskStream:
                 if summary and task_id not in self.workspaces:
                     self.workspaces[task_id] = Path(summary["workspace"]).resolve()
                     self.server.file_watch.watch(self.workspaces[task_id])
+                if summary:
+                    self.server.editor.offer(summary.get("editorRequest"), self.workspaces[task_id])
                 sent = False
                 for event in page.get("events", []):
                     if event["seq"] != self.cursors[task_id] + 1:

@@ -66,3 +66,10 @@ def _shown(rel: str) -> str:
     """`rel` as it can be quoted in a message: printable and not too long."""
     text = rel.replace("\x00", "\\0")
     return text if len(text) <= 120 else text[:60] + "…" + text[-40:]
+
+
+def workspace_key(root: Path) -> str:
+    """A stable, URL-safe name for a workspace root (used as a Restate object key)."""
+    import hashlib
+
+    return hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:20]

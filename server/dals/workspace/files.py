@@ -268,3 +268,8 @@ def _diff(shown: str, old_text: str, new_text: str, created: bool = False) -> st
         cut = len(lines) - MAX_DIFF_LINES
         lines = lines[:MAX_DIFF_LINES] + [f"[… {cut} more diff lines …]"]
     return "\n".join(lines)
+
+
+def edit_already_applied(text: str, old: str, new: str, expected_sha: str) -> bool:
+    """Whether `text` is what replacing `old` by `new` once in the content of `expected_sha` gives."""
+    return _edit_already_applied(text.encode("utf-8"), old.encode("utf-8"), new.encode("utf-8"), expected_sha)

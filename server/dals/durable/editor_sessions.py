@@ -1,0 +1,41 @@
+"""Which editors are attached, and which files they have open, per workspace.
+
+`dals lsp` keeps its entry fresh (open files, a heartbeat every few seconds). A task asks, with a
+journaled call, whether the file it is about to read or edit is open in a live editor; if so, the
+read or edit goes through that editor (its buffer, its undo) instead of the disk.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import restate
+from restate import ObjectContext, ObjectSharedContext
+
+FRESH_S = 30.0  # an editor silent for longer is gone (killed without saying goodbye)
+
+editor_sessions = restate.VirtualObject("EditorSessions", description="Attached editors and their open files.")
+
+
+@editor_sessions.handler()
+async def update(ctx: ObjectContext, session: dict[str, Any]) -> None:
+    sessions = await ctx.get("sessions") or {}
+    sessions[session["sessionId"]] = {"open": list(session.get("open") or []), "seenAt": session["seenAt"]}
+    ctx.set("sessions", sessions)
+
+
+@editor_sessions.handler()
+async def remove(ctx: ObjectContext, session_id: str) -> None:
+    sessions = await ctx.get("sessions") or {}
+    sessions.pop(session_id, None)
+    ctx.set("sessions", sessions)
+
+
+@editor_sessions.handler(kind="shared")
+async def lookup(ctx: ObjectSharedContext, path: str) -> str | None:
+    """The freshest live session that has `path` open, or None. (Wall-clock time is fine here:
+    the caller journals the answer.)"""
+    sessions = await ctx.get("sessions") or {}
+    now = time.time()
+    live = [(s["seenAt"], sid) for sid, s in sessions.items() if path in s["open"] and now - s["seenAt"] < FRESH_S]
+    return max(live)[1] if live else None

@@ -1,0 +1,172 @@
+"""The editor end of routed reads and edits (see dals.agent.editor_route).
+
+Keeps this session's entry in `EditorSessions` fresh (open files per workspace, a heartbeat), and
+answers the tasks' editor requests: a read returns the buffer; an edit becomes a versioned
+`workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw.
+"""
+from __future__ import annotations
+
+import asyncio
+import difflib
+import logging
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from ..client.tasks import now_iso
+from ..workspace.confine import is_inside, workspace_key
+from ..workspace.files import content_hash, edit_already_applied
+
+log = logging.getLogger("dals.lsp.editor")
+HEARTBEAT_S = 10.0
+
+
+def _sha(text: str) -> str:
+    return content_hash(text.encode("utf-8"))
+
+
+def _position(text: str, offset: int) -> types.Position:
+    before = text[:offset]
+    line = before.count("\n")
+    col = len(before) - (before.rfind("\n") + 1)
+    return types.Position(line=line, character=len(before[len(before) - col:].encode("utf-16-le")) // 2)
+
+
+class EditorBridge:
+    def __init__(self, server):
+        self.server = server
+        self.session_id = uuid.uuid4().hex
+        self.handled: set[str] = set()
+        self._heartbeat: asyncio.Task | None = None
+        self._sync_soon: asyncio.Task | None = None
+
+    # --- which files are open ---------------------------------------------------
+    def roots(self) -> list[Path]:
+        ws = self.server.workspace
+        folders = [Path(to_fs_path(f.uri)).resolve() for f in ws.folders.values()] if ws else []
+        if not folders and ws and ws.root_path:
+            folders = [Path(ws.root_path).resolve()]
+        return folders
+
+    def open_files(self, root: Path) -> list[str]:
+        out = []
+        for uri in list(self.server.workspace.text_documents):
+            path = Path(to_fs_path(uri) or "")
+            if path.is_absolute() and is_inside(root, path.resolve()):
+                out.append(path.resolve().relative_to(root).as_posix())
+        return out
+
+    def changed(self) -> None:
+        """didOpen/didClose: publish soon (coalescing bursts)."""
+        if self._sync_soon is None or self._sync_soon.done():
+            self._sync_soon = asyncio.get_running_loop().create_task(self._sync_later())
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.get_running_loop().create_task(self._beat())
+
+    async def _sync_later(self) -> None:
+        await asyncio.sleep(0.05)
+        await self.sync()
+
+    async def _beat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            await self.sync()
+
+    async def sync(self) -> None:
+        try:
+            service = await self.server.task_service()
+            for root in self.roots():
+                await service.api.send("EditorSessions", workspace_key(root), "update", {
+                    "sessionId": self.session_id, "open": self.open_files(root), "seenAt": time.time()})
+        except Exception as e:  # noqa: BLE001 - the disk path still works without the registry
+            log.warning("could not publish open files: %s", e)
+
+    async def stop(self) -> None:
+        for t in (self._heartbeat, self._sync_soon):
+            if t:
+                t.cancel()
+        try:
+            service = await asyncio.wait_for(self.server.task_service(), 2)
+            for root in self.roots():
+                await service.api.send("EditorSessions", workspace_key(root), "remove", self.session_id)
+        except Exception:  # noqa: BLE001 - stale entries expire by themselves
+            pass
+
+    # --- requests from tasks ----------------------------------------------------
+    def offer(self, request: dict[str, Any] | None, workspace: Path) -> None:
+        """A followed task's summary shows an editor request: answer it if it is ours."""
+        if not request or request.get("sessionId") != self.session_id or request["requestId"] in self.handled:
+            return
+        self.handled.add(request["requestId"])
+        asyncio.get_running_loop().create_task(self._answer(request, workspace))
+
+    async def _answer(self, request: dict[str, Any], workspace: Path) -> None:
+        try:
+            result = await self.handle(request, workspace)
+        except Exception as e:  # noqa: BLE001 - an answer is always sent
+            log.exception("editor request failed")
+            result = {"applied": False, "ok": False, "reason": f"editor error: {e}"}
+        result["at"] = now_iso()
+        try:
+            service = await self.server.task_service()
+            await service.api.resolve_awakeable(request["requestId"], result)
+        except Exception as e:  # noqa: BLE001 - the task times out and uses the disk
+            log.warning("could not answer editor request: %s", e)
+
+    async def handle(self, request: dict[str, Any], workspace: Path) -> dict[str, Any]:
+        doc = self.server.workspace.text_documents.get(unquote((workspace / request["path"]).as_uri()))
+        if doc is None:
+            return {"ok": False, "applied": False, "reason": "closed"}
+        text = doc.source
+        if request["op"] == "read":
+            return {"ok": True, "text": text, "sha": _sha(text), "version": doc.version}
+        tool, expected, sha, path = request["tool"], request.get("expected"), _sha(text), request["path"]
+        stale = {"applied": False, "reason": f"'{path}' changed since read (open in the editor); read it again"}
+        if tool == "write_file":
+            result = request["content"]
+            if text == result:  # a re-run of an edit the editor already applied
+                return {"applied": True, "sha": sha, "diff": ""}
+            if sha != expected:
+                return stale
+            start, end, new_text = 0, len(text), result
+        else:
+            old, new = request["old"], request["new"]
+            if sha != expected:
+                if expected and edit_already_applied(text, old, new, expected):
+                    return {"applied": True, "sha": sha, "diff": ""}
+                return stale
+            count = text.count(old)
+            if count != 1:
+                found = "not found" if count == 0 else f"occurs {count} times"
+                return {"applied": False, "reason": f"old text {found} in {path}"}
+            start = text.find(old)
+            end, new_text = start + len(old), new
+            result = text[:start] + new + text[end:]
+        edit = self._workspace_edit(doc.uri, doc.version, text, start, end, new_text, request)
+        answer = await self.server.workspace_apply_edit_async(
+            types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}"))
+        if not answer.applied:
+            return {"applied": False, "reason": f"the editor declined the edit of {request['path']} "
+                    f"({answer.failure_reason or 'no reason given'}); read it again"}
+        diff = "".join(difflib.unified_diff(text.splitlines(True), result.splitlines(True),
+                                            f"a/{request['path']}", f"b/{request['path']}"))
+        return {"applied": True, "sha": _sha(result), "diff": diff}
+
+    def _workspace_edit(self, uri, version, text, start, end, new_text, request) -> types.WorkspaceEdit:
+        rng = types.Range(start=_position(text, start), end=_position(text, end))
+        caps = self.server.client_capabilities
+        we = caps.workspace.workspace_edit if caps and caps.workspace else None
+        annotate = bool(request.get("review") and we and we.change_annotation_support)
+        edit: types.TextEdit = (types.AnnotatedTextEdit(range=rng, new_text=new_text, annotation_id="dals-review")
+                                if annotate else types.TextEdit(range=rng, new_text=new_text))
+        doc_edit = types.TextDocumentEdit(
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=[edit])
+        annotations = {"dals-review": types.ChangeAnnotation(
+            label="DALS (review)", needs_confirmation=True,
+            description=f"{request['tool']} {request['path']}, approved in DALS review")} if annotate else None
+        return types.WorkspaceEdit(document_changes=[doc_edit], change_annotations=annotations)

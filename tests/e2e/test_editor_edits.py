@@ -1,0 +1,100 @@
+"""Edits through the editor: a file open in the client (with unsaved changes) is read from the
+buffer and edited with a versioned workspace/applyEdit; a declined edit is a conflict the agent
+re-reads, never a forced or lost write."""
+from __future__ import annotations
+
+import json
+
+from lsprotocol import types
+
+from tests.support.lsp_client import DalsClient
+
+DISK = "a = 1\nb = 2\n"
+BUFFER = "a = 1  # unsaved user note\nb = 2\n"
+
+
+def plan(*steps: tuple[str, dict]) -> str:
+    return "\n".join(["Through the editor"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])
+
+
+class Buffer:
+    """The test client's open document: applies workspace/applyEdit like an editor would."""
+
+    def __init__(self, client: DalsClient, uri: str, text: str):
+        self.client, self.uri, self.text, self.version = client, uri, text, 1
+        self.edits: list[types.ApplyWorkspaceEditParams] = []
+        self.decline_next = 0
+        client.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+
+        @client.client.feature(types.WORKSPACE_APPLY_EDIT)
+        def apply_edit(params: types.ApplyWorkspaceEditParams):
+            self.edits.append(params)
+            if self.decline_next:
+                self.decline_next -= 1
+                return types.ApplyWorkspaceEditResult(applied=False, failure_reason="user said no")
+            (doc_edit,) = params.edit.document_changes
+            assert doc_edit.text_document.version == self.version
+            for e in doc_edit.edits:
+                self.text = _apply(self.text, e.range, e.new_text)
+            self.version += 1
+            client.client.text_document_did_change(types.DidChangeTextDocumentParams(
+                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.version),
+                content_changes=[types.TextDocumentContentChangeWholeDocument(text=self.text)]))
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+
+def _apply(text: str, rng: types.Range, new: str) -> str:
+    lines = text.splitlines(True)
+    def offset(p):
+        return sum(len(line) for line in lines[: p.line]) + p.character
+    return text[: offset(rng.start)] + new + text[offset(rng.end):]
+
+
+async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit(runtime, tmp_path):
+    f = tmp_path / "mod.py"
+    f.write_text(DISK)
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start()
+    try:
+        buf = Buffer(client, f.as_uri(), BUFFER)
+        prompt = plan(("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}))
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        events = await client.wait_finished(task_id)
+    finally:
+        await client.stop()
+    assert events[-1]["status"] == "succeeded"
+    read = [e for e in events if e["title"].startswith("read_file")][0]
+    assert read["detail"]["via"] == "editor"  # the agent saw the unsaved buffer
+    assert len(buf.edits) == 1
+    (doc_edit,) = buf.edits[0].edit.document_changes
+    assert doc_edit.text_document.version == 1
+    (edit,) = doc_edit.edits
+    assert (edit.range.start.line, edit.range.start.character, edit.range.end.character) == (1, 0, 5)
+    assert buf.text == "a = 1  # unsaved user note\nb = 3\n"  # the user's unsaved note kept
+    assert f.read_text() == DISK  # the disk is the user's to save
+    edit_events = [e for e in events if e["kind"] == "edit"]
+    assert len(edit_events) == 1 and edit_events[0]["detail"]["via"] == "editor"
+
+
+async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_path):
+    f = tmp_path / "mod.py"
+    f.write_text(DISK)
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start()
+    try:
+        buf = Buffer(client, f.as_uri(), DISK)
+        buf.decline_next = 1
+        prompt = plan(("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}),
+                      ("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}))
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        events = await client.wait_finished(task_id)
+    finally:
+        await client.stop()
+    edits = [e for e in events if e["kind"] == "edit"]
+    assert [e["title"].endswith("failed") for e in edits] == [True, False]
+    assert "declined" in edits[0]["detail"]["error"] and "read it again" in edits[0]["detail"]["error"]
+    assert len(buf.edits) == 2 and buf.text == "a = 1\nb = 3\n"
+    assert f.read_text() == DISK  # never forced onto the disk behind the editor's back
+    assert events[-1]["status"] == "succeeded"
+
