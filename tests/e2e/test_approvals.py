@@ -129,3 +129,28 @@ async def test_review_reject_leaves_file_untouched(runtime, tmp_path):
         assert not [e for e in events if e["kind"] == "edit"]
     finally:
         await client.stop()
+
+
+async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
+    """The optional time-out policy: no answer within the time-out counts as a rejection."""
+    from dals.client.restate_api import RestateApi
+    from dals.client.tasks import TaskService, build_spec
+
+    st = runtime.status()
+    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline")
+    spec.update(commandsAllow=["pytest"], approvalTimeoutS=1.0)
+    task_id = await service.start(spec)
+
+    async def done():
+        while True:
+            shown = await service.show(task_id)
+            if shown["status"] == "succeeded":
+                return shown
+            await asyncio.sleep(0.1)
+    shown = await asyncio.wait_for(done(), 60)
+    await service.api.aclose()
+    answers = [e for e in shown["events"] if e["kind"] == "approval" and e["status"] == "running"]
+    assert answers and answers[0]["detail"]["decision"] == "reject"
+    assert "approval timeout" in answers[0]["detail"]["comment"]
+    assert not (tmp_path / "never.txt").exists()

@@ -64,6 +64,7 @@ class JournalRunner:
         self.record = record
         self.task_id = spec.taskId
         self.editor_key = workspace_key(Path(spec.workspace)) if spec.editor else None
+        self.approval_timeout = timedelta(seconds=spec.approvalTimeoutS) if spec.approvalTimeoutS else None
         self.notes_cursor = 0
 
     async def editor_for(self, path):
@@ -105,7 +106,15 @@ class JournalRunner:
         (through the ingress) even across restarts of every process."""
         request_id, answer = self.ctx.awakeable(type_hint=dict)
         self.record.ask(request_id, request, _iso(await self.ctx.time()))
-        decision = await answer
+        if self.approval_timeout:
+            match await restate.select(answer=answer, timeout=self.ctx.sleep(self.approval_timeout)):
+                case ["answer", decision]:
+                    pass
+                case _:
+                    secs = int(self.approval_timeout.total_seconds())
+                    decision = {"decision": "reject", "comment": f"no answer within {secs} s (approval timeout)"}
+        else:
+            decision = await answer
         if not isinstance(decision, dict) or decision.get("decision") not in ("approve", "reject"):
             decision = {"decision": "reject", "comment": "malformed answer"}
         self.record.answered(request_id, decision, _iso(await self.ctx.time()))

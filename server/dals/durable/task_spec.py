@@ -18,6 +18,7 @@ class TaskSpec(BaseModel):
     range: dict[str, Any] | None = None
     mode: Literal["auto", "review"] = "auto"
     commandsAllow: list[str] | None = None  # command prefixes that run without asking; None = all
+    approvalTimeoutS: float | None = None  # unanswered approvals are rejected after this; None = wait
     editor: bool = False  # started from an editor: files open there are read and edited through it
     requestLimit: int = 500
 
