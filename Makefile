@@ -6,7 +6,7 @@ RESTATE_VERSION := 1.7.12
 RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server
 PYTEST_ARGS ?=
 
-.PHONY: setup demo test test-unit test-fast clean
+.PHONY: setup demo test test-unit test-replay clean
 
 setup: $(VENV)/.installed $(RESTATE_BIN)
 
@@ -26,6 +26,10 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# Every task suspends and replays its journal after each step: catches non-determinism.
+test-replay: setup
+	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest tests/e2e tests/integration/test_pause_resume.py $(PYTEST_ARGS)
 
 test-unit: setup
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

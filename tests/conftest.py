@@ -1,6 +1,7 @@
 """Fixtures shared by every test tier: the model double and a real runtime per session."""
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -21,8 +22,10 @@ def model_double():
 def runtime(model_double):
     """One real runtime (restate-server + worker) for the integration and e2e tiers."""
     state = Path(tempfile.mkdtemp(prefix="dals-test-state-"))
-    rt = Runtime(state, {"OPENAI_BASE_URL": model_double.base_url, "OPENAI_API_KEY": "test-key",
-                         "DALS_MODEL": "offline"})
+    extra = {"OPENAI_BASE_URL": model_double.base_url, "OPENAI_API_KEY": "test-key", "DALS_MODEL": "offline"}
+    if os.environ.get("DALS_FORCE_REPLAY") == "1":  # `make test-replay`: replay after every step
+        extra["DALS_FORCE_REPLAY"] = "1"
+    rt = Runtime(state, extra)
     rt.up()
     yield rt
     rt.down()

@@ -42,12 +42,16 @@ RETRY = restate.InvocationRetryPolicy(
     on_max_attempts="pause",
 )
 
+# Test-only: DALS_FORCE_REPLAY=1 makes every task suspend after each step and replay its journal
+# on the next (Restate's inactivity timeout 0), so any non-determinism in the handler shows up.
+FORCE_REPLAY = os.environ.get("DALS_FORCE_REPLAY") == "1"
+
 agent_task = restate.VirtualObject(
     "AgentTask",
     description="One DALS agent task: a durable pydantic-ai run.",
     invocation_retry_policy=RETRY,
     # Slow model calls and long commands are single steps: don't abort them while they work.
-    inactivity_timeout=timedelta(minutes=15),
+    inactivity_timeout=timedelta(0) if FORCE_REPLAY else timedelta(minutes=15),
     abort_timeout=timedelta(minutes=45),
 )
 
