@@ -123,10 +123,12 @@ def read_plan(n: int) -> str:
 async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
                  timeout: float = 300.0) -> list[dict]:
     """Poll `events_since` until the terminal status event; returns the events, each with the
-    poller's monotonic `seenAt`. Restate being down (a chaos run) is retried, not fatal."""
+    poller's monotonic `seenAt`. Restate being down (a chaos run) is retried, not fatal.
+    `interval=0`: long-poll the task's feed between reads (what `dals lsp` does)."""
     from dals.client.restate_api import RestateUnavailable
 
     events: list[dict] = []
+    version = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         since = events[-1]["seq"] if events else 0
@@ -146,7 +148,13 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
                 on_event(e)
         if events and events[-1]["kind"] == "status" and events[-1]["status"] in TERMINAL:
             return events
-        await asyncio.sleep(interval)
+        if interval == 0:
+            try:
+                version = await service.wait_change(task_id, version)
+            except RestateUnavailable:
+                await asyncio.sleep(0.05)
+        else:
+            await asyncio.sleep(interval)
     raise AssertionError(f"task {task_id} not finished after {timeout}s ({len(events)} events)")
 
 

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
 SERVICE = "AgentTask"
@@ -64,6 +65,8 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: i
     """The contract's TaskSummary from the durable summary plus the invocation's condition."""
     s = dict(summary)
     s["usage"] = dict(s.get("usage") or {}, replayedRequests=replayed)
+    s["usage"]["costUsd"] = cost_usd(s.get("model"), s["usage"].get("inputTokens") or 0,
+                                     s["usage"].get("outputTokens") or 0)
     status = s.get("status", "queued")
     if invocation and status not in TERMINAL:
         inv = invocation.get("status")
@@ -144,6 +147,12 @@ class TaskService:
         if not _KEY.match(task_id):
             raise UnknownTask(task_id)
         return await self.api.call(SERVICE, task_id, "events", since)
+
+    async def wait_change(self, task_id: str, version: int) -> int:
+        """Long-poll: returns once the task changed after feed `version` (or ~20 s passed)."""
+        if not _KEY.match(task_id):
+            raise UnknownTask(task_id)
+        return int(await self.api.call("TaskFeed", task_id, "pull", version, timeout=30.0))
 
     async def show(self, task_id: str) -> dict[str, Any]:
         if not _KEY.match(task_id):

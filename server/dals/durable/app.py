@@ -7,6 +7,7 @@ import restate
 
 from . import serde_cache
 from .editor_sessions import editor_sessions
+from .task_feed import task_feed
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
 
@@ -16,4 +17,4 @@ serde_cache.install()
 # runtime); unset = unsigned requests accepted (an external Restate without signing).
 identity_keys = [k.strip() for k in os.environ.get("DALS_IDENTITY_KEYS", "").split(",") if k.strip()]
 
-app = restate.app([agent_task, task_ledger, task_notes, editor_sessions], identity_keys=identity_keys or None)
+app = restate.app([agent_task, task_ledger, task_notes, editor_sessions, task_feed], identity_keys=identity_keys or None)

@@ -10,6 +10,8 @@ from typing import Any
 
 from restate import ObjectContext
 
+from .task_feed import publish as feed_publish
+
 SUMMARY = "summary"
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -51,6 +53,7 @@ class TaskRecord:
         s["lastEvent"] = {k: event[k] for k in ("seq", "kind", "title", "at")}
         self.ctx.set(event_key(event["seq"]), event)
         self.ctx.set(SUMMARY, s)
+        self.ctx.object_send(feed_publish, key=s["taskId"], arg=event["seq"])  # wake long-polls
         return event
 
     def model_step(self, at: str, title: str, input_tokens: int, output_tokens: int, detail: dict) -> None:
@@ -72,6 +75,7 @@ class TaskRecord:
         """Publish (or withdraw) a request for the attached editor; no event of its own."""
         self.summary["editorRequest"] = request
         self.ctx.set(SUMMARY, self.summary)
+        self.ctx.object_send(feed_publish, key=self.summary["taskId"], arg=self.summary["lastSeq"])
 
     def ask(self, request_id: str, request: dict[str, Any], at: str) -> None:
         """The task now waits for the user's answer to `request` (an approval)."""

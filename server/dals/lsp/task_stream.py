@@ -18,7 +18,7 @@ from .protocol import TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")
 
-FAST, SLOW = 0.02, 0.25  # poll interval right after activity / when idle
+SLOW = 0.25  # back-off when Restate is unreachable
 
 
 class TaskStream:
@@ -47,8 +47,9 @@ class TaskStream:
         await asyncio.gather(*self.followers.values(), return_exceptions=True)
 
     async def _follow(self, service: TaskService, task_id: str, announce_end: bool) -> None:
+        """Read new events, then long-poll the task's feed until something changes; repeat."""
         progress = Progress(self.server, task_id)
-        delay = FAST
+        version = 0
         try:
             while True:
                 try:
@@ -63,23 +64,26 @@ class TaskStream:
                     self.server.file_watch.watch(self.workspaces[task_id])
                 if summary:
                     self.server.editor.offer(summary.get("editorRequest"), self.workspaces[task_id])
-                sent = False
                 for event in page.get("events", []):
                     if event["seq"] != self.cursors[task_id] + 1:
-                        continue  # duplicates are dropped; a gap is refetched by the next poll
+                        continue  # duplicates are dropped; a gap is refetched by the next read
                     self.cursors[task_id] = event["seq"]
                     self._track_paths(task_id, event)
                     self.server.protocol.notify(TASK_EVENT, event)
                     await progress.update(summary, event)
-                    sent = True
                 if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
                     self.read_paths.pop(task_id, None)
                     await progress.end(summary)
                     if announce_end:
                         self._announce(summary)
                     return
-                delay = FAST if sent else min(SLOW, delay * 1.5)
-                await asyncio.sleep(delay)
+                if summary and self.cursors[task_id] < summary["lastSeq"]:
+                    continue  # more than one page: read on
+                try:
+                    version = await service.wait_change(task_id, version)
+                except RestateUnavailable as e:
+                    log.debug("long-poll %s: %s", task_id, e)
+                    await asyncio.sleep(SLOW)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a follower must never take the server down

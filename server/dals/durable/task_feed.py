@@ -1,0 +1,50 @@
+"""Push-like event delivery without polling: a long-poll per task.
+
+`AgentTask.run` sends `publish(seq)` here after writing events; a client calls `pull(since)`,
+which answers at once if the task is past `since`, else parks on an awakeable that the next
+`publish` resolves (or a timeout). Kept apart from `AgentTask` so that waiting clients never
+queue behind the task's running exclusive handler. Registration and publication are both
+exclusive here, so an event between "nothing new" and "parked" cannot be missed.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import restate
+from restate import ObjectContext, ObjectSharedContext
+
+PULL_WAIT = timedelta(seconds=20)
+
+task_feed = restate.VirtualObject("TaskFeed", description="Long-poll wake-ups for task events.")
+
+
+@task_feed.handler()
+async def publish(ctx: ObjectContext, seq: int) -> None:
+    """Something changed in the task (an event `seq`, or its summary): bump the version, wake all."""
+    version = (await ctx.get("version") or 0) + 1
+    ctx.set("version", version)
+    for waiter in await ctx.get("waiters") or []:
+        ctx.resolve_awakeable(waiter, version)
+    ctx.clear("waiters")
+
+
+@task_feed.handler(journal_retention=timedelta(0), idempotency_retention=timedelta(0))
+async def park(ctx: ObjectContext, req: dict[str, Any]) -> None:
+    version = await ctx.get("version") or 0
+    if version > req["since"]:
+        ctx.resolve_awakeable(req["waiter"], version)
+        return
+    ctx.set("waiters", (await ctx.get("waiters") or [])[-200:] + [req["waiter"]])
+
+
+@task_feed.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))
+async def pull(ctx: ObjectSharedContext, since: int) -> int:
+    """The feed's version once it is past `since` (or `since` after a timeout). Start with 0."""
+    waiter, woken = ctx.awakeable(type_hint=int)
+    ctx.object_send(park, key=ctx.key(), arg={"since": since, "waiter": waiter})
+    match await restate.select(woken=woken, timeout=ctx.sleep(PULL_WAIT)):
+        case ["woken", seq]:
+            return seq
+        case _:
+            return since
