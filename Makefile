@@ -5,10 +5,11 @@ PY := $(VENV)/bin/python
 RESTATE_VERSION := 1.7.12
 RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server
 PYTEST_ARGS ?=
+VSCODE_DIR := editor-clients/vscode
 
-.PHONY: setup demo test test-unit test-replay clean
+.PHONY: setup demo test test-unit test-replay vscode-vsix clean
 
-setup: $(VENV)/.installed $(RESTATE_BIN)
+setup: $(VENV)/.installed $(RESTATE_BIN) $(VSCODE_DIR)/node_modules/.package-lock.json
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +21,13 @@ $(VENV)/.installed: pyproject.toml
 $(RESTATE_BIN):
 	npm install --no-fund --no-audit --loglevel=error --prefix .dals-runtime @restatedev/restate-server@$(RESTATE_VERSION)
 	test -x $@
+
+# The VS Code extension's build and test dependencies (pinned in its package-lock.json).
+$(VSCODE_DIR)/node_modules/.package-lock.json: $(VSCODE_DIR)/package-lock.json
+	cd $(VSCODE_DIR) && npm ci --no-fund --no-audit --loglevel=error
+
+vscode-vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
+	cd $(VSCODE_DIR) && npm test && npm run package
 
 demo: setup
 	$(VENV)/bin/dals demo
@@ -35,4 +43,4 @@ test-unit: setup
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .dals-runtime .pytest_cache
+	rm -rf $(VENV) .dals-runtime .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix

@@ -1,0 +1,138 @@
+/**
+ * The client's palette and view commands (`dals.client.*`). They call the server's `dals.*`
+ * commands; the server's own ids are registered by the language client, never here.
+ */
+import * as vscode from 'vscode';
+import { Approvals } from './approvals';
+import { eventsUri, taskIdOfUri, TaskDocuments } from './documents';
+import { eventsDocument, taskPickItem } from './labels';
+import { errorMessage, logError } from './logging';
+import { Status } from './protocol';
+import { ServerConnection } from './server';
+import { readSettings } from './settings';
+import { TaskSync } from './taskSync';
+import { Node, TaskTreeProvider } from './taskTree';
+
+const UNFINISHED: Status[] = ['queued', 'running', 'waiting', 'retrying', 'paused'];
+
+export interface CommandContext {
+    connection: ServerConnection;
+    sync: TaskSync;
+    docs: TaskDocuments;
+    approvals: Approvals;
+    view: vscode.TreeView<Node>;
+    tree: TaskTreeProvider;
+}
+
+export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
+    const { connection, sync, docs, approvals, view, tree } = ctx;
+    const api = connection.api;
+    const register = (id: string, run: (...args: unknown[]) => Promise<unknown>) =>
+        vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+            try {
+                await run(...args);
+            } catch (error) {
+                logError(id, error);
+                void vscode.window.showErrorMessage(`DALS: ${errorMessage(error)}`);
+            }
+        });
+
+    return [
+        register('dals.client.startTask', async () => {
+            const editor = vscode.window.activeTextEditor;
+            const onFile = editor?.document.uri.scheme === 'file';
+            const prompt = await vscode.window.showInputBox({
+                title: 'DALS: Start Task',
+                prompt: onFile
+                    ? `What should the agent do? (about ${vscode.workspace.asRelativePath(editor.document.uri)}${editor.selection.isEmpty ? '' : ', selection'})`
+                    : 'What should the agent do?',
+                ignoreFocusOut: true,
+            });
+            if (!prompt?.trim()) {
+                return;
+            }
+            const sel = editor?.selection;
+            const { taskId } = await api.startTask({
+                prompt,
+                mode: readSettings().approval,
+                ...(onFile ? { uri: editor.document.uri.toString() } : {}),
+                ...(onFile && sel && !sel.isEmpty ? {
+                    range: {
+                        start: { line: sel.start.line, character: sel.start.character },
+                        end: { line: sel.end.line, character: sel.end.character },
+                    },
+                } : {}),
+            });
+            vscode.window.setStatusBarMessage(`DALS: started task ${taskId}`, 5000);
+            await sync.show(taskId);
+            await view.reveal(tree.taskNode(taskId), { select: true, focus: false }).then(undefined, () => undefined);
+        }),
+        register('dals.client.showTasks', async () => {
+            await vscode.commands.executeCommand('dals.tasks.focus');
+        }),
+        register('dals.client.refresh', () => sync.refresh()),
+        register('dals.client.restartServer', () => connection.restart()),
+        register('dals.client.resumeTask', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Resume which task?', ['paused', 'retrying']);
+            if (taskId) {
+                const { status } = await api.resumeTask(taskId);
+                vscode.window.setStatusBarMessage(`DALS: task ${taskId} is ${status}`, 5000);
+                await sync.show(taskId);
+            }
+        }),
+        register('dals.client.cancelTask', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Cancel which task?', UNFINISHED);
+            if (taskId) {
+                const { status } = await api.cancelTask(taskId);
+                vscode.window.setStatusBarMessage(`DALS: task ${taskId} is ${status}`, 5000);
+            }
+        }),
+        register('dals.client.showEvents', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Show the events of which task?');
+            if (taskId) {
+                if (!(await sync.show(taskId))) {
+                    throw new Error(`could not read task ${taskId} (see the DALS output)`);
+                }
+                const uri = eventsUri(taskId);
+                docs.set(uri, eventsDocument({ ...sync.store.get(taskId)!, events: sync.store.events(taskId) }));
+                await vscode.window.showTextDocument(uri, { preview: true });
+            }
+        }),
+        register('dals.client.showPending', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Show the pending change of which task?', ['waiting']);
+            const found = taskId ? await approvals.pendingOf(taskId) : undefined;
+            if (found) {
+                await approvals.review(found.task, found.pending);
+            }
+        }),
+        register('dals.client.approve', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Approve the pending request of which task?', ['waiting']);
+            if (taskId) { await approvals.answer(taskId, 'approve'); }
+        }),
+        register('dals.client.reject', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Reject the pending request of which task?', ['waiting']);
+            if (taskId) { await approvals.answer(taskId, 'reject'); }
+        }),
+    ];
+}
+
+/** The task a command was invoked on: a tree node, a `dals:` document, or a task id. */
+function taskIdOf(arg: unknown): string | undefined {
+    if (typeof arg === 'string') { return arg; }
+    if (arg instanceof vscode.Uri) { return taskIdOfUri(arg); }
+    if (arg && typeof arg === 'object' && 'taskId' in arg && typeof arg.taskId === 'string') { return arg.taskId; }
+    return undefined;
+}
+
+/** A quick pick of the server's tasks (dals.listTasks), optionally only those in `statuses`. */
+async function pickTask(sync: TaskSync, placeHolder: string, statuses?: Status[]): Promise<string | undefined> {
+    const tasks = await sync.api.listTasks(statuses);
+    sync.store.applyList(tasks);
+    if (!tasks.length) {
+        void vscode.window.showInformationMessage(
+            statuses ? `DALS: no task is ${statuses.join(' or ')}.` : 'DALS: there are no tasks yet.');
+        return undefined;
+    }
+    const picked = await vscode.window.showQuickPick(tasks.map(taskPickItem), { placeHolder, matchOnDescription: true, matchOnDetail: true });
+    return picked?.taskId;
+}

@@ -1,0 +1,132 @@
+/**
+ * DALS's custom LSP surface as the server defines it (server/dals/lsp/protocol.py, docs/protocol.md):
+ * command ids, the notification method and payload types. Mirrors the server; no `vscode` import.
+ */
+
+export const SERVER_COMMANDS = {
+    startTask: 'dals.startTask',
+    listTasks: 'dals.listTasks',
+    showTask: 'dals.showTask',
+    cancelTask: 'dals.cancelTask',
+    resumeTask: 'dals.resumeTask',
+    answer: 'dals.answer',
+} as const;
+
+export const TASK_EVENT = 'dals/taskEvent';
+
+export const STATUSES = [
+    'queued', 'running', 'waiting', 'retrying', 'paused', 'succeeded', 'failed', 'cancelled',
+] as const;
+export type Status = (typeof STATUSES)[number];
+export const FINAL_STATUSES: readonly Status[] = ['succeeded', 'failed', 'cancelled'];
+
+export type EventKind = 'status' | 'model' | 'tool' | 'edit' | 'approval' | 'log';
+export type Mode = 'auto' | 'review';
+export type Decision = 'approve' | 'reject';
+
+export interface Position { line: number; character: number }
+export interface Range { start: Position; end: Position }
+
+export interface TaskEvent {
+    taskId: string;
+    seq: number;
+    kind: EventKind | string;
+    title: string;
+    status: Status | string;
+    at: string;
+    detail?: Record<string, unknown> | null;
+}
+
+/** What a task waits for in `waiting`: an edit to approve (with its diff) or a command. */
+export interface PendingApproval {
+    requestId: string;
+    action: 'edit' | 'command' | string;
+    path?: string | null;
+    diff?: string | null;
+    command?: string | null;
+    cwd?: string | null;
+    question?: string | null;
+}
+
+export interface Usage {
+    requests: number;
+    inputTokens?: number;
+    outputTokens?: number;
+    toolCalls?: number;
+    replayedRequests?: number;
+}
+
+export interface TaskSummary {
+    taskId: string;
+    title: string;
+    prompt?: string;
+    workspace?: string;
+    uri?: string | null;
+    mode?: Mode;
+    model?: string;
+    status: Status | string;
+    createdAt?: string;
+    updatedAt?: string;
+    steps: number;
+    lastSeq?: number;
+    lastEvent?: { seq: number; kind: string; title: string; at: string } | null;
+    usage: Usage;
+    filesChanged?: string[];
+    result?: string | null;
+    error?: string | null;
+    lastFailure?: string | null;
+    pending?: PendingApproval | null;
+    invocationId?: string | null;
+}
+
+export interface ShownTask extends TaskSummary {
+    events: TaskEvent[];
+}
+
+export interface StartTaskArgs {
+    prompt: string;
+    uri?: string;
+    range?: Range;
+    mode?: Mode;
+    model?: string;
+}
+
+export interface AnswerArgs {
+    taskId: string;
+    requestId: string;
+    decision: Decision;
+    comment?: string;
+}
+
+/** Sends one `workspace/executeCommand` with a single object argument and returns its result. */
+export type CommandSender = (command: string, arg: object) => Promise<unknown>;
+
+/** Typed calls of the server's `dals.*` commands over any transport. */
+export class DalsApi {
+    constructor(private readonly send: CommandSender) {}
+
+    async startTask(args: StartTaskArgs): Promise<{ taskId: string }> {
+        return (await this.send(SERVER_COMMANDS.startTask, args)) as { taskId: string };
+    }
+
+    async listTasks(status?: Status[]): Promise<TaskSummary[]> {
+        const result = (await this.send(SERVER_COMMANDS.listTasks, status ? { status } : {})) as { tasks: TaskSummary[] };
+        return result.tasks;
+    }
+
+    async showTask(taskId: string): Promise<ShownTask> {
+        return (await this.send(SERVER_COMMANDS.showTask, { taskId })) as ShownTask;
+    }
+
+    async cancelTask(taskId: string): Promise<{ taskId: string; status: Status }> {
+        return (await this.send(SERVER_COMMANDS.cancelTask, { taskId })) as { taskId: string; status: Status };
+    }
+
+    async resumeTask(taskId: string): Promise<{ taskId: string; status: Status }> {
+        return (await this.send(SERVER_COMMANDS.resumeTask, { taskId })) as { taskId: string; status: Status };
+    }
+
+    async answer(args: AnswerArgs): Promise<{ ok: boolean }> {
+        return (await this.send(SERVER_COMMANDS.answer, args)) as { ok: boolean };
+    }
+}

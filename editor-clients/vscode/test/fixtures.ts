@@ -1,0 +1,43 @@
+/** Real payload shapes from docs/protocol.md, for the unit tests. */
+import { TaskEvent, TaskSummary } from '../src/protocol';
+
+export const TASK = '20261127-040208-c09169';
+
+export function summary(over: Partial<TaskSummary> = {}): TaskSummary {
+    return {
+        taskId: TASK, title: 'Shout', prompt: 'Shout', workspace: '/tmp/ws', status: 'running',
+        createdAt: '2026-11-27T04:02:08.958Z', updatedAt: '2026-11-27T04:02:09.008Z', steps: 0, lastSeq: 1,
+        lastEvent: { seq: 1, kind: 'status', title: 'Task started', at: '2026-11-27T04:02:09.008Z' },
+        usage: { requests: 0, inputTokens: 0, outputTokens: 0, toolCalls: 0, replayedRequests: 0 },
+        ...over,
+    };
+}
+
+/** The seven live notifications of the protocol page's example task. */
+export function shoutEvents(taskId = TASK): TaskEvent[] {
+    const ev = (seq: number, kind: string, title: string, status: string, detail?: Record<string, unknown>): TaskEvent =>
+        ({ taskId, seq, kind, title, status, at: `2026-11-27T04:02:09.${String(seq).padStart(3, '0')}Z`, detail });
+    return [
+        ev(1, 'status', 'Task started', 'running', { model: 'offline' }),
+        ev(2, 'model', 'Model: read_file', 'running', { model: 'offline', inputTokens: 27, outputTokens: 6, toolCalls: [] }),
+        ev(3, 'tool', 'read_file app.py', 'running', { path: 'app.py', sha: 'sha256:1', chars: 32 }),
+        ev(4, 'model', 'Model: edit_file', 'running', { model: 'offline', inputTokens: 42, outputTokens: 13, toolCalls: [] }),
+        ev(5, 'edit', 'edit_file app.py', 'running', {
+            path: 'app.py', sha: 'sha256:2',
+            diff: "--- a/app.py\n+++ b/app.py\n@@ -1,2 +1,2 @@\n def greet():\n-    return 'hello'\n+    return 'HELLO'",
+        }),
+        ev(6, 'model', 'Model: answer', 'running', { model: 'offline', inputTokens: 59, outputTokens: 12, toolCalls: [], text: 'done' }),
+        ev(7, 'status', 'Task succeeded', 'succeeded', { result: 'Plan done: 2 steps (read_file ×1, edit_file ×1).' }),
+    ];
+}
+
+export function approvalEvents(taskId = TASK, startSeq = 2): TaskEvent[] {
+    const at = '2026-11-27T05:00:00.000Z';
+    return [
+        {
+            taskId, seq: startSeq, kind: 'approval', title: 'Approve edit_file app.py?', status: 'waiting', at,
+            detail: { requestId: 'r1', action: 'edit', path: 'app.py', diff: '--- a/app.py\n+++ b/app.py\n@@ -1 +1 @@\n-a\n+b', question: 'Apply?' },
+        },
+        { taskId, seq: startSeq + 1, kind: 'approval', title: 'Approved', status: 'running', at, detail: { requestId: 'r1', decision: 'approve' } },
+    ];
+}
