@@ -7,7 +7,7 @@ RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/b
 PYTEST_ARGS ?=
 VSCODE_DIR := editor-clients/vscode
 
-.PHONY: setup demo test test-unit test-replay vscode-vsix clean
+.PHONY: setup emacs demo test test-unit test-replay vscode-vsix clean
 
 setup: $(VENV)/.installed $(RESTATE_BIN) $(VSCODE_DIR)/node_modules/.package-lock.json
 
@@ -32,7 +32,11 @@ vscode-vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
 demo: setup
 	$(VENV)/bin/dals demo
 
-test: setup
+# Emacs 28 + eglot from Debian for tests/e2e/test_emacs_client.py; nothing to do when emacs exists.
+emacs:
+	@command -v emacs >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq emacs-nox elpa-eglot >/dev/null; }
+
+test: setup emacs
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Every task suspends and replays its journal after each step: catches non-determinism.

@@ -113,7 +113,7 @@ def make_spec(prompt: str, workspace: Path) -> dict[str, Any]:
 
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000}
+            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"]}
 
 
 def read_plan(n: int) -> str:

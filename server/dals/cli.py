@@ -61,6 +61,12 @@ def _cmd_demo(args) -> int:
     return demo(keep=args.keep)
 
 
+def _cmd_doctor(args) -> int:
+    from .doctor import main as doctor
+
+    return doctor(args.json, args.workspace)
+
+
 def _cmd_lsp(args) -> int:
     from .lsp.server import run_stdio
 
@@ -105,6 +111,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("demo", help="the README's main job: a task survives kill -9 of its worker")
     s.add_argument("--keep", action="store_true", help="keep the demo's runtime and files")
     s.set_defaults(fn=_cmd_demo)
+    s = sub.add_parser("doctor", help="check what tasks need: Restate, ports, state dir, worker, model, key, provider")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--workspace", default=".", help="workspace whose .dals.toml / pyproject.toml to read")
+    s.set_defaults(fn=_cmd_doctor)
     s = sub.add_parser("worker", help=argparse.SUPPRESS)
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--standby", action="store_true")

@@ -67,7 +67,11 @@ def task_table(tasks: list[dict[str, Any]]) -> str:
     requests = sum((t.get("usage") or {}).get("requests", 0) for t in tasks)
     tok_in = sum((t.get("usage") or {}).get("inputTokens", 0) for t in tasks)
     tok_out = sum((t.get("usage") or {}).get("outputTokens", 0) for t in tasks)
-    lines.append(f"{len(tasks)} tasks · {requests} model requests · {tok_in:,} in / {tok_out:,} out tokens")
+    costs = [(t.get("usage") or {}).get("costUsd") for t in tasks]
+    known = [c for c in costs if c is not None]
+    cost = (f" · ~${sum(known):.4f}" + (f" (+{len(costs) - len(known)} unpriced)" if len(known) < len(costs) else "")
+            if known else " · cost unknown")
+    lines.append(f"{len(tasks)} tasks · {requests} model requests · {tok_in:,} in / {tok_out:,} out tokens{cost}")
     return "\n".join(lines)
 
 
@@ -168,7 +172,8 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
     task_id = None
     try:
         async with task_service() as service:
-            spec = build_spec(prompt, root, model, path=rel)
+            # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
+            spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
             task_id = await retrying(lambda: service.start(spec))
             _out(f"task {task_id} started (model {model}, workspace {root})")
             summary = await follow(service, task_id, view.event, view.condition)

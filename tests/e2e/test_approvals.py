@@ -154,3 +154,28 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
     assert answers and answers[0]["detail"]["decision"] == "reject"
     assert "approval timeout" in answers[0]["detail"]["comment"]
     assert not (tmp_path / "never.txt").exists()
+
+
+async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_path):
+    """Anyone on the machine can reach Restate's ingress; a spec without `commandsAllow` gets the
+    default list, so `echo pwned` waits for an approval instead of running."""
+    from dals.client.restate_api import RestateApi
+    from dals.client.tasks import TaskService, new_task_id, now_iso
+
+    st = runtime.status()
+    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    task_id = new_task_id()
+    await service.start({"taskId": task_id, "prompt": plan(("run_command", {"command": "echo pwned > p.txt"})),
+                         "title": "raw", "workspace": str(tmp_path), "model": "offline", "createdAt": now_iso()})
+    try:
+        async def waiting():
+            while True:
+                shown = await service.show(task_id)
+                if shown["status"] == "waiting":
+                    return shown
+                await asyncio.sleep(0.05)
+        shown = await asyncio.wait_for(waiting(), 60)
+        assert shown["pending"]["action"] == "command" and not (tmp_path / "p.txt").exists()
+    finally:
+        await service.cancel(task_id)
+        await service.api.aclose()

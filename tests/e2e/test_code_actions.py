@@ -2,6 +2,8 @@
 the `dals.startTask` command with its context; running it edits the file end to end."""
 from __future__ import annotations
 
+from typing import Union
+
 from lsprotocol import types
 
 from tests.support.lsp_client import DalsClient
@@ -50,7 +52,10 @@ async def test_code_actions_resolve_and_run(runtime, tmp_path):
         assert "def mul(a, b):" in arg["prompt"] and "return a - b" not in arg["prompt"]
         assert arg["range"]["start"]["line"] == 4
 
-        # run it, as the editor would: executeCommand with the resolved command
+        # run it, as the editor would: executeCommand with the resolved command (file closed
+        # first, so the edit lands on disk; edits to open files are tests/e2e/test_editor_edits.py)
+        client.client.text_document_did_close(types.DidCloseTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
         started = await client.command(explain.command.command, *explain.command.arguments)
         events = await client.wait_finished(started["taskId"])
         assert events[-1]["status"] == "succeeded"
@@ -58,3 +63,36 @@ async def test_code_actions_resolve_and_run(runtime, tmp_path):
         assert first.startswith("# DALS: Explain the selected code")
     finally:
         await client.stop()
+
+
+async def test_client_without_resolve_gets_the_command_inline(runtime, tmp_path):
+    """eglot 1.9 and other clients that don't resolve code actions get the command attached."""
+    path = tmp_path / "calc.py"
+    path.write_text(SOURCE)
+    client = DalsClient(runtime.env, tmp_path)
+    conv = client.client.protocol._converter
+
+    def command_or_action(obj, _):  # lsprotocol's own union hook mis-parses an action with a command
+        if isinstance(obj.get("command"), str):
+            return conv.structure(obj, types.Command)
+        return conv.structure(obj, types.CodeAction)
+
+    conv.register_structure_hook(Union[types.Command, types.CodeAction], command_or_action)
+    await client.client.start_io(client_cmd(), "lsp", env=runtime.env)
+    try:
+        await client.client.initialize_session(types.InitializeParams(
+            capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri()))
+        actions = await client.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=path.as_uri()), range=rng(4, 0, 5, 16),
+            context=types.CodeActionContext(diagnostics=[])))
+        assert all(isinstance(a, types.CodeAction) for a in actions)
+        commands = [a.command for a in actions]
+        assert len(commands) == 4 and all(c.command == "dals.startTask" for c in commands)
+        assert "def mul(a, b):" in commands[0].arguments[0]["prompt"]
+    finally:
+        await client.stop()
+
+
+def client_cmd() -> str:
+    from tests.support.runtime import DALS
+    return DALS

@@ -42,6 +42,8 @@ class DalsClient:
         caps = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True, show_message=None),
             workspace=types.WorkspaceClientCapabilities(configuration=False, apply_edit=True),
+            text_document=types.TextDocumentClientCapabilities(code_action=types.CodeActionClientCapabilities(
+                resolve_support=types.ClientCodeActionResolveOptions(properties=["command"]))),
         )
         return await self.client.initialize_session(types.InitializeParams(
             capabilities=caps, root_uri=self.workspace.as_uri(), process_id=os.getpid(),

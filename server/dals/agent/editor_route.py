@@ -7,6 +7,7 @@ overwrite. No editor, file not open, or no answer → the caller uses the disk a
 """
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from .deps import TaskDeps, now_iso
@@ -22,13 +23,38 @@ async def read(d: TaskDeps, key: str) -> dict[str, Any] | None:
     return answer
 
 
-async def edit(d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool) -> dict[str, Any] | None:
+async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """Review mode, file open in the editor: the proposed change computed against the buffer (from
+    the journaled read, so replays compute the same), or None when the file is not open."""
+    buf = await read(d, key)
+    if not buf:
+        return None
+    text, sha = buf["text"], buf["sha"]
+    at = buf.get("at") or now_iso()
+    expected = d.seen.get(key, sha if tool == "write_file" else None)
+    if expected != sha:
+        return {"ok": False, "at": at, "error": f"'{key}' changed since read (open in the editor); read it again"}
+    if tool == "write_file":
+        new_text = payload["content"]
+    else:
+        count = text.count(payload["old"]) if payload["old"] else 0
+        if count != 1:
+            found = "not found" if count == 0 else f"occurs {count} times"
+            return {"ok": False, "at": at, "error": f"old text {found} in {key}"}
+        new_text = text.replace(payload["old"], payload["new"], 1)
+    diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{key}", f"b/{key}"))
+    return {"ok": True, "at": at, "path": key, "diff": diff, "already_applied": new_text == text, "base": expected,
+            "via": "editor"}
+
+
+async def edit(d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool,
+               expected: str | None = None) -> dict[str, Any] | None:
     """The editor's outcome `{applied, sha?, reason?, diff?, at}`, or None to use the disk."""
     session = await d.runner.editor_for(key)
     if not session:
         return None
     answer = await d.runner.editor({"op": "edit", "sessionId": session, "path": key, "tool": tool,
-                                    "expected": d.seen.get(key), "review": review, **payload})
+                                    "expected": expected or d.seen.get(key), "review": review, **payload})
     if not answer or answer.get("reason") == "closed":
         return None
     return answer

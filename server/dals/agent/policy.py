@@ -10,6 +10,9 @@ from __future__ import annotations
 import re
 import shlex
 
+# Test runners, linters, formatters, read-only git: what a coding agent runs all the time.
+DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
+
 _CONTROL = re.compile(r"[;&|<>`\n\r()]|\$\(|\$\{[^}]*[`$(]")
 
 

@@ -128,10 +128,14 @@ async def _refused(d: TaskDeps, request: dict[str, Any]) -> str | None:
     return "rejected by the user" + (f": {comment}" if comment else "") + "; nothing was changed"
 
 
-async def _review(d: TaskDeps, tool: str, path: str, plan) -> tuple[dict[str, Any] | None, str | None]:
-    """Review mode: propose the change (a journaled dry run), then wait for the user's answer.
+async def _review(d: TaskDeps, tool: str, path: str, plan,
+                  payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+    """Review mode: propose the change (against the editor's buffer when the file is open there,
+    else a journaled dry run on disk), then wait for the user's answer.
     Returns (proposal, None) to go on, or (None, text for the model)."""
-    proposal = await d.runner.step(f"propose {tool}", lambda: _guarded(plan))
+    proposal = await editor_route.propose(d, _key(path), tool, payload)
+    if proposal is None:
+        proposal = await d.runner.step(f"propose {tool}", lambda: _guarded(plan))
     if not proposal["ok"]:
         return None, _fail(d, "edit", f"{tool} {path}", proposal)
     if not proposal["already_applied"]:
@@ -153,11 +157,12 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
             expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
             return asdict(files.write_file(d.root, path, content, expected, dry_run=True)) | {"base": expected}
 
-        proposal, refusal = await _review(d, "write_file", path, plan)
+        proposal, refusal = await _review(d, "write_file", path, plan, {"content": content})
         if refusal:
             return refusal
         base["sha"] = proposal["base"]
-    answer = await editor_route.edit(d, key, "write_file", {"content": content}, edit_needs_approval(d.mode))
+    answer = await editor_route.edit(d, key, "write_file", {"content": content}, edit_needs_approval(d.mode),
+                                     expected=base.get("sha"))
     if answer is not None:
         return editor_route.outcome(d, "write_file", key, answer)
 
@@ -202,7 +207,7 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
         async def plan():
             return asdict(files.edit_file(d.root, path, old, new, expected, dry_run=True))
 
-        _, refusal = await _review(d, "edit_file", path, plan)
+        _, refusal = await _review(d, "edit_file", path, plan, {"old": old, "new": new})
         if refusal:
             return refusal
     answer = await editor_route.edit(d, key, "edit_file", {"old": old, "new": new}, edit_needs_approval(d.mode))

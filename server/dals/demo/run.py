@@ -73,7 +73,7 @@ async def _demo(workspace: Path, request_log: Path) -> int:
         st = await asyncio.to_thread(control.status)
         say(f"    runtime up in {time.monotonic() - t0:.1f}s: restate pid {st['restate']['pid']}, "
             f"worker pid {st['worker']['pid']}, supervisor pid {st['supervisor']['pid']}")
-        spec = build_spec(plan.prompt(), workspace, "offline")
+        spec = build_spec(plan.prompt(), workspace, "offline", commands_allow=["*"])
         task_id = await retrying(lambda: service.start(spec))
         say(f"==> task {task_id}: {spec['title']}")
         say(f"    {len(plan.plan_steps())} planned tool calls in {workspace}; step {plan.SLOW_STEP} is slow")

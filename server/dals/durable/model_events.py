@@ -12,6 +12,8 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models.wrapper import WrapperModel
+
+from ..agent.offline_model import PlanError
 from restate import TerminalError
 
 from ..agent.providers import key_hint, model_string_of, redact, split
@@ -39,6 +41,8 @@ class CountingModel(WrapperModel):
                 # Terminal inside the journaled step: Restate records the failure, no retry.
                 raise TerminalError(provider_failure(self.wrapped, e), status_code=400) from None
             raise
+        except PlanError as e:  # the offline model's plan is malformed: retrying cannot help
+            raise TerminalError(f"offline plan: {e}", status_code=400) from None
 
 
 def provider_failure(model, error: ModelHTTPError) -> str:

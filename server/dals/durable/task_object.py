@@ -25,6 +25,7 @@ from restate.ext.pydantic import RestateAgent
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
+from ..agent.policy import DEFAULT_ALLOW
 from ..workspace.confine import workspace_key
 from .model_events import CountingModel, ModelEvents
 from .editor_sessions import lookup as editor_lookup
@@ -56,6 +57,9 @@ agent_task = restate.VirtualObject(
 )
 
 EDITOR_WAIT = timedelta(seconds=15)  # an attached editor answers in milliseconds; silence = gone
+# Per provider attempt, inside the journaled step (the SDK's own timeout; a hung request fails and
+# is retried by Restate, then the task pauses). Below the service's inactivity + abort timeouts.
+MODEL_TIMEOUT_S = float(os.environ.get("DALS_MODEL_TIMEOUT_S", "600"))
 
 task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal counters of a task (replays).")
 
@@ -155,11 +159,12 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
     events = ModelEvents(record, model)
     durable = RestateAgent(build_agent(model))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec), mode=spec.mode,
-                    commands_allow=spec.commandsAllow)
+                    commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     try:
         try:
             result = await durable.run(task_prompt(spec), deps=deps, capabilities=[events],
-                                       usage_limits=UsageLimits(request_limit=spec.requestLimit))
+                                       usage_limits=UsageLimits(request_limit=spec.requestLimit),
+                                       model_settings={"timeout": MODEL_TIMEOUT_S})
         finally:
             if events.replayed:
                 asyncio.get_running_loop().create_task(_report_replayed(spec.taskId, events.replayed))

@@ -17,7 +17,9 @@ class TaskSpec(BaseModel):
     path: str | None = None  # workspace-relative path of `uri`
     range: dict[str, Any] | None = None
     mode: Literal["auto", "review"] = "auto"
-    commandsAllow: list[str] | None = None  # command prefixes that run without asking; None = all
+    # Command prefixes that run without asking (["*"]: all). None = the default list: a task posted
+    # to the ingress without a policy (by anyone on this machine) does not get to run anything.
+    commandsAllow: list[str] | None = None
     approvalTimeoutS: float | None = None  # unanswered approvals are rejected after this; None = wait
     editor: bool = False  # started from an editor: files open there are read and edited through it
     requestLimit: int = 500

@@ -93,15 +93,28 @@ def setup(server) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
     def on_code_action(ls, params: types.CodeActionParams):
-        return code_actions(params) or None
+        actions = code_actions(params)
+        if actions and not _client_resolves(ls):  # e.g. eglot 1.9: attach the command right away
+            document = _document(ls, params.text_document.uri)
+            actions = [resolve(a, document) for a in actions]
+        return actions or None
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     def on_resolve(ls, action: types.CodeAction):
         data = action.data if isinstance(action.data, dict) else {}
-        document = None
-        if data.get("uri"):
-            try:
-                document = ls.workspace.get_text_document(data["uri"])
-            except Exception:  # noqa: BLE001 - a closed or unknown document still gets a prompt
-                document = None
-        return resolve(action, document)
+        return resolve(action, _document(ls, data["uri"]) if data.get("uri") else None)
+
+
+def _document(ls, uri: str):
+    try:
+        return ls.workspace.get_text_document(uri)
+    except Exception:  # noqa: BLE001 - a closed or unknown document still gets a prompt
+        return None
+
+
+def _client_resolves(ls) -> bool:
+    """Whether the client resolves a code action's `command` lazily (codeAction/resolve)."""
+    caps = ls.client_capabilities
+    ca = caps.text_document.code_action if caps and caps.text_document else None
+    support = ca.resolve_support if ca else None
+    return bool(support and "command" in (support.properties or []))

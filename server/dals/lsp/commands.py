@@ -59,6 +59,7 @@ def setup(server) -> None:
         spec["uri"] = a.uri  # keep the editor's spelling of the URI
         spec["commandsAllow"] = list(ls.config.commands_allow)
         spec["editor"] = True
+        spec["approvalTimeoutS"] = ls.config.approval_timeout_s
         task_id = await _guard(service.start(spec))
         ls.stream.follow(service, task_id, since=0)
         return {"taskId": task_id}

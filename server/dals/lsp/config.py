@@ -19,9 +19,9 @@ from typing import Any
 from .. import settings as env_settings
 from ..client.pricing import PriceError, parse_prices
 
-DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
+from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
 APPROVAL_MODES = ("auto", "review")
-KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "commands.allow", "prices")
+KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices")
 # A repository's own files must not point DALS at another Restate, nor allow every command.
 _NOT_FROM_FILES = ("restate.ingressUrl", "restate.adminUrl")
 
@@ -40,6 +40,9 @@ class Config:
     approval: str = "auto"
     """Default task mode (env `DALS_APPROVAL`): `auto` applies edits at once; `review` asks
     before every edit. A task's `mode` argument overrides it."""
+    approval_timeout_s: float | None = None
+    """Seconds an approval may stay unanswered before it counts as a rejection (`approvalTimeout`);
+    unset or 0: wait as long as it takes (the wait is durable)."""
     commands_allow: list[str] = field(default_factory=lambda: list(DEFAULT_ALLOW))
     """Command prefixes that run without asking (`commands.allow`, env `DALS_COMMANDS_ALLOW`:
     a JSON list or comma-separated). One simple command whose words start with a prefix runs;
@@ -100,6 +103,11 @@ class Config:
                     self.approval = value
                 else:
                     self.problems.append(f"dals.approval must be 'auto' or 'review'{where}, got {value!r}")
+            elif key == "approvalTimeout":
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+                    self.approval_timeout_s = float(value) or None
+                else:
+                    self.problems.append(f"dals.approvalTimeout must be a number of seconds >= 0{where}, got {value!r}")
             elif key == "commands.allow":
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     self.problems.append(f"dals.commands.allow must be a list of strings{where}")

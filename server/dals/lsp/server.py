@@ -11,11 +11,12 @@ import os
 import sys
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
 
+from ..client import pricing
 from ..client.restate_api import RestateApi
 from ..client.tasks import TERMINAL, TaskService
 from ..settings import state_dir
@@ -44,6 +45,14 @@ class DalsProtocol(LanguageServerProtocol):
                 error.message = f"invalid request {data.get('method')!r}: params do not match the LSP schema"
                 self._send_response(data["id"], error=error)
             return JsonRPCNotification(method="$/dals/dropped", jsonrpc="2.0", params=None)
+
+    def handle_message(self, message):
+        """After `shutdown`, requests get InvalidRequest (as LSP says) instead of silence."""
+        if self._shutdown and getattr(message, "method", "exit") != "exit" and getattr(message, "id", None) is not None:
+            error = JsonRpcInvalidRequest("the server is shutting down; only 'exit' is accepted")
+            self._send_response(message.id, error=error.to_response_error())
+            return
+        super().handle_message(message)
 
 
 class DalsServer(LanguageServer):
@@ -133,6 +142,7 @@ def build_server() -> DalsServer:
     async def did_change_configuration(ls: DalsServer, params: types.DidChangeConfigurationParams) -> None:
         ls.config.merge(params.settings)
         _report_problems(ls)
+        pricing.configure(ls.config.prices)
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def did_change_watched_files(ls: DalsServer, params: types.DidChangeWatchedFilesParams) -> None:
@@ -158,6 +168,9 @@ def build_server() -> DalsServer:
 
 
 async def _load_settings(ls: DalsServer, init_options) -> None:
+    """defaults < pyproject [tool.dals] / .dals.toml < environment < initializationOptions <
+    workspace/configuration (see docs/configuration.md)."""
+    ls.config = Config.for_workspace(ls.workspace.root_path if ls.workspace else None)
     ls.config.merge(init_options)
     caps = ls.client_capabilities
     if caps and caps.workspace and caps.workspace.configuration:
@@ -169,6 +182,7 @@ async def _load_settings(ls: DalsServer, init_options) -> None:
         except Exception as e:  # noqa: BLE001 - a client without answers keeps defaults
             log.info("workspace/configuration not answered: %s", e)
     _report_problems(ls)
+    pricing.configure(ls.config.prices)
 
 
 def _report_problems(ls: DalsServer) -> None:

@@ -27,6 +27,11 @@ class Layout:
         self.restate_data = root / "restate"
 
     def ensure(self) -> "Layout":
+        self.root.mkdir(parents=True, exist_ok=True)
+        try:  # the journal holds prompts, file contents and command output: the user's eyes only
+            os.chmod(self.root, 0o700)
+        except OSError:
+            pass
         self.logs.mkdir(parents=True, exist_ok=True)
         self.restate_data.mkdir(parents=True, exist_ok=True)
         return self

@@ -1,6 +1,8 @@
-"""The embedded Restate server's config file: loopback only, telemetry off, data in the state dir."""
+"""The embedded Restate server's config file: loopback only, telemetry off, data in the state dir,
+requests to the worker signed with the state dir's key (see signing.py)."""
 from __future__ import annotations
 
+from . import signing
 from .layout import Layout, Ports
 
 
@@ -26,6 +28,9 @@ memory-size = "128 MiB"
 [ingress]
 bind-address = "127.0.0.1:{ports.ingress}"
 advertised-ingress-endpoint = "http://127.0.0.1:{ports.ingress}/"
+
+[worker.invoker]
+request-identity-private-key-pem-file = "{signing.ensure_key(layout.root)}"
 """
 
 

@@ -18,7 +18,7 @@ import httpx
 
 from ..client.restate_api import RestateApi, RestateUnavailable
 from ..settings import ExternalRestate, external_restate, state_dir
-from . import restate_config
+from . import restate_config, signing
 from .children import Child, kill_pid, pid_runs
 from .layout import Layout
 from .restate_binary import ensure_restate_server
@@ -50,7 +50,9 @@ class Supervisor:
             # Restate tries to reach the network at start even with telemetry off; nothing of ours needs it.
             self.restate = Child("restate", [str(binary), "-c", str(layout.restate_config), "--no-logo"],
                                  layout.log("restate"), env=env, cwd=layout.root)
-        self.worker_env = env
+        # Embedded: the worker accepts only requests signed by our server. External: only what the
+        # user put in DALS_IDENTITY_KEYS (inherited with the environment).
+        self.worker_env = env if external else dict(env, **signing.worker_env(layout.root))
         self.worker = self._worker_child()
         # A warm spare: imports done, waiting to bind the worker port when the worker dies.
         self.use_standby = os.environ.get("DALS_STANDBY_WORKER", "1") != "0"

@@ -127,6 +127,8 @@ async def run_command(root: Path, command: str, state: ShellState, cwd: str = ".
             gap = "\n" if err.text and not err.text.endswith("\n") else ""
             err.text += gap + "[the command left the workspace; cwd reset to '.']\n"
     env_after = state_env if final_env is None else _env_delta(final_env, base)
+    # `export X="$(cat /proc/$PPID/...)"` must not carry a secret into the journal either.
+    env_after = {k: _redact(v, secrets) for k, v in env_after.items()}
     return CommandResult(
         exit_code=TIMEOUT_EXIT if timed_out else code,
         stdout=_redact(out.text, secrets), stderr=_redact(err.text, secrets),

@@ -88,10 +88,17 @@ def test_command_tree_dies_with_its_worker(tmp_path):
         assert all(alive(pid) for pid in pids.values())
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(5)
-        time.sleep(3)
-        assert [m for m in MARKERS if (root / m).exists()] == []
+        # The tree must be gone well before the commands would have finished (they sleep 2 s)...
+        deadline = time.monotonic() + 1.5
+        while any(alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.02)
         assert {name: pid for name, pid in pids.items() if alive(pid)} == {}
+        time.sleep(3)  # ...and, had anything survived, it would have written its marker by now
+        assert [m for m in MARKERS if (root / m).exists()] == []
         assert processes_in(root) == []
+        deadline = time.monotonic() + 10  # the reaper's clean-up of its scratch dir, under load
+        while scratch_dirs_of(root) and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert scratch_dirs_of(root) == []
     finally:
         if worker.poll() is None:

@@ -1,0 +1,200 @@
+;;; dals-test.el --- Unit tests of dals.el, no server needed  -*- lexical-binding: t; -*-
+
+;; Run: emacs --batch -Q -l test/dals-test.el -f ert-run-tests-batch-and-exit
+
+;;; Code:
+
+(require 'package)
+(unless (locate-library "eglot")
+  ;; Debian's elpa-eglot lives outside the -Q load path.
+  (add-to-list 'package-directory-list "/usr/share/emacs/site-lisp/elpa")
+  (package-initialize))
+(add-to-list 'load-path (expand-file-name ".." (file-name-directory
+                                                (or load-file-name buffer-file-name))))
+(require 'ert)
+(require 'dals)
+(require 'dals-tasks)
+
+(defconst dals-test--events
+  ;; The offline model's events for "Shout" (docs/protocol.md), trimmed.
+  '((:taskId "t1" :seq 1 :kind "status" :title "Task started" :status "running" :at "2026-11-27T04:02:09.008Z")
+    (:taskId "t1" :seq 2 :kind "model" :title "Model: read_file" :status "running" :at "2026-11-27T04:02:09.186Z")
+    (:taskId "t1" :seq 3 :kind "tool" :title "read_file app.py" :status "running" :at "2026-11-27T04:02:09.263Z")
+    (:taskId "t1" :seq 4 :kind "model" :title "Model: edit_file" :status "running" :at "2026-11-27T04:02:09.279Z")
+    (:taskId "t1" :seq 5 :kind "edit" :title "edit_file app.py" :status "running" :at "2026-11-27T04:02:09.290Z")
+    (:taskId "t1" :seq 6 :kind "model" :title "Model: answer" :status "running" :at "2026-11-27T04:02:09.302Z")
+    (:taskId "t1" :seq 7 :kind "status" :title "Task succeeded" :status "succeeded" :at "2026-11-27T04:02:09.313Z")))
+
+(defmacro dals-test--with-state (&rest body)
+  "Run BODY with empty task and progress tables and no server round trips."
+  (declare (indent 0))
+  `(let ((dals--tasks (make-hash-table :test #'equal))
+         (dals--progress (make-hash-table :test #'equal))
+         (refreshes 0))
+     (cl-letf (((symbol-function 'dals--refresh) (lambda (_server) (cl-incf refreshes))))
+       (ignore refreshes)
+       ,@body)))
+
+(ert-deftest dals-test-initialization-options ()
+  (let ((dals-model "offline") (dals-approval "review") (dals-commands-allow '("pytest" "ruff"))
+        (dals-restate-ingress-url "http://10.0.0.5:8080") (dals-restate-admin-url "http://10.0.0.5:9070"))
+    (should (equal (json-serialize (dals--initialization-options))
+                   (concat "{\"dals\":{\"model\":\"offline\",\"approval\":\"review\","
+                           "\"restate\":{\"ingressUrl\":\"http://10.0.0.5:8080\","
+                           "\"adminUrl\":\"http://10.0.0.5:9070\"},"
+                           "\"commands\":{\"allow\":[\"pytest\",\"ruff\"]}}}"))))
+  (let ((dals-model nil) (dals-approval nil) (dals-commands-allow 'default)
+        (dals-restate-ingress-url nil) (dals-restate-admin-url nil))
+    (should (equal (json-serialize (dals--initialization-options)) "{\"dals\":{}}")))
+  (let ((dals-model nil) (dals-approval nil) (dals-commands-allow nil)
+        (dals-restate-ingress-url nil) (dals-restate-admin-url nil))
+    ;; nil is "allow nothing", not "server default"
+    (should (equal (json-serialize (dals--initialization-options))
+                   "{\"dals\":{\"commands\":{\"allow\":[]}}}"))))
+
+(ert-deftest dals-test-server-program-entry ()
+  ;; DALS is the fallback: modes without a server get it, others keep theirs.
+  (should (eq (nth 2 (eglot--lookup-mode 'text-mode)) #'dals--contact))
+  (should (eq (nth 2 (eglot--lookup-mode 'emacs-lisp-mode)) #'dals--contact))
+  (should-not (eq (nth 2 (eglot--lookup-mode 'python-mode)) #'dals--contact))
+  (should (= 1 (cl-count #'dals--contact eglot-server-programs :key #'cdr)))
+  (let ((root (make-temp-file "dals-proj" t)))
+    (unwind-protect
+        (let ((default-directory (file-name-as-directory root))
+              (project-find-functions (list (lambda (dir) (cons 'transient dir))))
+              (dals-executable nil))
+          (should (equal (dals--contact) '(eglot-dals "dals" "lsp")))
+          (make-directory (expand-file-name ".venv/bin" root) t)
+          (let ((exe (expand-file-name ".venv/bin/dals" root)))
+            (write-region "#!/bin/sh\n" nil exe)
+            (set-file-modes exe #o755)
+            (should (equal (dals--contact) (list 'eglot-dals exe "lsp"))))
+          (let ((dals-executable "/opt/dals/bin/dals"))
+            (should (equal (cadr (dals--contact)) "/opt/dals/bin/dals"))))
+      (delete-directory root t))))
+
+(ert-deftest dals-test-capabilities-ask-for-progress ()
+  (let* ((process (make-pipe-process :name "dals-test" :noquery t))
+         (server (make-instance 'eglot-dals :name "dals-test" :process process)))
+    (setf (eglot--project server) (cons 'transient temporary-file-directory))
+    (unwind-protect
+        (let ((caps (eglot-client-capabilities server)))
+          (should (eq t (plist-get (plist-get caps :window) :workDoneProgress)))
+          (should (eq t (plist-get (plist-get caps :workspace) :applyEdit)))
+          (should (plist-get (eglot-initialization-options server) :dals)))
+      (delete-process process))))
+
+(ert-deftest dals-test-events-update-the-summary ()
+  (let ((task (list :taskId "t1" :title "Shout" :status "queued" :steps 0
+                    :usage (list :requests 0 :inputTokens 0))))
+    (dolist (event dals-test--events)
+      (setq task (dals--task-apply-event task event)))
+    (should (equal (plist-get task :status) "succeeded"))
+    (should (= (plist-get task :steps) 5))
+    (should (= (plist-get (plist-get task :usage) :requests) 3))
+    (should (= (plist-get task :lastSeq) 7))
+    (should (equal (plist-get task :title) "Shout"))
+    (setq task (dals--task-apply-event
+                task '(:taskId "t1" :seq 8 :kind "approval" :title "Approve edit of a.py?" :status "waiting"
+                       :detail (:requestId "r1" :action "edit" :path "a.py" :diff "-a\n+b" :question "Write a.py?"))))
+    (should (equal (plist-get task :status) "waiting"))
+    (should (equal (plist-get (plist-get task :pending) :requestId) "r1"))
+    (setq task (dals--task-apply-event
+                task '(:taskId "t1" :seq 9 :kind "approval" :title "Approved" :status "running"
+                       :detail (:requestId "r1" :decision "approve"))))
+    (should (equal (plist-get task :status) "running"))
+    (should-not (plist-get task :pending))))
+
+(ert-deftest dals-test-notifications-drop-duplicates-and-refresh-on-gaps ()
+  (dals-test--with-state
+    (dolist (event (seq-take dals-test--events 3))
+      (apply #'eglot-handle-notification nil 'dals/taskEvent event))
+    ;; the unknown task asked for the list once, for its title
+    (should (= refreshes 1))
+    (apply #'eglot-handle-notification nil 'dals/taskEvent (nth 2 dals-test--events))
+    (should (= (plist-get (gethash "t1" dals--tasks) :steps) 2))
+    ;; a gap (4 is missing) asks the server again; so does the end
+    (apply #'eglot-handle-notification nil 'dals/taskEvent (nth 4 dals-test--events))
+    (should (= refreshes 2))
+    (apply #'eglot-handle-notification nil 'dals/taskEvent (nth 6 dals-test--events))
+    (should (= refreshes 3))
+    (should (equal (plist-get (gethash "t1" dals--tasks) :status) "succeeded"))
+    ;; a stale summary does not undo newer events; a current one replaces them
+    (dals--merge-summaries '((:taskId "t1" :lastSeq 5 :status "running" :steps 4)))
+    (should (equal (plist-get (gethash "t1" dals--tasks) :status) "succeeded"))
+    (dals--merge-summaries '((:taskId "t1" :lastSeq 7 :status "succeeded" :steps 5 :title "Shout")))
+    (should (= (plist-get (gethash "t1" dals--tasks) :steps) 5))))
+
+(ert-deftest dals-test-edit-events-revert-unmodified-buffers ()
+  (dals-test--with-state
+    (let* ((root (file-name-as-directory (make-temp-file "dals-ws" t)))
+           (file (expand-file-name "app.py" root))
+           (dals-revert-edited-buffers t))
+      (unwind-protect
+          (progn
+            (write-region "print('hello')\n" nil file)
+            (puthash "t2" (list :taskId "t2" :workspace root :lastSeq 0) dals--tasks)
+            (with-current-buffer (find-file-noselect file)
+              (write-region "# DALS: Explain\nprint('hello')\n" nil file)
+              (apply #'eglot-handle-notification
+               nil 'dals/taskEvent
+               '(:taskId "t2" :seq 1 :kind "edit" :title "write_file app.py" :status "running"
+                 :detail (:path "app.py" :sha "sha256:x" :diff "")))
+              (should (equal (buffer-substring (point-min) (line-end-position 1))
+                             "# DALS: Explain"))
+              (kill-buffer)))
+        (delete-directory root t)))))
+
+(ert-deftest dals-test-mode-line ()
+  (dals-test--with-state
+    (cl-letf (((symbol-function 'jsonrpc-running-p) (lambda (_) t)))
+      (should-not (dals--mode-line-string))
+      (puthash "dals-task-a" 'server dals--progress)
+      (puthash "dals-task-b" 'server dals--progress)
+      (should (equal (dals--mode-line-string) " DALS[2 running]"))
+      (puthash "b" '(:taskId "b" :status "waiting") dals--tasks)
+      (should (equal (dals--mode-line-string) " DALS[1 running, 1 waiting]"))
+      (puthash "a" '(:taskId "a" :status "succeeded") dals--tasks) ; its progress ends next
+      (should (equal (dals--mode-line-string) " DALS[1 waiting]"))
+      (remhash "dals-task-a" dals--progress)
+      (should (equal (dals--mode-line-string) " DALS[1 waiting]")))))
+
+(ert-deftest dals-test-start-args-name-file-and-region ()
+  (let ((file (make-temp-file "dals-args" nil ".py" "one\ntwo\nthree\n")))
+    (unwind-protect
+        (with-current-buffer (find-file-noselect file)
+          (should (equal (dals--start-args "Explain")
+                         (list :prompt "Explain" :uri (eglot--path-to-uri file))))
+          (transient-mark-mode 1)
+          (goto-char (point-min))
+          (forward-line 1)
+          (push-mark (point) t t)
+          (forward-line 1)
+          (end-of-line)
+          (let ((args (dals--start-args "Fix" "review")))
+            (should (equal (plist-get args :range)
+                           '(:start (:line 1 :character 0) :end (:line 2 :character 5))))
+            (should (equal (plist-get args :mode) "review")))
+          (kill-buffer))
+      (delete-file file))))
+
+(ert-deftest dals-test-tasks-buffer-lists-tasks ()
+  (dals-test--with-state
+    (puthash "20261127-040208-c09169"
+             '(:taskId "20261127-040208-c09169" :title "Shout" :status "succeeded" :steps 5
+               :usage (:requests 3))
+             dals--tasks)
+    (puthash "20261127-040311-5ab51e"
+             '(:taskId "20261127-040311-5ab51e" :title "Wait" :status "running" :steps 1
+               :usage (:requests 1))
+             dals--tasks)
+    (with-temp-buffer
+      (dals-tasks-mode)
+      (tabulated-list-print)
+      (goto-char (point-min))
+      ;; newest first
+      (should (equal (tabulated-list-get-id) "20261127-040311-5ab51e"))
+      (should (string-match-p "20261127-040208-c09169 succeeded +5 +3 Shout" (buffer-string))))))
+
+(provide 'dals-test)
+;;; dals-test.el ends here

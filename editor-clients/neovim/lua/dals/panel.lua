@@ -1,0 +1,280 @@
+--- The task panel (`:Dals tasks`), a task's event view, and an approval's diff view.
+--- All three are scratch buffers in splits; their content comes from the server.
+local api = vim.api
+local tasks = require('dals.tasks')
+local client = require('dals.client')
+
+local M = {
+  --- The panel buffer, once opened.
+  buf = nil,
+  --- The client whose tasks the panel lists.
+  client_id = nil,
+  --- Panel line number → task id.
+  line_tasks = {},
+  --- Scratch buffers by name.
+  bufs = {},
+}
+
+M.HEADER = 'DALS tasks   <CR> events  r resume  c cancel  a approve  x reject  R refresh  q close'
+
+local function split_lines(text)
+  return vim.split(tostring(text), '\n', { plain = true })
+end
+
+local function one_line(text)
+  return (tostring(text or ''):gsub('%s*\n%s*', ' '))
+end
+
+local function scratch(name, filetype)
+  local buf = M.bufs[name]
+  if buf and api.nvim_buf_is_valid(buf) then
+    return buf
+  end
+  buf = api.nvim_create_buf(false, true) -- nofile, bufhidden=hide, noswapfile
+  api.nvim_buf_set_name(buf, name)
+  vim.bo[buf].filetype = filetype
+  vim.bo[buf].modifiable = false
+  M.bufs[name] = buf
+  return buf
+end
+
+local function set_lines(buf, lines)
+  vim.bo[buf].modifiable = true
+  api.nvim_buf_set_lines(buf, 0, -1, false, lines)
+  vim.bo[buf].modifiable = false
+  vim.bo[buf].modified = false
+end
+
+--- Show `buf` in a split of the current tab (reusing a window that shows it), and focus it.
+local function show_in_split(buf, height, where)
+  for _, win in ipairs(api.nvim_tabpage_list_wins(0)) do
+    if api.nvim_win_get_buf(win) == buf then
+      api.nvim_set_current_win(win)
+      return win
+    end
+  end
+  -- Split; on a screen too small for another window (E36), use the current one.
+  pcall(vim.cmd, ('%s %dsplit'):format(where or 'botright', math.min(height, math.floor(vim.o.lines / 2))))
+  local win = api.nvim_get_current_win()
+  api.nvim_win_set_buf(win, buf)
+  vim.wo[win].number = false
+  vim.wo[win].relativenumber = false
+  vim.wo[win].wrap = false
+  vim.wo[win].winfixheight = true
+  return win
+end
+
+local function close_window()
+  if #api.nvim_tabpage_list_wins(0) > 1 then
+    api.nvim_win_close(0, false)
+  end
+end
+
+--- Keys shared by the panel and the event view; `current()` gives the task they act on.
+local function map_task_keys(buf, current)
+  local function on(fn)
+    return function()
+      local id = current()
+      if id then
+        fn(id)
+      end
+    end
+  end
+  local function map(lhs, fn, desc)
+    vim.keymap.set('n', lhs, on(fn), { buffer = buf, nowait = true, silent = true, desc = desc })
+  end
+  map('<CR>', function(id) M.show(id) end, 'DALS: show the task events')
+  map('r', function(id) require('dals').resume(id) end, 'DALS: resume the task')
+  map('c', function(id) require('dals').cancel(id) end, 'DALS: cancel the task')
+  map('a', function(id) M.review(id, 'approve') end, 'DALS: approve the pending request')
+  map('x', function(id) M.review(id, 'reject') end, 'DALS: reject the pending request')
+  vim.keymap.set('n', 'R', function() M.refresh() end, { buffer = buf, nowait = true, desc = 'DALS: refresh' })
+  vim.keymap.set('n', 'q', close_window, { buffer = buf, nowait = true, desc = 'DALS: close' })
+end
+
+--- The panel's lines for a list of tasks (newest first), and which line shows which task.
+--- @return string[], table<integer, string>
+function M.format(list)
+  local lines = { M.HEADER, ('%-10s %5s %4s  %-23s %s'):format('STATUS', 'STEPS', 'REQS', 'TASK', 'TITLE') }
+  local line_tasks = {}
+  for _, t in ipairs(list) do
+    local line = ('%-10s %5d %4d  %-23s %s'):format(t.status or '?', t.steps or 0,
+      (t.usage or {}).requests or 0, t.taskId, one_line(t.title))
+    if t.pending and t.status == 'waiting' then
+      line = ('%s  [%s]'):format(line, one_line(t.pending.question or ('approve ' .. tostring(t.pending.action))))
+    end
+    table.insert(lines, line)
+    line_tasks[#lines] = t.taskId
+  end
+  if #list == 0 then
+    table.insert(lines, '(no tasks yet: :Dals start {prompt})')
+  end
+  return lines, line_tasks
+end
+
+--- Fetch `dals.listTasks` and redraw the panel.
+function M.refresh()
+  if not (M.buf and api.nvim_buf_is_valid(M.buf)) then
+    return
+  end
+  client.exec('dals.listTasks', {}, { client_id = M.client_id, quiet = true }, function(result, c)
+    local list = {}
+    for _, summary in ipairs(result.tasks or {}) do
+      table.insert(list, tasks.merge_summary(summary, c.id))
+    end
+    if api.nvim_buf_is_valid(M.buf) then
+      local lines
+      lines, M.line_tasks = M.format(list)
+      set_lines(M.buf, lines)
+    end
+  end)
+end
+
+local refresh_due = false
+--- Refresh soon, once for a burst of events.
+function M.schedule_refresh(ev)
+  if M.buf and api.nvim_buf_is_valid(M.buf) and not refresh_due then
+    refresh_due = true
+    vim.defer_fn(function()
+      refresh_due = false
+      M.refresh()
+    end, 100)
+  end
+  local detail = ev and M.bufs['dals://task/' .. ev.taskId]
+  if detail and api.nvim_buf_is_valid(detail) then
+    M.show(ev.taskId, { focus = false })
+  end
+end
+
+--- Open (or focus) the panel.
+function M.open()
+  local c = client.get()
+  if not c then
+    return vim.notify('DALS: no dals language server is running', vim.log.levels.ERROR)
+  end
+  M.client_id = c.id
+  local fresh = not (M.buf and api.nvim_buf_is_valid(M.buf))
+  M.buf = scratch('dals://tasks', 'dals-tasks')
+  if fresh then
+    map_task_keys(M.buf, function()
+      return M.line_tasks[api.nvim_win_get_cursor(0)[1]]
+    end)
+    set_lines(M.buf, { M.HEADER, '(loading…)' })
+  end
+  local win = show_in_split(M.buf, 12)
+  vim.wo[win].cursorline = true
+  M.refresh()
+end
+
+local function detail_lines(s)
+  local lines = {}
+  local function add(label, value)
+    if value ~= nil and value ~= vim.NIL and value ~= '' then
+      local parts = split_lines(value)
+      table.insert(lines, ('%-10s %s'):format(label, parts[1]))
+      for i = 2, #parts do
+        table.insert(lines, (' '):rep(11) .. parts[i])
+      end
+    end
+  end
+  local usage = s.usage or {}
+  table.insert(lines, ('Task %s  %s'):format(s.taskId, s.status or '?'))
+  add('Title:', s.title)
+  add('Mode:', s.mode and ('%s  (model %s)'):format(s.mode, s.model or '?'))
+  add('Workspace:', s.workspace)
+  add('Usage:', ('%d steps, %d requests (%d replayed), %d/%d tokens'):format(s.steps or 0, usage.requests or 0,
+    usage.replayedRequests or 0, usage.inputTokens or 0, usage.outputTokens or 0))
+  if type(s.filesChanged) == 'table' and #s.filesChanged > 0 then
+    add('Files:', table.concat(s.filesChanged, ', '))
+  end
+  if type(s.pending) == 'table' then
+    add('Pending:', ('%s  (a approve, x reject)'):format(s.pending.question or s.pending.action))
+  end
+  add('Result:', s.result)
+  add('Error:', s.error)
+  add('Failure:', s.lastFailure)
+  add('Prompt:', s.prompt)
+  table.insert(lines, '')
+  table.insert(lines, 'Events:')
+  for _, ev in ipairs(s.events or {}) do
+    table.insert(lines, ('#%-4d %-8s %-9s %s  %s'):format(ev.seq, ev.kind, ev.status or '', one_line(ev.title),
+      tostring(ev.at or ''):sub(12, 19)))
+    local d = type(ev.detail) == 'table' and ev.detail or {}
+    if type(d.diff) == 'string' then
+      for _, l in ipairs(split_lines((d.diff:gsub('\n$', '')))) do
+        table.insert(lines, '      ' .. l)
+      end
+    end
+    if d.decision then
+      table.insert(lines, ('      %s%s'):format(d.decision, d.comment and (': ' .. one_line(d.comment)) or ''))
+    end
+  end
+  return lines
+end
+
+--- Show a task's summary and events (`dals.showTask`) in a split.
+function M.show(task_id, opts)
+  opts = opts or {}
+  client.exec('dals.showTask', { taskId = task_id }, { client_id = M.client_id, quiet = opts.focus == false },
+    function(summary, c)
+      tasks.merge_summary(summary, c.id)
+      local name = 'dals://task/' .. task_id
+      local fresh = not (M.bufs[name] and api.nvim_buf_is_valid(M.bufs[name]))
+      local buf = scratch(name, 'dals-task')
+      if fresh then
+        map_task_keys(buf, function()
+          return task_id
+        end)
+      end
+      set_lines(buf, detail_lines(summary))
+      if opts.focus ~= false then
+        show_in_split(buf, 20, 'belowright')
+      end
+    end)
+end
+
+--- Show a pending approval (the diff, or the command) in a split.
+function M.show_request(task_id, pending)
+  local lines = { ('Task %s asks: %s'):format(task_id, one_line(pending.question or 'approve?')) }
+  if pending.path then
+    table.insert(lines, ('Action: %s %s'):format(pending.action or '', pending.path))
+  end
+  if pending.command then
+    table.insert(lines, '$ ' .. one_line(pending.command))
+  end
+  table.insert(lines, '')
+  vim.list_extend(lines, split_lines(type(pending.diff) == 'string' and pending.diff or ''))
+  local buf = scratch('dals://approval/' .. task_id, 'diff')
+  vim.keymap.set('n', 'q', close_window, { buffer = buf, nowait = true, desc = 'DALS: close' })
+  set_lines(buf, lines)
+  show_in_split(buf, 20, 'belowright')
+  return buf
+end
+
+--- Show the task's pending request, then ask: approve (confirm) or reject (with a comment).
+--- @param decision 'approve'|'reject'
+function M.review(task_id, decision)
+  tasks.fetch(task_id, function(pending)
+    if not pending then
+      return vim.notify(('DALS: task %s has no pending approval'):format(task_id), vim.log.levels.WARN)
+    end
+    M.show_request(task_id, pending)
+    vim.cmd.redraw()
+    local dals = require('dals')
+    if decision == 'approve' then
+      vim.ui.select({ 'Approve', 'Cancel' }, { prompt = one_line(pending.question or 'Approve?') }, function(choice)
+        if choice == 'Approve' then
+          dals.answer(task_id, pending.requestId, 'approve')
+        end
+      end)
+    else
+      vim.ui.input({ prompt = 'Reject; comment for the agent (optional): ' }, function(comment)
+        if comment ~= nil then -- nil: the user cancelled
+          dals.answer(task_id, pending.requestId, 'reject', comment ~= '' and comment or nil)
+        end
+      end)
+    end
+  end, { client_id = M.client_id })
+end
+
+return M
