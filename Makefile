@@ -7,7 +7,7 @@ RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/b
 PYTEST_ARGS ?=
 VSCODE_DIR := editor-clients/vscode
 
-.PHONY: setup emacs demo test test-unit test-replay vscode-vsix clean
+.PHONY: setup emacs vsix demo test test-unit test-replay vscode-vsix clean
 
 setup: $(VENV)/.installed $(RESTATE_BIN) $(VSCODE_DIR)/node_modules/.package-lock.json
 
@@ -26,6 +26,10 @@ $(RESTATE_BIN):
 $(VSCODE_DIR)/node_modules/.package-lock.json: $(VSCODE_DIR)/package-lock.json
 	cd $(VSCODE_DIR) && npm ci --no-fund --no-audit --loglevel=error
 
+# The installable extension (tsc through vscode:prepublish, then vsce); its tests run in pytest.
+vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
+	cd $(VSCODE_DIR) && npm run --silent package
+
 vscode-vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
 	cd $(VSCODE_DIR) && npm test && npm run package
 
@@ -36,7 +40,7 @@ demo: setup
 emacs:
 	@command -v emacs >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq emacs-nox elpa-eglot >/dev/null; }
 
-test: setup emacs
+test: setup emacs vsix
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # Every task suspends and replays its journal after each step: catches non-determinism.
