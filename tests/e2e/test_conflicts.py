@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import wait_for
+
+
+def _notes(ingress: str, task_id: str) -> list:
+    req = urllib.request.Request(f"{ingress}/TaskNotes/{task_id}/since", data=b"0",
+                                 headers={"content-type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as r:
+        return json.load(r)["notes"]
 
 
 def plan(title: str, *steps: tuple[str, dict]) -> str:
@@ -18,7 +26,7 @@ async def test_user_edit_under_a_running_task_is_detected_and_stale_edit_refused
     f.write_text("alpha\nbeta\n")
     prompt = plan("Watch me",
                   ("read_file", {"path": "notes.txt"}),
-                  ("run_command", {"command": "touch ready && sleep 2"}),
+                  ("run_command", {"command": "touch ready && while [ ! -f go ]; do sleep 0.05; done"}),
                   ("edit_file", {"path": "notes.txt", "old": "beta", "new": "BETA"}),
                   ("read_file", {"path": "notes.txt"}),
                   ("edit_file", {"path": "notes.txt", "old": "beta", "new": "BETA"}))
@@ -27,7 +35,11 @@ async def test_user_edit_under_a_running_task_is_detected_and_stale_edit_refused
     try:
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         await asyncio.to_thread(wait_for, lambda: (tmp_path / "ready").exists(), 60, "the command to start")
-        f.write_text("alpha (edited by the user)\nbeta\n")  # the user's unsaved-elsewhere work
+        f.write_text("alpha (edited by the user)\nbeta\n")  # the user's work, while the task runs
+        # The watcher reports the change to the task (TaskNotes); then let the task go on.
+        ingress = runtime.status()["restate"]["ingress"]
+        await asyncio.to_thread(wait_for, lambda: _notes(ingress, task_id), 60, "the change to be reported")
+        (tmp_path / "go").touch()
         events = await client.wait_finished(task_id)
     finally:
         await client.stop()

@@ -86,16 +86,12 @@ class EditorBridge:
         except Exception as e:  # noqa: BLE001 - the disk path still works without the registry
             log.warning("could not publish open files: %s", e)
 
-    async def stop(self) -> None:
+    def stop(self) -> None:
+        """On shutdown: no network here (`exit` follows at once); our entry expires by itself
+        (`FRESH_S`), and tasks then use the disk."""
         for t in (self._heartbeat, self._sync_soon):
             if t:
                 t.cancel()
-        try:
-            service = await asyncio.wait_for(self.server.task_service(), 2)
-            for root in self.roots():
-                await service.api.send("EditorSessions", workspace_key(root), "remove", self.session_id)
-        except Exception:  # noqa: BLE001 - stale entries expire by themselves
-            pass
 
     # --- requests from tasks ----------------------------------------------------
     def offer(self, request: dict[str, Any] | None, workspace: Path) -> None:

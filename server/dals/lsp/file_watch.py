@@ -18,6 +18,7 @@ from ..workspace.files import file_hash
 from ..workspace.listing import is_ignored
 
 log = logging.getLogger("dals.lsp.watch")
+SWEEP_S = 2.0
 
 
 class FileWatch:
@@ -26,18 +27,38 @@ class FileWatch:
         self.watchers: dict[Path, asyncio.Task] = {}
         self.stop_event = asyncio.Event()
         self.reported: dict[tuple[str, str], str | None] = {}  # (task, path) -> sha last reported
+        self.sweepers: dict[Path, asyncio.Task] = {}
 
     def watch(self, root: Path) -> None:
         root = root.resolve()
         if root in self.watchers or not root.is_dir():
             return
-        self.watchers[root] = asyncio.get_running_loop().create_task(self._loop(root), name=f"watch {root}")
+        loop = asyncio.get_running_loop()
+        self.watchers[root] = loop.create_task(self._loop(root), name=f"watch {root}")
+        self.sweepers[root] = loop.create_task(self._sweep(root), name=f"sweep {root}")
+
+    def stop_nowait(self) -> None:
+        self.stop_event.set()
+        for t in [*self.watchers.values(), *self.sweepers.values()]:
+            t.cancel()
 
     async def stop(self) -> None:
-        self.stop_event.set()
-        for t in self.watchers.values():
-            t.cancel()
-        await asyncio.gather(*self.watchers.values(), return_exceptions=True)
+        self.stop_nowait()
+        await asyncio.gather(*self.watchers.values(), *self.sweepers.values(), return_exceptions=True)
+
+    async def _sweep(self, root: Path) -> None:
+        """A safety net under the watcher: every few seconds, re-hash just the files running tasks
+        have read. Catches changes made before the watcher was up, and filesystems without
+        inotify; `changed` reports each new content once."""
+        stream = self.server.stream
+        while not self.stop_event.is_set():
+            await asyncio.sleep(SWEEP_S)
+            for task_id, seen in list(stream.read_paths.items()):
+                if stream.workspaces.get(task_id) != root:
+                    continue
+                for rel in list(seen):
+                    path = root / rel
+                    await self.changed(root, path, "modified" if path.exists() else "deleted")
 
     async def _loop(self, root: Path) -> None:
         base = DefaultFilter()

@@ -157,10 +157,11 @@ def build_server() -> DalsServer:
         ls.editor.changed()
 
     @server.feature(types.SHUTDOWN)
-    async def shutdown(ls: DalsServer, params) -> None:
-        await ls.editor.stop()
-        await ls.file_watch.stop()
-        await ls.stream.stop()
+    def shutdown(ls: DalsServer, params) -> None:
+        # Answer at once: `exit` may follow immediately. Background work is cancelled, not awaited.
+        ls.editor.stop()
+        ls.file_watch.stop_nowait()
+        ls.stream.stop_nowait()
 
     commands.setup(server)
     code_actions.setup(server)

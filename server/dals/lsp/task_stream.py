@@ -41,6 +41,10 @@ class TaskStream:
         if task_id in self.followers:
             self.cursors[task_id] = max(self.cursors.get(task_id, 0), seq)
 
+    def stop_nowait(self) -> None:
+        for t in self.followers.values():
+            t.cancel()
+
     async def stop(self) -> None:
         for t in self.followers.values():
             t.cancel()
