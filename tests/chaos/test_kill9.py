@@ -96,7 +96,14 @@ async def test_worker_kill9_mid_step(chaos_runtime, chaos_double, ws):
     assert new and new != old["pid"]
     # the in-flight command died with its worker: s5 was written by the re-run only
     check_outcome(ws, chaos_double, shown, max_slow_runs=1)
-    assert shown["usage"]["replayedRequests"] >= SLOW
+    # Replays are counted beside the journal (TaskLedger, one-way): wait for the count to land.
+    async def ledger():
+        while True:
+            got = await _client_show(chaos_runtime, task_id)
+            if got["usage"]["replayedRequests"] >= SLOW:
+                return got
+            await asyncio.sleep(0.1)
+    await asyncio.wait_for(ledger(), 30)
 
 
 async def test_restate_server_kill9_mid_step(chaos_runtime, chaos_double, ws):
@@ -137,6 +144,18 @@ async def test_lsp_kill9_task_goes_on(chaos_runtime, chaos_double, ws):
         assert [e["seq"] for e in shown["events"]][: len(seen_before)] == seen_before
     finally:
         await again.stop()
+
+
+async def _client_show(runtime, task_id):
+    from dals.client.restate_api import RestateApi
+    from dals.client.tasks import TaskService
+
+    st = runtime.status()
+    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    try:
+        return await service.show(task_id)
+    finally:
+        await service.api.aclose()
 
 
 def _read(path):

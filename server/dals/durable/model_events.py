@@ -106,15 +106,25 @@ class ModelEvents(AbstractCapability[Any]):
     """Writes the `model` event after each journaled model step (outside the step: `ctx.set`
     is not allowed inside it) and counts replayed requests."""
 
-    def __init__(self, record: TaskRecord, counter: CountingModel):
+    def __init__(self, record: TaskRecord, counter: CountingModel, report=None):
         self.record = record
         self.counter = counter
+        self.report = report  # called with a count of replayed requests not yet reported
         self.seen_executed = 0
         self.replayed = 0  # in this attempt: requests answered from the journal
+        self.reported = 0
+
+    def flush(self) -> None:
+        """Hand the replays counted so far to `report` (outside the journal: see task_object)."""
+        if self.report and self.replayed > self.reported:
+            self.report(self.replayed - self.reported)
+            self.reported = self.replayed
 
     async def after_model_request(self, ctx, *, request_context, response: ModelResponse) -> ModelResponse:
         if self.counter.executed == self.seen_executed:
             self.replayed += 1
+        else:
+            self.flush()  # the replay is over: a request really ran; count the replays now
         self.seen_executed = self.counter.executed
         title, detail = describe(response)
         self.record.model_step(iso(response.timestamp), title, response.usage.input_tokens,

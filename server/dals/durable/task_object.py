@@ -133,6 +133,16 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+_background: set[asyncio.Task] = set()
+
+
+def _spawn(coro) -> None:
+    """Fire and forget, but keep a reference: asyncio only holds tasks weakly."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
 async def _report_replayed(task_id: str, n: int) -> None:
     """Replays are not part of the journal (a replay is the journal read again), so they are
     counted beside it: a one-way call to TaskLedger, outside the durable context."""
@@ -156,7 +166,7 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
     except ModelConfigError as e:
         record.finish("failed", _iso(await ctx.time()), error=str(e))
         return record.summary
-    events = ModelEvents(record, model)
+    events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     durable = RestateAgent(build_agent(model))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
@@ -166,8 +176,7 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
                                        usage_limits=UsageLimits(request_limit=spec.requestLimit),
                                        model_settings={"timeout": MODEL_TIMEOUT_S})
         finally:
-            if events.replayed:
-                asyncio.get_running_loop().create_task(_report_replayed(spec.taskId, events.replayed))
+            events.flush()
     except TerminalError as e:
         if e.status_code == 409:  # cancelled through the admin API
             record.finish("cancelled", _iso(await ctx.time()))
