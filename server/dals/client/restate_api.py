@@ -4,10 +4,19 @@ Used by the supervisor, the language server and the CLI alike. Knows URLs and JS
 """
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
 import httpx
+
+
+RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s
+
+
+def _transient(r: httpx.Response) -> bool:
+    text = r.text[:500].lower()
+    return r.status_code in (502, 503) or "partition" in text or "unavailable" in text or "not ready" in text
 
 
 class RestateUnavailable(RuntimeError):
@@ -25,10 +34,25 @@ class RestateApi:
         await self._http.aclose()
 
     async def _request(self, method: str, url: str, **kw) -> httpx.Response:
-        try:
-            return await self._http.request(method, url, **kw)
-        except httpx.HTTPError as e:
-            raise RestateUnavailable(f"Restate unreachable at {url}: {type(e).__name__} {e}".strip()) from e
+        """One request, retried for a few seconds while Restate is (re)starting: connection
+        refused, or a 5xx such as "expecting a partition store" right after a restart. Every call
+        made through here is safe to repeat (reads, idempotency-keyed sends, admin actions)."""
+        last: Exception | None = None
+        for delay in RETRY_DELAYS:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                r = await self._http.request(method, url, **kw)
+            except httpx.TimeoutException as e:
+                raise RestateUnavailable(f"Restate timed out at {url}: {type(e).__name__}") from e
+            except httpx.HTTPError as e:
+                last = e
+                continue
+            if r.status_code in (500, 502, 503) and _transient(r):
+                last = RestateUnavailable(f"{r.status_code} {r.text[:200]}")
+                continue
+            return r
+        raise RestateUnavailable(f"Restate unreachable at {url}: {type(last).__name__} {last}".strip()) from last
 
     # --- health -----------------------------------------------------------------
     async def healthy(self) -> bool:
