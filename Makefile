@@ -7,7 +7,7 @@ RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/b
 PYTEST_ARGS ?=
 VSCODE_DIR := editor-clients/vscode
 
-.PHONY: setup emacs vsix demo test test-unit test-replay vscode-vsix clean
+.PHONY: setup emacs vsix demo test chaos test-unit test-replay vscode-vsix clean
 
 setup: $(VENV)/.installed $(RESTATE_BIN) $(VSCODE_DIR)/node_modules/.package-lock.json
 
@@ -46,6 +46,10 @@ test: setup emacs vsix
 # Every task suspends and replays its journal after each step: catches non-determinism.
 test-replay: setup
 	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest tests/e2e tests/integration/test_pause_resume.py $(PYTEST_ARGS)
+
+# The long randomized crash campaign (>= 200 kill -9s); appends its report to docs/reliability.md.
+chaos: setup
+	$(PY) -m tests.chaos.campaign --kills 200 --report docs/reliability-campaign.md
 
 test-unit: setup
 	$(VENV)/bin/pytest tests/unit $(PYTEST_ARGS)

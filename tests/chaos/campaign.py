@@ -7,10 +7,11 @@ countable traces in the workspace: a line `K <wall time>` in `runs.log` when it 
 execution, so re-runs are visible with their time) and its marker line `mK` in `effects.log`
 when it ends. Slow commands first `touch slow.K`, then sleep 0.5-1.5 s.
 
-During the run, 1-3 kills happen, each at a random moment chosen from the seed: when the slow
+During the run, 1-4 kills happen, each at a random moment chosen from the seed: when the slow
 command of step K has started (`slow.K` appears), when the model request of step K reaches the
 double (that request is made slow for the occasion), or a random delay after the start / after the
-previous recovery. A kill is `kill -9` of one of `worker`, `restate`, `lsp`, or two of them at once.
+previous recovery (a step moment that a slow recovery let pass becomes an immediate kill). A kill is
+`kill -9` of one of `worker`, `restate`, `lsp`, or two of them at once.
 The runtime's supervisor brings the worker and the server back; a killed `dals lsp` is replaced by
 a new client. The campaign waits until what it killed is back (new pid, healthy) before the next
 kill, and records how long that took.
@@ -27,11 +28,14 @@ After each run, the checks (any failure is a *violation*, recorded with the run'
   worker or of the Restate server (alone or with something else) that happened between the
   previous execution of that step and this one (1 s of slack for a request already on the wire).
   One kill excuses at most one re-execution. A kill of `dals lsp` alone excuses none: the task
-  does not run in it;
+  does not run in it. One more case for a kill of the server without the worker: the attempt it
+  cut off lives on in the worker until it notices, and may still *start* the step in flight
+  (it was replaying towards it when the server died) — then that kill excuses the re-execution
+  by the restarted server's attempt even though the previous execution began after the kill;
 * every command's marker is in `effects.log` at least once and at most once per execution of the
-  command; a completed (not re-executed) command exactly once. A slow command killed with its
-  worker while it slept must not append its marker after all (guarantee 2: commands die with their
-  worker), so its marker is then there exactly once (from the re-run);
+  command; a completed (not re-executed) command exactly once. An execution of a slow command
+  killed with its worker while it slept never appends its marker (guarantee 2: commands die with
+  their worker), so the marker count is then at most the executions minus those killed;
 * events (`dals.showTask`) are numbered 1..n without gap or duplicate, with the expected count by
   kind: 2 `status`, one `model` per model request of the plan (steps + 1), one `tool` per read and
   command, one `edit` per write and edit, nothing else; usage says steps + 1 requests;
@@ -41,6 +45,9 @@ Usable from pytest (`Campaign(runtime, double, ...).run()` inside the chaos tier
 a program that brings up its own runtime and writes a Markdown report:
 
     python -m tests.chaos.campaign --seed 2024 --kills 200 --report docs/reliability-campaign.md
+
+A run is reproducible from its own seed (printed and reported): its plan and its kill schedule
+derive from it alone (the moments, not the timing). `--run SEED` replays just that run.
 """
 from __future__ import annotations
 
@@ -69,6 +76,7 @@ TRIGGERS = ("command", "model", "delay")
 # Only these lose the step in flight: the task runs in the worker and is journaled by the server.
 JOURNAL_TARGETS = ("worker", "restate")
 SLACK_S = 1.0  # a request or command already on its way when the kill landed is seen a bit later
+UNAVAILABLE_S = 30.0  # how long a "DALS runtime unavailable" answer may last after a restart
 FILES = ("a.txt", "b.txt", "c.txt", "notes.md")
 
 
@@ -278,6 +286,34 @@ def read_lines(path: Path) -> list[str]:
         return []
 
 
+def excuse_reruns(reruns: list[tuple[float, float, str]], kills: list[KillRecord],
+                  log: list[str] | None = None) -> list[str]:
+    """Match every re-execution `(previous start, this start, what)` to the kill that allows it;
+    the violations for those that no kill allows (see the module docstring for the rule)."""
+    excuses = sorted((k.wall, k.target) for k in kills
+                     if not k.skipped and any(p in JOURNAL_TARGETS for p in k.target.split("+")))
+    used: dict[int, str] = {}  # kill -> the re-execution it excused (one each)
+    out = []
+    for prev, this, what in sorted(reruns, key=lambda r: r[1]):
+        if log is not None:
+            log.append(what)
+        match = next((i for i, (w, _) in enumerate(excuses)
+                      if i not in used and prev - SLACK_S <= w <= this), None)
+        if match is None:
+            # The attempt cut off from a killed server lives on in the worker and may still *start*
+            # the step in flight after the crash (it was replaying towards it); the restarted
+            # server's attempt then runs it again. So a kill of the server without the worker also
+            # excuses a re-execution whose previous execution began after that kill.
+            match = next((i for i, (w, target) in enumerate(excuses)
+                          if i not in used and "worker" not in target and w <= prev <= this), None)
+        if match is None:
+            out.append(f"{what} ran again at +{this - prev:.2f}s with no kill of the worker or server "
+                       f"in between (only the step in flight at a crash may run again)")
+        else:
+            used[match] = what
+    return out
+
+
 # --- one run ---------------------------------------------------------------------------------------
 @dataclass
 class RunRecord:
@@ -288,6 +324,8 @@ class RunRecord:
     task_id: str | None = None
     kills: list[KillRecord] = field(default_factory=list)
     reexecuted: list[str] = field(default_factory=list)
+    unavailable: list[dict[str, Any]] = field(default_factory=list)  # transient "runtime unavailable"
+    kept: str | None = None  # the run's directory, kept when it has violations
     duration_s: float = 0.0
     violations: list[str] = field(default_factory=list)
 
@@ -329,6 +367,29 @@ class Run:
     def client(self) -> DalsClient:
         return self.c.client
 
+    async def command(self, name: str, args: dict[str, Any]) -> Any:
+        """A read-only `dals.*` command; "DALS runtime unavailable" answers are retried for up to
+        UNAVAILABLE_S and recorded (right after a server restart, Restate's /health answers before
+        its SQL admin API does). Still unavailable after that: the error goes up (a violation)."""
+        first: float | None = None
+        while True:
+            try:
+                out = await self.client.command(name, args)
+            except Exception as e:  # noqa: BLE001 - pygls' JsonRpcException and kin
+                if "runtime unavailable" not in str(e) or (first and time.monotonic() - first > UNAVAILABLE_S):
+                    raise
+                if first is None:
+                    first, error = time.monotonic(), str(e)
+                await asyncio.sleep(0.2)
+                continue
+            if first is not None:
+                restarts = [k.wall for k in self.rec.kills if "restate" in k.target and k.wall]
+                self.rec.unavailable.append({
+                    "command": name, "window_s": round(time.monotonic() - first, 2),
+                    "after_server_kill_s": round(time.time() - max(restarts), 2) if restarts else None,
+                    "error": error[:200]})
+            return out
+
     async def execute(self) -> RunRecord:
         self.double.delays = {s.step - 1: s.model_delay_s for s in self.specs if s.trigger == "model"}
         start = time.monotonic()
@@ -356,7 +417,7 @@ class Run:
         if not self.rec.violations:
             shutil.rmtree(self.ws, ignore_errors=True)
         else:
-            self.rec.violations.append(f"workspace kept: {self.ws}")
+            self.rec.kept = str(self.ws)
         return self.rec
 
     # -- kill ------------------------------------------------------------------------------------
@@ -405,7 +466,10 @@ class Run:
         if passed:  # a recovery took longer than the steps before the moment: kill now instead
             rec.trigger = "delay"
             rec.note = f"{spec.trigger} moment of step {spec.step} had passed: killed at once"
-            return not await self.ended()
+            if await self.ended():
+                rec.skipped = "the task finished before the moment came"
+                return False
+            return True
         if spec.trigger == "command":
             step = self.plan.steps[spec.step - 1]
             ok = await self.until_or_finished(lambda: wait_file(self.ws / f"slow.{spec.step}", 0.5), timeout)
@@ -454,7 +518,7 @@ class Run:
         """The task's status in `dals.listTasks` (not `dals.showTask`: a showTask answer counts as
         events delivered, so the live stream would rightly skip them and the stream check could
         not tell that from a gap)."""
-        listed = await self.client.command("dals.listTasks", {})
+        listed = await self.command("dals.listTasks", {})
         return next((t["status"] for t in listed["tasks"] if t["taskId"] == self.rec.task_id), None)
 
     def in_flight(self) -> str:
@@ -468,7 +532,13 @@ class Run:
             return f"model request {n}"
         if n > len(self.plan.steps):
             return "after the final answer"
-        return f"step {n} {self.plan.steps[n - 1].tool} (or journaling model request {n})"
+        step = self.plan.steps[n - 1]
+        if step.tool == "run_command":
+            started = [ln for ln in read_lines(self.ws / "runs.log") if ln.split(" ")[0] == str(n)]
+            ended = read_lines(self.ws / "effects.log").count(f"m{n}")
+            if len(started) > ended:
+                return f"step {n} run_command (running{', slow' if step.slow_s else ''})"
+        return f"step {n} {step.tool} (or journaling model request {n}, or replaying)"
 
     # -- end -------------------------------------------------------------------------------------
     async def finished(self) -> dict[str, Any] | None:
@@ -488,9 +558,9 @@ class Run:
                                                             for x in e), timeout=10)
                     except asyncio.TimeoutError:
                         pass
-                return await self.client.command("dals.showTask", {"taskId": self.rec.task_id})
+                return await self.command("dals.showTask", {"taskId": self.rec.task_id})
             if time.monotonic() > deadline:
-                shown = await self.client.command("dals.showTask", {"taskId": self.rec.task_id})
+                shown = await self.command("dals.showTask", {"taskId": self.rec.task_id})
                 self.rec.violations.append(
                     f"task not finished after {self.c.timeout * 2:.0f}s: status {shown['status']} "
                     f"{shown.get('lastFailure') or ''}")
@@ -502,7 +572,7 @@ class Run:
         n = len(plan.steps)
         if shown["status"] != "succeeded":
             v.append(f"task {shown['status']}: {shown.get('error')}")
-        listed = await self.client.command("dals.listTasks", {})
+        listed = await self.command("dals.listTasks", {})
         mine = [t for t in listed["tasks"] if t["taskId"] == self.rec.task_id]
         if len(mine) != 1 or mine[0]["status"] != "succeeded":
             v.append(f"dals.listTasks shows {[t['status'] for t in mine]} for the task")
@@ -549,28 +619,18 @@ class Run:
             times = sorted(runs.get(s.number, []))
             reruns += [(a, b, f"command {s.number}") for a, b in zip(times, times[1:])]
             marks = effects.count(f"m{s.number}")
+            # executions killed with their worker while they slept (guarantee 2) add no marker, ever
+            died = sum(1 for k in self.rec.kills if k.trigger == "command" and not k.skipped and k.mid_sleep
+                       and "worker" in k.target and k.in_flight.startswith(f"step {s.number} "))
             if not 1 <= marks <= max(1, len(times)):
                 v.append(f"command {s.number}: marker m{s.number} {marks}× in effects.log, ran {len(times)}×")
-            if s.slow_s:
-                for k in self.rec.kills:
-                    if (k.trigger == "command" and not k.skipped and "worker" in k.target and k.mid_sleep
-                            and k.in_flight.startswith(f"step {s.number} ") and marks != 1):
-                        v.append(f"command {s.number} was killed with its worker while it slept, yet its "
-                                 f"marker is {marks}× in effects.log (it outlived its worker)")
+            elif died and marks > len(times) - died:
+                v.append(f"command {s.number} ran {len(times)}×, {died}× killed with its worker while it slept, "
+                         f"yet its marker is {marks}× in effects.log (a command outlived its worker)")
         unknown = sorted(set(effects) - {f"m{s.number}" for s in plan.commands})
         if unknown:
             v.append(f"unexpected lines in effects.log: {unknown}")
-        excuses = sorted(k.wall for k in self.rec.kills
-                         if not k.skipped and any(p in JOURNAL_TARGETS for p in k.target.split("+")))
-        used: set[int] = set()
-        for prev, this, what in sorted(reruns, key=lambda r: r[1]):
-            self.rec.reexecuted.append(what)
-            match = next((i for i, w in enumerate(excuses) if i not in used and prev - SLACK_S <= w <= this), None)
-            if match is None:
-                v.append(f"{what} ran again at +{this - prev:.2f}s with no kill of the worker or server "
-                         f"in between (only the step in flight at a crash may run again)")
-            else:
-                used.add(match)
+        v += excuse_reruns(reruns, self.rec.kills, self.rec.reexecuted)
 
         # events
         events = shown.get("events") or []
@@ -605,7 +665,7 @@ class Campaign:
     def __init__(self, runtime: Runtime, double: OpenAIDouble, seed: int, kills: int,
                  min_steps: int = 5, max_steps: int = 30, timeout: float = 180.0,
                  max_seconds: float | None = None, verbose: bool = True, same_file_gap: int = 4,
-                 max_kills_per_run: int = 4):
+                 max_kills_per_run: int = 4, run_seeds: list[int] | None = None):
         self.runtime = runtime
         self.double = double
         self.seed = seed
@@ -617,6 +677,7 @@ class Campaign:
         self.verbose = verbose
         self.same_file_gap = same_file_gap
         self.max_kills_per_run = max_kills_per_run
+        self.run_seeds = run_seeds
         self.kills = 0
         self.runs: list[RunRecord] = []
         self.started = 0.0
@@ -644,14 +705,21 @@ class Campaign:
         try:
             await self._runs(rng)
         finally:
+            self.duration_s = round(time.monotonic() - self.started, 1)
             await self.client.stop()
             if not self.violations:
                 shutil.rmtree(self.root, ignore_errors=True)
-        self.duration_s = round(time.monotonic() - self.started, 1)
         return self
 
     async def _runs(self, rng: random.Random) -> None:
         index = 0
+        if self.run_seeds:
+            for seed in self.run_seeds:
+                index += 1
+                rec = await Run(self, index, seed, self.max_kills_per_run).execute()
+                self.runs.append(rec)
+                self.log(f"run {index} done in {rec.duration_s}s, violations: {rec.violations or 'none'}")
+            return
         while self.kills < self.target:
             if self.max_seconds and time.monotonic() - self.started > self.max_seconds:
                 self.stopped_early = (f"time budget of {self.max_seconds:.0f}s spent after {self.kills} "
@@ -672,6 +740,10 @@ class Campaign:
     @property
     def violations(self) -> list[str]:
         return [f"run {r.index} (seed {r.seed}): {v}" for r in self.runs for v in r.violations]
+
+    @property
+    def failed_runs(self) -> list[RunRecord]:
+        return [r for r in self.runs if r.violations]
 
     def by_target(self) -> dict[str, int]:
         out = {t: 0 for t in TARGETS}
@@ -699,7 +771,10 @@ class Campaign:
             "steps": sum(r.steps for r in self.runs),
             "skipped": sum(1 for r in self.runs for k in r.kills if k.skipped),
             "reexecuted": sum(len(r.reexecuted) for r in self.runs),
-            "violations": len(self.violations), "duration_s": self.duration_s,
+            "violations": len(self.violations), "failed_runs": len(self.failed_runs),
+            "duration_s": self.duration_s,
+            "unavailable": sum(len(r.unavailable) for r in self.runs),
+            "unavailable_max_s": max((u["window_s"] for r in self.runs for u in r.unavailable), default=0.0),
             "by_target": self.by_target(), "by_trigger": self.by_trigger(),
             "stopped_early": self.stopped_early,
         }
@@ -725,7 +800,9 @@ class Campaign:
             f"- kills by target: " + ", ".join(f"{k} {n}" for k, n in s["by_target"].items()),
             f"- kills by moment: " + ", ".join(f"{k} {n}" for k, n in s["by_trigger"].items()),
             f"- steps executed again (all matched to a kill of the worker or server): {s['reexecuted']}",
-            f"- **violations: {s['violations']}**",
+            f"- **violations: {s['violations']}** in {s['failed_runs']} run(s)",
+            f"- transient \"DALS runtime unavailable\" answers to dals.listTasks/showTask after a server restart "
+            f"(retried, not violations): {s['unavailable']}, longest {s['unavailable_max_s']:.2f} s",
             f"- wall time {self.duration_s:.0f} s (runs: median "
             f"{sorted(r.duration_s for r in self.runs)[len(self.runs) // 2] if self.runs else 0:.1f} s)",
             "- recovery (kill → killed parts back with a new pid and healthy): "
@@ -733,14 +810,16 @@ class Campaign:
             "",
         ]
         if self.violations:
-            lines += ["## Violations", ""] + [f"- {v}" for v in self.violations] + [""]
+            lines += ["## Violations", ""] + [f"- {v}" for v in self.violations]
+            lines += [f"- run {r.index}: workspace kept in `{r.kept}`" for r in self.failed_runs if r.kept] + [""]
         lines += ["## Runs", "",
                   "| run | seed | steps | kills: target @ s (moment; in flight; recovery s) | re-executed | s | violations |",
                   "|---|---|---|---|---|---|---|"]
         for r in self.runs:
             ks = "<br>".join(
                 f"{k.target} — skipped ({k.trigger})" if k.skipped else
-                f"{k.target} @ {k.at_s} ({k.trigger}; {k.in_flight}; {k.recovery_s})" for k in r.kills)
+                f"{k.target} @ {k.at_s} ({k.trigger}{' — ' + k.note if k.note else ''}; {k.in_flight}; "
+                f"{k.recovery_s})" for k in r.kills)
             lines.append(f"| {r.index} | {r.seed} | {r.steps} | {ks} | {', '.join(r.reexecuted) or '–'} | "
                          f"{r.duration_s} | {len(r.violations) or '–'} |")
         return "\n".join(lines) + "\n"
@@ -748,17 +827,23 @@ class Campaign:
 
 # --- as a program ----------------------------------------------------------------------------------
 async def _main(args: argparse.Namespace) -> int:
+    # SIGTERM (and SIGINT, which a background job ignores) stop the campaign and its runtime cleanly
+    me = asyncio.current_task()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, me.cancel)
     state = Path(tempfile.mkdtemp(prefix="dals-campaign-state-"))
     with OpenAIDouble(model="double") as double:
         rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
                              "DALS_MODEL": "openai-chat:double"})
         await asyncio.to_thread(rt.up)
+        campaign = Campaign(rt, double, args.seed, args.kills, min_steps=args.min_steps,
+                            max_steps=args.max_steps, timeout=args.timeout,
+                            max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+                            same_file_gap=args.same_file_gap, run_seeds=args.run)
         try:
-            campaign = Campaign(rt, double, args.seed, args.kills, min_steps=args.min_steps,
-                                max_steps=args.max_steps, timeout=args.timeout,
-                                max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                                same_file_gap=args.same_file_gap)
             await campaign.run()
+        except asyncio.CancelledError:
+            campaign.stopped_early = f"interrupted after {campaign.kills} of {args.kills} kills"
         finally:
             await asyncio.to_thread(rt.down)
             shutil.rmtree(state, ignore_errors=True)
@@ -783,6 +868,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write every run's record here as JSON")
     ap.add_argument("--min-steps", type=int, default=5)
     ap.add_argument("--max-steps", type=int, default=30)
+    ap.add_argument("--run", type=int, action="append", metavar="SEED",
+                    help="replay only the run with this seed (repeatable); --kills is then ignored")
     ap.add_argument("--same-file-gap", type=int, default=4,
                     help="steps between two changes of one file (1: back to back, hits the watcher bug)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds for any one wait")
