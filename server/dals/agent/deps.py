@@ -70,11 +70,26 @@ class InMemoryRunner:
         return {"decision": "approve" if self.approve else "reject", "comment": None}
 
 
+class SeenHashes(dict):
+    """path -> the content hash the task last saw; `history` keeps every hash the task itself
+    read or produced for a path, so an outside-change report of one of its own (earlier) writes,
+    which can arrive late, is not mistaken for someone else's change."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.history: dict[str, set[str]] = {k: {v} for k, v in self.items()}
+
+    def __setitem__(self, key: str, value: str) -> None:
+        super().__setitem__(key, value)
+        if not value.startswith("stale:"):
+            self.history.setdefault(key, set()).add(value)
+
+
 @dataclass
 class TaskDeps:
     root: Path
     runner: StepRunner
-    seen: dict[str, str] = field(default_factory=dict)  # path -> content hash the task last saw
+    seen: SeenHashes = field(default_factory=SeenHashes)  # path -> content hash the task last saw
     shell: ShellState = field(default_factory=ShellState)
     mode: str = "auto"  # "review": every edit waits for the user's approval
     commands_allow: list[str] | None = None  # None: every command runs without asking

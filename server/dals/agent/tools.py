@@ -111,8 +111,9 @@ async def _absorb_changes(d: TaskDeps) -> None:
     for note in await d.runner.changes():
         key = _key(note.get("path") or "")
         known = d.seen.get(key)
-        if known is None or known.startswith(STALE) or note.get("sha") == known:
-            continue  # not read by this task, already stale, or the task's own write
+        own = getattr(d.seen, "history", {}).get(key, ())
+        if known is None or known.startswith(STALE) or note.get("sha") == known or note.get("sha") in own:
+            continue  # not read by this task, already stale, or one of the task's own writes
         d.seen[key] = STALE + known
         how = "deleted" if note.get("change") == "deleted" else "changed"
         d.runner.event("log", f"{key} {how} outside the task; it must be read again",

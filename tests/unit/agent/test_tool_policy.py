@@ -80,3 +80,33 @@ async def test_file_deleted_under_the_agent(deps):
     out = await tools.write_file(ctx(deps), "README.md", "again")
     assert "changed since read" in out and "no longer exists" in out
     assert not (deps.root / "README.md").exists()
+
+
+async def test_a_late_report_of_the_tasks_own_earlier_write_is_not_a_conflict(deps):
+    """Found by the crash campaign: two quick writes, then the watcher reports the first one."""
+    first = await tools.write_file(ctx(deps), "notes.txt", "one\n")
+    first_sha = deps.seen["notes.txt"]
+    await tools.write_file(ctx(deps), "notes.txt", "two\n")
+    assert first.startswith("wrote")
+
+    async def late_report():
+        return [{"path": "notes.txt", "sha": first_sha, "change": "modified", "at": "2026-01-01T00:00:00Z"}]
+
+    deps.runner.changes = late_report
+    out = await tools.edit_file(ctx(deps), "notes.txt", "two", "three")
+    assert out.startswith("edited"), out
+    assert (deps.root / "notes.txt").read_text() == "three\n"
+    assert not [e for e in deps.runner.events if e["kind"] == "log"]
+
+
+async def test_a_real_outside_change_still_makes_the_edit_stale(deps):
+    await tools.write_file(ctx(deps), "notes.txt", "one\n")
+    (deps.root / "notes.txt").write_text("user\n")
+    from dals.workspace.files import file_hash
+
+    async def report():
+        return [{"path": "notes.txt", "sha": file_hash(deps.root, "notes.txt"), "change": "modified", "at": "x"}]
+
+    deps.runner.changes = report
+    out = await tools.edit_file(ctx(deps), "notes.txt", "user", "mine")
+    assert "changed since read" in out and (deps.root / "notes.txt").read_text() == "user\n"
