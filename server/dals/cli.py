@@ -89,6 +89,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dals", description="Durable Agent Language Server")
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("lsp", help="language server over stdio")
+    s.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)  # what some clients append
     s.set_defaults(fn=_cmd_lsp)
     s = sub.add_parser("up", help="start the local runtime (Restate server + worker) if needed")
     s.add_argument("--json", action="store_true")

@@ -6,7 +6,7 @@
 import * as vscode from 'vscode';
 import {
     ConfigurationParams, DidChangeConfigurationNotification, ExecuteCommandRequest, LanguageClient,
-    LanguageClientOptions, ServerOptions, TransportKind,
+    LanguageClientOptions, ServerOptions,
 } from 'vscode-languageclient/node';
 import { logError, logInfo } from './logging';
 import { DalsApi, TASK_EVENT, TaskEvent } from './protocol';
@@ -66,7 +66,7 @@ export class ServerConnection implements vscode.Disposable {
         const settings = readSettings();
         const command = serverExecutable(settings);
         const serverOptions: ServerOptions = {
-            command, args: ['lsp'], transport: TransportKind.stdio,
+            command, args: ['lsp'],  // no transport: the client would append --stdio
             options: { cwd: firstWorkspaceFolder(), env: { ...process.env } },
         };
         const clientOptions: LanguageClientOptions = {

@@ -163,6 +163,7 @@ class EditorBridge:
         doc_edit = types.TextDocumentEdit(
             text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=[edit])
         annotations = {"dals-review": types.ChangeAnnotation(
-            label="DALS (review)", needs_confirmation=True,
+            label="DALS (review)", needs_confirmation=False,  # already approved in DALS; VS Code would
+            # otherwise open its refactor preview with the edit unchecked
             description=f"{request['tool']} {request['path']}, approved in DALS review")} if annotate else None
         return types.WorkspaceEdit(document_changes=[doc_edit], change_annotations=annotations)
