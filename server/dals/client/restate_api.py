@@ -16,7 +16,8 @@ RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting serve
 
 def _transient(r: httpx.Response) -> bool:
     text = r.text[:500].lower()
-    return r.status_code in (502, 503) or "partition" in text or "unavailable" in text or "not ready" in text
+    return r.status_code in (502, 503) or any(
+        s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed"))
 
 
 class RestateUnavailable(RuntimeError):
@@ -48,7 +49,9 @@ class RestateApi:
             except httpx.HTTPError as e:
                 last = e
                 continue
-            if r.status_code in (500, 502, 503) and _transient(r):
+            # the admin SQL answers 5xx for a moment after a restart ("expecting a partition store",
+            # "node … was shut down or removed") although /health is already 200
+            if r.status_code >= 500 and (url.endswith("/query") or _transient(r)):
                 last = RestateUnavailable(f"{r.status_code} {r.text[:200]}")
                 continue
             return r
