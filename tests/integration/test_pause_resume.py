@@ -56,6 +56,14 @@ async def test_retrying_then_paused_then_resumed(failing, tmp_path):
 
         paused = await status_becomes("paused")
         assert "500" in paused.get("lastFailure", "")
+        # each failed attempt is an event with the provider's reason; the last one pauses the task
+        status_events = [e for e in paused["events"] if e["kind"] == "status"]
+        retrying = [e for e in status_events if e["status"] == "retrying"]
+        assert len(retrying) == 2, [e["title"] for e in status_events]  # DALS_TASK_MAX_ATTEMPTS=3
+        assert all("500 Internal Server Error" in e["title"] and e["detail"]["reason"] for e in retrying)
+        assert [e["detail"]["attempt"] for e in retrying] == [1, 2]
+        assert status_events[-1]["status"] == "paused" and "500" in status_events[-1]["title"]
+        assert paused["resume"]["requestId"]
         assert (tmp_path / "effects.log").read_text().splitlines() == ["one", "two"]
         listed = await client.command("dals.listTasks", {"status": ["paused"]})
         assert task_id in [t["taskId"] for t in listed["tasks"]]
@@ -71,5 +79,7 @@ async def test_retrying_then_paused_then_resumed(failing, tmp_path):
         assert sorted(ok) == [0, 1, 2, 3]
         assert done["usage"]["requests"] == 4
         assert [e["seq"] for e in done["events"]] == list(range(1, len(done["events"]) + 1))
+        assert [e["title"] for e in done["events"] if e["kind"] == "status"][-2:] == ["Resumed", "Task succeeded"]
+        assert done["lastFailure"] is None and done["resume"] is None
     finally:
         await client.stop()

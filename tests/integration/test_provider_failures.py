@@ -69,6 +69,13 @@ async def test_rate_limited_twice_then_success(provider, tmp_path):
     assert sorted(ok_steps) == [0, 1, 2]  # no completed step asked again
     assert done["usage"]["requests"] == 3
     assert (tmp_path / "ratelimited.log").read_text().splitlines() == ["0", "1"]
+    # each 429 is a `retrying` event with the provider's reason, then the answer ends `retrying`
+    statuses = [(e["kind"], e["status"], e["title"]) for e in done["events"]]
+    retrying = [t for k, s, t in statuses if s == "retrying"]
+    assert len(retrying) == 2 and all("429 Too Many Requests" in t for t in retrying), statuses
+    after = statuses[[s for _, s, _ in statuses].index("retrying") + 2]
+    assert after[:2] == ("model", "running"), statuses
+    assert [e["seq"] for e in done["events"]] == list(range(1, len(done["events"]) + 1))
 
 
 async def test_unauthorized_fails_the_task_naming_the_key(provider, tmp_path):

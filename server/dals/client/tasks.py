@@ -63,12 +63,17 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: int) -> dict[str, Any]:
+def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: dict[str, int] | None) -> dict[str, Any]:
     """The contract's TaskSummary from the durable summary plus the invocation's condition."""
     s = dict(summary)
-    s["usage"] = dict(s.get("usage") or {}, replayedRequests=replayed)
-    s["usage"]["costUsd"] = cost_usd(s.get("model"), s["usage"].get("inputTokens") or 0,
-                                     s["usage"].get("outputTokens") or 0)
+    replayed = replayed or {}
+    u = s["usage"] = dict(s.get("usage") or {})
+    u["replayedRequests"] = replayed.get("requests", 0)
+    u["replayedInputTokens"] = replayed.get("inputTokens", 0)
+    u["replayedOutputTokens"] = replayed.get("outputTokens", 0)
+    u["costUsd"] = cost_usd(s.get("model"), u.get("inputTokens") or 0, u.get("outputTokens") or 0)
+    # what the replays would have cost had they been sent to the provider again
+    u["savedUsd"] = cost_usd(s.get("model"), u["replayedInputTokens"], u["replayedOutputTokens"])
     status = s.get("status", "queued")
     if invocation and status not in TERMINAL:
         inv = invocation.get("status")
@@ -108,16 +113,23 @@ class TaskService:
             latest[row["target_service_key"]] = row
         return latest
 
-    async def _replayed(self, task_id: str | None = None) -> dict[str, int]:
+    async def _replayed(self, task_id: str | None = None) -> dict[str, dict[str, int]]:
+        """Per task: model requests answered from the journal and their tokens (TaskLedger)."""
         where = f" AND service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
-            f"SELECT service_key, value_utf8 FROM state WHERE service_name = 'TaskLedger' AND key = 'replayed'{where}")
-        out = {}
+            "SELECT service_key, key, value_utf8 FROM state WHERE service_name = 'TaskLedger' "
+            f"AND key IN ('replayed', 'replayedTokens'){where}")
+        out: dict[str, dict[str, int]] = {}
         for row in rows:
             try:
-                out[row["service_key"]] = int(json.loads(row["value_utf8"]))
+                value = json.loads(row["value_utf8"])
             except (TypeError, ValueError):
-                pass
+                continue
+            got = out.setdefault(row["service_key"], {})
+            if row["key"] == "replayed" and isinstance(value, int):
+                got["requests"] = value
+            elif isinstance(value, dict):
+                got.update({k: int(v) for k, v in value.items() if isinstance(v, int)})
         return out
 
     async def list(self, statuses: list[str] | None = None) -> list[dict[str, Any]]:
@@ -133,12 +145,12 @@ class TaskService:
             except (TypeError, ValueError):
                 continue
             key = row["service_key"]
-            tasks[key] = public_summary(summary, invocations.get(key), replayed.get(key, 0))
+            tasks[key] = public_summary(summary, invocations.get(key), replayed.get(key))
         for key, spec in list(self.pending.items()):
             if key in tasks:
                 del self.pending[key]
             else:
-                tasks[key] = public_summary(spec, invocations.get(key), 0)
+                tasks[key] = public_summary(spec, invocations.get(key), None)
         out = sorted(tasks.values(), key=lambda t: t.get("createdAt", ""), reverse=True)
         if statuses:
             out = [t for t in out if t["status"] in statuses]
@@ -166,7 +178,7 @@ class TaskService:
         summary = page["summary"]
         if summary is None:
             if task_id in self.pending:
-                return public_summary(self.pending[task_id], None, 0) | {"events": []}
+                return public_summary(self.pending[task_id], None, None) | {"events": []}
             if not invocation:
                 raise UnknownTask(task_id)
             return {"taskId": task_id, "status": "queued", "events": [], "invocationId": invocation["id"]}
@@ -177,7 +189,7 @@ class TaskService:
                 break
             summary = page["summary"]
             events += page["events"]
-        replayed = (await self._replayed(task_id)).get(task_id, 0)
+        replayed = (await self._replayed(task_id)).get(task_id)
         result = public_summary(summary, invocation, replayed)
         if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])
@@ -225,6 +237,13 @@ class TaskService:
         return {"taskId": task_id, "status": status}
 
     async def resume(self, task_id: str) -> dict[str, Any]:
+        """Retry now: wake the task's own wait after provider failures (`resume` in its summary),
+        else ask Restate to resume an invocation it backs off or paused."""
+        shown = await self.show(task_id)
+        wait = shown.get("resume")
+        if wait and shown["status"] in ("paused", "retrying"):
+            await self.api.resolve_awakeable(wait["requestId"], {"at": now_iso()})
+            return {"taskId": task_id, "status": "running"}
         code = await self.api.invocation_action(await self._invocation_id(task_id), "resume")
         shown = await self.show(task_id)
         if code >= 400 and shown["status"] not in TERMINAL:

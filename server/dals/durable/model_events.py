@@ -1,7 +1,8 @@
 """Model-side observation: one task event per journaled model request, telling a request that
 really reached the provider from one answered out of the journal on replay, and sorting provider
 failures into terminal ones (a wrong key, an invalid request: retrying cannot help) and the rest
-(rate limits, 5xx, connection errors, timeouts: Restate retries the step, then pauses the task).
+(rate limits, 5xx, connection errors, timeouts: journaled as retryable failures, which
+`model_retry.ModelRetries` retries with events and then pauses on).
 """
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pydantic_ai.models.wrapper import WrapperModel
 
 from ..agent.offline_model import PlanError
 from restate import TerminalError
+from restate.exceptions import RetryableError
 
 from ..agent.providers import key_hint, model_string_of, redact, split
+from .model_retry import RETRYABLE_CODE
 from .task_record import TaskRecord
 
 # Provider answers that no retry can fix. 408, 409, 429 and 5xx are not here: they are retried.
@@ -31,6 +34,7 @@ class CountingModel(WrapperModel):
     def __init__(self, wrapped):
         super().__init__(wrapped)
         self.executed = 0
+        _without_sdk_retries(wrapped)
 
     async def request(self, *args: Any, **kwargs: Any) -> ModelResponse:
         self.executed += 1
@@ -40,9 +44,36 @@ class CountingModel(WrapperModel):
             if e.status_code in TERMINAL_STATUSES:
                 # Terminal inside the journaled step: Restate records the failure, no retry.
                 raise TerminalError(provider_failure(self.wrapped, e), status_code=400) from None
-            raise
+            raise RetryableError(retryable_failure(self.wrapped, e), status_code=RETRYABLE_CODE) from None
         except PlanError as e:  # the offline model's plan is malformed: retrying cannot help
             raise TerminalError(f"offline plan: {e}", status_code=400) from None
+        except Exception as e:  # refused connection, timeout, a broken response: worth another try
+            raise RetryableError(retryable_failure(self.wrapped, e), status_code=RETRYABLE_CODE) from None
+
+
+def _without_sdk_retries(model) -> None:
+    """The provider SDKs (openai, anthropic) retry 429/5xx silently, twice by default. Every
+    attempt is made visible instead (a journaled failure and a `retrying` event, see model_retry)."""
+    client = getattr(model, "client", None)
+    if client is not None and isinstance(getattr(client, "max_retries", None), int):
+        client.max_retries = 0
+
+
+def retryable_failure(model, error: Exception) -> str:
+    """'openai-chat:gpt-4.1: 429 Too Many Requests (provider said: …)' or the error's type and text."""
+    name = model_string_of(model)
+    if isinstance(error, ModelHTTPError):
+        phrase = _PHRASES.get(error.status_code, "")
+        said = _provider_message(error)
+        text = f"{error.status_code} {phrase}".strip() + (f" (provider said: {said})" if said else "")
+    else:
+        cause = error.__cause__ or error.__context__
+        text = f"{type(error).__name__}: {error}" + (f" ({type(cause).__name__}: {cause})" if cause else "")
+    return redact(f"{name}: {text}")[:500]
+
+
+_PHRASES = {408: "Request Timeout", 409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error",
+            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 529: "Overloaded"}
 
 
 def provider_failure(model, error: ModelHTTPError) -> str:
@@ -109,20 +140,23 @@ class ModelEvents(AbstractCapability[Any]):
     def __init__(self, record: TaskRecord, counter: CountingModel, report=None):
         self.record = record
         self.counter = counter
-        self.report = report  # called with a count of replayed requests not yet reported
+        self.report = report  # called with the replays not yet reported: {requests, inputTokens, outputTokens}
         self.seen_executed = 0
-        self.replayed = 0  # in this attempt: requests answered from the journal
-        self.reported = 0
+        # in this attempt: requests answered from the journal, and the tokens they did not cost again
+        self.replayed = {"requests": 0, "inputTokens": 0, "outputTokens": 0}
+        self.reported = dict(self.replayed)
 
     def flush(self) -> None:
         """Hand the replays counted so far to `report` (outside the journal: see task_object)."""
-        if self.report and self.replayed > self.reported:
-            self.report(self.replayed - self.reported)
-            self.reported = self.replayed
+        if self.report and self.replayed["requests"] > self.reported["requests"]:
+            self.report({k: v - self.reported[k] for k, v in self.replayed.items()})
+            self.reported = dict(self.replayed)
 
     async def after_model_request(self, ctx, *, request_context, response: ModelResponse) -> ModelResponse:
         if self.counter.executed == self.seen_executed:
-            self.replayed += 1
+            self.replayed["requests"] += 1
+            self.replayed["inputTokens"] += response.usage.input_tokens
+            self.replayed["outputTokens"] += response.usage.output_tokens
         else:
             self.flush()  # the replay is over: a request really ran; count the replays now
         self.seen_executed = self.counter.executed

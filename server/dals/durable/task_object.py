@@ -19,7 +19,7 @@ import httpx
 import restate
 from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.usage import UsageLimits
-from restate import ObjectContext, ObjectSharedContext, TerminalError
+from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.ext.pydantic import RestateAgent
 
 from ..agent.coder import build_agent
@@ -28,6 +28,7 @@ from ..agent.models import ModelConfigError, resolve_model
 from ..agent.policy import DEFAULT_ALLOW
 from ..workspace.confine import workspace_key
 from .model_events import CountingModel, ModelEvents
+from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
 from .task_notes import since as notes_since
 from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
@@ -35,8 +36,10 @@ from .task_spec import TaskSpec, task_prompt
 
 log = restate.getLogger("dals.task")
 
-# Short backoff, then pause (resumable) rather than fail. `DALS_TASK_MAX_ATTEMPTS` is read when the
-# worker registers (Restate keeps service options from registration).
+# Failures outside model requests (a tool step's unexpected exception, a worker that keeps dying):
+# short backoff, then pause (resumable) rather than fail. Provider failures of model requests are
+# retried in the handler instead, with events (model_retry.py). `DALS_TASK_MAX_ATTEMPTS` is read
+# when the worker registers (Restate keeps service options from registration).
 RETRY = restate.InvocationRetryPolicy(
     initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
     max_interval=timedelta(seconds=5), max_attempts=int(os.environ.get("DALS_TASK_MAX_ATTEMPTS", "12")),
@@ -133,6 +136,10 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+async def _now(ctx: ObjectContext) -> str:
+    return _iso(await ctx.time())
+
+
 _background: set[asyncio.Task] = set()
 
 
@@ -143,18 +150,18 @@ def _spawn(coro) -> None:
     task.add_done_callback(_background.discard)
 
 
-async def _report_replayed(task_id: str, n: int) -> None:
+async def _report_replayed(task_id: str, replayed: dict[str, int]) -> None:
     """Replays are not part of the journal (a replay is the journal read again), so they are
     counted beside it: a one-way call to TaskLedger, outside the durable context."""
     ingress = os.environ.get("DALS_INGRESS_URL")
-    if not ingress or n <= 0:
+    if not ingress or replayed.get("requests", 0) <= 0:
         return
     try:
         async with httpx.AsyncClient(timeout=5.0) as http:
-            await http.post(f"{ingress}/TaskLedger/{task_id}/add_replayed/send", json=n,
+            await http.post(f"{ingress}/TaskLedger/{task_id}/add_replayed/send", json=replayed,
                             headers={"idempotency-key": uuid.uuid4().hex})
     except httpx.HTTPError as e:
-        logging.getLogger("dals.task").warning("could not record %d replayed requests: %s", n, e)
+        logging.getLogger("dals.task").warning("could not record replays %s: %s", replayed, e)
 
 
 @agent_task.handler()
@@ -167,12 +174,14 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
         record.finish("failed", _iso(await ctx.time()), error=str(e))
         return record.summary
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
-    durable = RestateAgent(build_agent(model))
+    retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
+    # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
+    durable = RestateAgent(build_agent(model), run_options=RunOptions(max_attempts=1))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     try:
         try:
-            result = await durable.run(task_prompt(spec), deps=deps, capabilities=[events],
+            result = await durable.run(task_prompt(spec), deps=deps, capabilities=[events, retries],
                                        usage_limits=UsageLimits(request_limit=spec.requestLimit),
                                        model_settings={"timeout": MODEL_TIMEOUT_S})
         finally:
@@ -202,10 +211,17 @@ async def events(ctx: ObjectSharedContext, since: int = 0) -> dict[str, Any]:
 
 
 @task_ledger.handler()
-async def add_replayed(ctx: ObjectContext, n: int) -> int:
-    total = (await ctx.get("replayed") or 0) + n
+async def add_replayed(ctx: ObjectContext, replayed: Any) -> dict[str, int]:
+    """Add replays: `{requests, inputTokens, outputTokens}` (a bare int counts requests only)."""
+    if isinstance(replayed, int):
+        replayed = {"requests": replayed}
+    total = (await ctx.get("replayed") or 0) + int(replayed.get("requests", 0))
     ctx.set("replayed", total)
-    return total
+    tokens = await ctx.get("replayedTokens") or {"inputTokens": 0, "outputTokens": 0}
+    for k in tokens:
+        tokens[k] += int(replayed.get(k, 0))
+    ctx.set("replayedTokens", tokens)
+    return {"requests": total, **tokens}
 
 
 __all__ = ["agent_task", "task_ledger", "TERMINAL"]

@@ -30,7 +30,7 @@ class TaskRecord:
             "updatedAt": spec["createdAt"], "steps": 0, "lastSeq": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0, "replayedRequests": 0},
             "filesChanged": [], "result": None, "error": None, "pending": None,
-            "editorRequest": None,
+            "editorRequest": None, "resume": None,
         }
 
     @property
@@ -61,7 +61,29 @@ class TaskRecord:
         u["requests"] += 1
         u["inputTokens"] += input_tokens
         u["outputTokens"] += output_tokens
-        self.emit("model", title, at, detail)
+        # the first answer after provider failures ends the `retrying` status
+        if self.status == "retrying":
+            self.summary["resume"] = self.summary["lastFailure"] = None
+        self.emit("model", title, at, detail, status="running" if self.status == "retrying" else None)
+
+    def retrying(self, reason: str, attempt: int, limit: int, delay_s: float, resume_id: str, at: str) -> None:
+        """A model request failed and will be sent again after `delay_s` (or at `dals.resumeTask`)."""
+        self.summary["resume"] = {"requestId": resume_id}
+        self.summary["lastFailure"] = reason
+        self.emit("status", f"Retrying in {delay_s:g} s (attempt {attempt} of {limit} failed): {reason}", at,
+                  {"reason": reason, "attempt": attempt, "maxAttempts": limit, "delayS": delay_s}, status="retrying")
+
+    def paused(self, reason: str, attempts: int, resume_id: str, at: str) -> None:
+        """Retries are exhausted: the task waits for `dals.resumeTask`, however long that takes."""
+        self.summary["resume"] = {"requestId": resume_id}
+        self.summary["lastFailure"] = reason
+        self.emit("status", f"Paused after {attempts} failed attempts: {reason}", at,
+                  {"reason": reason, "attempts": attempts}, status="paused")
+
+    def resumed(self, at: str) -> None:
+        self.summary["resume"] = None
+        self.summary["lastFailure"] = None
+        self.emit("status", "Resumed", at, status="running")
 
     def tool_step(self, kind: str, title: str, at: str, detail: dict) -> None:
         if kind in ("tool", "edit"):

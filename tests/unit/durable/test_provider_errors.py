@@ -8,7 +8,10 @@ from pydantic_ai.messages import ModelRequest, UserPromptPart
 from pydantic_ai.models import ModelRequestParameters, infer_model
 from restate import TerminalError
 
+from restate.exceptions import RetryableError
+
 from dals.durable.model_events import CountingModel
+from dals.durable.model_retry import RETRYABLE_CODE, backoff_s, max_attempts
 
 KEY = "sk-unit-secret-abcdef123456"
 
@@ -53,6 +56,34 @@ async def test_refusals_are_terminal_and_name_what_to_fix(status, monkeypatch):
 
 
 @pytest.mark.parametrize("status", [408, 409, 429, 500, 503])
-async def test_transient_errors_stay_retryable(status, monkeypatch):
-    with pytest.raises(ModelHTTPError):
+async def test_transient_errors_stay_retryable_with_a_reason(status, monkeypatch):
+    with pytest.raises(RetryableError) as got:
         await call(make(status, monkeypatch))
+    assert got.value.status_code == RETRYABLE_CODE  # what ModelRetries retries (and nothing else)
+    assert got.value.message.startswith(f"openai-chat:gpt-4.1: {status} ")
+    assert KEY not in got.value.message
+
+
+async def test_a_refused_connection_is_retryable(monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # discard port: nothing listens
+    model = CountingModel(infer_model("openai-chat:gpt-4.1"))
+    assert model.wrapped.client.max_retries == 0  # every attempt is visible, none hidden in the SDK
+    with pytest.raises(RetryableError) as got:
+        await call(model)
+    assert got.value.message.startswith("openai-chat:gpt-4.1: ModelConnectionError: Connection error.")
+    assert KEY not in got.value.message
+
+
+def test_backoff_doubles_up_to_five_seconds():
+    assert [backoff_s(n) for n in range(1, 9)] == [0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0, 5.0]
+
+
+def test_max_attempts_setting(monkeypatch):
+    monkeypatch.setenv("DALS_TASK_MAX_ATTEMPTS", "3")
+    assert max_attempts() == 3
+    for bad in ("0", "-2"):
+        monkeypatch.setenv("DALS_TASK_MAX_ATTEMPTS", bad)
+        assert max_attempts() == 1
+    monkeypatch.setenv("DALS_TASK_MAX_ATTEMPTS", "lots")
+    assert max_attempts() == 12
