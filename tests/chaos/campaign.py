@@ -48,620 +48,46 @@ a program that brings up its own runtime and writes a Markdown report:
 
 A run is reproducible from its own seed (printed and reported): its plan and its kill schedule
 derive from it alone (the moments, not the timing). `--run SEED` replays just that run.
+
+The campaign goes on until `--kills` kills are done, however long that takes on a loaded machine;
+`--max-minutes` (default 90, 0 for none) is only a safety cap, and the report says when it stopped
+the campaign short.
+
+The code: `campaign_plan.py` (plans and kill schedules), `campaign_run.py` (one run under kills),
+`campaign_checks.py` (the checks above), `campaign_observe.py` (pids, health, waits),
+`campaign_records.py` (what a run records); this module is the campaign, its report and the CLI.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
-import os
 import random
 import shutil
 import signal
 import sys
 import tempfile
 import time
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.support.lsp_client import TERMINAL, DalsClient
-from tests.support.openai_double import OpenAIDouble, conversation_key
+from tests.chaos.campaign_plan import TARGETS, TRIGGERS, Plan, make_plan, plan_kills
+from tests.chaos.campaign_records import RunRecord
+from tests.chaos.campaign_run import Run
+from tests.support.lsp_client import DalsClient
+from tests.support.openai_double import OpenAIDouble
 from tests.support.runtime import Runtime, pid_alive
-
-TARGETS = ("worker", "restate", "lsp", "worker+restate", "worker+lsp", "restate+lsp")
-TARGET_WEIGHTS = (5, 4, 3, 2, 2, 2)
-TRIGGERS = ("command", "model", "delay")
-# Only these lose the step in flight: the task runs in the worker and is journaled by the server.
-JOURNAL_TARGETS = ("worker", "restate")
-SLACK_S = 1.0  # a request or command already on its way when the kill landed is seen a bit later
-UNAVAILABLE_S = 30.0  # how long a "DALS runtime unavailable" answer may last after a restart
-FILES = ("a.txt", "b.txt", "c.txt", "notes.md")
-
-
-# --- the plan --------------------------------------------------------------------------------------
-@dataclass
-class Step:
-    number: int  # 1-based: model request number-1 answers with this tool call
-    tool: str
-    args: dict[str, Any]
-    slow_s: float = 0.0  # commands only
-    expect: str | None = None  # read_file: the text it must return
-
-
-@dataclass
-class Plan:
-    tag: str
-    steps: list[Step]
-    final: dict[str, str]  # path (relative to the run's directory) -> expected content at the end
-    where: str = "."  # the run's directory, relative to the workspace root
-
-    @property
-    def prompt(self) -> str:
-        lines = [f"Crash campaign run {self.tag}"]
-        lines += [f"/{s.tool} {json.dumps(s.args)}" for s in self.steps]
-        return "\n".join(lines)
-
-    def count(self, *tools: str) -> int:
-        return sum(1 for s in self.steps if s.tool in tools)
-
-    @property
-    def commands(self) -> list[Step]:
-        return [s for s in self.steps if s.tool == "run_command"]
-
-
-def command_line(k: int, slow_s: float, where: str = ".") -> str:
-    """Paths are spelled from the workspace root: a command's `cwd` argument is relative to the
-    shell's current directory, which the journal carries from one command to the next."""
-    d = "" if where == "." else f"{where}/"
-    start = f'echo "{k} $(date +%s.%N)" >> {d}runs.log'
-    if slow_s:
-        return f"{start} && touch {d}slow.{k} && sleep {slow_s:.2f} && echo m{k} >> {d}effects.log"
-    return f"{start} && echo m{k} >> {d}effects.log"
-
-
-def make_plan(rng: random.Random, tag: str, n_steps: int, where: str = ".", same_file_gap: int = 4) -> Plan:
-    """A plan of `n_steps` steps working in `where` (a directory of the workspace).
-
-    Two changes (write or edit) of one file are at least `same_file_gap` steps apart. With changes
-    of a file in back-to-back steps, `dals lsp`'s watcher reports the task's own earlier write back
-    to it as an outside change and the next edit is refused, crash or no crash (a bug unrelated to
-    crashes: see docs/reliability.md); `same_file_gap=1` lets the campaign hit it anyway.
-    """
-    files: dict[str, str] = {}
-    changed: dict[str, int] = {}  # path -> step of its last write or edit
-
-    def at(path: str) -> str:
-        return path if where == "." else f"{where}/{path}"
-
-    def free(paths) -> list[str]:
-        return sorted(p for p in paths if k - changed.get(p, -same_file_gap) >= same_file_gap)
-
-    steps: list[Step] = []
-    for k in range(1, n_steps + 1):
-        choices = {"write_file": 2, "edit_file": 3, "read_file": 2, "run_command": 4}
-        if not free(FILES):
-            del choices["write_file"]
-        if not free(files):
-            del choices["edit_file"]
-        if not files:
-            choices.pop("read_file")
-            choices = {"write_file": 1} if "write_file" in choices else {"run_command": 1}
-        choice = rng.choices(list(choices), list(choices.values()))[0]
-        if choice == "write_file":
-            path = rng.choice(free(FILES))
-            content = f"{tag} {path} written at step {k}\n"
-            files[path] = content
-            changed[path] = k
-            steps.append(Step(k, "write_file", {"path": at(path), "content": content}))
-        elif choice == "edit_file":
-            path = rng.choice(free(files))
-            anchor = files[path].rstrip("\n").splitlines()[-1]
-            line = f"{tag} {path} edited at step {k}"
-            files[path] = files[path].replace(anchor, f"{anchor}\n{line}", 1)
-            changed[path] = k
-            steps.append(Step(k, "edit_file", {"path": at(path), "old": anchor, "new": f"{anchor}\n{line}"}))
-        elif choice == "read_file":
-            path = rng.choice(sorted(files))
-            steps.append(Step(k, "read_file", {"path": at(path)}, expect=files[path]))
-        else:
-            slow = round(rng.uniform(0.5, 1.5), 2) if rng.random() < 0.45 else 0.0
-            steps.append(Step(k, "run_command", {"command": command_line(k, slow, where)}, slow_s=slow))
-    return Plan(tag, steps, files, where)
-
-
-# --- kills -----------------------------------------------------------------------------------------
-@dataclass
-class KillSpec:
-    target: str
-    trigger: str  # command | model | delay
-    step: int | None = None  # command: the slow step K; model: the step whose request is slowed
-    delay_s: float = 0.0  # delay: after the start / the previous recovery
-    model_delay_s: float = 0.0
-
-
-@dataclass
-class KillRecord:
-    target: str
-    trigger: str
-    in_flight: str = ""
-    at_s: float = 0.0  # since the task started
-    wall: float = 0.0  # time.time() of the kill
-    recovery_s: float | None = None
-    skipped: str | None = None
-    mid_sleep: bool | None = None  # command moments: the kill landed while the command slept
-    note: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
-
-
-def plan_kills(rng: random.Random, plan: Plan, budget: int) -> list[KillSpec]:
-    """1-4 kills (no more than `budget`, about one per 4 steps) at moments ordered along the plan."""
-    want = min(budget, rng.randint(1, 4), max(1, len(plan.steps) // 4))
-    slow = [s.number for s in plan.commands if s.slow_s]
-    kills: list[KillSpec] = []
-    last = 1  # triggers go forward along the plan, a few steps apart
-    for _ in range(want):
-        target = rng.choices(TARGETS, TARGET_WEIGHTS)[0]
-        kinds = [t for t in TRIGGERS if t != "command" or any(k > last for k in slow)]
-        trigger = rng.choice(kinds)
-        if trigger == "command":
-            step = rng.choice([k for k in slow if k > last])
-            kills.append(KillSpec(target, "command", step=step))
-            last = step + 2
-        elif trigger == "model":
-            if last > len(plan.steps):
-                break
-            step = rng.randint(last, min(len(plan.steps) + 1, last + 8))  # len+1: the final answer
-            kills.append(KillSpec(target, "model", step=step, model_delay_s=round(rng.uniform(0.6, 1.5), 2)))
-            last = step + 2
-        else:
-            kills.append(KillSpec(target, "delay", delay_s=round(rng.uniform(0.1, 2.5), 2)))
-            last += 3
-    return kills
-
-
-# --- observing the runtime -------------------------------------------------------------------------
-def _http_ok(url: str | None) -> bool:
-    if not url:
-        return False
-    try:
-        with urllib.request.urlopen(url, timeout=2.0) as r:
-            return r.status == 200
-    except (OSError, ValueError):
-        return False
-
-
-def runtime_status(rt: Runtime) -> dict[str, Any]:
-    """What `dals status --json` says about the restate server and the worker (pids from the
-    supervisor's `runtime.json`, health over HTTP), computed here: a `dals status` subprocess per
-    poll costs the 2-core machine more than the thing it measures."""
-    try:
-        data = json.loads((rt.state_dir / "runtime.json").read_text())
-    except (OSError, ValueError):
-        data = {}
-    restate, worker = data.get("restate") or {}, data.get("worker") or {}
-    rpid, wpid = restate.get("pid"), worker.get("pid")
-    admin, ingress = restate.get("admin"), restate.get("ingress")
-    st = {
-        "restate": {"pid": rpid if pid_alive(rpid) else None,
-                    "healthy": _http_ok(f"{admin}/health") and _http_ok(f"{ingress}/restate/health")},
-        "worker": {"pid": wpid if pid_alive(wpid) else None, "healthy": _http_ok(f"{worker.get('url')}/health")},
-        "supervisor": {"pid": data.get("supervisor") if pid_alive(data.get("supervisor")) else None},
-    }
-    rt._remember(st)
-    return st
-
-
-def wait_back(rt: Runtime, parts: list[str], old: dict[str, int], timeout: float) -> float:
-    """Block until every part in `parts` runs with a new pid and is healthy; the seconds it took."""
-    t0 = time.monotonic()
-    deadline = t0 + timeout
-    while True:
-        st = runtime_status(rt)
-        if all(st[p]["pid"] and st[p]["pid"] != old[p] and st[p]["healthy"] for p in parts):
-            # and what was not killed is healthy too (the worker re-registers after a server restart)
-            if st["restate"]["healthy"] and st["worker"]["healthy"]:
-                return time.monotonic() - t0
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{'+'.join(parts)} not back after {timeout:.0f}s: {st}")
-        time.sleep(0.1)
-
-
-def wait_file(path: Path, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
-def read_lines(path: Path) -> list[str]:
-    try:
-        return path.read_text().splitlines()
-    except OSError:
-        return []
-
-
-def excuse_reruns(reruns: list[tuple[float, float, str]], kills: list[KillRecord],
-                  log: list[str] | None = None) -> list[str]:
-    """Match every re-execution `(previous start, this start, what)` to the kill that allows it;
-    the violations for those that no kill allows (see the module docstring for the rule)."""
-    excuses = sorted((k.wall, k.target) for k in kills
-                     if not k.skipped and any(p in JOURNAL_TARGETS for p in k.target.split("+")))
-    used: dict[int, str] = {}  # kill -> the re-execution it excused (one each)
-    out = []
-    for prev, this, what in sorted(reruns, key=lambda r: r[1]):
-        if log is not None:
-            log.append(what)
-        match = next((i for i, (w, _) in enumerate(excuses)
-                      if i not in used and prev - SLACK_S <= w <= this), None)
-        if match is None:
-            # The attempt cut off from a killed server lives on in the worker and may still *start*
-            # the step in flight after the crash (it was replaying towards it); the restarted
-            # server's attempt then runs it again. So a kill of the server without the worker also
-            # excuses a re-execution whose previous execution began after that kill.
-            match = next((i for i, (w, target) in enumerate(excuses)
-                          if i not in used and "worker" not in target and w <= prev <= this), None)
-        if match is None:
-            out.append(f"{what} ran again at +{this - prev:.2f}s with no kill of the worker or server "
-                       f"in between (only the step in flight at a crash may run again)")
-        else:
-            used[match] = what
-    return out
-
-
-# --- one run ---------------------------------------------------------------------------------------
-@dataclass
-class RunRecord:
-    index: int
-    seed: int
-    steps: int
-    tools: dict[str, int]
-    task_id: str | None = None
-    kills: list[KillRecord] = field(default_factory=list)
-    reexecuted: list[str] = field(default_factory=list)
-    unavailable: list[dict[str, Any]] = field(default_factory=list)  # transient "runtime unavailable"
-    kept: str | None = None  # the run's directory, kept when it has violations
-    duration_s: float = 0.0
-    violations: list[str] = field(default_factory=list)
-
-    @property
-    def kills_done(self) -> int:
-        return sum(1 for k in self.kills if not k.skipped)
-
-    def to_json(self) -> dict[str, Any]:
-        d = dict(self.__dict__)
-        d["kills"] = [k.to_json() for k in self.kills]
-        return d
-
-
-class Run:
-    def __init__(self, campaign: Campaign, index: int, seed: int, budget: int):
-        self.c = campaign
-        self.rt = campaign.runtime
-        self.double = campaign.double
-        self.index = index
-        self.seed = seed
-        rng = random.Random(seed)
-        where = f"run{index}"
-        self.plan = make_plan(rng, f"r{index}-{seed:x}", rng.randint(campaign.min_steps, campaign.max_steps), where,
-                              campaign.same_file_gap)
-        self.specs = plan_kills(rng, self.plan, min(budget, campaign.max_kills_per_run))
-        self.key = conversation_key(self.plan.prompt)
-        self.ws = campaign.root / where  # the run's directory in the campaign's workspace
-        self.ws.mkdir()
-        tools = {t: self.plan.count(t) for t in ("write_file", "edit_file", "read_file", "run_command")}
-        self.rec = RunRecord(index, seed, len(self.plan.steps), tools)
-        self.clients: list[tuple[int, DalsClient]] = []  # (pid of its `dals lsp`, client)
-        self.t0 = 0.0
-        self._asked = 0.0
-
-    def log(self, msg: str) -> None:
-        self.c.log(f"run {self.index} (seed {self.seed}): {msg}")
-
-    @property
-    def client(self) -> DalsClient:
-        return self.c.client
-
-    async def command(self, name: str, args: dict[str, Any]) -> Any:
-        """A read-only `dals.*` command; "DALS runtime unavailable" answers are retried for up to
-        UNAVAILABLE_S and recorded (right after a server restart, Restate's /health answers before
-        its SQL admin API does). Still unavailable after that: the error goes up (a violation)."""
-        first: float | None = None
-        while True:
-            try:
-                out = await self.client.command(name, args)
-            except Exception as e:  # noqa: BLE001 - pygls' JsonRpcException and kin
-                if "runtime unavailable" not in str(e) or (first and time.monotonic() - first > UNAVAILABLE_S):
-                    raise
-                if first is None:
-                    first, error = time.monotonic(), str(e)
-                await asyncio.sleep(0.2)
-                continue
-            if first is not None:
-                restarts = [k.wall for k in self.rec.kills if "restate" in k.target and k.wall]
-                self.rec.unavailable.append({
-                    "command": name, "window_s": round(time.monotonic() - first, 2),
-                    "after_server_kill_s": round(time.time() - max(restarts), 2) if restarts else None,
-                    "error": error[:200]})
-            return out
-
-    async def execute(self) -> RunRecord:
-        self.double.delays = {s.step - 1: s.model_delay_s for s in self.specs if s.trigger == "model"}
-        start = time.monotonic()
-        try:
-            self.clients.append((self.client.pid, self.client))
-            started = await self.client.command("dals.startTask", {"prompt": self.plan.prompt})
-            self.rec.task_id = started["taskId"]
-            self.t0 = time.monotonic()
-            self.log(f"task {self.rec.task_id}: {len(self.plan.steps)} steps {self.rec.tools}, "
-                     f"kills {[(s.target, s.trigger, s.step or s.delay_s) for s in self.specs]}")
-            for spec in self.specs:
-                await self.kill(spec)
-            shown = await self.finished()
-            if shown is not None:
-                await self.check(shown)
-        except Exception as e:  # noqa: BLE001 - a campaign records, it does not stop at the first failure
-            self.rec.violations.append(f"run aborted: {type(e).__name__}: {e}")
-            try:  # the next run needs a working client
-                await self.c.replace_client()
-            except Exception as e2:  # noqa: BLE001
-                self.rec.violations.append(f"no new client: {type(e2).__name__}: {e2}")
-        finally:
-            self.double.delays = {}
-            self.rec.duration_s = round(time.monotonic() - start, 2)
-        if not self.rec.violations:
-            shutil.rmtree(self.ws, ignore_errors=True)
-        else:
-            self.rec.kept = str(self.ws)
-        return self.rec
-
-    # -- kill ------------------------------------------------------------------------------------
-    async def kill(self, spec: KillSpec) -> None:
-        parts = spec.target.split("+")
-        rec = KillRecord(spec.target, spec.trigger)
-        self.rec.kills.append(rec)
-        st = await asyncio.to_thread(runtime_status, self.rt)
-        old = {p: st[p]["pid"] for p in ("worker", "restate")}
-        for p in parts:
-            if p != "lsp" and not old[p]:
-                raise AssertionError(f"{p} has no pid before a kill: {st}")
-        reached = await self.trigger(spec, rec)
-        if not reached:
-            return
-        # kill -9, all targets at once
-        pids = [self.client.pid if p == "lsp" else old[p] for p in parts]
-        rec.wall = time.time()
-        rec.at_s = round(time.monotonic() - self.t0, 2)
-        for pid in pids:
-            os.kill(pid, signal.SIGKILL)
-        if rec.trigger == "command":
-            try:
-                began = (self.ws / f"slow.{spec.step}").stat().st_mtime
-                rec.mid_sleep = rec.wall < began + self.plan.steps[spec.step - 1].slow_s - 0.15
-            except OSError:
-                rec.mid_sleep = False
-        if not rec.in_flight:
-            rec.in_flight = self.in_flight()
-        self.c.kills += 1
-        self.log(f"kill -9 {spec.target} at {rec.at_s}s ({spec.trigger}; in flight: {rec.in_flight})")
-        t = time.monotonic()
-        if "lsp" in parts:
-            await self.c.replace_client()
-            self.clients.append((self.client.pid, self.client))
-        back = [p for p in parts if p != "lsp"]
-        if back:
-            await asyncio.to_thread(wait_back, self.rt, back, old, self.c.timeout)
-        rec.recovery_s = round(time.monotonic() - t, 2)
-
-    async def trigger(self, spec: KillSpec, rec: KillRecord) -> bool:
-        timeout = self.c.timeout
-        passed = ((spec.trigger == "command" and (self.ws / f"slow.{spec.step}").exists())
-                  or (spec.trigger == "model" and any(r["key"] == self.key and r["step"] >= spec.step - 1
-                                                      for r in self.double.requests)))
-        if passed:  # a recovery took longer than the steps before the moment: kill now instead
-            rec.trigger = "delay"
-            rec.note = f"{spec.trigger} moment of step {spec.step} had passed: killed at once"
-            if await self.ended():
-                rec.skipped = "the task finished before the moment came"
-                return False
-            return True
-        if spec.trigger == "command":
-            step = self.plan.steps[spec.step - 1]
-            ok = await self.until_or_finished(lambda: wait_file(self.ws / f"slow.{spec.step}", 0.5), timeout)
-            rec.in_flight = f"step {spec.step} run_command (slow, {step.slow_s}s)"
-        elif spec.trigger == "model":
-            want = spec.step - 1
-
-            def arrived() -> bool:
-                return self.double.wait_until(
-                    lambda reqs: any(r["key"] == self.key and r["step"] == want for r in reqs), 0.5)
-            ok = await self.until_or_finished(arrived, timeout)
-            what = "final answer" if spec.step > len(self.plan.steps) else f"step {spec.step}"
-            rec.in_flight = f"model request {spec.step} ({what}, slowed {spec.model_delay_s}s)"
-        else:
-            deadline = time.monotonic() + spec.delay_s
-            while time.monotonic() < deadline and not await self.ended():
-                await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-            ok = not await self.ended()
-        if not ok:
-            rec.skipped = "the task finished before the moment came"
-            self.log(f"kill of {spec.target} skipped: {rec.skipped}")
-        return ok
-
-    async def until_or_finished(self, check, timeout: float) -> bool:
-        """Re-run the blocking `check` (short waits) until it holds; False once the task ended."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if await asyncio.to_thread(check):
-                return True
-            if await self.ended():
-                return False  # too late: the moment never came while the task ran
-        raise TimeoutError(f"the kill moment did not come within {timeout:.0f}s")
-
-    async def ended(self) -> bool:
-        """The task ended: from the live stream, else (a new client may have missed the end) from
-        `dals.showTask`, asked at most every 2 s."""
-        evs = self.client.events.get(self.rec.task_id, [])
-        if any(e["kind"] == "status" and e["status"] in TERMINAL for e in evs):
-            return True
-        if time.monotonic() - self._asked < 2.0:
-            return False
-        self._asked = time.monotonic()
-        return await self.listed_status() in TERMINAL
-
-    async def listed_status(self) -> str | None:
-        """The task's status in `dals.listTasks` (not `dals.showTask`: a showTask answer counts as
-        events delivered, so the live stream would rightly skip them and the stream check could
-        not tell that from a gap)."""
-        listed = await self.command("dals.listTasks", {})
-        return next((t["status"] for t in listed["tasks"] if t["taskId"] == self.rec.task_id), None)
-
-    def in_flight(self) -> str:
-        """The step in flight at the kill, from what the double and the workspace saw."""
-        reqs = [r for r in self.double.requests if r["key"] == self.key]
-        if not reqs:
-            return "before the first model request"
-        last = max(reqs, key=lambda r: r["time"])
-        n = last["step"] + 1
-        if last["status"] is None:
-            return f"model request {n}"
-        if n > len(self.plan.steps):
-            return "after the final answer"
-        step = self.plan.steps[n - 1]
-        if step.tool == "run_command":
-            started = [ln for ln in read_lines(self.ws / "runs.log") if ln.split(" ")[0] == str(n)]
-            ended = read_lines(self.ws / "effects.log").count(f"m{n}")
-            if len(started) > ended:
-                return f"step {n} run_command (running{', slow' if step.slow_s else ''})"
-        return f"step {n} {step.tool} (or journaling model request {n}, or replaying)"
-
-    # -- end -------------------------------------------------------------------------------------
-    async def finished(self) -> dict[str, Any] | None:
-        deadline = time.monotonic() + self.c.timeout * 2
-        while True:
-            try:
-                await self.client.wait_finished(self.rec.task_id, timeout=3)
-                ended = True
-            except asyncio.TimeoutError:  # a client started after the end sees no live event
-                ended = await self.listed_status() in TERMINAL
-            if ended:
-                evs = self.client.events.get(self.rec.task_id)
-                if evs:  # let the live stream finish before it is checked
-                    try:
-                        await self.client.wait_event(
-                            self.rec.task_id, lambda e: any(x["kind"] == "status" and x["status"] in TERMINAL
-                                                            for x in e), timeout=10)
-                    except asyncio.TimeoutError:
-                        pass
-                return await self.command("dals.showTask", {"taskId": self.rec.task_id})
-            if time.monotonic() > deadline:
-                shown = await self.command("dals.showTask", {"taskId": self.rec.task_id})
-                self.rec.violations.append(
-                    f"task not finished after {self.c.timeout * 2:.0f}s: status {shown['status']} "
-                    f"{shown.get('lastFailure') or ''}")
-                return None
-
-    async def check(self, shown: dict[str, Any]) -> None:
-        v = self.rec.violations
-        plan = self.plan
-        n = len(plan.steps)
-        if shown["status"] != "succeeded":
-            v.append(f"task {shown['status']}: {shown.get('error')}")
-        listed = await self.command("dals.listTasks", {})
-        mine = [t for t in listed["tasks"] if t["taskId"] == self.rec.task_id]
-        if len(mine) != 1 or mine[0]["status"] != "succeeded":
-            v.append(f"dals.listTasks shows {[t['status'] for t in mine]} for the task")
-
-        # files
-        for path, content in plan.final.items():
-            try:
-                got = (self.ws / path).read_text()
-            except OSError as e:
-                got = f"<{e}>"
-            if got != content:
-                v.append(f"{path}: expected {content!r}, found {got!r}")
-
-        # tool results as the model got them (the last request carries the whole conversation)
-        final = [r for r in self.double.requests if r["key"] == self.key and r["step"] == n and r["status"] == 200]
-        if not final:
-            v.append("the final model request never reached the double")
-        else:
-            returns = {m.get("tool_call_id"): m.get("content") for m in final[-1]["messages"] if m.get("role") == "tool"}
-            for s in plan.steps:
-                got = returns.get(f"call-{s.number}")
-                if not isinstance(got, str):
-                    v.append(f"step {s.number} {s.tool}: no tool result in the conversation")
-                elif got.startswith("error"):
-                    v.append(f"step {s.number} {s.tool}: {got[:200]}")
-                elif s.tool == "read_file" and got != s.expect:
-                    v.append(f"step {s.number} read_file: expected {s.expect!r}, got {got!r}")
-                elif s.tool == "run_command" and not got.startswith("exit code: 0"):
-                    v.append(f"step {s.number} run_command: {got[:200]}")
-
-        # re-executions, each matched to its own kill of the worker or the server
-        reruns: list[tuple[float, float, str]] = []  # (previous, this, what)
-        for step in range(n + 1):
-            times = sorted(r["time"] for r in self.double.requests if r["key"] == self.key and r["step"] == step)
-            if not times:
-                v.append(f"model request {step + 1} never reached the double")
-            reruns += [(a, b, f"model request {step + 1}") for a, b in zip(times, times[1:])]
-        runs: dict[int, list[float]] = {}
-        for line in read_lines(self.ws / "runs.log"):
-            k, _, t = line.partition(" ")
-            runs.setdefault(int(k), []).append(float(t))
-        effects = read_lines(self.ws / "effects.log")
-        for s in plan.commands:
-            times = sorted(runs.get(s.number, []))
-            reruns += [(a, b, f"command {s.number}") for a, b in zip(times, times[1:])]
-            marks = effects.count(f"m{s.number}")
-            # executions killed with their worker while they slept (guarantee 2) add no marker, ever
-            died = sum(1 for k in self.rec.kills if k.trigger == "command" and not k.skipped and k.mid_sleep
-                       and "worker" in k.target and k.in_flight.startswith(f"step {s.number} "))
-            if not 1 <= marks <= max(1, len(times)):
-                v.append(f"command {s.number}: marker m{s.number} {marks}× in effects.log, ran {len(times)}×")
-            elif died and marks > len(times) - died:
-                v.append(f"command {s.number} ran {len(times)}×, {died}× killed with its worker while it slept, "
-                         f"yet its marker is {marks}× in effects.log (a command outlived its worker)")
-        unknown = sorted(set(effects) - {f"m{s.number}" for s in plan.commands})
-        if unknown:
-            v.append(f"unexpected lines in effects.log: {unknown}")
-        v += excuse_reruns(reruns, self.rec.kills, self.rec.reexecuted)
-
-        # events
-        events = shown.get("events") or []
-        seqs = [e["seq"] for e in events]
-        if seqs != list(range(1, len(seqs) + 1)):
-            v.append(f"events not contiguous from 1: {seqs}")
-        kinds = {k: sum(1 for e in events if e["kind"] == k) for k in
-                 ("status", "model", "tool", "edit", "approval", "log")}
-        want = {"status": 2, "model": n + 1, "tool": plan.count("read_file", "run_command"),
-                "edit": plan.count("write_file", "edit_file"), "approval": 0, "log": 0}
-        if kinds != want:
-            odd = [f"#{e['seq']} {e['kind']}: {e['title']}" for e in events if e["kind"] in ("log", "approval")]
-            v.append(f"events by kind {kinds}, expected {want}" + (f"; {odd}" if odd else ""))
-        if shown.get("usage", {}).get("requests") != n + 1:
-            v.append(f"usage.requests {shown.get('usage', {}).get('requests')}, expected {n + 1}")
-        # live streams: each `dals lsp` sends seq in order, no gap, no duplicate; the first one from 1
-        # (a `dals lsp` started mid-task goes on from where the journal is)
-        for i, (pid, client) in enumerate(self.clients):
-            got = [e["seq"] for e in client.events.get(self.rec.task_id, [])]
-            first = 1 if i == 0 else (got[0] if got else 1)
-            if got and got != list(range(first, first + len(got))):
-                v.append(f"dals lsp {i + 1} (pid {pid}) sent a gap or a duplicate in dals/taskEvent: {got}")
-        last_pid, last = self.clients[-1]
-        got = [e["seq"] for e in last.events.get(self.rec.task_id, [])]
-        if got and got[-1] != len(seqs):
-            v.append(f"the live stream of dals lsp {len(self.clients)} (pid {last_pid}) stopped at {got[-1]} "
-                     f"of {len(seqs)}")
 
 
 # --- the campaign ----------------------------------------------------------------------------------
 class Campaign:
+    """Runs after runs until `kills` kills are done (or just the runs of `run_seeds`).
+
+    `max_seconds` is a safety cap, not a budget: checked before each run, it stops a campaign that
+    would otherwise go on far too long and says so in `stopped_early`; None (pytest's default) for
+    none. A campaign whose kill moments keep missing stops too, after 5 runs per kill asked.
+    """
+
     def __init__(self, runtime: Runtime, double: OpenAIDouble, seed: int, kills: int,
                  min_steps: int = 5, max_steps: int = 30, timeout: float = 180.0,
                  max_seconds: float | None = None, verbose: bool = True, same_file_gap: int = 4,
@@ -722,8 +148,8 @@ class Campaign:
             return
         while self.kills < self.target:
             if self.max_seconds and time.monotonic() - self.started > self.max_seconds:
-                self.stopped_early = (f"time budget of {self.max_seconds:.0f}s spent after {self.kills} "
-                                      f"of {self.target} kills")
+                self.stopped_early = (f"safety cap of {self.max_seconds / 60:.0f} min reached after "
+                                      f"{self.kills} of {self.target} kills")
                 self.log(self.stopped_early)
                 break
             index += 1
@@ -873,8 +299,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--same-file-gap", type=int, default=4,
                     help="steps between two changes of one file (1: back to back, hits the watcher bug)")
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds for any one wait")
-    ap.add_argument("--max-minutes", type=float, default=None,
-                    help="stop after this long even if fewer kills were done (the report says so)")
+    ap.add_argument("--max-minutes", type=float, default=90.0,
+                    help="safety cap: start no new run after this long, even if fewer kills were done "
+                         "(the report says so); 0 for no cap. The campaign otherwise runs until --kills "
+                         "kills are done")
     return asyncio.run(_main(ap.parse_args(argv)))
 
 

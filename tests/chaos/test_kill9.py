@@ -45,7 +45,8 @@ def check_outcome(ws, double, shown, max_slow_runs: int = 1):
     assert 1 <= effects.count("s5") <= max_slow_runs, effects
     assert (ws / "a.txt").read_text() == "two\n"
     key = conversation_key(shown["prompt"])
-    assert double.count(key=key) == 11, "one request per model step, none sent twice"
+    assert double.count(key=key) == 11, ("one request per model step, none sent twice",
+                                         [e["title"] for e in shown["events"] if e["kind"] == "status"])
     assert not double.repeated(), f"model requests sent twice: {double.repeated()}"
     seqs = [e["seq"] for e in shown["events"]]
     assert seqs == list(range(1, len(seqs) + 1))
@@ -103,7 +104,12 @@ async def test_worker_kill9_mid_step(chaos_runtime, chaos_double, ws):
             if got["usage"]["replayedRequests"] >= SLOW:
                 return got
             await asyncio.sleep(0.1)
-    await asyncio.wait_for(ledger(), 30)
+    got = await asyncio.wait_for(ledger(), 30)
+    # and the tokens those replays did not cost again: the journaled responses' own usage
+    replayed = got["usage"]["replayedRequests"]
+    models = [e for e in got["events"] if e["kind"] == "model"]
+    assert got["usage"]["replayedInputTokens"] == sum(e["detail"]["inputTokens"] for e in models[:replayed]) > 0
+    assert got["usage"]["replayedOutputTokens"] == sum(e["detail"]["outputTokens"] for e in models[:replayed])
 
 
 async def test_restate_server_kill9_mid_step(chaos_runtime, chaos_double, ws):
