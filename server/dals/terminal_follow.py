@@ -122,4 +122,6 @@ def ledger_line(summary: dict[str, Any]) -> str:
     u = summary.get("usage") or {}
     return (f"ledger: {u.get('requests', 0)} model requests "
             f"({u.get('inputTokens', 0):,} in / {u.get('outputTokens', 0):,} out tokens) · "
-            f"{u.get('toolCalls', 0)} tool calls · {u.get('replayedRequests', 0)} replayed from the journal")
+            f"{u.get('toolCalls', 0)} tool calls · {u.get('replayedRequests', 0)} replayed from the journal"
+            + (f" ({saved:,} tokens not paid again)" if (saved := (u.get("replayedInputTokens") or 0)
+                                                        + (u.get("replayedOutputTokens") or 0)) else ""))

@@ -45,9 +45,9 @@ def check_outcome(ws, double, shown, max_slow_runs: int = 1):
     assert 1 <= effects.count("s5") <= max_slow_runs, effects
     assert (ws / "a.txt").read_text() == "two\n"
     key = conversation_key(shown["prompt"])
-    assert double.count(key=key) == 11, ("one request per model step, none sent twice",
-                                         [e["title"] for e in shown["events"] if e["kind"] == "status"])
-    assert not double.repeated(), f"model requests sent twice: {double.repeated()}"
+    statuses = [e["title"] for e in shown["events"] if e["kind"] == "status"]
+    assert not double.repeated(), f"model requests sent twice: {double.repeated()}; {statuses}"
+    assert double.count(key=key) == 11, ("one request per model step, none sent twice", statuses)
     seqs = [e["seq"] for e in shown["events"]]
     assert seqs == list(range(1, len(seqs) + 1))
     kinds = [e["kind"] for e in shown["events"]]
