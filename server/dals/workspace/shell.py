@@ -188,10 +188,12 @@ async def _run_reaped(argv: list[str], cwd: Path, env: dict[str, str], backstop_
         *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE, cwd=str(cwd), env=env)
     out, err = _Capture(max_output), _Capture(max_output)
+    pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), proc.wait())
+    # When the step is cancelled (its attempt cut off), the pumps end with an error nobody awaits:
+    # retrieve it, so asyncio does not log "exception was never retrieved".
+    pumps.add_done_callback(lambda f: f.cancelled() or f.exception())
     try:
-        await asyncio.wait_for(
-            asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), proc.wait()),
-            backstop_s)
+        await asyncio.wait_for(pumps, backstop_s)
     except TimeoutError:
         await _stop(proc)
         out.finish()
