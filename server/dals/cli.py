@@ -49,6 +49,44 @@ def _cmd_tasks(args) -> int:
     return asyncio.run(tasks_command(args.json, args.status))
 
 
+def _cmd_purge(args) -> int:
+    from .client.restate_api import RestateUnavailable
+    from .client.retention import purge_finished, report_line
+    from .runtime import control
+    from .settings import retention_days
+    from .terminal_follow import task_service
+
+    days = args.older_than if args.older_than is not None else retention_days()
+    if days is None:
+        print("dals purge: retention is off (DALS_RETENTION_DAYS=0); say how old with --older-than DAYS",
+              file=sys.stderr)
+        return 2
+
+    async def purge():
+        async with task_service() as service:
+            return await purge_finished(service.api, days, dry_run=args.dry_run)
+    try:
+        report = asyncio.run(purge())
+    except (control.RuntimeError_, RestateUnavailable) as e:
+        print(f"dals purge: DALS runtime unavailable: {e}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report))
+    else:
+        print("\n".join(report["tasks"] + [report_line(report)]))
+    return 1 if report["errors"] else 0
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        days = -1.0
+    if not days >= 0 or days == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a number of days >= 0: {text!r}")
+    return days
+
+
 def _cmd_run(args) -> int:
     from .terminal import run_command
 
@@ -103,6 +141,13 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--status", action="append", help="only tasks with this status (repeatable)")
     s.set_defaults(fn=_cmd_tasks)
+    s = sub.add_parser("purge", help="delete finished tasks older than some days (state and journals)")
+    s.add_argument("--older-than", type=_days, metavar="DAYS",
+                   help="age in days, fractions allowed; 0 = every finished task "
+                        "(default: DALS_RETENTION_DAYS)")
+    s.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=_cmd_purge)
     s = sub.add_parser("run", help="start a task and follow it")
     s.add_argument("prompt")
     s.add_argument("--workspace", default=".")

@@ -5,7 +5,9 @@ per editor session; see `dals.lsp.config`.
 """
 from __future__ import annotations
 
+import math
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,3 +46,26 @@ def default_model() -> str | None:
     """`DALS_MODEL`: a pydantic-ai model string or `offline`; None when unset."""
     value = os.environ.get("DALS_MODEL", "").strip()
     return value or None
+
+
+DEFAULT_RETENTION_DAYS = 30.0
+
+
+def retention_days() -> float | None:
+    """`DALS_RETENTION_DAYS`: finished tasks older than this many days are purged by the runtime
+    (at start, then hourly). Default 30; fractions allowed (`0.5` = 12 h); `0` (or `off`, `never`)
+    keeps finished tasks forever. An unreadable value keeps the default, with a warning."""
+    value = os.environ.get("DALS_RETENTION_DAYS", "").strip().lower()
+    if not value:
+        return DEFAULT_RETENTION_DAYS
+    if value in ("off", "never", "forever"):
+        return None
+    try:
+        days = float(value)
+    except ValueError:
+        days = -1.0
+    if not math.isfinite(days) or days < 0:
+        print(f"dals: DALS_RETENTION_DAYS={value!r} is not a number of days >= 0; "
+              f"using {DEFAULT_RETENTION_DAYS:g}", file=sys.stderr)
+        return DEFAULT_RETENTION_DAYS
+    return days or None

@@ -10,6 +10,7 @@ from .editor_sessions import editor_sessions
 from .task_feed import task_feed
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
+from . import task_retention  # noqa: F401  (registers the `forget` handlers on the objects above)
 
 serde_cache.install()
 

@@ -142,6 +142,31 @@ class Supervisor:
         log(f"ready: ingress {self.api.ingress_url}, admin {self.api.admin_url}, worker {self.worker_url}")
         # Tasks left behind by a runtime that was down (or stopped) go on now.
         await self.resume_stuck(include_paused=True)
+        self.purger = asyncio.get_running_loop().create_task(self.retention())
+
+    async def retention(self, first_after_s: float = 5.0, every_s: float = 3600.0) -> None:
+        """Purge finished tasks older than `DALS_RETENTION_DAYS`: shortly after start, then hourly."""
+        from ..client.retention import purge_finished, report_line
+        from ..settings import retention_days
+
+        days = retention_days()
+        if days is None:
+            return
+        delay = first_after_s
+        while not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(self.stopping.wait(), delay)
+                return
+            except asyncio.TimeoutError:
+                pass
+            delay = every_s
+            try:
+                report = await purge_finished(self.api, days)
+            except Exception as e:  # noqa: BLE001 - a failed purge must not stop the supervisor
+                log(f"retention: purge failed, next try in {every_s:.0f} s: {type(e).__name__}: {e}")
+                continue
+            if report["tasks"] or report["errors"]:
+                log(f"retention: {report_line(report)}")
 
     async def restart(self, child: Child) -> None:
         now = time.monotonic()
