@@ -66,6 +66,26 @@
     ((or "waiting" "retrying" "cancelled") 'warning)
     (_ 'font-lock-keyword-face)))
 
+(defun dals--first-line (text max)
+  "The first non-empty line of TEXT, cut to MAX characters."
+  (let ((line (or (seq-find (lambda (l) (not (string-empty-p l)))
+                            (mapcar #'string-trim (split-string (or text "") "\n")))
+                  "")))
+    (if (> (length line) max) (concat (substring line 0 (1- max)) "…") line)))
+
+(defun dals--list-title (task)
+  "TASK's title for the list.
+A retrying or paused task's title ends with why, and how to resume it."
+  (let ((title (or (plist-get task :title) ""))
+        (status (plist-get task :status)))
+    (if (not (member status dals--failing-statuses))
+        title
+      (concat title "  "
+              (propertize (format "[%s: %s; R resumes]" status
+                                  (let ((why (plist-get task :lastFailure)))
+                                    (if (stringp why) (dals--first-line why 80) "no reason yet")))
+                          'face (dals--status-face status))))))
+
 (defun dals--tasks-entries ()
   "Rows for `tabulated-list-entries', newest task first."
   (let (entries)
@@ -77,7 +97,7 @@
                                 (number-to-string (or (plist-get task :steps) 0))
                                 (number-to-string
                                  (or (plist-get (plist-get task :usage) :requests) 0))
-                                (or (plist-get task :title) "")))
+                                (dals--list-title task)))
                entries)))
      dals--tasks)
     ;; Task ids start with their UTC creation time.
@@ -181,11 +201,60 @@
   (or (ignore-errors (format-time-string "%T" (date-to-time at))) at ""))
 
 (defun dals--insert-event (event)
-  "Insert one line for EVENT."
-  (insert (propertize (format "%4d  %s  %-8s %s\n"
-                              (plist-get event :seq) (dals--time (plist-get event :at))
-                              (plist-get event :kind) (plist-get event :title))
-                      'dals-event event)))
+  "Insert one line for EVENT; a status event's title in the colour of its status."
+  (let ((title (or (plist-get event :title) "")))
+    (when (equal (plist-get event :kind) "status")
+      (setq title (propertize title 'face (dals--status-face (plist-get event :status)))))
+    (insert (propertize (format "%4d  %s  %-8s %s\n"
+                                (plist-get event :seq) (dals--time (plist-get event :at))
+                                (plist-get event :kind) title)
+                        'dals-event event))))
+
+(defun dals--count (n)
+  "N with thousands separators: \"12,345\"."
+  (let ((s (number-to-string (truncate (if (numberp n) n 0)))))
+    (while (string-match "\\([0-9]\\)\\([0-9]\\{3\\}\\)\\($\\|,\\)" s)
+      (setq s (replace-match "\\1,\\2\\3" t nil s)))
+    s))
+
+(defun dals--usd (amount)
+  "AMOUNT in dollars: \"$0.0042\" below a dollar, \"$12.35\" from a dollar up, \"$0\"."
+  (cond ((zerop amount) "$0")
+        ((< amount 0.0001) "<$0.0001")
+        ((< amount 1) (format "$%.4f" amount))
+        (t (format "$%.2f" amount))))
+
+(defun dals--plural (n noun)
+  "\"1 NOUN\" or \"N NOUNs\"."
+  (format "%s %s%s" (dals--count n) noun (if (eql n 1) "" "s")))
+
+(defun dals--usage-text (task)
+  "TASK's Usage line: steps, requests, replays and what they saved, tokens, cost.
+\"7 steps, 4 model requests (2 replayed, 9,120 tokens saved ~$0.0190),
+12,345/678 tokens in/out, cost ~$0.0312\"; the cost is \"unknown\" without a
+price for the model, and left out when the server does not say."
+  (let* ((usage (plist-get task :usage))
+         (replayed (or (plist-get usage :replayedRequests) 0))
+         (saved-usd (plist-get usage :savedUsd))
+         (cost (plist-get usage :costUsd))
+         (requests (or (plist-get usage :requests) 0)))
+    (concat
+     (format "%s, %s (%s), %s/%s tokens in/out"
+             (dals--plural (or (plist-get task :steps) 0) "step")
+             (dals--plural requests "model request")
+             (if (zerop replayed)
+                 "0 replayed"
+               (format "%s replayed, %s tokens saved%s" (dals--count replayed)
+                       (dals--count (+ (or (plist-get usage :replayedInputTokens) 0)
+                                       (or (plist-get usage :replayedOutputTokens) 0)))
+                       (if (and (numberp saved-usd) (> saved-usd 0))
+                           (concat " ~" (dals--usd saved-usd))
+                         "")))
+             (dals--count (plist-get usage :inputTokens))
+             (dals--count (plist-get usage :outputTokens)))
+     (cond ((numberp cost) (concat ", cost " (if (zerop cost) "$0" (concat "~" (dals--usd cost)))))
+           ((and (plist-member usage :costUsd) (> requests 0)) ", cost unknown")
+           (t "")))))
 
 (defun dals--render-task (task)
   "Fill the current buffer with TASK (a `dals.showTask' result)."
@@ -197,22 +266,25 @@
     (insert (propertize (or (plist-get task :title) "") 'face 'bold) "\n")
     (cl-flet ((field (name value)
                 (when (and value (not (equal value "")))
-                  (insert (format "%-11s %s\n" (concat name ":") value)))))
-      (field "Task" (format "%s  %s" (plist-get task :taskId)
-                            (propertize status 'face (dals--status-face status))))
+                  (insert (format "%-14s %s\n" (concat name ":")
+                                  (replace-regexp-in-string
+                                   "\n" (concat "\n" (make-string 15 ?\s))
+                                   (string-trim-right value)))))))
+      (field "Task" (concat (format "%s  %s" (plist-get task :taskId)
+                                    (propertize status 'face (dals--status-face status)))
+                            (and (member status dals--failing-statuses) "  (R retries now)")))
       (field "Workspace" (plist-get task :workspace))
       (field "Model" (and (plist-get task :model)
                           (format "%s, %s mode" (plist-get task :model)
                                   (or (plist-get task :mode) "auto"))))
-      (field "Usage" (and usage (format "%d steps, %d model requests (%d replayed), %d/%d tokens in/out"
-                                        (or (plist-get task :steps) 0)
-                                        (or (plist-get usage :requests) 0)
-                                        (or (plist-get usage :replayedRequests) 0)
-                                        (or (plist-get usage :inputTokens) 0)
-                                        (or (plist-get usage :outputTokens) 0))))
+      (field "Usage" (and usage (dals--usage-text task)))
       (field "Result" (plist-get task :result))
       (field "Error" (plist-get task :error))
-      (field "Failure" (plist-get task :lastFailure))
+      (field "Last failure" (let ((why (plist-get task :lastFailure)))
+                              (and (stringp why)
+                                   (propertize why 'face (if (member status dals--failing-statuses)
+                                                             (dals--status-face status)
+                                                           'warning)))))
       (field "Waiting" (plist-get (plist-get task :pending) :question)))
     (insert "\n")
     (seq-doseq (event (plist-get task :events)) (dals--insert-event event))
@@ -233,11 +305,13 @@
       (with-current-buffer buffer
         (when (> seq dals--shown-seq)
           (if (and (= seq (1+ dals--shown-seq))
+                   ;; a status event changes the header (status, last failure): fetch it all
+                   (not (equal (plist-get event :kind) "status"))
                    (not (member (plist-get event :status) dals--final-statuses)))
               (let ((inhibit-read-only t))
                 (save-excursion (goto-char (point-max)) (dals--insert-event event))
                 (setq dals--shown-seq seq))
-            ;; A gap, or the end: fetch the whole task, header included.
+            ;; A gap, a status change or the end: fetch the whole task, header included.
             (dals--command-async server "dals.showTask" (list :taskId dals--task-id)
                                  (lambda (task)
                                    (when (and task (buffer-live-p buffer))

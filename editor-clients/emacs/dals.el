@@ -14,7 +14,8 @@
 ;; `dals-start-task' and `dals-code-action' start tasks; running tasks
 ;; show in the mode line (" DALS[2 running]").  The task list, the task
 ;; buffer and the commands on a task (approve with a diff, reject,
-;; cancel, resume) are in dals-tasks.el, which loads on first use.
+;; cancel, resume) are in dals-tasks.el, and `dals-code-action' in
+;; dals-code-actions.el; both load on first use.
 ;;
 ;; eglot gives a buffer one server.  So DALS is added at the end of
 ;; `eglot-server-programs' for `dals-mode-list', where it serves only the
@@ -35,17 +36,17 @@
 
 (require 'cl-lib)
 (require 'eglot)
-(require 'flymake)
 (require 'jsonrpc)
 (require 'project)
 (require 'seq)
 (require 'subr-x)
 
 ;; The task list, the task buffer and the commands on a task load on
-;; first use (dals-tasks.el).
+;; first use (dals-tasks.el), as do code actions (dals-code-actions.el).
 (dolist (command '(dals-tasks dals-show-task dals-cancel-task dals-resume-task
                    dals-show-pending dals-approve dals-reject))
   (autoload command "dals-tasks" nil t))
+(autoload 'dals-code-action "dals-code-actions" nil t)
 
 (defgroup dals nil
   "Durable agent tasks through the DALS language server."
@@ -251,14 +252,18 @@ A JSON-RPC error becomes a `user-error' with the server's message."
 
 (defconst dals--final-statuses '("succeeded" "failed" "cancelled"))
 
+(defconst dals--failing-statuses '("retrying" "paused")
+  "Statuses after failed model requests; `dals-resume-task' retries.")
+
 (defun dals--task-apply-event (task event)
   "Return TASK, a summary plist, updated by EVENT the way the server counts."
   (let* ((task (copy-sequence task))
          (usage (copy-sequence (plist-get task :usage)))
          (kind (plist-get event :kind))
+         (status (plist-get event :status))
          (detail (plist-get event :detail)))
     (setq task (plist-put task :lastSeq (plist-get event :seq)))
-    (setq task (plist-put task :status (plist-get event :status)))
+    (setq task (plist-put task :status status))
     (setq task (plist-put task :updatedAt (plist-get event :at)))
     (setq task (plist-put task :lastEvent
                           (list :seq (plist-get event :seq) :kind kind
@@ -274,6 +279,13 @@ A JSON-RPC error becomes a `user-error' with the server's message."
                             (and (plist-get detail :requestId)
                                  (not (plist-get detail :decision))
                                  detail))))
+    ;; A failed model request ("Retrying in …: <reason>", "Paused after …"),
+    ;; until the model answers or "Resumed".
+    (cond ((and (equal kind "status") (member status dals--failing-statuses))
+           (setq task (plist-put task :lastFailure (or (plist-get detail :reason)
+                                                       (plist-get event :title)))))
+          ((member status '("running" "queued"))
+           (setq task (plist-put task :lastFailure nil))))
     (plist-put task :usage usage)))
 
 (defun dals--merge-summaries (tasks)
@@ -358,19 +370,22 @@ A buffer with unsaved changes is left alone."
 (declare-function dals-tasks "dals-tasks" ())
 
 (defun dals--mode-line-string ()
-  "Return \" DALS[2 running]\", \" DALS[1 waiting]\", or nil when no task runs."
-  (let* ((waiting (cl-loop for task being the hash-values of dals--tasks
-                           count (equal (plist-get task :status) "waiting")))
+  "Return \" DALS[2 running]\", \" DALS[1 waiting, 1 paused]\", or nil."
+  (let* ((statuses (cl-loop for task being the hash-values of dals--tasks
+                            collect (plist-get task :status)))
          ;; A task's progress ends just after its final event: go by the event.
          (running (cl-loop for token being the hash-keys of dals--progress
                            using (hash-values server)
                            for status = (plist-get (gethash (substring token 10) dals--tasks)
                                                    :status)
                            count (and (jsonrpc-running-p server)
-                                      (not (member status (cons "waiting"
-                                                                dals--final-statuses))))))
-         (parts (delq nil (list (and (> running 0) (format "%d running" running))
-                                (and (> waiting 0) (format "%d waiting" waiting))))))
+                                      (not (member status (append '("waiting")
+                                                                  dals--failing-statuses
+                                                                  dals--final-statuses))))))
+         (parts (cl-loop for (n . what) in (cons (cons running "running")
+                                                 (mapcar (lambda (s) (cons (cl-count s statuses :test #'equal) s))
+                                                         (cons "waiting" dals--failing-statuses)))
+                         when (> n 0) collect (format "%d %s" n what))))
     (when parts
       (propertize (format " DALS[%s]" (string-join parts ", "))
                   'help-echo "DALS tasks: mouse-1 lists them"
@@ -440,58 +455,6 @@ the server.  Return the task id."
     (dals--tasks-changed)
     (message "DALS task %s started (M-x dals-tasks lists tasks)" id)
     id))
-
-(defun dals--lsp-diagnostic (diagnostic)
-  "DIAGNOSTIC, a flymake diagnostic, as an LSP Diagnostic."
-  (let ((data (flymake-diagnostic-data diagnostic)))
-    (or (and (listp data) (cdr (assq 'eglot-lsp-diag data)))
-        (list :range (list :start (eglot--pos-to-lsp-position
-                                   (flymake-diagnostic-beg diagnostic))
-                           :end (eglot--pos-to-lsp-position
-                                 (flymake-diagnostic-end diagnostic)))
-              :message (flymake-diagnostic-text diagnostic)
-              :source (format "%s" (flymake-diagnostic-backend diagnostic))))))
-
-;;;###autoload
-(defun dals-code-action (&optional title)
-  "Run one of DALS's code actions on the region, or on the diagnostics at point.
-The server offers \"Explain\", \"Refactor\", \"Add tests\" and \"Add
-docstrings with DALS\" on a selection, and \"Fix with DALS: ...\" on a
-diagnostic; each starts a task.  TITLE picks the action without asking.
-This works in every buffer, also where another server manages it, and
-with eglot versions that cannot resolve code actions.  Return the task id."
-  (interactive)
-  (unless buffer-file-name (user-error "DALS code actions need a file buffer"))
-  (let* ((server (dals--server t))
-         (beg (if (use-region-p) (region-beginning) (point)))
-         (end (if (use-region-p) (region-end) (point)))
-         (actions
-          (append (jsonrpc-request
-                   server :textDocument/codeAction
-                   (list :textDocument (list :uri (eglot--path-to-uri buffer-file-name))
-                         :range (list :start (eglot--pos-to-lsp-position beg)
-                                      :end (eglot--pos-to-lsp-position end))
-                         :context (list :diagnostics
-                                        (vconcat (mapcar #'dals--lsp-diagnostic
-                                                         (flymake-diagnostics beg end)))))
-                   :timeout dals-request-timeout)
-                  nil))
-         (title (or title
-                    (and actions
-                         (completing-read "DALS action: "
-                                          (mapcar (lambda (a) (plist-get a :title)) actions)
-                                          nil t))
-                    (user-error "No DALS action here: select some code, or go to a diagnostic")))
-         (action (or (seq-find (lambda (a) (equal (plist-get a :title) title)) actions)
-                     (user-error "No DALS action %S here" title)))
-         (command (plist-get (if (plist-get action :command)
-                                 action
-                               (jsonrpc-request server :codeAction/resolve action
-                                                :timeout dals-request-timeout))
-                             :command)))
-    (unless command (user-error "DALS gave no command for %S" title))
-    (dals--started server (dals--command server (plist-get command :command)
-                                         (aref (plist-get command :arguments) 0)))))
 
 (dals--update-server-programs)
 

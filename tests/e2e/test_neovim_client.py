@@ -1,7 +1,8 @@
 """The Neovim client (editor-clients/neovim) in a real headless Neovim 0.11 against a real `dals lsp`.
 
 The Lua test script writes a JSON result; this wrapper runs it with a timeout, stops the runtime
-the server started (`dals down`, same DALS_STATE_DIR) and asserts on the result.
+the server started (`dals down`, same DALS_STATE_DIR) and asserts on the result. A second, faster
+script checks the panel's text (usage, cost, replays, retrying and paused tasks) with no server.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 PLUGIN = REPO / "editor-clients" / "neovim"
 SCRIPT = PLUGIN / "tests" / "client_test.lua"
+PANEL_SCRIPT = PLUGIN / "tests" / "panel_test.lua"
 DALS = Path(sys.executable).parent / "dals"
 NVIM_TIMEOUT = 360
 
@@ -71,12 +73,36 @@ def workspace(tmp_path: Path) -> Path:
     return ws
 
 
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DALS_", "NVIM", "VIM", "XDG_"))}
+    for name in ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
+        env[name] = str(tmp_path / name.lower())
+    return env
+
+
+@pytest.mark.timeout(180)
+def test_neovim_panel_shows_usage_and_failures(nvim: str, tmp_path: Path):
+    """The panel and the events view of summaries fed by a stand-in server: cost, tokens saved by
+    replays, a retrying or paused task's reason, and `r` resuming a retrying task."""
+    result_file = tmp_path / "result.json"
+    env = _clean_env(tmp_path) | {"DALS_TEST_PLUGIN": str(PLUGIN), "DALS_TEST_RESULT": str(result_file)}
+    done = subprocess.run([nvim, "--headless", "--clean", "-u", str(PANEL_SCRIPT)], env=env, cwd=tmp_path,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+    assert result_file.exists(), f"the Lua test wrote no result; nvim exited {done.returncode}:\n{done.stdout}{done.stderr}"
+    result = json.loads(result_file.read_text())
+    assert result["failures"] == [], json.dumps(result, indent=1)[-6000:]
+    for name in ("usage_line_priced", "usage_line_unpriced", "usage_line_free", "detail_usage_line",
+                 "detail_last_failure_line", "detail_header_says_resume", "event_retrying_sets_failure",
+                 "event_resumed_clears_failure", "panel_retrying_reason", "panel_paused_reason",
+                 "panel_status_highlights", "r_resumes_retrying", "resume_completes_failing_first"):
+        assert result["checks"].get(name) is True, name
+
+
 @pytest.mark.timeout(NVIM_TIMEOUT + 180)
 def test_neovim_client_end_to_end(nvim: str, workspace: Path, tmp_path: Path):
     state = tmp_path / "state"
     result_file = tmp_path / "result.json"
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("DALS_", "NVIM", "VIM", "XDG_"))}
+    env = _clean_env(tmp_path)
     env.update({
         "DALS_STATE_DIR": str(state), "DALS_MODEL": "offline",
         "DALS_TEST_PLUGIN": str(PLUGIN), "DALS_TEST_WORKSPACE": str(workspace),
@@ -84,8 +110,6 @@ def test_neovim_client_end_to_end(nvim: str, workspace: Path, tmp_path: Path):
         "PATH": os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                 if not (Path(p) / "dals").exists()),
     })
-    for name in ("XDG_STATE_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "XDG_DATA_HOME"):
-        env[name] = str(tmp_path / name.lower())
     proc = subprocess.Popen([nvim, "--headless", "--clean", "-u", str(SCRIPT)], env=env, cwd=workspace,
                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             start_new_session=True)

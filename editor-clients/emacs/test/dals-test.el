@@ -196,5 +196,135 @@
       (should (equal (tabulated-list-get-id) "20261127-040311-5ab51e"))
       (should (string-match-p "20261127-040208-c09169 succeeded +5 +3 Shout" (buffer-string))))))
 
+;;;; Provider failures, cost and replays
+
+(defconst dals-test--reason
+  "openai-chat:gpt-4.1: 429 Too Many Requests (rate limit reached for requests)")
+
+(defun dals-test--failure-events ()
+  "A provider failing twice, the task paused, then resumed (server/dals/durable/task_record.py)."
+  (let ((reason dals-test--reason))
+    (list
+     (list :taskId "t1" :seq 2 :kind "status" :status "retrying" :at "2026-11-27T06:00:00.000Z"
+           :title (concat "Retrying in 0.4 s (attempt 1 of 2 failed): " reason)
+           :detail (list :reason reason :attempt 1 :maxAttempts 2 :delayS 0.4))
+     (list :taskId "t1" :seq 3 :kind "status" :status "paused" :at "2026-11-27T06:00:01.000Z"
+           :title (concat "Paused after 2 failed attempts: " reason)
+           :detail (list :reason reason :attempts 2))
+     (list :taskId "t1" :seq 4 :kind "status" :status "running" :at "2026-11-27T06:00:02.000Z"
+           :title "Resumed"))))
+
+(defun dals-test--priced-task (&rest over)
+  "A finished task that replayed from the journal, with OVER in front."
+  (append over
+          (list :taskId "20261127-060000-aaaaaa" :title "Fix the tests" :status "succeeded" :steps 7
+                :model "openai-chat:gpt-4.1" :mode "auto" :lastSeq 0 :lastFailure nil
+                :usage (list :requests 4 :inputTokens 12345 :outputTokens 678 :toolCalls 3
+                             :costUsd 0.0312 :replayedRequests 2 :replayedInputTokens 9000
+                             :replayedOutputTokens 120 :savedUsd 0.01896)
+                :events nil)))
+
+(ert-deftest dals-test-failure-events-track-the-reason ()
+  (let ((task (list :taskId "t1" :title "Shout" :status "running" :steps 0 :lastSeq 1
+                    :usage (list :requests 0))))
+    (cl-destructuring-bind (retrying paused resumed) (dals-test--failure-events)
+      (setq task (dals--task-apply-event task retrying))
+      (should (equal (plist-get task :status) "retrying"))
+      (should (equal (plist-get task :lastFailure) dals-test--reason))
+      (should (= (plist-get task :steps) 0))
+      (setq task (dals--task-apply-event task paused))
+      (should (equal (plist-get task :status) "paused"))
+      (should (equal (plist-get task :lastFailure) dals-test--reason))
+      (setq task (dals--task-apply-event task resumed))
+      (should (equal (plist-get task :status) "running"))
+      (should-not (plist-get task :lastFailure))
+      ;; without a reason in the detail, the title says it
+      (setq task (dals--task-apply-event task (plist-put (copy-sequence retrying) :detail nil)))
+      (should (string-prefix-p "Retrying in 0.4 s" (plist-get task :lastFailure))))))
+
+(ert-deftest dals-test-usage-text-cost-and-savings ()
+  (should (equal (dals--count 1234567) "1,234,567"))
+  (should (equal (dals--count 12) "12"))
+  (should (equal (dals--usd 0.01896) "$0.0190"))
+  (should (equal (dals--usd 12.345) "$12.35"))
+  (should (equal (dals--usd 0) "$0"))
+  (should (equal (dals--usage-text (dals-test--priced-task))
+                 (concat "7 steps, 4 model requests (2 replayed, 9,120 tokens saved ~$0.0190), "
+                         "12,345/678 tokens in/out, cost ~$0.0312")))
+  ;; no price for the model: null cost, tokens saved without dollars
+  (should (equal (dals--usage-text
+                  (list :steps 1 :usage (list :requests 1 :inputTokens 10 :outputTokens 2 :costUsd nil
+                                              :replayedRequests 1 :replayedInputTokens 10
+                                              :replayedOutputTokens 2 :savedUsd nil)))
+                 "1 step, 1 model request (1 replayed, 12 tokens saved), 10/2 tokens in/out, cost unknown"))
+  ;; the offline model is free; an older server says nothing of cost
+  (should (equal (dals--usage-text
+                  (list :steps 5 :usage (list :requests 3 :inputTokens 69 :outputTokens 35 :costUsd 0
+                                              :replayedRequests 0 :savedUsd 0)))
+                 "5 steps, 3 model requests (0 replayed), 69/35 tokens in/out, cost $0"))
+  (should (equal (dals--usage-text (list :steps 5 :usage (list :requests 3 :inputTokens 69 :outputTokens 35)))
+                 "5 steps, 3 model requests (0 replayed), 69/35 tokens in/out")))
+
+(ert-deftest dals-test-task-buffer-shows-cost-and-last-failure ()
+  (with-temp-buffer
+    (dals-task-mode)
+    (dals--render-task (dals-test--priced-task))
+    (should (string-match-p (regexp-quote
+                             (concat "Usage:         7 steps, 4 model requests (2 replayed, 9,120 tokens saved"
+                                     " ~$0.0190), 12,345/678 tokens in/out, cost ~$0.0312"))
+                            (buffer-string)))
+    (should-not (string-match-p "Last failure" (buffer-string)))
+    (dals--render-task (dals-test--priced-task :status "paused" :lastFailure dals-test--reason
+                                               :events (dals-test--failure-events)))
+    (let ((text (buffer-string)))
+      (should (string-match-p "^Task:          20261127-060000-aaaaaa  paused  (R retries now)$" text))
+      (should (string-match-p (concat "^Last failure:  " (regexp-quote dals-test--reason) "$") text))
+      (should (string-match-p "Paused after 2 failed attempts" text)))
+    (goto-char (point-min))
+    (search-forward "Last failure:  ")
+    (should (eq (get-text-property (point) 'face) 'error))))
+
+(ert-deftest dals-test-tasks-buffer-shows-retrying-and-paused ()
+  (dals-test--with-state
+    (puthash "20261127-060100-bbbbbb"
+             (list :taskId "20261127-060100-bbbbbb" :title "Refactor" :status "paused" :steps 2
+                   :lastFailure dals-test--reason :usage '(:requests 1))
+             dals--tasks)
+    (puthash "20261127-060300-dddddd"
+             (list :taskId "20261127-060300-dddddd" :title "Count" :status "retrying" :steps 1
+                   :lastFailure (concat dals-test--reason "\nTraceback: …") :usage '(:requests 1))
+             dals--tasks)
+    (with-temp-buffer
+      (dals-tasks-mode)
+      (tabulated-list-print)
+      (let ((text (buffer-string)))
+        (should (string-match-p (concat "retrying +1 +1 Count  \\[retrying: "
+                                        (regexp-quote dals-test--reason) "; R resumes\\]$")
+                                text))
+        (should (string-match-p (concat "paused +2 +1 Refactor  \\[paused: "
+                                        (regexp-quote dals-test--reason) "; R resumes\\]$")
+                                text)))
+      (goto-char (point-min))
+      (search-forward "[paused:")
+      (should (eq (get-text-property (point) 'face) 'error))
+      (search-backward " paused ")
+      (should (eq (get-text-property (1+ (point)) 'face) 'error))
+      ;; R on the retrying row resumes it at once
+      (goto-char (point-min))
+      (search-forward "Count")
+      (let (sent)
+        (cl-letf (((symbol-function 'dals--server) (lambda () 'server))
+                  ((symbol-function 'dals--command)
+                   (lambda (_server command arg)
+                     (push (list command (plist-get arg :taskId)) sent)
+                     (list :taskId (plist-get arg :taskId) :status "running"))))
+          (call-interactively #'dals-resume-task))
+        (should (equal sent '(("dals.resumeTask" "20261127-060300-dddddd")))))
+      (should (= refreshes 1)))
+    (cl-letf (((symbol-function 'jsonrpc-running-p) (lambda (_) t)))
+      (puthash "dals-task-20261127-060300-dddddd" 'server dals--progress)
+      ;; a retrying task's progress has not ended: it is counted as retrying, not running
+      (should (equal (dals--mode-line-string) " DALS[1 retrying, 1 paused]")))))
+
 (provide 'dals-test)
 ;;; dals-test.el ends here

@@ -12,7 +12,10 @@ import { TaskStore } from './taskStore';
 import { TaskSync } from './taskSync';
 import { TaskTreeProvider } from './taskTree';
 
-/** Retrying and paused are not announced by events (docs/protocol.md, Status): poll while tasks run. */
+/**
+ * Poll while tasks run: Restate's own retries (a worker crash, an exception in a step) are not
+ * announced by events (docs/protocol.md, Status), and costs and replay counts come only with summaries.
+ */
 const POLL_MS = 5000;
 
 let connection: ServerConnection | undefined;

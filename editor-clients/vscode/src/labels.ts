@@ -41,21 +41,90 @@ export function taskLabel(task: TaskSummary): string {
     return task.title || task.taskId;
 }
 
-/** `<status> · <steps> steps · <requests> req` */
+/** A failure reason longer than this is cut in a row's description (the tooltip has it whole). */
+const SHORT_FAILURE = 60;
+
+/**
+ * `<status> · <steps> steps · <requests> req`, then the cost when the model's price is known (and not
+ * zero) and the replays when there were any; a retrying or paused task's reason comes right after its status.
+ */
 export function taskDescription(task: TaskSummary): string {
-    return `${task.status} · ${task.steps ?? 0} steps · ${task.usage?.requests ?? 0} req`;
+    const parts = [task.status];
+    const failure = failingReason(task);
+    if (failure) { parts.push(shorten(failure, SHORT_FAILURE)); }
+    parts.push(`${task.steps ?? 0} steps`, `${task.usage?.requests ?? 0} req`);
+    if ((task.usage?.costUsd ?? 0) > 0) { parts.push(costText(task)!); }
+    const replays = replayText(task);
+    if (replays) { parts.push(replays); }
+    return parts.join(' · ');
 }
 
 export function taskTooltip(task: TaskSummary): string {
     const lines = [taskLabel(task), `${task.taskId} · ${task.status}${task.mode ? ` · ${task.mode}` : ''}`];
     if (task.model) { lines.push(`model: ${task.model}`); }
     if (task.createdAt) { lines.push(`created: ${task.createdAt}`); }
+    lines.push(`usage: ${usageText(task)}`);
+    if (task.usage?.costUsd !== undefined && (task.usage.requests ?? 0) > 0) {
+        lines.push(`cost: ${costText(task) ?? `unknown (no price for ${task.model ?? 'the model'})`}`);
+    }
+    const replays = replayText(task);
+    if (replays) { lines.push(`journal: ${replays} (model requests answered on replay, not paid again)`); }
     if (task.filesChanged?.length) { lines.push(`files changed: ${task.filesChanged.join(', ')}`); }
     if (task.pending) { lines.push(`waiting for you: ${pendingQuestion(task.pending)}`); }
     if (task.lastFailure) { lines.push(`last failure: ${task.lastFailure}`); }
+    if (task.status === 'retrying') { lines.push('retrying on its own; Resume Task retries now'); }
+    if (task.status === 'paused') { lines.push('paused: its retries are used up; Resume Task retries it'); }
     if (task.error) { lines.push(`error: ${task.error}`); }
     if (task.result) { lines.push(`result: ${task.result}`); }
     return lines.join('\n');
+}
+
+/** `3 requests · 1,234 in / 567 out tokens · 1 tool call` */
+export function usageText(task: TaskSummary): string {
+    const u = task.usage ?? { requests: 0 };
+    return `${counted(u.requests ?? 0, 'request')} · ${count(u.inputTokens ?? 0)} in / ${count(u.outputTokens ?? 0)} out tokens`
+        + ` · ${counted(u.toolCalls ?? 0, 'tool call')}`;
+}
+
+/** `~$0.0042` (or `$0` for a free model) when the server knows the model's price, else undefined. */
+export function costText(task: TaskSummary): string | undefined {
+    const cost = task.usage?.costUsd;
+    return typeof cost !== 'number' ? undefined : cost === 0 ? usd(0) : `~${usd(cost)}`;
+}
+
+/** `2 replayed · 1,234 tokens saved (~$0.0031)`, or undefined when nothing was replayed. */
+export function replayText(task: TaskSummary): string | undefined {
+    const u = task.usage;
+    if (!u?.replayedRequests) { return undefined; }
+    const saved = (u.replayedInputTokens ?? 0) + (u.replayedOutputTokens ?? 0);
+    const price = (u.savedUsd ?? 0) > 0 ? ` (~${usd(u.savedUsd!)})` : '';
+    return `${count(u.replayedRequests)} replayed · ${count(saved)} tokens saved${price}`;
+}
+
+/** The reason of a retrying or paused task, on one line. */
+export function failingReason(task: TaskSummary): string | undefined {
+    if ((task.status !== 'retrying' && task.status !== 'paused') || !task.lastFailure) { return undefined; }
+    return task.lastFailure.split('\n').map((l) => l.trim()).find((l) => l) ?? undefined;
+}
+
+/** `$0.0042` below a dollar, `$12.35` from a dollar up, `<$0.0001` for a fraction of a cent's hundredth. */
+export function usd(amount: number): string {
+    if (amount === 0) { return '$0'; }
+    if (amount < 0.0001) { return '<$0.0001'; }
+    return `$${amount.toFixed(amount < 1 ? 4 : 2)}`;
+}
+
+function count(n: number): string {
+    return n.toLocaleString('en-US');
+}
+
+/** `1 request`, `3 requests` */
+function counted(n: number, noun: string): string {
+    return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
+}
+
+function shorten(text: string, max: number): string {
+    return text.length <= max ? text : `${text.slice(0, max - 1).trimEnd()}…`;
 }
 
 /** `#<seq> <kind> <title>` */
@@ -113,6 +182,7 @@ export function eventsDocument(shown: ShownTask): string {
         '',
         `task:     ${shown.taskId}`,
         `status:   ${taskDescription(shown)}`,
+        `usage:    ${usageText(shown)}`,
     ];
     if (shown.model) { out.push(`model:    ${shown.model}${shown.mode ? ` (${shown.mode})` : ''}`); }
     if (shown.workspace) { out.push(`folder:   ${shown.workspace}`); }

@@ -53,7 +53,15 @@ export interface Usage {
     inputTokens?: number;
     outputTokens?: number;
     toolCalls?: number;
+    /** Model requests answered from the journal on replay instead of the provider. */
     replayedRequests?: number;
+    /** Tokens of those replayed requests: not paid again. */
+    replayedInputTokens?: number;
+    replayedOutputTokens?: number;
+    /** Estimated cost of the paid requests; null when the model's price is unknown. */
+    costUsd?: number | null;
+    /** Estimated cost of the replayed requests (what the journal saved); null when the price is unknown. */
+    savedUsd?: number | null;
 }
 
 export interface TaskSummary {
@@ -74,6 +82,7 @@ export interface TaskSummary {
     filesChanged?: string[];
     result?: string | null;
     error?: string | null;
+    /** While `retrying` or `paused`: why the last attempt failed. */
     lastFailure?: string | null;
     pending?: PendingApproval | null;
     invocationId?: string | null;

@@ -1,10 +1,14 @@
 /**
  * Folding `dals/taskEvent` notifications into a TaskSummary, the way the server counts them
- * (docs/protocol.md, TaskSummary): steps, requests, status, pending approval. No `vscode` import.
+ * (docs/protocol.md, TaskSummary): steps, requests, status, pending approval, the last failure of a
+ * retrying or paused task. Costs and replay counts are the server's to compute: they come with the
+ * next summary. No `vscode` import.
  */
 import { FINAL_STATUSES, PendingApproval, Status, TaskEvent, TaskSummary } from './protocol';
 
 const STEP_KINDS = new Set(['model', 'tool', 'edit']);
+/** Statuses a failed provider request puts a task in; `lastFailure` says why. */
+const FAILING = new Set(['retrying', 'paused']);
 
 /** The seq a summary has folded up to (its follow cursor). */
 export function cursorOf(summary: TaskSummary): number {
@@ -62,6 +66,13 @@ export function foldEvent(summary: TaskSummary, ev: TaskEvent): TaskSummary {
     }
     if (ev.kind === 'approval') {
         next.pending = pendingFromEvent(ev) ?? null;
+    }
+    if (ev.kind === 'status' && FAILING.has(next.status)) {
+        // "Retrying in 0.4 s (attempt 2 of 12 failed): <reason>" / "Paused after 12 failed attempts: <reason>"
+        next.lastFailure = str(d.reason) ?? ev.title;
+    } else if (next.status === 'running' || next.status === 'queued') {
+        // An answer from the model, or "Resumed": the failure is over.
+        next.lastFailure = null;
     }
     if (ev.kind === 'status' && isFinal(next.status)) {
         next.pending = null;

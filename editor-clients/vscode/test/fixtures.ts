@@ -41,3 +41,25 @@ export function approvalEvents(taskId = TASK, startSeq = 2): TaskEvent[] {
         { taskId, seq: startSeq + 1, kind: 'approval', title: 'Approved', status: 'running', at, detail: { requestId: 'r1', decision: 'approve' } },
     ];
 }
+
+/** A provider failing twice, the task paused, then resumed by the user and answered (server/dals/durable/task_record.py). */
+export function providerFailureEvents(taskId = TASK, startSeq = 2): TaskEvent[] {
+    const reason = 'openai-chat:gpt-4.1: 429 Too Many Requests (rate limit reached for requests)';
+    const at = (i: number) => `2026-11-27T06:00:0${i}.000Z`;
+    return [
+        {
+            taskId, seq: startSeq, kind: 'status', status: 'retrying', at: at(0),
+            title: `Retrying in 0.4 s (attempt 1 of 2 failed): ${reason}`,
+            detail: { reason, attempt: 1, maxAttempts: 2, delayS: 0.4 },
+        },
+        {
+            taskId, seq: startSeq + 1, kind: 'status', status: 'paused', at: at(1),
+            title: `Paused after 2 failed attempts: ${reason}`, detail: { reason, attempts: 2 },
+        },
+        { taskId, seq: startSeq + 2, kind: 'status', status: 'running', at: at(2), title: 'Resumed' },
+        {
+            taskId, seq: startSeq + 3, kind: 'model', status: 'running', at: at(3), title: 'Model: read_file',
+            detail: { model: 'openai-chat:gpt-4.1', inputTokens: 1200, outputTokens: 30, toolCalls: [] },
+        },
+    ];
+}

@@ -46,6 +46,21 @@ describe('manifest', () => {
         }
     });
 
+    it('offers Resume for retrying and paused tasks, and Cancel for every unfinished one, in both menus', () => {
+        const items = manifest.contributes.menus['view/item/context'] as { command: string; when: string; group: string }[];
+        const shownFor = (command: string, status: string) => items.filter((e) => e.command === command && matchesStatus(e.when, status))
+            .map((e) => e.group.split('@')[0]).sort();
+        for (const status of ['retrying', 'paused']) {
+            assert.deepEqual(shownFor('dals.client.resumeTask', status), ['2_task', 'inline'], status);
+        }
+        for (const status of ['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled']) {
+            assert.deepEqual(shownFor('dals.client.resumeTask', status), [], status);
+        }
+        for (const status of ['queued', 'running', 'waiting', 'retrying', 'paused']) {
+            assert.deepEqual(shownFor('dals.client.cancelTask', status), ['2_task', 'inline'], status);
+        }
+    });
+
     it('declares the view in its own activity-bar container', () => {
         assert.deepEqual(manifest.contributes.viewsContainers.activitybar.map((c: { id: string; title: string }) => [c.id, c.title]), [['dals', 'DALS']]);
         assert.deepEqual(manifest.contributes.views.dals.map((v: { id: string; name: string }) => [v.id, v.name]), [['dals.tasks', 'DALS Tasks']]);
@@ -84,3 +99,16 @@ describe('manifest', () => {
         }
     });
 });
+
+/** Whether a `when` clause holds in the DALS Tasks view for a task item whose contextValue is `status`. */
+function matchesStatus(when: string, status: string): boolean {
+    return when.split('&&').map((c) => c.trim()).every((clause) => {
+        let m = /^view == (\S+)$/.exec(clause);
+        if (m) { return m[1] === 'dals.tasks'; }
+        m = /^viewItem == (\S+)$/.exec(clause);
+        if (m) { return m[1] === status; }
+        m = /^viewItem =~ \/(.+)\/$/.exec(clause);
+        if (m) { return new RegExp(m[1]).test(status); }
+        throw new Error(`unexpected when clause: ${clause}`);
+    });
+}

@@ -89,6 +89,13 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
         assert.equal(ours.usage.requests, shown.usage.requests);
         assert.equal(ours.steps, events.filter((e) => ['model', 'tool', 'edit'].includes(e.kind)).length);
         assert.equal(taskDescription(ours), `succeeded · ${shown.steps} steps · ${shown.usage.requests} req`);
+        // The ledger's new fields: the offline model is free (cost 0, not unknown), nothing replayed.
+        assert.equal(shown.usage.costUsd, 0);
+        assert.equal(shown.usage.replayedRequests, 0);
+        assert.equal(shown.usage.replayedInputTokens, 0);
+        assert.equal(shown.usage.replayedOutputTokens, 0);
+        assert.equal(shown.usage.savedUsd, 0);
+        assert.equal(shown.lastFailure ?? null, null);
 
         // The file on disk: the offline model put a comment line on top.
         const text = fs.readFileSync(path.join(workspace, 'app.py'), 'utf8');

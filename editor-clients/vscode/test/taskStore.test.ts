@@ -6,7 +6,7 @@ import { DalsApi, ShownTask, TaskSummary } from '../src/protocol';
 import { foldEvent, placeholderSummary } from '../src/taskFold';
 import { TaskStore } from '../src/taskStore';
 import { TaskSync } from '../src/taskSync';
-import { approvalEvents, shoutEvents, summary, TASK } from './fixtures';
+import { approvalEvents, providerFailureEvents, shoutEvents, summary, TASK } from './fixtures';
 
 describe('TaskStore', () => {
     it('folds live events into the summary like the server counts them', () => {
@@ -119,6 +119,43 @@ describe('TaskStore', () => {
 });
 
 describe('foldEvent', () => {
+    it('follows a provider failure live: retrying, paused with the reason, then resumed', () => {
+        const store = new TaskStore();
+        store.applyList([summary({ model: 'openai-chat:gpt-4.1', usage: { requests: 0, costUsd: 0, savedUsd: 0 } })]);
+        const [retrying, paused, resumed, answered] = providerFailureEvents();
+        const reason = retrying.detail!.reason;
+        assert.equal(store.applyEvent(retrying), 'applied');
+        assert.equal(store.get(TASK)!.status, 'retrying');
+        assert.equal(store.get(TASK)!.lastFailure, reason);
+        assert.equal(store.get(TASK)!.steps, 0, 'a failed attempt is not a step');
+        store.applyEvent(paused);
+        assert.equal(store.get(TASK)!.status, 'paused');
+        assert.equal(store.get(TASK)!.lastFailure, reason);
+        assert.equal(store.countByStatus().paused, 1);
+        store.applyEvent(resumed);
+        assert.equal(store.get(TASK)!.status, 'running');
+        assert.equal(store.get(TASK)!.lastFailure, null);
+        store.applyEvent(answered);
+        assert.equal(store.get(TASK)!.usage.requests, 1);
+        assert.equal(store.get(TASK)!.usage.inputTokens, 1200);
+        assert.equal(store.get(TASK)!.usage.costUsd, 0, 'the cost is the server\'s: it comes with the next summary');
+    });
+
+    it('the first answer after retrying ends the failure; a status event without a reason keeps its title', () => {
+        const [retrying, , , answered] = providerFailureEvents();
+        const base = foldEvent(summary(), retrying);
+        assert.equal(base.lastFailure, retrying.detail!.reason);
+        const after = foldEvent(base, { ...answered, seq: 3 });
+        assert.equal(after.status, 'running');
+        assert.equal(after.lastFailure, null);
+        const bare = foldEvent(summary(), { ...retrying, detail: null });
+        assert.equal(bare.lastFailure, retrying.title);
+        // Cancelling a paused task keeps the reason (the server does too); the row no longer shows it.
+        const cancelled = foldEvent(foldEvent(summary(), retrying), { ...retrying, seq: 3, title: 'Task cancelled', status: 'cancelled', detail: {} });
+        assert.equal(cancelled.lastFailure, retrying.detail!.reason);
+    });
+
+
     it('counts failed tool calls as steps but not as changed files', () => {
         const base = placeholderSummary(shoutEvents()[0]);
         const failed = foldEvent(base, {

@@ -73,7 +73,22 @@ function M.complete(arglead, cmdline)
     candidates = vim.tbl_keys(M.subcommands)
     table.sort(candidates)
   elseif #words == 2 and words[1] ~= 'start' then
-    candidates = vim.fn.reverse(vim.deepcopy(require('dals.tasks').order))
+    local tasks = require('dals.tasks')
+    candidates = vim.fn.reverse(vim.deepcopy(tasks.order))
+    if words[1] == 'resume' then
+      -- Newest first, the tasks that can be resumed (retrying or paused) before the others.
+      local function rank(id)
+        local status = (tasks.tasks[id] or {}).status
+        return (status == 'retrying' or status == 'paused') and 0 or 1
+      end
+      local pos = {}
+      for i, id in ipairs(candidates) do
+        pos[id] = i
+      end
+      table.sort(candidates, function(a, b)
+        return rank(a) < rank(b) or (rank(a) == rank(b) and pos[a] < pos[b])
+      end)
+    end
   else
     return {}
   end

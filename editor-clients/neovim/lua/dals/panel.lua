@@ -3,6 +3,7 @@
 local api = vim.api
 local tasks = require('dals.tasks')
 local client = require('dals.client')
+local usage = require('dals.usage')
 
 local M = {
   --- The panel buffer, once opened.
@@ -17,12 +18,37 @@ local M = {
 
 M.HEADER = 'DALS tasks   <CR> events  r resume  c cancel  a approve  x reject  R refresh  q close'
 
+--- Highlight group of each status in the panel and the events view.
+M.STATUS_HL = {
+  waiting = 'DiagnosticWarn',
+  retrying = 'DiagnosticWarn',
+  paused = 'DiagnosticError',
+  failed = 'DiagnosticError',
+  succeeded = 'DiagnosticOk',
+  cancelled = 'Comment',
+}
+--- Statuses a failed model request puts a task in; `r` (`dals.resumeTask`) retries at once.
+local FAILING = { retrying = true, paused = true }
+local ns = api.nvim_create_namespace('dals.panel')
+
 local function split_lines(text)
   return vim.split(tostring(text), '\n', { plain = true })
 end
 
 local function one_line(text)
   return (tostring(text or ''):gsub('%s*\n%s*', ' '))
+end
+
+--- The first non-empty line of `text`, at most `max` characters.
+local function first_line(text, max)
+  local line = vim.iter(split_lines(text)):map(vim.trim):find(function(l)
+    return l ~= ''
+  end) or ''
+  return vim.fn.strchars(line) > max and (vim.fn.strcharpart(line, 0, max - 1) .. '…') or line
+end
+
+local function present(v)
+  return v ~= nil and v ~= vim.NIL and v ~= ''
 end
 
 local function scratch(name, filetype)
@@ -38,11 +64,16 @@ local function scratch(name, filetype)
   return buf
 end
 
-local function set_lines(buf, lines)
+--- Replace the buffer's text; `hls` are `{line, col_start, col_end, group}` (0-based, end exclusive).
+local function set_lines(buf, lines, hls)
   vim.bo[buf].modifiable = true
   api.nvim_buf_set_lines(buf, 0, -1, false, lines)
   vim.bo[buf].modifiable = false
   vim.bo[buf].modified = false
+  api.nvim_buf_clear_namespace(buf, ns, 0, -1)
+  for _, h in ipairs(hls or {}) do
+    api.nvim_buf_set_extmark(buf, ns, h[1], h[2], { end_col = h[3], hl_group = h[4] })
+  end
 end
 
 --- Show `buf` in a split of the current tab (reusing a window that shows it), and focus it.
@@ -92,24 +123,36 @@ local function map_task_keys(buf, current)
   vim.keymap.set('n', 'q', close_window, { buffer = buf, nowait = true, desc = 'DALS: close' })
 end
 
---- The panel's lines for a list of tasks (newest first), and which line shows which task.
---- @return string[], table<integer, string>
+--- The panel's lines for a list of tasks (newest first), which line shows which task, and the
+--- highlights of the status column. A retrying or paused task's line ends with its last failure.
+--- @return string[], table<integer, string>, table[]
 function M.format(list)
   local lines = { M.HEADER, ('%-10s %5s %4s  %-23s %s'):format('STATUS', 'STEPS', 'REQS', 'TASK', 'TITLE') }
-  local line_tasks = {}
+  local line_tasks, hls = {}, {}
   for _, t in ipairs(list) do
-    local line = ('%-10s %5d %4d  %-23s %s'):format(t.status or '?', t.steps or 0,
+    local status = t.status or '?'
+    local line = ('%-10s %5d %4d  %-23s %s'):format(status, t.steps or 0,
       (t.usage or {}).requests or 0, t.taskId, one_line(t.title))
-    if t.pending and t.status == 'waiting' then
+    local suffix_at = #line + 2
+    if t.pending and status == 'waiting' then
       line = ('%s  [%s]'):format(line, one_line(t.pending.question or ('approve ' .. tostring(t.pending.action))))
+    elseif FAILING[status] then
+      local why = present(t.lastFailure) and first_line(t.lastFailure, 80) or 'no reason yet'
+      line = ('%s  [%s: %s; r resumes]'):format(line, status, why)
     end
     table.insert(lines, line)
     line_tasks[#lines] = t.taskId
+    if M.STATUS_HL[status] then
+      table.insert(hls, { #lines - 1, 0, #status, M.STATUS_HL[status] })
+      if FAILING[status] then
+        table.insert(hls, { #lines - 1, suffix_at, #line, M.STATUS_HL[status] })
+      end
+    end
   end
   if #list == 0 then
     table.insert(lines, '(no tasks yet: :Dals start {prompt})')
   end
-  return lines, line_tasks
+  return lines, line_tasks, hls
 end
 
 --- Fetch `dals.listTasks` and redraw the panel.
@@ -123,9 +166,9 @@ function M.refresh()
       table.insert(list, tasks.merge_summary(summary, c.id))
     end
     if api.nvim_buf_is_valid(M.buf) then
-      local lines
-      lines, M.line_tasks = M.format(list)
-      set_lines(M.buf, lines)
+      local lines, hls
+      lines, M.line_tasks, hls = M.format(list)
+      set_lines(M.buf, lines, hls)
     end
   end)
 end
@@ -166,24 +209,29 @@ function M.open()
   M.refresh()
 end
 
-local function detail_lines(s)
-  local lines = {}
+--- The events view of a `dals.showTask` result: a summary, then one line per event.
+--- @return string[], table[] lines and highlights
+function M.detail_lines(s)
+  local lines, hls = {}, {}
   local function add(label, value)
-    if value ~= nil and value ~= vim.NIL and value ~= '' then
+    if present(value) then
       local parts = split_lines(value)
-      table.insert(lines, ('%-10s %s'):format(label, parts[1]))
+      table.insert(lines, ('%-13s %s'):format(label, parts[1]))
       for i = 2, #parts do
-        table.insert(lines, (' '):rep(11) .. parts[i])
+        table.insert(lines, (' '):rep(14) .. parts[i])
       end
     end
   end
-  local usage = s.usage or {}
-  table.insert(lines, ('Task %s  %s'):format(s.taskId, s.status or '?'))
+  local status = s.status or '?'
+  local head = ('Task %s  %s'):format(s.taskId, status)
+  table.insert(lines, FAILING[status] and (head .. '  (r retries now)') or head)
+  if M.STATUS_HL[status] then
+    table.insert(hls, { 0, #head - #status, #head, M.STATUS_HL[status] })
+  end
   add('Title:', s.title)
   add('Mode:', s.mode and ('%s  (model %s)'):format(s.mode, s.model or '?'))
   add('Workspace:', s.workspace)
-  add('Usage:', ('%d steps, %d requests (%d replayed), %d/%d tokens'):format(s.steps or 0, usage.requests or 0,
-    usage.replayedRequests or 0, usage.inputTokens or 0, usage.outputTokens or 0))
+  add('Usage:', usage.line(s))
   if type(s.filesChanged) == 'table' and #s.filesChanged > 0 then
     add('Files:', table.concat(s.filesChanged, ', '))
   end
@@ -192,13 +240,21 @@ local function detail_lines(s)
   end
   add('Result:', s.result)
   add('Error:', s.error)
-  add('Failure:', s.lastFailure)
+  if present(s.lastFailure) then
+    local at = #lines
+    add('Last failure:', s.lastFailure)
+    table.insert(hls, { at, 0, #'Last failure:', FAILING[status] and M.STATUS_HL[status] or 'DiagnosticWarn' })
+  end
   add('Prompt:', s.prompt)
   table.insert(lines, '')
   table.insert(lines, 'Events:')
   for _, ev in ipairs(s.events or {}) do
-    table.insert(lines, ('#%-4d %-8s %-9s %s  %s'):format(ev.seq, ev.kind, ev.status or '', one_line(ev.title),
-      tostring(ev.at or ''):sub(12, 19)))
+    local line = ('#%-4d %-8s %-9s %s  %s'):format(ev.seq, ev.kind, ev.status or '', one_line(ev.title),
+      tostring(ev.at or ''):sub(12, 19))
+    table.insert(lines, line)
+    if ev.kind == 'status' and M.STATUS_HL[ev.status] then
+      table.insert(hls, { #lines - 1, 15, #line, M.STATUS_HL[ev.status] })
+    end
     local d = type(ev.detail) == 'table' and ev.detail or {}
     if type(d.diff) == 'string' then
       for _, l in ipairs(split_lines((d.diff:gsub('\n$', '')))) do
@@ -209,7 +265,7 @@ local function detail_lines(s)
       table.insert(lines, ('      %s%s'):format(d.decision, d.comment and (': ' .. one_line(d.comment)) or ''))
     end
   end
-  return lines
+  return lines, hls
 end
 
 --- Show a task's summary and events (`dals.showTask`) in a split.
@@ -226,7 +282,7 @@ function M.show(task_id, opts)
           return task_id
         end)
       end
-      set_lines(buf, detail_lines(summary))
+      set_lines(buf, M.detail_lines(summary))
       if opts.focus ~= false then
         show_in_split(buf, 20, 'belowright')
       end

@@ -10,6 +10,7 @@ local M = {}
 --- @field steps? integer
 --- @field usage? table
 --- @field pending? table the approval waiting for an answer: `{requestId, action, path?, diff?, command?, question}`
+--- @field lastFailure? string why the last model request failed, while `retrying` or `paused`
 --- @field events table<integer, table> by seq
 --- @field last_seq integer highest contiguous seq seen
 --- @field max_seq? integer highest seq seen
@@ -74,6 +75,7 @@ function M.merge_summary(summary, client_id)
   if not stale then
     t.status = summary.status or t.status
     t.pending = type(summary.pending) == 'table' and summary.pending or nil
+    t.lastFailure = type(summary.lastFailure) == 'string' and summary.lastFailure or nil
   end
   t.client_id = client_id or t.client_id
   for _, ev in ipairs(summary.events or {}) do
@@ -121,13 +123,19 @@ function M.on_event(err, ev, ctx)
   local gap = ev.seq > t.last_seq + 1
   t.events[ev.seq] = ev
   advance(t)
+  local detail = type(ev.detail) == 'table' and ev.detail or {}
   if ev.seq >= (t.max_seq or 0) then -- a late, older event must not turn the status back
     t.max_seq, t.status = ev.seq, ev.status
+    if ev.kind == 'status' and (ev.status == 'retrying' or ev.status == 'paused') then
+      -- A failed model request: the reason is in the detail (and the title).
+      t.lastFailure = type(detail.reason) == 'string' and detail.reason or ev.title
+    elseif ev.status == 'running' or ev.status == 'queued' then
+      t.lastFailure = nil -- an answer from the model, or "Resumed"
+    end
   end
   if FINAL[ev.status] then
     t.pending = nil
   end
-  local detail = type(ev.detail) == 'table' and ev.detail or {}
   if ev.kind == 'approval' then
     if detail.decision then
       t.pending = nil
@@ -182,17 +190,18 @@ function M.on_progress(data)
   vim.cmd.redrawstatus()
 end
 
---- A short status for the statusline: the running task's progress, or how many run, and how
---- many wait for an approval. Empty when DALS has nothing to say.
+--- A short status for the statusline: the running task's progress, or how many run, how many
+--- wait for an approval, and how many are retrying or paused after failed model requests.
+--- Empty when DALS has nothing to say.
 function M.statusline()
   local running = {}
   for _, p in pairs(M.progress) do
     table.insert(running, p)
   end
-  local waiting = 0
+  local count = { waiting = 0, retrying = 0, paused = 0 }
   for _, t in pairs(M.tasks) do
-    if t.status == 'waiting' then
-      waiting = waiting + 1
+    if count[t.status] then
+      count[t.status] = count[t.status] + 1
     end
   end
   local parts = {}
@@ -202,8 +211,13 @@ function M.statusline()
   elseif #running > 1 then
     table.insert(parts, ('DALS: %d tasks running'):format(#running))
   end
-  if waiting > 0 then
-    table.insert(parts, ('DALS: %d waiting for approval'):format(waiting))
+  if count.waiting > 0 then
+    table.insert(parts, ('DALS: %d waiting for approval'):format(count.waiting))
+  end
+  for _, status in ipairs({ 'retrying', 'paused' }) do
+    if count[status] > 0 then
+      table.insert(parts, ('DALS: %d %s'):format(count[status], status))
+    end
   end
   return table.concat(parts, ' | ')
 end
