@@ -1,8 +1,10 @@
-"""Shared pieces of the DALS benchmarks: a private runtime, task specs, a poller, statistics.
+"""Shared pieces of the DALS benchmarks: a private runtime, task specs, a poller, a real LSP
+client, Restate's journal, process memory, statistics.
 
 Each benchmark starts its own runtime (`control.up()`) in a temporary `DALS_STATE_DIR` with
 `DALS_MODEL=offline`, and stops it by pid at the end (`control.down()`, then SIGKILL of any pid
-it saw that is still alive). Nothing here touches the user's default state dir.
+it saw that is still alive). Every `dals lsp` it starts is stopped by pid too. Nothing here
+touches the user's default state dir.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, AsyncIterator, Iterator
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -55,6 +57,22 @@ def pid_alive(pid: int | None) -> bool:
         return False
 
 
+def started_at(pid: int | None) -> int | None:
+    """The process's start time (clock ticks since boot, /proc/PID/stat field 22): with the pid,
+    it names one process, so a pid reused by someone else's process is never signalled."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(") ", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def same_process(pid: int, start: int | None) -> bool:
+    return start is not None and pid_alive(pid) and started_at(pid) == start
+
+
 @contextlib.contextmanager
 def private_runtime(keep: bool = False) -> Iterator[dict]:
     """`dals up` in a fresh temp state dir (offline model); yields the status with the runtime's pids."""
@@ -65,30 +83,32 @@ def private_runtime(keep: bool = False) -> Iterator[dict]:
     os.environ.pop("DALS_RESTATE_ADMIN_URL", None)
     from dals.runtime import control
 
-    seen: set[int] = set()
+    seen: dict[int, int | None] = {}  # pid -> start time
 
     def remember(st: dict) -> dict:
-        for part in ("restate", "worker", "supervisor"):
+        for part in ("restate", "worker", "supervisor", "standby"):
             pid = (st.get(part) or {}).get("pid")
-            if pid:
-                seen.add(pid)
+            if pid and pid not in seen and pid_alive(pid):
+                seen[pid] = started_at(pid)
         return st
 
     t0 = time.monotonic()
-    st = remember(control.up())
-    st["upSeconds"] = time.monotonic() - t0
-    st["remember"] = remember
     try:
+        st = remember(control.up())
+        st["upSeconds"] = time.monotonic() - t0
+        st["remember"] = remember
+        remember(runtime_pids())
         yield st
     finally:
         with contextlib.suppress(Exception):
             remember(control.status())
+            remember(runtime_pids())
         control.down()
         deadline = time.monotonic() + 20
-        for pid in seen:
-            while pid_alive(pid) and time.monotonic() < deadline:
+        for pid, start in seen.items():
+            while same_process(pid, start) and time.monotonic() < deadline:
                 time.sleep(0.05)
-            if pid_alive(pid):
+            if same_process(pid, start):
                 os.kill(pid, signal.SIGKILL)
         if not keep:
             shutil.rmtree(state, ignore_errors=True)
@@ -114,6 +134,19 @@ def make_spec(prompt: str, workspace: Path) -> dict[str, Any]:
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
             "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"]}
+
+
+def big_python_file(workspace: Path, functions: int = 2500) -> Path:
+    """A 5,000-line Python file (2 lines per function) for the editor-side benchmarks."""
+    path = workspace / "big.py"
+    path.write_text("".join(f"def f{i}(x):\n    return x + {i}\n" for i in range(functions)))
+    return path
+
+
+def lsp_range(l1: int, c1: int, l2: int, c2: int):
+    from lsprotocol import types
+
+    return types.Range(start=types.Position(line=l1, character=c1), end=types.Position(line=l2, character=c2))
 
 
 def read_plan(n: int) -> str:
@@ -171,3 +204,241 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
 
 def command_line() -> str:
     return " ".join([".venv/bin/python", *[a for a in sys.argv]])
+
+
+def summary_row(name: str, xs: list[float]) -> list[Any]:
+    """name, n, p50, p95, max (of values in ms)."""
+    return [name, len(xs), pct(xs, 50), pct(xs, 95), max(xs) if xs else float("nan")]
+
+
+# --- processes and memory -------------------------------------------------------------------
+
+def runtime_pids() -> dict[str, dict]:
+    """The runtime's processes as the supervisor recorded them (runtime.json, what `dals status` reads),
+    shaped like `dals status` so `private_runtime`'s `remember` takes it."""
+    from dals.runtime import control
+
+    data = control.layout().read_runtime()
+    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "standby")}
+    out["supervisor"] = {"pid": data.get("supervisor")}
+    return out
+
+
+def standby_warm() -> bool:
+    """The supervisor's spare worker has finished its imports (it says so in worker.log), so a
+    killed worker is replaced at once rather than by a cold boot."""
+    from dals.runtime import control
+
+    try:
+        text = control.layout().log("worker").read_text(errors="replace")
+    except OSError:
+        return False
+    return text.count("standby: warm, waiting") > text.count("standby: taking over")
+
+
+async def wait_standby_warm(timeout: float = 120.0) -> float:
+    """Wait until `standby_warm()`; returns the seconds waited."""
+    t0 = time.monotonic()
+    while not standby_warm():
+        if time.monotonic() - t0 > timeout:
+            raise AssertionError(f"standby worker not warm after {timeout}s")
+        await asyncio.sleep(0.1)
+    return time.monotonic() - t0
+
+
+def rss_mb(pid: int | None) -> float | None:
+    """Resident set size of one process in MiB (VmRSS from /proc; psutil is not needed)."""
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time of one process so far (from /proc/PID/stat)."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(") ", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+class RssSampler:
+    """Samples the RSS of named processes every `interval` s in the background; keeps the peak."""
+
+    def __init__(self, pids: dict[str, int | None], interval: float = 0.2):
+        self.pids = {k: v for k, v in pids.items() if v}
+        self.interval = interval
+        self.peak: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self._task: asyncio.Task | None = None
+
+    def sample(self) -> dict[str, float]:
+        for name, pid in self.pids.items():
+            mb = rss_mb(pid)
+            if mb is not None:
+                self.last[name] = mb
+                self.peak[name] = max(self.peak.get(name, 0.0), mb)
+        return dict(self.last)
+
+    async def _run(self) -> None:
+        while True:
+            self.sample()
+            await asyncio.sleep(self.interval)
+
+    def __enter__(self) -> "RssSampler":
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._task:
+            self._task.cancel()
+        self.sample()
+
+
+def disk_usage(path: Path) -> tuple[int, int]:
+    """(allocated, apparent) bytes under `path`: st_blocks as `du` counts them, and file sizes as
+    `du --apparent-size` does. RocksDB preallocates its write-ahead logs, so the first barely moves
+    until a log fills up; the second is what was written."""
+    allocated = apparent = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                st = os.lstat(os.path.join(root, name))
+                allocated += st.st_blocks * 512
+                apparent += st.st_size
+    return allocated, apparent
+
+
+def kill_pid(pid: int | None, start: int | None, wait: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after `wait` s, of one process we started (never by name), if it is
+    still that process (`start` from `started_at`)."""
+    if not pid or not same_process(pid, start):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait
+    while same_process(pid, start) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if same_process(pid, start):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+# --- a real LSP client ----------------------------------------------------------------------
+
+class _StampedList(list):
+    def append(self, item: Any) -> None:
+        if isinstance(item, dict):
+            item.setdefault("receivedAt", time.time())  # wall clock, comparable with Restate's
+        super().append(item)
+
+
+class _StampedEvents(dict):
+    """`DalsClient.events` that stamps each `dals/taskEvent` with its arrival time."""
+
+    def setdefault(self, key: Any, default: Any = None) -> Any:
+        if key not in self:
+            self[key] = _StampedList()
+        return self[key]
+
+
+@contextlib.asynccontextmanager
+async def lsp_client(workspace: Path, init_options: dict | None = None) -> AsyncIterator[Any]:
+    """A pytest-lsp client driving `dals lsp` over stdio (tests/support/lsp_client.py), on the
+    runtime of the current `DALS_STATE_DIR`; each event gets `receivedAt` (epoch s). The server
+    process is stopped politely, then by pid. Yields the client; `client.init_ms` is the time from
+    spawning `dals lsp` to its InitializeResult."""
+    repo = str(Path(__file__).resolve().parents[1])
+    if repo not in sys.path:
+        sys.path.insert(0, repo)
+    from tests.support.lsp_client import DalsClient
+
+    client = DalsClient(dict(os.environ), workspace)
+    client.events = _StampedEvents()
+    t0 = time.perf_counter()
+    await client.start(init_options)
+    client.init_ms = (time.perf_counter() - t0) * 1e3
+    pid = client.pid
+    start = started_at(pid)
+    try:
+        yield client
+    finally:
+        await client.stop()
+        kill_pid(pid, start, wait=5.0)
+
+
+# --- Restate's journal ----------------------------------------------------------------------
+
+async def invocation_of(api, task_id: str) -> dict:
+    """The task's latest `AgentTask/run` invocation row from `sys_invocation`."""
+    rows = await api.query(
+        "SELECT id, status, journal_size, created_at, running_at, last_start_at, completed_at, retry_count "
+        f"FROM sys_invocation WHERE target_service_name = 'AgentTask' AND target_handler_name = 'run' "
+        f"AND target_service_key = '{task_id}'")
+    if not rows:
+        raise AssertionError(f"no invocation for task {task_id}")
+    return sorted(rows, key=lambda r: str(r.get("created_at")))[-1]
+
+
+async def journal(api, invocation_id: str) -> list[dict]:
+    """The invocation's journal entries (index, entry_type, name, appended_at, entry_lite_json)."""
+    return await api.query(
+        "SELECT index, entry_type, name, appended_at, entry_lite_json FROM sys_journal "
+        f"WHERE id = '{invocation_id}' ORDER BY index")
+
+
+async def invocation_times(api, ids: list[str]) -> dict[str, dict]:
+    """created_at / completed_at (epoch s) of invocations that keep their record (e.g. TaskFeed/publish)."""
+    out: dict[str, dict] = {}
+    for i in range(0, len(ids), 200):
+        chunk = ", ".join(f"'{x}'" for x in ids[i:i + 200])
+        for r in await api.query(f"SELECT id, created_at, completed_at FROM sys_invocation WHERE id IN ({chunk})"):
+            if r.get("created_at") and r.get("completed_at"):
+                out[r["id"]] = {"created": parse_at(r["created_at"]), "completed": parse_at(r["completed_at"])}
+    return out
+
+
+def event_entries(entries: list[dict]) -> dict[int, dict]:
+    """For each task event seq: when Restate appended the event's own `SetState event:NNNNNN`
+    entry (`set`); for a model or tool event, the completion of the journaled step it describes
+    (`step`: the `Notification: Run` of the last non-timestamp `Command: Run` before it); and the
+    invocation id of the `TaskFeed/publish` one-way call that wakes the event's readers (`publish`)."""
+    import json
+
+    run_names: dict[int, str] = {}  # completion id -> run name
+    last_step: dict | None = None
+    out: dict[int, dict] = {}
+    current: dict = {}
+    for e in entries:
+        lite = json.loads(e.get("entry_lite_json") or "{}")
+        kind = e["entry_type"]
+        if kind == "Command: Run":
+            run = lite.get("Command", {}).get("Run", {})
+            run_names[run.get("completion_id")] = run.get("name") or e.get("name") or ""
+        elif kind == "Notification: Run":
+            cid = (lite.get("Notification", {}).get("id") or {}).get("CompletionId")
+            name = run_names.get(cid, "")
+            if name != "timestamp":
+                last_step = {"name": name, "at": parse_at(e["appended_at"]), "index": e["index"]}
+        elif kind == "Command: SetState":
+            key = lite.get("Command", {}).get("SetState", {}).get("key", "")
+            if key.startswith("event:"):
+                current = out[int(key.split(":")[1])] = {"set": parse_at(e["appended_at"]), "step": last_step,
+                                                         "index": e["index"], "publish": None}
+                last_step = None
+        elif kind == "Command: OneWayCall" and out:
+            call = lite.get("Command", {}).get("OneWayCall", {})
+            target = (call.get("invocation_target") or {}).get("VirtualObject") or {}
+            if target.get("handler") == "publish" and current.get("publish") is None:
+                current["publish"] = call.get("invocation_id")
+    return out
