@@ -30,10 +30,17 @@ text in the history // 4, output tokens those of the response // 4. With a
 ``request_log`` path, each call appends ``{"step": k, "prompt_sha": ...}`` as a
 JSON line, so demos and tests can count real model requests (a request
 answered from a journal never reaches this function).
+
+Cost per request: the plan is parsed once per prompt and the history's length is
+kept per message, so a request reads only what is new since the last one; an
+N-step plan costs O(N) in all, not O(N²). The responses are the same as
+re-reading everything each time (tests/unit/test_offline_*.py compares them):
+journaled tasks depend on it.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Sequence
@@ -73,22 +80,64 @@ class PlanError(ValueError):
 def offline_model(request_log: Path | None = None) -> FunctionModel:
     """Return the deterministic offline model, logging each call to ``request_log`` if given."""
 
+    plans = _PlanCache()
+    history = _HistoryLength()
+
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         prompt = user_prompt(messages)
         step = sum(isinstance(message, ModelResponse) for message in messages)
         if request_log is not None:
             _log_request(request_log, step, prompt)
-        try:
-            plan = parse_plan(prompt)
-        except ValueError as err:
-            raise PlanError(str(err)) from err
+        plan = plans.get(prompt)
         if plan:
             part = _plan_part(plan, step)
         else:
             part = _builtin_part(prompt, messages, step)
-        return ModelResponse(parts=[part], usage=_usage(messages, part))
+        return ModelResponse(parts=[part], usage=_usage(history(messages), part))
 
     return FunctionModel(respond, model_name=MODEL_NAME)
+
+
+class _PlanCache:
+    """The plan of the last prompt seen: a task asks with the same prompt at every step."""
+
+    def __init__(self) -> None:
+        self._last: tuple[str, list[PlanStep]] | None = None
+
+    def get(self, prompt: str) -> list[PlanStep]:
+        last = self._last
+        if last is not None and last[0] == prompt:
+            return last[1]
+        try:
+            plan = parse_plan(prompt)
+        except ValueError as err:  # not cached: every request raises it again, as before
+            raise PlanError(str(err)) from err
+        self._last = (prompt, plan)
+        return plan
+
+
+class _HistoryLength:
+    """``len(_history_text(messages))``, reading only the messages not seen in the last request.
+
+    Messages are remembered by identity together with their ``parts`` list and its length: the
+    history grows by appending, and a message whose parts list was replaced or grew is read again
+    (pydantic-ai builds new parts rather than changing old ones). Only the messages of the last
+    request are kept, so memory stays one history's worth."""
+
+    def __init__(self) -> None:
+        self._known: dict[int, tuple[ModelMessage, Sequence[Any], int, int]] = {}
+
+    def __call__(self, messages: Sequence[ModelMessage]) -> int:
+        known, now = self._known, {}
+        total = 0
+        for message in messages:
+            hit = known.get(id(message))
+            if hit is None or hit[0] is not message or hit[1] is not message.parts or hit[2] != len(message.parts):
+                hit = (message, message.parts, len(message.parts), len(_history_text([message])))
+            now[id(message)] = hit
+            total += hit[3]
+        self._known = now
+        return total
 
 
 def user_prompt(messages: Sequence[ModelMessage]) -> str:
@@ -123,7 +172,8 @@ def insert_comment(text: str, comment: str) -> str:
 
 def _plan_part(plan: list[PlanStep], step: int) -> TextPart | ToolCallPart:
     if step < len(plan):
-        return ToolCallPart(plan[step].tool, dict(plan[step].args), tool_call_id=f"call-{step + 1}")
+        # A fresh copy, as a fresh parse gave: the plan is cached, the call's arguments are the agent's.
+        return ToolCallPart(plan[step].tool, copy.deepcopy(plan[step].args), tool_call_id=f"call-{step + 1}")
     return TextPart(plan_summary(plan))
 
 
@@ -191,10 +241,10 @@ def _history_text(messages: Sequence[ModelMessage]) -> str:
     return "".join(chunks)
 
 
-def _usage(messages: Sequence[ModelMessage], part: TextPart | ToolCallPart) -> RequestUsage:
+def _usage(history_length: int, part: TextPart | ToolCallPart) -> RequestUsage:
     out = part.content if isinstance(part, TextPart) else part.tool_name + part.args_as_json_str()
     return RequestUsage(
-        input_tokens=max(1, len(_history_text(messages)) // 4),
+        input_tokens=max(1, history_length // 4),
         output_tokens=max(1, len(out) // 4),
     )
 

@@ -19,7 +19,10 @@ PULL_WAIT = timedelta(seconds=20)
 task_feed = restate.VirtualObject("TaskFeed", description="Long-poll wake-ups for task events.")
 
 
-@task_feed.handler()
+# No retention for any handler here: nothing attaches to these invocations or dedupes them, and the
+# task sends a `publish` per event; kept 1 day (the default), they piled up in `sys_invocation`
+# (thousands per hour of work), slowing the admin queries behind `dals.listTasks` and using disk.
+@task_feed.handler(journal_retention=timedelta(0), idempotency_retention=timedelta(0))
 async def publish(ctx: ObjectContext, seq: int) -> None:
     """Something changed in the task (an event `seq`, or its summary): bump the version, wake all."""
     version = (await ctx.get("version") or 0) + 1

@@ -1,4 +1,8 @@
-"""The `dals.*` commands of the contract (workspace/executeCommand)."""
+"""The `dals.*` commands of the contract (workspace/executeCommand).
+
+Registering them needs only their names; what running them needs (the task client and its
+HTTP client, pydantic for the arguments) is imported by the first command, after `initialize`.
+"""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +11,6 @@ from pathlib import Path
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
-from ..client.restate_api import RestateUnavailable
-from ..client.tasks import TERMINAL, NoSuchRequest, UnknownTask, build_spec
 from . import protocol as p
 from .protocol import RequestFailed
 
@@ -34,6 +36,9 @@ def _workspace_for(ls, uri: str | None) -> tuple[Path, str | None]:
 
 
 async def _guard(coro):
+    from ..client.restate_api import RestateUnavailable
+    from ..client.tasks import UnknownTask
+
     try:
         return await coro
     except UnknownTask as e:
@@ -45,6 +50,8 @@ async def _guard(coro):
 def setup(server) -> None:
     @server.command(p.START_TASK)
     async def start_task(ls, *args):
+        from ..client.tasks import build_spec
+
         a = p.parse(p.StartTaskArgs, p.START_TASK, args)
         model = a.model or ls.config.model
         if not model:
@@ -87,6 +94,8 @@ def setup(server) -> None:
 
     @server.command(p.RESUME_TASK)
     async def resume_task(ls, *args):
+        from ..client.tasks import TERMINAL
+
         a = p.parse(p.TaskIdArgs, p.RESUME_TASK, args)
         service = await ls.task_service()
         result = await _guard(service.resume(a.taskId))
@@ -96,6 +105,8 @@ def setup(server) -> None:
 
     @server.command(p.ANSWER)
     async def answer(ls, *args):
+        from ..client.tasks import NoSuchRequest
+
         a = p.parse(p.AnswerArgs, p.ANSWER, args)
         service = await ls.task_service()
         try:

@@ -53,12 +53,12 @@ class FileWatch:
         stream = self.server.stream
         while not self.stop_event.is_set():
             await asyncio.sleep(SWEEP_S)
-            for task_id, seen in list(stream.read_paths.items()):
-                if stream.workspaces.get(task_id) != root:
-                    continue
-                for rel in list(seen):
-                    path = root / rel
-                    await self.changed(root, path, "modified" if path.exists() else "deleted")
+            # each path once, however many tasks read it (`changed` tells them all)
+            rels = {rel for task_id, seen in list(stream.read_paths.items())
+                    if stream.workspaces.get(task_id) == root for rel in list(seen)}
+            for rel in sorted(rels):
+                path = root / rel
+                await self.changed(root, path, "modified" if path.exists() else "deleted")
 
     async def _loop(self, root: Path) -> None:
         base = DefaultFilter()
@@ -86,10 +86,13 @@ class FileWatch:
             rel = path.resolve().relative_to(root).as_posix() if path.is_absolute() else path.as_posix()
         except ValueError:
             return
+        now: str | None = None
+        hashed = change == "deleted"
         for task_id, seen in list(stream.read_paths.items()):
             if stream.workspaces.get(task_id) != root or rel not in seen:
                 continue
-            now = await asyncio.to_thread(file_hash, root, rel) if change != "deleted" else None
+            if not hashed:  # once per change, not once per task that read the file
+                now, hashed = await asyncio.to_thread(file_hash, root, rel), True
             if now == seen[rel] or self.reported.get((task_id, rel), "-") == now:
                 continue
             self.reported[(task_id, rel)] = now

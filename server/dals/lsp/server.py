@@ -2,6 +2,10 @@
 
 Holds no task state beyond caches: tasks live in Restate. Ensures the runtime in the background
 on start, so `initialize` answers at once. Never writes to stdout except the protocol.
+
+Start-up time: before `initialize` is answered this module imports pygls and lsprotocol (most of
+the cost, and unavoidable with pygls) and nothing heavy of its own. The HTTP client, pydantic (the
+command arguments), watchfiles and the task stream are imported on first use, after the reply.
 """
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ import asyncio
 import logging
 import os
 import sys
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
@@ -17,15 +23,16 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
 
 from ..client import pricing
-from ..client.restate_api import RestateApi
-from ..client.tasks import TERMINAL, TaskService
 from ..settings import state_dir
 from . import code_actions, commands, protocol
 from .protocol import RequestFailed
 from .config import Config
-from .editor_bridge import EditorBridge
-from .file_watch import FileWatch
-from .task_stream import TaskStream
+
+if TYPE_CHECKING:
+    from ..client.tasks import TaskService
+    from .editor_bridge import EditorBridge
+    from .file_watch import FileWatch
+    from .task_stream import TaskStream
 
 log = logging.getLogger("dals.lsp")
 VERSION = "0.1.0"
@@ -59,11 +66,31 @@ class DalsServer(LanguageServer):
     def __init__(self):
         super().__init__("dals", VERSION, protocol_cls=DalsProtocol)
         self.config = Config.from_env()
-        self.stream = TaskStream(self)
-        self.file_watch = FileWatch(self)
-        self.editor = EditorBridge(self)
         self._service: asyncio.Future | None = None
         self._runtime_task: asyncio.Task | None = None
+
+    # Created on first use (after `initialize`): their modules import httpx, watchfiles, pathspec.
+    @cached_property
+    def stream(self) -> TaskStream:
+        from .task_stream import TaskStream
+
+        return TaskStream(self)
+
+    @cached_property
+    def file_watch(self) -> FileWatch:
+        from .file_watch import FileWatch
+
+        return FileWatch(self)
+
+    @cached_property
+    def editor(self) -> EditorBridge:
+        from .editor_bridge import EditorBridge
+
+        return EditorBridge(self)
+
+    def started(self, part: str) -> bool:
+        """Whether the lazily created `part` (stream, file_watch, editor) exists yet."""
+        return part in self.__dict__
 
     def ensure_runtime(self) -> None:
         if self._service is None:
@@ -71,6 +98,8 @@ class DalsServer(LanguageServer):
             self._runtime_task = asyncio.get_running_loop().create_task(self._bring_up())
 
     async def _bring_up(self) -> None:
+        from ..client.restate_api import RestateApi
+        from ..client.tasks import TaskService
         from ..runtime import control
 
         try:
@@ -92,6 +121,8 @@ class DalsServer(LanguageServer):
 
     async def _follow_unfinished(self, service: TaskService) -> None:
         """After a restart of `dals lsp`, live events of unfinished tasks continue from the journal."""
+        from ..client.tasks import TERMINAL
+
         try:
             tasks = await service.list()
         except Exception as e:  # noqa: BLE001
@@ -146,7 +177,8 @@ def build_server() -> DalsServer:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def did_change_watched_files(ls: DalsServer, params: types.DidChangeWatchedFilesParams) -> None:
-        await ls.file_watch.client_changes(params)
+        if ls.started("file_watch"):  # no watcher yet: no task workspace to report changes to
+            await ls.file_watch.client_changes(params)
 
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: DalsServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -159,9 +191,12 @@ def build_server() -> DalsServer:
     @server.feature(types.SHUTDOWN)
     def shutdown(ls: DalsServer, params) -> None:
         # Answer at once: `exit` may follow immediately. Background work is cancelled, not awaited.
-        ls.editor.stop()
-        ls.file_watch.stop_nowait()
-        ls.stream.stop_nowait()
+        if ls.started("editor"):
+            ls.editor.stop()
+        if ls.started("file_watch"):
+            ls.file_watch.stop_nowait()
+        if ls.started("stream"):
+            ls.stream.stop_nowait()
 
     commands.setup(server)
     code_actions.setup(server)

@@ -129,12 +129,14 @@ class Supervisor:
             await self.resume_stuck()
 
     async def start_all(self) -> None:
+        # The worker boots for seconds (imports) and needs no Restate for it: start it first, so
+        # its boot overlaps Restate's. Registration below waits for both.
+        self.worker.start()
         if self.restate:
             self.restate.start()
             await self.wait_restate()
         else:
             await self.wait_restate(timeout=10.0)
-        self.worker.start()
         await self.wait_worker()
         await self.api.register(self.worker_url)
         self.start_standby()
