@@ -163,7 +163,8 @@ function prepareWorkspace() {
         '',
     ].join('\n'));
     // A command that runs until the test releases it: a task step that outlasts a window reload
-    // however slow the machine is (`sh hold.sh NAME` ends once `.release-NAME` exists).
+    // however slow the machine is (`sh hold.sh NAME` ends once `.release-NAME` exists; within the
+    // command's timeout_s).
     fs.writeFileSync(path.join(DIRS.ws, 'hold.sh'), 'while [ ! -e ".release-$1" ]; do sleep 0.1; done\necho "released $1"\n');
     writeJson(path.join(DIRS.ws, '.vscode/settings.json'), WORKSPACE_SETTINGS);
     // dals.path is machine-overridable: a remote window (code-server is one) ignores it in the user
@@ -554,7 +555,8 @@ async function main() {
     });
 
     await step('3-reload-mid-task', async () => {
-        const title = '/run_command {"command":"sh hold.sh reload"}';
+        // timeout_s: the tool's default (120 s) is shorter than a reload on a busy machine can be.
+        const title = '/run_command {"command":"sh hold.sh reload","timeout_s":900}';
         await startTask(title);
         await waitForStatus(title, ['running'], T.task);
         await statusItem().filter({ hasText: 'DALS 1 running' }).waitFor({ timeout: T.ui });

@@ -7,9 +7,10 @@ approval, a window reload mid-task, Cancel and Resume from the view's context me
 process it started. This wrapper gives it this venv's `dals`, a temporary directory, stops the
 runtime itself even if the script had to be killed, and asserts on the script's result line.
 
-Skipped, with the reason, when `make test-vscode` has not installed the e2e package (Node 24,
-code-server, playwright-core) or Debian's Chromium; `DALS_REQUIRE_VSCODE_E2E=1` (set by
-`make test-vscode`) turns that skip into a failure.
+Skipped, with the reason, when the e2e package (Node 24, code-server, playwright-core) or Debian's
+Chromium is not installed; `DALS_REQUIRE_VSCODE_E2E=1` turns that skip into a failure. `make test`
+installs them in the background while the rest of the suite runs (which deselects this test), then
+runs this test alone with that variable set; `make test-vscode` installs them and runs only this.
 """
 from __future__ import annotations
 
@@ -47,7 +48,7 @@ def _missing() -> list[str]:
 def test_vscode_extension_in_codeserver(tmp_path):
     missing = _missing()
     if missing:
-        message = f"VS Code e2e not installed (run `make test-vscode`): missing {', '.join(missing)}"
+        message = f"VS Code e2e not installed (`make vscode-e2e-install`): missing {', '.join(missing)}"
         if os.environ.get("DALS_REQUIRE_VSCODE_E2E") == "1":
             pytest.fail(message)
         pytest.skip(message)

@@ -148,7 +148,7 @@ def test_a_failing_task_exits_1_with_the_reason(runtime, workspace):
 
 
 def test_ctrl_c_stops_following_not_the_task(runtime, workspace):
-    plan = "Slow\n" + '/run_command {"command": "sleep 2 && echo slept >> slow.log"}'
+    plan = "Slow\n" + '/run_command {"command": "touch started && sleep 6 && echo slept >> slow.log"}'
     proc = subprocess.Popen([DALS, "run", plan, "--workspace", str(workspace)], env=runtime.env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -161,6 +161,8 @@ def test_ctrl_c_stops_following_not_the_task(runtime, workspace):
                 line = proc.stdout.readline()
                 assert line, f"dals run ended early: {seen}{proc.stderr.read()}"
                 seen += line
+        # the command runs now (6 s of it left): a loaded machine cannot finish the task first
+        wait_for(lambda: (workspace / "started").exists(), 60, "the command to start", interval=0.05)
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
     finally:
