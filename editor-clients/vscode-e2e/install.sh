@@ -34,7 +34,7 @@ phase "the built-in extensions' dependency: TypeScript (lib/vscode/extensions)"
 # @vscode/spdlog: the server's and the extension host's log files (the DALS output log);
 # @vscode/native-watchdog: the extension host exits with its parent; @vscode/deviceid: a stable
 # machine id; node-pty and @parcel/watcher: N-API prebuilds, their scripts only check them.
-# -O0: spdlog, the one sizeable C++ build left, compiles in about half the time; a test's log
+# -O0: spdlog, the one sizeable C++ build left, then takes about 35 s of CPU, not 55; a test's log
 # writes do not need it optimised.
 phase "native modules: spdlog, native-watchdog, deviceid, node-pty, parcel watcher"
 (cd "$VSCODE" && CXXFLAGS="${CXXFLAGS:-} -O0" npm rebuild @vscode/spdlog @vscode/native-watchdog @vscode/deviceid node-pty @parcel/watcher $NPM_QUIET)
