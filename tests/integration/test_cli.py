@@ -149,8 +149,11 @@ def test_a_failing_task_exits_1_with_the_reason(runtime, workspace):
 
 def test_ctrl_c_stops_following_not_the_task(runtime, workspace):
     plan = "Slow\n" + '/run_command {"command": "touch started && sleep 6 && echo slept >> slow.log"}'
+    # A suite started in the background (`make test &`, CI runners) inherits SIGINT ignored, and so
+    # would `dals run`: give it the disposition a terminal's Ctrl-C meets.
     proc = subprocess.Popen([DALS, "run", plan, "--workspace", str(workspace)], env=runtime.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         seen = ""
         deadline = time.monotonic() + 120
