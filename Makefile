@@ -112,4 +112,4 @@ bench: $(VENV)/.installed $(RESTATE_BIN)
 	$(PY) bench/footprint.py --quick
 
 clean:
-	rm -rf $(VENV) .dals-runtime .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix
+	rm -rf $(VENV) .dals-runtime .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log
