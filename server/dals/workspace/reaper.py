@@ -4,9 +4,10 @@ Owns Guarantee 2's "commands die with their worker". Run as a script, not a
 module, so it starts fast (stdlib only, no package imports):
 
     python -S -E reaper.py [--timeout S] [--status FILE] [--parent PID]
-                           [--cleanup DIR] [--unset NAME]... -- ARGV...
+                           [--parent-thread TID] [--cleanup DIR]
+                           [--unset NAME]... -- ARGV...
 
-It asks the kernel for SIGTERM when its parent (the worker) dies
+It asks the kernel for SIGTERM when the worker thread that started it dies
 (PR_SET_PDEATHSIG) and to adopt orphaned descendants (PR_SET_CHILD_SUBREAPER),
 so setsid'd and double-forked processes stay below it. It runs ARGV in a new
 process group and waits for it. When ARGV exits, when the timeout passes, or
@@ -14,6 +15,12 @@ on SIGTERM/SIGINT/SIGHUP, it SIGKILLs every descendant until none is left.
 It exits with ARGV's exit code (128+N for a signal), 124 on timeout (and
 writes "timeout" to FILE), 143 when terminated. When the parent died, it
 also removes the flat scratch DIR, which nobody else is left to remove.
+
+"The parent died" is not just `getppid() != PID`: when a worker is killed,
+its threads exit one by one, and if the thread that started the reaper goes
+first, the kernel re-parents the reaper to a sibling thread of the same
+process (same pid) and sends the death signal then. So the reaper also looks
+at that thread itself (TID): gone or a zombie means the worker is dying.
 """
 
 import os
@@ -156,8 +163,22 @@ def _remove_flat_dir(path: str) -> None:
         pass
 
 
+def _parent_gone(parent: int, thread: int | None) -> bool:
+    """Whether the worker that started us died (or is dying)."""
+    if os.getppid() != parent:
+        return True
+    if thread is None:
+        return False
+    try:
+        with open(f"/proc/{parent}/task/{thread}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return True
+    return stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X")
+
+
 def main(argv: list[str]) -> int:
-    timeout, status_path, parent, cleanup, unset = None, None, None, None, []
+    timeout, status_path, parent, thread, cleanup, unset = None, None, None, None, None, []
     args = argv[1:]
     while args and args[0] != "--":
         flag, value, args = args[0], args[1], args[2:]
@@ -167,6 +188,8 @@ def main(argv: list[str]) -> int:
             status_path = value
         elif flag == "--parent":
             parent = int(value)
+        elif flag == "--parent-thread":
+            thread = int(value)
         elif flag == "--cleanup":
             cleanup = value
         elif flag == "--unset":
@@ -182,7 +205,7 @@ def main(argv: list[str]) -> int:
 
     def terminate(signum, frame):
         kill_all()
-        if cleanup and parent is not None and os.getppid() != parent:
+        if cleanup and parent is not None and _parent_gone(parent, thread):
             _remove_flat_dir(cleanup)
         os._exit(TERMINATED_EXIT)
 
@@ -196,8 +219,10 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGALRM, expire)
     _prctl(PR_SET_CHILD_SUBREAPER, 1)
     _prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if parent is not None and os.getppid() != parent:
-        return TERMINATED_EXIT  # the parent died before PDEATHSIG was armed
+    if parent is not None and _parent_gone(parent, thread):
+        if cleanup:  # the parent died before PDEATHSIG was armed
+            _remove_flat_dir(cleanup)
+        return TERMINATED_EXIT
     if timeout is not None:
         signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
     env = {k: v for k, v in os.environ.items() if k not in unset}

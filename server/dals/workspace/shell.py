@@ -17,6 +17,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -109,7 +110,9 @@ async def run_command(root: Path, command: str, state: ShellState, cwd: str = ".
             f.write(_script(start, command, files["pwd"], files["env"]))
         env = {**base, **state_env}
         argv = [sys.executable, "-S", "-E", REAPER, "--timeout", repr(float(timeout_s)),
-                "--status", files["status"], "--parent", str(os.getpid()), "--cleanup", tmp,
+                "--status", files["status"], "--parent", str(os.getpid()),
+                # _run_reaped forks in this (the event-loop) thread: the reaper's PDEATHSIG follows it.
+                "--parent-thread", str(threading.get_native_id()), "--cleanup", tmp,
                 *(arg for name in LOCALE_COERCED if name not in env for arg in ("--unset", name)),
                 "--", shutil.which("bash") or "/bin/bash", files["script"]]
         code, out, err, stuck = await _run_reaped(argv, start, env,

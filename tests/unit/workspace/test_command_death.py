@@ -32,6 +32,28 @@ COMMAND = textwrap.dedent("""
     sleep 2; echo done > marker
 """)
 
+# The worker's threads exit one by one when it is killed. Here the event-loop thread, which
+# started the reaper, exits alone first (a raw exit syscall ends only the calling thread), so
+# the kernel re-parents the reaper to the sibling thread, same pid, and signals it then.
+THREAD_FIRST_DRIVER = textwrap.dedent("""
+    import asyncio, ctypes, os, sys, threading, time
+    from pathlib import Path
+    from dals.workspace.shell import ShellState, run_command
+
+    SYS_EXIT = {"x86_64": 60, "aarch64": 93}[os.uname().machine]
+    root = Path(sys.argv[1])
+
+    def end_the_loop_thread_once_started():
+        while not (root / "started").exists():
+            time.sleep(0.01)
+        loop.call_soon_threadsafe(lambda: ctypes.CDLL(None).syscall(SYS_EXIT, 0))
+        time.sleep(3600)
+
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=end_the_loop_thread_once_started).start()
+    loop.run_until_complete(run_command(root, sys.argv[2], ShellState(), timeout_s=60))
+""")
+
 PID_FILES = ("pid_reaper", "pid_bash", "pid_bg", "pid_setsid", "pid_double")
 MARKERS = ("marker", "marker2", "marker3", "marker4")
 
@@ -104,3 +126,29 @@ def test_command_tree_dies_with_its_worker(tmp_path):
         if worker.poll() is None:
             worker.kill()
             worker.wait()
+
+
+def test_scratch_dir_goes_when_the_loop_thread_dies_before_the_others(tmp_path):
+    root = (tmp_path / "ws").resolve()
+    root.mkdir()
+    driver = tmp_path / "driver.py"
+    driver.write_text(THREAD_FIRST_DRIVER)
+    worker = subprocess.Popen([sys.executable, str(driver), str(root), COMMAND],
+                              stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not (root / "started").exists():
+            assert time.monotonic() < deadline, "the command never started"
+            assert worker.poll() is None, "the worker exited early"
+            time.sleep(0.01)
+        reaper = int((root / "pid_reaper").read_text())
+        assert scratch_dirs_of(root) != []
+        deadline = time.monotonic() + 10
+        while alive(reaper) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not alive(reaper), "the reaper outlived the thread that started it"
+        assert worker.poll() is None, "the sibling thread keeps the worker's pid alive"
+        assert scratch_dirs_of(root) == []
+    finally:
+        worker.kill()
+        worker.wait()
