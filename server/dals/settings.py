@@ -69,3 +69,17 @@ def retention_days() -> float | None:
               f"using {DEFAULT_RETENTION_DAYS:g}", file=sys.stderr)
         return DEFAULT_RETENTION_DAYS
     return days or None
+
+
+def event_wakeups() -> str:
+    """`DALS_EVENT_WAKEUPS`: how tasks started from here wake their followers. `hint` (default): a
+    loopback datagram from the worker, for workers on this machine; `feed`: a Restate invocation
+    per event (`TaskFeed`), for workers on other machines (a cluster), where hints cannot reach
+    and followers would otherwise see events only at their once-a-second safety poll."""
+    value = os.environ.get("DALS_EVENT_WAKEUPS", "").strip().lower()
+    if value in ("", "hint", "hints"):
+        return "hint"
+    if value == "feed":
+        return "feed"
+    print(f"dals: DALS_EVENT_WAKEUPS={value!r} is neither 'hint' nor 'feed'; using 'hint'", file=sys.stderr)
+    return "hint"

@@ -1,8 +1,9 @@
 """Following a task from a terminal: the runtime connection, the event poll loop, the ledger line.
 
 Shared by `dals run` and `dals demo`. Events are read from Restate (the task object's state) by
-polling `TaskService.events_since`, in seq order, without gaps or duplicates; Restate being
-briefly unreachable (a server restart) is waited out, never fatal.
+`TaskService.events_since`, in seq order, without gaps or duplicates, whenever a wake-up hint
+says the task changed (`dals.event_wakeups`), else by polling; Restate being briefly unreachable
+(a server restart) is waited out, never fatal.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any
 
 from .client.restate_api import RestateApi, RestateUnavailable
 from .client.tasks import TERMINAL, TaskService
+from .event_wakeups import SAFETY_POLL_S
 from .runtime import control
 
 FAST, SLOW = 0.05, 0.25  # poll interval while events flow / when idle
@@ -29,9 +31,11 @@ async def task_service() -> AsyncIterator[TaskService]:
     """Ensure the runtime of this state dir runs (`dals up`) and yield a TaskService on it."""
     status = await control.up_async()
     api = RestateApi(status["restate"]["ingress"], status["restate"]["admin"])
+    service = TaskService(api)
     try:
-        yield TaskService(api)
+        yield service
     finally:
+        service.close_hints()
         await api.aclose()
 
 
@@ -97,7 +101,12 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
                 await _call(on_condition, shown)
                 if shown["status"] == "paused":
                     return shown
-        await asyncio.sleep(delay)
+        hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
+        rev = (summary or {}).get("rev", 0)
+        if hints is not None and hints.latest(task_id) <= rev:
+            await hints.wait(task_id, rev, SAFETY_POLL_S)
+        else:  # no hints, or one that Restate does not show yet: poll
+            await asyncio.sleep(delay)
 
 
 async def _shown(service: TaskService, task_id: str) -> dict[str, Any] | None:

@@ -25,8 +25,11 @@ def workspace(tmp_path):
     return ws
 
 
-async def test_task_streams_contiguous_events_and_progress(runtime, workspace):
-    client = DalsClient(runtime.env, workspace)
+@pytest.mark.parametrize("wakeup", ["hint", "feed"])
+async def test_task_streams_contiguous_events_and_progress(runtime, workspace, wakeup):
+    # hint: the worker wakes dals lsp with loopback datagrams; feed: TaskFeed long-polls (the way
+    # tasks started before hints, or with DALS_EVENT_WAKEUPS=feed, are followed)
+    client = DalsClient(dict(runtime.env, DALS_EVENT_WAKEUPS=wakeup), workspace)
     try:
         result = await client.start()
         assert "dals.startTask" in result.capabilities.execute_command_provider.commands
@@ -47,6 +50,11 @@ async def test_task_streams_contiguous_events_and_progress(runtime, workspace):
         shown = await client.command("dals.showTask", {"taskId": task_id})
         assert [e["seq"] for e in shown["events"]] == seqs
         assert shown["usage"]["requests"] == 6 and shown["status"] == "succeeded"
+        assert shown.get("wakeup", "feed") == wakeup
+        if wakeup == "hint":  # one revision per summary write: one per event here
+            assert shown["rev"] == shown["lastSeq"] == len(seqs)
+        else:
+            assert "rev" not in shown
         assert any("succeeded" in m.message for m in client.client.messages)
     finally:
         await client.stop()

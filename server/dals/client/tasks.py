@@ -6,6 +6,7 @@ joins them into the contract's TaskSummary. Used by `dals lsp` and the CLI.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import secrets
@@ -13,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ..event_wakeups import HintListener, registry_dir
+from ..settings import event_wakeups, state_dir
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
@@ -45,17 +48,18 @@ def title_of(prompt: str) -> str:
 
 def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
                range: dict[str, Any] | None = None, mode: str = "auto",
-               commands_allow: list[str] | None = None) -> dict[str, Any]:
+               commands_allow: list[str] | None = None, wakeup: str | None = None) -> dict[str, Any]:
     """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
+    `wakeup` defaults to `DALS_EVENT_WAKEUPS` (see `dals.settings.event_wakeups`).
     """
     root = Path(workspace).resolve()
     return {
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow,
+        "commandsAllow": commands_allow, "wakeup": wakeup or event_wakeups(),
     }
 
 
@@ -94,11 +98,25 @@ class TaskService:
     def __init__(self, api: RestateApi):
         self.api = api
         self.pending: dict[str, dict[str, Any]] = {}  # started here, not yet seen in Restate
+        self._hints: asyncio.Future | None = None
+
+    async def hints(self) -> HintListener | None:
+        """This process's wake-up hint listener (started on first use), or None without one."""
+        if self._hints is None:
+            self._hints = asyncio.get_running_loop().create_future()
+            listener = HintListener(registry_dir(state_dir()))
+            self._hints.set_result(listener if await listener.start() else None)
+        return await asyncio.shield(self._hints)
+
+    def close_hints(self) -> None:
+        if self._hints is not None and self._hints.done() and self._hints.result() is not None:
+            self._hints.result().close()
 
     async def start(self, spec: dict[str, Any]) -> str:
         task_id = spec["taskId"]
         await self.api.send(SERVICE, task_id, "run", spec, idempotency_key=task_id)
         self.pending[task_id] = {k: spec[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
+            "wakeup": spec.get("wakeup", "feed"),
             "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
         return task_id
@@ -167,6 +185,13 @@ class TaskService:
         if not _KEY.match(task_id):
             raise UnknownTask(task_id)
         return int(await self.api.call("TaskFeed", task_id, "pull", version, timeout=30.0))
+
+    def wakeup_of(self, task_id: str, summary: dict[str, Any] | None) -> str:
+        """How the task wakes its followers: from its summary, else from its spec if it was started
+        here, else this process's default (a task not started yet was most likely started alike)."""
+        if summary is not None:
+            return summary.get("wakeup", "feed")
+        return self.pending.get(task_id, {}).get("wakeup") or event_wakeups()
 
     async def show(self, task_id: str) -> dict[str, Any]:
         if not _KEY.match(task_id):

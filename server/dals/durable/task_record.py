@@ -3,6 +3,11 @@
 Events are a view of the journal (Guarantee 4): each is written with `ctx.set` right after the
 step it describes, with values taken only from journaled data, so a replay writes the same
 events with the same `seq` and nothing new.
+
+After each summary write, followers are woken one of two ways, fixed per task at its start
+(`TaskSpec.wakeup`, since the first is journaled and the second is not): `feed`, a one-way call
+to `TaskFeed.publish` (a Restate invocation per write), or `hint`, a loopback datagram outside
+the journal with the summary's revision (`dals.event_wakeups`).
 """
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from typing import Any
 
 from restate import ObjectContext
 
+from ..event_wakeups import sender as hint_sender
 from .task_feed import publish as feed_publish
 
 SUMMARY = "summary"
@@ -32,6 +38,10 @@ class TaskRecord:
             "filesChanged": [], "result": None, "error": None, "pending": None,
             "editorRequest": None, "resume": None,
         }
+        self.hints = spec.get("wakeup") == "hint"
+        if self.hints:  # only then: a feed task's summary must replay byte for byte as it was written
+            self.summary["wakeup"] = "hint"
+            self.summary["rev"] = 0
 
     @property
     def status(self) -> str:
@@ -52,9 +62,20 @@ class TaskRecord:
         s["updatedAt"] = at
         s["lastEvent"] = {k: event[k] for k in ("seq", "kind", "title", "at")}
         self.ctx.set(event_key(event["seq"]), event)
-        self.ctx.set(SUMMARY, s)
-        self.ctx.object_send(feed_publish, key=s["taskId"], arg=event["seq"])  # wake long-polls
+        self._save_summary()
         return event
+
+    def _save_summary(self) -> None:
+        """Write the summary, then wake whoever follows the task."""
+        s = self.summary
+        if not self.hints:
+            self.ctx.set(SUMMARY, s)
+            self.ctx.object_send(feed_publish, key=s["taskId"], arg=s["lastSeq"])  # wake long-polls
+            return
+        s["rev"] += 1
+        self.ctx.set(SUMMARY, s)
+        if not _replaying(self.ctx):  # a replay rewrites what followers have seen already
+            hint_sender().send(s["taskId"], s["rev"])
 
     def model_step(self, at: str, title: str, input_tokens: int, output_tokens: int, detail: dict) -> None:
         u = self.summary["usage"]
@@ -96,8 +117,7 @@ class TaskRecord:
     def editor_request(self, request: dict[str, Any] | None) -> None:
         """Publish (or withdraw) a request for the attached editor; no event of its own."""
         self.summary["editorRequest"] = request
-        self.ctx.set(SUMMARY, self.summary)
-        self.ctx.object_send(feed_publish, key=self.summary["taskId"], arg=self.summary["lastSeq"])
+        self._save_summary()
 
     def ask(self, request_id: str, request: dict[str, Any], at: str) -> None:
         """The task now waits for the user's answer to `request` (an approval)."""
@@ -122,3 +142,12 @@ class TaskRecord:
                  "cancelled": "Task cancelled"}[status]
         detail = {"result": result} if result else ({"error": error} if error else None)
         self.emit("status", title, at, detail, status=status)
+
+
+def _replaying(ctx: ObjectContext) -> bool:
+    """Whether the handler is re-reading its journal (restate-sdk's VM knows; no public API)."""
+    vm = getattr(ctx, "vm", None)
+    try:
+        return bool(vm.is_replaying()) if vm is not None else False
+    except Exception:  # noqa: BLE001 - an SDK without it: send the hint, a stale one is harmless
+        return False

@@ -23,6 +23,10 @@ class TaskSpec(BaseModel):
     approvalTimeoutS: float | None = None  # unanswered approvals are rejected after this; None = wait
     editor: bool = False  # started from an editor: files open there are read and edited through it
     requestLimit: int = 500
+    # How followers are woken after each summary write (see dals.event_wakeups): "feed" (a
+    # TaskFeed.publish invocation per write, the only way before hints) or "hint" (a loopback
+    # datagram, outside the journal). Fixed for the task's life: it decides what is journaled.
+    wakeup: Literal["feed", "hint"] = "feed"
 
 
 def task_prompt(spec: TaskSpec) -> str:

@@ -14,6 +14,7 @@ from lsprotocol import types
 
 from ..client.restate_api import RestateUnavailable
 from ..client.tasks import TERMINAL, TaskService
+from ..event_wakeups import EARLY_HINT_BACKOFF_S, SAFETY_POLL_S
 from .protocol import TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")
@@ -28,6 +29,7 @@ class TaskStream:
         self.followers: dict[str, asyncio.Task] = {}
         self.read_paths: dict[str, dict[str, str]] = {}  # task -> path -> sha it last read/wrote
         self.workspaces: dict[str, Path] = {}
+        self.summaries: dict[str, dict] = {}  # the latest durable summary read, per followed task
 
     def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True) -> None:
         self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
@@ -51,9 +53,11 @@ class TaskStream:
         await asyncio.gather(*self.followers.values(), return_exceptions=True)
 
     async def _follow(self, service: TaskService, task_id: str, announce_end: bool) -> None:
-        """Read new events, then long-poll the task's feed until something changes; repeat."""
+        """Read new events, then wait until something changes (a wake-up hint, or a long-poll of the
+        task's feed for tasks that publish there); repeat."""
         progress = Progress(self.server, task_id)
         version = 0
+        early = 0  # re-reads for a hint that is ahead of what Restate shows yet
         try:
             while True:
                 try:
@@ -63,6 +67,8 @@ class TaskStream:
                     await asyncio.sleep(0.5)
                     continue
                 summary = page.get("summary")
+                if summary:
+                    self.summaries[task_id] = summary
                 if summary and task_id not in self.workspaces:
                     self.workspaces[task_id] = Path(summary["workspace"]).resolve()
                     self.server.file_watch.watch(self.workspaces[task_id])
@@ -77,12 +83,26 @@ class TaskStream:
                     await progress.update(summary, event)
                 if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
                     self.read_paths.pop(task_id, None)
+                    if (hints := await service.hints()) is not None:
+                        hints.forget(task_id)
                     await progress.end(summary)
                     if announce_end:
                         self._announce(summary)
                     return
                 if summary and self.cursors[task_id] < summary["lastSeq"]:
                     continue  # more than one page: read on
+                hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
+                if hints is not None:
+                    rev = (summary or {}).get("rev", 0)
+                    if hints.latest(task_id) > rev and early < len(EARLY_HINT_BACKOFF_S):
+                        await asyncio.sleep(EARLY_HINT_BACKOFF_S[early])  # Restate has not applied it yet
+                        early += 1
+                        continue
+                    # a hint never borne out (its write was lost with a crash) waits for the next one
+                    after = max(rev, hints.latest(task_id)) if early else rev
+                    early = 0
+                    await hints.wait(task_id, after, SAFETY_POLL_S)
+                    continue
                 try:
                     version = await service.wait_change(task_id, version)
                 except RestateUnavailable as e:

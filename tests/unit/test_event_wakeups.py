@@ -1,0 +1,94 @@
+"""Wake-up hints over real loopback UDP: registration, sending, waiting, stale listeners."""
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+from dals import event_wakeups
+from dals.event_wakeups import HintListener, HintSender, registry_dir
+
+
+async def _started(tmp_path) -> HintListener:
+    listener = HintListener(registry_dir(tmp_path))
+    assert await listener.start()
+    return listener
+
+
+async def test_a_hint_wakes_a_waiting_follower(tmp_path):
+    listener = await _started(tmp_path)
+    try:
+        [entry] = os.listdir(registry_dir(tmp_path))
+        assert entry.startswith(f"{os.getpid()}-")
+        assert listener._transport.get_extra_info("sockname")[0] == "127.0.0.1"  # loopback only
+        sender = HintSender(registry_dir(tmp_path))
+        waiting = asyncio.ensure_future(listener.wait("t1", 0, timeout=10))
+        await asyncio.sleep(0)
+        assert not waiting.done()
+        sender.send("t1", 3)
+        assert await asyncio.wait_for(waiting, 10) is True
+        assert listener.latest("t1") == 3 and listener.latest("t2") == 0
+        # an older revision does not lower what is known, and a hint already seen returns at once
+        sender.send("t1", 2)
+        assert await listener.wait("t1", 2, timeout=10) is True
+        assert listener.latest("t1") == 3
+    finally:
+        listener.close()
+    assert os.listdir(registry_dir(tmp_path)) == []
+
+
+async def test_wait_times_out_without_a_hint_and_ignores_garbage(tmp_path):
+    listener = await _started(tmp_path)
+    try:
+        port = int(os.listdir(registry_dir(tmp_path))[0].split("-")[1])
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(asyncio.DatagramProtocol, remote_addr=("127.0.0.1", port))
+        for junk in (b"", b"t1", b"t1 x", b"t1 -1", b"t1 " + b"9" * 300, b"\xff\xfe 1"):
+            transport.sendto(junk)
+        transport.close()
+        assert await listener.wait("t1", 0, timeout=0.3) is False
+        assert listener.latest("t1") == 0
+    finally:
+        listener.close()
+
+
+async def test_a_hint_for_a_revision_already_seen_still_wakes(tmp_path):
+    """After a crash the worker writes a revision again; its first hint came before the loss."""
+    listener = await _started(tmp_path)
+    try:
+        sender = HintSender(registry_dir(tmp_path))
+        sender.send("t1", 5)
+        assert await listener.wait("t1", 4, timeout=10)
+        waiting = asyncio.ensure_future(listener.wait("t1", 5, timeout=10))
+        await asyncio.sleep(0)
+        sender.send("t1", 5)
+        assert await asyncio.wait_for(waiting, 10) is True
+    finally:
+        listener.close()
+
+
+async def test_dead_listeners_are_pruned_and_skipped(tmp_path, monkeypatch):
+    monkeypatch.setattr(event_wakeups, "REGISTRY_REFRESH_S", 0.0)  # read the registry every time
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True)
+    directory = registry_dir(tmp_path)
+    directory.mkdir()
+    stale = directory / f"{int(dead.stdout)}-9"
+    stale.touch()
+    sender = HintSender(directory)
+    assert sender._targets() == []  # the dead pid's port is not a target
+    listener = await _started(tmp_path)
+    try:
+        assert not stale.exists()  # removed by the next listener to start
+        assert len(sender._targets()) == 1
+    finally:
+        listener.close()
+    assert sender._targets() == []
+
+
+async def test_no_registry_means_no_hints_and_no_error(tmp_path):
+    HintSender(tmp_path / "missing").send("t1", 1)
+    listener = HintListener(tmp_path / "file" / "wakeups")
+    (tmp_path / "file").write_text("not a dir")
+    assert await listener.start() is False and not listener.active
