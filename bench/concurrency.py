@@ -1,23 +1,29 @@
 """Concurrency: 1, 10 and 50 tasks of 20 read_file steps at once, through a real LSP client.
 
-    .venv/bin/python bench/concurrency.py [--quick]
+    .venv/bin/python bench/concurrency.py [--quick] [--levels 1,10,50] [--wakeup feed,hint]
 
 Each task is a plan of 20 `/read_file` lines for the offline model: 41 journaled steps (21 model
 requests, 20 tool calls). All tasks of a level are started with `dals.startTask` from one
 pytest-lsp client over stdio (so `dals lsp` follows them all, as an editor would), and the level
-ends when the client has every task's final event. Reported per level:
+ends when the client has every task's final event. Each level runs once per wake-up mode, with
+one client and `dals lsp` per mode (`DALS_EVENT_WAKEUPS=feed`: a `TaskFeed/publish` invocation
+per summary write and a `TaskFeed/pull` long-poll per follower; `hint`: a loopback datagram),
+the modes one after the other (their order flips every level); the other mode's `dals lsp` is
+idle meanwhile. Reported per level and mode:
   - throughput: journaled steps (model + tool events) / wall time from the first startTask to the
     last final event at the client;
   - step time: the gap between consecutive events' `at` (written by the worker) before each
     model or tool event, p50 / p95 over all tasks;
   - task time: startTask → final event at the client, p50 / max;
   - RSS (peak, sampled every 0.2 s) and CPU seconds used during the level, per process:
-    restate-server, the worker, `dals lsp` (and the supervisor's idle standby worker).
+    restate-server, the worker, the mode's `dals lsp` (and the supervisor's idle standby worker);
+    CPU ms per journaled step of the first three.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -62,58 +68,92 @@ async def level(client, n: int, procs: dict[str, int]) -> dict:
             "rss": dict(rss.peak), "cpu": cpu}
 
 
+BUSY = ("restate-server", "worker", "dals lsp")  # the processes whose CPU per step is reported
+
+
+def cpu_ms_per_step(res: dict, name: str | None = None) -> float:
+    return sum(res["cpu"][k] for k in ([name] if name else BUSY)) * 1e3 / res["steps"]
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="one round of 1, 10, 50 (the full mode runs two)")
-    ap.add_argument("--levels", default="1,10,50")
+    ap.add_argument("--quick", action="store_true", help="one round of 1, 10, 25 (the full mode: two of 1, 10, 50)")
+    ap.add_argument("--levels", default=None, help="tasks at once, comma-separated (default 1,10,50)")
     ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--wakeup", type=h.wakeups_arg, default="feed,hint", help="wake-up modes to run (feed,hint)")
     args = ap.parse_args()
-    levels = [int(x) for x in args.levels.split(",")]
+    levels = [int(x) for x in (args.levels or ("1,10,25" if args.quick else "1,10,50")).split(",")]
     rounds = args.rounds or (1 if args.quick else 2)
+    modes: list[str] = args.wakeup
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
-    results: dict[int, list[dict]] = {n: [] for n in levels}
+    results: dict[tuple[int, str], list[dict]] = {(n, w): [] for n in levels for w in modes}
+    at_rest: dict[str, dict] = {}
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
-        async with h.lsp_client(ws) as client:
-            await client.wait_finished((await client.command(
-                "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
+        async with contextlib.AsyncExitStack() as stack:
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_EVENT_WAKEUPS": w}))
+                       for w in modes}
+            for client in clients.values():
+                await client.wait_finished((await client.command(
+                    "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
             pids = h.runtime_pids()
-            procs = {"restate-server": pids["restate"]["pid"], "worker": pids["worker"]["pid"],
-                     "dals lsp": client.pid, "standby worker": pids["standby"]["pid"]}
+            procs = {w: {"restate-server": pids["restate"]["pid"], "worker": pids["worker"]["pid"],
+                         "dals lsp": clients[w].pid, "standby worker": pids["standby"]["pid"]} for w in modes}
             await asyncio.sleep(1.0)
-            at_rest = {k: h.rss_mb(p) for k, p in procs.items()}
+            at_rest = {w: {k: h.rss_mb(p) for k, p in procs[w].items()} for w in modes}
+            turn = 0
             for r in range(rounds):
                 for n in levels:
-                    res = await level(client, n, procs)
-                    results[n].append(res)
-                    print(f"  round {r + 1}, {n} at once: {res['steps']} steps in {res['wall']:.2f} s = "
-                          f"{res['rate']:.1f} steps/s, step p50 {res['gap50']:.0f} ms p95 {res['gap95']:.0f} ms, "
-                          f"failed {res['failed']}", flush=True)
+                    for w in (modes if turn % 2 == 0 else modes[::-1]):
+                        res = await level(clients[w], n, procs[w])
+                        results[(n, w)].append(res)
+                        print(f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
+                              f"{res['rate']:.1f} steps/s, step p50 {res['gap50']:.0f} ms p95 {res['gap95']:.0f} ms, "
+                              f"CPU {cpu_ms_per_step(res):.1f} ms/step, failed {res['failed']}", flush=True)
+                    turn += 1
     print(f"\n## Concurrent {2 * READS + 1}-step tasks (median of {rounds} rounds)\n")
     rows = []
     for n in levels:
-        rs = results[n]
-        rows.append([n, rs[0]["steps"], h.median([x["wall"] for x in rs]), h.median([x["rate"] for x in rs]),
-                     h.median([x["gap50"] for x in rs]), h.median([x["gap95"] for x in rs]),
-                     h.median([x["task50"] for x in rs]), h.median([x["taskmax"] for x in rs]),
-                     sum(x["failed"] for x in rs)])
-    print(h.table(["tasks at once", "journaled steps", "wall s", "steps/s", "step p50 ms", "step p95 ms",
-                   "task p50 s", "task max s", "failed"], rows))
+        for w in modes:
+            rs = results[(n, w)]
+            rows.append([n, w, rs[0]["steps"], h.median([x["wall"] for x in rs]), h.median([x["rate"] for x in rs]),
+                         h.median([x["gap50"] for x in rs]), h.median([x["gap95"] for x in rs]),
+                         h.median([x["task50"] for x in rs]), h.median([x["taskmax"] for x in rs]),
+                         h.median([cpu_ms_per_step(x) for x in rs]), sum(x["failed"] for x in rs)])
+    print(h.table(["tasks at once", "wakeup", "journaled steps", "wall s", "steps/s", "step p50 ms", "step p95 ms",
+                   "task p50 s", "task max s", "CPU ms/step (3 processes)", "failed"], rows))
+    print("\n## CPU ms per journaled step, per process (median of rounds)\n")
+    print(h.table(["tasks at once", "wakeup", *BUSY, "sum"],
+                  [[n, w, *[h.median([cpu_ms_per_step(x, k) for x in results[(n, w)]]) for k in BUSY],
+                    h.median([cpu_ms_per_step(x) for x in results[(n, w)]])] for n in levels for w in modes]))
+    if sorted(modes) == ["feed", "hint"]:
+        print("\n## hint vs feed, same run (ratio = hint / feed)\n")
+        rows = []
+        for n in levels:
+            f, g = results[(n, "feed")], results[(n, "hint")]
+            vals = [(h.median([x["rate"] for x in f]), h.median([x["rate"] for x in g])),
+                    (h.median([x["gap95"] for x in f]), h.median([x["gap95"] for x in g])),
+                    (h.median([cpu_ms_per_step(x) for x in f]), h.median([cpu_ms_per_step(x) for x in g]))]
+            rows.append([n, *[v for a, b in vals for v in (a, b, h.ratio(b, a))]])
+        print(h.table(["tasks at once", "steps/s feed", "steps/s hint", "ratio", "step p95 ms feed",
+                       "step p95 ms hint", "ratio", "CPU ms/step feed", "CPU ms/step hint", "ratio"], rows))
     print("\n## Memory (RSS MiB: at rest after a warm-up task, then the peak during each level) and CPU s used\n")
-    names = list(procs)
-    rows = [["at rest", *[at_rest.get(k) or float("nan") for k in names]]]
+    names = ["restate-server", "worker", "dals lsp", "standby worker"]
+    rows = [[f"at rest ({w}'s dals lsp)", *[at_rest[w].get(k) or float("nan") for k in names]] for w in modes]
     for n in levels:
-        rs = results[n]
-        rows.append([f"peak, {n} at once", *[max(x["rss"].get(k, float("nan")) for x in rs) for k in names]])
+        for w in modes:
+            rows.append([f"peak, {n} at once, {w}",
+                         *[max(x["rss"].get(k, float("nan")) for x in results[(n, w)]) for k in names]])
     for n in levels:
-        rs = results[n]
-        rows.append([f"CPU s, {n} at once", *[h.median([x["cpu"][k] for x in rs]) for k in names]])
+        for w in modes:
+            rows.append([f"CPU s, {n} at once, {w}", *[h.median([x["cpu"][k] for x in results[(n, w)]]) for k in names]])
     print(h.table(["", *names], rows))
-    best = h.median([x["rate"] for x in results[levels[-1]]])
-    print(f"\ntarget >= {TARGET_STEPS_PER_S:.0f} steps/s at {levels[-1]}: "
-          f"{'met' if best >= TARGET_STEPS_PER_S else 'NOT met'} ({best:.1f}); all finished: "
-          f"{all(x['failed'] == 0 for rs in results.values() for x in rs)}")
+    for w in modes:
+        best = h.median([x["rate"] for x in results[(levels[-1], w)]])
+        print(f"\n{w}: target >= {TARGET_STEPS_PER_S:.0f} steps/s at {levels[-1]}: "
+              f"{'met' if best >= TARGET_STEPS_PER_S else 'NOT met'} ({best:.1f}); all finished: "
+              f"{all(x['failed'] == 0 for (n, m), rs in results.items() if m == w for x in rs)}")
     return 0
 
 

@@ -42,6 +42,11 @@ def pct(xs: list[float], p: float) -> float:
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+def ratio(x: float, y: float) -> float:
+    """x / y, NaN when y is 0 (a median of 0 ms at Restate's ms resolution)."""
+    return x / y if y else float("nan")
+
+
 def parse_at(at: str) -> float:
     """An event's `at` (ISO 8601, `Z`) as epoch seconds."""
     return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
@@ -121,6 +126,12 @@ def task_service(st: dict):
     return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
 
 
+async def close_service(service) -> None:
+    """Stop the service's hint listener (unregistering it) and close its HTTP client."""
+    service.close_hints()
+    await service.api.aclose()
+
+
 def make_workspace() -> Path:
     ws = Path(tempfile.mkdtemp(prefix="dals-bench-ws-"))
     atexit.register(shutil.rmtree, ws, True)
@@ -128,12 +139,27 @@ def make_workspace() -> Path:
     return ws
 
 
-def make_spec(prompt: str, workspace: Path) -> dict[str, Any]:
+def make_spec(prompt: str, workspace: Path, wakeup: str | None = None) -> dict[str, Any]:
+    """`wakeup` ("feed" or "hint") defaults, as in `build_spec`, to `DALS_EVENT_WAKEUPS` (hint)."""
     from dals.client.tasks import new_task_id, now_iso, title_of
+    from dals.settings import event_wakeups
 
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"]}
+            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "wakeup": wakeup or event_wakeups()}
+
+
+WAKEUPS = ("feed", "hint")
+
+
+def wakeups_arg(value: str) -> list[str]:
+    """`--wakeup feed,hint`: the wake-up modes to measure, in this order (argparse `type=`)."""
+    import argparse
+
+    modes = [m.strip() for m in value.split(",") if m.strip()]
+    if not modes or any(m not in WAKEUPS for m in modes) or len(set(modes)) != len(modes):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(WAKEUPS)}; got {value!r}")
+    return modes
 
 
 def big_python_file(workspace: Path, functions: int = 2500) -> Path:
@@ -157,18 +183,23 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
                  timeout: float = 300.0) -> list[dict]:
     """Poll `events_since` until the terminal status event; returns the events, each with the
     poller's monotonic `seenAt`. Restate being down (a chaos run) is retried, not fatal.
-    `interval=0`: long-poll the task's feed between reads (what `dals lsp` does)."""
+    `interval=0`: between reads, wait as `dals lsp` does (`lsp/task_stream.py` `_follow`): for a
+    hint task, for a wake-up hint (`service.hints()`, in the registry of `DALS_STATE_DIR`) or the
+    safety poll, re-reading briefly when a hint is ahead of the summary's `rev`; for a feed task,
+    long-poll its `TaskFeed`."""
     from dals.client.restate_api import RestateUnavailable
+    from dals.event_wakeups import EARLY_HINT_BACKOFF_S, SAFETY_POLL_S
 
     events: list[dict] = []
     version = 0
+    early = 0  # re-reads for a hint ahead of what Restate shows yet
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         since = events[-1]["seq"] if events else 0
         try:
             page = await service.events_since(task_id, since)
         except RestateUnavailable:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(interval or 0.05)
             continue
         now = time.monotonic()
         for e in page["events"]:
@@ -179,9 +210,24 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
             events.append(e)
             if on_event:
                 on_event(e)
+        summary = page.get("summary")
+        hints = await service.hints() if interval == 0 and service.wakeup_of(task_id, summary) == "hint" else None
         if events and events[-1]["kind"] == "status" and events[-1]["status"] in TERMINAL:
+            if hints is not None:
+                hints.forget(task_id)
             return events
-        if interval == 0:
+        if summary and since < summary["lastSeq"]:
+            continue  # more than one page: read on
+        if hints is not None:
+            rev = (summary or {}).get("rev", 0)
+            if hints.latest(task_id) > rev and early < len(EARLY_HINT_BACKOFF_S):
+                await asyncio.sleep(EARLY_HINT_BACKOFF_S[early])  # Restate has not applied it yet
+                early += 1
+                continue
+            after = max(rev, hints.latest(task_id)) if early else rev
+            early = 0
+            await hints.wait(task_id, after, SAFETY_POLL_S)
+        elif interval == 0:
             try:
                 version = await service.wait_change(task_id, version)
             except RestateUnavailable:
@@ -272,6 +318,11 @@ def cpu_seconds(pid: int | None) -> float:
         return 0.0
 
 
+def cpu_of(pids: dict[str, int | None]) -> dict[str, float]:
+    """CPU seconds so far of each named process (`"self"`: this process, `time.process_time`)."""
+    return {k: time.process_time() if k == "self" else cpu_seconds(p) for k, p in pids.items()}
+
+
 class RssSampler:
     """Samples the RSS of named processes every `interval` s in the background; keeps the peak."""
 
@@ -353,17 +404,19 @@ class _StampedEvents(dict):
 
 
 @contextlib.asynccontextmanager
-async def lsp_client(workspace: Path, init_options: dict | None = None) -> AsyncIterator[Any]:
+async def lsp_client(workspace: Path, init_options: dict | None = None,
+                     env: dict[str, str] | None = None) -> AsyncIterator[Any]:
     """A pytest-lsp client driving `dals lsp` over stdio (tests/support/lsp_client.py), on the
-    runtime of the current `DALS_STATE_DIR`; each event gets `receivedAt` (epoch s). The server
-    process is stopped politely, then by pid. Yields the client; `client.init_ms` is the time from
-    spawning `dals lsp` to its InitializeResult."""
+    runtime of the current `DALS_STATE_DIR`, with `env` added to this process's environment (e.g.
+    `DALS_EVENT_WAKEUPS`); each event gets `receivedAt` (epoch s). The server process is stopped
+    politely, then by pid. Yields the client; `client.init_ms` is the time from spawning `dals lsp`
+    to its InitializeResult."""
     repo = str(Path(__file__).resolve().parents[1])
     if repo not in sys.path:
         sys.path.insert(0, repo)
     from tests.support.lsp_client import DalsClient
 
-    client = DalsClient(dict(os.environ), workspace)
+    client = DalsClient(dict(os.environ) | (env or {}), workspace)
     client.events = _StampedEvents()
     t0 = time.perf_counter()
     await client.start(init_options)

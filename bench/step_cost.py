@@ -1,13 +1,18 @@
 """What durability costs per step: the same N-step offline plan run in memory and through Restate.
 
-    .venv/bin/python bench/step_cost.py [--quick] [--reps R]
+    .venv/bin/python bench/step_cost.py [--quick] [--reps R] [--wakeup feed,hint]
 
 (a) in memory: `build_agent(offline_model()).run(prompt, deps=TaskDeps(ws, InMemoryRunner()))`;
-(b) durable: `TaskService.start(spec)`, then polling `events_since` (every 10 ms) until the
-    terminal status event. "wall" = start call to the final event seen by the poller; "worker" =
-    the task's first event `at` to its last event `at` (both written by the worker).
+(b) durable, once per wake-up mode (`TaskSpec.wakeup`: "feed", a `TaskFeed/publish` invocation
+    per summary write, the way before hints; "hint", a loopback datagram): `TaskService.start(spec)`,
+    then `harness.follow(interval=0)`, which waits between reads as `dals lsp` does (the feed's
+    long-poll, or the hint listener); b' the same task followed by a 250 ms poller instead.
+    "wall" = start call to the final event seen by the follower; "worker" = the task's first event
+    `at` to its last event `at` (both written by the worker). CPU per step: utime + stime
+    (/proc/PID/stat) of the worker, restate-server and this process (the follower) around each run.
 An N-line `/read_file` plan is 2N+1 journaled steps (N+1 model requests, N tool calls).
-a and b alternate, repetition by repetition, so the noisy machine hits both alike.
+a and the b runs alternate, repetition by repetition (the modes' order flips every repetition),
+so the noisy machine hits all alike.
 Also: PydanticTypeAdapter.serialize with the serde fix off and on (in process), and the floor of
 one Restate round trip (a shared `events` call; an exclusive handler that writes state).
 """
@@ -39,11 +44,14 @@ async def run_in_memory(prompt: str, ws: Path) -> float:
     return dt
 
 
-async def run_durable(service, prompt: str, ws: Path, interval: float = 0.01) -> dict:
-    spec = h.make_spec(prompt, ws)
+async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[str, int | None],
+                      interval: float = 0.0) -> dict:
+    spec = h.make_spec(prompt, ws, wakeup=wakeup)
+    cpu0 = h.cpu_of(procs)
     t0 = time.monotonic()
     await service.start(spec)
     events = await h.follow(service, spec["taskId"], interval=interval)
+    cpu = {k: v - cpu0[k] for k, v in h.cpu_of(procs).items()}
     assert events[-1]["status"] == "succeeded", events[-1]
     ats = [h.parse_at(e["at"]) for e in events]
     # Gap before each event, by kind: before a `tool` event = the tool step (+ the previous
@@ -53,7 +61,7 @@ async def run_durable(service, prompt: str, ws: Path, interval: float = 0.01) ->
         if e["kind"] in gaps:
             gaps[e["kind"]].append((at - prev) * 1e3)
     return {"wall": events[-1]["seenAt"] - t0, "worker": ats[-1] - ats[0], "count": len(events),
-            "gap_model": h.median(gaps["model"]), "gap_tool": h.median(gaps["tool"])}
+            "gap_model": h.median(gaps["model"]), "gap_tool": h.median(gaps["tool"]), "cpu": cpu}
 
 
 def serde_cost(calls_on: int = 1000, calls_off: int = 100, blocks: int = 5) -> dict[str, float]:
@@ -108,13 +116,23 @@ async def floor(service, n: int) -> dict[str, list[float]]:
     return out
 
 
+def med(runs: list[dict], key: str, per: float = 1.0) -> float:
+    """Median of `key` (or `cpu:<process>`) over runs, in ms divided by `per`."""
+    if key.startswith("cpu:"):
+        return h.median([x["cpu"][key[4:]] for x in runs]) * 1e3 / per
+    return h.median([x[key] for x in runs]) * 1e3 / per
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="N = 20 and 60 only, 3 repetitions")
     ap.add_argument("--reps", type=int, default=None)
+    ap.add_argument("--sizes", default=None, help="comma-separated N (default 20,60,200; --quick 20,60)")
+    ap.add_argument("--wakeup", type=h.wakeups_arg, default="feed,hint", help="wake-up modes to run (feed,hint)")
     args = ap.parse_args()
-    sizes = [20, 60] if args.quick else [20, 60, 200]
+    sizes = [int(x) for x in args.sizes.split(",")] if args.sizes else ([20, 60] if args.quick else [20, 60, 200])
     reps = args.reps or (3 if args.quick else 5)
+    modes: list[str] = args.wakeup
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
 
     serde = serde_cost()
@@ -122,45 +140,69 @@ async def main() -> int:
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         service = h.task_service(st)
-        # Warm both paths once (imports, first invocation, deployment discovery).
+        pids = h.runtime_pids()
+        procs = {"worker": pids["worker"]["pid"], "restate": pids["restate"]["pid"], "self": None}
+        # Warm every path once (imports, first invocation, deployment discovery, the hint listener).
         await run_in_memory(h.read_plan(3), ws)
-        await run_durable(service, h.read_plan(3), ws, interval=0)
-        rows = []
-        gap_rows = []
+        for w in modes:
+            await run_durable(service, h.read_plan(3), ws, w, procs)
+        res: dict[int, dict] = {}
         for n in sizes:
             prompt = h.read_plan(n)
-            steps = 2 * n + 1
             mem: list[float] = []
-            fast: list[dict] = []
-            slow: list[dict] = []
+            fast: dict[str, list[dict]] = {w: [] for w in modes}
+            slow: dict[str, list[dict]] = {w: [] for w in modes}
             for r in range(reps):
                 mem.append(await run_in_memory(prompt, ws))
-                fast.append(await run_durable(service, prompt, ws, interval=0))  # long-poll, as dals lsp
-                slow.append(await run_durable(service, prompt, ws, interval=0.25))
-                assert fast[-1]["count"] == slow[-1]["count"] == 2 * n + 3
-                print(f"  N={n} rep {r + 1}: memory {mem[-1] * 1e3:.0f} ms, durable wall "
-                      f"{fast[-1]['wall'] * 1e3:.0f} ms, worker {fast[-1]['worker'] * 1e3:.0f} ms, "
-                      f"worker (250 ms poll) {slow[-1]['worker'] * 1e3:.0f} ms", flush=True)
-            a = h.median(mem) * 1e3 / steps
-            bw = h.median([x["wall"] for x in fast]) * 1e3 / steps
-            bk = h.median([x["worker"] for x in fast]) * 1e3 / steps
-            ck = h.median([x["worker"] for x in slow]) * 1e3 / steps
-            rows.append([n, steps, h.median(mem) * 1e3, h.median([x["wall"] for x in fast]) * 1e3,
-                         a, bw, bk, ck, bw / a, bk / a])
-            gap_rows.append([n, h.median([x["gap_model"] for x in fast]), h.median([x["gap_tool"] for x in fast]),
-                             h.median([x["gap_model"] for x in slow]), h.median([x["gap_tool"] for x in slow])])
+                line = [f"  N={n} rep {r + 1}: memory {mem[-1] * 1e3:.0f} ms"]
+                for w in (modes if r % 2 == 0 else modes[::-1]):
+                    fast[w].append(await run_durable(service, prompt, ws, w, procs))  # as dals lsp
+                    slow[w].append(await run_durable(service, prompt, ws, w, procs, interval=0.25))
+                    assert fast[w][-1]["count"] == slow[w][-1]["count"] == 2 * n + 3
+                    line.append(f"{w}: wall {fast[w][-1]['wall'] * 1e3:.0f} ms, worker "
+                                f"{fast[w][-1]['worker'] * 1e3:.0f} ms (250 ms poll {slow[w][-1]['worker'] * 1e3:.0f})")
+                print(", ".join(line), flush=True)
+            res[n] = {"mem": mem, "fast": fast, "slow": slow}
         fl = await floor(service, 200)
-        await service.api.aclose()
+        await h.close_service(service)
 
-    print("\n## Per-step cost (medians of", reps, "interleaved repetitions)\n")
-    print(h.table(["N", "steps (2N+1)", "a: memory ms", "b: durable wall ms",
-                   "a ms/step", "b wall ms/step", "b worker ms/step", "b worker ms/step, 250 ms poll instead",
+    print(f"\n## Per-step cost (medians of {reps} interleaved repetitions; b = durable, followed as "
+          "`dals lsp` does; b' = the same, 250 ms poll)\n")
+    rows, gap_rows, cpu_rows, vs_rows = [], [], [], []
+    for n in sizes:
+        steps = 2 * n + 1
+        a = h.median(res[n]["mem"]) * 1e3 / steps
+        for w in modes:
+            fast, slow = res[n]["fast"][w], res[n]["slow"][w]
+            bw, bk = med(fast, "wall", steps), med(fast, "worker", steps)
+            rows.append([n, w, steps, h.median(res[n]["mem"]) * 1e3, med(fast, "wall"), a, bw, bk,
+                         med(slow, "worker", steps), bw / a, bk / a])
+            gap_rows.append([n, w, h.median([x["gap_model"] for x in fast]), h.median([x["gap_tool"] for x in fast]),
+                             h.median([x["gap_model"] for x in slow]), h.median([x["gap_tool"] for x in slow])])
+            cpu = [med(fast, f"cpu:{k}", steps) for k in procs]
+            cpu_rows.append([n, w, *cpu, sum(cpu), med(slow, "cpu:worker", steps), med(slow, "cpu:restate", steps)])
+        if modes == ["feed", "hint"] or modes == ["hint", "feed"]:
+            f, g = res[n]["fast"]["feed"], res[n]["fast"]["hint"]
+            cf = sum(med(f, f"cpu:{k}", steps) for k in procs)
+            cg = sum(med(g, f"cpu:{k}", steps) for k in procs)
+            vs_rows.append([n, med(f, "wall", steps), med(g, "wall", steps), med(g, "wall") / med(f, "wall"),
+                            med(f, "worker", steps), med(g, "worker", steps), med(g, "worker") / med(f, "worker"),
+                            cf, cg, cg / cf if cf else float("nan")])
+    print(h.table(["N", "wakeup", "steps (2N+1)", "a: memory ms", "b: durable wall ms", "a ms/step",
+                   "b wall ms/step", "b worker ms/step", "b' worker ms/step (250 ms poll)",
                    "ratio wall b/a", "ratio worker b/a"], rows))
+    print("\n## CPU ms per journaled step (medians; utime + stime around each run)\n")
+    print(h.table(["N", "wakeup", "worker", "restate-server", "follower (this process)", "sum",
+                   "worker, b' (250 ms poll)", "restate-server, b'"], cpu_rows))
+    if vs_rows:
+        print("\n## hint vs feed, same run (b; ms per step; ratio = hint / feed)\n")
+        print(h.table(["N", "wall feed", "wall hint", "ratio wall", "worker feed", "worker hint", "ratio worker",
+                       "CPU sum feed", "CPU sum hint", "ratio CPU"], vs_rows))
     print("\n## Worker-side gap before each event (median ms; from the events' `at`)\n")
-    print(h.table(["N", "model step (long-poll)", "tool step (long-poll)", "model step (250 ms poll)",
-                   "tool step (250 ms poll)"], gap_rows))
+    print(h.table(["N", "wakeup", "model step (b)", "tool step (b)", "model step (b', 250 ms poll)",
+                   "tool step (b', 250 ms poll)"], gap_rows))
     print("\n## PydanticTypeAdapter(ModelResponse).serialize, in process\n")
-    print(h.table(["serde fix", "µs per call", f"calls"],
+    print(h.table(["serde fix", "µs per call", "calls"],
                   [["off (restate-sdk as shipped)", serde["off"], serde["calls_off"]],
                    ["on (serde_cache.install())", serde["on"], serde["calls_on"]],
                    ["ratio off/on", serde["off"] / serde["on"], ""]]))

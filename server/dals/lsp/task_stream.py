@@ -83,7 +83,7 @@ class TaskStream:
                     await progress.update(summary, event)
                 if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
                     self.read_paths.pop(task_id, None)
-                    if (hints := await service.hints()) is not None:
+                    if summary.get("wakeup") == "hint" and (hints := await service.hints()) is not None:
                         hints.forget(task_id)
                     await progress.end(summary)
                     if announce_end:
