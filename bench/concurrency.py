@@ -6,8 +6,9 @@ Each task is a plan of 20 `/read_file` lines for the offline model: 41 journaled
 requests, 20 tool calls). All tasks of a level are started with `dals.startTask` from one
 pytest-lsp client over stdio (so `dals lsp` follows them all, as an editor would), and the level
 ends when the client has every task's final event. Each level runs once per wake-up mode, with
-one client and `dals lsp` per mode (`DALS_EVENT_WAKEUPS=feed`: a `TaskFeed/publish` invocation
-per summary write and a `TaskFeed/pull` long-poll per follower; `hint`: a loopback datagram),
+one client and `dals lsp` per mode (`feed` = `DALS_WORKERS=remote`: a `TaskFeed/publish` invocation
+per summary write and a `TaskFeed/pull` long-poll per follower, an `EditorSessions/lookup` call per
+file read; `hint` = `DALS_WORKERS=local`: a loopback datagram, a journaled registry read),
 the modes one after the other (their order flips every level); the other mode's `dals lsp` is
 idle meanwhile. Reported per level and mode:
   - throughput: journaled steps (model + tool events) / wall time from the first startTask to the
@@ -92,7 +93,7 @@ async def main() -> int:
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_EVENT_WAKEUPS": w}))
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_WORKERS": "remote" if w == "feed" else "local"}))
                        for w in modes}
             for client in clients.values():
                 await client.wait_finished((await client.command(

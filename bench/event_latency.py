@@ -3,9 +3,9 @@
     .venv/bin/python bench/event_latency.py [--quick] [--wakeup feed,hint]
 
 Tasks are started with `dals.startTask` from pytest-lsp clients talking to `dals lsp` over stdio,
-one client (and `dals lsp`) per wake-up mode, `DALS_EVENT_WAKEUPS` set in its environment: "feed"
-(the worker sends a `TaskFeed/publish` invocation after each summary write; `dals lsp` long-polls
-`TaskFeed/pull`, then reads `AgentTask/events`) and "hint" (the worker sends a loopback datagram;
+one client (and `dals lsp`) per wake-up mode, `DALS_WORKERS` set in its environment: "feed"
+(`remote`; the worker sends a `TaskFeed/publish` invocation after each summary write; `dals lsp` long-polls
+`TaskFeed/pull`, then reads `AgentTask/events`) and "hint" (`local`; the worker sends a loopback datagram;
 `dals lsp` reads `AgentTask/events` when one arrives). Each `dals/taskEvent` is stamped with the
 client's wall clock when it arrives. After the task ends, its journal is read from the admin API
 (`sys_journal`) and each event is matched with two entries, by Restate's `appended_at` (ms
@@ -99,7 +99,7 @@ async def main() -> int:
 
         api = RestateApi(st["restate"]["ingress"], st["restate"]["admin"])
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_EVENT_WAKEUPS": w}))
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_WORKERS": "remote" if w == "feed" else "local"}))
                        for w in modes}
             for w in modes:
                 await run_tasks(clients[w], api, 1, 3)  # warm-up: imports, first invocation

@@ -140,13 +140,13 @@ def make_workspace() -> Path:
 
 
 def make_spec(prompt: str, workspace: Path, wakeup: str | None = None) -> dict[str, Any]:
-    """`wakeup` ("feed" or "hint") defaults, as in `build_spec`, to `DALS_EVENT_WAKEUPS` (hint)."""
-    from dals.client.tasks import new_task_id, now_iso, title_of
-    from dals.settings import event_wakeups
+    """`wakeup` ("feed" or "hint") defaults, as in `build_spec`, to what `DALS_WORKERS` says (hint)."""
+    from dals.client.tasks import new_task_id, now_iso, side_channels, title_of
 
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "wakeup": wakeup or event_wakeups()}
+            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"],
+            **side_channels(), **({"wakeup": wakeup} if wakeup else {})}
 
 
 WAKEUPS = ("feed", "hint")
@@ -408,7 +408,7 @@ async def lsp_client(workspace: Path, init_options: dict | None = None,
                      env: dict[str, str] | None = None) -> AsyncIterator[Any]:
     """A pytest-lsp client driving `dals lsp` over stdio (tests/support/lsp_client.py), on the
     runtime of the current `DALS_STATE_DIR`, with `env` added to this process's environment (e.g.
-    `DALS_EVENT_WAKEUPS`); each event gets `receivedAt` (epoch s). The server process is stopped
+    `DALS_WORKERS`); each event gets `receivedAt` (epoch s). The server process is stopped
     politely, then by pid. Yields the client; `client.init_ms` is the time from spawning `dals lsp`
     to its InitializeResult."""
     repo = str(Path(__file__).resolve().parents[1])

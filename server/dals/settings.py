@@ -71,15 +71,18 @@ def retention_days() -> float | None:
     return days or None
 
 
-def event_wakeups() -> str:
-    """`DALS_EVENT_WAKEUPS`: how tasks started from here wake their followers. `hint` (default): a
-    loopback datagram from the worker, for workers on this machine; `feed`: a Restate invocation
-    per event (`TaskFeed`), for workers on other machines (a cluster), where hints cannot reach
-    and followers would otherwise see events only at their once-a-second safety poll."""
-    value = os.environ.get("DALS_EVENT_WAKEUPS", "").strip().lower()
-    if value in ("", "hint", "hints"):
-        return "hint"
-    if value == "feed":
-        return "feed"
-    print(f"dals: DALS_EVENT_WAKEUPS={value!r} is neither 'hint' nor 'feed'; using 'hint'", file=sys.stderr)
-    return "hint"
+def workers_local() -> bool:
+    """`DALS_WORKERS`: where the workers that run the tasks started from here are. `local` (the
+    default; the embedded runtime, or `dals up` against an external Restate): on this machine,
+    sharing its state dir, so the worker wakes followers with loopback datagrams and reads which
+    files your editors have open from the state dir, neither costing a Restate invocation.
+    `remote`: possibly elsewhere (a Restate cluster with workers on other machines), so both go
+    through Restate (`TaskFeed`, `EditorSessions`); with `local` there, events would reach
+    editors only at their once-a-second look and edits would not go through open buffers."""
+    value = os.environ.get("DALS_WORKERS", "").strip().lower()
+    if value in ("", "local"):
+        return True
+    if value == "remote":
+        return False
+    print(f"dals: DALS_WORKERS={value!r} is neither 'local' nor 'remote'; using 'local'", file=sys.stderr)
+    return True

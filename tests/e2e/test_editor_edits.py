@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from lsprotocol import types
 
 from tests.support.lsp_client import DalsClient
@@ -51,10 +53,13 @@ def _apply(text: str, rng: types.Range, new: str) -> str:
     return text[: offset(rng.start)] + new + text[offset(rng.end):]
 
 
-async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit(runtime, tmp_path):
+@pytest.mark.parametrize("workers", ["local", "remote"])
+async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit(runtime, tmp_path, workers):
+    # local: the task finds the open buffer in the state dir's editor registry; remote: through
+    # the EditorSessions object in Restate
     f = tmp_path / "mod.py"
     f.write_text(DISK)
-    client = DalsClient(runtime.env, tmp_path)
+    client = DalsClient(dict(runtime.env, DALS_WORKERS=workers), tmp_path)
     await client.start()
     try:
         buf = Buffer(client, f.as_uri(), BUFFER)
@@ -75,6 +80,10 @@ async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_app
     assert f.read_text() == DISK  # the disk is the user's to save
     edit_events = [e for e in events if e["kind"] == "edit"]
     assert len(edit_events) == 1 and edit_events[0]["detail"]["via"] == "editor"
+    lookups = [e for e in await _journal_names(runtime, task_id) if e.startswith("editor for ")]
+    assert lookups == (["editor for mod.py"] * 2 if workers == "local" else [])  # journaled steps
+    registry = runtime.state_dir / "editors"
+    assert not registry.exists() or list(registry.iterdir()) == []  # withdrawn at shutdown
 
 
 async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_path):
@@ -98,3 +107,18 @@ async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_pa
     assert f.read_text() == DISK  # never forced onto the disk behind the editor's back
     assert events[-1]["status"] == "succeeded"
 
+
+
+async def _journal_names(runtime, task_id: str) -> list[str]:
+    """Names of the journal entries of the task's run (admin SQL)."""
+    from dals.client.restate_api import RestateApi
+
+    st = runtime.status()["restate"]
+    api = RestateApi(st["ingress"], st["admin"])
+    try:
+        [inv] = await api.query("SELECT id FROM sys_invocation WHERE target_service_name = 'AgentTask' "
+                                f"AND target_service_key = '{task_id}' AND target_handler_name = 'run'")
+        rows = await api.query(f"SELECT name FROM sys_journal WHERE id = '{inv['id']}'")
+    finally:
+        await api.aclose()
+    return [r.get("name") or "" for r in rows]  # a null column is left out

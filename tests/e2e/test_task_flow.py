@@ -27,9 +27,10 @@ def workspace(tmp_path):
 
 @pytest.mark.parametrize("wakeup", ["hint", "feed"])
 async def test_task_streams_contiguous_events_and_progress(runtime, workspace, wakeup):
-    # hint: the worker wakes dals lsp with loopback datagrams; feed: TaskFeed long-polls (the way
-    # tasks started before hints, or with DALS_EVENT_WAKEUPS=feed, are followed)
-    client = DalsClient(dict(runtime.env, DALS_EVENT_WAKEUPS=wakeup), workspace)
+    # hint (DALS_WORKERS=local): the worker wakes dals lsp with loopback datagrams; feed
+    # (DALS_WORKERS=remote, and tasks started before hints): TaskFeed long-polls
+    workers = "local" if wakeup == "hint" else "remote"
+    client = DalsClient(dict(runtime.env, DALS_WORKERS=workers), workspace)
     try:
         result = await client.start()
         assert "dals.startTask" in result.capabilities.execute_command_provider.commands

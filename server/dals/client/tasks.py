@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..event_wakeups import HintListener, registry_dir
-from ..settings import event_wakeups, state_dir
+from ..settings import state_dir, workers_local
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
@@ -52,15 +52,23 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
     """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
-    `wakeup` defaults to `DALS_EVENT_WAKEUPS` (see `dals.settings.event_wakeups`).
+    How the task reaches followers and editors (`wakeup`, `editorLookup`) follows `DALS_WORKERS`
+    (see `dals.settings.workers_local`); `wakeup` may be forced (benchmarks compare both).
     """
     root = Path(workspace).resolve()
     return {
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, "wakeup": wakeup or event_wakeups(),
+        "commandsAllow": commands_allow, **side_channels(), **({"wakeup": wakeup} if wakeup else {}),
     }
+
+
+def side_channels() -> dict[str, str]:
+    """Spec fields for workers on this machine (loopback hints, the state dir's editor registry)
+    or elsewhere (both through Restate), from `DALS_WORKERS`."""
+    local = workers_local()
+    return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate"}
 
 
 def _sql_str(value: str) -> str:
@@ -191,7 +199,7 @@ class TaskService:
         here, else this process's default (a task not started yet was most likely started alike)."""
         if summary is not None:
             return summary.get("wakeup", "feed")
-        return self.pending.get(task_id, {}).get("wakeup") or event_wakeups()
+        return self.pending.get(task_id, {}).get("wakeup") or side_channels()["wakeup"]
 
     async def show(self, task_id: str) -> dict[str, Any]:
         if not _KEY.match(task_id):

@@ -2,7 +2,9 @@
 
 `dals lsp` keeps its entry fresh (open files, a heartbeat every few seconds). A task asks, with a
 journaled call, whether the file it is about to read or edit is open in a live editor; if so, the
-read or edit goes through that editor (its buffer, its undo) instead of the disk.
+read or edit goes through that editor (its buffer, its undo) instead of the disk. (Tasks whose
+worker runs on the editor's machine read the same from the state dir instead: see
+`dals.editor_presence`.)
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 import restate
 from restate import ObjectContext, ObjectSharedContext
 
-FRESH_S = 30.0  # an editor silent for longer is gone (killed without saying goodbye)
+from ..editor_presence import freshest
 
 editor_sessions = restate.VirtualObject("EditorSessions", description="Attached editors and their open files.")
 
@@ -35,7 +37,4 @@ async def remove(ctx: ObjectContext, session_id: str) -> None:
 async def lookup(ctx: ObjectSharedContext, path: str) -> str | None:
     """The freshest live session that has `path` open, or None. (Wall-clock time is fine here:
     the caller journals the answer.)"""
-    sessions = await ctx.get("sessions") or {}
-    now = time.time()
-    live = [(s["seenAt"], sid) for sid, s in sessions.items() if path in s["open"] and now - s["seenAt"] < FRESH_S]
-    return max(live)[1] if live else None
+    return freshest(await ctx.get("sessions") or {}, path, time.time())

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,6 +27,8 @@ from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
 from ..agent.policy import DEFAULT_ALLOW
+from .. import editor_presence
+from ..settings import state_dir
 from ..workspace.confine import workspace_key
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
@@ -75,6 +78,7 @@ class JournalRunner:
         self.record = record
         self.task_id = spec.taskId
         self.editor_key = workspace_key(Path(spec.workspace)) if spec.editor else None
+        self.local_editors = spec.editorLookup == "local"
         self.approval_timeout = timedelta(seconds=spec.approvalTimeoutS) if spec.approvalTimeoutS else None
         self.notes_cursor = 0
 
@@ -82,7 +86,14 @@ class JournalRunner:
         """The live editor session that has `path` open (journaled), or None."""
         if not self.editor_key:
             return None
-        return await self.ctx.object_call(editor_lookup, key=self.editor_key, arg=path)
+        if not self.local_editors:
+            return await self.ctx.object_call(editor_lookup, key=self.editor_key, arg=path)
+        workspace = self.editor_key
+
+        async def look() -> str | None:
+            return editor_presence.lookup(editor_presence.registry_dir(state_dir()), workspace, path, time.time())
+
+        return await self.ctx.run_typed(f"editor for {path}", look)
 
     async def editor(self, request):
         """A request the attached editor answers (read its buffer, apply an edit); None when no

@@ -27,6 +27,10 @@ class TaskSpec(BaseModel):
     # TaskFeed.publish invocation per write, the only way before hints) or "hint" (a loopback
     # datagram, outside the journal). Fixed for the task's life: it decides what is journaled.
     wakeup: Literal["feed", "hint"] = "feed"
+    # Where "which editor has this file open" is read (see dals.editor_presence): "restate" (a call
+    # to EditorSessions, wherever the worker runs) or "local" (the state dir's registry, in a
+    # journaled step: no invocation). Fixed for the task's life, for the same reason.
+    editorLookup: Literal["restate", "local"] = "restate"
 
 
 def task_prompt(spec: TaskSpec) -> str:

@@ -1,6 +1,6 @@
 """The editor end of routed reads and edits (see dals.agent.editor_route).
 
-Keeps this session's entry in `EditorSessions` fresh (open files per workspace, a heartbeat), and
+Keeps this session's entry in `EditorSessions` and in the state dir fresh (open files per workspace, a heartbeat), and
 answers the tasks' editor requests: a read returns the buffer; an edit becomes a versioned
 `workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw.
 """
@@ -18,7 +18,9 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
+from .. import editor_presence
 from ..client.tasks import now_iso
+from ..settings import state_dir
 from ..workspace.confine import is_inside, workspace_key
 from ..workspace.files import content_hash, edit_already_applied
 
@@ -44,6 +46,7 @@ class EditorBridge:
         self.handled: set[str] = set()
         self._heartbeat: asyncio.Task | None = None
         self._sync_soon: asyncio.Task | None = None
+        self.registry = editor_presence.registry_dir(state_dir())
 
     # --- which files are open ---------------------------------------------------
     def roots(self) -> list[Path]:
@@ -78,20 +81,29 @@ class EditorBridge:
             await self.sync()
 
     async def sync(self) -> None:
+        """Publish the open files: in the state dir (for workers on this machine) and in Restate's
+        `EditorSessions` (for workers anywhere); see `dals.editor_presence`."""
+        now = time.time()
+        opened = {workspace_key(root): self.open_files(root) for root in self.roots()}
+        try:
+            editor_presence.publish(self.registry, self.session_id, opened, now)
+        except OSError as e:
+            log.warning("could not publish open files in %s: %s", self.registry, e)
         try:
             service = await self.server.task_service()
-            for root in self.roots():
-                await service.api.send("EditorSessions", workspace_key(root), "update", {
-                    "sessionId": self.session_id, "open": self.open_files(root), "seenAt": time.time()})
+            for key, files in opened.items():
+                await service.api.send("EditorSessions", key, "update",
+                                       {"sessionId": self.session_id, "open": files, "seenAt": now})
         except Exception as e:  # noqa: BLE001 - the disk path still works without the registry
             log.warning("could not publish open files: %s", e)
 
     def stop(self) -> None:
-        """On shutdown: no network here (`exit` follows at once); our entry expires by itself
-        (`FRESH_S`), and tasks then use the disk."""
+        """On shutdown: no network here (`exit` follows at once). Our file in the state dir goes
+        now; our `EditorSessions` entry expires by itself (`FRESH_S`), and tasks then use the disk."""
         for t in (self._heartbeat, self._sync_soon):
             if t:
                 t.cancel()
+        editor_presence.withdraw(self.registry, self.session_id)
 
     # --- requests from tasks ----------------------------------------------------
     def offer(self, request: dict[str, Any] | None, workspace: Path) -> None:
