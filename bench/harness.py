@@ -179,6 +179,11 @@ def read_plan(n: int) -> str:
     return "\n".join(["Benchmark: read a.py repeatedly"] + ['/read_file {"path": "a.py"}'] * n)
 
 
+# What `follow` did, for reports: reads of `AgentTask/events`, and how many of them were re-reads
+# because a hint came before Restate showed the write.
+FOLLOW_STATS = {"reads": 0, "early": 0}
+
+
 async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
                  timeout: float = 300.0) -> list[dict]:
     """Poll `events_since` until the terminal status event; returns the events, each with the
@@ -193,10 +198,12 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
     events: list[dict] = []
     version = 0
     early = 0  # re-reads for a hint ahead of what Restate shows yet
+    seen_rev = 0
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         since = events[-1]["seq"] if events else 0
         try:
+            FOLLOW_STATS["reads"] += 1
             page = await service.events_since(task_id, since)
         except RestateUnavailable:
             await asyncio.sleep(interval or 0.05)
@@ -220,9 +227,14 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
             continue  # more than one page: read on
         if hints is not None:
             rev = (summary or {}).get("rev", 0)
+            if rev > seen_rev:  # this read brought something: hints ahead are for newer writes
+                seen_rev, early = rev, 0
+                if hints.latest(task_id) > rev:
+                    continue
             if hints.latest(task_id) > rev and early < len(EARLY_HINT_BACKOFF_S):
                 await asyncio.sleep(EARLY_HINT_BACKOFF_S[early])  # Restate has not applied it yet
                 early += 1
+                FOLLOW_STATS["early"] += 1
                 continue
             after = max(rev, hints.latest(task_id)) if early else rev
             early = 0

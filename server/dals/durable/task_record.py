@@ -11,6 +11,7 @@ the journal with the summary's revision (`dals.event_wakeups`).
 """
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from restate import ObjectContext
@@ -75,7 +76,9 @@ class TaskRecord:
         s["rev"] += 1
         self.ctx.set(SUMMARY, s)
         if not _replaying(self.ctx):  # a replay rewrites what followers have seen already
-            hint_sender().send(s["taskId"], s["rev"])
+            # Not now: the write is still in the SDK's buffer, sent to Restate at the handler's
+            # next await. From the event loop's next turn the hint more often finds it applied.
+            asyncio.get_running_loop().call_soon(hint_sender().send, s["taskId"], s["rev"])
 
     def model_step(self, at: str, title: str, input_tokens: int, output_tokens: int, detail: dict) -> None:
         u = self.summary["usage"]

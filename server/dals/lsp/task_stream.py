@@ -58,6 +58,7 @@ class TaskStream:
         progress = Progress(self.server, task_id)
         version = 0
         early = 0  # re-reads for a hint that is ahead of what Restate shows yet
+        seen_rev = 0  # the summary revision of the last read
         try:
             while True:
                 try:
@@ -94,6 +95,10 @@ class TaskStream:
                 hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
                 if hints is not None:
                     rev = (summary or {}).get("rev", 0)
+                    if rev > seen_rev:  # this read brought something: hints ahead are for newer writes
+                        seen_rev, early = rev, 0
+                        if hints.latest(task_id) > rev:
+                            continue
                     if hints.latest(task_id) > rev and early < len(EARLY_HINT_BACKOFF_S):
                         await asyncio.sleep(EARLY_HINT_BACKOFF_S[early])  # Restate has not applied it yet
                         early += 1
