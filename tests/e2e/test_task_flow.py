@@ -1,6 +1,7 @@
 """End to end over stdio: a real LSP client drives `dals lsp`, which drives the real runtime."""
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -45,9 +46,16 @@ async def test_task_streams_contiguous_events_and_progress(runtime, workspace, w
         # the stateless shell carried cd and export across fresh processes
         assert (workspace / "out" / "where.txt").read_text().strip() == "two"
         assert (workspace / "app.py").read_text() == "print('HELLO')\n"
-        # progress: begin, reports, end for the task's token
-        reports = client.client.progress_reports.get(f"dals-task-{task_id}")
-        assert reports and reports[0].kind == "begin" and reports[-1].kind == "end"
+        # progress: begin, reports, end for the task's token (the end follows the last event)
+        token = f"dals-task-{task_id}"
+
+        async def progress_ended():
+            while not ((r := client.client.progress_reports.get(token)) and r[-1].kind == "end"):
+                await asyncio.sleep(0.01)
+
+        await asyncio.wait_for(progress_ended(), 10)
+        reports = client.client.progress_reports[token]
+        assert reports[0].kind == "begin" and [r.kind for r in reports].count("end") == 1
         shown = await client.command("dals.showTask", {"taskId": task_id})
         assert [e["seq"] for e in shown["events"]] == seqs
         assert shown["usage"]["requests"] == 6 and shown["status"] == "succeeded"

@@ -44,7 +44,7 @@ THREAD_FIRST_DRIVER = textwrap.dedent("""
     root = Path(sys.argv[1])
 
     def end_the_loop_thread_once_started():
-        while not (root / "started").exists():
+        while not (root / "go").exists():  # the test's signal, once it saw the scratch dir
             time.sleep(0.01)
         loop.call_soon_threadsafe(lambda: ctypes.CDLL(None).syscall(SYS_EXIT, 0))
         time.sleep(3600)
@@ -143,6 +143,7 @@ def test_scratch_dir_goes_when_the_loop_thread_dies_before_the_others(tmp_path):
             time.sleep(0.01)
         reaper = int((root / "pid_reaper").read_text())
         assert scratch_dirs_of(root) != []
+        (root / "go").touch()
         deadline = time.monotonic() + 10
         while alive(reaper) and time.monotonic() < deadline:
             time.sleep(0.02)
