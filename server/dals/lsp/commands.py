@@ -2,6 +2,9 @@
 
 Registering them needs only their names; what running them needs (the task client and its
 HTTP client, pydantic for the arguments) is imported by the first command, after `initialize`.
+
+`dals.listTasks` answers from the task-list cache (`task_list.py`); the commands that change a
+task tell it so.
 """
 from __future__ import annotations
 
@@ -33,6 +36,17 @@ def _workspace_for(ls, uri: str | None) -> tuple[Path, str | None]:
             return root, path.relative_to(root).as_posix()
     raise JsonRpcInvalidParams(f"dals.startTask: field 'uri': {uri} is outside the workspace",
                                data={"field": "uri"})
+
+
+def _task_list(ls, service):
+    """The server's task-list cache, created by the first command that needs it."""
+    listing = getattr(ls, "task_list", None)
+    if listing is None:
+        from .task_list import TaskList
+
+        listing = ls.task_list = TaskList(
+            service, lambda: getattr(ls.stream, "summaries", {}) if ls.started("stream") else {})
+    return listing
 
 
 async def _guard(coro):
@@ -69,13 +83,14 @@ def setup(server) -> None:
         spec["approvalTimeoutS"] = ls.config.approval_timeout_s
         task_id = await _guard(service.start(spec))
         ls.stream.follow(service, task_id, since=0)
+        _task_list(ls, service).started()
         return {"taskId": task_id}
 
     @server.command(p.LIST_TASKS)
     async def list_tasks(ls, *args):
         a = p.parse(p.ListTasksArgs, p.LIST_TASKS, args or ({},))
         service = await ls.task_service()
-        return {"tasks": await _guard(service.list(a.status))}
+        return {"tasks": await _guard(_task_list(ls, service).list(a.status))}
 
     @server.command(p.SHOW_TASK)
     async def show_task(ls, *args):
@@ -84,13 +99,17 @@ def setup(server) -> None:
         shown = await _guard(service.show(a.taskId))
         if shown["events"]:
             ls.stream.seen(a.taskId, shown["events"][-1]["seq"])
+        _task_list(ls, service).shown(shown)
         return shown
 
     @server.command(p.CANCEL_TASK)
     async def cancel_task(ls, *args):
         a = p.parse(p.TaskIdArgs, p.CANCEL_TASK, args)
         service = await ls.task_service()
-        return await _guard(service.cancel(a.taskId))
+        try:
+            return await _guard(service.cancel(a.taskId))
+        finally:
+            _task_list(ls, service).invalidate()
 
     @server.command(p.RESUME_TASK)
     async def resume_task(ls, *args):
@@ -98,7 +117,10 @@ def setup(server) -> None:
 
         a = p.parse(p.TaskIdArgs, p.RESUME_TASK, args)
         service = await ls.task_service()
-        result = await _guard(service.resume(a.taskId))
+        try:
+            result = await _guard(service.resume(a.taskId))
+        finally:
+            _task_list(ls, service).invalidate()
         if result["status"] not in TERMINAL:
             ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))
         return result
@@ -113,6 +135,8 @@ def setup(server) -> None:
             await _guard(service.answer(a.taskId, a.requestId, a.decision, a.comment))
         except NoSuchRequest as e:
             raise JsonRpcInvalidParams(f"dals.answer: {e}", data={"field": "requestId"}) from None
+        finally:
+            _task_list(ls, service).invalidate()
         return {"ok": True}
 
 
