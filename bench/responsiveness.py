@@ -11,7 +11,9 @@ CLI as a subprocess.
     journaled steps each; quick: 20 lines, 41 steps) run, started by the same client; the loaded
     phase samples until they have all finished.
   - `initialize`: spawn `dals lsp` → InitializeResult, for fresh servers on the running runtime,
-    idle and under the same load; plus `python -c pass` and `python -c 'import dals.lsp.server'`.
+    idle and under the same load; idle, also spawn → the first request answered after
+    `initialized` (a codeAction: it waits for pygls, which the early `initialize` reply of
+    lsp/fast_start.py does not); plus `python -c pass` and `python -c 'import dals.lsp.server'`.
   - `dals up`: a fresh state dir each time (`.venv/bin/dals up` → returns healthy), then `dals up`
     again (already running), then `dals down`, stopping every pid it saw.
 """
@@ -54,12 +56,30 @@ async def sample_requests(client, doc, until, min_samples: int) -> tuple[list[fl
     return ca_ms, list_ms
 
 
-async def fresh_inits(ws: Path, n: int) -> list[float]:
-    out = []
+async def first_answer_ms(client, ws: Path) -> float:
+    """Right after `initialized`: a codeAction on a small file, answered. `initialize` is answered
+    before pygls loads (lsp/fast_start.py); this request waits for pygls, so it shows what that
+    moved rather than saved."""
+    from lsprotocol import types
+
+    uri = (ws / "a.py").as_uri()
+    t = time.perf_counter()
+    actions = await client.client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=h.lsp_range(0, 0, 1, 0),
+        context=types.CodeActionContext(diagnostics=[])))
+    assert actions, "no code actions"
+    return (time.perf_counter() - t) * 1e3
+
+
+async def fresh_inits(ws: Path, n: int) -> tuple[list[float], list[float]]:
+    """Fresh `dals lsp` servers: (spawn → InitializeResult, spawn → first request answered after
+    `initialized`), ms."""
+    inits, firsts = [], []
     for _ in range(n):
         async with h.lsp_client(ws) as other:
-            out.append(other.init_ms)
-    return out
+            inits.append(other.init_ms)
+            firsts.append(other.init_ms + await first_answer_ms(other, ws))
+    return inits, firsts
 
 
 def python_time(code: str, reps: int) -> float:
@@ -121,14 +141,14 @@ async def main() -> int:
             doc = types.TextDocumentIdentifier(uri=big.as_uri())
             await client.wait_finished((await client.command(
                 "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
-            idle_init = await fresh_inits(ws, reps)
+            idle_init, idle_first = await fresh_inits(ws, reps)
             idle_ca, idle_list = await sample_requests(client, doc, lambda: True, samples)
             print(f"  idle: codeAction p95 {h.pct(idle_ca, 95):.1f} ms, listTasks p95 {h.pct(idle_list, 95):.1f} ms",
                   flush=True)
             ids = [(await client.command("dals.startTask", {"prompt": h.read_plan(reads)}))["taskId"]
                    for _ in range(TASKS)]
             done = asyncio.gather(*(client.wait_finished(t, timeout=900) for t in ids))
-            load_init = await fresh_inits(ws, reps)
+            load_init, _ = await fresh_inits(ws, reps)
             inits_loaded = not done.done()
             load_ca, load_list = await sample_requests(client, doc, done.done, 1)  # while the tasks run
             await done
@@ -154,6 +174,8 @@ async def main() -> int:
          max(idle_init)],
         [f"`dals lsp` spawn → InitializeResult, {TASKS} tasks running", len(load_init), h.median(load_init),
          min(load_init), max(load_init)],
+        ["`dals lsp` spawn → first answered request after `initialized` (codeAction), idle", len(idle_first),
+         h.median(idle_first), min(idle_first), max(idle_first)],
         ["`python -c pass`", 3, bare, "", ""],
         ["`python -c 'import dals.lsp.server'`", 3, lsp_import, "", ""],
         ["`dals up`, fresh state dir (cold)", len(cold), h.median(cold), min(cold), max(cold)],
