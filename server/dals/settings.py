@@ -86,3 +86,24 @@ def workers_local() -> bool:
         return False
     print(f"dals: DALS_WORKERS={value!r} is neither 'local' nor 'remote'; using 'local'", file=sys.stderr)
     return True
+
+
+DEFAULT_RUNTIME_NICE = 5
+
+
+def runtime_nice() -> int:
+    """`DALS_RUNTIME_NICE`: the niceness the runtime's processes (Restate server, worker, and so
+    the commands tasks run) start with. Default 5: on a busy machine the editor and `dals lsp` get
+    the CPU first, and tasks use what is left; 0 = same priority as everything else (0-19)."""
+    value = os.environ.get("DALS_RUNTIME_NICE", "").strip()
+    if not value:
+        return DEFAULT_RUNTIME_NICE
+    try:
+        nice = int(value)
+    except ValueError:
+        nice = -1
+    if not 0 <= nice <= 19:
+        print(f"dals: DALS_RUNTIME_NICE={value!r} is not a whole number from 0 to 19; "
+              f"using {DEFAULT_RUNTIME_NICE}", file=sys.stderr)
+        return DEFAULT_RUNTIME_NICE
+    return nice

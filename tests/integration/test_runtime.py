@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import socket
+import subprocess
 import tempfile
 import urllib.request
 from pathlib import Path
@@ -14,7 +16,7 @@ import pytest
 
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, new_task_id, now_iso
-from tests.support.runtime import Runtime, pid_alive, wait_for
+from tests.support.runtime import DALS, Runtime, pid_alive, wait_for
 
 
 @pytest.fixture
@@ -33,9 +35,19 @@ def listening(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) == 0
 
 
+def niceness(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[16])
+
+
 def test_two_state_dirs_two_runtimes_and_down(two_runtimes):
     a, b = two_runtimes
+    b.env["DALS_RUNTIME_NICE"] = "0"
     sa, sb = a.up(), b.up()
+    # the runtime yields the CPU to the editor by default (DALS_RUNTIME_NICE=5), or not at all
+    base = niceness(os.getpid())
+    assert [niceness(sa[p]["pid"]) for p in ("restate", "worker")] == [min(19, base + 5)] * 2
+    assert [niceness(sb[p]["pid"]) for p in ("restate", "worker")] == [base] * 2
     for st in (sa, sb):
         assert st["restate"]["healthy"] and st["worker"]["healthy"]
         assert st["restate"]["pid"] and st["worker"]["pid"]
@@ -57,6 +69,28 @@ def test_two_state_dirs_two_runtimes_and_down(two_runtimes):
     st = a.status()
     assert not st["restate"]["healthy"] and st["restate"]["pid"] is None
     assert b.status()["restate"]["healthy"]
+
+
+def test_down_while_up_is_still_starting_stops_everything(two_runtimes):
+    rt = two_runtimes[0]
+    up = subprocess.Popen([DALS, "up"], env=rt.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        pidfile = rt.state_dir / "supervisor.pid"
+        wait_for(lambda: pidfile.exists() and json.loads((rt.state_dir / "runtime.json").read_text() or "{}")
+                 .get("worker", {}).get("pid"), 60, "the supervisor to start its children")
+        started = json.loads((rt.state_dir / "runtime.json").read_text())
+        assert not started["ready"]  # still starting (the worker takes seconds to import)
+        pids = [int(pidfile.read_text()), started["worker"]["pid"], started["restate"]["pid"]]
+        rt.pids.update(pids)
+        assert "DALS runtime stopped" in rt.dals("down").stdout
+        for pid in pids:
+            wait_for(lambda: not pid_alive(pid), 20, f"pid {pid} to exit")
+        _, err = up.communicate(timeout=30)  # gives up at once instead of waiting for its timeout
+        assert up.returncode == 1 and "stopped (dals down) while starting" in err
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
 
 
 def test_status_json_shape_when_down(tmp_path):

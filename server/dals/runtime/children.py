@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -12,8 +13,10 @@ class Child:
     """One supervised process (the Restate server or the worker)."""
 
     def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-                 stop_signal: int = signal.SIGTERM, cwd: Path | None = None, stdin_pipe: bool = False):
+                 stop_signal: int = signal.SIGTERM, cwd: Path | None = None, stdin_pipe: bool = False,
+                 nice: int = 0):
         self.name = name
+        self.nice = nice
         self.argv = argv
         self.log = log
         self.env = env
@@ -30,8 +33,12 @@ class Child:
     def start(self) -> int:
         log = open(self.log, "ab", buffering=0)
         log.write(f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} starting {self.name}: {' '.join(self.argv)}\n".encode())
+        argv = self.argv
+        nice_bin = shutil.which("nice") if self.nice > 0 else None
+        if nice_bin:  # `nice` execs the command: same pid (not preexec_fn: unsafe once any thread runs)
+            argv = [nice_bin, "-n", str(self.nice), *argv]
         self.proc = subprocess.Popen(
-            self.argv, stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            argv, stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             env=self.env, cwd=self.cwd, close_fds=True,
         )
         log.close()

@@ -133,10 +133,16 @@ def down(timeout: float = 30.0) -> bool:
     lay = layout()
     data = lay.read_runtime()
     stopped = False
-    sup = data.get("supervisor")
-    if sup and pid_runs(sup, "supervise"):
-        kill_pid(sup, signal.SIGTERM, timeout)
-        stopped = True
+    # runtime.json names the supervisor once it is ready; its pidfile exists from its first moment
+    # (a `dals down` while another process's `dals up` is still starting).
+    try:
+        starting = int(lay.supervisor_pid.read_text().strip())
+    except (OSError, ValueError):
+        starting = None
+    for sup in dict.fromkeys(p for p in (data.get("supervisor"), starting) if p):
+        if pid_runs(sup, "supervise") and pid_runs(sup, str(lay.root)):  # ours, not a reused pid
+            kill_pid(sup, signal.SIGTERM, timeout)
+            stopped = True
     # Children of a supervisor that died uncleanly.
     for part in ("standby", "worker", "restate"):
         pid = (data.get(part) or {}).get("pid")

@@ -17,7 +17,7 @@ from datetime import datetime
 import httpx
 
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..settings import ExternalRestate, external_restate, state_dir
+from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir
 from . import restate_config, signing
 from .children import Child, kill_pid, pid_runs
 from .layout import Layout
@@ -49,7 +49,7 @@ class Supervisor:
             restate_config.write(layout, self.ports)
             # Restate tries to reach the network at start even with telemetry off; nothing of ours needs it.
             self.restate = Child("restate", [str(binary), "-c", str(layout.restate_config), "--no-logo"],
-                                 layout.log("restate"), env=env, cwd=layout.root)
+                                 layout.log("restate"), env=env, cwd=layout.root, nice=runtime_nice())
         # Embedded: the worker accepts only requests signed by our server. External: only what the
         # user put in DALS_IDENTITY_KEYS (inherited with the environment).
         self.worker_env = env if external else dict(env, **signing.worker_env(layout.root))
@@ -64,7 +64,7 @@ class Supervisor:
         argv = [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)]
         return Child("standby worker" if standby else "worker", argv + (["--standby"] if standby else []),
                      self.layout.log("worker"), env=self.worker_env, stop_signal=signal.SIGINT,
-                     cwd=self.layout.root, stdin_pipe=standby)
+                     cwd=self.layout.root, stdin_pipe=standby, nice=runtime_nice())
 
     def start_standby(self) -> None:
         if self.use_standby and not (self.standby and self.standby.alive()):
@@ -134,6 +134,8 @@ class Supervisor:
         self.worker.start()
         if self.restate:
             self.restate.start()
+        self.write_runtime(ready=False)  # the pids, for a `dals down` that comes before ready
+        if self.restate:
             await self.wait_restate()
         else:
             await self.wait_restate(timeout=10.0)
@@ -226,6 +228,20 @@ def kill_leftovers(layout: Layout) -> None:
             kill_pid(pid, signal.SIGTERM if part == "restate" else signal.SIGINT)
 
 
+async def _started_unless_stopped(sup: Supervisor) -> bool:
+    """Start everything, unless `dals down` (SIGTERM) comes first: then False, at once."""
+    start = asyncio.ensure_future(sup.start_all())
+    stop = asyncio.ensure_future(sup.stopping.wait())
+    await asyncio.wait({start, stop}, return_when=asyncio.FIRST_COMPLETED)
+    if start.done():
+        stop.cancel()
+        start.result()  # a failure to start raises here
+        return True
+    start.cancel()
+    await asyncio.gather(start, return_exceptions=True)
+    return False
+
+
 async def amain() -> int:
     layout = Layout(state_dir()).ensure()
     lock = open(layout.supervisor_lock, "w")
@@ -241,7 +257,14 @@ async def amain() -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, sup.stopping.set)
     try:
-        await sup.start_all()
+        if not await _started_unless_stopped(sup):
+            log("stopped while starting")
+            sup.stop_all()
+            # an `error`, so that a `dals up` waiting for this start gives up at once
+            layout.write_runtime({"supervisor": None, "ready": False, "stateDir": str(layout.root),
+                                  "error": "stopped (dals down) while starting"})
+            await sup.api.aclose()
+            return 0
         await sup.watch()
     except Exception as e:  # noqa: BLE001 - the supervisor reports and stops what it started
         log(f"failed: {e}")
