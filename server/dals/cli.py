@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
+
+# asyncio (76 ms) is imported where it is used: `dals lsp` answers `initialize` before it loads.
 
 
 def _cmd_up(args) -> int:
@@ -46,6 +47,7 @@ def _cmd_status(args) -> int:
 def _cmd_tasks(args) -> int:
     from .terminal import tasks_command
 
+    import asyncio
     return asyncio.run(tasks_command(args.json, args.status))
 
 
@@ -66,6 +68,7 @@ def _cmd_purge(args) -> int:
         async with task_service() as service:
             return await purge_finished(service.api, days, dry_run=args.dry_run)
     try:
+        import asyncio
         report = asyncio.run(purge())
     except (control.RuntimeError_, RestateUnavailable) as e:
         print(f"dals purge: DALS runtime unavailable: {e}", file=sys.stderr)
@@ -90,6 +93,7 @@ def _days(text: str) -> float:
 def _cmd_run(args) -> int:
     from .terminal import run_command
 
+    import asyncio
     return asyncio.run(run_command(args.prompt, args.workspace, args.model, args.file))
 
 
