@@ -7,9 +7,9 @@ All through real processes: a pytest-lsp client talking to `dals lsp` over stdio
 CLI as a subprocess.
   - Requests: `textDocument/codeAction` for a 400-line selection of a 5,000-line file and
     `workspace/executeCommand dals.listTasks`, alternating, one pair every 50 ms: first with no
-    task running (idle: 200 pairs, quick 60), then while 20 tasks of 40 read_file lines (81
-    journaled steps each; quick: 20 lines, 41 steps) run, started by the same client; the loaded
-    phase samples until they have all finished.
+    task running (idle: 200 pairs, quick 60), then while 20 tasks of 80 read_file lines (161
+    journaled steps each; quick: 40 lines, 81 steps) run, started by the same client; the loaded
+    phase samples from the first start until they have all finished (fresh servers start meanwhile).
   - `initialize`: spawn `dals lsp` → InitializeResult, for fresh servers on the running runtime,
     idle and under the same load; idle, also spawn → the first request answered after
     `initialized` (a codeAction: it waits for pygls, which the early `initialize` reply of
@@ -127,7 +127,7 @@ async def main() -> int:
     args = ap.parse_args()
     reps = args.reps or (2 if args.quick else 3)
     samples = 60 if args.quick else 200
-    reads = 20 if args.quick else 40  # the load must outlast the fresh servers and the sampling
+    reads = 40 if args.quick else 80  # the load must outlast the fresh servers
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     from lsprotocol import types
 
@@ -147,11 +147,15 @@ async def main() -> int:
                   flush=True)
             ids = [(await client.command("dals.startTask", {"prompt": h.read_plan(reads)}))["taskId"]
                    for _ in range(TASKS)]
+            began = time.monotonic()
             done = asyncio.gather(*(client.wait_finished(t, timeout=900) for t in ids))
+            # sampled from the first task on, while fresh servers start beside it
+            sampling = asyncio.ensure_future(sample_requests(client, doc, done.done, 1))
             load_init, _ = await fresh_inits(ws, reps)
             inits_loaded = not done.done()
-            load_ca, load_list = await sample_requests(client, doc, done.done, 1)  # while the tasks run
+            load_ca, load_list = await sampling
             await done
+            print(f"  the {TASKS} tasks ran {time.monotonic() - began:.1f} s", flush=True)
             listed = len((await client.command("dals.listTasks", {}))["tasks"])
             print(f"  fresh servers started while the tasks ran: {inits_loaded}; {len(load_ca)} request pairs "
                   f"while they ran", flush=True)
