@@ -193,12 +193,11 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
     safety poll, re-reading briefly when a hint is ahead of the summary's `rev`; for a feed task,
     long-poll its `TaskFeed`."""
     from dals.client.restate_api import RestateUnavailable
-    from dals.event_wakeups import EARLY_HINT_BACKOFF_S, SAFETY_POLL_S
+    from dals.event_wakeups import ReadPacer
 
     events: list[dict] = []
     version = 0
-    early = 0  # re-reads for a hint ahead of what Restate shows yet
-    seen_rev = 0
+    pacer = None  # for hint tasks, as in dals lsp
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         since = events[-1]["seq"] if events else 0
@@ -226,19 +225,10 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
         if summary and since < summary["lastSeq"]:
             continue  # more than one page: read on
         if hints is not None:
-            rev = (summary or {}).get("rev", 0)
-            if rev > seen_rev:  # this read brought something: hints ahead are for newer writes
-                seen_rev, early = rev, 0
-                if hints.latest(task_id) > rev:
-                    continue
-            if hints.latest(task_id) > rev and early < len(EARLY_HINT_BACKOFF_S):
-                await asyncio.sleep(EARLY_HINT_BACKOFF_S[early])  # Restate has not applied it yet
-                early += 1
-                FOLLOW_STATS["early"] += 1
-                continue
-            after = max(rev, hints.latest(task_id)) if early else rev
-            early = 0
-            await hints.wait(task_id, after, SAFETY_POLL_S)
+            pacer = pacer or ReadPacer(hints, task_id)
+            early = pacer.early_reads
+            await pacer.before_next_read((summary or {}).get("rev", 0))
+            FOLLOW_STATS["early"] += pacer.early_reads - early
         elif interval == 0:
             try:
                 version = await service.wait_change(task_id, version)

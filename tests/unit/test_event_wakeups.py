@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from dals import event_wakeups
-from dals.event_wakeups import HintListener, HintSender, registry_dir
+from dals.event_wakeups import HintListener, HintSender, ReadPacer, registry_dir
 
 
 async def _started(tmp_path) -> HintListener:
@@ -92,3 +92,47 @@ async def test_no_registry_means_no_hints_and_no_error(tmp_path):
     listener = HintListener(tmp_path / "file" / "wakeups")
     (tmp_path / "file").write_text("not a dir")
     assert await listener.start() is False and not listener.active
+
+
+async def test_pacer_rereads_at_once_while_reads_bring_something(tmp_path):
+    listener = await _started(tmp_path)
+    try:
+        sender, pacer = HintSender(registry_dir(tmp_path)), ReadPacer(listener, "t1")
+        sender.send("t1", 3)
+        assert await listener.wait("t1", 2, timeout=10)
+        t = asyncio.get_running_loop().time()
+        await pacer.before_next_read(rev=2)  # the read brought rev 2, a hint for 3 is in
+        assert asyncio.get_running_loop().time() - t < 0.5 and pacer.early_reads == 0
+    finally:
+        listener.close()
+
+
+async def test_pacer_backs_off_for_an_early_hint_then_gives_it_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(event_wakeups, "SAFETY_POLL_S", 0.2)
+    listener = await _started(tmp_path)
+    try:
+        HintSender(registry_dir(tmp_path)).send("t1", 5)
+        assert await listener.wait("t1", 0, timeout=10)
+        pacer = ReadPacer(listener, "t1")
+        await pacer.before_next_read(rev=4)  # brought rev 4 (progress), hint 5 ahead: at once
+        for attempt in range(len(event_wakeups.EARLY_HINT_BACKOFF_S)):  # Restate never shows 5
+            await pacer.before_next_read(rev=4)
+            assert pacer.early_reads == attempt + 1
+        t = asyncio.get_running_loop().time()
+        await pacer.before_next_read(rev=4)  # backoff spent: hint 5 is given up, wait for a new one
+        assert asyncio.get_running_loop().time() - t >= 0.15 and pacer.early == 0
+    finally:
+        listener.close()
+
+
+async def test_pacer_waits_for_the_next_hint_when_caught_up(tmp_path):
+    listener = await _started(tmp_path)
+    try:
+        pacer = ReadPacer(listener, "t1")
+        waiting = asyncio.ensure_future(pacer.before_next_read(rev=7))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        HintSender(registry_dir(tmp_path)).send("t1", 8)
+        await asyncio.wait_for(waiting, 10)
+    finally:
+        listener.close()

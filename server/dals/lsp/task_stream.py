@@ -14,7 +14,7 @@ from lsprotocol import types
 
 from ..client.restate_api import RestateUnavailable
 from ..client.tasks import TERMINAL, TaskService
-from ..event_wakeups import EARLY_HINT_BACKOFF_S, SAFETY_POLL_S
+from ..event_wakeups import ReadPacer
 from .protocol import TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")
@@ -57,8 +57,7 @@ class TaskStream:
         task's feed for tasks that publish there); repeat."""
         progress = Progress(self.server, task_id)
         version = 0
-        early = 0  # re-reads for a hint that is ahead of what Restate shows yet
-        seen_rev = 0  # the summary revision of the last read
+        pacer: ReadPacer | None = None  # for hint tasks
         try:
             while True:
                 try:
@@ -94,19 +93,8 @@ class TaskStream:
                     continue  # more than one page: read on
                 hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
                 if hints is not None:
-                    rev = (summary or {}).get("rev", 0)
-                    if rev > seen_rev:  # this read brought something: hints ahead are for newer writes
-                        seen_rev, early = rev, 0
-                        if hints.latest(task_id) > rev:
-                            continue
-                    if hints.latest(task_id) > rev and early < len(EARLY_HINT_BACKOFF_S):
-                        await asyncio.sleep(EARLY_HINT_BACKOFF_S[early])  # Restate has not applied it yet
-                        early += 1
-                        continue
-                    # a hint never borne out (its write was lost with a crash) waits for the next one
-                    after = max(rev, hints.latest(task_id)) if early else rev
-                    early = 0
-                    await hints.wait(task_id, after, SAFETY_POLL_S)
+                    pacer = pacer or ReadPacer(hints, task_id)
+                    await pacer.before_next_read((summary or {}).get("rev", 0))
                     continue
                 try:
                     version = await service.wait_change(task_id, version)

@@ -5,6 +5,7 @@ spawns a background subshell, a setsid'd process and a double-forked one.
 Once all of them run, the driver is SIGKILLed; none of them may finish.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -92,21 +93,32 @@ def scratch_dirs_of(root: Path) -> list[Path]:
     return found
 
 
-def test_command_tree_dies_with_its_worker(tmp_path):
+@contextlib.contextmanager
+def running_command(tmp_path, driver_source: str):
+    """A driver process playing the worker, running COMMAND in `root`; yields (root, process) once
+    the command has started, and kills the driver by pid at the end."""
     root = (tmp_path / "ws").resolve()
     root.mkdir()
     driver = tmp_path / "driver.py"
-    driver.write_text(DRIVER)
-    worker = subprocess.Popen([sys.executable, str(driver), str(root), COMMAND],
-                              stdin=subprocess.DEVNULL)
+    driver.write_text(driver_source)
+    worker = subprocess.Popen([sys.executable, str(driver), str(root), COMMAND], stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not (root / "started").exists():
             assert time.monotonic() < deadline, "the command never started"
             assert worker.poll() is None, "the worker exited early"
             time.sleep(0.01)
-        pids = {name: int((root / name).read_text()) for name in PID_FILES}
         assert scratch_dirs_of(root) != []
+        yield root, worker
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait()
+
+
+def test_command_tree_dies_with_its_worker(tmp_path):
+    with running_command(tmp_path, DRIVER) as (root, worker):
+        pids = {name: int((root / name).read_text()) for name in PID_FILES}
         assert all(alive(pid) for pid in pids.values())
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(5)
@@ -122,27 +134,11 @@ def test_command_tree_dies_with_its_worker(tmp_path):
         while scratch_dirs_of(root) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert scratch_dirs_of(root) == []
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.wait()
 
 
 def test_scratch_dir_goes_when_the_loop_thread_dies_before_the_others(tmp_path):
-    root = (tmp_path / "ws").resolve()
-    root.mkdir()
-    driver = tmp_path / "driver.py"
-    driver.write_text(THREAD_FIRST_DRIVER)
-    worker = subprocess.Popen([sys.executable, str(driver), str(root), COMMAND],
-                              stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 10
-        while not (root / "started").exists():
-            assert time.monotonic() < deadline, "the command never started"
-            assert worker.poll() is None, "the worker exited early"
-            time.sleep(0.01)
+    with running_command(tmp_path, THREAD_FIRST_DRIVER) as (root, worker):
         reaper = int((root / "pid_reaper").read_text())
-        assert scratch_dirs_of(root) != []
         (root / "go").touch()
         deadline = time.monotonic() + 10
         while alive(reaper) and time.monotonic() < deadline:
@@ -150,6 +146,3 @@ def test_scratch_dir_goes_when_the_loop_thread_dies_before_the_others(tmp_path):
         assert not alive(reaper), "the reaper outlived the thread that started it"
         assert worker.poll() is None, "the sibling thread keeps the worker's pid alive"
         assert scratch_dirs_of(root) == []
-    finally:
-        worker.kill()
-        worker.wait()
