@@ -17,7 +17,7 @@ from .client.restate_api import RestateUnavailable
 from .client.tasks import STATUSES, TERMINAL, build_spec
 from .runtime import control
 from .settings import default_model
-from .terminal_follow import follow, ledger_line, retrying, task_service
+from .terminal_follow import follow, ledger_line, retrying, saved_tokens, task_service
 
 BAR_WIDTH = 10
 
@@ -72,17 +72,13 @@ def task_table(tasks: list[dict[str, Any]]) -> str:
     cost = (f" · ~${sum(known):.4f}" + (f" (+{len(costs) - len(known)} unpriced)" if len(known) < len(costs) else "")
             if known else " · cost unknown")
     replayed = sum((t.get("usage") or {}).get("replayedRequests", 0) for t in tasks)
-    saved = sum(_saved_tokens(t.get("usage") or {}) for t in tasks)
+    saved = sum(saved_tokens(t.get("usage") or {}) for t in tasks)
     saved_usd = [u.get("savedUsd") for u in (t.get("usage") or {} for t in tasks) if u.get("savedUsd")]
     replays = (f" · {replayed} replayed from the journal ({saved:,} tokens not paid again"
                + (f", ~${sum(saved_usd):.4f}" if saved_usd else "") + ")") if replayed else ""
     lines.append(f"{len(tasks)} tasks · {requests} model requests · {tok_in:,} in / {tok_out:,} out tokens{cost}"
                  + replays)
     return "\n".join(lines)
-
-
-def _saved_tokens(usage: dict[str, Any]) -> int:
-    return (usage.get("replayedInputTokens") or 0) + (usage.get("replayedOutputTokens") or 0)
 
 
 def _short_time(iso: str | None) -> str:

@@ -126,11 +126,16 @@ async def final_summary(service: TaskService, task_id: str, durable: dict[str, A
     return shown
 
 
+def saved_tokens(usage: dict[str, Any]) -> int:
+    """Tokens of the requests answered from the journal: not paid again."""
+    return (usage.get("replayedInputTokens") or 0) + (usage.get("replayedOutputTokens") or 0)
+
+
 def ledger_line(summary: dict[str, Any]) -> str:
     """`6 model requests (1,204 in / 87 out tokens) · 5 tool calls · 0 replayed from the journal`."""
     u = summary.get("usage") or {}
+    saved = saved_tokens(u)
     return (f"ledger: {u.get('requests', 0)} model requests "
             f"({u.get('inputTokens', 0):,} in / {u.get('outputTokens', 0):,} out tokens) · "
             f"{u.get('toolCalls', 0)} tool calls · {u.get('replayedRequests', 0)} replayed from the journal"
-            + (f" ({saved:,} tokens not paid again)" if (saved := (u.get("replayedInputTokens") or 0)
-                                                        + (u.get("replayedOutputTokens") or 0)) else ""))
+            + (f" ({saved:,} tokens not paid again)" if saved else ""))
