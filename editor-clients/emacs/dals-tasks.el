@@ -86,22 +86,34 @@ A retrying or paused task's title ends with why, and how to resume it."
                                     (if (stringp why) (dals--first-line why 80) "no reason yet")))
                           'face (dals--status-face status))))))
 
+(defun dals--created-key (id task)
+  "Sort key of TASK (ID): its creation time in ms, then ID.
+Ids start with the creation time in seconds only: tasks started within one second would
+otherwise come in random order.  A task known only from its events yet has no `createdAt':
+the seconds of its ID stand in."
+  (concat (or (plist-get task :createdAt)
+              (and (string-match "\\`\\([0-9]\\{4\\}\\)\\([0-9]\\{2\\}\\)\\([0-9]\\{2\\}\\)-\\([0-9]\\{2\\}\\)\\([0-9]\\{2\\}\\)\\([0-9]\\{2\\}\\)" id)
+                   (format "%s-%s-%sT%s:%s:%s" (match-string 1 id) (match-string 2 id) (match-string 3 id)
+                           (match-string 4 id) (match-string 5 id) (match-string 6 id)))
+              "")
+          " " id))
+
 (defun dals--tasks-entries ()
   "Rows for `tabulated-list-entries', newest task first."
   (let (entries)
     (maphash
      (lambda (id task)
        (let ((status (or (plist-get task :status) "")))
-         (push (list id (vector id
-                                (propertize status 'face (dals--status-face status))
-                                (number-to-string (or (plist-get task :steps) 0))
-                                (number-to-string
-                                 (or (plist-get (plist-get task :usage) :requests) 0))
-                                (dals--list-title task)))
+         (push (cons (dals--created-key id task)
+                     (list id (vector id
+                                      (propertize status 'face (dals--status-face status))
+                                      (number-to-string (or (plist-get task :steps) 0))
+                                      (number-to-string
+                                       (or (plist-get (plist-get task :usage) :requests) 0))
+                                      (dals--list-title task))))
                entries)))
      dals--tasks)
-    ;; Task ids start with their UTC creation time.
-    (sort entries (lambda (a b) (string> (car a) (car b))))))
+    (mapcar #'cdr (sort entries (lambda (a b) (string> (car a) (car b)))))))
 
 (defun dals--tasks-revert ()
   "Fetch the task list again (\\[revert-buffer] in the tasks buffer)."

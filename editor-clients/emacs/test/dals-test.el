@@ -196,6 +196,24 @@
       (should (equal (tabulated-list-get-id) "20261127-040311-5ab51e"))
       (should (string-match-p "20261127-040208-c09169 succeeded +5 +3 Shout" (buffer-string))))))
 
+(ert-deftest dals-test-tasks-buffer-orders-tasks-of-one-second-by-creation-time ()
+  ;; same second, the random part of the ids in the other order: createdAt decides
+  (dals-test--with-state
+    (puthash "20261127-040208-ffffff"
+             '(:taskId "20261127-040208-ffffff" :title "First" :status "succeeded" :steps 1
+               :createdAt "2026-11-27T04:02:08.100Z" :usage (:requests 1))
+             dals--tasks)
+    (puthash "20261127-040208-000000"
+             '(:taskId "20261127-040208-000000" :title "Second" :status "running" :steps 1
+               :createdAt "2026-11-27T04:02:08.900Z" :usage (:requests 1))
+             dals--tasks)
+    (puthash "20261127-040209-aaaaaa"  ; known from its events only: its id's seconds stand in
+             '(:taskId "20261127-040209-aaaaaa" :title "Third" :status "queued" :steps 0
+               :usage (:requests 0))
+             dals--tasks)
+    (should (equal (mapcar #'car (dals--tasks-entries))
+                   '("20261127-040209-aaaaaa" "20261127-040208-000000" "20261127-040208-ffffff")))))
+
 ;;;; Provider failures, cost and replays
 
 (defconst dals-test--reason
