@@ -388,10 +388,17 @@ async function waitForWorkbench() {
 }
 
 async function showDalsView() {
-    if (!(await tasksView().isVisible())) {
-        await page.locator('.activitybar .action-item a[aria-label^="DALS"]').click();
+    // After a reload the workbench restores the DALS container by itself, a moment after it
+    // shows. A click on its icon while it is restoring toggles the side bar closed again: so
+    // give the restore a moment, then click and look again until the view is there.
+    const icon = page.locator('.activitybar .action-item a[aria-label^="DALS"]');
+    const deadline = Date.now() + T.ui;
+    await tasksView().waitFor({ timeout: 3_000 }).catch(() => {});
+    while (!(await tasksView().isVisible())) {
+        if (Date.now() > deadline) { throw new Error('the DALS Tasks view did not show'); }
+        await icon.click();
+        await tasksView().waitFor({ timeout: 10_000 }).catch(() => {});
     }
-    await tasksView().waitFor({ timeout: T.ui });
     // A wider side bar, so that the rows' descriptions fit in the screenshots (kept across reloads).
     const side = await page.locator('.part.sidebar').boundingBox();
     if (side && side.width < 480) {
