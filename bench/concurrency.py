@@ -153,7 +153,7 @@ async def main() -> int:
     for w in modes:
         best = h.median([x["rate"] for x in results[(levels[-1], w)]])
         print(f"\n{w}: target >= {TARGET_STEPS_PER_S:.0f} steps/s at {levels[-1]}: "
-              f"{'met' if best >= TARGET_STEPS_PER_S else 'NOT met'} ({best:.1f}); all finished: "
+              f"{h.met(best, TARGET_STEPS_PER_S, at_least=True)} ({best:.1f}); all finished: "
               f"{all(x['failed'] == 0 for (n, m), rs in results.items() if m == w for x in rs)}")
     return 0
 

@@ -133,7 +133,7 @@ async def main() -> int:
             print("\n(no SetState → publish split: Restate kept no record of the TaskFeed/publish invocations)")
         p95 = h.pct(a["step"], 95)
         print(f"\n{w}: target p95 <= {TARGET_P95_MS:.0f} ms (step completion → client, 1 task): "
-              f"{'met' if p95 <= TARGET_P95_MS else 'NOT met'} ({p95:.1f} ms); ratio p95 loaded/alone "
+              f"{h.met(p95, TARGET_P95_MS)} ({p95:.1f} ms); ratio p95 loaded/alone "
               f"{h.ratio(h.pct(b['step'], 95), p95):.2f}")
     if sorted(modes) == ["feed", "hint"]:
         print("\n## hint vs feed, same run (ms; ratio = hint / feed)\n")

@@ -239,6 +239,11 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
     raise AssertionError(f"task {task_id} not finished after {timeout}s ({len(events)} events)")
 
 
+def met(value: float, target: float, at_least: bool = False) -> str:
+    """The verdict on a target, "met" or "NOT met": `value` at most `target` (at least, with `at_least`)."""
+    return "met" if (value >= target if at_least else value <= target) else "NOT met"
+
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     def cell(v: Any) -> str:
         if isinstance(v, float):

@@ -184,10 +184,9 @@ async def main() -> int:
         ["`python -c 'import dals.lsp.server'`", 3, lsp_import, "", ""],
         ["`dals up`, fresh state dir (cold)", len(cold), h.median(cold), min(cold), max(cold)],
         ["`dals up`, already running", len(warm), h.median(warm), min(warm), max(warm)]]))
-    ok = lambda v, t: "met" if v <= t else "NOT met"  # noqa: E731
     print(f"\ntargets: request p95 <= {TARGET_REQUEST_P95_MS:.0f} ms under load: codeAction "
-          f"{ok(h.pct(load_ca, 95), TARGET_REQUEST_P95_MS)}, listTasks {ok(h.pct(load_list, 95), TARGET_REQUEST_P95_MS)}; "
-          f"initialize <= {TARGET_INIT_MS:.0f} ms: {ok(h.median(idle_init), TARGET_INIT_MS)} (idle median)")
+          f"{h.met(h.pct(load_ca, 95), TARGET_REQUEST_P95_MS)}, listTasks {h.met(h.pct(load_list, 95), TARGET_REQUEST_P95_MS)}; "
+          f"initialize <= {TARGET_INIT_MS:.0f} ms: {h.met(h.median(idle_init), TARGET_INIT_MS)} (idle median)")
     return 0
 
 

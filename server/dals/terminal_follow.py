@@ -16,7 +16,7 @@ from typing import Any
 
 from .client.restate_api import RestateApi, RestateUnavailable
 from .client.tasks import TERMINAL, TaskService
-from .event_wakeups import SAFETY_POLL_S
+from .event_wakeups import ReadPacer
 from .runtime import control
 
 FAST, SLOW = 0.05, 0.25  # poll interval while events flow / when idle
@@ -73,6 +73,7 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
     delay = FAST
     idle_since = time.monotonic()
     last_check = 0.0
+    pacer: ReadPacer | None = None
     while True:
         try:
             page = await service.events_since(task_id, cursor)
@@ -102,10 +103,10 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
                 if shown["status"] == "paused":
                     return shown
         hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
-        rev = (summary or {}).get("rev", 0)
-        if hints is not None and hints.latest(task_id) <= rev:
-            await hints.wait(task_id, rev, SAFETY_POLL_S)
-        else:  # no hints, or one that Restate does not show yet: poll
+        if hints is not None:  # woken as dals lsp is (see ReadPacer)
+            pacer = pacer or ReadPacer(hints, task_id)
+            await pacer.before_next_read((summary or {}).get("rev", 0))
+        else:
             await asyncio.sleep(delay)
 
 
