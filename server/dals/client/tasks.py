@@ -48,19 +48,19 @@ def title_of(prompt: str) -> str:
 
 def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
                range: dict[str, Any] | None = None, mode: str = "auto",
-               commands_allow: list[str] | None = None, wakeup: str | None = None) -> dict[str, Any]:
+               commands_allow: list[str] | None = None) -> dict[str, Any]:
     """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
     How the task reaches followers and editors (`wakeup`, `editorLookup`) follows `DALS_WORKERS`
-    (see `dals.settings.workers_local`); `wakeup` may be forced (benchmarks compare both).
+    (see `dals.settings.workers_local`).
     """
     root = Path(workspace).resolve()
     return {
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, **side_channels(), **({"wakeup": wakeup} if wakeup else {}),
+        "commandsAllow": commands_allow, **side_channels(),
     }
 
 
