@@ -34,6 +34,9 @@ REGISTRY = "wakeups"
 SAFETY_POLL_S = 1.0
 # How long a follower keeps re-reading when a hint is ahead of what Restate shows (sum ~0.4 s).
 EARLY_HINT_BACKOFF_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
+# A hint comes as the worker hands the write to Restate, a few ms before Restate has applied it;
+# reads this soon after a hint mostly came back empty (docs/benchmarks.md, "Hints after the SDK's flush").
+APPLY_WAIT_S = 0.005
 MAX_DATAGRAM = 200
 # The sender reads the registry again when its mtime changes, and at least this often: two
 # registrations within one timestamp tick (a few ms) leave the mtime unchanged.
@@ -114,6 +117,7 @@ class HintListener(asyncio.DatagramProtocol):
     def __init__(self, directory: Path):
         self.directory = directory
         self.revs: dict[str, int] = {}
+        self.arrived: dict[str, float] = {}  # monotonic time of the latest hint, per task
         self._changed: dict[str, asyncio.Event] = {}
         self._transport: asyncio.DatagramTransport | None = None
         self._file: Path | None = None
@@ -161,6 +165,7 @@ class HintListener(asyncio.DatagramProtocol):
         if not rev.isdigit():
             return
         self.revs[task_id] = max(int(rev), self.revs.get(task_id, 0))
+        self.arrived[task_id] = time.monotonic()
         # Every hint wakes, even one that is not newer: after a crash, the worker writes again a
         # revision whose first hint came before the write was lost.
         event = self._changed.pop(task_id, None)
@@ -169,6 +174,13 @@ class HintListener(asyncio.DatagramProtocol):
 
     def latest(self, task_id: str) -> int:
         return self.revs.get(task_id, 0)
+
+    async def settle(self, task_id: str) -> None:
+        """Until `APPLY_WAIT_S` after the task's latest hint came: a read sooner mostly finds the
+        hinted write not applied yet, and costs a Restate invocation for nothing."""
+        wait = self.arrived.get(task_id, 0.0) + APPLY_WAIT_S - time.monotonic()
+        if wait > 0:
+            await asyncio.sleep(wait)
 
     async def wait(self, task_id: str, after: int, timeout: float) -> bool:
         """True as soon as a hint for the task comes (at once if one newer than revision `after`
@@ -185,6 +197,7 @@ class HintListener(asyncio.DatagramProtocol):
     def forget(self, task_id: str) -> None:
         """The task is no longer followed."""
         self.revs.pop(task_id, None)
+        self.arrived.pop(task_id, None)
         event = self._changed.pop(task_id, None)
         if event is not None:
             event.set()
@@ -199,6 +212,7 @@ class ReadPacer:
       read again after 2, 5, 10 … 200 ms.
     - Otherwise (or once that backoff is spent: the hinted write died with a crash) wait for the
       next hint, at most `SAFETY_POLL_S`.
+    A read for a hint is never sooner than `APPLY_WAIT_S` after the hint came.
     """
 
     def __init__(self, hints: HintListener, task_id: str):
@@ -213,6 +227,7 @@ class ReadPacer:
         if rev > self.seen_rev:
             self.seen_rev, self.early = rev, 0
             if hinted > rev:
+                await self.hints.settle(self.task_id)
                 return
         if hinted > rev and self.early < len(EARLY_HINT_BACKOFF_S):
             await asyncio.sleep(EARLY_HINT_BACKOFF_S[self.early])
@@ -221,4 +236,5 @@ class ReadPacer:
             return
         after = max(rev, hinted) if self.early else rev
         self.early = 0
-        await self.hints.wait(self.task_id, after, SAFETY_POLL_S)
+        if await self.hints.wait(self.task_id, after, SAFETY_POLL_S):
+            await self.hints.settle(self.task_id)

@@ -5,6 +5,7 @@ import asyncio
 import os
 import subprocess
 import sys
+import time
 
 from dals import event_wakeups
 from dals.event_wakeups import HintListener, HintSender, ReadPacer, registry_dir
@@ -134,5 +135,24 @@ async def test_pacer_waits_for_the_next_hint_when_caught_up(tmp_path):
         assert not waiting.done()
         HintSender(registry_dir(tmp_path)).send("t1", 8)
         await asyncio.wait_for(waiting, 10)
+    finally:
+        listener.close()
+
+
+async def test_pacer_reads_no_sooner_than_the_apply_wait_after_a_hint(tmp_path, monkeypatch):
+    monkeypatch.setattr(event_wakeups, "APPLY_WAIT_S", 0.2)
+    listener = await _started(tmp_path)
+    try:
+        sender, pacer = HintSender(registry_dir(tmp_path)), ReadPacer(listener, "t1")
+        waiting = asyncio.ensure_future(pacer.before_next_read(rev=7))
+        sender.send("t1", 8)
+        await asyncio.wait_for(waiting, 10)
+        assert time.monotonic() - listener.arrived["t1"] >= 0.2
+        sender.send("t1", 9)  # comes during the next read, which brings rev 8
+        assert await listener.wait("t1", 8, timeout=10)
+        await asyncio.sleep(0.25)
+        t = time.monotonic()
+        await pacer.before_next_read(rev=8)  # hint 9 came more than the wait ago: read at once
+        assert time.monotonic() - t < 0.15
     finally:
         listener.close()

@@ -10,13 +10,18 @@ from typing import Any
 
 import httpx
 
+from .plain_http import HttpFailure, PlainHttp
 
 RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s
 
 
 def _transient(r: httpx.Response) -> bool:
-    text = r.text[:500].lower()
-    return r.status_code in (502, 503) or any(
+    return _transient_text(r.status_code, r.text)
+
+
+def _transient_text(status: int, text: str) -> bool:
+    text = text[:500].lower()
+    return status in (502, 503) or any(
         s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed"))
 
 
@@ -34,9 +39,13 @@ class RestateApi:
         # the CA bundle (0.05-0.35 s of CPU to load) only where TLS is used
         tls = self.ingress_url.startswith("https:") or self.admin_url.startswith("https:")
         self._http = httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls)
+        # ingress calls (every event a follower reads) on plain keep-alive streams, for http URLs
+        self._calls = PlainHttp(self.ingress_url) if self.ingress_url.startswith("http:") else None
 
     async def aclose(self) -> None:
         await self._http.aclose()
+        if self._calls:
+            await self._calls.aclose()
 
     async def _request(self, method: str, url: str, **kw) -> httpx.Response:
         """One request, retried for a few seconds while Restate is (re)starting: connection
@@ -112,9 +121,33 @@ class RestateApi:
             raise RestateUnavailable(f"resolving {awakeable_id} failed: {r.status_code} {r.text[:300]}")
 
     async def call(self, service: str, key: str, handler: str, body: Any, timeout: float | None = None) -> Any:
-        r = await self._request("POST", f"{self.ingress_url}/{service}/{key}/{handler}",
-                                content=json.dumps(body), headers={"content-type": "application/json"},
-                                timeout=timeout or 10.0)
-        if r.status_code != 200:
-            raise RestateUnavailable(f"{service}/{handler} failed: {r.status_code} {r.text[:300]}")
-        return r.json() if r.content else None
+        path = f"/{service}/{key}/{handler}"
+        if self._calls is None:
+            r = await self._request("POST", self.ingress_url + path, content=json.dumps(body),
+                                    headers={"content-type": "application/json"}, timeout=timeout or 10.0)
+            status, data = r.status_code, r.content
+        else:
+            status, data = await self._plain_post(path, json.dumps(body).encode(), timeout or 10.0)
+        if status != 200:
+            raise RestateUnavailable(f"{service}/{handler} failed: {status} {data[:300].decode(errors='replace')}")
+        return json.loads(data) if data else None
+
+    async def _plain_post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
+        """`_request`'s retries, on `PlainHttp`."""
+        last: Exception | None = None
+        for delay in RETRY_DELAYS:
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                status, data = await self._calls.post(path, body, timeout)
+            except TimeoutError as e:
+                raise RestateUnavailable(f"Restate timed out at {self.ingress_url}{path}") from e
+            except HttpFailure as e:
+                last = e
+                continue
+            if status >= 500 and _transient_text(status, data.decode("utf-8", "replace")):
+                last = RestateUnavailable(f"{status} {data[:200].decode(errors='replace')}")
+                continue
+            return status, data
+        raise RestateUnavailable(
+            f"Restate unreachable at {self.ingress_url}{path}: {type(last).__name__} {last}".strip()) from last

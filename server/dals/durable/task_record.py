@@ -17,6 +17,7 @@ from typing import Any
 from restate import ObjectContext
 
 from ..event_wakeups import sender as hint_sender
+from .after_flush import after_flush
 from .task_feed import publish as feed_publish
 
 SUMMARY = "summary"
@@ -76,9 +77,10 @@ class TaskRecord:
         s["rev"] += 1
         self.ctx.set(SUMMARY, s)
         if not _replaying(self.ctx):  # a replay rewrites what followers have seen already
-            # Not now: the write is still in the SDK's buffer, sent to Restate at the handler's
-            # next await. From the event loop's next turn the hint more often finds it applied.
-            asyncio.get_running_loop().call_soon(hint_sender().send, s["taskId"], s["rev"])
+            task_id, rev = s["taskId"], s["rev"]
+            # Once the SDK has sent the write to Restate (after_flush.py); else on the loop's next turn.
+            if not after_flush(self.ctx, "hint", lambda: hint_sender().send(task_id, rev)):
+                asyncio.get_running_loop().call_soon(hint_sender().send, task_id, rev)
 
     def model_step(self, at: str, title: str, input_tokens: int, output_tokens: int, detail: dict) -> None:
         u = self.summary["usage"]

@@ -1,0 +1,64 @@
+"""Run a callback right after restate-sdk has handed the handler's buffered journal output (e.g.
+a `ctx.set`) to Restate, rather than at the event loop's next turn.
+
+`ctx.set` only buffers: the SDK sends what is buffered when the handler next awaits a journaled
+operation (`take_and_send_output`) or ends (`leave`). A wake-up hint sent earlier (on the loop's
+next turn, which pydantic-ai's own awaits bring well before that) sends followers to read a write
+Restate does not have yet: under load a third of their reads came back empty, each a Restate
+invocation for nothing (docs/benchmarks.md, "Hints after the SDK's flush").
+
+There is no public hook for this in restate-sdk, so the two methods are wrapped on the context
+instance (one per invocation attempt); `tests/unit/durable/test_after_flush.py` fails if an SDK
+upgrade renames them. Where they are missing, `after_flush` returns False and the caller falls back.
+"""
+from __future__ import annotations
+
+import inspect
+import logging
+from typing import Any, Callable
+
+log = logging.getLogger("dals.durable")
+
+FLUSHES = ("take_and_send_output", "leave")  # restate-sdk's ServerInvocationContext coroutines
+
+
+class _Pending:
+    """The callbacks waiting for the next flush, one per key (a newer one replaces the older)."""
+
+    def __init__(self, ctx: Any):
+        self.callbacks: dict[str, Callable[[], None]] = {}
+        for name in FLUSHES:
+            setattr(ctx, name, self._wrap(getattr(ctx, name)))
+
+    def _wrap(self, flush):
+        async def flush_then_run(*args, **kwargs):
+            try:
+                return await flush(*args, **kwargs)
+            finally:  # also when the flush fails: the callback is only "look now"
+                self.run()
+        return flush_then_run
+
+    def run(self) -> None:
+        callbacks, self.callbacks = self.callbacks, {}
+        for callback in callbacks.values():
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - a callback must not fail the invocation
+                log.exception("after-flush callback failed")
+
+
+def supported(ctx: Any) -> bool:
+    return all(inspect.iscoroutinefunction(getattr(ctx, name, None)) for name in FLUSHES)
+
+
+def after_flush(ctx: Any, key: str, callback: Callable[[], None]) -> bool:
+    """Call `callback` once the SDK has sent what the handler has journaled so far; for one `key`
+    only the latest callback runs. False (nothing registered) if `ctx` has no such flush."""
+    pending = getattr(ctx, "_dals_after_flush", None)
+    if pending is None:
+        if not supported(ctx):
+            return False
+        pending = _Pending(ctx)
+        ctx._dals_after_flush = pending
+    pending.callbacks[key] = callback
+    return True
