@@ -15,11 +15,7 @@ from .plain_http import HttpFailure, PlainHttp
 RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s
 
 
-def _transient(r: httpx.Response) -> bool:
-    return _transient_text(r.status_code, r.text)
-
-
-def _transient_text(status: int, text: str) -> bool:
+def _transient(status: int, text: str) -> bool:
     text = text[:500].lower()
     return status in (502, 503) or any(
         s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed"))
@@ -48,26 +44,34 @@ class RestateApi:
             await self._calls.aclose()
 
     async def _request(self, method: str, url: str, **kw) -> httpx.Response:
-        """One request, retried for a few seconds while Restate is (re)starting: connection
-        refused, or a 5xx such as "expecting a partition store" right after a restart. Every call
-        made through here is safe to repeat (reads, idempotency-keyed sends, admin actions)."""
+        """One request through httpx, with `_retrying`'s retries."""
+        async def once() -> tuple[int, str, httpx.Response]:
+            r = await self._http.request(method, url, **kw)
+            return r.status_code, r.text if r.status_code >= 500 else "", r
+        return await self._retrying(url, once)
+
+    async def _retrying(self, url: str, once):
+        """`once()` (-> status, text, result), retried for a few seconds while Restate is
+        (re)starting: connection refused, or a 5xx such as "expecting a partition store" right
+        after a restart. Every call made through here is safe to repeat (reads, idempotency-keyed
+        sends, admin actions)."""
         last: Exception | None = None
         for delay in RETRY_DELAYS:
             if delay:
                 await asyncio.sleep(delay)
             try:
-                r = await self._http.request(method, url, **kw)
-            except httpx.TimeoutException as e:
+                status, text, result = await once()
+            except (httpx.TimeoutException, TimeoutError) as e:
                 raise RestateUnavailable(f"Restate timed out at {url}: {type(e).__name__}") from e
-            except httpx.HTTPError as e:
+            except (httpx.HTTPError, HttpFailure) as e:
                 last = e
                 continue
             # the admin SQL answers 5xx for a moment after a restart ("expecting a partition store",
             # "node … was shut down or removed") although /health is already 200
-            if r.status_code >= 500 and (url.endswith("/query") or _transient(r)):
-                last = RestateUnavailable(f"{r.status_code} {r.text[:200]}")
+            if status >= 500 and (url.endswith("/query") or _transient(status, text)):
+                last = RestateUnavailable(f"{status} {text[:200]}")
                 continue
-            return r
+            return result
         raise RestateUnavailable(f"Restate unreachable at {url}: {type(last).__name__} {last}".strip()) from last
 
     # --- health -----------------------------------------------------------------
@@ -127,27 +131,10 @@ class RestateApi:
                                     headers={"content-type": "application/json"}, timeout=timeout or 10.0)
             status, data = r.status_code, r.content
         else:
-            status, data = await self._plain_post(path, json.dumps(body).encode(), timeout or 10.0)
+            async def once() -> tuple[int, str, tuple[int, bytes]]:
+                got = await self._calls.post(path, json.dumps(body).encode(), timeout or 10.0)
+                return got[0], got[1][:500].decode("utf-8", "replace"), got
+            status, data = await self._retrying(self.ingress_url + path, once)
         if status != 200:
             raise RestateUnavailable(f"{service}/{handler} failed: {status} {data[:300].decode(errors='replace')}")
         return json.loads(data) if data else None
-
-    async def _plain_post(self, path: str, body: bytes, timeout: float) -> tuple[int, bytes]:
-        """`_request`'s retries, on `PlainHttp`."""
-        last: Exception | None = None
-        for delay in RETRY_DELAYS:
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                status, data = await self._calls.post(path, body, timeout)
-            except TimeoutError as e:
-                raise RestateUnavailable(f"Restate timed out at {self.ingress_url}{path}") from e
-            except HttpFailure as e:
-                last = e
-                continue
-            if status >= 500 and _transient_text(status, data.decode("utf-8", "replace")):
-                last = RestateUnavailable(f"{status} {data[:200].decode(errors='replace')}")
-                continue
-            return status, data
-        raise RestateUnavailable(
-            f"Restate unreachable at {self.ingress_url}{path}: {type(last).__name__} {last}".strip()) from last
