@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -19,6 +20,16 @@ def _transient(status: int, text: str) -> bool:
     text = text[:500].lower()
     return status in (502, 503) or any(
         s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed"))
+
+
+def _direct_http(url: str) -> bool:
+    """An http:// URL that no proxy setting in the environment applies to."""
+    from urllib.request import getproxies, proxy_bypass
+
+    if not url.startswith("http:"):
+        return False
+    proxies = getproxies()
+    return not (proxies.get("http") or proxies.get("all")) or bool(proxy_bypass(urlsplit(url).hostname or ""))
 
 
 class RestateUnavailable(RuntimeError):
@@ -36,7 +47,8 @@ class RestateApi:
         tls = self.ingress_url.startswith("https:") or self.admin_url.startswith("https:")
         self._http = httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls)
         # ingress calls (every event a follower reads) on plain keep-alive streams, for http URLs
-        self._calls = PlainHttp(self.ingress_url) if self.ingress_url.startswith("http:") else None
+        # reached directly; through an HTTP proxy (HTTP_PROXY / ALL_PROXY, not NO_PROXY), httpx
+        self._calls = PlainHttp(self.ingress_url) if _direct_http(self.ingress_url) else None
 
     async def aclose(self) -> None:
         await self._http.aclose()

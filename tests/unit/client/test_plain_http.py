@@ -147,3 +147,22 @@ async def test_restate_api_call_names_the_url_when_unreachable(monkeypatch):
     with pytest.raises(RestateUnavailable, match=r"Restate unreachable at http://127\.0\.0\.1:\d+/S/k/h"):
         await api.call("S", "k", "h", None)
     await api.aclose()
+
+
+@pytest.mark.parametrize("env, plain", [
+    ({}, True),
+    ({"HTTP_PROXY": "http://proxy.example:3128"}, False),
+    ({"ALL_PROXY": "http://proxy.example:3128"}, False),
+    ({"HTTP_PROXY": "http://proxy.example:3128", "NO_PROXY": "127.0.0.1,localhost"}, True),
+])
+async def test_ingress_calls_through_a_proxy_stay_with_httpx(monkeypatch, env, plain):
+    for name in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    api = RestateApi("http://127.0.0.1:8080", "http://127.0.0.1:9070")
+    assert (api._calls is not None) is plain
+    await api.aclose()
+    tls = RestateApi("https://127.0.0.1:8080", "http://127.0.0.1:9070")
+    assert tls._calls is None
+    await tls.aclose()
