@@ -145,7 +145,7 @@ class RestateApi:
         else:
             async def once() -> tuple[int, str, tuple[int, bytes]]:
                 got = await self._calls.post(path, json.dumps(body).encode(), timeout or 10.0)
-                return got[0], got[1][:500].decode("utf-8", "replace"), got
+                return got[0], got[1][:500].decode("utf-8", "replace") if got[0] >= 500 else "", got
             status, data = await self._retrying(self.ingress_url + path, once)
         if status != 200:
             raise RestateUnavailable(f"{service}/{handler} failed: {status} {data[:300].decode(errors='replace')}")
