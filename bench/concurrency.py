@@ -31,6 +31,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+import resource_use as ru  # noqa: E402
 
 READS = 20
 TARGET_STEPS_PER_S = 300.0
@@ -38,8 +39,8 @@ TARGET_STEPS_PER_S = 300.0
 
 async def level(client, n: int, procs: dict[str, int]) -> dict:
     prompt = h.read_plan(READS)
-    cpu0 = {k: h.cpu_seconds(p) for k, p in procs.items()}
-    with h.RssSampler(procs) as rss:
+    cpu0 = {k: ru.cpu_seconds(p) for k, p in procs.items()}
+    with ru.RssSampler(procs) as rss:
         t0 = time.time()
         starts: dict[str, float] = {}
 
@@ -50,7 +51,7 @@ async def level(client, n: int, procs: dict[str, int]) -> dict:
 
         ids = await asyncio.gather(*(start() for _ in range(n)))
         await asyncio.gather(*(client.wait_finished(t, timeout=900) for t in ids))
-    cpu = {k: h.cpu_seconds(p) - cpu0[k] for k, p in procs.items()}
+    cpu = {k: ru.cpu_seconds(p) - cpu0[k] for k, p in procs.items()}
     steps, gaps, task_s, ends = 0, [], [], []
     failed = 0
     for task_id in ids:
@@ -102,7 +103,7 @@ async def main() -> int:
             procs = {w: {"restate-server": pids["restate"]["pid"], "worker": pids["worker"]["pid"],
                          "dals lsp": clients[w].pid, "standby worker": pids["standby"]["pid"]} for w in modes}
             await asyncio.sleep(1.0)
-            at_rest = {w: {k: h.rss_mb(p) for k, p in procs[w].items()} for w in modes}
+            at_rest = {w: {k: ru.rss_mb(p) for k, p in procs[w].items()} for w in modes}
             turn = 0
             for r in range(rounds):
                 for n in levels:

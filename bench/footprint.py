@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+import resource_use as ru  # noqa: E402
 
 LOAD_TASKS = 20
 LOAD_READS = 20
@@ -61,28 +62,28 @@ async def main() -> int:
         await h.wait_standby_warm()
         await asyncio.sleep(2.0)
         names = list(procs_of(h.runtime_pids()))
-        fresh = {n: h.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}
+        fresh = {n: ru.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}
         rows.append(["after `dals up`, nothing run", *[fresh.get(n) for n in names]])
-        disk0 = h.disk_usage(data_dir)
+        disk0 = ru.disk_usage(data_dir)
         async with h.lsp_client(ws) as client:
             await client.wait_finished((await client.command(
                 "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)
             await asyncio.sleep(2.0)
             procs = procs_of(h.runtime_pids(), client.pid)
-            rows.append(["`dals lsp` connected, 1 task done", *[h.rss_mb(procs[n]) for n in names]])
-            with h.RssSampler(procs) as rss:
+            rows.append(["`dals lsp` connected, 1 task done", *[ru.rss_mb(procs[n]) for n in names]])
+            with ru.RssSampler(procs) as rss:
                 ids = [(await client.command("dals.startTask", {"prompt": h.read_plan(LOAD_READS)}))["taskId"]
                        for _ in range(LOAD_TASKS)]
                 await asyncio.gather(*(client.wait_finished(t, timeout=900) for t in ids))
             rows.append([f"peak, {LOAD_TASKS} tasks of {2 * LOAD_READS + 1} steps running",
                          *[rss.peak.get(n) for n in names]])
             await asyncio.sleep(5.0)
-            rows.append(["at rest again, 5 s later", *[h.rss_mb(procs[n]) for n in names]])
+            rows.append(["at rest again, 5 s later", *[ru.rss_mb(procs[n]) for n in names]])
         service = h.task_service(st)
-        disk1 = h.disk_usage(data_dir)
+        disk1 = ru.disk_usage(data_dir)
         took = await short_tasks(service, ws, k)
         await asyncio.sleep(5.0)
-        disk2 = h.disk_usage(data_dir)
+        disk2 = ru.disk_usage(data_dir)
         entries = await service.api.query(
             "SELECT count(*) AS n FROM sys_journal j JOIN sys_invocation i ON j.id = i.id "
             "WHERE i.target_service_name = 'AgentTask' AND i.target_handler_name = 'run'")
@@ -91,7 +92,7 @@ async def main() -> int:
             "sum(journal_size) AS entries FROM sys_invocation GROUP BY target_service_name, target_handler_name, "
             "status ORDER BY n DESC")
         state_rows = await service.api.query("SELECT count(*) AS n FROM state")
-        after = {n: h.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}
+        after = {n: ru.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}
         rows.append([f"after {k} more short tasks (no LSP)", *[after.get(n) for n in names]])
         await service.api.aclose()
     print("\n## Memory (RSS MiB)\n")

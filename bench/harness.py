@@ -1,5 +1,5 @@
 """Shared pieces of the DALS benchmarks: a private runtime, task specs, a poller, a real LSP
-client, Restate's journal, process memory, statistics.
+client, Restate's journal, statistics. What processes cost (CPU, RSS, disk): resource_use.py.
 
 Each benchmark starts its own runtime (`control.up()`) in a temporary `DALS_STATE_DIR` with
 `DALS_MODEL=offline`, and stops it by pid at the end (`control.down()`, then SIGKILL of any pid
@@ -22,6 +22,8 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any, AsyncIterator, Iterator
+
+from dals.runtime.children import pid_alive
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -50,16 +52,6 @@ def ratio(x: float, y: float) -> float:
 def parse_at(at: str) -> float:
     """An event's `at` (ISO 8601, `Z`) as epoch seconds."""
     return datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp()
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def started_at(pid: int | None) -> int | None:
@@ -264,7 +256,7 @@ def summary_row(name: str, xs: list[float]) -> list[Any]:
     return [name, len(xs), pct(xs, 50), pct(xs, 95), max(xs) if xs else float("nan")]
 
 
-# --- processes and memory -------------------------------------------------------------------
+# --- processes (their CPU, memory and disk: resource_use.py) -----------------------------------
 
 def runtime_pids() -> dict[str, dict]:
     """The runtime's processes as the supervisor recorded them (runtime.json, what `dals status` reads),
@@ -297,84 +289,6 @@ async def wait_standby_warm(timeout: float = 120.0) -> float:
             raise AssertionError(f"standby worker not warm after {timeout}s")
         await asyncio.sleep(0.1)
     return time.monotonic() - t0
-
-
-def rss_mb(pid: int | None) -> float | None:
-    """Resident set size of one process in MiB (VmRSS from /proc; psutil is not needed)."""
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
-
-
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of one process so far (from /proc/PID/stat)."""
-    if not pid:
-        return 0.0
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(") ", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return 0.0
-
-
-def cpu_of(pids: dict[str, int | None]) -> dict[str, float]:
-    """CPU seconds so far of each named process (`"self"`: this process, `time.process_time`)."""
-    return {k: time.process_time() if k == "self" else cpu_seconds(p) for k, p in pids.items()}
-
-
-class RssSampler:
-    """Samples the RSS of named processes every `interval` s in the background; keeps the peak."""
-
-    def __init__(self, pids: dict[str, int | None], interval: float = 0.2):
-        self.pids = {k: v for k, v in pids.items() if v}
-        self.interval = interval
-        self.peak: dict[str, float] = {}
-        self.last: dict[str, float] = {}
-        self._task: asyncio.Task | None = None
-
-    def sample(self) -> dict[str, float]:
-        for name, pid in self.pids.items():
-            mb = rss_mb(pid)
-            if mb is not None:
-                self.last[name] = mb
-                self.peak[name] = max(self.peak.get(name, 0.0), mb)
-        return dict(self.last)
-
-    async def _run(self) -> None:
-        while True:
-            self.sample()
-            await asyncio.sleep(self.interval)
-
-    def __enter__(self) -> "RssSampler":
-        self._task = asyncio.get_running_loop().create_task(self._run())
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._task:
-            self._task.cancel()
-        self.sample()
-
-
-def disk_usage(path: Path) -> tuple[int, int]:
-    """(allocated, apparent) bytes under `path`: st_blocks as `du` counts them, and file sizes as
-    `du --apparent-size` does. RocksDB preallocates its write-ahead logs, so the first barely moves
-    until a log fills up; the second is what was written."""
-    allocated = apparent = 0
-    for root, _dirs, files in os.walk(path):
-        for name in files:
-            with contextlib.suppress(OSError):
-                st = os.lstat(os.path.join(root, name))
-                allocated += st.st_blocks * 512
-                apparent += st.st_size
-    return allocated, apparent
 
 
 def kill_pid(pid: int | None, start: int | None, wait: float = 10.0) -> None:

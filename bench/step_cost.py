@@ -26,6 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+import resource_use as ru  # noqa: E402
 
 
 async def run_in_memory(prompt: str, ws: Path) -> float:
@@ -47,11 +48,11 @@ async def run_in_memory(prompt: str, ws: Path) -> float:
 async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[str, int | None],
                       interval: float = 0.0) -> dict:
     spec = h.make_spec(prompt, ws, wakeup=wakeup)
-    cpu0 = h.cpu_of(procs)
+    cpu0 = ru.cpu_of(procs)
     t0 = time.monotonic()
     await service.start(spec)
     events = await h.follow(service, spec["taskId"], interval=interval)
-    cpu = {k: v - cpu0[k] for k, v in h.cpu_of(procs).items()}
+    cpu = {k: v - cpu0[k] for k, v in ru.cpu_of(procs).items()}
     assert events[-1]["status"] == "succeeded", events[-1]
     ats = [h.parse_at(e["at"]) for e in events]
     # Gap before each event, by kind: before a `tool` event = the tool step (+ the previous

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from dals.runtime.children import pid_alive
+
 REPO = Path(__file__).resolve().parents[2]
 DALS = str(Path(sys.executable).parent / "dals")
 
@@ -23,16 +25,6 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
-
-
-def pid_alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 class Runtime:
