@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 
 import pytest
 
 from dals.client import restate_api
 from dals.client.plain_http import HttpFailure, PlainHttp
 from dals.client.restate_api import RestateApi, RestateUnavailable
+from dals.runtime.layout import free_port
 
 
 class Server:
@@ -62,12 +62,6 @@ class Server:
 
 def ok(body: bytes, status: str = "200 OK") -> bytes:
     return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\ncontent-type: application/json\r\n\r\n".encode() + body
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def test_keep_alive_reuses_one_connection_and_sends_the_body():
