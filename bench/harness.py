@@ -173,7 +173,7 @@ def read_plan(n: int) -> str:
 
 # What `follow` did, for reports: reads of `AgentTask/events`, and how many of them were re-reads
 # because a hint came before Restate showed the write.
-FOLLOW_STATS = {"reads": 0, "early": 0}
+FOLLOW_STATS = {"reads": 0, "early": 0, "pushed": 0}
 
 
 async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
@@ -190,15 +190,20 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
     events: list[dict] = []
     version = 0
     pacer = None  # for hint tasks, as in dals lsp
+    summary = None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         since = events[-1]["seq"] if events else 0
-        try:
-            FOLLOW_STATS["reads"] += 1
-            page = await service.events_since(task_id, since)
-        except RestateUnavailable:
-            await asyncio.sleep(interval or 0.05)
-            continue
+        page = pacer.pushed_page(summary) if pacer else None
+        if page is not None:
+            FOLLOW_STATS["pushed"] += 1
+        else:
+            try:
+                FOLLOW_STATS["reads"] += 1
+                page = await service.events_since(task_id, since)
+            except RestateUnavailable:
+                await asyncio.sleep(interval or 0.05)
+                continue
         now = time.monotonic()
         for e in page["events"]:
             if e["seq"] != since + 1:

@@ -2,16 +2,26 @@
 a Restate invocation per event.
 
 Events stay where they are, in the task object's state in Restate (a view of the journal,
-Guarantee 4). A hint carries no content: a task id and the summary's revision number (`rev`, one
-more at every summary write). After writing a task's summary, the worker sends one UDP datagram
-on loopback to each registered listener; a listener (`dals lsp`, `dals run`) then reads the
-events from Restate as before. Listeners register as empty files `<pid>-<port>` in
+Guarantee 4). After writing a task's summary, the worker sends one UDP datagram on loopback to
+each registered listener (`dals lsp`, `dals run`): the task id and the summary's revision (`rev`,
+one more at every summary write). Listeners register as files `<pid>-<port>` in
 `$DALS_STATE_DIR/wakeups/` and remove them when they close.
 
-A hint is only "look now". It can be lost (a full socket buffer, a worker on another machine),
-early (sent before Restate applied the write: the follower re-reads a few times, briefly, until
-the revision shows) or stale (a replay writes the same revisions again: the worker sends none
-while replaying). So followers still look every `SAFETY_POLL_S` without one.
+A listener whose file says `push <token>` also gets the write itself in the datagram (a "push"): the
+summary as written (less the prompt) and the events written since the previous push, with the
+revision they continue from. These are the values the worker has just handed to Restate, each
+written after the journaled step it describes and computed from journaled data only
+(`durable/task_record.py`): if a crash loses the write before Restate stores it, the replay writes
+the same values again under the same `seq`. A follower uses a push instead of a read when it
+continues exactly what the follower has (`ReadPacer.pushed_page`); anything else (a lost or
+oversized datagram, a restart, a gap) is read from Restate as before. The token (random per
+listener, in a file only the user can read) is in every push: a datagram without it is taken as a
+plain hint, so nobody else on the machine can make a follower show an event.
+
+A plain hint is only "look now". It can be lost (a full socket buffer, a worker on another
+machine), early (sent before Restate applied the write: the follower re-reads a few times, briefly,
+until the revision shows) or stale (a replay writes the same revisions again: the worker sends
+none while replaying). So followers still look every `SAFETY_POLL_S` without one.
 
 Which tasks use hints is decided when a task starts (`TaskSpec.wakeup`), since it changes what
 the task journals: tasks started before hints existed keep publishing to `TaskFeed`.
@@ -20,11 +30,15 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import hmac
+import json
 import logging
 import os
+import secrets
 import socket
 import time
 from pathlib import Path
+from typing import Any, Callable
 
 from .runtime.children import pid_alive
 
@@ -37,7 +51,10 @@ EARLY_HINT_BACKOFF_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 # A hint comes as the worker hands the write to Restate, a few ms before Restate has applied it;
 # reads this soon after a hint mostly came back empty (docs/benchmarks.md, "Hints after the SDK's flush").
 APPLY_WAIT_S = 0.005
-MAX_DATAGRAM = 200
+# A push larger than this goes as a plain hint (the follower reads); loopback UDP allows 65,507.
+MAX_DATAGRAM = 60_000
+PUSH = b"push"  # a listener that takes pushes writes `push <token>` in its registration file
+PUSH_KEEP = 256  # pushes kept per followed task until its follower takes them
 # The sender reads the registry again when its mtime changes, and at least this often: two
 # registrations within one timestamp tick (a few ms) leave the mtime unchanged.
 REGISTRY_REFRESH_S = 1.0
@@ -48,7 +65,7 @@ def registry_dir(state: Path) -> Path:
 
 
 def _entries(directory: Path) -> list[tuple[str, int, int]]:
-    """(file name, pid, port) of every registration file."""
+    """(file name, pid, port) of every registration file (temporary `.tmp` names are not)."""
     out = []
     try:
         names = os.listdir(directory)
@@ -68,10 +85,10 @@ class HintSender:
         self.directory = directory
         self._seen_mtime: int | None = None
         self._read_at = 0.0
-        self._ports: list[int] = []
+        self._ports: list[tuple[int, bytes | None]] = []  # (port, push token of its listener)
         self._sock: socket.socket | None = None
 
-    def _targets(self) -> list[int]:
+    def _targets(self) -> list[tuple[int, bytes | None]]:
         try:
             mtime = os.stat(self.directory).st_mtime_ns
         except OSError:
@@ -80,22 +97,46 @@ class HintSender:
         now = time.monotonic()
         if mtime != self._seen_mtime or now - self._read_at > REGISTRY_REFRESH_S:
             self._seen_mtime, self._read_at = mtime, now
-            self._ports = [port for _, pid, port in _entries(self.directory) if pid_alive(pid)]
+            self._ports = [(port, _push_token(self.directory / name))
+                           for name, pid, port in _entries(self.directory) if pid_alive(pid)]
         return self._ports
 
-    def send(self, task_id: str, rev: int) -> None:
+    def send(self, task_id: str, rev: int, push: Callable[[], bytes | None] | None = None) -> None:
+        """A hint for revision `rev` of the task; to listeners that take them, the write itself
+        (`push()`, JSON, built only if one does) when it fits in a datagram."""
         ports = self._targets()
         if not ports:
             return
         if self._sock is None:
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
-        data = f"{task_id} {rev}".encode()
-        for port in ports:
+        plain = f"{task_id} {rev}".encode()
+        body = push() if push is not None and any(token for _, token in ports) else None
+        for port, token in ports:
+            data = plain
+            if token and body is not None and len(plain) + len(token) + len(body) + 2 <= MAX_DATAGRAM:
+                data = b" ".join((plain, token, body))
             try:
                 self._sock.sendto(data, ("127.0.0.1", port))
             except OSError:
                 pass  # a hint is best effort: the follower's safety poll covers it
+
+
+def _push_token(registration: Path) -> bytes | None:
+    """The listener's token if it takes pushes (its file says `push <token>`), else None."""
+    try:
+        words = registration.read_bytes().split()
+    except OSError:
+        return None
+    return words[1] if len(words) == 2 and words[0] == PUSH else None
+
+
+def push_body(since_rev: int, summary: dict[str, Any], events: list[dict[str, Any]]) -> bytes:
+    """A push: the summary as written at its `rev` (less the prompt, which never changes) and the
+    events written after revision `since_rev`."""
+    shown = {k: v for k, v in summary.items() if k != "prompt"}
+    return json.dumps({"since": since_rev, "summary": shown, "events": events},
+                      separators=(",", ":"), ensure_ascii=False).encode()
 
 
 _sender: HintSender | None = None
@@ -112,15 +153,18 @@ def sender() -> HintSender:
 
 
 class HintListener(asyncio.DatagramProtocol):
-    """A follower's side: the latest hinted revision per task, and a way to wait for a newer one."""
+    """A follower's side: the latest hinted revision per task, a way to wait for a newer one, and
+    the pushes for the tasks it follows (`watch`) until their followers take them."""
 
     def __init__(self, directory: Path):
         self.directory = directory
         self.revs: dict[str, int] = {}
         self.arrived: dict[str, float] = {}  # monotonic time of the latest hint, per task
+        self.pushes: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}  # task -> [(since, rev, body)]
         self._changed: dict[str, asyncio.Event] = {}
         self._transport: asyncio.DatagramTransport | None = None
         self._file: Path | None = None
+        self._token = secrets.token_hex(16).encode()  # pushes without it are plain hints
 
     async def start(self) -> bool:
         """Bind a loopback port and register it; False (and no hints, only safety polls) if that fails."""
@@ -135,7 +179,10 @@ class HintListener(asyncio.DatagramProtocol):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
             port = sock.getsockname()[1]
             self._file = self.directory / f"{os.getpid()}-{port}"
-            self._file.touch()
+            staged = self._file.with_name(self._file.name + ".tmp")  # not a registration (see _entries)
+            staged.write_bytes(PUSH + b" " + self._token)
+            os.chmod(staged, 0o600)
+            os.replace(staged, self._file)  # a sender never sees it without its token
             atexit.register(self._unregister)
         except OSError as e:
             log.warning("no wake-up hints (events arrive by polling every %.0f s): %s", SAFETY_POLL_S, e)
@@ -161,9 +208,13 @@ class HintListener(asyncio.DatagramProtocol):
     def datagram_received(self, data: bytes, addr) -> None:
         if len(data) > MAX_DATAGRAM:
             return
-        task_id, _, rev = data.decode("ascii", errors="replace").partition(" ")
-        if not rev.isdigit():
+        parts = data.split(b" ", 3)  # task id, rev[, token, push]
+        task_id = parts[0].decode("ascii", errors="replace")
+        rev = parts[1].decode("ascii", errors="replace") if len(parts) > 1 else ""
+        if not rev.isdigit() or len(rev) > 18 or not task_id:
             return
+        if len(parts) == 4 and task_id in self.pushes and hmac.compare_digest(parts[2], self._token):
+            self._keep_push(task_id, int(rev), parts[3])
         self.revs[task_id] = max(int(rev), self.revs.get(task_id, 0))
         self.arrived[task_id] = time.monotonic()
         # Every hint wakes, even one that is not newer: after a crash, the worker writes again a
@@ -171,6 +222,30 @@ class HintListener(asyncio.DatagramProtocol):
         event = self._changed.pop(task_id, None)
         if event is not None:
             event.set()
+
+    def _keep_push(self, task_id: str, rev: int, raw: bytes) -> None:
+        try:
+            body = json.loads(raw)
+            since = body["since"]
+            if not (isinstance(since, int) and 0 <= since < rev and isinstance(body["summary"], dict)
+                    and isinstance(body["events"], list) and body["summary"].get("rev") == rev):
+                return
+        except (ValueError, KeyError, TypeError):
+            return  # a malformed push is a plain hint: the follower reads
+        kept = self.pushes[task_id]
+        kept.append((since, rev, body))
+        del kept[:-PUSH_KEEP]
+
+    def watch(self, task_id: str) -> None:
+        """Keep the pushes for this task from now on (until `forget`)."""
+        self.pushes.setdefault(task_id, [])
+
+    def take_pushes(self, task_id: str) -> list[tuple[int, int, dict[str, Any]]]:
+        kept = self.pushes.get(task_id)
+        if not kept:
+            return []
+        self.pushes[task_id] = []
+        return kept
 
     def latest(self, task_id: str) -> int:
         return self.revs.get(task_id, 0)
@@ -198,6 +273,7 @@ class HintListener(asyncio.DatagramProtocol):
         """The task is no longer followed."""
         self.revs.pop(task_id, None)
         self.arrived.pop(task_id, None)
+        self.pushes.pop(task_id, None)
         event = self._changed.pop(task_id, None)
         if event is not None:
             event.set()
@@ -206,6 +282,7 @@ class HintListener(asyncio.DatagramProtocol):
 class ReadPacer:
     """When a follower of a `hint` task reads the task's events again, given what it just read.
 
+    - A push continues what the follower has: no read at all, the loop takes `pushed_page()`.
     - The read brought something (the summary's `rev` went up) and a newer hint is in: read again
       at once; the hint is for a write made while reading.
     - A newer hint is in but the read brought nothing: Restate has not applied the write yet;
@@ -221,14 +298,45 @@ class ReadPacer:
         self.seen_rev = 0
         self.early = 0  # re-reads in a row for a hint ahead of what Restate shows
         self.early_reads = 0  # in all (benchmarks report it)
+        self.pushed_pages = 0  # pages taken from pushes instead of reads (benchmarks report it)
+        hints.watch(task_id)
+
+    def _push_ready(self) -> bool:
+        return any(since <= self.seen_rev < rev for since, rev, _ in self.hints.pushes.get(self.task_id, ()))
+
+    def pushed_page(self, summary: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The pushes that continue revision `seen_rev`, as one page like a read's: the latest
+        summary (over `summary`, the last one the follower has, for the prompt) and the events.
+        None when none does (nothing new, or a gap: then the follower reads)."""
+        if not summary:
+            return None
+        kept = sorted(self.hints.take_pushes(self.task_id), key=lambda push: push[1])
+        at, latest, events = self.seen_rev, None, []
+        for i, (since, rev, body) in enumerate(kept):
+            if rev <= at:
+                continue
+            if since > at:  # a push is missing: keep the rest for after the read
+                self.hints.pushes.setdefault(self.task_id, [])[:0] = kept[i:]
+                break
+            at, latest = rev, body["summary"]
+            events.extend(body["events"])
+        if latest is None:
+            return None
+        self.seen_rev, self.early = at, 0
+        self.pushed_pages += 1
+        return {"summary": {**summary, **latest}, "events": events}
 
     async def before_next_read(self, rev: int) -> None:
         hinted = self.hints.latest(self.task_id)
-        if rev > self.seen_rev:
+        progressed = rev > self.seen_rev
+        if progressed:
             self.seen_rev, self.early = rev, 0
-            if hinted > rev:
-                await self.hints.settle(self.task_id)
-                return
+        if self._push_ready():
+            self.early = 0
+            return
+        if progressed and hinted > rev:
+            await self.hints.settle(self.task_id)
+            return
         if hinted > rev and self.early < len(EARLY_HINT_BACKOFF_S):
             await asyncio.sleep(EARLY_HINT_BACKOFF_S[self.early])
             self.early += 1
@@ -236,5 +344,5 @@ class ReadPacer:
             return
         after = max(rev, hinted) if self.early else rev
         self.early = 0
-        if await self.hints.wait(self.task_id, after, SAFETY_POLL_S):
+        if await self.hints.wait(self.task_id, after, SAFETY_POLL_S) and not self._push_ready():
             await self.hints.settle(self.task_id)

@@ -74,12 +74,15 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
     idle_since = time.monotonic()
     last_check = 0.0
     pacer: ReadPacer | None = None
+    summary: dict[str, Any] | None = None
     while True:
-        try:
-            page = await service.events_since(task_id, cursor)
-        except RestateUnavailable:
-            await asyncio.sleep(SLOW)
-            continue
+        page = pacer.pushed_page(summary) if pacer else None
+        if page is None:
+            try:
+                page = await service.events_since(task_id, cursor)
+            except RestateUnavailable:
+                await asyncio.sleep(SLOW)
+                continue
         summary = page.get("summary")
         fresh = False
         for event in page.get("events", []):

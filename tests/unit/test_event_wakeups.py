@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +23,9 @@ async def test_a_hint_wakes_a_waiting_follower(tmp_path):
     try:
         [entry] = os.listdir(registry_dir(tmp_path))
         assert entry.startswith(f"{os.getpid()}-")
+        registration = registry_dir(tmp_path) / entry  # takes pushes, with a token only the user can read
+        assert registration.read_bytes() == b"push " + listener._token and len(listener._token) == 32
+        assert registration.stat().st_mode & 0o077 == 0
         assert listener._transport.get_extra_info("sockname")[0] == "127.0.0.1"  # loopback only
         sender = HintSender(registry_dir(tmp_path))
         waiting = asyncio.ensure_future(listener.wait("t1", 0, timeout=10))
@@ -155,4 +159,106 @@ async def test_pacer_reads_no_sooner_than_the_apply_wait_after_a_hint(tmp_path, 
         await pacer.before_next_read(rev=8)  # hint 9 came more than the wait ago: read at once
         assert time.monotonic() - t < 0.15
     finally:
+        listener.close()
+
+
+def _summary(rev: int, **more) -> dict:
+    return {"taskId": "t1", "prompt": "the prompt", "rev": rev, "lastSeq": rev, "status": "running", **more}
+
+
+def _event(seq: int) -> dict:
+    return {"taskId": "t1", "seq": seq, "kind": "tool", "title": f"step {seq}", "status": "running", "at": "x"}
+
+
+async def _pushed(listener: HintListener, rev: int) -> None:
+    assert await listener.wait("t1", rev - 1, timeout=10)
+    assert listener.latest("t1") >= rev
+
+
+async def test_a_push_stands_in_for_a_read(tmp_path, monkeypatch):
+    monkeypatch.setattr(event_wakeups, "APPLY_WAIT_S", 0.5)  # a read would wait this long
+    listener = await _started(tmp_path)
+    try:
+        sender, pacer = HintSender(registry_dir(tmp_path)), ReadPacer(listener, "t1")
+        read = _summary(1)  # what the follower's first read brought
+        pacer.seen_rev = 1
+        sender.send("t1", 2, push=lambda: event_wakeups.push_body(1, _summary(2, status="waiting"), [_event(2)]))
+        await _pushed(listener, 2)
+        page = pacer.pushed_page(read)
+        assert page["events"] == [_event(2)]
+        assert page["summary"]["rev"] == 2 and page["summary"]["status"] == "waiting"
+        assert page["summary"]["prompt"] == "the prompt"  # from the read: pushes leave it out
+        assert pacer.seen_rev == 2 and pacer.pushed_page(page["summary"]) is None  # taken once
+        # the next push wakes the pacer and is taken without the apply wait a read has
+        waiting = asyncio.ensure_future(pacer.before_next_read(rev=2))
+        await asyncio.sleep(0.05)
+        assert not waiting.done()
+        t = time.monotonic()
+        sender.send("t1", 3, push=lambda: event_wakeups.push_body(2, _summary(3), [_event(3)]))
+        await asyncio.wait_for(waiting, 10)
+        assert time.monotonic() - t < 0.4
+        assert [e["seq"] for e in pacer.pushed_page(page["summary"])["events"]] == [3]
+        assert pacer.pushed_pages == 2 and pacer.early_reads == 0
+    finally:
+        listener.close()
+
+
+async def test_a_missing_push_means_a_read_and_the_later_ones_still_count(tmp_path):
+    listener = await _started(tmp_path)
+    try:
+        sender, pacer = HintSender(registry_dir(tmp_path)), ReadPacer(listener, "t1")
+        pacer.seen_rev = 1
+        # the push of revision 2 is lost; 3 continues 2
+        sender.send("t1", 3, push=lambda: event_wakeups.push_body(2, _summary(3), [_event(3)]))
+        await _pushed(listener, 3)
+        assert pacer.pushed_page(_summary(1)) is None  # a gap: read from Restate
+        t = time.monotonic()
+        await pacer.before_next_read(rev=2)  # the read brought revision 2; the push of 3 is ready
+        assert time.monotonic() - t < 0.5
+        page = pacer.pushed_page(_summary(2))
+        assert [e["seq"] for e in page["events"]] == [3] and pacer.seen_rev == 3
+    finally:
+        listener.close()
+
+
+async def test_pushes_go_to_listeners_that_take_them_and_only_for_followed_tasks(tmp_path):
+    listener = await _started(tmp_path)
+    directory = registry_dir(tmp_path)
+    old = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)  # a listener from before pushes
+    old.bind(("127.0.0.1", 0))
+    old.settimeout(10)
+    (directory / f"{os.getpid()}-{old.getsockname()[1]}").touch()  # registered without `push`
+    try:
+        sender = HintSender(directory)
+        pacer = ReadPacer(listener, "t1")
+        sender.send("t1", 2, push=lambda: event_wakeups.push_body(1, _summary(2), [_event(2)]))
+        assert old.recvfrom(65536)[0] == b"t1 2"  # a plain hint, as before
+        await _pushed(listener, 2)
+        assert len(listener.pushes["t1"]) == 1
+        # a task nobody here follows: woken, but its push is not kept
+        sender.send("t2", 4, push=lambda: b'{"since":3,"summary":{"rev":4},"events":[]}')
+        assert await listener.wait("t2", 3, timeout=10) and "t2" not in listener.pushes
+        assert old.recvfrom(65536)[0] == b"t2 4"
+        # too big for a datagram: a plain hint to everyone
+        big = event_wakeups.push_body(2, _summary(3, result="x" * event_wakeups.MAX_DATAGRAM), [_event(3)])
+        sender.send("t1", 3, push=lambda: big)
+        assert old.recvfrom(65536)[0] == b"t1 3"
+        await _pushed(listener, 3)
+        assert [rev for _, rev, _ in listener.pushes["t1"]] == [2]
+        # a malformed push is a plain hint, and so is a well-formed one without the listener's token
+        port = listener._transport.get_extra_info("sockname")[1]
+        token = listener._token
+        old.sendto(b't1 5 ' + token + b' {"since": 9, "summary": {"rev": 5}, "events": []}', ("127.0.0.1", port))
+        old.sendto(b"t1 6 " + token + b" {not json", ("127.0.0.1", port))
+        forged = event_wakeups.push_body(2, _summary(7, editorRequest={"kind": "edit"}), [_event(3)])
+        old.sendto(b"t1 7 " + b"0" * len(token) + b" " + forged, ("127.0.0.1", port))
+        old.sendto(b"t1 7 " + forged, ("127.0.0.1", port))
+        await _pushed(listener, 7)
+        assert [rev for _, rev, _ in listener.pushes["t1"]] == [2]
+        pacer.seen_rev = 1  # what a first read brought
+        assert pacer.pushed_page(_summary(1))["summary"]["rev"] == 2
+        listener.forget("t1")
+        assert "t1" not in listener.pushes
+    finally:
+        old.close()
         listener.close()

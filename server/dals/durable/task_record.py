@@ -7,7 +7,8 @@ events with the same `seq` and nothing new.
 After each summary write, followers are woken one of two ways, fixed per task at its start
 (`TaskSpec.wakeup`, since the first is journaled and the second is not): `feed`, a one-way call
 to `TaskFeed.publish` (a Restate invocation per write), or `hint`, a loopback datagram outside
-the journal with the summary's revision (`dals.event_wakeups`).
+the journal with the summary's revision (`dals.event_wakeups`), which carries the write itself to
+listeners that take pushes: the summary and the events written since the previous push.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from typing import Any
 
 from restate import ObjectContext
 
+from ..event_wakeups import push_body
 from ..event_wakeups import sender as hint_sender
 from .after_flush import after_flush
 from .task_feed import publish as feed_publish
@@ -44,6 +46,8 @@ class TaskRecord:
         if self.hints:  # only then: a feed task's summary must replay byte for byte as it was written
             self.summary["wakeup"] = "hint"
             self.summary["rev"] = 0
+        self._pushed_rev = 0  # the revision the last hint sent reached
+        self._unpushed: list[tuple[int, dict[str, Any]]] = []  # (rev, event) written since then
 
     @property
     def status(self) -> str:
@@ -64,10 +68,10 @@ class TaskRecord:
         s["updatedAt"] = at
         s["lastEvent"] = {k: event[k] for k in ("seq", "kind", "title", "at")}
         self.ctx.set(event_key(event["seq"]), event)
-        self._save_summary()
+        self._save_summary(event)
         return event
 
-    def _save_summary(self) -> None:
+    def _save_summary(self, event: dict[str, Any] | None = None) -> None:
         """Write the summary, then wake whoever follows the task."""
         s = self.summary
         if not self.hints:
@@ -76,11 +80,25 @@ class TaskRecord:
             return
         s["rev"] += 1
         self.ctx.set(SUMMARY, s)
-        if not _replaying(self.ctx):  # a replay rewrites what followers have seen already
-            task_id, rev = s["taskId"], s["rev"]
-            # Once the SDK has sent the write to Restate (after_flush.py); else on the loop's next turn.
-            if not after_flush(self.ctx, "hint", lambda: hint_sender().send(task_id, rev)):
-                asyncio.get_running_loop().call_soon(hint_sender().send, task_id, rev)
+        task_id, rev = s["taskId"], s["rev"]
+        if _replaying(self.ctx):  # a replay rewrites what followers have seen already
+            self._pushed_rev, self._unpushed = rev, []
+            return
+        if event is not None:
+            self._unpushed.append((rev, event))
+        # The push is built now (a snapshot of this write), sent once the SDK has handed the write
+        # to Restate (after_flush.py; for one write pending, only the latest hint goes, and its
+        # push carries every event since the last one sent); else on the loop's next turn.
+        body = push_body(self._pushed_rev, s, [e for r, e in self._unpushed if r > self._pushed_rev])
+
+        def send() -> None:
+            hint_sender().send(task_id, rev, push=lambda: body)
+            if rev > self._pushed_rev:
+                self._pushed_rev = rev
+                self._unpushed = [(r, e) for r, e in self._unpushed if r > rev]
+
+        if not after_flush(self.ctx, "hint", send):
+            asyncio.get_running_loop().call_soon(send)
 
     def model_step(self, at: str, title: str, input_tokens: int, output_tokens: int, detail: dict) -> None:
         u = self.summary["usage"]

@@ -2,7 +2,9 @@
 and no duplicate, one `$/progress` per running task, `window/showMessage` when it ends.
 
 Events come from Restate (the task object's state), never from an in-memory bus: a new
-`dals lsp` picks up where the journal is.
+`dals lsp` picks up where the journal is. While it follows a hint task, the worker's pushes of the
+writes it has just handed to Restate stand in for reads when they continue what was read
+(`event_wakeups.ReadPacer.pushed_page`).
 """
 from __future__ import annotations
 
@@ -60,12 +62,14 @@ class TaskStream:
         pacer: ReadPacer | None = None  # for hint tasks
         try:
             while True:
-                try:
-                    page = await service.events_since(task_id, self.cursors[task_id])
-                except RestateUnavailable as e:
-                    log.debug("poll %s: %s", task_id, e)
-                    await asyncio.sleep(0.5)
-                    continue
+                page = pacer.pushed_page(self.summaries.get(task_id)) if pacer else None
+                if page is None:
+                    try:
+                        page = await service.events_since(task_id, self.cursors[task_id])
+                    except RestateUnavailable as e:
+                        log.debug("poll %s: %s", task_id, e)
+                        await asyncio.sleep(0.5)
+                        continue
                 summary = page.get("summary")
                 if summary:
                     self.summaries[task_id] = summary
