@@ -94,7 +94,7 @@ async def main() -> int:
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_WORKERS": "remote" if w == "feed" else "local"}))
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env=h.lsp_env(w)))
                        for w in modes}
             for client in clients.values():
                 await client.wait_finished((await client.command(

@@ -99,7 +99,7 @@ async def main() -> int:
 
         api = RestateApi(st["restate"]["ingress"], st["restate"]["admin"])
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env={"DALS_WORKERS": "remote" if w == "feed" else "local"}))
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env=h.lsp_env(w)))
                        for w in modes}
             for w in modes:
                 await run_tasks(clients[w], api, 1, 3)  # warm-up: imports, first invocation

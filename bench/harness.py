@@ -132,20 +132,29 @@ def make_workspace() -> Path:
 
 
 def make_spec(prompt: str, workspace: Path, wakeup: str | None = None) -> dict[str, Any]:
-    """`wakeup` ("feed" or "hint") defaults, as in `build_spec`, to what `DALS_WORKERS` says (hint)."""
+    """`wakeup` ("feed", "hint" or "hint-read", a hint task) defaults, as in `build_spec`, to what
+    `DALS_WORKERS` says (hint)."""
     from dals.client.tasks import new_task_id, now_iso, side_channels, title_of
 
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
             "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"],
-            **side_channels(), **({"wakeup": wakeup} if wakeup else {})}
+            **side_channels(), **({"wakeup": wakeup.split("-")[0]} if wakeup else {})}
 
 
-WAKEUPS = ("feed", "hint")
+# "hint-read": a hint task whose follower takes no pushes (DALS_HINT_PUSHES=0), reading each change
+# from Restate, the way before pushes.
+WAKEUPS = ("feed", "hint", "hint-read")
+
+
+def lsp_env(wakeup: str) -> dict[str, str]:
+    """The environment of a `dals lsp` that follows `wakeup` tasks."""
+    return {"DALS_WORKERS": "remote" if wakeup == "feed" else "local",
+            "DALS_HINT_PUSHES": "0" if wakeup == "hint-read" else "1"}
 
 
 def wakeups_arg(value: str) -> list[str]:
-    """`--wakeup feed,hint`: the wake-up modes to measure, in this order (argparse `type=`)."""
+    """`--wakeup feed,hint,hint-read`: the wake-up modes to measure, in this order (argparse `type=`)."""
     import argparse
 
     modes = [m.strip() for m in value.split(",") if m.strip()]
@@ -177,13 +186,14 @@ FOLLOW_STATS = {"reads": 0, "early": 0, "pushed": 0}
 
 
 async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
-                 timeout: float = 300.0) -> list[dict]:
+                 timeout: float = 300.0, pushes: bool = True) -> list[dict]:
     """Poll `events_since` until the terminal status event; returns the events, each with the
     poller's monotonic `seenAt`. Restate being down (a chaos run) is retried, not fatal.
     `interval=0`: between reads, wait as `dals lsp` does (`lsp/task_stream.py` `_follow`): for a
     hint task, for a wake-up hint (`service.hints()`, in the registry of `DALS_STATE_DIR`) or the
-    safety poll, re-reading briefly when a hint is ahead of the summary's `rev`; for a feed task,
-    long-poll its `TaskFeed`."""
+    safety poll, re-reading briefly when a hint is ahead of the summary's `rev`, and taking the
+    hint's push instead of a read when it continues what was read (`pushes=False`: never); for a
+    feed task, long-poll its `TaskFeed`."""
     from dals.client.restate_api import RestateUnavailable
     from dals.event_wakeups import ReadPacer
 
@@ -222,7 +232,7 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
         if summary and since < summary["lastSeq"]:
             continue  # more than one page: read on
         if hints is not None:
-            pacer = pacer or ReadPacer(hints, task_id)
+            pacer = pacer or ReadPacer(hints, task_id, pushes=pushes)
             early = pacer.early_reads
             await pacer.before_next_read((summary or {}).get("rev", 0))
             FOLLOW_STATS["early"] += pacer.early_reads - early

@@ -51,7 +51,7 @@ async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[s
     cpu0 = ru.cpu_of(procs)
     t0 = time.monotonic()
     await service.start(spec)
-    events = await h.follow(service, spec["taskId"], interval=interval)
+    events = await h.follow(service, spec["taskId"], interval=interval, pushes=wakeup != "hint-read")
     cpu = {k: v - cpu0[k] for k, v in ru.cpu_of(procs).items()}
     assert events[-1]["status"] == "succeeded", events[-1]
     ats = [h.parse_at(e["at"]) for e in events]

@@ -55,6 +55,9 @@ APPLY_WAIT_S = 0.005
 MAX_DATAGRAM = 60_000
 PUSH = b"push"  # a listener that takes pushes writes `push <token>` in its registration file
 PUSH_KEEP = 256  # pushes kept per followed task until its follower takes them
+# `DALS_HINT_PUSHES=0`: this process's followers take no pushes and read every change from Restate
+# (the way before pushes; for comparing, or to rule pushes out when looking into a problem).
+PUSHES_ENV = "DALS_HINT_PUSHES"
 # The sender reads the registry again when its mtime changes, and at least this often: two
 # registrations within one timestamp tick (a few ms) leave the mtime unchanged.
 REGISTRY_REFRESH_S = 1.0
@@ -156,8 +159,9 @@ class HintListener(asyncio.DatagramProtocol):
     """A follower's side: the latest hinted revision per task, a way to wait for a newer one, and
     the pushes for the tasks it follows (`watch`) until their followers take them."""
 
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, pushes: bool | None = None):
         self.directory = directory
+        self.takes_pushes = os.environ.get(PUSHES_ENV, "1") != "0" if pushes is None else pushes
         self.revs: dict[str, int] = {}
         self.arrived: dict[str, float] = {}  # monotonic time of the latest hint, per task
         self.pushes: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}  # task -> [(since, rev, body)]
@@ -180,7 +184,7 @@ class HintListener(asyncio.DatagramProtocol):
             port = sock.getsockname()[1]
             self._file = self.directory / f"{os.getpid()}-{port}"
             staged = self._file.with_name(self._file.name + ".tmp")  # not a registration (see _entries)
-            staged.write_bytes(PUSH + b" " + self._token)
+            staged.write_bytes(PUSH + b" " + self._token if self.takes_pushes else b"")
             os.chmod(staged, 0o600)
             os.replace(staged, self._file)  # a sender never sees it without its token
             atexit.register(self._unregister)
@@ -238,7 +242,8 @@ class HintListener(asyncio.DatagramProtocol):
 
     def watch(self, task_id: str) -> None:
         """Keep the pushes for this task from now on (until `forget`)."""
-        self.pushes.setdefault(task_id, [])
+        if self.takes_pushes:
+            self.pushes.setdefault(task_id, [])
 
     def take_pushes(self, task_id: str) -> list[tuple[int, int, dict[str, Any]]]:
         kept = self.pushes.get(task_id)
@@ -292,23 +297,25 @@ class ReadPacer:
     A read for a hint is never sooner than `APPLY_WAIT_S` after the hint came.
     """
 
-    def __init__(self, hints: HintListener, task_id: str):
+    def __init__(self, hints: HintListener, task_id: str, pushes: bool = True):
         self.hints = hints
         self.task_id = task_id
+        self.pushes = pushes and hints.takes_pushes
         self.seen_rev = 0
         self.early = 0  # re-reads in a row for a hint ahead of what Restate shows
         self.early_reads = 0  # in all (benchmarks report it)
         self.pushed_pages = 0  # pages taken from pushes instead of reads (benchmarks report it)
-        hints.watch(task_id)
+        if self.pushes:
+            hints.watch(task_id)
 
     def _push_ready(self) -> bool:
-        return any(since <= self.seen_rev < rev for since, rev, _ in self.hints.pushes.get(self.task_id, ()))
+        return self.pushes and any(since <= self.seen_rev < rev for since, rev, _ in self.hints.pushes.get(self.task_id, ()))
 
     def pushed_page(self, summary: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pushes that continue revision `seen_rev`, as one page like a read's: the latest
         summary (over `summary`, the last one the follower has, for the prompt) and the events.
         None when none does (nothing new, or a gap: then the follower reads)."""
-        if not summary:
+        if not summary or not self.pushes:
             return None
         kept = sorted(self.hints.take_pushes(self.task_id), key=lambda push: push[1])
         at, latest, events = self.seen_rev, None, []
