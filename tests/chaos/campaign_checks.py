@@ -147,6 +147,12 @@ def check_events(plan: Plan, shown: dict[str, Any], clients: list[tuple[int, Dal
         first = 1 if i == 0 else (got[0] if got else 1)
         if got and got != list(range(first, first + len(got))):
             v.append(f"dals lsp {i + 1} (pid {pid}) sent a gap or a duplicate in dals/taskEvent: {got}")
+        # what it showed is what the journal holds, value for value (pushes included: a push whose
+        # write a crash lost is written again by the replay, and must come out the same)
+        durable = {e["seq"]: e for e in events}
+        differ = [e["seq"] for e in client.events.get(task_id, []) if durable.get(e["seq"]) != e]
+        if differ:
+            v.append(f"dals lsp {i + 1} (pid {pid}) showed events that differ from the journal's: seq {differ}")
     last_pid, last = clients[-1]
     got = [e["seq"] for e in last.events.get(task_id, [])]
     if got and got[-1] != len(seqs):
