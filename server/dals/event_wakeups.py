@@ -309,7 +309,8 @@ class ReadPacer:
             hints.watch(task_id)
 
     def _push_ready(self) -> bool:
-        return self.pushes and any(since <= self.seen_rev < rev for since, rev, _ in self.hints.pushes.get(self.task_id, ()))
+        kept = self.hints.pushes.get(self.task_id, ())
+        return self.pushes and any(since <= self.seen_rev < rev for since, rev, _ in kept)
 
     def pushed_page(self, summary: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pushes that continue revision `seen_rev`, as one page like a read's: the latest
