@@ -49,10 +49,12 @@ async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[s
                       interval: float = 0.0) -> dict:
     spec = h.make_spec(prompt, ws, wakeup=wakeup)
     cpu0 = ru.cpu_of(procs)
+    follow0 = dict(h.FOLLOW_STATS)
     t0 = time.monotonic()
     await service.start(spec)
     events = await h.follow(service, spec["taskId"], interval=interval, pushes=wakeup != "hint-read")
     cpu = {k: v - cpu0[k] for k, v in ru.cpu_of(procs).items()}
+    follower = {k: v - follow0[k] for k, v in h.FOLLOW_STATS.items()}  # reads, pushed pages, early re-reads
     assert events[-1]["status"] == "succeeded", events[-1]
     ats = [h.parse_at(e["at"]) for e in events]
     # Gap before each event, by kind: before a `tool` event = the tool step (+ the previous
@@ -62,7 +64,8 @@ async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[s
         if e["kind"] in gaps:
             gaps[e["kind"]].append((at - prev) * 1e3)
     return {"wall": events[-1]["seenAt"] - t0, "worker": ats[-1] - ats[0], "count": len(events),
-            "gap_model": h.median(gaps["model"]), "gap_tool": h.median(gaps["tool"]), "cpu": cpu}
+            "gap_model": h.median(gaps["model"]), "gap_tool": h.median(gaps["tool"]), "cpu": cpu,
+            "follower": follower}
 
 
 def serde_cost(calls_on: int = 1000, calls_off: int = 100, blocks: int = 5) -> dict[str, float]:
@@ -169,7 +172,7 @@ async def main() -> int:
 
     print(f"\n## Per-step cost (medians of {reps} interleaved repetitions; b = durable, followed as "
           "`dals lsp` does; b' = the same, 250 ms poll)\n")
-    rows, gap_rows, cpu_rows, vs_rows = [], [], [], []
+    rows, gap_rows, cpu_rows, vs_rows, follow_rows = [], [], [], [], []
     for n in sizes:
         steps = 2 * n + 1
         a = h.median(res[n]["mem"]) * 1e3 / steps
@@ -182,6 +185,8 @@ async def main() -> int:
                              h.median([x["gap_model"] for x in slow]), h.median([x["gap_tool"] for x in slow])])
             cpu = [med(fast, f"cpu:{k}", steps) for k in procs]
             cpu_rows.append([n, w, *cpu, sum(cpu), med(slow, "cpu:worker", steps), med(slow, "cpu:restate", steps)])
+            follow_rows.append([n, w, 2 * n + 3, *(h.median([x["follower"][k] for x in fast])
+                                                   for k in ("reads", "pushed", "early"))])
         if modes == ["feed", "hint"] or modes == ["hint", "feed"]:
             f, g = res[n]["fast"]["feed"], res[n]["fast"]["hint"]
             cf = sum(med(f, f"cpu:{k}", steps) for k in procs)
@@ -199,6 +204,9 @@ async def main() -> int:
         print("\n## hint vs feed, same run (b; ms per step; ratio = hint / feed)\n")
         print(h.table(["N", "wall feed", "wall hint", "ratio wall", "worker feed", "worker hint", "ratio worker",
                        "CPU sum feed", "CPU sum hint", "ratio CPU"], vs_rows))
+    print("\n## The follower (b) per task (medians): reads of `AgentTask/events`, pages taken from pushes, "
+          "early re-reads\n")
+    print(h.table(["N", "wakeup", "events", "reads", "pushed pages", "early re-reads"], follow_rows))
     print("\n## Worker-side gap before each event (median ms; from the events' `at`)\n")
     print(h.table(["N", "wakeup", "model step (b)", "tool step (b)", "model step (b', 250 ms poll)",
                    "tool step (b', 250 ms poll)"], gap_rows))

@@ -304,7 +304,7 @@ class ReadPacer:
         self.seen_rev = 0
         self.early = 0  # re-reads in a row for a hint ahead of what Restate shows
         self.early_reads = 0  # in all (benchmarks report it)
-        self.pushed_pages = 0  # pages taken from pushes instead of reads (benchmarks report it)
+        self.pushed_pages = 0  # pages taken from pushes instead of reads
         if self.pushes:
             hints.watch(task_id)
 

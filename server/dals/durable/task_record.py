@@ -47,7 +47,7 @@ class TaskRecord:
             self.summary["wakeup"] = "hint"
             self.summary["rev"] = 0
         self._pushed_rev = 0  # the revision the last hint sent reached
-        self._unpushed: list[tuple[int, dict[str, Any]]] = []  # (rev, event) written since then
+        self._unpushed: list[tuple[int, dict[str, Any]]] = []  # (rev, event) written since then, in order
 
     @property
     def status(self) -> str:
@@ -89,7 +89,7 @@ class TaskRecord:
         # The push is built now (a snapshot of this write), sent once the SDK has handed the write
         # to Restate (after_flush.py; for one write pending, only the latest hint goes, and its
         # push carries every event since the last one sent); else on the loop's next turn.
-        body = push_body(self._pushed_rev, s, [e for r, e in self._unpushed if r > self._pushed_rev])
+        body = push_body(self._pushed_rev, s, [e for _, e in self._unpushed])  # all after _pushed_rev
 
         def send() -> None:
             hint_sender().send(task_id, rev, push=lambda: body)
