@@ -1,6 +1,7 @@
 """Concurrency: 1, 10 and 50 tasks of 20 read_file steps at once, through a real LSP client.
 
     .venv/bin/python bench/concurrency.py [--quick] [--levels 1,10,50] [--wakeup feed,hint]
+                                          [--worker-processes 1,2]
 
 Each task is a plan of 20 `/read_file` lines for the offline model: 41 journaled steps (21 model
 requests, 20 tool calls). All tasks of a level are started with `dals.startTask` from one
@@ -19,6 +20,9 @@ idle meanwhile. Reported per level and mode:
   - RSS (peak, sampled every 0.2 s) and CPU seconds used during the level, per process:
     restate-server, the worker, the mode's `dals lsp` (and the supervisor's idle standby worker);
     CPU ms per journaled step of the first three.
+`--worker-processes 1,2` runs one runtime per value (`DALS_WORKER_PROCESSES`), all up at once, and
+each mode on each, interleaved level by level like the modes ("hint x2" = hint on the runtime with
+two worker processes; its "worker" figures are both processes together, RSS summed).
 """
 from __future__ import annotations
 
@@ -83,25 +87,36 @@ async def main() -> int:
     ap.add_argument("--levels", default=None, help="tasks at once, comma-separated (default 1,10,50)")
     ap.add_argument("--rounds", type=int, default=None)
     ap.add_argument("--wakeup", type=h.wakeups_arg, default="feed,hint", help="wake-up modes to run (feed,hint)")
+    ap.add_argument("--worker-processes", default="1",
+                    help="DALS_WORKER_PROCESSES of each runtime, comma-separated (default 1)")
     args = ap.parse_args()
     levels = [int(x) for x in (args.levels or ("1,10,25" if args.quick else "1,10,50")).split(",")]
     rounds = args.rounds or (1 if args.quick else 2)
-    modes: list[str] = args.wakeup
+    counts = [int(x) for x in args.worker_processes.split(",")]
+    # a variant: a wake-up mode on the runtime with that many worker processes
+    variants = {(w if len(counts) == 1 else f"{w} x{c}"): (w, c) for c in counts for w in args.wakeup}
+    modes: list[str] = list(variants)
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
     results: dict[tuple[int, str], list[dict]] = {(n, w): [] for n in levels for w in modes}
     at_rest: dict[str, dict] = {}
-    with h.private_runtime() as st:
-        print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
+    with contextlib.ExitStack() as runtimes:
+        sts = {}
+        for c in counts:
+            sts[c] = runtimes.enter_context(h.private_runtime(worker_processes=c))
+            print(f"runtime with {c} worker process(es) up in {sts[c]['upSeconds']:.2f} s "
+                  f"(state dir {sts[c]['stateDir']})", flush=True)
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env=h.lsp_env(w)))
-                       for w in modes}
-            for client in clients.values():
+            clients, procs = {}, {}
+            for v, (w, c) in variants.items():
+                h.use_runtime(sts[c])
+                clients[v] = client = await stack.enter_async_context(h.lsp_client(ws, env=h.lsp_env(w)))
                 await client.wait_finished((await client.command(
                     "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
-            pids = h.runtime_pids()
-            procs = {w: {"restate-server": pids["restate"]["pid"], "worker": pids["worker"]["pid"],
-                         "dals lsp": clients[w].pid, "standby worker": pids["standby"]["pid"]} for w in modes}
+                pids = h.runtime_pids()
+                procs[v] = {"restate-server": pids["restate"]["pid"],
+                            "worker": tuple(pids["worker"]["pids"]) or pids["worker"]["pid"],
+                            "dals lsp": client.pid, "standby worker": pids["standby"]["pid"]}
             await asyncio.sleep(1.0)
             at_rest = {w: {k: ru.rss_mb(p) for k, p in procs[w].items()} for w in modes}
             turn = 0

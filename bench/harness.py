@@ -71,11 +71,15 @@ def same_process(pid: int, start: int | None) -> bool:
 
 
 @contextlib.contextmanager
-def private_runtime(keep: bool = False) -> Iterator[dict]:
-    """`dals up` in a fresh temp state dir (offline model); yields the status with the runtime's pids."""
+def private_runtime(keep: bool = False, worker_processes: int | None = None) -> Iterator[dict]:
+    """`dals up` in a fresh temp state dir (offline model); yields the status with the runtime's pids.
+    `worker_processes`: `DALS_WORKER_PROCESSES` for it. Several may be up at once: `use_runtime(st)`
+    points this process (`DALS_STATE_DIR`) at one of them."""
     state = Path(tempfile.mkdtemp(prefix="dals-bench-"))
     os.environ["DALS_STATE_DIR"] = str(state)
     os.environ["DALS_MODEL"] = "offline"
+    if worker_processes:
+        os.environ["DALS_WORKER_PROCESSES"] = str(worker_processes)
     os.environ.pop("DALS_RESTATE_INGRESS_URL", None)
     os.environ.pop("DALS_RESTATE_ADMIN_URL", None)
     from dals.runtime import control
@@ -84,9 +88,10 @@ def private_runtime(keep: bool = False) -> Iterator[dict]:
 
     def remember(st: dict) -> dict:
         for part in ("restate", "worker", "supervisor", "standby"):
-            pid = (st.get(part) or {}).get("pid")
-            if pid and pid not in seen and pid_alive(pid):
-                seen[pid] = started_at(pid)
+            pids = [(st.get(part) or {}).get("pid"), *(st.get(part) or {}).get("pids", [])]
+            for pid in pids:
+                if pid and pid not in seen and pid_alive(pid):
+                    seen[pid] = started_at(pid)
         return st
 
     t0 = time.monotonic()
@@ -97,6 +102,7 @@ def private_runtime(keep: bool = False) -> Iterator[dict]:
         remember(runtime_pids())
         yield st
     finally:
+        os.environ["DALS_STATE_DIR"] = str(state)
         with contextlib.suppress(Exception):
             remember(control.status())
             remember(runtime_pids())
@@ -109,6 +115,11 @@ def private_runtime(keep: bool = False) -> Iterator[dict]:
                 os.kill(pid, signal.SIGKILL)
         if not keep:
             shutil.rmtree(state, ignore_errors=True)
+
+
+def use_runtime(st: dict) -> None:
+    """Point this process (and the `dals lsp` it starts from now on) at `st`'s runtime."""
+    os.environ["DALS_STATE_DIR"] = st["stateDir"]
 
 
 def task_service(st: dict):
@@ -280,6 +291,7 @@ def runtime_pids() -> dict[str, dict]:
 
     data = control.layout().read_runtime()
     out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "standby")}
+    out["worker"]["pids"] = [w["pid"] for w in data.get("workers") or [] if w.get("pid")]
     out["supervisor"] = {"pid": data.get("supervisor")}
     return out
 

@@ -9,8 +9,15 @@ import time
 from pathlib import Path
 
 
-def rss_mb(pid: int | None) -> float | None:
-    """Resident set size of one process in MiB (VmRSS from /proc; psutil is not needed)."""
+Pids = int | tuple[int, ...] | None  # one process, or a group counted together (worker processes)
+
+
+def rss_mb(pid: Pids) -> float | None:
+    """Resident set size of one process in MiB (VmRSS from /proc; psutil is not needed); of a
+    group of processes, their sum."""
+    if isinstance(pid, tuple):
+        sizes = [mb for mb in map(rss_mb, pid) if mb is not None]
+        return sum(sizes) if sizes else None
     if not pid:
         return None
     try:
@@ -23,8 +30,10 @@ def rss_mb(pid: int | None) -> float | None:
     return None
 
 
-def cpu_seconds(pid: int | None) -> float:
-    """User + system CPU time of one process so far (from /proc/PID/stat)."""
+def cpu_seconds(pid: Pids) -> float:
+    """User + system CPU time of one process so far (from /proc/PID/stat); of a group, the sum."""
+    if isinstance(pid, tuple):
+        return sum(map(cpu_seconds, pid))
     if not pid:
         return 0.0
     try:

@@ -40,7 +40,9 @@ def _cmd_status(args) -> int:
         r, w = st["restate"], st["worker"]
         print(f"state dir  {st['stateDir']}")
         print(f"restate    {'healthy' if r['healthy'] else 'down'}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
-        print(f"worker     {'healthy' if w['healthy'] else 'down'}  pid {w['pid']}  {w['url']}")
+        more = len(w.get("pids") or []) - 1
+        also = f" (+{more} more process{'es' if more > 1 else ''} on the port)" if more > 0 else ""
+        print(f"worker     {'healthy' if w['healthy'] else 'down'}  pid {w['pid']}{also}  {w['url']}")
     return 0 if st["restate"]["healthy"] and st["worker"]["healthy"] else 3
 
 
@@ -126,7 +128,7 @@ def _cmd_lsp(args) -> int:
 def _cmd_worker(args) -> int:
     from .runtime.worker_main import serve
 
-    return serve(args.port, standby=args.standby)
+    return serve(args.port, standby=args.standby, shared=args.shared)
 
 
 def _cmd_supervise(args) -> int:
@@ -176,6 +178,7 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("worker", help=argparse.SUPPRESS)
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--standby", action="store_true")
+    s.add_argument("--shared", action="store_true")
     s.set_defaults(fn=_cmd_worker)
     s = sub.add_parser("supervise", help=argparse.SUPPRESS)
     s.set_defaults(fn=_cmd_supervise)

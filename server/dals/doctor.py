@@ -116,7 +116,8 @@ def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
         except (httpx.HTTPError, ValueError, AttributeError):
             uris = set()
         if w["url"].rstrip("/") in uris:
-            out.append(Check("worker", "ok", f"worker healthy and registered at {w['url']} (pid {w['pid']})"))
+            pids = ", ".join(str(p) for p in w.get("pids") or [w["pid"]])
+            out.append(Check("worker", "ok", f"worker healthy and registered at {w['url']} (pid {pids})"))
         else:
             out.append(Check("worker", "FAIL", f"worker at {w['url']} is not registered with Restate",
                              "`dals down && dals up` registers it again"))
@@ -128,7 +129,7 @@ def check_ports(lay: Layout) -> list[Check]:
     if kept is None:
         return [Check("ports", "ok", "none kept yet (free loopback ports are chosen on first start)")]
     data = lay.read_runtime()
-    ours = {data.get("supervisor")} | {(data.get(p) or {}).get("pid") for p in ("restate", "worker", "standby")}
+    ours = {data.get("supervisor")} | {pid for _, pid in lay.child_pids()}
     out = []
     for name, port in asdict(kept).items():
         if port_is_free(port):

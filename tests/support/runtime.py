@@ -55,6 +55,7 @@ class Runtime:
             pid = (st.get(part) or {}).get("pid")
             if pid:
                 self.pids.add(pid)
+        self.pids.update((st.get("worker") or {}).get("pids") or [])  # DALS_WORKER_PROCESSES > 1
 
     def healthy_again(self, part: str, old_pid: int, timeout: float = 60) -> dict:
         def check():

@@ -67,6 +67,8 @@ def status(lay: Layout | None = None) -> dict:
     sup_alive = supervisor_alive(lay)
     rpid = restate.get("pid") if sup_alive else None
     wpid = worker.get("pid") if sup_alive else None
+    # every worker process (several share the port with DALS_WORKER_PROCESSES > 1), first = `pid`
+    wpids = [w.get("pid") for w in data.get("workers") or [worker] if w] if sup_alive else []
     with _http_client(ingress, admin, worker_url) as http:
         restate_ok = bool(ingress and admin and _http_ok(f"{admin}/health", http)
                           and _http_ok(f"{ingress}/restate/health", http))
@@ -81,6 +83,7 @@ def status(lay: Layout | None = None) -> dict:
         "worker": {
             "pid": wpid if pid_alive(wpid) else None,
             "url": worker_url,
+            "pids": [p for p in wpids if p and pid_alive(p)],
             "healthy": worker_ok,
         },
         "supervisor": {"pid": data.get("supervisor") if sup_alive else None},
@@ -144,9 +147,8 @@ def down(timeout: float = 30.0) -> bool:
             kill_pid(sup, signal.SIGTERM, timeout)
             stopped = True
     # Children of a supervisor that died uncleanly.
-    for part in ("standby", "worker", "restate"):
-        pid = (data.get(part) or {}).get("pid")
-        if pid and pid_runs(pid, str(lay.root)):
+    for part, pid in lay.child_pids():
+        if pid_runs(pid, str(lay.root)):
             kill_pid(pid, signal.SIGTERM if part == "restate" else signal.SIGINT, timeout)
             stopped = True
     lay.write_runtime({"supervisor": None, "ready": False, "stateDir": str(lay.root)})

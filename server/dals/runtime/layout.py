@@ -70,6 +70,15 @@ class Layout:
         except (OSError, ValueError):
             return {}
 
+    def child_pids(self) -> list[tuple[str, int]]:
+        """(part, pid) of the supervisor's children in `runtime.json`, in stopping order: the
+        standby, every worker process, the Restate server."""
+        data = self.read_runtime()
+        parts = [("standby", (data.get("standby") or {}).get("pid"))]
+        parts += [("worker", (w or {}).get("pid")) for w in data.get("workers") or [data.get("worker")]]
+        parts.append(("restate", (data.get("restate") or {}).get("pid")))
+        return [(part, pid) for part, pid in dict.fromkeys(parts) if pid]
+
     def write_runtime(self, data: dict) -> None:
         tmp = self.runtime_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))

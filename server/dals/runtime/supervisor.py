@@ -1,4 +1,4 @@
-"""The supervisor: runs the Restate server and the worker, restarts them when they die,
+"""The supervisor: runs the Restate server and the worker processes, restarts them when they die,
 and resumes the tasks that were backing off at once instead of after Restate's backoff.
 
 Started detached by `dals up` (or `dals lsp`) as `python -m dals supervise`; one per state dir
@@ -17,7 +17,7 @@ from datetime import datetime
 import httpx
 
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir
+from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
 from . import restate_config, signing
 from .children import Child, kill_pid, pid_runs
 from .layout import Layout
@@ -53,16 +53,25 @@ class Supervisor:
         # Embedded: the worker accepts only requests signed by our server. External: only what the
         # user put in DALS_IDENTITY_KEYS (inherited with the environment).
         self.worker_env = env if external else dict(env, **signing.worker_env(layout.root))
-        self.worker = self._worker_child()
+        # One process, or several sharing the worker port (worker_main.shared_socket).
+        processes = worker_processes()
+        self.shared = processes > 1
+        self.workers = [self._worker_child() for _ in range(processes)]
         # A warm spare: imports done, waiting to bind the worker port when the worker dies.
         self.use_standby = os.environ.get("DALS_STANDBY_WORKER", "1") != "0"
         self.standby: Child | None = None
         self.stopping = asyncio.Event()
         self.restarts: list[float] = []
 
+    @property
+    def worker(self) -> Child:
+        """The first worker process: the one `runtime.json` and `dals status` name as `worker`."""
+        return self.workers[0]
+
     def _worker_child(self, standby: bool = False) -> Child:
         argv = [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)]
-        return Child("standby worker" if standby else "worker", argv + (["--standby"] if standby else []),
+        argv += (["--standby"] if standby else []) + (["--shared"] if self.shared else [])
+        return Child("standby worker" if standby else "worker", argv,
                      self.layout.log("worker"), env=self.worker_env, stop_signal=signal.SIGINT,
                      cwd=self.layout.root, stdin_pipe=standby, nice=runtime_nice())
 
@@ -80,6 +89,7 @@ class Supervisor:
             "restate": {"pid": self.restate.pid if self.restate else None, "ingress": self.api.ingress_url,
                         "admin": self.api.admin_url, "external": bool(self.external)},
             "worker": {"pid": self.worker.pid, "url": self.worker_url},
+            "workers": [{"pid": w.pid} for w in self.workers],
             "standby": {"pid": self.standby.pid if self.standby and self.standby.alive() else None},
         })
 
@@ -93,7 +103,10 @@ class Supervisor:
             await asyncio.sleep(0.05)
         raise RuntimeError(f"Restate not healthy after {timeout:.0f}s")
 
-    async def wait_worker(self, timeout: float = 60.0) -> None:
+    async def wait_worker(self, child: Child | None = None, timeout: float = 60.0) -> None:
+        """Until the worker port answers and `child` (default: every worker process) still runs.
+        With shared ports any process may answer: the port serving is what readiness means."""
+        children = [child] if child else self.workers
         deadline = time.monotonic() + timeout
         async with httpx.AsyncClient(timeout=1.0) as http:
             while time.monotonic() < deadline:
@@ -102,8 +115,9 @@ class Supervisor:
                         return
                 except httpx.HTTPError:
                     pass
-                if not self.worker.alive():
-                    raise RuntimeError(f"worker exited with {self.worker.exit_code()}; see {self.worker.log}")
+                for c in children:
+                    if not c.alive():
+                        raise RuntimeError(f"worker exited with {c.exit_code()}; see {c.log}")
                 await asyncio.sleep(0.03)
         raise RuntimeError(f"worker not healthy after {timeout:.0f}s")
 
@@ -131,7 +145,8 @@ class Supervisor:
     async def start_all(self) -> None:
         # The worker boots for seconds (imports) and needs no Restate for it: start it first, so
         # its boot overlaps Restate's. Registration below waits for both.
-        self.worker.start()
+        for w in self.workers:
+            w.start()
         if self.restate:
             self.restate.start()
         self.write_runtime(ready=False)  # the pids, for a `dals down` that comes before ready
@@ -184,13 +199,15 @@ class Supervisor:
             child.start()
             await self.wait_restate()
         else:
+            at = self.workers.index(child)
             if self.standby and self.standby.wake():
-                self.worker = child = self.standby
+                child = self.standby
                 child.name = "worker"
                 self.standby = None
             else:
                 child.start()
-            await self.wait_worker()
+            self.workers[at] = child
+            await self.wait_worker(child)
             self.start_standby()
         self.write_runtime(ready=True)
         log(f"{child.name} back as pid {child.pid}")
@@ -198,7 +215,7 @@ class Supervisor:
 
     async def watch(self) -> None:
         while not self.stopping.is_set():
-            for child in (self.restate, self.worker):
+            for child in (self.restate, *self.workers):
                 if child and not child.alive() and not self.stopping.is_set():
                     try:
                         await self.restart(child)
@@ -212,7 +229,8 @@ class Supervisor:
     def stop_all(self) -> None:
         if self.standby:
             self.standby.stop()
-        self.worker.stop()
+        for w in self.workers:
+            w.stop()
         if self.restate:
             self.restate.stop(timeout=15)
         self.layout.write_runtime({"supervisor": None, "ready": False, "stateDir": str(self.layout.root)})
@@ -220,10 +238,8 @@ class Supervisor:
 
 def kill_leftovers(layout: Layout) -> None:
     """Children of a supervisor that was killed outright are still running: stop them first."""
-    data = layout.read_runtime()
-    for part in ("standby", "worker", "restate"):
-        pid = (data.get(part) or {}).get("pid")
-        if pid and pid_runs(pid, str(layout.root)):
+    for part, pid in layout.child_pids():
+        if pid_runs(pid, str(layout.root)):
             log(f"stopping leftover {part} pid {pid}")
             kill_pid(pid, signal.SIGTERM if part == "restate" else signal.SIGINT)
 

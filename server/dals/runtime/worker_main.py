@@ -3,8 +3,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import sys
 import types
+
+# With several worker processes on one port, each HTTP/2 connection takes at most this many
+# invocations at once, so that Restate opens more connections and the kernel spreads them (and
+# their tasks) over the processes; one process would otherwise get every invocation on its one
+# connection. Restate opens another connection when those it has are full.
+SHARED_STREAMS_PER_CONNECTION = 2
 
 
 def _without_mcp() -> None:
@@ -33,10 +40,22 @@ def _without_mcp() -> None:
     sys.modules["pydantic_ai.mcp"] = stub
 
 
-def serve(port: int, host: str = "127.0.0.1", standby: bool = False) -> int:
+def shared_socket(host: str, port: int) -> int:
+    """A listening-to-be TCP socket on `port` that other worker processes of this user bind too
+    (`SO_REUSEPORT`: the kernel spreads new connections over them); its file descriptor."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.bind((host, port))
+    return sock.detach()  # hypercorn owns it from here (`fd://`)
+
+
+def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: bool = False) -> int:
     """Serve on `port`. With `standby`, import everything first, then wait for a line on stdin
     before binding: the supervisor keeps one such warm spare so a dead worker is replaced in
-    milliseconds instead of a multi-second cold import. EOF on stdin (supervisor gone) = exit."""
+    milliseconds instead of a multi-second cold import. EOF on stdin (supervisor gone) = exit.
+    With `shared`, bind the port beside the other worker processes (`shared_socket`)."""
     from hypercorn.asyncio import serve as hypercorn_serve
     from hypercorn.config import Config
 
@@ -50,7 +69,9 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False) -> int:
         print("standby: taking over", file=sys.stderr, flush=True)
 
     config = Config()
-    config.bind = [f"{host}:{port}"]
+    config.bind = [f"fd://{shared_socket(host, port)}"] if shared else [f"{host}:{port}"]
+    if shared:
+        config.h2_max_concurrent_streams = SHARED_STREAMS_PER_CONNECTION
     config.keep_alive_max_requests = 1_000_000_000  # the default 1,000 stalls Restate's connection
     config.graceful_timeout = 2.0
     config.accesslog = None
