@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -121,3 +122,19 @@ async def test_kill9_of_one_worker_process_loses_nothing(runtime, double, tmp_pa
     st = await asyncio.to_thread(wait_for, two_again, 60, "two worker processes again")
     now = set(st["worker"]["pids"])
     assert victim not in now and (workers - {victim}) <= now, (victim, workers, now)
+
+
+def test_down_stops_every_worker_process(tmp_path):
+    rt = Runtime(tmp_path / "state", {"DALS_MODEL": "offline", "DALS_WORKER_PROCESSES": "3"})
+    try:
+        st = rt.up()
+        pids = st["worker"]["pids"]
+        assert len(pids) == 3 and st["worker"]["healthy"], st["worker"]
+        port = int(st["worker"]["url"].rsplit(":", 1)[1])
+        rt.dals("down")
+        wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in pids), 30, "every worker process gone")
+        with socket.socket() as s:  # no process still listens there (connections may linger in TIME_WAIT)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))
+    finally:
+        rt.down()
