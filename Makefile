@@ -106,7 +106,7 @@ bench: $(VENV)/.installed $(RESTATE_BIN)
 	$(PY) bench/event_latency.py --quick
 	$(PY) bench/recovery.py --quick
 	$(PY) bench/replay.py --quick
-	$(PY) bench/concurrency.py --quick
+	$(PY) bench/concurrency.py --quick --worker-processes 1,2
 	$(PY) bench/responsiveness.py --quick
 	$(PY) bench/code_actions.py --quick
 	$(PY) bench/footprint.py --quick
