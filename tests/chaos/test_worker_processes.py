@@ -11,37 +11,25 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import signal
 import socket
-import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.chaos.conftest import runtime_on
 from tests.support.lsp_client import DalsClient
-from tests.support.openai_double import OpenAIDouble, conversation_key
+from tests.support.openai_double import conversation_key
 from tests.support.runtime import Runtime, wait_for
 
 TASKS = 4
 
 
 @pytest.fixture(scope="module")
-def double():
-    with OpenAIDouble(model="double") as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def runtime(double):
-    state = Path(tempfile.mkdtemp(prefix="dals-procs-state-"))
-    rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
-                         "DALS_MODEL": "openai-chat:double", "DALS_WORKER_PROCESSES": "2"})
-    rt.up()
-    yield rt
-    rt.down()
-    shutil.rmtree(state, ignore_errors=True)
+def runtime(chaos_double):
+    with runtime_on(chaos_double, DALS_WORKER_PROCESSES="2") as rt:
+        yield rt
 
 
 def plan(tag: str) -> str:
@@ -85,7 +73,8 @@ def test_status_names_every_worker_process(runtime):
     assert "(+1 more process on the port)" in runtime.dals("status").stdout
 
 
-async def test_kill9_of_one_worker_process_loses_nothing(runtime, double, tmp_path):
+async def test_kill9_of_one_worker_process_loses_nothing(runtime, chaos_double, tmp_path):
+    double = chaos_double
     workers = set(runtime.status()["worker"]["pids"])
     client = DalsClient(runtime.env, tmp_path)
     await client.start()
