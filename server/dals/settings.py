@@ -112,20 +112,28 @@ def runtime_nice() -> int:
 MAX_WORKER_PROCESSES = 16
 
 
-def worker_processes() -> int:
+def worker_processes_setting() -> tuple[int, str | None]:
     """`DALS_WORKER_PROCESSES`: how many worker processes the runtime's supervisor runs (1-16,
-    default 1). They share the worker port (`SO_REUSEPORT`), so Restate's connections, and the
-    tasks on them, spread over the processes: more steps per second when many tasks run at once
-    and the machine has cores to spare, one idle process's memory (~76 MiB) more per process."""
+    default 1), and what is wrong with the value if anything (then 1). They share the worker port
+    (`SO_REUSEPORT`), so Restate's connections, and the tasks on them, spread over the processes:
+    more steps per second when many tasks run at once, one idle process's memory (~76 MiB) more
+    per process."""
     value = os.environ.get("DALS_WORKER_PROCESSES", "").strip()
     if not value:
-        return 1
+        return 1, None
     try:
         count = int(value)
     except ValueError:
         count = 0
     if not 1 <= count <= MAX_WORKER_PROCESSES:
-        print(f"dals: DALS_WORKER_PROCESSES={value!r} is not a whole number from 1 to "
-              f"{MAX_WORKER_PROCESSES}; using 1", file=sys.stderr)
-        return 1
+        return 1, (f"DALS_WORKER_PROCESSES={value!r} is not a whole number from 1 to "
+                   f"{MAX_WORKER_PROCESSES}; using 1")
+    return count, None
+
+
+def worker_processes() -> int:
+    """`worker_processes_setting()`'s count; a bad value is said on stderr."""
+    count, problem = worker_processes_setting()
+    if problem:
+        print(f"dals: {problem}", file=sys.stderr)
     return count

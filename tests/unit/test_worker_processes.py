@@ -61,3 +61,14 @@ def test_child_pids_reads_a_runtime_file_without_workers(tmp_path):
     assert lay.child_pids() == [("worker", 11), ("restate", 10)]
     lay.write_runtime({"supervisor": None, "ready": False})
     assert lay.child_pids() == []
+
+
+def test_doctor_warns_about_a_bad_worker_processes_setting(monkeypatch, tmp_path):
+    from dals.doctor import check_settings
+    from dals.lsp.config import Config
+
+    monkeypatch.setenv("DALS_WORKER_PROCESSES", "lots")
+    warned = [c for c in check_settings(Config.for_workspace(tmp_path)) if "DALS_WORKER_PROCESSES" in c.message]
+    assert len(warned) == 1 and warned[0].level == "warn", warned
+    monkeypatch.setenv("DALS_WORKER_PROCESSES", "2")
+    assert not [c for c in check_settings(Config.for_workspace(tmp_path)) if "DALS_WORKER_PROCESSES" in c.message]
