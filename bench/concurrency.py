@@ -115,7 +115,7 @@ async def main() -> int:
                     "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
                 pids = h.runtime_pids()
                 procs[v] = {"restate-server": pids["restate"]["pid"],
-                            "worker": tuple(pids["worker"]["pids"]) or pids["worker"]["pid"],
+                            "worker": tuple(pids["worker"]["pids"]),
                             "dals lsp": client.pid, "standby worker": pids["standby"]["pid"]}
             await asyncio.sleep(1.0)
             at_rest = {w: {k: ru.rss_mb(p) for k, p in procs[w].items()} for w in modes}

@@ -291,7 +291,7 @@ def runtime_pids() -> dict[str, dict]:
 
     data = control.layout().read_runtime()
     out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "standby")}
-    out["worker"]["pids"] = [w["pid"] for w in data.get("workers") or [] if w.get("pid")]
+    out["worker"]["pids"] = control.layout().worker_pids()
     out["supervisor"] = {"pid": data.get("supervisor")}
     return out
 

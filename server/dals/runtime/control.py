@@ -67,8 +67,7 @@ def status(lay: Layout | None = None) -> dict:
     sup_alive = supervisor_alive(lay)
     rpid = restate.get("pid") if sup_alive else None
     wpid = worker.get("pid") if sup_alive else None
-    # every worker process (several share the port with DALS_WORKER_PROCESSES > 1), first = `pid`
-    wpids = [w.get("pid") for w in data.get("workers") or [worker] if w] if sup_alive else []
+    wpids = lay.worker_pids() if sup_alive else []
     with _http_client(ingress, admin, worker_url) as http:
         restate_ok = bool(ingress and admin and _http_ok(f"{admin}/health", http)
                           and _http_ok(f"{ingress}/restate/health", http))
@@ -83,7 +82,7 @@ def status(lay: Layout | None = None) -> dict:
         "worker": {
             "pid": wpid if pid_alive(wpid) else None,
             "url": worker_url,
-            "pids": [p for p in wpids if p and pid_alive(p)],
+            "pids": [p for p in wpids if pid_alive(p)],
             "healthy": worker_ok,
         },
         "supervisor": {"pid": data.get("supervisor") if sup_alive else None},

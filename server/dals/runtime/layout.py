@@ -79,6 +79,11 @@ class Layout:
         parts.append(("restate", (data.get("restate") or {}).get("pid")))
         return [(part, pid) for part, pid in dict.fromkeys(parts) if pid]
 
+    def worker_pids(self) -> list[int]:
+        """Every worker process in `runtime.json` (several with DALS_WORKER_PROCESSES > 1); the
+        first is the one named `worker`."""
+        return [pid for part, pid in self.child_pids() if part == "worker"]
+
     def write_runtime(self, data: dict) -> None:
         tmp = self.runtime_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2))
