@@ -27,6 +27,7 @@ class _Pending:
 
     def __init__(self, ctx: Any):
         self.callbacks: dict[str, Callable[[], None]] = {}
+        self.hold: Callable[[], bool] = lambda: False  # True: keep the callbacks for a later flush
         for name in FLUSHES:
             setattr(ctx, name, self._wrap(getattr(ctx, name)))
 
@@ -39,6 +40,8 @@ class _Pending:
         return flush_then_run
 
     def run(self) -> None:
+        if not self.callbacks or self.hold():
+            return
         callbacks, self.callbacks = self.callbacks, {}
         for callback in callbacks.values():
             try:
@@ -51,14 +54,26 @@ def supported(ctx: Any) -> bool:
     return all(inspect.iscoroutinefunction(getattr(ctx, name, None)) for name in FLUSHES)
 
 
+def _pending(ctx: Any) -> _Pending | None:
+    pending = getattr(ctx, "_dals_after_flush", None)
+    if pending is None and supported(ctx):
+        pending = ctx._dals_after_flush = _Pending(ctx)
+    return pending
+
+
 def after_flush(ctx: Any, key: str, callback: Callable[[], None]) -> bool:
     """Call `callback` once the SDK has sent what the handler has journaled so far; for one `key`
     only the latest callback runs. False (nothing registered) if `ctx` has no such flush."""
-    pending = getattr(ctx, "_dals_after_flush", None)
+    pending = _pending(ctx)
     if pending is None:
-        if not supported(ctx):
-            return False
-        pending = _Pending(ctx)
-        ctx._dals_after_flush = pending
+        return False
     pending.callbacks[key] = callback
     return True
+
+
+def hold_while(ctx: Any, hold: Callable[[], bool]) -> None:
+    """Flushes while `hold()` is true keep their callbacks for the first flush after it
+    (eager_steps.py: nothing is pushed ahead of a journal entry Restate has not acknowledged)."""
+    pending = _pending(ctx)
+    if pending is not None:
+        pending.hold = hold

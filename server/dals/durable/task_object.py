@@ -33,6 +33,7 @@ from ..workspace.confine import workspace_key
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
+from . import eager_steps
 from .task_notes import since as notes_since
 from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import TaskSpec, task_prompt
@@ -73,8 +74,10 @@ task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal count
 class JournalRunner:
     """The agent's StepRunner on Restate: steps are `ctx.run_typed`, events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec,
+                 steps: eager_steps.EagerSteps | None = None):
         self.ctx = ctx
+        self.run_step = steps.run if steps else ctx.run_typed
         self.record = record
         self.task_id = spec.taskId
         self.editor_key = workspace_key(Path(spec.workspace)) if spec.editor else None
@@ -118,7 +121,7 @@ class JournalRunner:
         async def action() -> dict[str, Any]:  # run_typed needs a coroutine function
             return await fn()
 
-        return await self.ctx.run_typed(name, action)
+        return await self.run_step(name, action)
 
     def event(self, kind, title, detail, at):
         self.record.tool_step(kind, title, at, detail)
@@ -184,6 +187,15 @@ async def _report_replayed(task_id: str, replayed: dict[str, int]) -> None:
 
 @agent_task.handler()
 async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
+    steps = eager_steps.install(ctx)
+    try:
+        return await _run(ctx, spec, steps)
+    finally:
+        if steps:  # every way out awaits ctx.time() first, which waits for the acknowledgement;
+            steps.cancel()  # this only stops the wait when the attempt ends on an exception
+
+
+async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None) -> dict[str, Any]:
     record = TaskRecord(ctx, spec.model_dump())
     record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
     try:
@@ -195,7 +207,7 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
     durable = RestateAgent(build_agent(model), run_options=RunOptions(max_attempts=1))
-    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec), mode=spec.mode,
+    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, steps), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     try:
         try:

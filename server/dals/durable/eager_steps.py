@@ -1,0 +1,148 @@
+"""Journaled steps whose handler goes on while Restate stores the result (`DALS_EAGER_STEPS`).
+
+`ctx.run_typed` returns a step's value only once Restate has acknowledged the journal entry: the
+worker's event loop sits idle for that round trip (Restate's CPU, ~3 ms a step on this machine),
+and then does the handler's in-memory work between two steps (pydantic-ai's graph, the events)
+while Restate sits idle. An eager step hands the handler the value as soon as the action has
+produced it and keeps the acknowledgement pending, so the two overlap. Nothing leaves the worker
+before the acknowledgement, which keeps Guarantees 1 and 4 (DESIGN.md):
+
+- the next step (a model request, a tool call) starts only after the previous one is acknowledged
+  (`run_typed` waits for it first);
+- any other wait on Restate (`ctx.time`, a sleep, a call, an awakeable) waits for it first, so only
+  one coroutine reads Restate's stream at a time (`create_poll_or_cancel_coroutine`, gated);
+- a hint push (`after_flush`) is held until it: events never reach a client ahead of the journal;
+- the handler gets the value as a replay would: deserialised from the bytes it journals.
+
+Between two steps the handler only computes and buffers journal commands (`ctx.set`), which reach
+Restate in order after the pending entry; a crash there loses the in-memory work, and the re-run
+step is the one in flight, as before. restate-sdk has no public hook for this, so `install` wraps
+three methods on the context instance (one per invocation attempt); `supported()` says whether
+the SDK still has them (`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them),
+and without them the steps are plain `run_typed`.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import copy
+import functools
+import inspect
+import os
+from typing import Any
+
+from restate import RunOptions
+from restate.serde import DefaultSerde
+from restate.types import extract_core_type
+
+from .after_flush import hold_while
+
+EAGER_NAMES = ("Model call",)  # RestateModelWrapper's step; our own tool steps call `run` directly
+# True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
+# Restate's stream is the one the gate lets through.
+_acknowledging = contextvars.ContextVar("dals_eager_acknowledging", default=False)
+
+
+def enabled() -> bool:
+    return os.environ.get("DALS_EAGER_STEPS", "1") != "0"
+
+
+def supported(ctx: Any) -> bool:
+    """The SDK internals this relies on are there (restate-sdk 1.3)."""
+    return (callable(getattr(ctx, "run_typed", None))
+            and inspect.iscoroutinefunction(getattr(ctx, "create_poll_or_cancel_coroutine", None))
+            and callable(getattr(getattr(ctx, "vm", None), "is_completed", None)))
+
+
+class EagerSteps:
+    """One invocation attempt's eager steps: at most one unacknowledged at a time."""
+
+    def __init__(self, ctx: Any):
+        self.ctx = ctx
+        self.pending: asyncio.Task | None = None  # waits for the last eager step's acknowledgement
+        self.handle: int | None = None
+        self._run_typed = ctx.run_typed
+        self._poll = ctx.create_poll_or_cancel_coroutine
+        ctx.run_typed = self._run_typed_by_name
+        ctx.create_poll_or_cancel_coroutine = self._gated_poll
+        hold_while(ctx, self.unacknowledged)
+
+    def unacknowledged(self) -> bool:
+        p = self.pending
+        return p is not None and not p.done() and not self.ctx.vm.is_completed(self.handle)
+
+    async def settle(self) -> None:
+        """Wait for the pending acknowledgement (raising what it raised: a suspension, a disconnect)."""
+        p = self.pending
+        if p is None or _acknowledging.get():
+            return
+        try:
+            await asyncio.shield(p)  # a cancelled waiter must not cancel the acknowledgement
+        finally:
+            if self.pending is p and p.done():
+                self.pending = None
+
+    def cancel(self) -> None:
+        p, self.pending = self.pending, None
+        if p is not None and not p.done():
+            p.cancel()
+
+    async def _gated_poll(self, unresolved: Any) -> None:
+        await self.settle()
+        return await self._poll(unresolved)
+
+    def _run_typed_by_name(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
+                           *args: Any, **kwargs: Any):
+        if name in EAGER_NAMES:
+            return self.run(name, action, options, *args, **kwargs)
+        return self._run_typed(name, action, options, *args, **kwargs)
+
+    async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
+                  *args: Any, **kwargs: Any) -> Any:
+        """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack."""
+        await self.settle()  # the step before is journaled before this one starts
+        options = _with_serde(action, options)
+        produced = asyncio.get_running_loop().create_future()
+
+        @functools.wraps(action)
+        async def produce(*a: Any, **k: Any) -> Any:
+            value = action(*a, **k)
+            if inspect.isawaitable(value):
+                value = await value
+            if not produced.done():
+                produced.set_result(value)
+            return value
+
+        future = self._run_typed(name, produce, options, *args, **kwargs)
+        token = _acknowledging.set(True)
+        try:
+            fetch = asyncio.ensure_future(future.future.get())
+        finally:
+            _acknowledging.reset(token)
+        await asyncio.wait((fetch, produced), return_when=asyncio.FIRST_COMPLETED)
+        if fetch.done() or not produced.done():  # replayed from the journal, or the step failed
+            return await fetch
+        value = produced.result()
+        self.pending, self.handle = fetch, future.handle
+        return options.serde.deserialize(options.serde.serialize(value))  # what a replay would get
+
+
+def _with_serde(action: Any, options: RunOptions) -> RunOptions:
+    """The serde `run_typed` would pick, fixed in the options (so the round trip uses the same)."""
+    if not isinstance(options.serde, DefaultSerde):
+        return options
+    options = copy.copy(options)
+    if options.type_hint is None:
+        options.type_hint = inspect.signature(action, eval_str=True).return_annotation
+    kind, core = extract_core_type(options.type_hint)
+    if kind in ("simple", "optional"):
+        options.type_hint = core
+    options.serde = options.serde.with_maybe_type(options.type_hint)
+    return options
+
+
+def install(ctx: Any) -> EagerSteps | None:
+    """Eager steps for this attempt, or None (disabled, or an SDK without the methods)."""
+    if not enabled() or not supported(ctx):
+        return None
+    return EagerSteps(ctx)
