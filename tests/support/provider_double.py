@@ -9,7 +9,7 @@ later steps the plan summary.
 
 Every request is recorded (step, conversation key, time, answer status, the messages sent,
 whether it asked for a stream, the usage answered), so tests can assert how many model calls really reached the provider and what
-they carried; the hooks ``delays``, ``fail_next``, ``fail_until``/``fail_status``/
+they carried; the hooks ``delays``, ``holds``, ``fail_next``, ``fail_until``/``fail_status``/
 ``fail_from_step`` and ``api_key`` script slow, failing and key-refusing provider behaviour.
 """
 
@@ -68,6 +68,8 @@ class ProviderDouble:
         self.requests: list[dict[str, Any]] = []
         self.delays: dict[int, float] = {}
         """Seconds to wait before answering step k, failures included (cut short by ``stop()``)."""
+        self.holds: dict[int, threading.Event] = {}
+        """Step k is answered only once its event is set (or ``stop()``)."""
         self.fail_next: list[int] = []
         """HTTP statuses for the next requests, popped in order."""
         self.fail_until: threading.Event | None = None
@@ -202,6 +204,9 @@ class ProviderDouble:
         delay = self.delays.get(step, 0.0)
         if delay:
             self._stopping.wait(delay)
+        hold = self.holds.get(step)
+        while hold is not None and not hold.wait(0.05) and not self._stopping.is_set():
+            pass
         self._settle(entry, reply)
         return reply
 

@@ -1,0 +1,188 @@
+"""eager_steps: the handler gets a step's value before Restate acknowledges it, but the next step,
+any other wait on Restate and the hint pushes wait for the acknowledgement; the restate-sdk
+internals it wraps still exist. (The same on real processes: tests/chaos/test_eager_steps.py.)"""
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+from restate import RunOptions
+
+from dals.durable import eager_steps
+from dals.durable.after_flush import after_flush
+
+
+class Lazy:
+    def __init__(self, fetch):
+        self.fetch, self.task = fetch, None
+
+    async def get(self):
+        if self.task is None:
+            self.task = asyncio.ensure_future(self.fetch())
+        return await self.task
+
+
+class Future:
+    def __init__(self, handle, fetch):
+        self.handle, self.future = handle, Lazy(fetch)
+
+
+class VM:
+    def __init__(self):
+        self.acked: set[int] = set()
+
+    def is_completed(self, handle):
+        return handle in self.acked
+
+
+class FakeContext:
+    """Stands for restate-sdk's ServerInvocationContext: a run executes its action, proposes the
+    value, then polls for Restate's acknowledgement (here: until the test calls `ack`)."""
+
+    def __init__(self, journal: dict[int, bytes] | None = None):
+        self.vm = VM()
+        self.journal = journal or {}  # handle -> bytes: replayed runs
+        self.log: list[str] = []
+        self.acks: dict[int, asyncio.Event] = {}
+        self.runs = 0
+
+    def run_typed(self, name, action, options=RunOptions(), /, *args, **kwargs):
+        handle, self.runs = self.runs, self.runs + 1
+
+        async def fetch():
+            if handle in self.journal:
+                return options.serde.deserialize(self.journal[handle])
+            value = await action(*args, **kwargs)
+            self.log.append(f"ran {name}")
+            data = options.serde.serialize(value)
+            await self.create_poll_or_cancel_coroutine(handle)
+            return options.serde.deserialize(data)
+
+        return Future(handle, fetch)
+
+    async def create_poll_or_cancel_coroutine(self, handle):
+        self.log.append(f"poll {handle}")
+        await self.acks.setdefault(handle, asyncio.Event()).wait()
+        self.vm.acked.add(handle)
+
+    def ack(self, handle):
+        self.acks.setdefault(handle, asyncio.Event()).set()
+
+    async def take_and_send_output(self):
+        self.log.append("flush")
+
+    async def leave(self):
+        self.log.append("leave")
+
+
+async def settle_loop():
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def answer(value):
+    return value
+
+
+async def test_the_value_comes_before_the_ack_and_the_next_step_waits_for_it():
+    ctx = FakeContext()
+    steps = eager_steps.EagerSteps(ctx)
+    original = {"tool": "read_file", "args": [1, 2]}
+
+    async def first() -> dict:
+        return original
+
+    got = await steps.run("one", first)
+    assert got == {"tool": "read_file", "args": [1, 2]} and got is not original  # as a replay gets it
+    assert steps.unacknowledged() and "ran one" in ctx.log
+
+    second = asyncio.ensure_future(steps.run("two", lambda: answer("b")))
+    await settle_loop()
+    assert "ran two" not in ctx.log, "the next step started before the acknowledgement"
+    ctx.ack(0)
+    await settle_loop()
+    assert "ran two" in ctx.log and await second == "b"
+    ctx.ack(1)
+    await steps.settle()
+    assert not steps.unacknowledged()
+
+
+async def test_any_other_wait_on_restate_waits_for_the_ack():
+    ctx = FakeContext()
+    steps = eager_steps.EagerSteps(ctx)
+    await steps.run("one", lambda: answer(1))
+    other = asyncio.ensure_future(ctx.create_poll_or_cancel_coroutine(7))  # e.g. ctx.time(), a sleep
+    await settle_loop()
+    assert "poll 7" not in ctx.log
+    ctx.ack(0)
+    ctx.ack(7)
+    await other
+    assert ctx.log.index("poll 7") > ctx.log.index("poll 0")
+
+
+async def test_hint_pushes_wait_for_the_ack():
+    ctx = FakeContext()
+    steps = eager_steps.EagerSteps(ctx)
+    pushed: list[str] = []
+    await steps.run("one", lambda: answer(1))
+    assert after_flush(ctx, "hint", lambda: pushed.append("event of one"))
+    await ctx.take_and_send_output()
+    assert pushed == [], "pushed ahead of the journal"
+    ctx.ack(0)
+    await steps.settle()
+    await ctx.take_and_send_output()
+    assert pushed == ["event of one"]
+
+
+async def test_a_replayed_step_returns_the_journal_and_leaves_nothing_pending():
+    ctx = FakeContext(journal={0: b'{"from": "journal"}'})
+    steps = eager_steps.EagerSteps(ctx)
+
+    async def never() -> dict:
+        raise AssertionError("a replayed step must not run")
+
+    assert await steps.run("one", never) == {"from": "journal"}
+    assert not steps.unacknowledged() and ctx.log == []
+
+
+async def test_a_failing_step_raises_as_a_plain_run_does():
+    ctx = FakeContext()
+    steps = eager_steps.EagerSteps(ctx)
+
+    async def boom() -> int:
+        raise ValueError("tool failed")
+
+    with pytest.raises(ValueError, match="tool failed"):
+        await steps.run("one", boom)
+    assert not steps.unacknowledged()
+
+
+async def test_only_model_calls_are_made_eager_through_run_typed():
+    ctx = FakeContext()
+    eager_steps.EagerSteps(ctx)
+    plain = ctx.run_typed("timestamp", lambda: answer(1.5))
+    assert isinstance(plain, Future)  # the SDK's own future, awaited as before
+    assert inspect.iscoroutine(model := ctx.run_typed("Model call", lambda: answer("r")))
+    model.close()
+
+
+def test_off_by_setting_or_without_the_sdk_internals(monkeypatch):
+    monkeypatch.setenv("DALS_EAGER_STEPS", "0")
+    assert eager_steps.install(FakeContext()) is None
+    monkeypatch.delenv("DALS_EAGER_STEPS")
+    assert eager_steps.install(FakeContext()) is not None
+    assert eager_steps.install(object()) is None
+
+
+def test_restate_sdk_still_has_what_eager_steps_wrap():
+    """If an SDK upgrade renames these, eager steps turn themselves off (plain runs): fail here."""
+    from restate.server_context import LazyFuture, ServerDurableFuture, ServerInvocationContext
+    from restate.vm import VMWrapper
+
+    assert callable(ServerInvocationContext.run_typed)
+    assert inspect.iscoroutinefunction(ServerInvocationContext.create_poll_or_cancel_coroutine)
+    assert callable(VMWrapper.is_completed)
+    assert inspect.iscoroutinefunction(LazyFuture.get)
+    init = inspect.getsource(ServerDurableFuture.__init__)
+    assert "self.handle = handle" in init and "self.future = LazyFuture(" in init
