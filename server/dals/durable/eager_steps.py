@@ -26,13 +26,13 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import copy
-import functools
+import dataclasses
 import inspect
 import os
 from typing import Any
 
 from restate import RunOptions
-from restate.serde import DefaultSerde
+from restate.serde import DefaultSerde, Serde
 from restate.types import extract_core_type
 
 from .after_flush import hold_while
@@ -41,6 +41,7 @@ EAGER_NAMES = ("Model call",)  # RestateModelWrapper's step; our own tool steps 
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
 # Restate's stream is the one the gate lets through.
 _acknowledging = contextvars.ContextVar("dals_eager_acknowledging", default=False)
+_FETCHED = object()  # `produced` resolved by the SDK's future instead: the step was not run here
 
 
 def enabled() -> bool:
@@ -77,7 +78,9 @@ class EagerSteps:
         if p is None or _acknowledging.get():
             return
         try:
-            await asyncio.shield(p)  # a cancelled waiter must not cancel the acknowledgement
+            if not p.done():
+                await asyncio.shield(p)  # a cancelled waiter must not cancel the acknowledgement
+            p.result()
         finally:
             if self.pending is p and p.done():
                 self.pending = None
@@ -101,10 +104,9 @@ class EagerSteps:
                   *args: Any, **kwargs: Any) -> Any:
         """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack."""
         await self.settle()  # the step before is journaled before this one starts
-        options = _with_serde(action, options)
+        serde = _Journaled(_with_serde(action, options).serde)
         produced = asyncio.get_running_loop().create_future()
 
-        @functools.wraps(action)
         async def produce(*a: Any, **k: Any) -> Any:
             value = action(*a, **k)
             if inspect.isawaitable(value):
@@ -113,18 +115,42 @@ class EagerSteps:
                 produced.set_result(value)
             return value
 
-        future = self._run_typed(name, produce, options, *args, **kwargs)
+        future = self._run_typed(name, produce, dataclasses.replace(options, serde=serde), *args, **kwargs)
         token = _acknowledging.set(True)
         try:
             fetch = asyncio.ensure_future(future.future.get())
         finally:
             _acknowledging.reset(token)
-        await asyncio.wait((fetch, produced), return_when=asyncio.FIRST_COMPLETED)
-        if fetch.done() or not produced.done():  # replayed from the journal, or the step failed
+        fetch.add_done_callback(lambda _: produced.done() or produced.set_result(_FETCHED))
+        if await produced is _FETCHED or fetch.done() or serde.data is None:  # replayed, or it failed
             return await fetch
-        value = produced.result()
         self.pending, self.handle = fetch, future.handle
-        return options.serde.deserialize(options.serde.serialize(value))  # what a replay would get
+        return serde.copy()  # what a replay would get
+
+
+class _Journaled(Serde):
+    """The step's serde, keeping the bytes the SDK journals: the handler's copy of the value is
+    decoded from them (not encoded a second time), and when the SDK decodes the same bytes once
+    Restate acknowledges them (a value nobody reads then), it gets that copy instead of a third."""
+
+    def __init__(self, inner: Serde):
+        self.inner = inner
+        self.data: bytes | None = None
+        self.value: Any = None
+        self.decoded = False
+
+    def serialize(self, obj: Any) -> bytes:
+        self.data = self.inner.serialize(obj)
+        return self.data
+
+    def copy(self) -> Any:
+        self.value, self.decoded = self.inner.deserialize(self.data), True
+        return self.value
+
+    def deserialize(self, buf: bytes) -> Any:
+        if self.decoded and buf == self.data:
+            return self.value
+        return self.inner.deserialize(buf)
 
 
 def _with_serde(action: Any, options: RunOptions) -> RunOptions:

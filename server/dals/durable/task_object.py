@@ -21,6 +21,7 @@ import restate
 from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
+from restate.serde import JsonSerde
 from restate.ext.pydantic import RestateAgent
 
 from ..agent.coder import build_agent
@@ -67,6 +68,10 @@ EDITOR_WAIT = timedelta(seconds=15)  # an attached editor answers in millisecond
 # Per provider attempt, inside the journaled step (the SDK's own timeout; a hung request fails and
 # is retried by Restate, then the task pauses). Below the service's inactivity + abort timeouts.
 MODEL_TIMEOUT_S = float(os.environ.get("DALS_MODEL_TIMEOUT_S", "600"))
+
+# A tool step's result is a JSON object: its serde is fixed here, not worked out from the action's
+# signature on every step (as restate-sdk does for its default serde).
+STEP_OPTIONS = RunOptions(serde=JsonSerde())
 
 task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal counters of a task (replays).")
 
@@ -121,7 +126,7 @@ class JournalRunner:
         async def action() -> dict[str, Any]:  # run_typed needs a coroutine function
             return await fn()
 
-        return await self.run_step(name, action)
+        return await self.run_step(name, action, STEP_OPTIONS)
 
     def event(self, kind, title, detail, at):
         self.record.tool_step(kind, title, at, detail)
