@@ -103,6 +103,7 @@ test-unit: setup
 # `make test`. Full-mode commands (the ones docs/benchmarks.md reports) are listed there.
 bench: $(VENV)/.installed $(RESTATE_BIN)
 	$(PY) bench/step_cost.py --quick
+	$(PY) bench/eager_steps.py --quick
 	$(PY) bench/event_latency.py --quick
 	$(PY) bench/recovery.py --quick
 	$(PY) bench/replay.py --quick

@@ -86,9 +86,14 @@ class EagerSteps:
                 self.pending = None
 
     def cancel(self) -> None:
+        """The attempt is over: stop waiting (its outcome, if any, is the attempt's, not a step's)."""
         p, self.pending = self.pending, None
-        if p is not None and not p.done():
+        if p is None:
+            return
+        if not p.done():
             p.cancel()
+        elif not p.cancelled():
+            p.exception()  # retrieved: not logged as "never retrieved" when the task is collected
 
     async def _gated_poll(self, unresolved: Any) -> None:
         await self.settle()

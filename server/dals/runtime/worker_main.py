@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 import sys
@@ -64,6 +65,10 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
     _without_mcp()
     from ..durable.app import app
 
+    # Everything imported so far lives as long as the process: out of the collector's way, so its
+    # full collections walk the tasks' objects only (about 110,000 objects fewer; 0.2 s of GC per
+    # 850 steps became 0.04 s, docs/benchmarks.md "Eager steps").
+    gc.freeze()
     if standby:
         print("standby: warm, waiting", file=sys.stderr, flush=True)
         if not sys.stdin.readline():
