@@ -90,5 +90,17 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
             loop.add_signal_handler(sig, stop.set)
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
 
-    asyncio.run(main())
+    run_loop(main())
     return 0
+
+
+def run_loop(coro) -> None:
+    """Run the worker's event loop on uvloop (libuv, in C): the worker is CPU-bound on its loop
+    once steps overlap Restate's acknowledgements, and uvloop took 6-10 % off a durable step's
+    wall time (docs/benchmarks.md, "Eager steps"). asyncio's own loop where uvloop is missing."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coro)
+    else:
+        uvloop.run(coro)
