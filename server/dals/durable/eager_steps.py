@@ -8,7 +8,7 @@ produced it and keeps the acknowledgement pending, so the two overlap. Nothing l
 before the acknowledgement, which keeps Guarantees 1 and 4 (DESIGN.md):
 
 - the next step (a model request, a tool call) starts only after the previous one is acknowledged
-  (`run_typed` waits for it first);
+  (`run` waits for it first);
 - any other wait on Restate (`ctx.time`, a sleep, a call, an awakeable) waits for it first, so only
   one coroutine reads Restate's stream at a time (`create_poll_or_cancel_coroutine`, gated);
 - a hint push (`after_flush`) is held until it: events never reach a client ahead of the journal;
@@ -16,10 +16,12 @@ before the acknowledgement, which keeps Guarantees 1 and 4 (DESIGN.md):
 
 Between two steps the handler only computes and buffers journal commands (`ctx.set`), which reach
 Restate in order after the pending entry; a crash there loses the in-memory work, and the re-run
-step is the one in flight, as before. restate-sdk has no public hook for this, so `install` wraps
-three methods on the context instance (one per invocation attempt); `supported()` says whether
-the SDK still has them (`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them),
-and without them the steps are plain `run_typed`.
+step is the one in flight, as before. The steps that go eager are those that call `run` here
+(`JournaledModel`'s and `JournalRunner`'s); restate-sdk has no public hook for the rest, so
+`install` wraps the SDK's wait on Restate's stream on the context instance (one per invocation
+attempt) and relies on how `run_typed` hands back its future; `supported()` says whether the SDK
+still has these (`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and
+without them the steps are plain `run_typed`.
 """
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ from restate.types import extract_core_type
 
 from .after_flush import hold_while
 
-EAGER_NAMES = ("Model call",)  # RestateModelWrapper's step; our own tool steps call `run` directly
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
 # Restate's stream is the one the gate lets through.
 _acknowledging = contextvars.ContextVar("dals_eager_acknowledging", default=False)
@@ -64,7 +65,6 @@ class EagerSteps:
         self.handle: int | None = None
         self._run_typed = ctx.run_typed
         self._poll = ctx.create_poll_or_cancel_coroutine
-        ctx.run_typed = self._run_typed_by_name
         ctx.create_poll_or_cancel_coroutine = self._gated_poll
         hold_while(ctx, self.unacknowledged)
 
@@ -98,12 +98,6 @@ class EagerSteps:
     async def _gated_poll(self, unresolved: Any) -> None:
         await self.settle()
         return await self._poll(unresolved)
-
-    def _run_typed_by_name(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
-                           *args: Any, **kwargs: Any):
-        if name in EAGER_NAMES:
-            return self.run(name, action, options, *args, **kwargs)
-        return self._run_typed(name, action, options, *args, **kwargs)
 
     async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
                   *args: Any, **kwargs: Any) -> Any:

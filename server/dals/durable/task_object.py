@@ -1,8 +1,9 @@
 """The durable task: one Restate VirtualObject `AgentTask` per task, keyed by task id.
 
-`run` (exclusive) runs the pydantic-ai agent wrapped by `RestateAgent`: every model request and
-tool call is a journaled step, so a crash resumes from the journal. `events` (shared) reads the
-summary and events while `run` is going. A VirtualObject rather than a Workflow: Restate can
+`run` (exclusive) runs the pydantic-ai agent with its model wrapped by `JournaledModel` and its
+tools stepping through `JournalRunner`: every model request and tool call is a journaled step, so
+a crash resumes from the journal. `events` (shared) reads the summary and events while `run` is
+going. A VirtualObject rather than a Workflow: Restate can
 restart an ended VirtualObject invocation from a journal index (rewind), not a Workflow.
 """
 from __future__ import annotations
@@ -22,7 +23,6 @@ from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
-from restate.ext.pydantic import RestateAgent
 
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
@@ -31,6 +31,7 @@ from ..agent.policy import DEFAULT_ALLOW
 from .. import editor_presence
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
+from .journaled_model import JournaledModel
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
@@ -211,12 +212,12 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
-    durable = RestateAgent(build_agent(model), run_options=RunOptions(max_attempts=1))
+    agent = build_agent(JournaledModel(model, steps.run if steps else ctx.run_typed, RunOptions(max_attempts=1)))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, steps), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     try:
         try:
-            result = await durable.run(task_prompt(spec), deps=deps, capabilities=[events, retries],
+            result = await agent.run(task_prompt(spec), deps=deps, capabilities=[events, retries],
                                        usage_limits=UsageLimits(request_limit=spec.requestLimit),
                                        model_settings={"timeout": MODEL_TIMEOUT_S})
         finally:
