@@ -65,6 +65,7 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
     _without_mcp()
     from ..durable.app import app
 
+    run = loop_runner()  # imported before a standby waits: taking over costs no import
     # Everything imported so far lives as long as the process: out of the collector's way, so its
     # full collections walk the tasks' objects only (about 110,000 objects fewer; 0.2 s of GC per
     # 850 steps became 0.04 s, docs/benchmarks.md "Eager steps").
@@ -90,17 +91,16 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
             loop.add_signal_handler(sig, stop.set)
         await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
 
-    run_loop(main())
+    run(main())
     return 0
 
 
-def run_loop(coro) -> None:
-    """Run the worker's event loop on uvloop (libuv, in C): the worker is CPU-bound on its loop
-    once steps overlap Restate's acknowledgements, and uvloop took 6-10 % off a durable step's
-    wall time (docs/benchmarks.md, "Eager steps"). asyncio's own loop where uvloop is missing."""
+def loop_runner():
+    """How the worker runs its event loop: on uvloop (libuv, in C) when installed, else asyncio's.
+    The worker is CPU-bound on its loop once steps overlap Restate's acknowledgements, and uvloop
+    took 6-10 % off a durable step's wall time (docs/benchmarks.md, "Eager steps")."""
     try:
         import uvloop
     except ImportError:
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
+        return asyncio.run
+    return uvloop.run
