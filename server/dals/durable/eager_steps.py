@@ -63,6 +63,7 @@ class EagerSteps:
         self.ctx = ctx
         self.pending: asyncio.Task | None = None  # waits for the last eager step's acknowledgement
         self.handle: int | None = None
+        self._last: asyncio.Task | None = None  # the latest step's task, pending or not yet
         self._run_typed = ctx.run_typed
         self._poll = ctx.create_poll_or_cancel_coroutine
         ctx.create_poll_or_cancel_coroutine = self._gated_poll
@@ -87,13 +88,13 @@ class EagerSteps:
 
     def cancel(self) -> None:
         """The attempt is over: stop waiting (its outcome, if any, is the attempt's, not a step's)."""
-        p, self.pending = self.pending, None
-        if p is None:
-            return
-        if not p.done():
-            p.cancel()
-        elif not p.cancelled():
-            p.exception()  # retrieved: not logged as "never retrieved" when the task is collected
+        tasks = {self.pending, self._last} - {None}
+        self.pending = self._last = None
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+            elif not task.cancelled():
+                task.exception()  # retrieved: not logged as "never retrieved" when collected
 
     async def _gated_poll(self, unresolved: Any) -> None:
         await self.settle()
@@ -120,6 +121,7 @@ class EagerSteps:
             fetch = asyncio.ensure_future(future.future.get())
         finally:
             _acknowledging.reset(token)
+        self._last = fetch
         fetch.add_done_callback(lambda _: produced.done() or produced.set_result(_FETCHED))
         if await produced is _FETCHED or fetch.done() or serde.data is None:  # replayed, or it failed
             return await fetch

@@ -183,3 +183,25 @@ def test_restate_sdk_still_has_what_eager_steps_wrap():
     assert inspect.iscoroutinefunction(LazyFuture.get)
     init = inspect.getsource(ServerDurableFuture.__init__)
     assert "self.handle = handle" in init and "self.future = LazyFuture(" in init
+
+
+async def test_the_end_of_an_attempt_stops_every_wait():
+    ctx = FakeContext()
+    steps = eager_steps.EagerSteps(ctx)
+    await steps.run("one", lambda: answer(1))
+    pending = steps.pending
+    never = asyncio.Event()
+
+    async def stuck() -> int:
+        await never.wait()
+        return 2
+
+    running = asyncio.ensure_future(steps.run("two", stuck))  # waits for the ack of one
+    await settle_loop()
+    ctx.ack(0)
+    await settle_loop()  # two's action now runs (and hangs)
+    running.cancel()  # the handler ends on an exception
+    steps.cancel()
+    await settle_loop()
+    assert pending.done() and steps._last is None and steps.pending is None
+    assert all(t.done() for t in asyncio.all_tasks() if t is not asyncio.current_task())
