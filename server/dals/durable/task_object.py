@@ -3,8 +3,8 @@
 `run` (exclusive) runs the pydantic-ai agent with its model wrapped by `JournaledModel` and its
 tools stepping through `JournalRunner`: every model request and tool call is a journaled step, so
 a crash resumes from the journal. `events` (shared) reads the summary and events while `run` is
-going. A VirtualObject rather than a Workflow: Restate can
-restart an ended VirtualObject invocation from a journal index (rewind), not a Workflow.
+going. A VirtualObject rather than a Workflow: Restate can restart an ended VirtualObject
+invocation from a journal index (rewind), not a Workflow.
 """
 from __future__ import annotations
 
@@ -78,12 +78,12 @@ task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal count
 
 
 class JournalRunner:
-    """The agent's StepRunner on Restate: steps are `ctx.run_typed`, events go to the record."""
+    """The agent's StepRunner on Restate: steps are journaled through `run_step` (an eager step's
+    `run`, or `ctx.run_typed`), events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec,
-                 steps: eager_steps.EagerSteps | None = None):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step=None):
         self.ctx = ctx
-        self.run_step = steps.run if steps else ctx.run_typed
+        self.run_step = run_step or ctx.run_typed
         self.record = record
         self.task_id = spec.taskId
         self.editor_key = workspace_key(Path(spec.workspace)) if spec.editor else None
@@ -211,9 +211,10 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         return record.summary
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
+    run_step = steps.run if steps else ctx.run_typed
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
-    agent = build_agent(JournaledModel(model, steps.run if steps else ctx.run_typed, RunOptions(max_attempts=1)))
-    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, steps), mode=spec.mode,
+    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1)))
+    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     try:
         try:
