@@ -1,4 +1,5 @@
-"""The worker's event loop: uvloop when installed (a dependency), asyncio's otherwise."""
+"""The worker's event loop (`DALS_WORKER_LOOP`): uvloop by default (a dependency), asyncio's on
+request or where uvloop is missing."""
 from __future__ import annotations
 
 import asyncio
@@ -7,8 +8,10 @@ import sys
 from dals.runtime.worker_main import loop_runner
 
 
-def test_the_worker_runs_on_uvloop():
+def test_the_worker_runs_on_uvloop_by_default(monkeypatch):
     import uvloop
+
+    monkeypatch.delenv("DALS_WORKER_LOOP", raising=False)
 
     async def loop_type():
         return type(asyncio.get_running_loop())
@@ -18,6 +21,20 @@ def test_the_worker_runs_on_uvloop():
     assert run(loop_type()) is uvloop.Loop
 
 
+def test_asyncios_loop_on_request(monkeypatch):
+    monkeypatch.setenv("DALS_WORKER_LOOP", "asyncio")
+    assert loop_runner() is asyncio.run
+
+
+def test_a_bad_value_says_so_and_runs_uvloop(monkeypatch, capsys):
+    import uvloop
+
+    monkeypatch.setenv("DALS_WORKER_LOOP", "tokio")
+    assert loop_runner() is uvloop.run
+    assert "DALS_WORKER_LOOP='tokio' is neither uvloop nor asyncio" in capsys.readouterr().err
+
+
 def test_without_uvloop_asyncios_loop(monkeypatch):
+    monkeypatch.delenv("DALS_WORKER_LOOP", raising=False)
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails as if not installed
     assert loop_runner() is asyncio.run

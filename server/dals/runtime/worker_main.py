@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import socket
 import sys
@@ -96,9 +97,17 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
 
 
 def loop_runner():
-    """How the worker runs its event loop: on uvloop (libuv, in C) when installed, else asyncio's.
-    The worker is CPU-bound on its loop once steps overlap Restate's acknowledgements, and uvloop
-    took 6-10 % off a durable step's wall time (docs/benchmarks.md, "Eager steps")."""
+    """How the worker runs its event loop (`DALS_WORKER_LOOP`): on uvloop (libuv, in C) by default,
+    else asyncio's own. With one or a few tasks the worker is CPU-bound on its loop once steps
+    overlap Restate's acknowledgements, and uvloop took 6-10 % off a durable step's wall time;
+    with 25-50 tasks at once asyncio's loop gave 4-10 % more steps per second (docs/benchmarks.md,
+    "Eager steps"). asyncio's loop too where uvloop is missing."""
+    choice = os.environ.get("DALS_WORKER_LOOP", "uvloop").strip().lower() or "uvloop"
+    if choice not in ("uvloop", "asyncio"):
+        print(f"dals worker: DALS_WORKER_LOOP={choice!r} is neither uvloop nor asyncio; using uvloop",
+              file=sys.stderr, flush=True)
+    if choice == "asyncio":
+        return asyncio.run
     try:
         import uvloop
     except ImportError:
