@@ -24,7 +24,7 @@ from .client.pricing import PriceError, parse_prices
 from .lsp.config import Config
 from .runtime.layout import Layout, port_is_free
 from .runtime.restate_binary import find_restate_server
-from .settings import external_restate, state_dir, worker_processes_setting
+from .settings import external_restate, runtime_setting_problems, state_dir
 
 HTTP_TIMEOUT = 3.0
 
@@ -206,8 +206,7 @@ def check_settings(cfg: Config) -> list[Check]:
             parse_prices(raw)
         except PriceError as e:
             out.append(Check("settings", "warn", f"DALS_PRICES ignored: {e}", "fix the JSON"))
-    _, problem = worker_processes_setting()
-    if problem:
+    for problem in runtime_setting_problems():
         out.append(Check("settings", "warn", problem, "fix it, then `dals down && dals up`"))
     return out
 

@@ -137,3 +137,24 @@ def worker_processes() -> int:
     if problem:
         print(f"dals: {problem}", file=sys.stderr)
     return count
+
+
+WORKER_LOOPS = ("uvloop", "asyncio")
+
+
+def worker_loop_setting() -> tuple[str, str | None]:
+    """`DALS_WORKER_LOOP`: the worker's event loop, `uvloop` (default) or `asyncio`, and what is
+    wrong with the value if anything (then uvloop). uvloop makes one task's steps faster, asyncio's
+    loop gave more steps per second with 25-50 tasks at once (docs/benchmarks.md)."""
+    value = os.environ.get("DALS_WORKER_LOOP", "").strip().lower()
+    if not value:
+        return "uvloop", None
+    if value not in WORKER_LOOPS:
+        return "uvloop", f"DALS_WORKER_LOOP={value!r} is neither uvloop nor asyncio; using uvloop"
+    return value, None
+
+
+def runtime_setting_problems() -> list[str]:
+    """What is wrong with the settings the runtime reads when it starts (said by `dals up`, warned
+    about by `dals doctor`)."""
+    return [problem for _, problem in (worker_processes_setting(), worker_loop_setting()) if problem]

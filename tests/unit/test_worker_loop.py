@@ -38,3 +38,16 @@ def test_without_uvloop_asyncios_loop(monkeypatch):
     monkeypatch.delenv("DALS_WORKER_LOOP", raising=False)
     monkeypatch.setitem(sys.modules, "uvloop", None)  # import fails as if not installed
     assert loop_runner() is asyncio.run
+
+
+def test_doctor_and_dals_up_say_a_bad_worker_loop(monkeypatch, tmp_path):
+    from dals.doctor import check_settings
+    from dals.lsp.config import Config
+    from dals.settings import runtime_setting_problems
+
+    monkeypatch.setenv("DALS_WORKER_LOOP", "tokio")
+    assert runtime_setting_problems() == ["DALS_WORKER_LOOP='tokio' is neither uvloop nor asyncio; using uvloop"]
+    warned = [c for c in check_settings(Config.for_workspace(tmp_path)) if "DALS_WORKER_LOOP" in c.message]
+    assert len(warned) == 1 and warned[0].level == "warn", warned
+    monkeypatch.setenv("DALS_WORKER_LOOP", "asyncio")
+    assert runtime_setting_problems() == []

@@ -11,7 +11,7 @@ import time
 
 import httpx
 
-from ..settings import external_restate, state_dir, worker_processes
+from ..settings import external_restate, runtime_setting_problems, state_dir
 from .children import kill_pid, pid_alive, pid_runs
 from .layout import Layout
 
@@ -113,7 +113,8 @@ def up(timeout: float = 120.0) -> dict:
     with open(lay.up_lock, "w") as guard:
         fcntl.flock(guard, fcntl.LOCK_EX)
         if not supervisor_alive(lay):
-            worker_processes()  # a bad DALS_WORKER_PROCESSES is said here, not only in supervisor.log
+            for problem in runtime_setting_problems():  # said here, not only in the runtime's logs
+                print(f"dals: {problem}", file=sys.stderr)
             lay.write_runtime({"supervisor": None, "ready": False, "stateDir": str(lay.root)})
             _spawn_supervisor(lay)
         deadline = time.monotonic() + timeout

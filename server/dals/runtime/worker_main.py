@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import os
 import signal
 import socket
 import sys
 import types
+
+from ..settings import worker_loop_setting
 
 # With several worker processes on one port, each HTTP/2 connection takes at most this many
 # invocations at once, so that Restate opens more connections and the kernel spreads them (and
@@ -102,10 +103,9 @@ def loop_runner():
     overlap Restate's acknowledgements, and uvloop took 6-10 % off a durable step's wall time;
     with 25-50 tasks at once asyncio's loop gave 4-10 % more steps per second (docs/benchmarks.md,
     "Eager steps"). asyncio's loop too where uvloop is missing."""
-    choice = os.environ.get("DALS_WORKER_LOOP", "uvloop").strip().lower() or "uvloop"
-    if choice not in ("uvloop", "asyncio"):
-        print(f"dals worker: DALS_WORKER_LOOP={choice!r} is neither uvloop nor asyncio; using uvloop",
-              file=sys.stderr, flush=True)
+    choice, problem = worker_loop_setting()
+    if problem:
+        print(f"dals worker: {problem}", file=sys.stderr, flush=True)
     if choice == "asyncio":
         return asyncio.run
     try:
