@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import copy
 import dataclasses
 import inspect
 import os
@@ -35,7 +34,6 @@ from typing import Any
 
 from restate import RunOptions
 from restate.serde import DefaultSerde, Serde
-from restate.types import extract_core_type
 
 from .after_flush import hold_while
 
@@ -102,9 +100,13 @@ class EagerSteps:
 
     async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
                   *args: Any, **kwargs: Any) -> Any:
-        """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack."""
+        """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack. The
+        caller names the serde (`options.serde`); with restate-sdk's default one, which the SDK
+        picks from the action's signature, the step is a plain `run_typed`."""
         await self.settle()  # the step before is journaled before this one starts
-        serde = _Journaled(_with_serde(action, options).serde)
+        if isinstance(options.serde, DefaultSerde):
+            return await self._run_typed(name, action, options, *args, **kwargs)
+        serde = _Journaled(options.serde)
         produced = asyncio.get_running_loop().create_future()
 
         async def produce(*a: Any, **k: Any) -> Any:
@@ -152,20 +154,6 @@ class _Journaled(Serde):
         if self.decoded and buf == self.data:
             return self.value
         return self.inner.deserialize(buf)
-
-
-def _with_serde(action: Any, options: RunOptions) -> RunOptions:
-    """The serde `run_typed` would pick, fixed in the options (so the round trip uses the same)."""
-    if not isinstance(options.serde, DefaultSerde):
-        return options
-    options = copy.copy(options)
-    if options.type_hint is None:
-        options.type_hint = inspect.signature(action, eval_str=True).return_annotation
-    kind, core = extract_core_type(options.type_hint)
-    if kind in ("simple", "optional"):
-        options.type_hint = core
-    options.serde = options.serde.with_maybe_type(options.type_hint)
-    return options
 
 
 def install(ctx: Any) -> EagerSteps | None:

@@ -8,6 +8,7 @@ import inspect
 
 import pytest
 from restate import RunOptions
+from restate.serde import JsonSerde
 
 from dals.durable import eager_steps
 from dals.durable.after_flush import after_flush
@@ -26,6 +27,9 @@ class Lazy:
 class Future:
     def __init__(self, handle, fetch):
         self.handle, self.future = handle, Lazy(fetch)
+
+    def __await__(self):  # as restate-sdk's ServerDurableFuture
+        return self.future.get().__await__()
 
 
 class VM:
@@ -81,6 +85,9 @@ async def settle_loop():
         await asyncio.sleep(0)
 
 
+JSON = RunOptions(serde=JsonSerde())  # eager steps take the serde their caller names
+
+
 async def answer(value):
     return value
 
@@ -93,11 +100,11 @@ async def test_the_value_comes_before_the_ack_and_the_next_step_waits_for_it():
     async def first() -> dict:
         return original
 
-    got = await steps.run("one", first)
+    got = await steps.run("one", first, JSON)
     assert got == {"tool": "read_file", "args": [1, 2]} and got is not original  # as a replay gets it
     assert steps.unacknowledged() and "ran one" in ctx.log
 
-    second = asyncio.ensure_future(steps.run("two", lambda: answer("b")))
+    second = asyncio.ensure_future(steps.run("two", lambda: answer("b"), JSON))
     await settle_loop()
     assert "ran two" not in ctx.log, "the next step started before the acknowledgement"
     ctx.ack(0)
@@ -111,7 +118,7 @@ async def test_the_value_comes_before_the_ack_and_the_next_step_waits_for_it():
 async def test_any_other_wait_on_restate_waits_for_the_ack():
     ctx = FakeContext()
     steps = eager_steps.EagerSteps(ctx)
-    await steps.run("one", lambda: answer(1))
+    await steps.run("one", lambda: answer(1), JSON)
     other = asyncio.ensure_future(ctx.create_poll_or_cancel_coroutine(7))  # e.g. ctx.time(), a sleep
     await settle_loop()
     assert "poll 7" not in ctx.log
@@ -125,7 +132,7 @@ async def test_hint_pushes_wait_for_the_ack():
     ctx = FakeContext()
     steps = eager_steps.EagerSteps(ctx)
     pushed: list[str] = []
-    await steps.run("one", lambda: answer(1))
+    await steps.run("one", lambda: answer(1), JSON)
     assert after_flush(ctx, "hint", lambda: pushed.append("event of one"))
     await ctx.take_and_send_output()
     assert pushed == [], "pushed ahead of the journal"
@@ -142,7 +149,7 @@ async def test_a_replayed_step_returns_the_journal_and_leaves_nothing_pending():
     async def never() -> dict:
         raise AssertionError("a replayed step must not run")
 
-    assert await steps.run("one", never) == {"from": "journal"}
+    assert await steps.run("one", never, JSON) == {"from": "journal"}
     assert not steps.unacknowledged() and ctx.log == []
 
 
@@ -154,7 +161,7 @@ async def test_a_failing_step_raises_as_a_plain_run_does():
         raise ValueError("tool failed")
 
     with pytest.raises(ValueError, match="tool failed"):
-        await steps.run("one", boom)
+        await steps.run("one", boom, JSON)
     assert not steps.unacknowledged()
 
 
@@ -188,7 +195,7 @@ def test_restate_sdk_still_has_what_eager_steps_wrap():
 async def test_the_end_of_an_attempt_stops_every_wait():
     ctx = FakeContext()
     steps = eager_steps.EagerSteps(ctx)
-    await steps.run("one", lambda: answer(1))
+    await steps.run("one", lambda: answer(1), JSON)
     pending = steps.pending
     never = asyncio.Event()
 
@@ -196,7 +203,7 @@ async def test_the_end_of_an_attempt_stops_every_wait():
         await never.wait()
         return 2
 
-    running = asyncio.ensure_future(steps.run("two", stuck))  # waits for the ack of one
+    running = asyncio.ensure_future(steps.run("two", stuck, JSON))  # waits for the ack of one
     await settle_loop()
     ctx.ack(0)
     await settle_loop()  # two's action now runs (and hangs)
@@ -205,3 +212,11 @@ async def test_the_end_of_an_attempt_stops_every_wait():
     await settle_loop()
     assert pending.done() and steps._last is None and steps.pending is None
     assert all(t.done() for t in asyncio.all_tasks() if t is not asyncio.current_task())
+
+
+async def test_with_the_sdks_default_serde_a_step_is_a_plain_run():
+    ctx = FakeContext()
+    steps = eager_steps.EagerSteps(ctx)
+    ctx.ack(0)  # Restate's acknowledgement, which a plain run waits for
+    assert await steps.run("one", lambda: answer({"a": 1})) == {"a": 1}
+    assert not steps.unacknowledged()
