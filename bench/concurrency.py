@@ -20,6 +20,10 @@ idle meanwhile. Reported per level and mode:
   - RSS (peak, sampled every 0.2 s) and CPU seconds used during the level, per process:
     restate-server, the worker, the mode's `dals lsp` (and the supervisor's idle standby worker);
     CPU ms per journaled step of the first three.
+The reference (`--memory`, on by default): the same plans run by the plain pydantic-ai agent in
+memory (`in_memory.py`: no Restate, no LSP), spread over as many processes as each runtime has
+worker processes, in the same rounds, interleaved with the durable runs; reported as steps/s and
+the ratio durable / in memory, the throughput counterpart of `step_cost.py`'s ratio.
 `--worker-processes 1,2` runs one runtime per value (`DALS_WORKER_PROCESSES`), all up at once, and
 each mode on each, interleaved level by level like the modes ("hint x2" = hint on the runtime with
 two worker processes; its "worker" figures are both processes together, RSS summed).
@@ -35,6 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
+import in_memory  # noqa: E402
 import resource_use as ru  # noqa: E402
 
 READS = 20
@@ -89,6 +94,8 @@ async def main() -> int:
     ap.add_argument("--wakeup", type=h.wakeups_arg, default="feed,hint", help="wake-up modes to run (feed,hint)")
     ap.add_argument("--worker-processes", default="1",
                     help="DALS_WORKER_PROCESSES of each runtime, comma-separated (default 1)")
+    ap.add_argument("--no-memory", dest="memory", action="store_false",
+                    help="skip the in-memory reference runs")
     args = ap.parse_args()
     levels = [int(x) for x in (args.levels or ("1,10,25" if args.quick else "1,10,50")).split(",")]
     rounds = args.rounds or (1 if args.quick else 2)
@@ -96,9 +103,11 @@ async def main() -> int:
     # a variant: a wake-up mode on the runtime with that many worker processes
     variants = {(w if len(counts) == 1 else f"{w} x{c}"): (w, c) for c in counts for w in args.wakeup}
     modes: list[str] = list(variants)
+    # the reference: the same plans in memory over as many processes as a runtime's workers
+    refs = {f"in memory x{c}": c for c in counts} if args.memory else {}
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
-    results: dict[tuple[int, str], list[dict]] = {(n, w): [] for n in levels for w in modes}
+    results: dict[tuple[int, str], list[dict]] = {(n, w): [] for n in levels for w in [*modes, *refs]}
     at_rest: dict[str, dict] = {}
     with contextlib.ExitStack() as runtimes:
         sts = {}
@@ -122,7 +131,14 @@ async def main() -> int:
             turn = 0
             for r in range(rounds):
                 for n in levels:
-                    for w in (modes if turn % 2 == 0 else modes[::-1]):
+                    for w in ([*modes, *refs] if turn % 2 == 0 else [*modes, *refs][::-1]):
+                        if w in refs:
+                            res = await asyncio.to_thread(in_memory.level, n, refs[w], READS)
+                            results[(n, w)].append(res)
+                            print(f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
+                                  f"{res['rate']:.1f} steps/s, CPU {res['cpu'] * 1e3 / res['steps']:.1f} ms/step",
+                                  flush=True)
+                            continue
                         res = await level(clients[w], n, procs[w])
                         results[(n, w)].append(res)
                         print(f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
@@ -144,6 +160,17 @@ async def main() -> int:
     print(h.table(["tasks at once", "wakeup", *BUSY, "sum"],
                   [[n, w, *[h.median([cpu_ms_per_step(x, k) for x in results[(n, w)]]) for k in BUSY],
                     h.median([cpu_ms_per_step(x) for x in results[(n, w)]])] for n in levels for w in modes]))
+    if refs:
+        print("\n## Against the same plans in memory (plain pydantic-ai agent, no Restate; median of rounds)\n")
+        rows = []
+        for n in levels:
+            for w, (_, c) in variants.items():
+                mem = h.median([x["rate"] for x in results[(n, f"in memory x{c}")]])
+                dur = h.median([x["rate"] for x in results[(n, w)]])
+                cpu = h.median([x["cpu"] * 1e3 / x["steps"] for x in results[(n, f"in memory x{c}")]])
+                rows.append([n, w, c, dur, mem, cpu, h.ratio(mem, dur)])
+        print(h.table(["tasks at once", "durable", "processes", "steps/s durable", "steps/s in memory",
+                       "in-memory CPU ms/step", "ratio memory / durable"], rows))
     if sorted(modes) == ["feed", "hint"]:
         print("\n## hint vs feed, same run (ratio = hint / feed)\n")
         rows = []
@@ -166,9 +193,10 @@ async def main() -> int:
         for w in modes:
             rows.append([f"CPU s, {n} at once, {w}", *[h.median([x["cpu"][k] for x in results[(n, w)]]) for k in names]])
     print(h.table(["", *names], rows))
+    top = max(levels)  # the target is at the most tasks at once (50 in the full mode)
     for w in modes:
-        best = h.median([x["rate"] for x in results[(levels[-1], w)]])
-        print(f"\n{w}: target >= {TARGET_STEPS_PER_S:.0f} steps/s at {levels[-1]}: "
+        best = h.median([x["rate"] for x in results[(top, w)]])
+        print(f"\n{w}: target >= {TARGET_STEPS_PER_S:.0f} steps/s at {top}: "
               f"{h.met(best, TARGET_STEPS_PER_S, at_least=True)} ({best:.1f}); all finished: "
               f"{all(x['failed'] == 0 for (n, m), rs in results.items() if m == w for x in rs)}")
     return 0
