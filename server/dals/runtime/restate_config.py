@@ -6,6 +6,12 @@ from . import signing
 from .layout import Layout, Ports
 
 
+# One partition: on one machine every task's steps then go to one log and one partition
+# processor, so Restate commits more of them together (docs/benchmarks.md, "One partition").
+# Restate reads it only when it provisions a new data dir: an older one keeps its partitions.
+PARTITIONS = 1
+
+
 def render(layout: Layout, ports: Ports) -> str:
     return f"""# Written by dals on every start; edit DALS settings, not this file.
 cluster-name = "dals"
@@ -14,7 +20,7 @@ base-dir = "{layout.restate_data}"
 bind-address = "127.0.0.1:{ports.node}"
 advertised-address = "http://127.0.0.1:{ports.node}/"
 disable-telemetry = true
-default-num-partitions = 4
+default-num-partitions = {PARTITIONS}
 rocksdb-total-memory-size = "512 MiB"
 log-format = "compact"
 log-disable-ansi-codes = true
