@@ -118,17 +118,7 @@ def worker_processes_setting() -> tuple[int, str | None]:
     (`SO_REUSEPORT`), so Restate's connections, and the tasks on them, spread over the processes:
     more steps per second when many tasks run at once, one idle process's memory (~76 MiB) more
     per process."""
-    value = os.environ.get("DALS_WORKER_PROCESSES", "").strip()
-    if not value:
-        return 1, None
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= MAX_WORKER_PROCESSES:
-        return 1, (f"DALS_WORKER_PROCESSES={value!r} is not a whole number from 1 to "
-                   f"{MAX_WORKER_PROCESSES}; using 1")
-    return count, None
+    return _count_setting("DALS_WORKER_PROCESSES", MAX_WORKER_PROCESSES)
 
 
 def worker_processes() -> int:
@@ -154,7 +144,37 @@ def worker_loop_setting() -> tuple[str, str | None]:
     return value, None
 
 
+MAX_RESTATE_PARTITIONS = 64
+
+
+DEFAULT_RESTATE_PARTITIONS = 4
+
+
+def restate_partitions_setting() -> tuple[int, str | None]:
+    """`DALS_RESTATE_PARTITIONS`: the partitions the embedded Restate server gives a new data dir
+    (1-64, default 4), and what is wrong with the value if anything (then 4). Restate reads it only
+    when it creates the data dir: an existing one keeps its count. One partition commits more
+    steps together on one machine (docs/benchmarks.md, "One partition")."""
+    return _count_setting("DALS_RESTATE_PARTITIONS", MAX_RESTATE_PARTITIONS, DEFAULT_RESTATE_PARTITIONS)
+
+
+def _count_setting(name: str, maximum: int, default: int = 1) -> tuple[int, str | None]:
+    """A whole number from 1 to `maximum` in the environment variable `name`, and what is wrong
+    with the value if anything (then `default`, as when it is unset)."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default, None
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if not 1 <= count <= maximum:
+        return default, f"{name}={value!r} is not a whole number from 1 to {maximum}; using {default}"
+    return count, None
+
+
 def runtime_setting_problems() -> list[str]:
     """What is wrong with the settings the runtime reads when it starts (said by `dals up`, warned
     about by `dals doctor`)."""
-    return [problem for _, problem in (worker_processes_setting(), worker_loop_setting()) if problem]
+    settings = (worker_processes_setting(), worker_loop_setting(), restate_partitions_setting())
+    return [problem for _, problem in settings if problem]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -136,3 +137,44 @@ def test_external_restate_starts_no_server(two_runtimes):
     assert [e["kind"] for e in shown["events"]] == ["status", "model", "tool", "model", "status"]
     guest.dals("down")
     assert host.status()["restate"]["healthy"]  # the external Restate is not ours to stop
+
+
+def leading_partitions(rt: Runtime) -> set[int]:
+    """The partitions Restate's log says a processor led (each start writes one line per partition)."""
+    text = (rt.state_dir / "logs" / "restate.log").read_text(errors="replace")
+    return {int(m) for m in re.findall(r"Processor became Leader.*?partition_id=(\d+)", text)}
+
+
+def run_plan(rt: Runtime, ws: Path, title: str) -> str:
+    r = rt.dals("run", f'{title}\n/read_file {{"path": "x.txt"}}', "--workspace", str(ws), check=False)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout
+
+
+def test_a_state_dir_keeps_its_partitions_when_the_setting_changes(two_runtimes):
+    old, new = two_runtimes
+    ws = old.state_dir.parent / f"{old.state_dir.name}-ws"
+    ws.mkdir()
+    (ws / "x.txt").write_text("x\n")
+    # a state dir made with the default, 4 partitions
+    old.up()
+    assert "default-num-partitions = 4" in (old.state_dir / "restate.toml").read_text()
+    run_plan(old, ws, "before")
+    wait_for(lambda: leading_partitions(old) == {0, 1, 2, 3}, 30, "4 partitions led")
+    old.dals("down")
+    # started again asking for one: Restate keeps the data dir's 4, and old and new tasks work
+    old.env["DALS_RESTATE_PARTITIONS"] = "1"
+    (old.state_dir / "logs" / "restate.log").unlink()
+    old.up()
+    assert "default-num-partitions = 1" in (old.state_dir / "restate.toml").read_text()
+    run_plan(old, ws, "after")
+    wait_for(lambda: leading_partitions(old) == {0, 1, 2, 3}, 30, "the same 4 partitions led again")
+    listed = json.loads(old.dals("tasks", "--json").stdout)
+    tasks = listed["tasks"] if isinstance(listed, dict) else listed
+    assert sorted(t["title"] for t in tasks) == ["after", "before"]
+    assert all(t["status"] == "succeeded" for t in tasks)
+    # a fresh state dir with the setting: one partition
+    new.env["DALS_RESTATE_PARTITIONS"] = "1"
+    new.up()
+    run_plan(new, ws, "fresh")
+    wait_for(lambda: leading_partitions(new) == {0}, 30, "1 partition led")

@@ -2,17 +2,15 @@
 requests to the worker signed with the state dir's key (see signing.py)."""
 from __future__ import annotations
 
+from ..settings import restate_partitions_setting
 from . import signing
 from .layout import Layout, Ports
 
 
-# One partition: on one machine every task's steps then go to one log and one partition
-# processor, so Restate commits more of them together (docs/benchmarks.md, "One partition").
-# Restate reads it only when it provisions a new data dir: an older one keeps its partitions.
-PARTITIONS = 1
-
-
 def render(layout: Layout, ports: Ports) -> str:
+    # DALS_RESTATE_PARTITIONS (4 by default). Restate reads the count only when it creates the data
+    # dir: an existing one keeps its partitions.
+    partitions, _ = restate_partitions_setting()
     return f"""# Written by dals on every start; edit DALS settings, not this file.
 cluster-name = "dals"
 node-name = "dals-local"
@@ -20,7 +18,7 @@ base-dir = "{layout.restate_data}"
 bind-address = "127.0.0.1:{ports.node}"
 advertised-address = "http://127.0.0.1:{ports.node}/"
 disable-telemetry = true
-default-num-partitions = {PARTITIONS}
+default-num-partitions = {partitions}
 rocksdb-total-memory-size = "512 MiB"
 log-format = "compact"
 log-disable-ansi-codes = true

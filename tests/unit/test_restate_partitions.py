@@ -1,0 +1,40 @@
+"""`DALS_RESTATE_PARTITIONS`: the setting, and the embedded Restate server's config it goes into."""
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from dals.runtime import restate_config
+from dals.runtime.layout import Layout, Ports
+from dals.settings import restate_partitions_setting, runtime_setting_problems
+
+
+def config(tmp_path) -> dict:
+    ports = Ports(node=5122, admin=9071, ingress=8081, worker=9081)
+    return tomllib.loads(restate_config.render(Layout(tmp_path), ports))
+
+
+def test_four_partitions_by_default(monkeypatch, tmp_path):
+    monkeypatch.delenv("DALS_RESTATE_PARTITIONS", raising=False)
+    assert restate_partitions_setting() == (4, None)
+    assert config(tmp_path)["default-num-partitions"] == 4
+
+
+@pytest.mark.parametrize("value, expected", [("1", 1), ("2", 2), (" 64 ", 64)])
+def test_the_setting_goes_into_the_config(monkeypatch, tmp_path, value, expected):
+    monkeypatch.setenv("DALS_RESTATE_PARTITIONS", value)
+    assert restate_partitions_setting() == (expected, None)
+    got = config(tmp_path)
+    assert got["default-num-partitions"] == expected
+    assert got["bind-address"] == "127.0.0.1:5122" and got["ingress"]["bind-address"] == "127.0.0.1:8081"
+
+
+@pytest.mark.parametrize("value", ["0", "65", "four", "-1", "2.5"])
+def test_a_bad_value_is_said_and_the_default_used(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("DALS_RESTATE_PARTITIONS", value)
+    count, problem = restate_partitions_setting()
+    assert count == 4
+    assert problem == f"DALS_RESTATE_PARTITIONS={value!r} is not a whole number from 1 to 64; using 4"
+    assert problem in runtime_setting_problems()  # said by `dals up`, warned about by `dals doctor`
+    assert config(tmp_path)["default-num-partitions"] == 4
