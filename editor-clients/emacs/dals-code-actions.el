@@ -43,15 +43,14 @@ with eglot versions that cannot resolve code actions.  Return the task id."
          (beg (if (use-region-p) (region-beginning) (point)))
          (end (if (use-region-p) (region-end) (point)))
          (actions
-          (append (jsonrpc-request
+          (append (dals--request
                    server :textDocument/codeAction
                    (list :textDocument (list :uri (eglot--path-to-uri buffer-file-name))
                          :range (list :start (eglot--pos-to-lsp-position beg)
                                       :end (eglot--pos-to-lsp-position end))
                          :context (list :diagnostics
                                         (vconcat (mapcar #'dals--lsp-diagnostic
-                                                         (flymake-diagnostics beg end)))))
-                   :timeout dals-request-timeout)
+                                                         (flymake-diagnostics beg end))))))
                   nil))
          (title (or title
                     (and actions
@@ -63,8 +62,7 @@ with eglot versions that cannot resolve code actions.  Return the task id."
                      (user-error "No DALS action %S here" title)))
          (command (plist-get (if (plist-get action :command)
                                  action
-                               (jsonrpc-request server :codeAction/resolve action
-                                                :timeout dals-request-timeout))
+                               (dals--request server :codeAction/resolve action))
                              :command)))
     (unless command (user-error "DALS gave no command for %S" title))
     (dals--started server (dals--command server (plist-get command :command)

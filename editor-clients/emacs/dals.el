@@ -208,14 +208,37 @@ With THIS-PROJECT, only a connection for the buffer's project will do."
                     thereis (seq-find #'dals--live-p servers)))
       (dals-connect)))
 
+(defun dals--request (server method params)
+  "Send METHOD with PARAMS to SERVER and wait for the reply, like `jsonrpc-request'.
+Return the result, or signal `jsonrpc-error' as it does.  Unlike it, never
+leave the connection's process filter non-locally: `jsonrpc-request' throws
+out of the filter when the reply comes, and messages that came in the same
+chunk after the reply (the task events that the answer to an approval sets
+off, say) then wait unread until the server writes again, which for a task
+that has finished is never."
+  (let (outcome)
+    (jsonrpc-async-request
+     server method params
+     :success-fn (lambda (result) (setq outcome (list 'done result)))
+     :error-fn (jsonrpc-lambda (&key code message data)
+                 (setq outcome `(error (jsonrpc-error-code . ,code)
+                                       (jsonrpc-error-message . ,message)
+                                       (jsonrpc-error-data . ,data))))
+     :timeout dals-request-timeout
+     :timeout-fn (lambda () (setq outcome '(error (jsonrpc-error-message . "Timed out")))))
+    (while (not outcome)
+      (accept-process-output nil 0.05))
+    (if (eq (car outcome) 'error)
+        (signal 'jsonrpc-error (cons (format "%s failed:" method) (cdr outcome)))
+      (cadr outcome))))
+
 (defun dals--command (server command &optional args)
   "Run COMMAND on SERVER with the one object argument ARGS; return the result.
 A JSON-RPC error becomes a `user-error' with the server's message."
   (condition-case err
-      (jsonrpc-request server :workspace/executeCommand
-                       (list :command command
-                             :arguments (vector (or args (make-hash-table))))
-                       :timeout dals-request-timeout)
+      (dals--request server :workspace/executeCommand
+                     (list :command command
+                           :arguments (vector (or args (make-hash-table)))))
     (jsonrpc-error
      (user-error "%s" (or (alist-get 'jsonrpc-error-message (cdr err))
                           (error-message-string err))))))

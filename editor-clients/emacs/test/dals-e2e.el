@@ -45,10 +45,17 @@
 (defun dals-e2e--status (id) (plist-get (gethash id dals--tasks) :status))
 
 (defun dals-e2e--wait-status (id statuses timeout)
-  "Wait until task ID has one of STATUSES, as the notifications tell; return it."
-  (dals-e2e--wait (format "task %s to be %s (now %s)" id statuses (dals-e2e--status id))
-                  (lambda () (car (member (dals-e2e--status id) statuses)))
-                  timeout))
+  "Wait until task ID has one of STATUSES, as the notifications tell; return it.
+On timeout the error names the events received for ID and what the task list holds."
+  (condition-case err
+      (dals-e2e--wait (format "task %s to be %s" id statuses)
+                      (lambda () (car (member (dals-e2e--status id) statuses)))
+                      timeout)
+    (error (error "%s (now %s; events received (seq kind status): %S; task: %S)"
+                  (error-message-string err) (dals-e2e--status id)
+                  (reverse (cl-loop for (task seq kind status) in dals-e2e--events
+                                    when (equal task id) collect (list seq kind status)))
+                  (gethash id dals--tasks)))))
 
 (defun dals-e2e--first-line (file)
   (with-temp-buffer (insert-file-contents file) (buffer-substring (point-min) (line-end-position))))

@@ -344,5 +344,44 @@
       ;; a retrying task's progress has not ended: it is counted as retrying, not running
       (should (equal (dals--mode-line-string) " DALS[1 retrying, 1 paused]")))))
 
+;; A server that answers the first request and, in the same write, sends a
+;; notification: the reply to an approval and the task events it sets off.
+(defconst dals-test--one-chunk-server "
+import json, os, sys
+head = b''
+while not head.endswith(b'\\r\\n\\r\\n'):
+    head += os.read(0, 1)
+length = int([h for h in head.split(b'\\r\\n') if h.lower().startswith(b'content-length')][0].split(b':')[1])
+body = b''
+while len(body) < length:
+    body += os.read(0, length - len(body))
+rid = json.loads(body)['id']
+def frame(msg):
+    data = json.dumps(msg).encode()
+    return b'Content-Length: %d\\r\\n\\r\\n' % len(data) + data
+os.write(1, frame({'jsonrpc': '2.0', 'id': rid, 'result': {'ok': True}})
+         + frame({'jsonrpc': '2.0', 'method': 'dals/taskEvent', 'params': {'seq': 6}}))
+sys.stdin.read()
+")
+
+(ert-deftest dals-test-request-leaves-no-message-unread ()
+  ;; jsonrpc.el's `jsonrpc-request' throws out of the process filter when
+  ;; the reply comes, so a notification in the same chunk stays unread
+  ;; until the server writes again; `dals--request' must read it.
+  (let* ((seen nil)
+         (process (make-process :name "dals-test-server" :command (list "python3" "-c" dals-test--one-chunk-server)
+                                :connection-type 'pipe :noquery t))
+         (conn (jsonrpc-process-connection :name "dals-test" :process process
+                                           :notification-dispatcher
+                                           (lambda (_conn method params)
+                                             (push (cons method params) seen)))))
+    (unwind-protect
+        (progn
+          (should (equal (dals--request conn :workspace/executeCommand '(:command "dals.answer"))
+                         '(:ok t)))
+          ;; no more output will come: the notification was read with the reply
+          (should (equal seen '((dals/taskEvent :seq 6)))))
+      (jsonrpc-shutdown conn t))))
+
 (provide 'dals-test)
 ;;; dals-test.el ends here
