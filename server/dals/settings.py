@@ -147,15 +147,12 @@ def worker_loop_setting() -> tuple[str, str | None]:
 MAX_RESTATE_PARTITIONS = 64
 
 
-DEFAULT_RESTATE_PARTITIONS = 4
-
-
 def restate_partitions_setting() -> tuple[int, str | None]:
     """`DALS_RESTATE_PARTITIONS`: the partitions the embedded Restate server gives a new data dir
-    (1-64, default 4), and what is wrong with the value if anything (then 4). Restate reads it only
+    (1-64, default 1), and what is wrong with the value if anything (then 1). Restate reads it only
     when it creates the data dir: an existing one keeps its count. One partition commits more
     steps together on one machine (docs/benchmarks.md, "One partition")."""
-    return _count_setting("DALS_RESTATE_PARTITIONS", MAX_RESTATE_PARTITIONS, DEFAULT_RESTATE_PARTITIONS)
+    return _count_setting("DALS_RESTATE_PARTITIONS", MAX_RESTATE_PARTITIONS)
 
 
 def _count_setting(name: str, maximum: int, default: int = 1) -> tuple[int, str | None]:

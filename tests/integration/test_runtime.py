@@ -151,19 +151,20 @@ def run_plan(rt: Runtime, ws: Path, title: str) -> str:
     return r.stdout
 
 
-def test_a_state_dir_keeps_its_partitions_when_the_setting_changes(two_runtimes):
+def test_new_state_dirs_get_one_partition_and_older_ones_keep_theirs(two_runtimes):
     old, new = two_runtimes
     ws = old.state_dir.parent / f"{old.state_dir.name}-ws"
     ws.mkdir()
     (ws / "x.txt").write_text("x\n")
-    # a state dir made with the default, 4 partitions
+    # a state dir made with 4 partitions (as DALS did before one became the default)
+    old.env["DALS_RESTATE_PARTITIONS"] = "4"
     old.up()
     assert "default-num-partitions = 4" in (old.state_dir / "restate.toml").read_text()
     run_plan(old, ws, "before")
     wait_for(lambda: leading_partitions(old) == {0, 1, 2, 3}, 30, "4 partitions led")
     old.dals("down")
-    # started again asking for one: Restate keeps the data dir's 4, and old and new tasks work
-    old.env["DALS_RESTATE_PARTITIONS"] = "1"
+    # started again with the default: Restate keeps the data dir's 4, and old and new tasks work
+    del old.env["DALS_RESTATE_PARTITIONS"]
     (old.state_dir / "logs" / "restate.log").unlink()
     old.up()
     assert "default-num-partitions = 1" in (old.state_dir / "restate.toml").read_text()
@@ -173,8 +174,7 @@ def test_a_state_dir_keeps_its_partitions_when_the_setting_changes(two_runtimes)
     tasks = listed["tasks"] if isinstance(listed, dict) else listed
     assert sorted(t["title"] for t in tasks) == ["after", "before"]
     assert all(t["status"] == "succeeded" for t in tasks)
-    # a fresh state dir with the setting: one partition
-    new.env["DALS_RESTATE_PARTITIONS"] = "1"
+    # a fresh state dir: one partition
     new.up()
     run_plan(new, ws, "fresh")
     wait_for(lambda: leading_partitions(new) == {0}, 30, "1 partition led")

@@ -15,13 +15,13 @@ def config(tmp_path) -> dict:
     return tomllib.loads(restate_config.render(Layout(tmp_path), ports))
 
 
-def test_four_partitions_by_default(monkeypatch, tmp_path):
+def test_one_partition_by_default(monkeypatch, tmp_path):
     monkeypatch.delenv("DALS_RESTATE_PARTITIONS", raising=False)
-    assert restate_partitions_setting() == (4, None)
-    assert config(tmp_path)["default-num-partitions"] == 4
+    assert restate_partitions_setting() == (1, None)
+    assert config(tmp_path)["default-num-partitions"] == 1
 
 
-@pytest.mark.parametrize("value, expected", [("1", 1), ("2", 2), (" 64 ", 64)])
+@pytest.mark.parametrize("value, expected", [("1", 1), ("4", 4), (" 64 ", 64)])
 def test_the_setting_goes_into_the_config(monkeypatch, tmp_path, value, expected):
     monkeypatch.setenv("DALS_RESTATE_PARTITIONS", value)
     assert restate_partitions_setting() == (expected, None)
@@ -34,7 +34,7 @@ def test_the_setting_goes_into_the_config(monkeypatch, tmp_path, value, expected
 def test_a_bad_value_is_said_and_the_default_used(monkeypatch, tmp_path, value):
     monkeypatch.setenv("DALS_RESTATE_PARTITIONS", value)
     count, problem = restate_partitions_setting()
-    assert count == 4
-    assert problem == f"DALS_RESTATE_PARTITIONS={value!r} is not a whole number from 1 to 64; using 4"
+    assert count == 1
+    assert problem == f"DALS_RESTATE_PARTITIONS={value!r} is not a whole number from 1 to 64; using 1"
     assert problem in runtime_setting_problems()  # said by `dals up`, warned about by `dals doctor`
-    assert config(tmp_path)["default-num-partitions"] == 4
+    assert config(tmp_path)["default-num-partitions"] == 1

@@ -8,8 +8,9 @@ from .layout import Layout, Ports
 
 
 def render(layout: Layout, ports: Ports) -> str:
-    # DALS_RESTATE_PARTITIONS (4 by default). Restate reads the count only when it creates the data
-    # dir: an existing one keeps its partitions.
+    # DALS_RESTATE_PARTITIONS, 1 by default: on one machine every task's steps then go to one log
+    # and one partition processor, so Restate commits more of them together. Restate reads the
+    # count only when it creates the data dir: an existing one keeps its partitions.
     partitions, _ = restate_partitions_setting()
     return f"""# Written by dals on every start; edit DALS settings, not this file.
 cluster-name = "dals"
