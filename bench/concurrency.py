@@ -20,7 +20,7 @@ idle meanwhile. Reported per level and mode:
   - RSS (peak, sampled every 0.2 s) and CPU seconds used during the level, per process:
     restate-server, the worker, the mode's `dals lsp` (and the supervisor's idle standby worker);
     CPU ms per journaled step of the first three.
-The reference (`--memory`, on by default): the same plans run by the plain pydantic-ai agent in
+The reference (on unless `--no-memory`): the same plans run by the plain pydantic-ai agent in
 memory (`in_memory.py`: no Restate, no LSP), spread over as many processes as each runtime has
 worker processes, in the same rounds, interleaved with the durable runs; reported as steps/s and
 the ratio durable / in memory, the throughput counterpart of `step_cost.py`'s ratio.

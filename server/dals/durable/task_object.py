@@ -81,9 +81,9 @@ class JournalRunner:
     """The agent's StepRunner on Restate: steps are journaled through `run_step` (an eager step's
     `run`, or `ctx.run_typed`), events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step=None):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step):
         self.ctx = ctx
-        self.run_step = run_step or ctx.run_typed
+        self.run_step = run_step  # the same one the model's steps use (chosen once in `_run`)
         self.record = record
         self.task_id = spec.taskId
         self.editor_key = workspace_key(Path(spec.workspace)) if spec.editor else None
