@@ -85,7 +85,8 @@ class Campaign:
 
     `max_seconds` is a safety cap, not a budget: checked before each run, it stops a campaign that
     would otherwise go on far too long and says so in `stopped_early`; None (pytest's default) for
-    none. A campaign whose kill moments keep missing stops too, after 5 runs per kill asked.
+    none. A campaign whose kill moments keep missing stops too, after 5 runs per kill asked, and so
+    does one whose runtime did not come back after a kill (no later run could run).
     """
 
     def __init__(self, runtime: Runtime, double: OpenAIDouble, seed: int, kills: int,
@@ -145,6 +146,8 @@ class Campaign:
                 rec = await Run(self, index, seed, self.max_kills_per_run).execute()
                 self.runs.append(rec)
                 self.log(f"run {index} done in {rec.duration_s}s, violations: {rec.violations or 'none'}")
+                if rec.runtime_lost:
+                    break
             return
         while self.kills < self.target:
             if self.max_seconds and time.monotonic() - self.started > self.max_seconds:
@@ -158,6 +161,10 @@ class Campaign:
             self.runs.append(rec)
             self.log(f"run {index} done in {rec.duration_s}s, {rec.kills_done} kills, "
                      f"re-executed {rec.reexecuted or 'nothing'}, violations: {rec.violations or 'none'}")
+            if rec.runtime_lost:
+                self.stopped_early = f"run {index}: the runtime did not come back after a kill"
+                self.log(self.stopped_early)
+                break
             if len(self.runs) > 5 * self.target:  # the moments keep missing: something is off
                 self.stopped_early = f"{len(self.runs)} runs for {self.kills} kills"
                 break
@@ -236,7 +243,7 @@ class Campaign:
             "",
         ]
         if self.violations:
-            lines += ["## Violations", ""] + [f"- {v}" for v in self.violations]
+            lines += ["## Violations", ""] + ["- " + v.replace("\n", "\n  ") for v in self.violations]
             lines += [f"- run {r.index}: workspace kept in `{r.kept}`" for r in self.failed_runs if r.kept] + [""]
         lines += ["## Runs", "",
                   "| run | seed | steps | kills: target @ s (moment; in flight; recovery s) | re-executed | s | violations |",

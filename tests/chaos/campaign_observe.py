@@ -45,8 +45,25 @@ def runtime_status(rt: Runtime) -> dict[str, Any]:
     return st
 
 
+class RuntimeNotBack(TimeoutError):
+    """What was killed did not come back: the runs after it could not run, so the campaign stops."""
+
+
+def log_tails(rt: Runtime, lines: int = 25) -> str:
+    """The last lines of the supervisor's and the worker's logs: why a part did not come back."""
+    out = []
+    for name in ("supervisor", "worker"):
+        try:
+            text = (rt.state_dir / "logs" / f"{name}.log").read_text(errors="replace")
+        except OSError as e:
+            text = f"(unreadable: {e})"
+        out.append(f"--- {name}.log (last {lines} lines)\n" + "\n".join(text.splitlines()[-lines:]))
+    return "\n".join(out)
+
+
 def wait_back(rt: Runtime, parts: list[str], old: dict[str, int], timeout: float) -> float:
-    """Block until every part in `parts` runs with a new pid and is healthy; the seconds it took."""
+    """Block until every part in `parts` runs with a new pid and is healthy; the seconds it took.
+    Raises `RuntimeNotBack` with the runtime's log tails after `timeout`."""
     t0 = time.monotonic()
     deadline = t0 + timeout
     while True:
@@ -56,7 +73,7 @@ def wait_back(rt: Runtime, parts: list[str], old: dict[str, int], timeout: float
             if st["restate"]["healthy"] and st["worker"]["healthy"]:
                 return time.monotonic() - t0
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{'+'.join(parts)} not back after {timeout:.0f}s: {st}")
+            raise RuntimeNotBack(f"{'+'.join(parts)} not back after {timeout:.0f}s: {st}\n{log_tails(rt)}")
         time.sleep(0.1)
 
 

@@ -38,6 +38,7 @@ class RunRecord:
     kept: str | None = None  # the run's directory, kept when it has violations
     duration_s: float = 0.0
     violations: list[str] = field(default_factory=list)
+    runtime_lost: bool = False  # a killed part never came back: no later run could run
 
     @property
     def kills_done(self) -> int:

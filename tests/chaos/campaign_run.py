@@ -16,7 +16,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from tests.chaos.campaign_checks import check_events, check_executions, check_files, check_tool_results
-from tests.chaos.campaign_observe import read_lines, runtime_status, wait_back, wait_file
+from tests.chaos.campaign_observe import RuntimeNotBack, read_lines, runtime_status, wait_back, wait_file
 from tests.chaos.campaign_plan import KillSpec, make_plan, plan_kills
 from tests.chaos.campaign_records import KillRecord, RunRecord
 from tests.support.lsp_client import TERMINAL, DalsClient
@@ -94,6 +94,9 @@ class Run:
             shown = await self.finished()
             if shown is not None:
                 await self.check(shown)
+        except RuntimeNotBack as e:  # no later run can run: say why (log tails) and stop the campaign
+            self.rec.violations.append(f"run aborted: {e}")
+            self.rec.runtime_lost = True
         except Exception as e:  # noqa: BLE001 - a campaign records, it does not stop at the first failure
             self.rec.violations.append(f"run aborted: {type(e).__name__}: {e}")
             try:  # the next run needs a working client

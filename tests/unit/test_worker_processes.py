@@ -6,7 +6,7 @@ import socket
 import pytest
 
 from dals.runtime.layout import Layout
-from dals.runtime.worker_main import shared_socket
+from dals.runtime.worker_main import shared_socket, worker_config
 from dals.settings import worker_processes
 
 
@@ -45,6 +45,20 @@ def test_shared_sockets_bind_one_port_beside_each_other():
             plain.close()
     finally:
         first.close()
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_no_child_process_inherits_the_worker_port(shared):
+    """hypercorn marks the sockets it makes inheritable; the worker's configuration undoes it."""
+    bind = f"fd://{shared_socket('127.0.0.1', 0)}" if shared else "127.0.0.1:0"
+    sockets = worker_config(bind).create_sockets()
+    made = [*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets]
+    try:
+        assert len(made) == 1
+        assert not made[0].get_inheritable()
+    finally:
+        for sock in made:
+            sock.close()
 
 
 def test_child_pids_lists_every_worker_process_once(tmp_path):

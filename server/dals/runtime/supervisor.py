@@ -205,9 +205,16 @@ class Supervisor:
                 child.name = "worker"
                 self.standby = None
             else:
+                # A new process, not `child` again: `child` may be a standby that took over, and
+                # started again it would wait for a wake-up nobody sends, never serving.
+                child = self._worker_child()
                 child.start()
             self.workers[at] = child
-            await self.wait_worker(child)
+            try:
+                await self.wait_worker(child)
+            except RuntimeError:
+                child.stop(timeout=2.0)  # alive but not serving: the watch loop starts another
+                raise
             self.start_standby()
         self.write_runtime(ready=True)
         log(f"{child.name} back as pid {child.pid}")

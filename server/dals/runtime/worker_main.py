@@ -62,7 +62,6 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
     milliseconds instead of a multi-second cold import. EOF on stdin (supervisor gone) = exit.
     With `shared`, bind the port beside the other worker processes (`shared_socket`)."""
     from hypercorn.asyncio import serve as hypercorn_serve
-    from hypercorn.config import Config
 
     _without_mcp()
     from ..durable.app import app
@@ -78,13 +77,9 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
             return 0
         print("standby: taking over", file=sys.stderr, flush=True)
 
-    config = Config()
-    config.bind = [f"fd://{shared_socket(host, port)}"] if shared else [f"{host}:{port}"]
+    config = worker_config(f"fd://{shared_socket(host, port)}" if shared else f"{host}:{port}")
     if shared:
         config.h2_max_concurrent_streams = SHARED_STREAMS_PER_CONNECTION
-    config.keep_alive_max_requests = 1_000_000_000  # the default 1,000 stalls Restate's connection
-    config.graceful_timeout = 2.0
-    config.accesslog = None
 
     async def main() -> None:
         stop = asyncio.Event()
@@ -95,6 +90,31 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
 
     run(main())
     return 0
+
+
+def worker_config(bind: str):
+    """hypercorn's configuration for the worker, whose listening socket no child process inherits.
+
+    hypercorn marks its sockets inheritable (for its own multi-process mode) and uvloop's
+    subprocesses ignore `close_fds`, so every command a task ran held the worker port too: a
+    worker killed during a command left its port taken until the command's reaper had ended it,
+    and the standby taking over failed to bind (`Address already in use`; seen in the crash
+    campaign, which then waited for a worker that never came)."""
+    from hypercorn.config import Config
+
+    class WorkerConfig(Config):
+        def create_sockets(self):
+            sockets = super().create_sockets()
+            for sock in (*sockets.secure_sockets, *sockets.insecure_sockets, *sockets.quic_sockets):
+                sock.set_inheritable(False)
+            return sockets
+
+    config = WorkerConfig()
+    config.bind = [bind]
+    config.keep_alive_max_requests = 1_000_000_000  # the default 1,000 stalls Restate's connection
+    config.graceful_timeout = 2.0
+    config.accesslog = None
+    return config
 
 
 def loop_runner():

@@ -9,8 +9,9 @@ module, so it starts fast (stdlib only, no package imports):
 
 It asks the kernel for SIGTERM when the worker thread that started it dies
 (PR_SET_PDEATHSIG) and to adopt orphaned descendants (PR_SET_CHILD_SUBREAPER),
-so setsid'd and double-forked processes stay below it. It runs ARGV in a new
-process group and waits for it. When ARGV exits, when the timeout passes, or
+so setsid'd and double-forked processes stay below it. It closes every
+descriptor above stderr it inherited, then runs ARGV in a new process group
+and waits for it. When ARGV exits, when the timeout passes, or
 on SIGTERM/SIGINT/SIGHUP, it SIGKILLs every descendant until none is left.
 It exits with ARGV's exit code (128+N for a signal), 124 on timeout (and
 writes "timeout" to FILE), 143 when terminated. When the parent died, it
@@ -177,7 +178,23 @@ def _parent_gone(parent: int, thread: int | None) -> bool:
     return stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X")
 
 
+def close_inherited_fds() -> None:
+    """Close every descriptor above stderr: what the worker's event loop let this process inherit
+    (uvloop ignores `close_fds`), the worker's sockets among them, stays out of the command."""
+    try:
+        fds = [int(fd) for fd in os.listdir("/proc/self/fd")]
+    except OSError:
+        fds = list(range(3, 1024))
+    for fd in fds:
+        if fd > 2:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # the listing's own descriptor, already closed
+
+
 def main(argv: list[str]) -> int:
+    close_inherited_fds()
     timeout, status_path, parent, thread, cleanup, unset = None, None, None, None, None, []
     args = argv[1:]
     while args and args[0] != "--":

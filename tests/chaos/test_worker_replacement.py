@@ -1,0 +1,83 @@
+"""A dead worker is always replaced by one that serves (the supervisor, `runtime/supervisor.py`).
+
+Two ways it once was not, both found by the crash campaign:
+- every command a task ran inherited the worker's listening socket (hypercorn marks it inheritable
+  and uvloop's subprocesses ignore `close_fds`), so a worker killed during a command left its port
+  taken while the command was being ended, and the standby taking over could fail to bind;
+- a worker that had been the standby, dying when no standby was left, was started again as a
+  standby: a process waiting for a wake-up nobody sends, which the supervisor then waited on for
+  ever (`dals status`: worker unhealthy; every `dals lsp` after it: "runtime not ready").
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import uuid
+
+from tests.support.lsp_client import DalsClient
+from tests.support.runtime import pid_alive, wait_for
+
+
+def _runtime_json(rt) -> dict:
+    return json.loads((rt.state_dir / "runtime.json").read_text())
+
+
+def _serving_worker(rt, other_than: int) -> dict | None:
+    st = rt.status()
+    return st if st["worker"]["pid"] not in (None, other_than) and st["worker"]["healthy"] else None
+
+
+def _standby(rt) -> int | None:
+    pid = (_runtime_json(rt).get("standby") or {}).get("pid")
+    if pid:
+        rt.pids.add(pid)  # stopped by pid at the end, like every process the runtime started
+    return pid
+
+
+async def _command_task(rt, ws, title: str, command: str) -> dict:
+    """Run a task of one `run_command` step to its end; what `dals.showTask` says of it."""
+    prompt = f"{title} {uuid.uuid4().hex[:8]}\n/run_command {json.dumps({'command': command})}"
+    client = DalsClient(rt.env, ws)
+    await client.start()
+    try:
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        await client.wait_finished(task_id, timeout=120)
+        return await client.command("dals.showTask", {"taskId": task_id})
+    finally:
+        await client.stop()
+
+
+async def test_commands_do_not_inherit_the_worker_port(chaos_runtime, tmp_path):
+    # The shell that runs the command lists its own descriptors.
+    shown = await _command_task(chaos_runtime, tmp_path, "List descriptors", "ls -l /proc/$$/fd > fds.txt")
+    assert shown["status"] == "succeeded", shown.get("error")
+    listing = (tmp_path / "fds.txt").read_text()
+    fds = dict(line.split()[-3::2] for line in listing.splitlines() if " -> " in line)
+    assert {"0", "1", "2"} <= fds.keys(), listing
+    # stdout and stderr may be socket pairs to the worker (uvloop's pipes); nothing else may be
+    inherited = {fd: target for fd, target in fds.items() if fd not in ("0", "1", "2") and "socket:" in target}
+    assert not inherited, f"the command inherited sockets of the worker:\n{listing}"
+
+
+async def test_a_worker_that_took_over_is_replaced_when_no_standby_is_left(chaos_runtime, tmp_path):
+    first = chaos_runtime.status()["worker"]["pid"]
+    standby = await asyncio.to_thread(wait_for, lambda: _standby(chaos_runtime), 60, "a warm standby")
+    # The standby takes over: the worker is now a process that was started as a standby.
+    os.kill(first, signal.SIGKILL)
+    st = await asyncio.to_thread(wait_for, lambda: _serving_worker(chaos_runtime, first), 60, "the standby serving")
+    took_over = st["worker"]["pid"]
+    assert took_over == standby
+    # No standby left (the new one is killed), then the worker that took over dies too.
+    spare = await asyncio.to_thread(wait_for, lambda: _standby(chaos_runtime), 60, "a new standby")
+    os.kill(spare, signal.SIGKILL)
+    await asyncio.to_thread(wait_for, lambda: not pid_alive(spare), 30, "the standby dead")
+    os.kill(took_over, signal.SIGKILL)
+    st = await asyncio.to_thread(wait_for, lambda: _serving_worker(chaos_runtime, took_over), 60,
+                                 "a fresh worker serving")
+    assert st["worker"]["pid"] not in (first, standby, spare)
+    # and tasks run on it
+    shown = await _command_task(chaos_runtime, tmp_path, "After two replacements", "echo ran > ran.txt")
+    assert shown["status"] == "succeeded", shown.get("error")
+    assert (tmp_path / "ran.txt").read_text() == "ran\n"
