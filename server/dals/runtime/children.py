@@ -25,6 +25,7 @@ class Child:
         self.stdin_pipe = stdin_pipe
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.started = 0.0  # time.monotonic() of the last start
 
     @property
     def pid(self) -> int | None:
@@ -43,6 +44,7 @@ class Child:
         )
         log.close()
         self.starts += 1
+        self.started = time.monotonic()
         return self.proc.pid
 
     def wake(self) -> bool:
@@ -74,6 +76,26 @@ class Child:
             self.proc.wait(5)
         except ProcessLookupError:
             pass
+
+
+class CrashLoop:
+    """Tells a child that cannot run (a bad setting, a taken port: it dies within seconds of each
+    start) from one that is killed now and then after running a while. Per child name, deaths
+    less than `young_s` after a start are counted; more than `limit` within `window_s` is a loop,
+    worth a pause before the next start. Kills of children that had been running do not count, so
+    a burst of them (a crash test killing every few seconds) costs no pause."""
+
+    def __init__(self, young_s: float = 10.0, window_s: float = 60.0, limit: int = 10):
+        self.young_s, self.window_s, self.limit = young_s, window_s, limit
+        self.deaths: dict[str, list[float]] = {}
+
+    def died(self, name: str, lived_s: float, now: float) -> bool:
+        """Record a death of `name` after `lived_s` seconds; True when it is crash-looping."""
+        deaths = [t for t in self.deaths.get(name, []) if now - t < self.window_s]
+        if lived_s < self.young_s:
+            deaths.append(now)
+        self.deaths[name] = deaths
+        return len(deaths) > self.limit
 
 
 def pid_alive(pid: int | None) -> bool:

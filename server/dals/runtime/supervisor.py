@@ -19,7 +19,7 @@ import httpx
 from ..client.restate_api import RestateApi, RestateUnavailable
 from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
 from . import restate_config, signing
-from .children import Child, kill_pid, pid_runs
+from .children import Child, CrashLoop, kill_pid, pid_runs
 from .layout import Layout
 from .restate_binary import ensure_restate_server
 
@@ -61,7 +61,7 @@ class Supervisor:
         self.use_standby = os.environ.get("DALS_STANDBY_WORKER", "1") != "0"
         self.standby: Child | None = None
         self.stopping = asyncio.Event()
-        self.restarts: list[float] = []
+        self.crash_loop = CrashLoop()
 
     @property
     def worker(self) -> Child:
@@ -189,9 +189,8 @@ class Supervisor:
 
     async def restart(self, child: Child) -> None:
         now = time.monotonic()
-        self.restarts = [t for t in self.restarts if now - t < 60] + [now]
-        if len(self.restarts) > 10:
-            log(f"{child.name} keeps dying; waiting 5s before restarting it")
+        if self.crash_loop.died(child.name, now - child.started, now):
+            log(f"{child.name} keeps dying right after it starts; waiting 5s before restarting it")
             await asyncio.sleep(5)
         log(f"{child.name} (pid {child.pid}) exited with {child.exit_code()}; restarting")
         self.write_runtime(ready=False)
