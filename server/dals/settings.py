@@ -155,18 +155,18 @@ def restate_partitions_setting() -> tuple[int, str | None]:
     return _count_setting("DALS_RESTATE_PARTITIONS", MAX_RESTATE_PARTITIONS)
 
 
-def _count_setting(name: str, maximum: int, default: int = 1) -> tuple[int, str | None]:
+def _count_setting(name: str, maximum: int) -> tuple[int, str | None]:
     """A whole number from 1 to `maximum` in the environment variable `name`, and what is wrong
-    with the value if anything (then `default`, as when it is unset)."""
+    with the value if anything (then 1, as when it is unset)."""
     value = os.environ.get(name, "").strip()
     if not value:
-        return default, None
+        return 1, None
     try:
         count = int(value)
     except ValueError:
         count = 0
     if not 1 <= count <= maximum:
-        return default, f"{name}={value!r} is not a whole number from 1 to {maximum}; using {default}"
+        return 1, f"{name}={value!r} is not a whole number from 1 to {maximum}; using 1"
     return count, None
 
 

@@ -16,21 +16,13 @@ import os
 import signal
 import uuid
 
+from dals.runtime.layout import Layout
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import pid_alive, wait_for
 
 
-def _runtime_json(rt) -> dict:
-    return json.loads((rt.state_dir / "runtime.json").read_text())
-
-
-def _serving_worker(rt, other_than: int) -> dict | None:
-    st = rt.status()
-    return st if st["worker"]["pid"] not in (None, other_than) and st["worker"]["healthy"] else None
-
-
 def _standby(rt) -> int | None:
-    pid = (_runtime_json(rt).get("standby") or {}).get("pid")
+    pid = dict(Layout(rt.state_dir).child_pids()).get("standby")
     if pid:
         rt.pids.add(pid)  # stopped by pid at the end, like every process the runtime started
     return pid
@@ -66,7 +58,7 @@ async def test_a_worker_that_took_over_is_replaced_when_no_standby_is_left(chaos
     standby = await asyncio.to_thread(wait_for, lambda: _standby(chaos_runtime), 60, "a warm standby")
     # The standby takes over: the worker is now a process that was started as a standby.
     os.kill(first, signal.SIGKILL)
-    st = await asyncio.to_thread(wait_for, lambda: _serving_worker(chaos_runtime, first), 60, "the standby serving")
+    st = await asyncio.to_thread(chaos_runtime.healthy_again, "worker", first)
     took_over = st["worker"]["pid"]
     assert took_over == standby
     # No standby left (the new one is killed), then the worker that took over dies too.
@@ -74,8 +66,7 @@ async def test_a_worker_that_took_over_is_replaced_when_no_standby_is_left(chaos
     os.kill(spare, signal.SIGKILL)
     await asyncio.to_thread(wait_for, lambda: not pid_alive(spare), 30, "the standby dead")
     os.kill(took_over, signal.SIGKILL)
-    st = await asyncio.to_thread(wait_for, lambda: _serving_worker(chaos_runtime, took_over), 60,
-                                 "a fresh worker serving")
+    st = await asyncio.to_thread(chaos_runtime.healthy_again, "worker", took_over)
     assert st["worker"]["pid"] not in (first, standby, spare)
     # and tasks run on it
     shown = await _command_task(chaos_runtime, tmp_path, "After two replacements", "echo ran > ran.txt")
