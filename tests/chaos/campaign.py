@@ -146,7 +146,7 @@ class Campaign:
                 rec = await Run(self, index, seed, self.max_kills_per_run).execute()
                 self.runs.append(rec)
                 self.log(f"run {index} done in {rec.duration_s}s, violations: {rec.violations or 'none'}")
-                if rec.runtime_lost:
+                if self._runtime_lost(rec):
                     break
             return
         while self.kills < self.target:
@@ -161,13 +161,18 @@ class Campaign:
             self.runs.append(rec)
             self.log(f"run {index} done in {rec.duration_s}s, {rec.kills_done} kills, "
                      f"re-executed {rec.reexecuted or 'nothing'}, violations: {rec.violations or 'none'}")
-            if rec.runtime_lost:
-                self.stopped_early = f"run {index}: the runtime did not come back after a kill"
-                self.log(self.stopped_early)
+            if self._runtime_lost(rec):
                 break
             if len(self.runs) > 5 * self.target:  # the moments keep missing: something is off
                 self.stopped_early = f"{len(self.runs)} runs for {self.kills} kills"
                 break
+
+    def _runtime_lost(self, rec: RunRecord) -> bool:
+        """True (and said in `stopped_early`) when `rec`'s killed parts never came back."""
+        if rec.runtime_lost:
+            self.stopped_early = f"run {rec.index}: the runtime did not come back after a kill"
+            self.log(self.stopped_early)
+        return rec.runtime_lost
 
     # -- results ---------------------------------------------------------------------------------
     @property

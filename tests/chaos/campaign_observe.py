@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from dals.runtime.layout import Layout
 from tests.support.runtime import Runtime, pid_alive
 
 
@@ -54,7 +55,7 @@ def log_tails(rt: Runtime, lines: int = 25) -> str:
     out = []
     for name in ("supervisor", "worker"):
         try:
-            text = (rt.state_dir / "logs" / f"{name}.log").read_text(errors="replace")
+            text = Layout(rt.state_dir).log(name).read_text(errors="replace")
         except OSError as e:
             text = f"(unreadable: {e})"
         out.append(f"--- {name}.log (last {lines} lines)\n" + "\n".join(text.splitlines()[-lines:]))
