@@ -17,6 +17,7 @@ import pytest
 
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, new_task_id, now_iso
+from dals.runtime.layout import Layout
 from tests.support.runtime import DALS, Runtime, pid_alive, wait_for
 
 
@@ -141,7 +142,7 @@ def test_external_restate_starts_no_server(two_runtimes):
 
 def leading_partitions(rt: Runtime) -> set[int]:
     """The partitions Restate's log says a processor led (each start writes one line per partition)."""
-    text = (rt.state_dir / "logs" / "restate.log").read_text(errors="replace")
+    text = Layout(rt.state_dir).log("restate").read_text(errors="replace")
     return {int(m) for m in re.findall(r"Processor became Leader.*?partition_id=(\d+)", text)}
 
 
@@ -165,13 +166,12 @@ def test_new_state_dirs_get_one_partition_and_older_ones_keep_theirs(two_runtime
     old.dals("down")
     # started again with the default: Restate keeps the data dir's 4, and old and new tasks work
     del old.env["DALS_RESTATE_PARTITIONS"]
-    (old.state_dir / "logs" / "restate.log").unlink()
+    Layout(old.state_dir).log("restate").unlink()
     old.up()
     assert "default-num-partitions = 1" in (old.state_dir / "restate.toml").read_text()
     run_plan(old, ws, "after")
     wait_for(lambda: leading_partitions(old) == {0, 1, 2, 3}, 30, "the same 4 partitions led again")
-    listed = json.loads(old.dals("tasks", "--json").stdout)
-    tasks = listed["tasks"] if isinstance(listed, dict) else listed
+    tasks = json.loads(old.dals("tasks", "--json").stdout)["tasks"]
     assert sorted(t["title"] for t in tasks) == ["after", "before"]
     assert all(t["status"] == "succeeded" for t in tasks)
     # a fresh state dir: one partition
