@@ -27,6 +27,8 @@ from pathlib import Path
 
 import httpx
 
+from dals.client.endpoints import async_client
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
 
@@ -47,7 +49,7 @@ def runtime_pids() -> dict:
 
 
 async def probe_healthy(part: str, old_pid: int, ingress: str, t_kill: float, out: dict) -> None:
-    async with httpx.AsyncClient(timeout=0.5) as http:
+    async with httpx.AsyncClient(timeout=0.5) as http, async_client(ingress, timeout=0.5) as restate:
         while True:
             try:
                 if part == "worker":
@@ -56,10 +58,10 @@ async def probe_healthy(part: str, old_pid: int, ingress: str, t_kill: float, ou
                         if (await http.get(f"{pids['worker_url']}/health")).status_code == 200:
                             break
                 else:
-                    if (await http.get(f"{ingress}/restate/health")).status_code == 200 and \
+                    if (await restate.get("/restate/health")).status_code == 200 and \
                             runtime_pids()["restate"] != old_pid:
                         break
-            except httpx.HTTPError:
+            except (httpx.HTTPError, OSError):
                 pass
             await asyncio.sleep(0.01)
     out["healthy"] = time.monotonic() - t_kill

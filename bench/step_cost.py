@@ -109,7 +109,7 @@ async def floor(service, n: int) -> dict[str, list[float]]:
     out: dict[str, list[float]] = {"health": [], "events": [], "write": []}
     for i in range(n):
         t0 = time.perf_counter()
-        await api._http.get(f"{api.ingress_url}/restate/health")
+        await api._ingress.get("/restate/health")
         out["health"].append((time.perf_counter() - t0) * 1e3)
         t0 = time.perf_counter()
         await api.call("AgentTask", "bench-floor", "events", 0)

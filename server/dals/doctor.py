@@ -24,6 +24,7 @@ from .client.pricing import PriceError, parse_prices
 from .lsp.config import Config
 from .runtime.layout import Layout, port_is_free
 from .runtime.restate_binary import find_restate_server
+from .client.endpoints import get_status, sync_client
 from .settings import external_restate, runtime_setting_problems, state_dir
 
 HTTP_TIMEOUT = 3.0
@@ -70,7 +71,7 @@ def check_restate() -> Check:
     except SystemExit as e:
         return Check("restate", "FAIL", str(e).removeprefix("dals: "), "set both variables, or neither")
     if ext:
-        admin, ingress = _get(f"{ext.admin_url}/health"), _get(f"{ext.ingress_url}/restate/health")
+        admin, ingress = get_status(ext.admin_url, "/health", HTTP_TIMEOUT), get_status(ext.ingress_url, "/restate/health", HTTP_TIMEOUT)
         if admin == 200 and ingress == 200:
             return Check("restate", "ok", f"external Restate answers at {ext.ingress_url} / {ext.admin_url}")
         return Check("restate", "FAIL", f"external Restate not reachable (admin {ext.admin_url}: {admin}; "
@@ -111,9 +112,10 @@ def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
                          f"read {logs}/worker.log, then `dals down && dals up`"))
     elif r["healthy"]:
         try:
-            deployments = httpx.get(f"{r['admin']}/deployments", timeout=HTTP_TIMEOUT).json().get("deployments", [])
+            with sync_client(r["admin"], timeout=HTTP_TIMEOUT) as http:
+                deployments = http.get("/deployments").json().get("deployments", [])
             uris = {str(d.get("uri", "")).rstrip("/") for d in deployments}
-        except (httpx.HTTPError, ValueError, AttributeError):
+        except (httpx.HTTPError, OSError, ValueError, AttributeError):
             uris = set()
         if w["url"].rstrip("/") in uris:
             pids = ", ".join(str(p) for p in w.get("pids") or [w["pid"]])

@@ -7,22 +7,22 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from dals.client.endpoints import get_status
 from dals.runtime.layout import Layout
 from tests.support.runtime import Runtime, pid_alive
 
 
 def _http_ok(url: str | None) -> bool:
+    """GET of an endpoint's URL (`http://…/path` or `unix:/…sock/path`) answered 200."""
     if not url:
         return False
-    try:
-        with urllib.request.urlopen(url, timeout=2.0) as r:
-            return r.status == 200
-    except (OSError, ValueError):
-        return False
+    if url.startswith("unix:"):
+        sock, _, path = url.partition(".sock")
+        return get_status(sock + ".sock", path, timeout=2.0) == 200
+    return get_status(url, "", timeout=2.0) == 200
 
 
 def runtime_status(rt: Runtime) -> dict[str, Any]:

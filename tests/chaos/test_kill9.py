@@ -157,7 +157,7 @@ async def _client_show(runtime, task_id):
     from dals.client.tasks import TaskService
 
     st = runtime.status()
-    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    service = runtime.task_service(st)
     try:
         return await service.show(task_id)
     finally:

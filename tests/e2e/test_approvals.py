@@ -137,7 +137,7 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
     from dals.client.tasks import TaskService, build_spec
 
     st = runtime.status()
-    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    service = runtime.task_service(st)
     spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline")
     spec.update(commandsAllow=["pytest"], approvalTimeoutS=1.0)
     task_id = await service.start(spec)
@@ -163,7 +163,7 @@ async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_p
     from dals.client.tasks import TaskService, new_task_id, now_iso
 
     st = runtime.status()
-    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    service = runtime.task_service(st)
     task_id = new_task_id()
     await service.start({"taskId": task_id, "prompt": plan(("run_command", {"command": "echo pwned > p.txt"})),
                          "title": "raw", "workspace": str(tmp_path), "model": "offline", "createdAt": now_iso()})

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import urllib.request
+
+from dals.client.endpoints import sync_client
 
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import wait_for
 
 
 def _notes(ingress: str, task_id: str) -> list:
-    req = urllib.request.Request(f"{ingress}/TaskNotes/{task_id}/since", data=b"0",
-                                 headers={"content-type": "application/json"})
-    with urllib.request.urlopen(req, timeout=10) as r:
-        return json.load(r)["notes"]
+    with sync_client(ingress, timeout=10) as http:
+        return http.post(f"/TaskNotes/{task_id}/since", content=b"0",
+                         headers={"content-type": "application/json"}).json()["notes"]
 
 
 def plan(title: str, *steps: tuple[str, dict]) -> str:

@@ -13,7 +13,7 @@ async def _follow_one(runtime, tmp_path, monkeypatch, pushes: str) -> tuple[list
     monkeypatch.setenv("DALS_STATE_DIR", runtime.env["DALS_STATE_DIR"])  # the runtime's hint registry
     monkeypatch.setenv("DALS_HINT_PUSHES", pushes)
     st = runtime.status()
-    service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    service = runtime.task_service(st)
     (tmp_path / "a.py").write_text("x = 1\n")
     prompt = "\n".join(['/read_file {"path": "a.py"}'] * STEPS)
     spec = build_spec(prompt, tmp_path, "offline")

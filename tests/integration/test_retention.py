@@ -14,11 +14,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
 import pytest
 
+from dals.client.endpoints import sync_client
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
+from dals.trust.client_keys import ensure_private_key, key_file
 from tests.support.runtime import Runtime, wait_for
 
 RETENTION_S = 8.64  # DALS_RETENTION_DAYS=0.0001
@@ -47,8 +48,8 @@ def ws(tmp_path):
 
 
 def sql(rt: Runtime, query: str) -> list[dict]:
-    r = httpx.post(f"{rt.urls[1]}/query", json={"query": query},
-                   headers={"accept": "application/json"}, timeout=30)
+    with sync_client(rt.urls[1], timeout=30) as http:
+        r = http.post("/query", json={"query": query}, headers={"accept": "application/json"})
     r.raise_for_status()
     return r.json()["rows"]
 
@@ -83,7 +84,7 @@ def purge(rt: Runtime, *args: str) -> dict:
 async def with_service(rt: Runtime, fn):
     api = RestateApi(*rt.urls)
     try:
-        return await fn(TaskService(api))
+        return await fn(TaskService(api, key=ensure_private_key(key_file(rt.state_dir))))
     finally:
         await api.aclose()
 

@@ -10,13 +10,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from dals.client.restate_api import RestateApi
-from dals.client.tasks import TaskService, new_task_id, now_iso
+from dals.client.endpoints import sync_client
+from dals.client.tasks import new_task_id, now_iso
 from dals.runtime.layout import Layout
 from tests.support.runtime import DALS, Runtime, pid_alive, wait_for
 
@@ -53,9 +52,10 @@ def test_two_state_dirs_two_runtimes_and_down(two_runtimes):
     for st in (sa, sb):
         assert st["restate"]["healthy"] and st["worker"]["healthy"]
         assert st["restate"]["pid"] and st["worker"]["pid"]
-        for url in (st["restate"]["ingress"], st["restate"]["admin"], st["worker"]["url"]):
-            assert url.startswith("http://127.0.0.1:")
-            assert not url.endswith((":8080", ":9070"))  # a user's own Restate stays untouched
+        state = str(a.state_dir if st is sa else b.state_dir)
+        for url in (st["restate"]["ingress"], st["restate"]["admin"]):
+            assert url.startswith(f"unix:{state}/")  # Restate on sockets in the state dir only
+        assert st["worker"]["url"].startswith("http://127.0.0.1:")
     assert sa["restate"]["pid"] != sb["restate"]["pid"]
     assert sa["restate"]["ingress"] != sb["restate"]["ingress"]
     assert (a.state_dir / "logs" / "restate.log").exists() and (a.state_dir / "logs" / "worker.log").exists()
@@ -66,7 +66,7 @@ def test_two_state_dirs_two_runtimes_and_down(two_runtimes):
     a.dals("down")
     for pid in (sa["restate"]["pid"], sa["worker"]["pid"]):
         wait_for(lambda: not pid_alive(pid), 20, f"pid {pid} to exit")
-    port = int(sa["restate"]["ingress"].rsplit(":", 1)[1])
+    port = int(sa["worker"]["url"].rsplit(":", 1)[1])
     assert not listening(port)
     st = a.status()
     assert not st["restate"]["healthy"] and st["restate"]["pid"] is None
@@ -114,8 +114,8 @@ def test_external_restate_starts_no_server(two_runtimes):
     assert gs["restate"]["ingress"] == hs["restate"]["ingress"] and gs["worker"]["healthy"]
     assert not (guest.state_dir / "restate.toml").exists()
     # the external Restate now routes tasks to the guest's worker
-    with urllib.request.urlopen(f"{hs['restate']['admin']}/deployments") as r:
-        uris = [d.get("uri") for d in json.load(r)["deployments"]]
+    with sync_client(hs["restate"]["admin"]) as http:
+        uris = [d.get("uri") for d in http.get("/deployments").json()["deployments"]]
     assert gs["worker"]["url"] + "/" in uris
 
     ws = guest.state_dir / "ws"
@@ -123,7 +123,7 @@ def test_external_restate_starts_no_server(two_runtimes):
     (ws / "x.txt").write_text("x\n")
 
     async def run_task():
-        svc = TaskService(RestateApi(hs["restate"]["ingress"], hs["restate"]["admin"]))
+        svc = guest.task_service(hs)
         task_id = new_task_id()
         await svc.start({"taskId": task_id, "prompt": '/read_file {"path": "x.txt"}', "title": "ext",
                          "workspace": str(ws), "model": "offline", "createdAt": now_iso()})

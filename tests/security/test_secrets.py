@@ -10,9 +10,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import httpx
 import pytest
 
+from dals.client.endpoints import sync_client
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import Runtime
 
@@ -72,7 +72,8 @@ def _texts(value) -> list[str]:
 
 
 def _sql(admin: str, query: str) -> str:
-    r = httpx.post(f"{admin}/query", json={"query": query}, headers={"accept": "application/json"}, timeout=30)
+    with sync_client(admin, timeout=30) as http:
+        r = http.post("/query", json={"query": query}, headers={"accept": "application/json"})
     assert r.status_code == 200, r.text[:300]
     rows = r.json()["rows"]
     assert rows, f"no rows for {query}"

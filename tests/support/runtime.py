@@ -70,6 +70,16 @@ class Runtime:
         os.kill(pid, signal.SIGKILL)
         return pid
 
+    def task_service(self, status: dict | None = None):
+        """A TaskService on this runtime, signing with its state dir's client key."""
+        from dals.client.restate_api import RestateApi
+        from dals.client.tasks import TaskService
+        from dals.trust.client_keys import ensure_private_key, key_file
+
+        st = status or self.status()
+        return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]),
+                           key=ensure_private_key(key_file(self.state_dir)))
+
     @property
     def ingress(self) -> str:
         return self.status()["restate"]["ingress"]

@@ -6,13 +6,12 @@ import tomllib
 import pytest
 
 from dals.runtime import restate_config
-from dals.runtime.layout import Layout, Ports
+from dals.runtime.layout import Layout
 from dals.settings import restate_partitions_setting, runtime_setting_problems
 
 
 def config(tmp_path) -> dict:
-    ports = Ports(node=5122, admin=9071, ingress=8081, worker=9081)
-    return tomllib.loads(restate_config.render(Layout(tmp_path), ports))
+    return tomllib.loads(restate_config.render(Layout(tmp_path)))
 
 
 def test_one_partition_by_default(monkeypatch, tmp_path):
@@ -27,7 +26,7 @@ def test_the_setting_goes_into_the_config(monkeypatch, tmp_path, value, expected
     assert restate_partitions_setting() == (expected, None)
     got = config(tmp_path)
     assert got["default-num-partitions"] == expected
-    assert got["bind-address"] == "127.0.0.1:5122" and got["ingress"]["bind-address"] == "127.0.0.1:8081"
+    assert got["listen-mode"] == "unix" and "ingress" not in got  # no TCP listener (docs/security.md)
 
 
 @pytest.mark.parametrize("value", ["0", "65", "four", "-1", "2.5"])

@@ -4,7 +4,8 @@ Restate's ingress: every event a follower reads is one such call.
 httpx costs `dals lsp` most of its CPU there while it follows 20 tasks: its connection pool checks
 every pooled connection on each request, through anyio's socket attributes (py-spy: 24 % of the
 process in `_assign_requests_to_connections`, 55 % in the whole request). This client keeps a
-stack of idle connections and takes one. Plain `http://` only; TLS URLs stay with httpx.
+stack of idle connections and takes one. Plain `http://` or a unix socket only; TLS URLs stay
+with httpx.
 """
 from __future__ import annotations
 
@@ -20,8 +21,10 @@ class HttpFailure(ConnectionError):
 
 
 class PlainHttp:
-    def __init__(self, base_url: str):
+    def __init__(self, base_url: str, uds: str | None = None):
+        """`uds`: connect to this unix socket instead of `base_url`'s host and port."""
         parts = urlsplit(base_url)
+        self.uds = uds
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"PlainHttp needs an http:// URL, not {base_url!r}")
         self.host = parts.hostname
@@ -44,9 +47,12 @@ class PlainHttp:
                 except HttpFailure:
                     continue  # closed while idle: try the next, then a fresh one
             try:
-                conn = await asyncio.open_connection(self.host, self.port)
+                if self.uds:
+                    conn = await asyncio.open_unix_connection(self.uds)
+                else:
+                    conn = await asyncio.open_connection(self.host, self.port)
             except OSError as e:
-                raise HttpFailure(f"cannot connect to {self.host}:{self.port}: {e}") from e
+                raise HttpFailure(f"cannot connect to {self.uds or f'{self.host}:{self.port}'}: {e}") from e
             return await self._exchange(conn, head + body)
 
     async def _exchange(self, conn: tuple[asyncio.StreamReader, asyncio.StreamWriter],

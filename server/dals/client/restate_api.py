@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .endpoints import async_client, is_unix, socket_path
 from .plain_http import HttpFailure, PlainHttp
 
 RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s
@@ -23,9 +24,11 @@ def _transient(status: int, text: str) -> bool:
 
 
 def _direct_http(url: str) -> bool:
-    """An http:// URL that no proxy setting in the environment applies to."""
+    """A unix socket, or an http:// URL that no proxy setting in the environment applies to."""
     from urllib.request import getproxies, proxy_bypass
 
+    if is_unix(url):
+        return True
     if not url.startswith("http:"):
         return False
     proxies = getproxies()
@@ -38,29 +41,35 @@ class RestateUnavailable(RuntimeError):
 
 class RestateApi:
     def __init__(self, ingress_url: str, admin_url: str, timeout: float = 10.0):
+        """`ingress_url` and `admin_url`: `http(s)://…` or `unix:/…sock` (see endpoints.py)."""
         self.ingress_url = ingress_url.rstrip("/")
         self.admin_url = admin_url.rstrip("/")
         # 20 kept alive: httpcore checks every pooled connection on each request (16 % of
         # `dals lsp`'s CPU while following 20 tasks with a pool of 100)
         limits = httpx.Limits(max_keepalive_connections=20, max_connections=100)
-        # the CA bundle (0.05-0.35 s of CPU to load) only where TLS is used
-        tls = self.ingress_url.startswith("https:") or self.admin_url.startswith("https:")
-        self._http = httpx.AsyncClient(timeout=timeout, limits=limits, verify=tls)
-        # ingress calls (every event a follower reads) on plain keep-alive streams, for http URLs
-        # reached directly; through an HTTP proxy (HTTP_PROXY / ALL_PROXY, not NO_PROXY), httpx
-        self._calls = PlainHttp(self.ingress_url) if _direct_http(self.ingress_url) else None
+        self._ingress = async_client(self.ingress_url, timeout=timeout, limits=limits)
+        self._admin = async_client(self.admin_url, timeout=timeout, limits=limits)
+        # ingress calls (every event a follower reads) on plain keep-alive streams, for sockets and
+        # http URLs reached directly; through an HTTP proxy (HTTP_PROXY / ALL_PROXY, not NO_PROXY), httpx
+        self._calls = None
+        if is_unix(self.ingress_url):
+            self._calls = PlainHttp("http://localhost", uds=socket_path(self.ingress_url))
+        elif _direct_http(self.ingress_url):
+            self._calls = PlainHttp(self.ingress_url)
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._ingress.aclose()
+        await self._admin.aclose()
         if self._calls:
             await self._calls.aclose()
 
-    async def _request(self, method: str, url: str, **kw) -> httpx.Response:
-        """One request through httpx, with `_retrying`'s retries."""
+    async def _request(self, http: httpx.AsyncClient, method: str, path: str, **kw) -> httpx.Response:
+        """One request through httpx to the ingress or the admin API, with `_retrying`'s retries."""
         async def once() -> tuple[int, str, httpx.Response]:
-            r = await self._http.request(method, url, **kw)
+            r = await http.request(method, path, **kw)
             return r.status_code, r.text if r.status_code >= 500 else "", r
-        return await self._retrying(url, once)
+        where = (self.ingress_url if http is self._ingress else self.admin_url) + path
+        return await self._retrying(where, once)
 
     async def _retrying(self, url: str, once):
         """`once()` (-> status, text, result), retried for a few seconds while Restate is
@@ -89,25 +98,25 @@ class RestateApi:
     # --- health -----------------------------------------------------------------
     async def healthy(self) -> bool:
         try:
-            a = await self._http.get(f"{self.admin_url}/health", timeout=2.0)
-            i = await self._http.get(f"{self.ingress_url}/restate/health", timeout=2.0)
-        except httpx.HTTPError:
+            a = await self._admin.get("/health", timeout=2.0)
+            i = await self._ingress.get("/restate/health", timeout=2.0)
+        except (httpx.HTTPError, OSError):
             return False
         return a.status_code == 200 and i.status_code == 200
 
     # --- admin ------------------------------------------------------------------
     async def register(self, worker_url: str) -> None:
-        r = await self._request("POST", f"{self.admin_url}/deployments",
+        r = await self._request(self._admin, "POST", "/deployments",
                                 json={"uri": worker_url, "force": True}, timeout=30.0)
         if r.status_code not in (200, 201):
             raise RestateUnavailable(f"registering {worker_url} failed: {r.status_code} {r.text[:300]}")
 
     async def deployments(self) -> list[dict]:
-        r = await self._request("GET", f"{self.admin_url}/deployments")
+        r = await self._request(self._admin, "GET", "/deployments")
         return r.json().get("deployments", []) if r.status_code == 200 else []
 
     async def query(self, sql: str) -> list[dict]:
-        r = await self._request("POST", f"{self.admin_url}/query", json={"query": sql},
+        r = await self._request(self._admin, "POST", "/query", json={"query": sql},
                                 headers={"accept": "application/json"})
         if r.status_code != 200:
             raise RestateUnavailable(f"admin query failed: {r.status_code} {r.text[:300]}")
@@ -115,7 +124,7 @@ class RestateApi:
 
     async def invocation_action(self, invocation_id: str, action: str) -> int:
         """PATCH /invocations/{id}/{action} (pause, resume, cancel, kill, purge); returns the status code."""
-        r = await self._request("PATCH", f"{self.admin_url}/invocations/{invocation_id}/{action}")
+        r = await self._request(self._admin, "PATCH", f"/invocations/{invocation_id}/{action}")
         return r.status_code
 
     # --- ingress ----------------------------------------------------------------
@@ -124,14 +133,14 @@ class RestateApi:
         headers = {"content-type": "application/json"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
-        r = await self._request("POST", f"{self.ingress_url}/{service}/{key}/{handler}/send",
+        r = await self._request(self._ingress, "POST", f"/{service}/{key}/{handler}/send",
                                 content=json.dumps(body), headers=headers)
         if r.status_code not in (200, 202):
             raise RestateUnavailable(f"{service}/{handler} refused: {r.status_code} {r.text[:300]}")
         return r.json().get("invocationId", "")
 
     async def resolve_awakeable(self, awakeable_id: str, value: Any) -> None:
-        r = await self._request("POST", f"{self.ingress_url}/restate/awakeables/{awakeable_id}/resolve",
+        r = await self._request(self._ingress, "POST", f"/restate/awakeables/{awakeable_id}/resolve",
                                 content=json.dumps(value), headers={"content-type": "application/json"})
         if r.status_code not in (200, 202):
             raise RestateUnavailable(f"resolving {awakeable_id} failed: {r.status_code} {r.text[:300]}")
@@ -139,7 +148,7 @@ class RestateApi:
     async def call(self, service: str, key: str, handler: str, body: Any, timeout: float | None = None) -> Any:
         path = f"/{service}/{key}/{handler}"
         if self._calls is None:
-            r = await self._request("POST", self.ingress_url + path, content=json.dumps(body),
+            r = await self._request(self._ingress, "POST", path, content=json.dumps(body),
                                     headers={"content-type": "application/json"}, timeout=timeout or 10.0)
             status, data = r.status_code, r.content
         else:

@@ -14,8 +14,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from ..event_wakeups import HintListener, registry_dir
 from ..settings import state_dir, workers_local
+from ..trust.client_keys import signing_key
+from ..trust.signed_input import sign
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
@@ -103,8 +107,10 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
 
 
 class TaskService:
-    def __init__(self, api: RestateApi):
+    def __init__(self, api: RestateApi, key: Ed25519PrivateKey | None = None):
+        """`key`: the user's client key (default: the state dir's, see dals.trust.client_keys)."""
         self.api = api
+        self._key = key
         self.pending: dict[str, dict[str, Any]] = {}  # started here, not yet seen in Restate
         self._hints: asyncio.Future | None = None
 
@@ -120,9 +126,15 @@ class TaskService:
         if self._hints is not None and self._hints.done() and self._hints.result() is not None:
             self._hints.result().close()
 
+    def signed(self, purpose: str, target: str, body: Any) -> dict[str, str]:
+        """`body` signed with the user's client key for one use (see dals.trust.signed_input)."""
+        if self._key is None:
+            self._key = signing_key(state_dir())
+        return sign(self._key, purpose, target, body)
+
     async def start(self, spec: dict[str, Any]) -> str:
         task_id = spec["taskId"]
-        await self.api.send(SERVICE, task_id, "run", spec, idempotency_key=task_id)
+        await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, spec), idempotency_key=task_id)
         self.pending[task_id] = {k: spec[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
             "wakeup": spec.get("wakeup", "feed"),
             "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
@@ -253,7 +265,13 @@ class TaskService:
         if not pending or pending.get("requestId") != request_id:
             waiting = f"; it waits for {pending['requestId']}" if pending else "; it waits for nothing"
             raise NoSuchRequest(f"task {task_id} has no pending request {request_id!r} (already answered?){waiting}")
-        await self.api.resolve_awakeable(request_id, {"decision": decision, "comment": comment, "at": now_iso()})
+        answer = {"decision": decision, "comment": comment, "at": now_iso()}
+        await self.api.resolve_awakeable(pending.get("awakeableId") or request_id,
+                                         self.signed("answer", f"{task_id}/{request_id}", answer))
+
+    async def answer_editor(self, task_id: str, request_id: str, result: dict[str, Any]) -> None:
+        """Answer a task's request to the editor (a buffer read, an edit applied)."""
+        await self.api.resolve_awakeable(request_id, self.signed("editor", f"{task_id}/{request_id}", result))
 
     async def _invocation_id(self, task_id: str) -> str:
         invocation = (await self._invocations(task_id)).get(task_id)
@@ -262,9 +280,9 @@ class TaskService:
         return invocation["id"]
 
     async def cancel(self, task_id: str) -> dict[str, Any]:
-        code = await self.api.invocation_action(await self._invocation_id(task_id), "cancel")
-        if code >= 400 and code != 409:
-            raise RestateUnavailable(f"cancel refused by Restate ({code})")
+        """Cancel through the task's own `cancel` handler, which checks that the user asked."""
+        invocation_id = await self._invocation_id(task_id)
+        await self.api.call(SERVICE, task_id, "cancel", self.signed("cancel", task_id, {"invocationId": invocation_id}))
         shown = await self.show(task_id)
         status = shown["status"] if shown["status"] in TERMINAL else "cancelled"
         return {"taskId": task_id, "status": status}
@@ -275,7 +293,8 @@ class TaskService:
         shown = await self.show(task_id)
         wait = shown.get("resume")
         if wait and shown["status"] in ("paused", "retrying"):
-            await self.api.resolve_awakeable(wait["requestId"], {"at": now_iso()})
+            await self.api.resolve_awakeable(wait["requestId"], self.signed(
+                "resume", f"{task_id}/{wait['requestId']}", {"at": now_iso()}))
             return {"taskId": task_id, "status": "running"}
         code = await self.api.invocation_action(await self._invocation_id(task_id), "resume")
         shown = await self.show(task_id)

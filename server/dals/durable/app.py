@@ -5,7 +5,7 @@ import os
 
 import restate
 
-from . import serde_cache
+from . import input_check, serde_cache
 from .editor_sessions import editor_sessions
 from .task_feed import task_feed
 from .task_notes import task_notes
@@ -13,6 +13,7 @@ from .task_object import agent_task, task_ledger
 from . import task_retention  # noqa: F401  (registers the `forget` handlers on the objects above)
 
 serde_cache.install()
+input_check.load()  # a client key that cannot be used stops the worker here, with its reason
 
 # Public keys of the Restate server(s) allowed to call us (set by the supervisor for the embedded
 # runtime); unset = unsigned requests accepted (an external Restate without signing).

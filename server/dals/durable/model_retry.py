@@ -27,6 +27,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import RetryModelRequest
 from restate import ObjectContext, TerminalError
 
+from .input_check import Refused, check
 from .task_record import TaskRecord
 
 # The status code a retryable provider failure is journaled with (see CountingModel).
@@ -59,6 +60,15 @@ class ModelRetries(AbstractCapability[Any]):
         self.limit = limit or max_attempts()
         self.failures = 0  # in a row, for the current request step
 
+    async def _users(self, resume_id: str, signal) -> bool:
+        """Whether the resume signal is the user's (signed, dals.trust); a refusal is recorded."""
+        try:
+            check(signal, "resume", f"{self.record.summary['taskId']}/{resume_id}")
+            return True
+        except Refused as e:
+            self.record.refused("a resume", str(e), await self.now())
+            return False
+
     async def after_model_request(self, ctx, *, request_context, response):
         self.failures = 0
         return response
@@ -72,11 +82,22 @@ class ModelRetries(AbstractCapability[Any]):
             delay = backoff_s(self.failures)
             resume_id, resumed = self.ctx.awakeable(type_hint=dict)
             self.record.retrying(reason, self.failures, self.limit, delay, resume_id, await self.now())
-            await restate.select(resumed=resumed, timer=self.ctx.sleep(timedelta(seconds=delay)))
+            timer = self.ctx.sleep(timedelta(seconds=delay))
+            match await restate.select(resumed=resumed, timer=timer):
+                case ["resumed", signal] if not await self._users(resume_id, signal):
+                    await timer  # not the user's resume: the backoff goes on as planned
         else:
             resume_id, resumed = self.ctx.awakeable(type_hint=dict)
             self.record.paused(reason, self.failures, resume_id, await self.now())
-            await resumed
+            while True:
+                signal = await resumed
+                try:
+                    check(signal, "resume", f"{self.record.summary['taskId']}/{resume_id}")
+                    break
+                except Refused as e:  # not the user's: wait again, on a new signal
+                    resume_id, resumed = self.ctx.awakeable(type_hint=dict)
+                    self.record.summary["resume"] = {"requestId": resume_id}
+                    self.record.refused("a resume", str(e), await self.now())
             self.record.resumed(await self.now())
             self.failures = 0
             request_context.attempt = 1  # pydantic-ai caps attempts per step; a resume starts afresh

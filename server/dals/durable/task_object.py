@@ -19,12 +19,14 @@ from typing import Any
 
 import httpx
 import restate
+from pydantic import ValidationError
 from pydantic_ai.exceptions import AgentRunError, UserError
 from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
 
 from ..agent.coder import build_agent
+from ..client import endpoints
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
 from ..agent.policy import DEFAULT_ALLOW
@@ -37,6 +39,7 @@ from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
 from . import eager_steps
 from .task_notes import since as notes_since
+from .input_check import Refused, check
 from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import TaskSpec, task_prompt
 
@@ -110,8 +113,13 @@ class JournalRunner:
         request_id, answer = self.ctx.awakeable(type_hint=dict)
         self.record.editor_request({"requestId": request_id, **request})
         match await restate.select(answer=answer, timeout=self.ctx.sleep(EDITOR_WAIT)):
-            case ["answer", result]:
-                outcome = result if isinstance(result, dict) else None
+            case ["answer", signed]:
+                try:
+                    result = check(signed, "editor", f"{self.task_id}/{request_id}")
+                    outcome = result if isinstance(result, dict) else None
+                except Refused as e:  # not the user's editor: as if none answered (the disk path)
+                    self.record.refused("an editor answer", str(e), _iso(await self.ctx.time()))
+                    outcome = None
             case _:
                 outcome = None
         self.record.editor_request(None)
@@ -134,18 +142,30 @@ class JournalRunner:
 
     async def ask(self, request):
         """A durable wait for the user's answer: a Restate awakeable, resolved by `dals.answer`
-        (through the ingress) even across restarts of every process."""
+        (through the ingress) even across restarts of every process. Only an answer signed by the
+        user counts (dals.trust): anything else is recorded, and the task waits again on a new
+        awakeable for the same request (its `requestId` stays; `awakeableId` changes)."""
         request_id, answer = self.ctx.awakeable(type_hint=dict)
         self.record.ask(request_id, request, _iso(await self.ctx.time()))
-        if self.approval_timeout:
-            match await restate.select(answer=answer, timeout=self.ctx.sleep(self.approval_timeout)):
-                case ["answer", decision]:
-                    pass
-                case _:
-                    secs = int(self.approval_timeout.total_seconds())
-                    decision = {"decision": "reject", "comment": f"no answer within {secs} s (approval timeout)"}
-        else:
-            decision = await answer
+        timeout = self.ctx.sleep(self.approval_timeout) if self.approval_timeout else None
+        while True:
+            if timeout is None:
+                signed = await answer
+            else:
+                match await restate.select(answer=answer, timeout=timeout):
+                    case ["answer", signed]:
+                        pass
+                    case _:
+                        secs = int(self.approval_timeout.total_seconds())
+                        decision = {"decision": "reject", "comment": f"no answer within {secs} s (approval timeout)"}
+                        break
+            try:
+                decision = check(signed, "answer", f"{self.task_id}/{request_id}")
+                break
+            except Refused as e:
+                awakeable_id, answer = self.ctx.awakeable(type_hint=dict)
+                self.record.summary["pending"]["awakeableId"] = awakeable_id
+                self.record.refused("an answer", str(e), _iso(await self.ctx.time()))
         if not isinstance(decision, dict) or decision.get("decision") not in ("approve", "reject"):
             decision = {"decision": "reject", "comment": "malformed answer"}
         self.record.answered(request_id, decision, _iso(await self.ctx.time()))
@@ -183,22 +203,43 @@ async def _report_replayed(task_id: str, replayed: dict[str, int]) -> None:
     if _ledger_http is None:
         # one client for the process: a new one per report loaded the CA bundle (0.05-0.35 s of
         # CPU) on the worker's event loop after every attempt that replayed something
-        _ledger_http = httpx.AsyncClient(timeout=5.0, verify=ingress.startswith("https:"))
+        _ledger_http = endpoints.async_client(ingress, timeout=5.0)
     try:
-        await _ledger_http.post(f"{ingress}/TaskLedger/{task_id}/add_replayed/send", json=replayed,
+        await _ledger_http.post(f"/TaskLedger/{task_id}/add_replayed/send", json=replayed,
                                 headers={"idempotency-key": uuid.uuid4().hex})
     except httpx.HTTPError as e:
         logging.getLogger("dals.task").warning("could not record replays %s: %s", replayed, e)
 
 
 @agent_task.handler()
-async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
+async def run(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Start the task: `request` is its TaskSpec signed by the user's client (dals.trust)."""
+    try:
+        spec = TaskSpec.model_validate(check(request, "start", ctx.key()))
+    except (Refused, ValidationError) as e:
+        return await _refuse_start(ctx, e)
+    if await ctx.get(SUMMARY):  # a start sent again: the task exists (and ran, or runs)
+        return await _refuse_start(ctx, Refused("this task was started already (replayed?)"))
     steps = eager_steps.install(ctx)
     try:
         return await _run(ctx, spec, steps)
     finally:
         if steps:  # every way out awaits ctx.time() first, which waits for the acknowledgement;
             steps.cancel()  # this only stops the wait when the attempt ends on an exception
+
+
+async def _refuse_start(ctx: ObjectContext, why: Exception) -> dict[str, Any]:
+    """Run nothing. A task that exists gets a `log` event; for an unknown id the worker's log says
+    it (check() logged it, or here): a forger does not get to create tasks in the user's list."""
+    reason = str(why).splitlines()[0][:300]
+    summary = await ctx.get(SUMMARY)
+    if not summary:
+        if not isinstance(why, Refused):
+            log.warning("refused a start of %s: %s", ctx.key(), reason)
+        return {"refused": reason}
+    record = TaskRecord.resume(ctx, summary)
+    record.refused("a start", reason, _iso(await ctx.time()))
+    return {"refused": reason}
 
 
 async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None) -> dict[str, Any]:
@@ -234,6 +275,19 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         return record.summary
     record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
     return record.summary
+
+
+@agent_task.handler(kind="shared")
+async def cancel(ctx: ObjectSharedContext, request: dict[str, Any]) -> dict[str, Any]:
+    """Cancel the task's run: `request` names its invocation, signed by the user's client."""
+    try:
+        body = check(request, "cancel", ctx.key())
+    except Refused as e:
+        return {"refused": str(e)}
+    if not isinstance(body, dict) or not isinstance(body.get("invocationId"), str):
+        return {"refused": "no invocationId"}
+    ctx.cancel_invocation(body["invocationId"])
+    return {"cancelled": body["invocationId"]}
 
 
 @agent_task.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))

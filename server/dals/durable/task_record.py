@@ -49,6 +49,15 @@ class TaskRecord:
         self._pushed_rev = 0  # the revision the last hint sent reached
         self._unpushed: list[tuple[int, dict[str, Any]]] = []  # (rev, event) written since then, in order
 
+    @classmethod
+    def resume(cls, ctx: ObjectContext, summary: dict[str, Any]) -> "TaskRecord":
+        """The record of a task that exists, from its saved summary (to add events to it)."""
+        record = cls.__new__(cls)
+        record.ctx, record.summary = ctx, summary
+        record.hints = summary.get("wakeup") == "hint"
+        record._pushed_rev, record._unpushed = summary.get("rev", 0), []
+        return record
+
     @property
     def status(self) -> str:
         return self.summary["status"]
@@ -136,6 +145,10 @@ class TaskRecord:
         if kind == "edit" and path and path not in self.summary["filesChanged"]:
             self.summary["filesChanged"].append(path)
         self.emit(kind, title, at, detail)
+
+    def refused(self, what: str, reason: str, at: str) -> None:
+        """An input that was not the user's (dals.trust) was refused: nothing of it ran."""
+        self.emit("log", f"Refused {what}: {reason}", at, {"refused": what, "reason": reason})
 
     def editor_request(self, request: dict[str, Any] | None) -> None:
         """Publish (or withdraw) a request for the attached editor; no event of its own."""

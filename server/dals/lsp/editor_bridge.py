@@ -106,14 +106,14 @@ class EditorBridge:
         editor_presence.withdraw(self.registry, self.session_id)
 
     # --- requests from tasks ----------------------------------------------------
-    def offer(self, request: dict[str, Any] | None, workspace: Path) -> None:
+    def offer(self, request: dict[str, Any] | None, workspace: Path, task_id: str) -> None:
         """A followed task's summary shows an editor request: answer it if it is ours."""
         if not request or request.get("sessionId") != self.session_id or request["requestId"] in self.handled:
             return
         self.handled.add(request["requestId"])
-        asyncio.get_running_loop().create_task(self._answer(request, workspace))
+        asyncio.get_running_loop().create_task(self._answer(request, workspace, task_id))
 
-    async def _answer(self, request: dict[str, Any], workspace: Path) -> None:
+    async def _answer(self, request: dict[str, Any], workspace: Path, task_id: str) -> None:
         try:
             result = await self.handle(request, workspace)
         except Exception as e:  # noqa: BLE001 - an answer is always sent
@@ -122,7 +122,7 @@ class EditorBridge:
         result["at"] = now_iso()
         try:
             service = await self.server.task_service()
-            await service.api.resolve_awakeable(request["requestId"], result)
+            await service.answer_editor(task_id, request["requestId"], result)
         except Exception as e:  # noqa: BLE001 - the task times out and uses the disk
             log.warning("could not answer editor request: %s", e)
 

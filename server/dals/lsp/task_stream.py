@@ -77,7 +77,7 @@ class TaskStream:
                     self.workspaces[task_id] = Path(summary["workspace"]).resolve()
                     self.server.file_watch.watch(self.workspaces[task_id])
                 if summary:
-                    self.server.editor.offer(summary.get("editorRequest"), self.workspaces[task_id])
+                    self.server.editor.offer(summary.get("editorRequest"), self.workspaces[task_id], task_id)
                 for event in page.get("events", []):
                     if event["seq"] != self.cursors[task_id] + 1:
                         continue  # duplicates are dropped; a gap is refetched by the next read

@@ -9,8 +9,7 @@ import subprocess
 import sys
 import time
 
-import httpx
-
+from ..client.endpoints import get_status, unix_url
 from ..settings import external_restate, runtime_setting_problems, state_dir
 from .children import kill_pid, pid_alive, pid_runs
 from .layout import Layout
@@ -34,21 +33,8 @@ def supervisor_alive(lay: Layout) -> bool:
         return False
 
 
-def _http_client(*urls: str | None) -> httpx.Client:
-    """A client for health checks. httpx loads the CA bundle for every new client (0.05-0.35 s of
-    CPU on a 2-core machine, more than the checks themselves); the embedded runtime is plain HTTP
-    on loopback, so the bundle is loaded only when some URL is https (an external Restate)."""
-    return httpx.Client(timeout=1.0, verify=any(u and u.startswith("https:") for u in urls))
-
-
-def _http_ok(url: str, http: httpx.Client | None = None) -> bool:
-    try:
-        if http is None:
-            with _http_client(url) as own:
-                return own.get(url).status_code == 200
-        return http.get(url).status_code == 200
-    except httpx.HTTPError:
-        return False
+def _ok(url: str | None, path: str) -> bool:
+    return bool(url) and get_status(url, path) == 200
 
 
 def status(lay: Layout | None = None) -> dict:
@@ -59,19 +45,14 @@ def status(lay: Layout | None = None) -> dict:
     ports = lay.kept_ports()
     restate = data.get("restate") or {}
     worker = data.get("worker") or {}
-    ingress = restate.get("ingress") or (ext.ingress_url if ext else
-                                         f"http://127.0.0.1:{ports.ingress}" if ports else None)
-    admin = restate.get("admin") or (ext.admin_url if ext else
-                                     f"http://127.0.0.1:{ports.admin}" if ports else None)
+    ingress, admin = (ext.ingress_url, ext.admin_url) if ext else _embedded(lay)
     worker_url = worker.get("url") or (f"http://127.0.0.1:{ports.worker}" if ports else None)
     sup_alive = supervisor_alive(lay)
     rpid = restate.get("pid") if sup_alive else None
     wpid = worker.get("pid") if sup_alive else None
     wpids = lay.worker_pids() if sup_alive else []
-    with _http_client(ingress, admin, worker_url) as http:
-        restate_ok = bool(ingress and admin and _http_ok(f"{admin}/health", http)
-                          and _http_ok(f"{ingress}/restate/health", http))
-        worker_ok = bool(worker_url and _http_ok(f"{worker_url}/health", http))
+    restate_ok = _ok(admin, "/health") and _ok(ingress, "/restate/health")
+    worker_ok = _ok(worker_url, "/health")
     return {
         "restate": {
             "pid": rpid if pid_alive(rpid) else None,
@@ -161,9 +142,9 @@ def endpoints() -> tuple[str, str]:
     ext = external_restate()
     if ext:
         return ext.ingress_url, ext.admin_url
-    lay = layout()
-    data = lay.read_runtime().get("restate") or {}
-    if data.get("ingress"):
-        return data["ingress"], data["admin"]
-    ports = lay.ports()
-    return f"http://127.0.0.1:{ports.ingress}", f"http://127.0.0.1:{ports.admin}"
+    return _embedded(layout())
+
+
+def _embedded(lay: Layout) -> tuple[str, str]:
+    """(ingress, admin) of the embedded runtime: its unix sockets in the state dir."""
+    return unix_url(lay.ingress_socket), unix_url(lay.admin_socket)

@@ -10,21 +10,22 @@ from pathlib import Path
 
 @dataclass
 class Ports:
-    """Loopback ports of one runtime, chosen once per state dir and kept."""
+    """Loopback ports of one runtime, chosen once per state dir and kept. Only the worker listens
+    on TCP (Restate calls it there, signed): Restate itself is on unix sockets (`Layout.sockets`)."""
 
-    node: int
-    admin: int
-    ingress: int
     worker: int
 
 
 class Layout:
     """Where a runtime keeps its things. Two state dirs never share a file or a port."""
 
+    RESTATE_NODE = "dals-local"  # Restate's node name: its data and sockets are under restate/<it>/
+
     def __init__(self, root: Path):
         self.root = root
         self.logs = root / "logs"
         self.restate_data = root / "restate"
+        self.sockets = self.restate_data / self.RESTATE_NODE  # ingress.sock, admin.sock, fabric.sock
 
     def ensure(self) -> "Layout":
         self.root.mkdir(parents=True, exist_ok=True)
@@ -39,6 +40,14 @@ class Layout:
     @property
     def restate_config(self) -> Path:
         return self.root / "restate.toml"
+
+    @property
+    def ingress_socket(self) -> Path:
+        return self.sockets / "ingress.sock"
+
+    @property
+    def admin_socket(self) -> Path:
+        return self.sockets / "admin.sock"
 
     @property
     def runtime_file(self) -> Path:
@@ -97,20 +106,20 @@ class Layout:
         except (OSError, ValueError):
             pass
         chosen = {}
-        for name in ("node", "admin", "ingress", "worker"):
+        for name in ("worker",):
             port = kept.get(name)
             if not isinstance(port, int) or not port_is_free(port):
                 port = free_port(exclude=set(chosen.values()))
             chosen[name] = port
         ports = Ports(**chosen)
-        if chosen != kept:
+        if chosen != {k: kept.get(k) for k in chosen}:
             self.ports_file.write_text(json.dumps(asdict(ports)))
         return ports
 
     def kept_ports(self) -> Ports | None:
         try:
-            return Ports(**json.loads(self.ports_file.read_text()))
-        except (OSError, ValueError, TypeError):
+            return Ports(worker=json.loads(self.ports_file.read_text())["worker"])
+        except (OSError, ValueError, TypeError, KeyError):
             return None
 
 

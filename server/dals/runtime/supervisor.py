@@ -16,6 +16,7 @@ from datetime import datetime
 
 import httpx
 
+from ..client.endpoints import unix_url
 from ..client.restate_api import RestateApi, RestateUnavailable
 from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
 from . import restate_config, signing
@@ -40,13 +41,13 @@ class Supervisor:
         if external:
             self.api = RestateApi(external.ingress_url, external.admin_url)
         else:
-            self.api = RestateApi(f"http://127.0.0.1:{self.ports.ingress}", f"http://127.0.0.1:{self.ports.admin}")
+            self.api = RestateApi(unix_url(layout.ingress_socket), unix_url(layout.admin_socket))
         env = dict(os.environ, DALS_STATE_DIR=str(layout.root), DALS_INGRESS_URL=self.api.ingress_url,
                    PYTHONUNBUFFERED="1")
         self.restate: Child | None = None
         if not external:
             binary = ensure_restate_server(log)
-            restate_config.write(layout, self.ports)
+            restate_config.write(layout)
             # Restate tries to reach the network at start even with telemetry off; nothing of ours needs it.
             self.restate = Child("restate", [str(binary), "-c", str(layout.restate_config), "--no-logo"],
                                  layout.log("restate"), env=env, cwd=layout.root, nice=runtime_nice())
