@@ -111,6 +111,7 @@ bench: $(VENV)/.installed $(RESTATE_BIN)
 	$(PY) bench/responsiveness.py --quick
 	$(PY) bench/code_actions.py --quick
 	$(PY) bench/footprint.py --quick
+	$(PY) bench/signing.py --quick
 
 clean:
 	rm -rf $(VENV) .dals-runtime .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log

@@ -178,3 +178,22 @@ def test_new_state_dirs_get_one_partition_and_older_ones_keep_theirs(two_runtime
     new.up()
     run_plan(new, ws, "fresh")
     wait_for(lambda: leading_partitions(new) == {0}, 30, "1 partition led")
+
+
+def test_a_deep_state_dir_still_gets_its_sockets(tmp_path):
+    """Unix socket paths are limited to 107 bytes: a state dir deeper than that still works
+    (Restate binds relative paths, clients go through /proc/self/fd)."""
+    deep = Path(tempfile.mkdtemp(prefix="dals-deep-")) / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    rt = Runtime(deep, {"DALS_MODEL": "offline"})
+    try:
+        st = rt.up()
+        assert len(st["restate"]["ingress"]) > 120 and st["restate"]["healthy"]
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        (ws / "x.txt").write_text("deep\n")
+        run = rt.dals("run", '/read_file {"path": "x.txt"}', "--workspace", str(ws), timeout=120)
+        assert "succeeded" in run.stdout
+    finally:
+        rt.down()
+        shutil.rmtree(deep.parents[1], ignore_errors=True)
