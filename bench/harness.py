@@ -126,7 +126,10 @@ def task_service(st: dict):
     from dals.client.restate_api import RestateApi
     from dals.client.tasks import TaskService
 
-    return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    from dals.trust.client_keys import signing_key
+
+    return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]),
+                       key=signing_key(Path(st["stateDir"])))
 
 
 async def close_service(service) -> None:
