@@ -30,6 +30,7 @@ from . import positions
 
 log = logging.getLogger("dals.lsp.editor")
 HEARTBEAT_S = 10.0
+SYNC_WAIT_S = 3.0
 
 
 def _sha(text: str) -> str:
@@ -153,6 +154,9 @@ class EditorBridge:
             start, end, new_text = _changed_span(text, result)
         else:
             old, new = adapt(text, request["old"]), adapt(text, request["new"])
+            if not old or old == new:  # refused as the disk path refuses them
+                return {"applied": False, "reason": "old text is empty; quote the exact text to replace"
+                        if not old else "old and new text are the same; there is nothing to edit"}
             if sha != expected:
                 if expected and edit_already_applied(text, old, new, expected):
                     return {"applied": True, "sha": sha, "diff": ""}
@@ -170,9 +174,22 @@ class EditorBridge:
         if not answer.applied:
             return {"applied": False, "reason": f"the editor declined the edit of {request['path']} "
                     f"({answer.failure_reason or 'no reason given'}); read it again"}
+        await self._synced(doc.uri, text)
         diff = "".join(difflib.unified_diff(text.splitlines(True), result.splitlines(True),
                                             f"a/{request['path']}", f"b/{request['path']}"))
         return {"applied": True, "sha": _sha(result), "diff": diff}
+
+    async def _synced(self, uri: str, before: str) -> None:
+        """Wait (briefly) for the editor's didChange of an applied edit: the task's next edit of
+        this buffer is checked against our copy, and editors send it a little later (Neovim
+        debounces it by 150 ms). No didChange in time: the next edit may find the copy stale and
+        the task reads the buffer again; nothing is lost."""
+        deadline = time.monotonic() + SYNC_WAIT_S
+        while time.monotonic() < deadline:
+            doc = self.server.workspace.text_documents.get(uri)
+            if doc is None or doc.source != before:
+                return
+            await asyncio.sleep(0.02)
 
     def _workspace_edit(self, uri, version, text, start, end, new_text, request) -> types.WorkspaceEdit:
         start, end, new_text = positions.edit_span(text, start, end, new_text)

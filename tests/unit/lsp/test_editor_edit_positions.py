@@ -100,7 +100,12 @@ class FakeServer:
         self.sent: list[types.ApplyWorkspaceEditParams] = []
 
     async def workspace_apply_edit_async(self, params):
+        """Applies the edit and syncs it back, as an editor does (didChange, whole text)."""
         self.sent.append(params)
+        (doc_edit,) = params.edit.document_changes
+        doc = self.workspace.get_text_document(doc_edit.text_document.uri)
+        doc.apply_change(types.TextDocumentContentChangeWholeDocument(
+            text=reference_apply(doc.source, params.edit, self.workspace.position_encoding)))
         return types.ApplyWorkspaceEditResult(applied=True)
 
 
