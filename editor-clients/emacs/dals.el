@@ -29,8 +29,9 @@
 ;;
 ;; Tested with Emacs 28.2 and eglot 1.9.  Besides eglot's generic
 ;; functions, it uses these eglot internals: `eglot--current-project',
-;; `eglot--servers-by-project', `eglot--project', `eglot--path-to-uri'
-;; and `eglot--pos-to-lsp-position'.
+;; `eglot--servers-by-project', `eglot--project', `eglot--path-to-uri',
+;; `eglot--pos-to-lsp-position', `eglot--uri-to-path' and
+;; `eglot--signal-textDocument/didChange'.
 
 ;;; Code:
 
@@ -99,6 +100,20 @@ first time (the server itself gives up after 120 s)."
 
 (defclass eglot-dals (eglot-lsp-server) ()
   :documentation "A connection to `dals lsp'.")
+
+(cl-defmethod eglot-handle-request
+  ((_server eglot-dals) (_method (eql workspace/applyEdit)) &key _label edit)
+  "Apply a task's EDIT as eglot does, then send didChange for it at once.
+eglot otherwise waits for Emacs to be idle; the task's next edit of the
+buffer is checked against the server's copy, which would still be old."
+  (prog1 (cl-call-next-method)
+    (dolist (change (append (plist-get edit :documentChanges) nil))
+      (let* ((uri (plist-get (plist-get change :textDocument) :uri))
+             (buffer (and uri (find-buffer-visiting (eglot--uri-to-path uri)))))
+        (when buffer
+          (with-current-buffer buffer
+            (when eglot--managed-mode
+              (eglot--signal-textDocument/didChange))))))))
 
 (defun dals--executable ()
   "Return the program to run `dals lsp' for the current buffer's project."

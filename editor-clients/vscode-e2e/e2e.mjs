@@ -143,6 +143,7 @@ function writeJson(file, value) {
 }
 
 const WORKSPACE_SETTINGS = { 'dals.commands.allow': ['sh hold.sh'] };
+const ENCODING_FILES = { 'uni.py': 's = "héllo wörld 😀 café"\nt = 1\n', 'crlf.txt': 'one\r\ntwo é 😀 x\r\nthree' };
 
 function prepareWorkspace() {
     fs.writeFileSync(path.join(DIRS.ws, 'app.py'), [
@@ -166,6 +167,8 @@ function prepareWorkspace() {
     // however slow the machine is (`sh hold.sh NAME` ends once `.release-NAME` exists; within the
     // command's timeout_s).
     fs.writeFileSync(path.join(DIRS.ws, 'hold.sh'), 'while [ ! -e ".release-$1" ]; do sleep 0.1; done\necho "released $1"\n');
+    // Non-ASCII text and CRLF line breaks without a final one (step 3-non-ascii-and-crlf-edits).
+    for (const [rel, text] of Object.entries(ENCODING_FILES)) { fs.writeFileSync(path.join(DIRS.ws, rel), text); }
     writeJson(path.join(DIRS.ws, '.vscode/settings.json'), WORKSPACE_SETTINGS);
     // dals.path is machine-overridable: a remote window (code-server is one) ignores it in the user
     // settings; the server's machine settings (or the workspace's) apply.
@@ -600,6 +603,41 @@ async function main() {
         const final = await waitForStatus(title, ['cancelled', 'succeeded', 'failed'], T.ui);
         if (!final.startsWith('cancelled')) { throw new Error(`task ended ${final}`); }
         return { final };
+    });
+
+    await step('3-non-ascii-and-crlf-edits', async () => {
+        // Issue 17: VS Code's client offers UTF-16 positions only. A task's edit after é, ö and 😀
+        // on the same line, and in a CRLF file without a final newline, lands in the buffer exactly:
+        // the disk is unchanged until the user saves, and then holds exactly the expected bytes.
+        const cases = [
+            ['uni.py', 's = "héllo wörld', '/edit_file {"path":"uni.py","old":"café","new":"coffee ☕"}', 'coffee ☕',
+                's = "héllo wörld 😀 coffee ☕"\nt = 1\n'],
+            ['crlf.txt', 'two é', '/edit_file {"path":"crlf.txt","old":"x","new":"y\\nz"}', 'two é 😀 y',
+                'one\r\ntwo é 😀 y\r\nz\r\nthree'],
+        ];
+        const seen = {};
+        for (const [rel, shown, prompt, marker, want] of cases) {
+            const file = path.join(DIRS.ws, rel);
+            const before = ENCODING_FILES[rel];
+            if (fs.readFileSync(file, 'utf8') !== before) { throw new Error(`${rel} changed before the step`); }
+            await openFile(rel, shown);
+            await startTask(prompt);
+            const final = await waitForStatus(prompt.slice(0, 40), ['succeeded', 'failed', 'cancelled']);
+            if (!final.startsWith('succeeded')) { throw new Error(`${rel}: task ended ${final}`); }
+            await activeEditorLines().filter({ hasText: marker }).waitFor({ timeout: T.ui });
+            const onDisk = fs.readFileSync(file, 'utf8');
+            if (onDisk !== before) { throw new Error(`${rel}: the edit went to the disk, not the buffer: ${JSON.stringify(onDisk)}`); }
+            await activeEditorLines().first().click();  // focus the editor, then save as a user would
+            await page.keyboard.press('Control+S');
+            // (VS Code writes in place: the file is briefly empty, so wait for the whole text)
+            await until(`${rel} saved`, () => fs.readFileSync(file, 'utf8') === want, T.ui).catch(() => {
+                throw new Error(`${rel}: saved ${JSON.stringify(fs.readFileSync(file, 'utf8'))}, want ${JSON.stringify(want)}`);
+            });
+            const saved = fs.readFileSync(file, 'utf8');
+            seen[rel] = saved;
+        }
+        await shot('07b-non-ascii-crlf-edits');
+        return { saved: seen };
     });
 
     await step('4-review-approve', async () => {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Union
 
+import pytest
 from lsprotocol import types
 
 from tests.support.lsp_client import DalsClient
@@ -61,6 +62,60 @@ async def test_code_actions_resolve_and_run(runtime, tmp_path):
         assert events[-1]["status"] == "succeeded"
         first = path.read_text().splitlines()[0]
         assert first.startswith("# DALS: Explain the selected code")
+    finally:
+        await client.stop()
+
+
+LINE = 's = "héllo wörld 😀 café"\n'
+UNITS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
+def column(text: str, encoding: str) -> int:
+    """The LSP column of the end of `text` (one line) in `encoding`, counted here independently."""
+    codec, width = UNITS[encoding]
+    return len(text.encode(codec)) // width
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+async def test_code_action_on_a_non_ascii_line_selects_exactly_the_text(runtime, tmp_path, encoding):
+    """The selection `café` after `é`, `ö` and `😀`, in each encoding the client may negotiate: the
+    prompt quotes exactly that text and `dals.startTask` gets the client's own range."""
+    path = tmp_path / "greet.py"
+    source = "# header\n" + LINE
+    path.write_text(source)
+    uri = path.as_uri()
+    client = DalsClient(runtime.env, tmp_path)
+    result = await client.start(position_encodings=[encoding])
+    assert result.capabilities.position_encoding == encoding
+    try:
+        client.client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=source)))
+        start = column(LINE[:LINE.index("café")], encoding)
+        selection = rng(1, start, 1, start + column("café", encoding))
+        actions = await client.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=selection,
+            context=types.CodeActionContext(diagnostics=[])))
+        explain = await client.client.code_action_resolve_async(
+            next(a for a in actions if a.title == "Explain with DALS"))
+        arg = explain.command.arguments[0]
+        assert "```\ncafé\n```" in arg["prompt"], arg["prompt"]
+        assert arg["range"] == {"start": {"line": 1, "character": start},
+                                "end": {"line": 1, "character": start + column("café", encoding)}}
+
+        diag = types.Diagnostic(range=rng(1, column(LINE[:LINE.index("wörld")], encoding), 1,
+                                          column(LINE[:LINE.index(" 😀")], encoding)), message="typo")
+        fixes = await client.client.text_document_code_action_async(types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri), range=diag.range,
+            context=types.CodeActionContext(diagnostics=[diag], only=[types.CodeActionKind.QuickFix])))
+        fix = await client.client.code_action_resolve_async(fixes[0])
+        assert "The text it flags: `wörld`" in fix.command.arguments[0]["prompt"]
+
+        client.client.text_document_did_close(types.DidCloseTextDocumentParams(
+            text_document=types.TextDocumentIdentifier(uri=uri)))
+        started = await client.command(explain.command.command, *explain.command.arguments)
+        events = await client.wait_finished(started["taskId"])
+        assert events[-1]["status"] == "succeeded"
+        assert path.read_text().splitlines()[2] == LINE.rstrip("\n")  # the task's comment went on top
     finally:
         await client.stop()
 

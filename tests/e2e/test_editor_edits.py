@@ -4,6 +4,7 @@ re-reads, never a forced or lost write."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -22,8 +23,9 @@ def plan(*steps: tuple[str, dict]) -> str:
 class Buffer:
     """The test client's open document: applies workspace/applyEdit like an editor would."""
 
-    def __init__(self, client: DalsClient, uri: str, text: str):
+    def __init__(self, client: DalsClient, uri: str, text: str, encoding: str = "utf-16"):
         self.client, self.uri, self.text, self.version = client, uri, text, 1
+        self.encoding = encoding
         self.edits: list[types.ApplyWorkspaceEditParams] = []
         self.decline_next = 0
         client.client.text_document_did_open(types.DidOpenTextDocumentParams(
@@ -38,7 +40,7 @@ class Buffer:
             (doc_edit,) = params.edit.document_changes
             assert doc_edit.text_document.version == self.version
             for e in doc_edit.edits:
-                self.text = _apply(self.text, e.range, e.new_text)
+                self.text = _apply(self.text, e.range, e.new_text, self.encoding)
             self.version += 1
             client.client.text_document_did_change(types.DidChangeTextDocumentParams(
                 text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.version),
@@ -46,10 +48,18 @@ class Buffer:
             return types.ApplyWorkspaceEditResult(applied=True)
 
 
-def _apply(text: str, rng: types.Range, new: str) -> str:
-    lines = text.splitlines(True)
+CODECS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
+def _apply(text: str, rng: types.Range, new: str, encoding: str) -> str:
+    """Apply one edit as LSP defines it: lines end at \r\n, \n or \r; columns count code units."""
+    lines = re.split(r"(?<=\r\n)|(?<=\n)|(?<=\r)(?!\n)", text)
+    codec, width = CODECS[encoding]
+
     def offset(p):
-        return sum(len(line) for line in lines[: p.line]) + p.character
+        line = lines[p.line].rstrip("\r\n")
+        column = len(line.encode(codec)[: p.character * width].decode(codec))
+        return sum(len(x) for x in lines[: p.line]) + column
     return text[: offset(rng.start)] + new + text[offset(rng.end):]
 
 
@@ -107,6 +117,31 @@ async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_pa
     assert f.read_text() == DISK  # never forced onto the disk behind the editor's back
     assert events[-1]["status"] == "succeeded"
 
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
+async def test_edits_after_non_ascii_text_in_a_crlf_buffer_land_exactly(runtime, tmp_path, encoding):
+    """Issue 17: whatever encoding the client negotiates, edits after `é`, `ö` and `😀` on one line
+    of a CRLF buffer without a final newline give exactly the text the disk path would write."""
+    text = 's = "héllo wörld 😀 café"\r\nt = 1'
+    f = tmp_path / "uni.py"
+    f.write_bytes(text.encode())
+    client = DalsClient(runtime.env, tmp_path)
+    init = await client.start(position_encodings=[encoding])
+    assert init.capabilities.position_encoding == encoding
+    try:
+        buf = Buffer(client, f.as_uri(), text, encoding)
+        prompt = plan(("read_file", {"path": "uni.py"}),
+                      ("edit_file", {"path": "uni.py", "old": "wörld", "new": "world"}),
+                      ("edit_file", {"path": "uni.py", "old": "café", "new": "coffee\n☕"}))
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        events = await client.wait_finished(task_id)
+    finally:
+        await client.stop()
+    assert events[-1]["status"] == "succeeded"
+    assert [e["detail"].get("via") for e in events if e["kind"] == "edit"] == ["editor", "editor"]
+    assert buf.text == 's = "héllo world 😀 coffee\r\n☕"\r\nt = 1'
+    assert f.read_bytes() == text.encode()  # the disk is the user's to save
 
 
 async def _journal_names(runtime, task_id: str) -> list[str]:

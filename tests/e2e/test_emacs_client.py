@@ -58,6 +58,10 @@ def test_emacs_unit_tests(tmp_path):
     assert re.search(r"Ran (\d+) tests, \1 results as expected, 0 unexpected", done.stderr), done.stderr[-3000:]
 
 
+UNI = 's = "héllo wörld 😀 café"\nt = 1\n'
+CRLF = "one\r\ntwo é 😀\r\nthree".encode()  # no final newline
+
+
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     """One Emacs session through the whole flow; yields (result, workspace)."""
@@ -73,6 +77,8 @@ def run(tmp_path_factory):
     (ws / "b.py").write_text("def b():\n    return 'b'\n")
     (ws / "c.py").write_text("def c():\n    return 'c'\n")
     (ws / "notes.txt").write_text("Some notes.\n")
+    (ws / "uni.txt").write_text(UNI)
+    (ws / "crlf.txt").write_bytes(CRLF)
     state = tmp / "state"
     result_file = tmp / "result.json"
     env = _emacs_env(DALS_E2E_WORKSPACE=str(ws), DALS_E2E_STATE_DIR=str(state),
@@ -176,3 +182,20 @@ def test_emacs_eglot_entry_manages_a_buffer(run):
     assert titles[0] == "Explain" and titles[-1] == "Explain", titles
     assert any(re.search(r"cancelled\s+\d+\s+\d+\s+Wait$", row) for row in rows), rows
 
+
+
+def test_emacs_edits_land_exactly_in_utf16_and_crlf_buffers(run):
+    """Issue 17: eglot 1.9 sends no `general.positionEncodings`, so the server uses LSP's default,
+    UTF-16 (which eglot counts in). A task's edits after `é`, `ö` and `😀` on one line, and in a
+    CRLF file without a final newline (Emacs holds it with LF and writes CRLF back), leave the
+    buffer exactly as expected."""
+    result, ws = run
+    assert result["enc_managed"] is True
+    assert result["enc_negotiated"] == "utf-16"
+    assert result["uni_status"] == "succeeded"
+    assert result["uni_buffer"] == 's = "héllo world 😀 coffee ☕"\nt = 1\n'
+    assert result["uni_modified"] is True and (ws / "uni.txt").read_text() == UNI  # in the buffer only
+    assert result["crlf_eol_type"] == 1 and result["crlf_eol_type_after"] == 1  # dos, before and after
+    assert result["crlf_status"] == "succeeded"
+    assert result["crlf_buffer"] == "one\ntwo é 😀 and\na half\nthree 3"
+    assert (ws / "crlf.txt").read_bytes() == "one\r\ntwo é 😀 and\r\na half\r\nthree 3".encode()

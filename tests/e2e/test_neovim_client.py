@@ -132,7 +132,11 @@ def test_neovim_client_end_to_end(nvim: str, workspace: Path, tmp_path: Path):
     for name in ("cmd_prefers_root_venv", "client_root_is_workspace", "start_sent_selection_range",
                  "events_contiguous_from_1", "task_succeeded", "buffer_has_edit",
                  "file_changed_on_disk", "panel_lists_task", "enter_shows_events",
-                 "statusline_showed_progress", "notified_task_end", "cancelled", "review_mode_sent"):
+                 "statusline_showed_progress", "notified_task_end", "cancelled", "review_mode_sent",
+                 # issue 17: UTF-8 positions and CRLF in a real Neovim buffer
+                 "utf8_negotiated", "unicode_task_succeeded", "unicode_buffer_exact", "unicode_edit_via_editor",
+                 "crlf_detected", "crlf_task_succeeded", "crlf_buffer_exact", "crlf_kept_dos_noeol",
+                 "crlf_saved_bytes_exact"):
         assert checks.get(name) is True, name
     text = (workspace / "app.py").read_text()
     assert text.count("# DALS: Explain\n") == 1, text

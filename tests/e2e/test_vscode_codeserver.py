@@ -2,8 +2,8 @@
 
 Runs `editor-clients/vscode-e2e/e2e.mjs` (see its README): it packages the extension, installs it
 into a fresh code-server on 127.0.0.1 (a free port), opens a sample workspace with its own
-DALS_STATE_DIR, drives the palette, the DALS Tasks view, a light-bulb quick fix, a review-mode
-approval, a window reload mid-task, Cancel and Resume from the view's context menu, and stops every
+DALS_STATE_DIR, drives the palette, the DALS Tasks view, a light-bulb quick fix, edits after
+non-ASCII text and in a CRLF file (UTF-16 positions), a review-mode approval, a window reload mid-task, Cancel and Resume from the view's context menu, and stops every
 process it started. This wrapper gives it this venv's `dals`, a temporary directory, stops the
 runtime itself even if the script had to be killed, and asserts on the script's result line.
 
@@ -33,7 +33,7 @@ VSCE = REPO / "editor-clients" / "vscode" / "node_modules" / "@vscode" / "vsce" 
 DALS = Path(sys.executable).parent / "dals"
 RUN_TIMEOUT = 600
 STEPS = ["package", "install", "start", "1-start-task-from-palette", "2-quick-fix-from-light-bulb",
-         "3-reload-mid-task", "3-cancel-from-context-menu", "4-review-approve", "5-paused-resume-from-context-menu"]
+         "3-reload-mid-task", "3-cancel-from-context-menu", "3-non-ascii-and-crlf-edits", "4-review-approve", "5-paused-resume-from-context-menu"]
 
 pytestmark = pytest.mark.restate
 
@@ -89,5 +89,8 @@ def test_vscode_extension_in_codeserver(tmp_path):
     assert any(s.startswith("DALS 1 running") for s in steps["1-start-task-from-palette"]["statusBarSeen"])
     assert steps["3-reload-mid-task"]["firstSeen"].startswith("running")
     assert steps["4-review-approve"]["appliedTimes"] == 1
+    # issue 17: UTF-16 positions and CRLF, saved from the buffer byte for byte
+    assert steps["3-non-ascii-and-crlf-edits"]["saved"] == {
+        "uni.py": 's = "héllo wörld 😀 coffee ☕"\nt = 1\n', "crlf.txt": "one\r\ntwo é 😀 y\r\nz\r\nthree"}
     assert len(result["screenshots"]) >= 12 and all(Path(p).is_file() for p in result["screenshots"])
     print(f"VS Code e2e: {result['seconds']:.0f} s; screenshots in {artifacts}")

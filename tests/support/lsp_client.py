@@ -34,8 +34,10 @@ class DalsClient:
     def pid(self) -> int:
         return self.client._server.pid  # the `dals lsp` process
 
-    async def start(self, init_options: dict | None = None) -> types.InitializeResult:
-        """Initialize; by default every command is allowed (tests of approvals pass their own)."""
+    async def start(self, init_options: dict | None = None,
+                    position_encodings: list[str] | None = None) -> types.InitializeResult:
+        """Initialize; by default every command is allowed (tests of approvals pass their own).
+        `position_encodings`: what the client offers (unset: UTF-16 only, as LSP's default)."""
         if init_options is None:
             init_options = {"dals": {"commands": {"allow": ["*"]}}}
         await self.client.start_io(DALS, "lsp", env=self.env)
@@ -44,6 +46,8 @@ class DalsClient:
             workspace=types.WorkspaceClientCapabilities(configuration=False, apply_edit=True),
             text_document=types.TextDocumentClientCapabilities(code_action=types.CodeActionClientCapabilities(
                 resolve_support=types.ClientCodeActionResolveOptions(properties=["command"]))),
+            general=types.GeneralClientCapabilities(position_encodings=position_encodings)
+            if position_encodings else None,
         )
         return await self.client.initialize_session(types.InitializeParams(
             capabilities=caps, root_uri=self.workspace.as_uri(), process_id=os.getpid(),

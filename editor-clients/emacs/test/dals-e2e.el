@@ -128,6 +128,45 @@ DALS then manages that buffer, and a task's edit lands in it."
                          (buffer-substring-no-properties (point-min) (line-end-position 1)))
           (dals-e2e--put "managed_file_first_line" (dals-e2e--first-line notes)))))))
 
+(defun dals-e2e--plan (steps)
+  "A plan prompt for the offline model: one `/TOOL {json}' line per (TOOL . ARGS-PLIST) of STEPS."
+  (mapconcat (lambda (step) (format "/%s %s" (car step) (json-encode (cdr step))))
+             steps "\n"))
+
+(defun dals-e2e--text-when (expected timeout)
+  "The current buffer's text once it equals EXPECTED, or whatever it is after TIMEOUT s."
+  (ignore-errors (dals-e2e--wait "the buffer text" (lambda () (equal (buffer-string) expected)) timeout))
+  (buffer-substring-no-properties (point-min) (point-max)))
+
+(defun dals-e2e--encodings (ws)
+  "Issue 17: positions and line breaks through eglot, in buffers DALS manages.
+eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
+  (let ((eglot-confirm-server-initiated-edits nil)
+        (uni (expand-file-name "uni.txt" ws))
+        (crlf (expand-file-name "crlf.txt" ws)))
+    (with-current-buffer (find-file-noselect uni)
+      (let ((server (eglot-current-server)))
+        (dals-e2e--put "enc_managed" (dals-e2e--bool (and server (eq (dals--server t) server))))
+        (dals-e2e--put "enc_negotiated" (plist-get (eglot--capabilities server) :positionEncoding))
+        (let ((id (dals-start-task (concat "Edit through the editor\n"
+                                           (dals-e2e--plan '((read_file :path "uni.txt")
+                                                             (edit_file :path "uni.txt" :old "wörld" :new "world")
+                                                             (edit_file :path "uni.txt" :old "café" :new "coffee ☕")))))))
+          (dals-e2e--put "uni_status" (dals-e2e--wait-status id dals--final-statuses 60))
+          (dals-e2e--put "uni_buffer" (dals-e2e--text-when "s = \"héllo world 😀 coffee ☕\"\nt = 1\n" 15))
+          (dals-e2e--put "uni_modified" (dals-e2e--bool (buffer-modified-p))))))
+    (with-current-buffer (find-file-noselect crlf)
+      (setq-local require-final-newline nil) ; so that saving shows the buffer's own final newline
+      (dals-e2e--put "crlf_eol_type" (coding-system-eol-type buffer-file-coding-system))
+      (let ((id (dals-start-task (concat "Edit through the editor\n"
+                                         (dals-e2e--plan '((read_file :path "crlf.txt")
+                                                           (edit_file :path "crlf.txt" :old "😀" :new "😀 and\na half")
+                                                           (edit_file :path "crlf.txt" :old "three" :new "three 3")))))))
+        (dals-e2e--put "crlf_status" (dals-e2e--wait-status id dals--final-statuses 60))
+        (dals-e2e--put "crlf_buffer" (dals-e2e--text-when "one\ntwo é 😀 and\na half\nthree 3" 15))
+        (dals-e2e--put "crlf_eol_type_after" (coding-system-eol-type buffer-file-coding-system))
+        (save-buffer)))))
+
 (defun dals-e2e--run ()
   (let* ((ws (file-name-as-directory (dals-e2e--env "DALS_E2E_WORKSPACE")))
          (app (expand-file-name "app.py" ws))
@@ -216,6 +255,8 @@ DALS then manages that buffer, and a task's edit lands in it."
         (dals-e2e--wait "the final task list"
                         (lambda () (string-match-p "cancelled" (buffer-string))) 30)
         (dals-e2e--put "tasks_text_final" (buffer-substring-no-properties (point-min) (point-max))))
+
+      (dals-e2e--encodings ws)
 
       ;; Let background requests (dals.listTasks) finish before the shutdown.
       (dolist (server (cl-loop for servers being the hash-values of eglot--servers-by-project

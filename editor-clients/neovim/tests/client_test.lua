@@ -224,6 +224,78 @@ local function main()
   end, 30000)
   check('cancelled', final_event(tasks, cid).status == 'cancelled', tasks.events(cid))
 
+  -- Positions and line breaks (issue 17): Neovim negotiates UTF-8; edits after non-ASCII text on
+  -- the same line, and in a CRLF file without a final newline, leave the buffer exactly right.
+  check('utf8_negotiated', client.offset_encoding == 'utf-8', client.offset_encoding)
+  local function run_plan(bufnr, steps)
+    local plan = { 'Edit through the editor' }
+    for _, step in ipairs(steps) do
+      table.insert(plan, '/' .. step[1] .. ' ' .. vim.json.encode(step[2]))
+    end
+    dals.start(table.concat(plan, '\n'), { bufnr = bufnr })
+    local pid = next_task(tasks, 'the plan task to start')
+    wait('the plan task to end', function()
+      return final_event(tasks, pid) ~= nil
+    end)
+    return pid
+  end
+  local function write_bytes(path, data)
+    local f = assert(io.open(path, 'wb'))
+    f:write(data)
+    f:close()
+  end
+  local uni = vim.fs.joinpath(workspace, 'uni.py')
+  local uni_text = 's = "héllo wörld 😀 café"\nt = 1\n'
+  write_bytes(uni, uni_text)
+  vim.cmd.edit(uni)
+  local ubuf = vim.api.nvim_get_current_buf()
+  wait('dals to attach to uni.py', function()
+    return vim.lsp.get_clients({ name = 'dals', bufnr = ubuf })[1] ~= nil
+  end, 30000)
+  local uid = run_plan(ubuf, {
+    { 'read_file', { path = 'uni.py' } },
+    { 'edit_file', { path = 'uni.py', old = 'wörld', new = 'world' } },
+    { 'edit_file', { path = 'uni.py', old = 'café', new = 'coffee ☕' } },
+  })
+  check('unicode_task_succeeded', final_event(tasks, uid).status == 'succeeded', tasks.events(uid))
+  local uni_want = { 's = "héllo world 😀 coffee ☕"', 't = 1' }
+  local uni_ok = vim.wait(15000, function()
+    return vim.deep_equal(lines(ubuf), uni_want)
+  end, 50)
+  result.unicode_buffer = lines(ubuf)
+  check('unicode_buffer_exact', uni_ok and vim.bo[ubuf].modified, lines(ubuf))
+  check('unicode_edit_via_editor', read_file(uni) == uni_text, read_file(uni))
+
+  local crlf = vim.fs.joinpath(workspace, 'crlf.txt')
+  write_bytes(crlf, 'one\r\ntwo é 😀\r\nthree')
+  vim.cmd.edit(crlf)
+  local cbuf = vim.api.nvim_get_current_buf()
+  vim.bo[cbuf].fixeol = false -- so that :write shows the buffer's own final-newline state
+  check('crlf_detected', vim.bo[cbuf].fileformat == 'dos' and not vim.bo[cbuf].eol,
+    { vim.bo[cbuf].fileformat, vim.bo[cbuf].eol })
+  wait('dals to attach to crlf.txt', function()
+    return vim.lsp.get_clients({ name = 'dals', bufnr = cbuf })[1] ~= nil
+  end, 30000)
+  local xid2 = run_plan(cbuf, {
+    { 'read_file', { path = 'crlf.txt' } },
+    { 'edit_file', { path = 'crlf.txt', old = '😀', new = '😀 and\na half' } },
+    { 'edit_file', { path = 'crlf.txt', old = 'three', new = 'three 3' } },
+  })
+  check('crlf_task_succeeded', final_event(tasks, xid2).status == 'succeeded', tasks.events(xid2))
+  local crlf_want = { 'one', 'two é 😀 and', 'a half', 'three 3' }
+  local crlf_ok = vim.wait(15000, function()
+    return vim.deep_equal(lines(cbuf), crlf_want)
+  end, 50)
+  result.crlf_buffer = lines(cbuf)
+  check('crlf_buffer_exact', crlf_ok, lines(cbuf))
+  check('crlf_kept_dos_noeol', vim.bo[cbuf].fileformat == 'dos' and not vim.bo[cbuf].eol,
+    { vim.bo[cbuf].fileformat, vim.bo[cbuf].eol })
+  vim.api.nvim_buf_call(cbuf, function()
+    vim.cmd('silent write')
+  end)
+  check('crlf_saved_bytes_exact', read_file(crlf) == 'one\r\ntwo é 😀 and\r\na half\r\nthree 3', read_file(crlf))
+  vim.cmd.edit(file)
+
   -- The server's code actions work through vim.lsp.buf.code_action(), with no plugin code.
   if client.server_capabilities.codeActionProvider then
     vim.api.nvim_set_current_win(vim.fn.bufwinid(buf))

@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ..workspace.files import count_overlapping
+from ..workspace.line_endings import adapt
 from .deps import TaskDeps, now_iso
 
 
@@ -35,13 +37,14 @@ async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> 
     if expected != sha:
         return {"ok": False, "at": at, "error": f"'{key}' changed since read (open in the editor); read it again"}
     if tool == "write_file":
-        new_text = payload["content"]
-    else:
-        count = text.count(payload["old"]) if payload["old"] else 0
+        new_text = adapt(text, payload["content"])
+    else:  # the buffer's line breaks, as the editor bridge and the disk path use
+        old, new = adapt(text, payload["old"]), adapt(text, payload["new"])
+        count = count_overlapping(text, old) if old else 0
         if count != 1:
             found = "not found" if count == 0 else f"occurs {count} times"
             return {"ok": False, "at": at, "error": f"old text {found} in {key}"}
-        new_text = text.replace(payload["old"], payload["new"], 1)
+        new_text = text.replace(old, new, 1)
     diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{key}", f"b/{key}"))
     return {"ok": True, "at": at, "path": key, "diff": diff, "already_applied": new_text == text, "base": expected,
             "via": "editor"}

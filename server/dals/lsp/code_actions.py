@@ -1,7 +1,9 @@
 """Inline code actions: "Fix with DALS" per diagnostic, and refactor actions on a selection.
 
 The list is built from the request alone (no Restate round trip, no prompt text); the prompt with
-its context (diagnostic, selected code, language) is attached on `codeAction/resolve`.
+its context (diagnostic, selected code, language) is attached on `codeAction/resolve`. Ranges stay
+in the client's negotiated position encoding (the `range` of `dals.startTask` is the client's own);
+the text they select is read through `positions` (pygls's codec, LSP's lines).
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from lsprotocol import types
 
+from . import positions
 from .protocol import START_TASK
 
 MAX_CONTEXT = 20_000
@@ -54,16 +57,26 @@ def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
     return actions
 
 
-def _excerpt(text: str, r: dict[str, Any], around: int = 0) -> str:
-    lines = text.splitlines()
-    start = max(0, r["start"]["line"] - around)
-    end = min(len(lines), r["end"]["line"] + 1 + around)
-    chunk = "\n".join(lines[start:end])
+def _cut(chunk: str) -> str:
     return chunk if len(chunk) <= MAX_CONTEXT else chunk[:MAX_CONTEXT] + "\n[… cut]"
 
 
-def resolve(action: types.CodeAction, document) -> types.CodeAction:
-    """Attach the `dals.startTask` command with the prompt and its context."""
+def _excerpt(text: str, r: dict[str, Any], around: int = 0) -> str:
+    lines = [line.rstrip("\r\n") for line in positions.lsp_lines(text)]
+    start = max(0, r["start"]["line"] - around)
+    end = min(len(lines), r["end"]["line"] + 1 + around)
+    return _cut("\n".join(lines[start:end]))
+
+
+def _selected(text: str, r: dict[str, Any], codec) -> str:
+    return positions.text_in_range(codec, text, types.Range(
+        start=types.Position(line=r["start"]["line"], character=r["start"]["character"]),
+        end=types.Position(line=r["end"]["line"], character=r["end"]["character"])))
+
+
+def resolve(action: types.CodeAction, document, codec) -> types.CodeAction:
+    """Attach the `dals.startTask` command with the prompt and its context; `codec` is the
+    workspace's position codec (the encoding negotiated at `initialize`)."""
     data = action.data if isinstance(action.data, dict) else {}
     kind = data.get("dals")
     if not kind or "uri" not in data:
@@ -75,12 +88,14 @@ def resolve(action: types.CodeAction, document) -> types.CodeAction:
         where = f"line {r['start']['line'] + 1}"
         source = f" ({data['source']}{' ' + str(data['code']) if data.get('code') is not None else ''})" \
             if data.get("source") else ""
-        prompt = (f"Fix this problem reported at {where}{source}: {data['message']}\n\n"
+        flagged = _selected(text, r, codec)
+        at = f"\nThe text it flags: `{flagged}`" if flagged and len(flagged) <= 200 and "`" not in flagged else ""
+        prompt = (f"Fix this problem reported at {where}{source}: {data['message']}{at}\n\n"
                   f"Code around it ({language}):\n```\n{_excerpt(text, r, around=5)}\n```\n"
                   "Make the smallest change that fixes it, then run the relevant checks if there are any.")
     else:
         prompt = (f"{SELECTION_ACTIONS[kind][1]}\n\nSelected code ({language}):\n"
-                  f"```\n{_excerpt(text, r)}\n```")
+                  f"```\n{_cut(_selected(text, r, codec))}\n```")
     action.command = types.Command(title=action.title, command=START_TASK,
                                    arguments=[{"prompt": prompt, "uri": data["uri"], "range": r}])
     return action
@@ -96,13 +111,14 @@ def setup(server) -> None:
         actions = code_actions(params)
         if actions and not _client_resolves(ls):  # e.g. eglot 1.9: attach the command right away
             document = _document(ls, params.text_document.uri)
-            actions = [resolve(a, document) for a in actions]
+            actions = [resolve(a, document, ls.workspace.position_codec) for a in actions]
         return actions or None
 
     @server.feature(types.CODE_ACTION_RESOLVE)
     def on_resolve(ls, action: types.CodeAction):
         data = action.data if isinstance(action.data, dict) else {}
-        return resolve(action, _document(ls, data["uri"]) if data.get("uri") else None)
+        return resolve(action, _document(ls, data["uri"]) if data.get("uri") else None,
+                       ls.workspace.position_codec)
 
 
 def _document(ls, uri: str):

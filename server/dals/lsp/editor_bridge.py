@@ -3,6 +3,8 @@
 Keeps this session's entry in `EditorSessions` and in the state dir fresh (open files per workspace, a heartbeat), and
 answers the tasks' editor requests: a read returns the buffer; an edit becomes a versioned
 `workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw.
+The range is in the position encoding negotiated at `initialize` (see `positions`), and the text
+inserted uses the buffer's line breaks, as the disk path does (`dals.workspace.line_endings`).
 """
 from __future__ import annotations
 
@@ -22,21 +24,29 @@ from .. import editor_presence
 from ..client.tasks import now_iso
 from ..settings import state_dir
 from ..workspace.confine import is_inside, workspace_key
-from ..workspace.files import content_hash, edit_already_applied
+from ..workspace.files import content_hash, count_overlapping, edit_already_applied
+from ..workspace.line_endings import adapt
+from . import positions
 
 log = logging.getLogger("dals.lsp.editor")
 HEARTBEAT_S = 10.0
+SYNC_WAIT_S = 3.0
 
 
 def _sha(text: str) -> str:
     return content_hash(text.encode("utf-8"))
 
 
-def _position(text: str, offset: int) -> types.Position:
-    before = text[:offset]
-    line = before.count("\n")
-    col = len(before) - (before.rfind("\n") + 1)
-    return types.Position(line=line, character=len(before[len(before) - col:].encode("utf-16-le")) // 2)
+def _changed_span(old: str, new: str) -> tuple[int, int, str]:
+    """The smallest `old[start:end]` -> replacement that turns `old` into `new`."""
+    limit = min(len(old), len(new))
+    start = 0
+    while start < limit and old[start] == new[start]:
+        start += 1
+    tail = 0
+    while tail < limit - start and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
+        tail += 1
+    return start, len(old) - tail, new[start:len(new) - tail]
 
 
 class EditorBridge:
@@ -136,19 +146,22 @@ class EditorBridge:
         tool, expected, sha, path = request["tool"], request.get("expected"), _sha(text), request["path"]
         stale = {"applied": False, "reason": f"'{path}' changed since read (open in the editor); read it again"}
         if tool == "write_file":
-            result = request["content"]
+            result = adapt(text, request["content"])
             if text == result:  # a re-run of an edit the editor already applied
                 return {"applied": True, "sha": sha, "diff": ""}
             if sha != expected:
                 return stale
-            start, end, new_text = 0, len(text), result
+            start, end, new_text = _changed_span(text, result)
         else:
-            old, new = request["old"], request["new"]
+            old, new = adapt(text, request["old"]), adapt(text, request["new"])
+            if not old or old == new:  # refused as the disk path refuses them
+                return {"applied": False, "reason": "old text is empty; quote the exact text to replace"
+                        if not old else "old and new text are the same; there is nothing to edit"}
             if sha != expected:
                 if expected and edit_already_applied(text, old, new, expected):
                     return {"applied": True, "sha": sha, "diff": ""}
                 return stale
-            count = text.count(old)
+            count = count_overlapping(text, old)  # as the disk path counts
             if count != 1:
                 found = "not found" if count == 0 else f"occurs {count} times"
                 return {"applied": False, "reason": f"old text {found} in {path}"}
@@ -161,12 +174,26 @@ class EditorBridge:
         if not answer.applied:
             return {"applied": False, "reason": f"the editor declined the edit of {request['path']} "
                     f"({answer.failure_reason or 'no reason given'}); read it again"}
+        await self._synced(doc.uri, text)
         diff = "".join(difflib.unified_diff(text.splitlines(True), result.splitlines(True),
                                             f"a/{request['path']}", f"b/{request['path']}"))
         return {"applied": True, "sha": _sha(result), "diff": diff}
 
+    async def _synced(self, uri: str, before: str) -> None:
+        """Wait (briefly) for the editor's didChange of an applied edit: the task's next edit of
+        this buffer is checked against our copy, and editors send it a little later (Neovim
+        debounces it by 150 ms). No didChange in time: the next edit may find the copy stale and
+        the task reads the buffer again; nothing is lost."""
+        deadline = time.monotonic() + SYNC_WAIT_S
+        while time.monotonic() < deadline:
+            doc = self.server.workspace.text_documents.get(uri)
+            if doc is None or doc.source != before:
+                return
+            await asyncio.sleep(0.02)
+
     def _workspace_edit(self, uri, version, text, start, end, new_text, request) -> types.WorkspaceEdit:
-        rng = types.Range(start=_position(text, start), end=_position(text, end))
+        start, end, new_text = positions.edit_span(text, start, end, new_text)
+        rng = positions.range_of(self.server.workspace.position_codec, text, start, end)
         caps = self.server.client_capabilities
         we = caps.workspace.workspace_edit if caps and caps.workspace else None
         annotate = bool(request.get("review") and we and we.change_annotation_support)

@@ -24,7 +24,7 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 
 from ..client import pricing
 from ..settings import state_dir
-from . import code_actions, commands, protocol
+from . import code_actions, commands, protocol, pygls_compat
 from .protocol import RequestFailed
 from .config import Config
 
@@ -163,6 +163,7 @@ def build_server() -> DalsServer:
     @server.feature(types.INITIALIZE)
     def initialize(ls: DalsServer, params: types.InitializeParams) -> None:
         ls.init_options = params.initialization_options
+        pygls_compat.install(ls.workspace)  # lines split as LSP splits them (see the module)
 
     @server.feature(types.INITIALIZED)
     async def initialized(ls: DalsServer, params: types.InitializedParams) -> None:

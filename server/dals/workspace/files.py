@@ -21,11 +21,12 @@ from pathlib import Path
 
 from dals.workspace.confine import is_inside, resolve
 from dals.workspace.errors import ConflictError, WorkspaceError
+from dals.workspace.line_endings import adapt
 from dals.workspace.listing import list_files, search
 from dals.workspace.text_bytes import content_hash, decode_text
 
 __all__ = [
-    "ReadResult", "WriteResult", "content_hash", "edit_file", "file_hash",
+    "ReadResult", "WriteResult", "content_hash", "count_overlapping", "edit_file", "file_hash",
     "list_files", "read_file", "search", "write_file",
 ]
 
@@ -115,8 +116,12 @@ def _write_file(root: Path, path: str, content: str, expected_sha: str | None, d
     target, shown = _target(root, path)
     if target.is_dir():
         raise WorkspaceError(f"'{shown}' is a directory; give the path of a file")
-    new = _encode(content, "content")
+    _encode(content, "content")
     old = _bytes_or_none(target)
+    old_text = None if old is None else decode_text(old)
+    if old_text is not None:
+        content = adapt(old_text, content)  # the file's line breaks, not a mix
+    new = _encode(content, "content")
     if old is not None and old == new:
         return WriteResult(shown, content_hash(new), False, True, "")
     if expected_sha is None and old is not None:
@@ -148,12 +153,14 @@ def _edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry
     text = decode_text(data)
     if text is None:
         raise WorkspaceError(f"'{shown}' is a binary file; edit_file only edits UTF-8 text")
+    old, new = adapt(text, old), adapt(text, new)  # quoted and inserted in the file's line breaks
+    old_b, new_b = old.encode("utf-8"), new.encode("utf-8")
     current = content_hash(data)
     if current != expected_sha:
         if _edit_already_applied(data, old_b, new_b, expected_sha):
             return WriteResult(shown, current, False, True, "")
         raise ConflictError(f"'{shown}' changed since read; read it again")
-    count = _count_overlapping(text, old)
+    count = count_overlapping(text, old)
     if count == 0:
         raise WorkspaceError(f"old text not found in {shown}; quote it exactly as read_file shows it")
     if count > 1:
@@ -189,7 +196,8 @@ def _bytes_or_none(target: Path) -> bytes | None:
         raise WorkspaceError(f"'{target.name}' is a directory, not a file") from None
 
 
-def _count_overlapping(text: str, needle: str) -> int:
+def count_overlapping(text: str, needle: str) -> int:
+    """How many times `needle` occurs in `text`, overlaps included ("aa" is twice in "aaa")."""
     count, start = 0, text.find(needle)
     while start != -1:
         count += 1

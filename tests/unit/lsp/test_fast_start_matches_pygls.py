@@ -118,14 +118,17 @@ class Capture:
         pass
 
 
-async def pygls_reply(body: bytes) -> bytes:
-    """What the real server writes for this `initialize`, parsed the way `start_io` parses it."""
+async def pygls_reply(body: bytes, encoding_seen: list | None = None) -> bytes:
+    """What the real server writes for this `initialize`, parsed the way `start_io` parses it;
+    `encoding_seen` gets the encoding of the position codec pygls's workspace then uses."""
     server = build_server()
     writer = Capture()
     server.protocol.set_writer(writer)
     server.protocol.handle_message(json.loads(body, object_hook=server.protocol.structure_message))
     await asyncio.wait_for(writer.got.wait(), 10)
     [reply] = writer.out
+    if encoding_seen is not None:
+        encoding_seen.append(server.workspace.position_codec.encoding)
     return reply
 
 
@@ -136,8 +139,11 @@ async def test_early_reply_is_what_pygls_sends(shape, rid):
     result = fast_start.initialize_result(json.loads(body))
     assert result is not None, f"fast_start cannot answer the {shape} client"
     early = fast_start.frame({"id": rid, "jsonrpc": "2.0", "result": result})
-    theirs = await pygls_reply(body)
+    codec_encoding: list = []
+    theirs = await pygls_reply(body, codec_encoding)
     assert json.loads(early.split(b"\r\n\r\n", 1)[1]) == json.loads(theirs.split(b"\r\n\r\n", 1)[1])
+    # the positions DALS sends and reads (lsp/positions.py) use this codec: same encoding as announced
+    assert codec_encoding == [result["capabilities"]["positionEncoding"]]
     assert early == theirs  # same headers, same key order: byte for byte
 
 
