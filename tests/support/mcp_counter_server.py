@@ -64,8 +64,8 @@ def fail(message: str) -> str:
 @server.tool()
 def env_report() -> dict:
     """The names of this process's environment variables and a hash of MCP_TEST_SECRET."""
-    return {"names": sorted(os.environ), "secretSha": _sha(os.environ.get("MCP_TEST_SECRET")),
-            "pid": os.getpid()}
+    return {"pid": os.getpid(), "secretSha": _sha(os.environ.get("MCP_TEST_SECRET")),
+            "names": sorted(os.environ)}
 
 
 @server.tool()

@@ -67,11 +67,21 @@ def _key(name: str, cfg: dict[str, Any], timeout_s: float) -> str:
     return hashlib.sha256(body).hexdigest()  # in memory only: never written anywhere
 
 
+def load_mcp() -> Any:
+    """`pydantic_ai.mcp`, imported now (the worker keeps a placeholder in its place until a task
+    has MCP servers: `dals.runtime.worker_main._without_mcp`)."""
+    current = sys.modules.get("pydantic_ai.mcp")
+    if current is not None and getattr(current, "DALS_PLACEHOLDER", False):
+        del sys.modules["pydantic_ai.mcp"]
+    import pydantic_ai.mcp
+
+    return pydantic_ai.mcp
+
+
 def build_toolset(name: str, cfg: dict[str, Any], timeout_s: float, environ=None) -> Any:
     """The pydantic-ai toolset for one server (not started). Raises McpConfigError (an unset
     variable) naming the server."""
-    from pydantic_ai.mcp import MCPToolset
-
+    MCPToolset = load_mcp().MCPToolset
     environ = os.environ if environ is None else environ
     init = min(timeout_s, START_TIMEOUT_S)
     if cfg["type"] == "http":
