@@ -26,7 +26,10 @@ HTTP_TOKEN = "http-token-from-the-worker-env-4711"
 @pytest.fixture(scope="module")
 def mcp_runtime():
     state = Path(tempfile.mkdtemp(prefix="dals-mcp-state-"))
-    rt = Runtime(state, {"DALS_MODEL": "offline", "OPENAI_API_KEY": PROVIDER_KEY, "MCP_HTTP_TOKEN": HTTP_TOKEN})
+    extra = {"DALS_MODEL": "offline", "OPENAI_API_KEY": PROVIDER_KEY, "MCP_HTTP_TOKEN": HTTP_TOKEN}
+    if os.environ.get("DALS_FORCE_REPLAY") == "1":  # `make test-replay`: replay after every step
+        extra["DALS_FORCE_REPLAY"] = "1"
+    rt = Runtime(state, extra)
     rt.up()
     yield rt
     rt.down()

@@ -28,7 +28,7 @@ from ..workspace.shell import REAPER
 from .mcp_config import McpConfigError, describe, expanded, stdio_env
 
 log = logging.getLogger("dals.mcp")
-START_TIMEOUT_S = 30.0
+START_TIMEOUT_S = 30.0  # to start and answer `initialize`: its own budget, not mcp.timeoutS (a call's)
 
 
 class McpServerError(Exception):
@@ -83,7 +83,7 @@ def build_toolset(name: str, cfg: dict[str, Any], timeout_s: float, environ=None
     variable) naming the server."""
     MCPToolset = load_mcp().MCPToolset
     environ = os.environ if environ is None else environ
-    init = min(timeout_s, START_TIMEOUT_S)
+    init = START_TIMEOUT_S
     if cfg["type"] == "http":
         headers = expanded(cfg.get("headers") or {}, environ, f"MCP server {name!r} header")
         return MCPToolset(cfg["url"], headers=headers or None, id=name, tool_error_behavior="error",
@@ -148,7 +148,7 @@ class ServerPool:
 
         owner = asyncio.get_running_loop().create_task(own(), name=f"mcp-server-{name}")
         try:
-            await asyncio.wait_for(asyncio.shield(ready), min(timeout_s, START_TIMEOUT_S) + 5)
+            await asyncio.wait_for(asyncio.shield(ready), START_TIMEOUT_S + 5)
         except BaseException as e:
             stop.set()
             owner.cancel()
