@@ -111,7 +111,7 @@ test-unit: setup
 # The benchmarks of issue 7, one after the other, each on a private runtime in a temporary state
 # dir, in quick mode (about 15 minutes on 2 busy cores); they print Markdown tables. Not part of
 # `make test`. Full-mode commands (the ones docs/benchmarks.md reports) are listed there.
-bench: $(VENV)/.installed $(RESTATE_BIN)
+bench: $(VENV)/.installed $(RESTATE_BIN) $(MCP_SERVERS)
 	$(PY) bench/step_cost.py --quick
 	$(PY) bench/eager_steps.py --quick
 	$(PY) bench/event_latency.py --quick
@@ -121,6 +121,7 @@ bench: $(VENV)/.installed $(RESTATE_BIN)
 	$(PY) bench/responsiveness.py --quick
 	$(PY) bench/code_actions.py --quick
 	$(PY) bench/footprint.py --quick
+	$(PY) bench/mcp_calls.py --quick
 
 clean:
-	rm -rf $(VENV) .dals-runtime .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log
+	rm -rf $(VENV) .dals-runtime .mcp-servers .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log
