@@ -34,6 +34,7 @@ ARGS_VALIDATOR = pydantic_core.SchemaValidator(
                                           pydantic_core.core_schema.any_schema()))
 LIST_STEP = "list MCP tools"
 PREVIEW = 300
+MAX_ANSWER_CHARS = 500_000  # what one call may put in the journal (and the model's context)
 
 
 def _short(value: Any, n: int = PREVIEW) -> str:
@@ -48,6 +49,15 @@ def to_plain(value: Any) -> Any:
     if isinstance(value, list):
         return [to_plain(v) for v in value]
     return to_jsonable_python(value, fallback=str)
+
+
+def capped(plain: Any) -> Any:
+    """An answer too large for the journal becomes its beginning (text) or a note saying so."""
+    text = plain if isinstance(plain, str) else json.dumps(plain, ensure_ascii=False)
+    if len(text) <= MAX_ANSWER_CHARS:
+        return plain
+    note = f"[the server's answer was {len(text)} characters; only the first {MAX_ANSWER_CHARS} are kept: ask for less]"
+    return text[:MAX_ANSWER_CHARS] + "\n" + note if isinstance(plain, str) else note
 
 
 def from_plain(value: Any) -> Any:
@@ -132,7 +142,7 @@ class McpTools(AbstractToolset[TaskDeps]):
                 why = self.unavailable.get(server, "not configured")
                 return {"ok": False, "kind": "start", "error": f"MCP server {server!r}: {why}", "at": now_iso()}
             got = await self.pool.call(server, self.servers[server], self.timeout_s, remote, tool_args)
-            return {"ok": got.ok, "value": to_plain(got.value) if got.ok else None, "error": got.error,
+            return {"ok": got.ok, "value": capped(to_plain(got.value)) if got.ok else None, "error": got.error,
                     "kind": got.kind, "at": now_iso()}
 
         out = await d.runner.step(name, act)

@@ -11,7 +11,7 @@ from pydantic_ai.messages import BinaryContent, ToolReturnPart
 from dals.agent.coder import build_agent
 from dals.agent.deps import InMemoryRunner, TaskDeps
 from dals.agent.mcp_servers import CallOutcome, McpServerError
-from dals.agent.mcp_tools import LIST_STEP, McpTools, from_plain, to_plain
+from dals.agent.mcp_tools import LIST_STEP, MAX_ANSWER_CHARS, McpTools, capped, from_plain, to_plain
 from dals.agent.offline_model import offline_model
 
 TOOL = {"name": "echo", "description": "Echo", "parameters": {"type": "object", "properties": {
@@ -92,3 +92,10 @@ def test_answers_survive_the_journal_json():
     back = from_plain(json.loads(json.dumps(to_plain(value))))
     assert back[0] == "text" and back[2] == {"a": 1}
     assert isinstance(back[1], BinaryContent) and back[1].data == b"\x89PNG" and back[1].media_type == "image/png"
+
+
+def test_an_answer_too_large_for_the_journal_is_cut_and_says_so():
+    assert capped("x" * 10) == "x" * 10
+    cut = capped("x" * (MAX_ANSWER_CHARS + 5))
+    assert cut.startswith("x" * 100) and cut.endswith("ask for less]") and len(cut) < MAX_ANSWER_CHARS + 200
+    assert capped(["y" * MAX_ANSWER_CHARS]).startswith("[the server's answer was")
