@@ -42,6 +42,12 @@ def _short(value: Any, n: int = PREVIEW) -> str:
     return text if len(text) <= n else text[:n] + f"… [{len(text) - n} more chars]"
 
 
+def _preview(value: Any, n: int = 200) -> Any:
+    """An argument for an event: as it is when short, else a cut text of it."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return value if len(text) <= n else _short(text, n)
+
+
 def to_plain(value: Any) -> Any:
     """A server's answer as JSON data for the journal (images and audio as base64)."""
     if isinstance(value, BinaryContent):
@@ -129,7 +135,7 @@ class McpTools(AbstractToolset[TaskDeps]):
                         tool: ToolsetTool[TaskDeps]) -> Any:
         d = ctx.deps
         server, remote = split_tool_name(name) or ("", name)
-        detail = {"server": server, "tool": remote, "arguments": {k: _short(v, 200) for k, v in tool_args.items()}}
+        detail = {"server": server, "tool": remote, "arguments": {k: _preview(v) for k, v in tool_args.items()}}
         if not tool_allowed(name, self.allow):
             answer = await d.runner.ask({"action": "mcp", "tool": name, "server": server, "arguments": tool_args,
                                          "question": f"Call {name}({_short(tool_args, 200)})? It is not in mcp.allow."})
