@@ -113,7 +113,12 @@ def resolve(field: dict[str, Any], folder: Path,
 def task_field(setting: dict[str, dict[str, Any]], setting_problems: list[str], workspace: Path,
                workspace_allowed: bool, allow: list[str], timeout_s: float, folder: Path) -> dict[str, Any] | None:
     """Front end: the `mcp` field of a new task's spec, from the user's settings, `DALS_MCP_CONFIG`
-    and (if allowed) the workspace's `.mcp.json`; a `.mcp.json` left unread is said too."""
+    and (if allowed) the workspace's `.mcp.json`; a `.mcp.json` left unread is said too.
+
+    `setting` is the first source: `dals.mcpServers` for `dals lsp`; for the planned `dals acp`,
+    `session/new`'s `mcpServers` (a list of `{name, command, args, env: [{name, value}]}` or
+    `{type: "http", name, url, headers: [{name, value}]}`), turned into this shape with
+    `mcp_config.parse_servers` by that endpoint."""
     servers, problems = merged_servers(setting, workspace, workspace_allowed)
     if not workspace_allowed and (workspace / WORKSPACE_FILE).is_file():
         problems.append(f"the workspace's {WORKSPACE_FILE} was not read: its servers start only when your own "
