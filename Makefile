@@ -4,12 +4,15 @@ VENV := .venv
 PY := $(VENV)/bin/python
 RESTATE_VERSION := 1.7.12
 RESTATE_BIN := .dals-runtime/node_modules/@restatedev/restate-server-linux-x64/bin/restate-server
+# Real MCP servers nobody here wrote, for tests/integration/test_mcp*.py and bench/mcp.py (pinned).
+MCP_SERVERS_VERSION := 2026.8.31
+MCP_SERVERS := .mcp-servers/node_modules/.bin/mcp-server-everything
 PYTEST_ARGS ?=
 VSCODE_DIR := editor-clients/vscode
 
 .PHONY: setup emacs vsix demo test chaos test-vscode vscode-e2e-deb test-unit test-replay vscode-vsix clean bench
 
-setup: $(VENV)/.installed $(RESTATE_BIN) $(VSCODE_DIR)/node_modules/.package-lock.json
+setup: $(VENV)/.installed $(RESTATE_BIN) $(MCP_SERVERS) $(VSCODE_DIR)/node_modules/.package-lock.json
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +24,13 @@ $(VENV)/.installed: pyproject.toml
 $(RESTATE_BIN):
 	npm install --no-fund --no-audit --loglevel=error --prefix .dals-runtime @restatedev/restate-server@$(RESTATE_VERSION)
 	test -x $@
+
+# The MCP test servers, from npm, into a gitignored directory (like the Restate server).
+$(MCP_SERVERS):
+	npm install --no-fund --no-audit --loglevel=error --prefix .mcp-servers \
+		@modelcontextprotocol/server-everything@$(MCP_SERVERS_VERSION) \
+		@modelcontextprotocol/server-filesystem@$(MCP_SERVERS_VERSION)
+	test -x $@ && test -x .mcp-servers/node_modules/.bin/mcp-server-filesystem
 
 # The VS Code extension's build and test dependencies (pinned in its package-lock.json).
 $(VSCODE_DIR)/node_modules/.package-lock.json: $(VSCODE_DIR)/package-lock.json
@@ -101,7 +111,7 @@ test-unit: setup
 # The benchmarks of issue 7, one after the other, each on a private runtime in a temporary state
 # dir, in quick mode (about 15 minutes on 2 busy cores); they print Markdown tables. Not part of
 # `make test`. Full-mode commands (the ones docs/benchmarks.md reports) are listed there.
-bench: $(VENV)/.installed $(RESTATE_BIN)
+bench: $(VENV)/.installed $(RESTATE_BIN) $(MCP_SERVERS)
 	$(PY) bench/step_cost.py --quick
 	$(PY) bench/eager_steps.py --quick
 	$(PY) bench/event_latency.py --quick
@@ -112,6 +122,7 @@ bench: $(VENV)/.installed $(RESTATE_BIN)
 	$(PY) bench/code_actions.py --quick
 	$(PY) bench/footprint.py --quick
 	$(PY) bench/signing.py --quick
+	$(PY) bench/mcp_calls.py --quick
 
 clean:
-	rm -rf $(VENV) .dals-runtime .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log
+	rm -rf $(VENV) .dals-runtime .mcp-servers .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log

@@ -381,7 +381,7 @@ price for the model, and left out when the server does not say."
 
 ;;;###autoload
 (defun dals-show-pending (task-id)
-  "Show what TASK-ID waits for: its diff in `diff-mode', or its command.
+  "Show what TASK-ID waits for: a diff (`diff-mode'), a command or an MCP call.
 Return the pending request (a plist with :requestId)."
   (interactive (list (dals--read-task-id "Show the question of task: " '("waiting"))))
   (let* ((task (dals--command (dals--server) "dals.showTask" (list :taskId task-id)))
@@ -390,6 +390,9 @@ Return the pending request (a plist with :requestId)."
       (user-error "DALS task %s is not waiting for an answer (%s)"
                   task-id (plist-get task :status)))
     (dals--show-diff (or (plist-get pending :diff)
+                         (and (plist-get pending :tool)  ; an MCP call (action "mcp")
+                              (format "MCP tool: %s\nArguments: %s\n" (plist-get pending :tool)
+                                      (json-encode (plist-get pending :arguments))))
                          (format "Command: %s\n" (plist-get pending :command)))
                      (dals--describe-pending pending))
     pending))

@@ -2,7 +2,8 @@
 
 Checks, without starting anything: the state dir, the Restate server (binary or external), the
 runtime and its worker, the kept ports, the settings, the model and its provider's key (its
-presence, never its value), and whether the provider's base URL answers. Exit 1 when something
+presence, never its value), whether the provider's base URL answers, and the MCP servers (each
+started and asked for its tools: `mcp_doctor.py`). Exit 1 when something
 blocks tasks (a FAIL), else 0.
 """
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from .agent.providers import base_url, key_hint, key_present, provider_of, redact, split
 from .client.pricing import PriceError, parse_prices
 from .lsp.config import Config
+from .mcp_doctor import check_mcp
 from .runtime.layout import Layout, port_is_free
 from .runtime.restate_binary import find_restate_server
 from .client.endpoints import get_status, sync_client
@@ -222,6 +224,7 @@ def run_checks(workspace: Path) -> list[Check]:
     cfg = Config.for_workspace(workspace)
     checks += check_settings(cfg)
     checks += check_model(cfg, (st or {}).get("worker", {}).get("pid"))
+    checks += check_mcp(workspace, cfg, Check)
     return checks
 
 

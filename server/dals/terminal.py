@@ -16,7 +16,7 @@ from .agent.plan import parse_plan
 from .client.restate_api import RestateUnavailable
 from .client.tasks import STATUSES, TERMINAL, build_spec
 from .runtime import control
-from .settings import default_model
+from .settings import default_model, state_dir
 from .terminal_follow import follow, ledger_line, retrying, saved_tokens, task_service
 
 BAR_WIDTH = 10
@@ -180,6 +180,7 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
         async with task_service() as service:
             # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
             spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
+            spec["mcp"] = _mcp_field(root)
             task_id = await retrying(lambda: service.start(spec))
             _out(f"task {task_id} started (model {model}, workspace {root})")
             summary = await follow(service, task_id, view.event, view.condition)
@@ -199,6 +200,17 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
     if summary.get("status") == "paused" and not summary.get("lastFailure"):
         summary["lastFailure"] = view.last_failure
     return report(summary)
+
+
+def _mcp_field(root: Path) -> dict[str, Any] | None:
+    """`dals run`'s MCP servers: DALS_MCP_CONFIG (and the workspace's .mcp.json with
+    DALS_MCP_WORKSPACE_SERVERS=1). Like its commands, their tools run without asking: a terminal
+    has no approval prompt."""
+    from .agent.mcp_handoff import task_field
+    from .lsp.config import Config
+
+    config = Config.from_env()
+    return task_field({}, [], root, config.mcp_workspace_servers, ["*"], config.mcp_timeout_s, state_dir() / "mcp")
 
 
 def report(summary: dict[str, Any]) -> int:

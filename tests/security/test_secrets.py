@@ -1,8 +1,11 @@
 """Provider keys never reach the journal, Restate state, the task events or the logs, whatever
 the commands the model runs try: `env`, `echo $KEY`, reading the worker's environment from /proc,
-exporting it into the shell state the journal carries."""
+exporting it into the shell state the journal carries. MCP servers' `env` and `headers` values,
+inline or `${VAR}`-expanded from the worker's environment, stay out of the same places, and a
+stdio MCP server does not see the worker's provider keys."""
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import secrets
@@ -14,10 +17,13 @@ import pytest
 
 from dals.client.endpoints import sync_client
 from tests.support.lsp_client import DalsClient
+from tests.support.mcp_servers import counter, npm_server, plan as mcp_plan
 from tests.support.runtime import Runtime
 
 OPENAI_SECRET = f"sk-test-SECRET-{secrets.token_hex(12)}"
 ANTHROPIC_SECRET = f"sk-ant-test-SECRET-{secrets.token_hex(12)}"
+MCP_INLINE_SECRET = f"mcp-inline-SECRET-{secrets.token_hex(12)}"  # in the server's `env` setting
+MCP_ENV_SECRET = f"mcp-env-SECRET-{secrets.token_hex(12)}"  # `${MCP_ENV_SECRET}`, from the worker's env
 CANARY = f"VISIBLE-{secrets.token_hex(8)}"  # not secret: proves the searches below see outputs
 # Every ancestor's environment, the worker's included (it holds the keys): what an injected
 # command would try.
@@ -39,7 +45,8 @@ PLAN = "\n".join(["Look around the environment"]
 def secret_runtime(model_double):
     state = Path(tempfile.mkdtemp(prefix="dals-secrets-state-"))
     rt = Runtime(state, {"OPENAI_BASE_URL": model_double.base_url, "OPENAI_API_KEY": OPENAI_SECRET,
-                         "ANTHROPIC_API_KEY": ANTHROPIC_SECRET, "DALS_MODEL": "openai-chat:double"})
+                         "ANTHROPIC_API_KEY": ANTHROPIC_SECRET, "DALS_MODEL": "openai-chat:double",
+                         "MCP_ENV_SECRET": MCP_ENV_SECRET})
     rt.up()
     yield rt
     rt.down()
@@ -117,3 +124,40 @@ async def test_secrets_never_enter_journal_state_events_or_logs(secret_runtime, 
         for secret in (OPENAI_SECRET, ANTHROPIC_SECRET):
             assert secret not in text, f"a provider key leaked into the {name}"
         assert "sk-test-SECRET" not in text and "sk-ant-test-SECRET" not in text, name
+
+
+async def test_mcp_env_values_never_stored_and_provider_keys_not_passed(secret_runtime, model_double, tmp_path):
+    count = tmp_path / "count.txt"
+    servers = {"counter": counter(count, MCP_TEST_SECRET=MCP_INLINE_SECRET, FROM_WORKER="${MCP_ENV_SECRET}"),
+               "everything": {"command": npm_server("mcp-server-everything"),
+                              "env": {"EVERYTHING_TOKEN": "${MCP_ENV_SECRET}"}}}
+    prompt = mcp_plan(("mcp__counter__env_report", {}), ("mcp__counter__record", {"note": CANARY}))
+    client = DalsClient(secret_runtime.env, tmp_path)
+    try:
+        await client.start({"dals": {"mcpServers": servers, "mcp": {"allow": ["*"]}}})
+        task_id = (await client.command("dals.startTask", {"prompt": prompt, "model": "openai-chat:double"}))["taskId"]
+        events = await client.wait_finished(task_id, timeout=120)
+        assert events[-1]["status"] == "succeeded", events[-1]
+        shown = await client.command("dals.showTask", {"taskId": task_id})
+    finally:
+        await client.stop()
+    assert count.read_text().splitlines() == [CANARY]
+    report = next(e for e in shown["events"] if e["title"] == "mcp__counter__env_report")["detail"]["result"]
+    # the server got its inline value (proved by its hash) and the minimal base, no provider key
+    assert hashlib.sha256(MCP_INLINE_SECRET.encode()).hexdigest() in report
+    assert "FROM_WORKER" in report and "PATH" in report
+    assert "OPENAI_API_KEY" not in report and "ANTHROPIC_API_KEY" not in report and "DALS_" not in report
+    # the stored configuration the worker read is the user's alone
+    stored = [p for p in (secret_runtime.state_dir / "mcp").glob("*.json")]
+    assert stored and all(p.stat().st_mode & 0o077 == 0 for p in stored)
+
+    admin = secret_runtime.status()["restate"]["admin"]
+    places = {"journal": _sql(admin, "SELECT * FROM sys_journal"), "state": _sql(admin, "SELECT * FROM state"),
+              "events": json.dumps(shown)}
+    for name in ("journal", "state", "events"):
+        assert CANARY in places[name], f"{name}: the search does not see MCP results"
+    for p in sorted(p for p in (secret_runtime.state_dir / "logs").rglob("*") if p.is_file()):
+        places[f"log {p.name}"] = p.read_text(errors="replace")
+    for name, text in places.items():
+        for secret in (MCP_INLINE_SECRET, MCP_ENV_SECRET, OPENAI_SECRET):
+            assert secret not in text, f"an MCP env value leaked into the {name}"

@@ -5,7 +5,7 @@
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { diffTextUri, emptyOriginalUri, proposedUri, TaskDocuments } from './documents';
-import { pendingQuestion, taskLabel } from './labels';
+import { pendingQuestion, pendingWhat, taskLabel } from './labels';
 import { errorMessage, logError, logInfo } from './logging';
 import { DalsApi, Decision, PendingApproval, TaskSummary } from './protocol';
 import { TaskSync } from './taskSync';
@@ -25,8 +25,7 @@ export class Approvals {
             task = (await this.sync.show(task.taskId)) ?? task;
         }
         await this.showChange(task, pending);
-        const where = pending.cwd && pending.cwd !== '.' ? ` in ${pending.cwd}` : '';
-        const what = pending.action === 'command' ? `run \`${pending.command ?? '?'}\`${where}` : `change ${pending.path ?? 'a file'}`;
+        const what = pendingWhat(pending);
         const choice = await vscode.window.showInformationMessage(
             `DALS task "${taskLabel(task)}" wants to ${what}. ${pendingQuestion(pending)}`,
             'Approve', 'Reject', 'Show Change',

@@ -161,6 +161,14 @@ export function statusBarTooltip(c: StatusCounts): string {
     return `DALS tasks: ${c.running} running, ${c.waiting} waiting for you, ${c.paused} paused. Click to show the task list.`;
 }
 
+/** What the task wants to do, for "DALS task … wants to <what>". */
+export function pendingWhat(p: PendingApproval): string {
+    const where = p.cwd && p.cwd !== '.' ? ` in ${p.cwd}` : '';
+    if (p.action === 'command') { return `run \`${p.command ?? '?'}\`${where}`; }
+    if (p.action === 'mcp') { return `call the MCP tool \`${p.tool ?? '?'}\``; }
+    return `change ${p.path ?? 'a file'}`;
+}
+
 export function pendingQuestion(p: PendingApproval): string {
     if (p.question) { return p.question; }
     return p.action === 'command' ? `Run \`${p.command ?? '?'}\`?` : `Apply the change to ${p.path ?? 'the file'}?`;

@@ -46,6 +46,10 @@ export interface PendingApproval {
     command?: string | null;
     cwd?: string | null;
     question?: string | null;
+    /** action "mcp": the MCP tool (`mcp__<server>__<tool>`), its server and the model's arguments. */
+    tool?: string | null;
+    server?: string | null;
+    arguments?: Record<string, unknown> | null;
 }
 
 export interface Usage {

@@ -14,6 +14,10 @@ export function readSettings(): DalsSettings {
         commandsAllow: Array.isArray(allow) ? allow.filter((v) => typeof v === 'string') : null,
         ingressUrl: c.get<string>('restate.ingressUrl', ''),
         adminUrl: c.get<string>('restate.adminUrl', ''),
+        mcpServers: c.get<object | null>('mcpServers', null) as Record<string, unknown> | null,
+        mcpAllow: c.get<string[] | null>('mcp.allow', null),
+        mcpTimeoutS: c.get<number | null>('mcp.timeoutS', null),
+        mcpWorkspaceServers: c.get<boolean>('mcp.workspaceServers', false),
     };
 }
 

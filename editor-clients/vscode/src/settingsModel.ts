@@ -15,6 +15,14 @@ export interface DalsSettings {
     commandsAllow: string[] | null;
     ingressUrl: string;
     adminUrl: string;
+    /** `dals.mcpServers` (the `.mcp.json` shape's inner object); null = none from the editor. */
+    mcpServers?: Record<string, unknown> | null;
+    /** `dals.mcp.allow`: MCP tool names or globs that run without asking; null = none. */
+    mcpAllow?: string[] | null;
+    /** `dals.mcp.timeoutS`; null = the server's default (60). */
+    mcpTimeoutS?: number | null;
+    /** `dals.mcp.workspaceServers`: also use the workspace's `.mcp.json`. */
+    mcpWorkspaceServers?: boolean;
 }
 
 /** The `dals` section as the server reads it (docs/protocol.md, Settings). Empty values are left out. */
@@ -23,6 +31,8 @@ export interface ServerSettings {
     approval: Mode;
     commands?: { allow: string[] };
     restate?: { ingressUrl?: string; adminUrl?: string };
+    mcpServers?: Record<string, unknown>;
+    mcp?: { allow?: string[]; timeoutS?: number; workspaceServers?: boolean };
 }
 
 /** Settings whose change needs a new `dals lsp` (the server reads them only at start). */
@@ -41,6 +51,16 @@ export function serverSettings(s: DalsSettings): ServerSettings {
     if (s.adminUrl.trim()) { restate.adminUrl = s.adminUrl.trim(); }
     if (restate.ingressUrl || restate.adminUrl) {
         out.restate = restate;
+    }
+    if (s.mcpServers && typeof s.mcpServers === 'object' && Object.keys(s.mcpServers).length) {
+        out.mcpServers = s.mcpServers;
+    }
+    const mcp: { allow?: string[]; timeoutS?: number; workspaceServers?: boolean } = {};
+    if (Array.isArray(s.mcpAllow)) { mcp.allow = s.mcpAllow; }
+    if (typeof s.mcpTimeoutS === 'number' && s.mcpTimeoutS > 0) { mcp.timeoutS = s.mcpTimeoutS; }
+    if (s.mcpWorkspaceServers) { mcp.workspaceServers = true; }
+    if (Object.keys(mcp).length) {
+        out.mcp = mcp;
     }
     return out;
 }

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-    eventIcon, eventLabel, eventsDocument, pendingQuestion, statusBarText, statusCounts, statusIcon, taskDescription,
+    eventIcon, eventLabel, eventsDocument, pendingQuestion, pendingWhat, statusBarText, statusCounts, statusIcon, taskDescription,
     taskLabel, taskPickItem, taskTooltip, usd,
 } from '../src/labels';
 import { STATUSES } from '../src/protocol';
@@ -94,6 +94,9 @@ describe('labels', () => {
         assert.equal(pendingQuestion({ requestId: 'r', action: 'command', command: 'make' }), 'Run `make`?');
         assert.equal(pendingQuestion({ requestId: 'r', action: 'edit', path: 'a.py' }), 'Apply the change to a.py?');
         assert.equal(pendingQuestion({ requestId: 'r', action: 'edit', question: 'Write a.py?' }), 'Write a.py?');
+        assert.equal(pendingWhat({ requestId: 'r', action: 'mcp', tool: 'mcp__docs__search' }), 'call the MCP tool `mcp__docs__search`');
+        assert.equal(pendingWhat({ requestId: 'r', action: 'command', command: 'make', cwd: 'sub' }), 'run `make` in sub');
+        assert.equal(pendingWhat({ requestId: 'r', action: 'edit', path: 'a.py' }), 'change a.py');
     });
 
     it('quick pick item carries the task id', () => {

@@ -20,6 +20,15 @@ describe('settings', () => {
         assert.deepEqual(serverSettings({ ...defaults, commandsAllow: [] }).commands, { allow: [] });
     });
 
+    it('sends MCP servers and their policy only when set', () => {
+        assert.deepEqual(serverSettings({ ...defaults, mcpServers: {}, mcpAllow: null, mcpTimeoutS: null }),
+            { approval: 'auto' });
+        const fs = { command: 'mcp-server-filesystem', args: ['/tmp'] };
+        assert.deepEqual(serverSettings({
+            ...defaults, mcpServers: { fs }, mcpAllow: ['mcp__fs__*'], mcpTimeoutS: 30, mcpWorkspaceServers: true,
+        }), { approval: 'auto', mcpServers: { fs }, mcp: { allow: ['mcp__fs__*'], timeoutS: 30, workspaceServers: true } });
+    });
+
     it('restarts for the executable and the Restate URLs only', () => {
         assert.deepEqual(RESTART_SETTINGS, ['dals.path', 'dals.restate.ingressUrl', 'dals.restate.adminUrl']);
     });

@@ -4,8 +4,11 @@ Durability is added around it by `dals.durable`; nothing here knows about Restat
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic_ai import Agent
 from pydantic_ai.models import Model
+from pydantic_ai.toolsets.abstract import AbstractToolset
 
 from .deps import TaskDeps
 from .tools import TOOLS
@@ -22,6 +25,7 @@ Finish with a short summary: what you changed (files), what you ran, and anythin
 """
 
 
-def build_agent(model: Model) -> Agent[TaskDeps, str]:
+def build_agent(model: Model, toolsets: Sequence[AbstractToolset[TaskDeps]] = ()) -> Agent[TaskDeps, str]:
+    """The agent; `toolsets`: the task's MCP tools (`mcp_tools.McpTools`), when it has servers."""
     return Agent(model, deps_type=TaskDeps, output_type=str, instructions=SYSTEM_PROMPT, tools=TOOLS,
-                 retries=3, name="dals")
+                 toolsets=list(toolsets) or None, retries=3, name="dals")

@@ -3,7 +3,8 @@
 Owns two pure readings of a task prompt, with no pydantic-ai dependency:
 
 - the *plan*: lines of the form ``/TOOL {json-object}`` (or a bare ``/TOOL``),
-  where TOOL is one of the agent tools of the contract; each line is one step;
+  where TOOL is one of the agent tools of the contract or an MCP tool
+  (``mcp__<server>__<tool>``); each line is one step;
 - the *file context*: the ``File: <path>`` line the durable layer adds to a
   prompt started on a file (optionally followed by ``(lines A-B)``).
 
@@ -19,7 +20,7 @@ from typing import Any
 
 TOOL_NAMES = ("list_files", "read_file", "search", "write_file", "edit_file", "run_command")
 
-_PLAN_LINE = re.compile(r"^/(?P<tool>[A-Za-z_]+)(?:\s*(?P<args>.*?))?\s*$")
+_PLAN_LINE = re.compile(r"^/(?P<tool>mcp__[A-Za-z0-9-]+__[A-Za-z0-9_.-]+|[A-Za-z_]+)(?:\s*(?P<args>.*?))?\s*$")
 _FILE_LINE = re.compile(r"^File:\s*(?P<path>.+?)(?:\s+\(lines?\s+\d+(?:\s*-\s*\d+)?\))?\s*$")
 CONTEXT_PREFIXES = ("File:", "Language:", "Selection:")
 
@@ -41,7 +42,7 @@ def parse_plan(prompt: str) -> list[PlanStep]:
     steps: list[PlanStep] = []
     for number, raw in enumerate(prompt.splitlines(), start=1):
         match = _PLAN_LINE.match(raw.lstrip())
-        if match is None or match["tool"] not in TOOL_NAMES:
+        if match is None or not (match["tool"] in TOOL_NAMES or match["tool"].startswith("mcp__")):
             continue
         text = match["args"]
         if not text:

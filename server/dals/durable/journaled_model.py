@@ -6,7 +6,7 @@ toolset (`override(toolsets=..., tools=[])`), so at every model step pydantic-ai
 toolsets, each in a task of its own (`get_tools`, `for_run_step`, instructions): about 0.4 ms of
 CPU per step on this machine, a tenth of the in-memory step (docs/benchmarks.md, "Eager steps").
 DALS needs none of what that buys (its tools journal themselves through
-`JournalRunner`, it has no MCP toolsets), so the agent stays as built and only its model is
+`JournalRunner`, MCP calls included: `agent/mcp_tools.py`), so the agent stays as built and only its model is
 wrapped: the same journal entry as `RestateModelWrapper` writes (name, serde, one attempt), so
 journals written before replay unchanged.
 """

@@ -34,6 +34,7 @@ from .. import editor_presence
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
 from .journaled_model import JournaledModel
+from .mcp_setup import mcp_toolsets
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
@@ -254,7 +255,7 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     run_step = steps.run if steps else ctx.run_typed
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
-    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1)))
+    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1)), mcp_toolsets(spec, record))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     try:

@@ -31,6 +31,10 @@ class TaskSpec(BaseModel):
     # to EditorSessions, wherever the worker runs) or "local" (the state dir's registry, in a
     # journaled step: no invocation). Fixed for the task's life, for the same reason.
     editorLookup: Literal["restate", "local"] = "restate"
+    # MCP servers (see dals.agent.mcp_handoff.spec_field): their names, the `ref` of their stored
+    # configuration, `allow`, `timeoutS` and configuration `problems`. Never `env`/`headers` values:
+    # this spec is the handler's journaled input.
+    mcp: dict[str, Any] | None = None
 
 
 def task_prompt(spec: TaskSpec) -> str:

@@ -81,6 +81,7 @@ def setup(server) -> None:
         spec["commandsAllow"] = list(ls.config.commands_allow)
         spec["editor"] = True
         spec["approvalTimeoutS"] = ls.config.approval_timeout_s
+        spec["mcp"] = await asyncio.to_thread(_mcp_field, ls.config, root)
         task_id = await _guard(service.start(spec))
         ls.stream.follow(service, task_id, since=0)
         _task_list(ls, service).started()
@@ -138,6 +139,14 @@ def setup(server) -> None:
         finally:
             _task_list(ls, service).invalidate()
         return {"ok": True}
+
+
+def _mcp_field(config, root: Path):
+    from ..agent.mcp_handoff import task_field
+    from ..settings import state_dir
+
+    return task_field(config.mcp_servers, config.mcp_problems, root, config.mcp_workspace_servers,
+                      config.mcp_allow, config.mcp_timeout_s, state_dir() / "mcp")
 
 
 def _check_model(model: str) -> None:

@@ -21,9 +21,11 @@ from ..client.pricing import PriceError, parse_prices
 
 from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
 APPROVAL_MODES = ("auto", "review")
-KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices")
-# A repository's own files must not point DALS at another Restate, nor allow every command.
-_NOT_FROM_FILES = ("restate.ingressUrl", "restate.adminUrl")
+KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",
+        "mcpServers", "mcp.allow", "mcp.timeoutS", "mcp.workspaceServers")
+# A repository's own files must not point DALS at another Restate, nor allow every command, nor
+# start programs as MCP servers (or let its own .mcp.json do so), nor let their tools run unasked.
+_NOT_FROM_FILES = ("restate.ingressUrl", "restate.adminUrl", "mcpServers", "mcp.allow", "mcp.workspaceServers")
 
 
 @dataclass
@@ -50,6 +52,23 @@ class Config:
     prices: dict[str, tuple[float, float]] | None = None
     """Model prices, USD per 1M input/output tokens, over the built-in table (`prices`, env
     `DALS_PRICES` as JSON): `{"ollama:*": [0, 0], "my-model": {"input": 1, "output": 2}}`."""
+    mcp_servers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """MCP servers whose tools the agent gets (`mcpServers`, the inner object of the `.mcp.json`
+    shape): `{NAME: {"command", "args", "env", "cwd"} | {"type": "http", "url", "headers"}}`;
+    merged at task start with `DALS_MCP_CONFIG` and the workspace `.mcp.json` (docs/mcp.md).
+    Not accepted from workspace files."""
+    mcp_allow: list[str] = field(default_factory=list)
+    """MCP tool names or globs that run without asking (`mcp.allow`, env `DALS_MCP_ALLOW`:
+    `["mcp__docs__*"]`); any other MCP call waits for approval. Not accepted from workspace files."""
+    mcp_timeout_s: float = 60.0
+    """Seconds an MCP server gets to answer one call (`mcp.timeoutS`, env `DALS_MCP_TIMEOUT_S`);
+    past it the model gets a tool error saying the call may still run in the server."""
+    mcp_workspace_servers: bool = False
+    """Also start the servers of the workspace's own `.mcp.json` (`mcp.workspaceServers`). Only
+    from your own settings (editor or environment `DALS_MCP_WORKSPACE_SERVERS=1`), never a
+    workspace file: a cloned repository must not start programs by itself."""
+    mcp_problems: list[str] = field(default_factory=list)
+    """The `mcpServers` problems (also in `problems`): each task also reports them as `log` events."""
     problems: list[str] = field(default_factory=list)
     """Invalid values met while merging, each naming the setting, the reason and the source."""
 
@@ -116,6 +135,27 @@ class Config:
                                          "set it in the editor settings or the environment")
                 else:
                     self.commands_allow = [v.strip() for v in value if v.strip()]
+            elif key == "mcpServers":
+                from ..agent.mcp_config import parse_servers
+
+                self.mcp_servers, said = parse_servers(value, f"dals.mcpServers{where}")
+                self.mcp_problems = said
+                self.problems += said
+            elif key == "mcp.allow":
+                if isinstance(value, list) and all(isinstance(v, str) for v in value):
+                    self.mcp_allow = [v.strip() for v in value if v.strip()]
+                else:
+                    self.problems.append(f"dals.mcp.allow must be a list of tool names or globs{where}")
+            elif key == "mcp.timeoutS":
+                if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+                    self.mcp_timeout_s = float(value)
+                else:
+                    self.problems.append(f"dals.mcp.timeoutS must be a number of seconds > 0{where}, got {value!r}")
+            elif key == "mcp.workspaceServers":
+                if isinstance(value, bool):
+                    self.mcp_workspace_servers = value
+                else:
+                    self.problems.append(f"dals.mcp.workspaceServers must be true or false{where}, got {value!r}")
             elif key == "prices":
                 try:
                     self.prices = {**(self.prices or {}), **parse_prices(value)}
@@ -138,6 +178,18 @@ class Config:
             env["commands"] = {"allow": _parse_list(allow)}
         if os.environ.get("DALS_PRICES", "").strip():
             env["prices"] = os.environ["DALS_PRICES"]
+        mcp: dict[str, Any] = {}
+        if os.environ.get("DALS_MCP_ALLOW", "").strip():
+            mcp["allow"] = _parse_list(os.environ["DALS_MCP_ALLOW"].strip())
+        if os.environ.get("DALS_MCP_TIMEOUT_S", "").strip():
+            try:
+                mcp["timeoutS"] = float(os.environ["DALS_MCP_TIMEOUT_S"])
+            except ValueError:
+                mcp["timeoutS"] = os.environ["DALS_MCP_TIMEOUT_S"]  # reported by merge()
+        if os.environ.get("DALS_MCP_WORKSPACE_SERVERS", "").strip():
+            mcp["workspaceServers"] = os.environ["DALS_MCP_WORKSPACE_SERVERS"].strip().lower() in ("1", "true", "yes")
+        if mcp:
+            env["mcp"] = mcp
         self.merge(env, source="environment")
 
 
@@ -173,7 +225,7 @@ def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and key in ("restate", "commands"):
+        if isinstance(v, dict) and key in ("restate", "commands", "mcp"):
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v

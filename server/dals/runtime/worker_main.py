@@ -22,9 +22,10 @@ SHARED_STREAMS_PER_CONNECTION = 8
 def _without_mcp() -> None:
     """Keep `pydantic_ai.mcp` (fastmcp, mcp, their types: about 60 % of the worker's import time)
     out of this process. `restate.ext.pydantic` imports it only to tell MCP toolsets apart from
-    the others (`isinstance(toolset, MCPToolset)`), and DALS's agent has none, so a placeholder
-    class that nothing is an instance of gives the same answers. Anything else asked of the module
-    fails loudly, naming this function, instead of half working."""
+    the others (`isinstance(toolset, MCPToolset)`), and DALS does not use that wrapper, so a
+    placeholder class that nothing is an instance of gives the same answers. Anything else asked of
+    the module fails loudly, naming this function, instead of half working. The first task with MCP
+    servers puts the real module in its place (`dals.agent.mcp_servers.load_mcp`)."""
     if "pydantic_ai.mcp" in sys.modules:
         return
     stub = types.ModuleType("pydantic_ai.mcp", "Placeholder: see dals.runtime.worker_main._without_mcp.")
@@ -40,6 +41,7 @@ def _without_mcp() -> None:
                              "(see dals.runtime.worker_main._without_mcp)")
 
     stub.__file__ = __file__  # where an ImportError of another name points
+    stub.DALS_PLACEHOLDER = True
     stub.MCPToolset = MCPToolset
     stub.__getattr__ = missing
     sys.modules["pydantic_ai.mcp"] = stub
