@@ -621,6 +621,12 @@ async function main() {
             const before = ENCODING_FILES[rel];
             if (fs.readFileSync(file, 'utf8') !== before) { throw new Error(`${rel} changed before the step`); }
             await openFile(rel, shown);
+            // Started before the server publishes the file as open (50 ms after didOpen), the task
+            // would edit it on disk, correctly, but not through the editor as tested here.
+            const registry = path.join(DIRS.state, 'editors');
+            await until(`${rel} published as open`, () => fs.existsSync(registry)
+                && findFiles(registry, (name) => name.endsWith('.json'))
+                    .some((f) => fs.readFileSync(f, 'utf8').includes(`"${rel}"`)), T.ui);
             await startTask(prompt);
             const final = await waitForStatus(prompt.slice(0, 40), ['succeeded', 'failed', 'cancelled']);
             if (!final.startsWith('succeeded')) { throw new Error(`${rel}: task ended ${final}`); }

@@ -138,6 +138,19 @@ DALS then manages that buffer, and a task's edit lands in it."
   (ignore-errors (dals-e2e--wait "the buffer text" (lambda () (equal (buffer-string) expected)) timeout))
   (buffer-substring-no-properties (point-min) (point-max)))
 
+(defun dals-e2e--wait-published (rel)
+  "Wait until the DALS server lists REL as open in the state dir's editor registry.
+A task started before that edits the file on disk, not in the buffer."
+  (let ((dir (expand-file-name "editors" (getenv "DALS_STATE_DIR"))))
+    (dals-e2e--wait (format "%s published as open" rel)
+                    (lambda ()
+                      (cl-some (lambda (file)
+                                 (with-temp-buffer
+                                   (ignore-errors (insert-file-contents file))
+                                   (search-forward (format "\"%s\"" rel) nil t)))
+                               (and (file-directory-p dir) (directory-files dir t "\\.json\\'"))))
+                    30)))
+
 (defun dals-e2e--encodings (ws)
   "Issue 17: positions and line breaks through eglot, in buffers DALS manages.
 eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
@@ -148,6 +161,7 @@ eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
       (let ((server (eglot-current-server)))
         (dals-e2e--put "enc_managed" (dals-e2e--bool (and server (eq (dals--server t) server))))
         (dals-e2e--put "enc_negotiated" (plist-get (eglot--capabilities server) :positionEncoding))
+        (dals-e2e--wait-published "uni.txt")
         (let ((id (dals-start-task (concat "Edit through the editor\n"
                                            (dals-e2e--plan '((read_file :path "uni.txt")
                                                              (edit_file :path "uni.txt" :old "wörld" :new "world")
@@ -158,6 +172,7 @@ eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
     (with-current-buffer (find-file-noselect crlf)
       (setq-local require-final-newline nil) ; so that saving shows the buffer's own final newline
       (dals-e2e--put "crlf_eol_type" (coding-system-eol-type buffer-file-coding-system))
+      (dals-e2e--wait-published "crlf.txt")
       (let ((id (dals-start-task (concat "Edit through the editor\n"
                                          (dals-e2e--plan '((read_file :path "crlf.txt")
                                                            (edit_file :path "crlf.txt" :old "😀" :new "😀 and\na half")

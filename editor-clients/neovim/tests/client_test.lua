@@ -239,6 +239,19 @@ local function main()
     end)
     return pid
   end
+  --- Wait until the server lists `rel` as open in the state dir's editor registry: a task started
+  --- before that edits the file on disk, not in the buffer.
+  local function wait_published(rel)
+    local dir = vim.fs.joinpath(assert(os.getenv('DALS_STATE_DIR')), 'editors')
+    wait(rel .. ' published as open', function()
+      for _, f in ipairs(vim.fn.glob(dir .. '/*.json', true, true)) do
+        if table.concat(vim.fn.readfile(f), '\n'):find('"' .. rel .. '"', 1, true) then
+          return true
+        end
+      end
+      return false
+    end, 30000)
+  end
   local function write_bytes(path, data)
     local f = assert(io.open(path, 'wb'))
     f:write(data)
@@ -252,6 +265,7 @@ local function main()
   wait('dals to attach to uni.py', function()
     return vim.lsp.get_clients({ name = 'dals', bufnr = ubuf })[1] ~= nil
   end, 30000)
+  wait_published('uni.py')
   local uid = run_plan(ubuf, {
     { 'read_file', { path = 'uni.py' } },
     { 'edit_file', { path = 'uni.py', old = 'wörld', new = 'world' } },
@@ -276,6 +290,7 @@ local function main()
   wait('dals to attach to crlf.txt', function()
     return vim.lsp.get_clients({ name = 'dals', bufnr = cbuf })[1] ~= nil
   end, 30000)
+  wait_published('crlf.txt')
   local xid2 = run_plan(cbuf, {
     { 'read_file', { path = 'crlf.txt' } },
     { 'edit_file', { path = 'crlf.txt', old = '😀', new = '😀 and\na half' } },
