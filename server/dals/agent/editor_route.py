@@ -10,6 +10,9 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
+from ..workspace.errors import WorkspaceError
+from ..workspace.text_bytes import content_hash
+from ..workspace.text_edits import apply_edits, edits_of, parse_edits
 from .deps import TaskDeps, now_iso
 
 
@@ -24,8 +27,9 @@ async def read(d: TaskDeps, key: str) -> dict[str, Any] | None:
 
 
 async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Review mode, file open in the editor: the proposed change computed against the buffer (from
-    the journaled read, so replays compute the same), or None when the file is not open."""
+    """File open in the editor: the change (for review, or to know its result hash before making it)
+    computed against the buffer (from the journaled read, so replays compute the same), or None
+    when the file is not open."""
     buf = await read(d, key)
     if not buf:
         return None
@@ -37,14 +41,13 @@ async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> 
     if tool == "write_file":
         new_text = payload["content"]
     else:
-        count = text.count(payload["old"]) if payload["old"] else 0
-        if count != 1:
-            found = "not found" if count == 0 else f"occurs {count} times"
-            return {"ok": False, "at": at, "error": f"old text {found} in {key}"}
-        new_text = text.replace(payload["old"], payload["new"], 1)
+        try:
+            new_text = apply_edits(text, parse_edits(edits_of(payload)), key)
+        except WorkspaceError as e:
+            return {"ok": False, "at": at, "error": str(e)}
     diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{key}", f"b/{key}"))
     return {"ok": True, "at": at, "path": key, "diff": diff, "already_applied": new_text == text, "base": expected,
-            "via": "editor"}
+            "sha": content_hash(new_text.encode("utf-8")), "via": "editor"}
 
 
 async def edit(d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool,

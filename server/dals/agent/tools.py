@@ -1,4 +1,4 @@
-"""The six agent tools of the contract, as plain pydantic-ai function tools.
+"""The agent tools of the contract, as plain pydantic-ai function tools.
 
 Every side effect runs inside `deps.runner.step(...)` and returns plain data (so a journal can hold
 it); workspace errors become values the model reads ("error: …"), never exceptions that would
@@ -7,6 +7,7 @@ rebuilt from step results on replay, and guards every write (Guarantee 3).
 """
 from __future__ import annotations
 
+import asyncio
 import posixpath
 from dataclasses import asdict
 from typing import Any
@@ -17,6 +18,7 @@ from ..workspace import files, shell
 from ..workspace.errors import WorkspaceError
 from . import editor_route
 from .deps import TaskDeps, now_iso
+from .editor_diagnostics import diagnostics
 from .policy import command_allowed, edit_needs_approval
 
 PREVIEW = 300
@@ -63,43 +65,87 @@ async def list_files(ctx: RunContext[TaskDeps], glob: str = "**/*") -> str:
     return text + ("\n[truncated: narrow the glob]" if out["truncated"] else "")
 
 
-async def read_file(ctx: RunContext[TaskDeps], path: str) -> str:
-    """Read a text file of the workspace."""
+async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = None,
+                    limit: int | None = None) -> str:
+    """Read a text file of the workspace: the whole file, or a numbered range of its lines.
+
+    A whole read is limited to 1 MB; read bigger files (any size) in ranges. A range answers
+    `     N<TAB>text` lines and a footer with the file's line count and the next `offset`.
+
+    Args:
+        path: workspace-relative path, e.g. "src/app.py".
+        offset: first line to read, from 1. Giving offset or limit asks for a range.
+        limit: how many lines to read (default 2000 when a range is asked for).
+
+    Example: read_file(path="logs/build.log", offset=12000, limit=200)
+    """
     d = ctx.deps
-    via = await editor_route.read(d, _key(path))
+    key = _key(path)
+    ranged = offset is not None or limit is not None
+    via = await editor_route.read(d, key)
     if via:
-        d.seen[_key(path)] = via["sha"]
-        d.runner.event("tool", f"read_file {_key(path)} (editor buffer)", {"path": _key(path), "sha": via["sha"],
-                       "chars": len(via["text"]), "via": "editor"}, via.get("at") or now_iso())
-        return via["text"]
+        text = via["text"]
+        if ranged:
+            try:
+                text = files.lines_of(key, [via["text"].encode("utf-8")], *files.check_range(offset, limit)).text
+            except WorkspaceError as e:
+                return _fail(d, "tool", f"read_file {key}", {"error": str(e), "at": via.get("at") or now_iso()})
+        d.seen[key] = via["sha"]
+        d.runner.event("tool", f"read_file {key}{_span(offset, limit)} (editor buffer)",
+                       {"path": key, "sha": via["sha"], "chars": len(text), "via": "editor"},
+                       via.get("at") or now_iso())
+        return text
 
     async def act():
+        if ranged:
+            r = files.read_range(d.root, path, offset, limit)
+            return {"path": r.path, "text": r.text, "sha": r.sha, "lines": r.total_lines}
         r = files.read_file(d.root, path)
         return {"path": r.path, "text": r.text, "sha": r.sha}
 
     out = await d.runner.step("read_file", lambda: _guarded(act))
     if not out["ok"]:
-        return _fail(d, "tool", f"read_file {path}", out)
-    d.seen[_key(path)] = out["sha"]
-    d.runner.event("tool", f"read_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                        "chars": len(out["text"])}, out["at"])
+        return _fail(d, "tool", f"read_file {path}{_span(offset, limit)}", out)
+    d.seen[key] = out["sha"]
+    detail = {"path": out["path"], "sha": out["sha"], "chars": len(out["text"])}
+    if "lines" in out:
+        detail["lines"] = out["lines"]
+    d.runner.event("tool", f"read_file {out['path']}{_span(offset, limit)}", detail, out["at"])
     return out["text"]
 
 
+def _span(offset: int | None, limit: int | None) -> str:
+    if offset is None and limit is None:
+        return ""
+    return f" (lines {offset or 1}+{limit or files.DEFAULT_LIMIT})"
+
+
 async def search(ctx: RunContext[TaskDeps], pattern: str, glob: str | None = None) -> str:
-    """Search workspace files with a regular expression; answers `path:line: text` lines."""
+    """Search the workspace's files for a regular expression (ripgrep syntax); .gitignore respected.
+
+    Answers `path:line: text` lines sorted by path, at most 200; it says how many more matches
+    there are and in which files, and names binary files that match and files it could not read.
+    Files of any size are searched.
+
+    Args:
+        pattern: a regular expression, e.g. "def parse_\\w+" or "TODO|FIXME"; (?i) ignores case.
+        glob: only files whose workspace-relative path matches, e.g. "src/**/*.py" or "*.md".
+
+    Example: search(pattern="class \\w+Error", glob="**/*.py")
+    """
     d = ctx.deps
 
     async def act():
-        matches, truncated = files.search(d.root, pattern, glob)
-        return {"matches": matches, "truncated": truncated}
+        r = await asyncio.to_thread(files.search, d.root, pattern, glob)
+        return {"text": r.to_model_text(), "matches": len(r.matches) + sum(r.more.values()),
+                "binary": len(r.binary), "unsearched": len(r.unsearched)}
 
     out = await d.runner.step("search", lambda: _guarded(act))
     if not out["ok"]:
-        return _fail(d, "tool", f"search {pattern}", out)
-    d.runner.event("tool", f"search {_short(pattern, 80)}", {"matches": len(out["matches"])}, out["at"])
-    text = "\n".join(out["matches"]) or "(no matches)"
-    return text + ("\n[truncated: narrow the pattern or glob]" if out["truncated"] else "")
+        return _fail(d, "tool", f"search {_short(pattern, 80)}", out)
+    d.runner.event("tool", f"search {_short(pattern, 80)}", {"matches": out["matches"], "binary": out["binary"],
+                                                             "unsearched": out["unsearched"]}, out["at"])
+    return out["text"]
 
 
 STALE = "stale:"
@@ -165,7 +211,7 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
     answer = await editor_route.edit(d, key, "write_file", {"content": content}, edit_needs_approval(d.mode),
                                      expected=base.get("sha"))
     if answer is not None:
-        return editor_route.outcome(d, "write_file", key, answer)
+        return _edited(d, editor_route.outcome(d, "write_file", key, answer))
 
     async def act():
         if "sha" in base:
@@ -182,27 +228,32 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
     d.runner.event("edit", f"write_file {out['path']}", {"path": out["path"], "sha": out["sha"],
                                                          "created": out["created"], "diff": _short(out["diff"], 4000)},
                    out["at"])
+    d.edited = True
     return f"wrote {out['path']}" + (" (new file)" if out["created"] else "")
 
 
-async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) -> str:
-    """Replace the one exact occurrence of `old` with `new` in a workspace file."""
+async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, replace_all: bool = False) -> str:
+    """Replace exact text in a workspace file: the one occurrence of `old`, or all with replace_all.
+
+    `old` must match the file exactly (spaces and indentation included) and, without
+    replace_all, occur exactly once: quote enough context to make it unique.
+
+    Args:
+        path: workspace-relative path of the file.
+        old: the exact text to replace.
+        new: the text to put in its place.
+        replace_all: replace every occurrence of `old` (e.g. to rename a variable).
+
+    Example: edit_file(path="app.py", old="def greet(name):", new="def greet(name: str):")
+    """
+    if replace_all:
+        return await _edit_many(ctx.deps, "edit_file", path, [{"old": old, "new": new, "replace_all": True}],
+                                {"old": old, "new": new, "replace_all": True})
     d = ctx.deps
     key = _key(path)
     await _absorb_changes(d)
-    if key not in d.seen:
-        # The hash the edit is based on must be journaled before the edit, so a re-run edit can
-        # tell "already applied" from "changed by someone else".
-        async def look():
-            sha = files.file_hash(d.root, path)
-            if sha is None:
-                raise WorkspaceError(f"{path} does not exist; use write_file to create it")
-            return {"sha": sha}
-
-        seen = await d.runner.step("hash_file", lambda: _guarded(look))
-        if not seen["ok"]:
-            return _fail(d, "edit", f"edit_file {path}", seen)
-        d.seen[key] = seen["sha"]
+    if failed := await _ensure_seen(d, path):
+        return _fail(d, "edit", f"edit_file {path}", failed)
     expected = d.seen[key]
     if edit_needs_approval(d.mode):
         async def plan():
@@ -213,7 +264,7 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
             return refusal
     answer = await editor_route.edit(d, key, "edit_file", {"old": old, "new": new}, edit_needs_approval(d.mode))
     if answer is not None:
-        return editor_route.outcome(d, "edit_file", key, answer)
+        return _edited(d, editor_route.outcome(d, "edit_file", key, answer))
 
     async def act():
         return asdict(files.edit_file(d.root, path, old, new, expected))
@@ -221,10 +272,93 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
     out = await d.runner.step("edit_file", lambda: _guarded(act))
     if not out["ok"]:
         return _fail(d, "edit", f"edit_file {path}", out)
+    return _edited(d, _record_edit(d, "edit_file", key, out))
+
+
+async def multi_edit(ctx: RunContext[TaskDeps], path: str, edits: list[dict[str, Any]]) -> str:
+    """Make several exact-text edits to one workspace file, all or none.
+
+    Edits apply in order, each to the result of the one before; each `old` must occur exactly
+    once unless that edit sets replace_all. If any edit fails, the file is left unchanged.
+
+    Args:
+        path: workspace-relative path of the file.
+        edits: a list of {"old": str, "new": str, "replace_all": bool (optional)}.
+
+    Example: multi_edit(path="app.py", edits=[{"old": "import os", "new": "import os, sys"},
+        {"old": "count", "new": "total", "replace_all": true}])
+    """
+    return await _edit_many(ctx.deps, "multi_edit", path, edits, {"edits": edits})
+
+
+async def _ensure_seen(d: TaskDeps, path: str) -> dict[str, Any] | None:
+    """The hash an edit is based on, journaled before the edit, so a re-run edit can tell
+    "already applied" from "changed by someone else". None, or the failed step's outcome."""
+    key = _key(path)
+    if key in d.seen:
+        return None
+
+    async def look():
+        sha = files.file_hash(d.root, path)
+        if sha is None:
+            raise WorkspaceError(f"{path} does not exist; use write_file to create it")
+        return {"sha": sha}
+
+    seen = await d.runner.step("hash_file", lambda: _guarded(look))
+    if not seen["ok"]:
+        return seen
+    d.seen[key] = seen["sha"]
+    return None
+
+
+async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dict[str, Any]) -> str:
+    """replace_all and multi_edit: the edit is planned first (a journaled dry run, or computed on the
+    editor's buffer), so its result hash is known before it is made: a re-run recognises it."""
+    key = _key(path)
+    await _absorb_changes(d)
+    if failed := await _ensure_seen(d, path):
+        return _fail(d, "edit", f"{tool} {path}", failed)
+    expected = d.seen[key]
+
+    async def plan():
+        return asdict(files.multi_edit(d.root, path, edits, expected, dry_run=True)) | {"base": expected}
+
+    review = edit_needs_approval(d.mode)
+    if review:
+        proposal, refusal = await _review(d, tool, path, plan, payload)
+        if refusal:
+            return refusal
+    else:
+        proposal = await editor_route.propose(d, key, tool, payload)
+        if proposal is None:
+            proposal = await d.runner.step(f"plan {tool}", lambda: _guarded(plan))
+        if not proposal["ok"]:
+            return _fail(d, "edit", f"{tool} {path}", proposal)
+    base, target = proposal["base"], proposal["sha"]
+    answer = await editor_route.edit(d, key, tool, payload | {"target": target}, review, expected=base)
+    if answer is not None:
+        return _edited(d, editor_route.outcome(d, tool, key, answer))
+
+    async def act():
+        return asdict(files.multi_edit(d.root, path, edits, base, target_sha=target))
+
+    out = await d.runner.step(tool, lambda: _guarded(act))
+    if not out["ok"]:
+        return _fail(d, "edit", f"{tool} {path}", out)
+    return _edited(d, _record_edit(d, tool, key, out))
+
+
+def _record_edit(d: TaskDeps, tool: str, key: str, out: dict[str, Any]) -> str:
     d.seen[key] = out["sha"]
-    d.runner.event("edit", f"edit_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                        "diff": _short(out["diff"], 4000)}, out["at"])
+    d.runner.event("edit", f"{tool} {out['path']}", {"path": out["path"], "sha": out["sha"],
+                                                     "diff": _short(out["diff"], 4000)}, out["at"])
     return f"edited {out['path']}"
+
+
+def _edited(d: TaskDeps, text: str) -> str:
+    if not text.startswith("error:"):
+        d.edited = True  # the next diagnostics call waits for the language servers to re-check
+    return text
 
 
 async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", timeout_s: float = 120) -> str:
@@ -254,5 +388,5 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
 
 TOOLS = [
     Tool(fn, takes_ctx=True, sequential=True)  # sequential: one journal order, no racing writes
-    for fn in (list_files, read_file, search, write_file, edit_file, run_command)
+    for fn in (list_files, read_file, search, write_file, edit_file, multi_edit, diagnostics, run_command)
 ]

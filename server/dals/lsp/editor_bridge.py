@@ -2,7 +2,8 @@
 
 Keeps this session's entry in `EditorSessions` and in the state dir fresh (open files per workspace, a heartbeat), and
 answers the tasks' editor requests: a read returns the buffer; an edit becomes a versioned
-`workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw.
+`workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw;
+a diagnostics request is asked of the editor (`editor_diagnostics`).
 """
 from __future__ import annotations
 
@@ -22,7 +23,10 @@ from .. import editor_presence
 from ..client.tasks import now_iso
 from ..settings import state_dir
 from ..workspace.confine import is_inside, workspace_key
+from . import editor_diagnostics
+from ..workspace.errors import WorkspaceError
 from ..workspace.files import content_hash, edit_already_applied
+from ..workspace.text_edits import apply_edits, changed_span, edits_of, parse_edits
 
 log = logging.getLogger("dals.lsp.editor")
 HEARTBEAT_S = 10.0
@@ -127,6 +131,8 @@ class EditorBridge:
             log.warning("could not answer editor request: %s", e)
 
     async def handle(self, request: dict[str, Any], workspace: Path) -> dict[str, Any]:
+        if request["op"] == "diagnostics":
+            return await editor_diagnostics.collect(self.server, request, workspace)
         doc = self.server.workspace.text_documents.get(unquote((workspace / request["path"]).as_uri()))
         if doc is None:
             return {"ok": False, "applied": False, "reason": "closed"}
@@ -143,18 +149,18 @@ class EditorBridge:
                 return stale
             start, end, new_text = 0, len(text), result
         else:
-            old, new = request["old"], request["new"]
+            edits = edits_of(request)
             if sha != expected:
-                if expected and edit_already_applied(text, old, new, expected):
+                if sha == request.get("target") or (
+                        expected and len(edits) == 1 and not edits[0].get("replace_all")
+                        and edit_already_applied(text, edits[0]["old"], edits[0]["new"], expected)):
                     return {"applied": True, "sha": sha, "diff": ""}
                 return stale
-            count = text.count(old)
-            if count != 1:
-                found = "not found" if count == 0 else f"occurs {count} times"
-                return {"applied": False, "reason": f"old text {found} in {path}"}
-            start = text.find(old)
-            end, new_text = start + len(old), new
-            result = text[:start] + new + text[end:]
+            try:
+                result = apply_edits(text, parse_edits(edits), path)
+            except WorkspaceError as e:
+                return {"applied": False, "reason": str(e)}
+            start, end, new_text = changed_span(text, result)
         edit = self._workspace_edit(doc.uri, doc.version, text, start, end, new_text, request)
         answer = await self.server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}"))
