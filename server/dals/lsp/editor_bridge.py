@@ -157,10 +157,15 @@ class EditorBridge:
                     return {"applied": True, "sha": sha, "diff": ""}
                 return stale
             try:
-                result = apply_edits(text, parse_edits(edits), path)
+                parsed = parse_edits(edits)
+                result = apply_edits(text, parsed, path)
             except WorkspaceError as e:
                 return {"applied": False, "reason": str(e)}
-            start, end, new_text = changed_span(text, result)
+            if len(parsed) == 1 and not parsed[0].replace_all:  # the one occurrence of `old`
+                start = text.find(parsed[0].old)
+                end, new_text = start + len(parsed[0].old), parsed[0].new
+            else:  # one text edit over the whole changed region
+                start, end, new_text = changed_span(text, result)
         edit = self._workspace_edit(doc.uri, doc.version, text, start, end, new_text, request)
         answer = await self.server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}"))
