@@ -167,3 +167,24 @@ def test_many_diagnostics_say_what_was_left_out():
                                               "code": "", "message": "w"} for i in range(1, 251)]}]
     text, count = editor_diagnostics.render(many, None)
     assert count == 250 and text.splitlines()[-1].startswith("[50 more diagnostics not shown (of 250 in 1 files)")
+
+
+async def test_a_range_of_an_open_file_is_read_from_the_buffer(tmp_path):
+    (tmp_path / "a.py").write_text("on disk\n")
+    runner = EditorRunner({"a.py": "one\ntwo\nthree\n"})
+    deps = TaskDeps(root=tmp_path, runner=runner)
+    out = await tools.read_file(ctx(deps), "a.py", offset=2, limit=1)
+    assert out == "     2\ttwo\n[a.py: 3 lines; lines 2-2 of 3; read on with offset=3]"
+    assert deps.seen["a.py"] == files.content_hash(b"one\ntwo\nthree\n")
+
+
+@pytest.mark.parametrize("approve", [True, False])
+async def test_review_mode_multi_edit_shows_the_diff_and_waits(tmp_path, approve):
+    (tmp_path / "a.py").write_text("x = 1\ny = x\n")
+    runner = InMemoryRunner(approve=approve)
+    deps = TaskDeps(root=tmp_path, runner=runner, mode="review")
+    out = await tools.multi_edit(ctx(deps), "a.py", [{"old": "x", "new": "z", "replace_all": True}])
+    (asked,) = [e for e in runner.events if e["kind"] == "approval"]
+    assert asked["detail"]["tool"] == "multi_edit" and "+y = z" in asked["detail"]["diff"]
+    assert (tmp_path / "a.py").read_text() == ("z = 1\ny = z\n" if approve else "x = 1\ny = x\n")
+    assert out == ("edited a.py" if approve else "rejected by the user; nothing was changed")
