@@ -33,6 +33,7 @@ VSCE = REPO / "editor-clients" / "vscode" / "node_modules" / "@vscode" / "vsce" 
 DALS = Path(sys.executable).parent / "dals"
 RUN_TIMEOUT = 600
 STEPS = ["package", "install", "start", "1-start-task-from-palette", "2-quick-fix-from-light-bulb",
+         "2b-typescript-diagnostics-reach-the-agent",
          "3-reload-mid-task", "3-cancel-from-context-menu", "4-review-approve", "5-paused-resume-from-context-menu"]
 
 pytestmark = pytest.mark.restate
