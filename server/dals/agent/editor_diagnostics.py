@@ -37,16 +37,16 @@ async def diagnostics(ctx: RunContext[TaskDeps], path: str | None = None) -> str
     what = f"diagnostics {key or '(all files)'}"
     session = (await d.runner.editor_for(key) if key else None) or await d.runner.editor_for(None)
     if not session:
-        d.runner.event("tool", what, {"path": key, "editor": False}, now_iso())
+        d.runner.event("tool", what, {"path": key, "editor": False}, await _journaled_now(d))
         return NO_EDITOR
     answer = await d.runner.editor({"op": "diagnostics", "sessionId": session, "path": key,
                                     "settleMs": SETTLE_MS if d.edited else 0})
     d.edited = False
     if not answer:
-        d.runner.event("tool", f"{what} failed", {"error": "no answer from the editor"}, now_iso())
+        d.runner.event("tool", f"{what} failed", {"error": "no answer from the editor"}, await _journaled_now(d))
         return ("error: the editor did not answer (it may have been closed); run the project's own checker "
                 "with run_command instead")
-    at = answer.get("at") or now_iso()
+    at = answer.get("at") or await _journaled_now(d)
     if not answer.get("ok"):
         reason = answer.get("reason") or "the editor gave no diagnostics"
         d.runner.event("tool", f"{what} failed", {"error": reason}, at)
@@ -55,6 +55,16 @@ async def diagnostics(ctx: RunContext[TaskDeps], path: str | None = None) -> str
     d.runner.event("tool", what, {"path": key, "count": count, "files": len(answer.get("files") or []),
                                   "via": "editor", "text": text[:2000]}, at)
     return text
+
+
+async def _journaled_now(d: TaskDeps) -> str:
+    """The time for an event with no journaled answer to take it from: a step, so that a replay
+    writes the same event."""
+
+    async def now():
+        return {"at": now_iso()}
+
+    return (await d.runner.step("diagnostics", now))["at"]
 
 
 def render(files: list[dict[str, Any]], key: str | None) -> tuple[str, int]:
