@@ -26,11 +26,10 @@ async def diagnostics(ctx: RunContext[TaskDeps], path: str | None = None) -> str
 
     Call it after editing to see whether the change broke something. It waits briefly after an
     edit so the language servers re-check. Answers `path:line:column: severity [source code] message`.
+    E.g. diagnostics(path="src/app.ts")
 
     Args:
         path: a workspace-relative file, e.g. "src/app.ts"; omit it for every file the editor reports on.
-
-    Example: diagnostics(path="src/app.ts")
     """
     d = ctx.deps
     key = posixpath.normpath(path.strip()) if path and path.strip() else None

@@ -12,6 +12,8 @@ import posixpath
 from dataclasses import asdict
 from typing import Any
 
+from typing_extensions import NotRequired, TypedDict
+
 from pydantic_ai import RunContext, Tool
 
 from ..workspace import files, shell
@@ -50,7 +52,13 @@ def _fail(deps: TaskDeps, kind: str, title: str, out: dict[str, Any]) -> str:
 
 
 async def list_files(ctx: RunContext[TaskDeps], glob: str = "**/*") -> str:
-    """List workspace files (relative paths) matching a glob; .gitignore is respected."""
+    """List workspace files (relative paths) matching a glob; .gitignore is respected.
+
+    At most 2000 paths, sorted; a longer list says so. E.g. list_files(glob="src/**/*.ts")
+
+    Args:
+        glob: relative to the workspace root; `**` spans directories ("*.md": the root's only).
+    """
     d = ctx.deps
 
     async def act():
@@ -71,13 +79,12 @@ async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = N
 
     A whole read is limited to 1 MB; read bigger files (any size) in ranges. A range answers
     `     N<TAB>text` lines and a footer with the file's line count and the next `offset`.
+    E.g. read_file(path="logs/build.log", offset=12000, limit=200)
 
     Args:
         path: workspace-relative path, e.g. "src/app.py".
         offset: first line to read, from 1. Giving offset or limit asks for a range.
         limit: how many lines to read (default 2000 when a range is asked for).
-
-    Example: read_file(path="logs/build.log", offset=12000, limit=200)
     """
     d = ctx.deps
     key = _key(path)
@@ -126,12 +133,11 @@ async def search(ctx: RunContext[TaskDeps], pattern: str, glob: str | None = Non
     Answers `path:line: text` lines sorted by path, at most 200; it says how many more matches
     there are and in which files, and names binary files that match and files it could not read.
     Files of any size are searched.
+    E.g. search(pattern="class \\w+Error", glob="**/*.py")
 
     Args:
         pattern: a regular expression, e.g. "def parse_\\w+" or "TODO|FIXME"; (?i) ignores case.
         glob: only files whose workspace-relative path matches, e.g. "src/**/*.py" or "*.md".
-
-    Example: search(pattern="class \\w+Error", glob="**/*.py")
     """
     d = ctx.deps
 
@@ -194,7 +200,15 @@ async def _review(d: TaskDeps, tool: str, path: str, plan,
 
 
 async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
-    """Create or replace a workspace file with `content`. Refused if it changed since you read it."""
+    """Create or replace a workspace file with `content`. Refused if it changed since you read it.
+
+    Prefer edit_file or multi_edit to change part of an existing file.
+    E.g. write_file(path="src/version.py", content="VERSION = '1.2.0'")
+
+    Args:
+        path: workspace-relative path; missing directories are created.
+        content: the whole new text of the file.
+    """
     d = ctx.deps
     key = _key(path)
     await _absorb_changes(d)
@@ -237,14 +251,13 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
 
     `old` must match the file exactly (spaces and indentation included) and, without
     replace_all, occur exactly once: quote enough context to make it unique.
+    E.g. edit_file(path="app.py", old="def greet(name):", new="def greet(name: str):")
 
     Args:
         path: workspace-relative path of the file.
         old: the exact text to replace.
         new: the text to put in its place.
         replace_all: replace every occurrence of `old` (e.g. to rename a variable).
-
-    Example: edit_file(path="app.py", old="def greet(name):", new="def greet(name: str):")
     """
     if replace_all:
         return await _edit_many(ctx.deps, "edit_file", path, [{"old": old, "new": new, "replace_all": True}],
@@ -275,18 +288,24 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
     return _edited(d, _record_edit(d, "edit_file", key, out))
 
 
-async def multi_edit(ctx: RunContext[TaskDeps], path: str, edits: list[dict[str, Any]]) -> str:
+class Edit(TypedDict):
+    """One edit of `multi_edit`."""
+
+    old: str
+    new: str
+    replace_all: NotRequired[bool]
+
+
+async def multi_edit(ctx: RunContext[TaskDeps], path: str, edits: list[Edit]) -> str:
     """Make several exact-text edits to one workspace file, all or none.
 
     Edits apply in order, each to the result of the one before; each `old` must occur exactly
     once unless that edit sets replace_all. If any edit fails, the file is left unchanged.
+    E.g. multi_edit(path="app.py", edits=[{"old": "import os", "new": "import os, sys"}, {"old": "count", "new": "total", "replace_all": true}])
 
     Args:
         path: workspace-relative path of the file.
-        edits: a list of {"old": str, "new": str, "replace_all": bool (optional)}.
-
-    Example: multi_edit(path="app.py", edits=[{"old": "import os", "new": "import os, sys"},
-        {"old": "count", "new": "total", "replace_all": true}])
+        edits: the edits, in order: {"old": exact text, "new": its replacement, "replace_all": optional}.
     """
     return await _edit_many(ctx.deps, "multi_edit", path, edits, {"edits": edits})
 
@@ -362,7 +381,16 @@ def _edited(d: TaskDeps, text: str) -> str:
 
 
 async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", timeout_s: float = 120) -> str:
-    """Run a shell command in a fresh process. `cd` and `export` carry over to the next command."""
+    """Run a shell command in a fresh process. `cd` and `export` carry over to the next command.
+
+    Answers the exit code, stdout, stderr and the cwd after it. Commands outside the user's
+    allowed list wait for their approval. E.g. run_command(command="pytest -q tests/test_app.py")
+
+    Args:
+        command: a shell command line (bash).
+        cwd: where to run it, relative to the workspace (default: where the last `cd` left you).
+        timeout_s: seconds before the command is killed.
+    """
     d = ctx.deps
     if not command_allowed(command, d.commands_allow):
         refusal = await _refused(d, {"action": "command", "command": command, "cwd": d.shell.cwd if cwd == "." else cwd,

@@ -188,3 +188,13 @@ async def test_review_mode_multi_edit_shows_the_diff_and_waits(tmp_path, approve
     assert asked["detail"]["tool"] == "multi_edit" and "+y = z" in asked["detail"]["diff"]
     assert (tmp_path / "a.py").read_text() == ("z = 1\ny = z\n" if approve else "x = 1\ny = x\n")
     assert out == ("edited a.py" if approve else "rejected by the user; nothing was changed")
+
+
+def test_every_tool_tells_the_model_its_purpose_arguments_and_an_example():
+    for tool in tools.TOOLS:
+        td = tool.tool_def
+        assert f"E.g. {td.name}(" in td.description, td.name  # an "Example:" section would be dropped
+        props = td.parameters_json_schema["properties"]
+        assert props and all(p.get("description") for p in props.values()), (td.name, props)
+    multi = next(t for t in tools.TOOLS if t.name == "multi_edit").tool_def.parameters_json_schema
+    assert multi["$defs"]["Edit"]["required"] == ["old", "new"]
