@@ -1,4 +1,6 @@
-"""The agent tools of the contract, as plain pydantic-ai function tools.
+"""The agent tools of the contract, as plain pydantic-ai function tools: the writing ones here
+(`write_file`, `edit_file`, `multi_edit`, `run_command`), the reading ones in `read_tools.py`,
+`diagnostics` in `editor_diagnostics.py`; `TOOLS` is the list the agent gets.
 
 Every side effect runs inside `deps.runner.step(...)` and returns plain data (so a journal can hold
 it); workspace errors become values the model reads ("error: …"), never exceptions that would
@@ -7,8 +9,6 @@ rebuilt from step results on replay, and guards every write (Guarantee 3).
 """
 from __future__ import annotations
 
-import asyncio
-import posixpath
 from dataclasses import asdict
 from typing import Any
 
@@ -22,137 +22,8 @@ from . import editor_route
 from .deps import TaskDeps, now_iso
 from .editor_diagnostics import diagnostics
 from .policy import command_allowed, edit_needs_approval
-
-PREVIEW = 300
-
-
-def _key(path: str) -> str:
-    return posixpath.normpath(path.strip() or ".")
-
-
-def _short(text: str, n: int = PREVIEW) -> str:
-    return text if len(text) <= n else text[:n] + f"… [{len(text) - n} more chars]"
-
-
-async def _guarded(fn) -> dict[str, Any]:
-    try:
-        out = await fn()
-        out.setdefault("ok", True)
-    except WorkspaceError as e:
-        out = {"ok": False, "error": str(e)}
-    except OSError as e:  # disk full, permissions, read-only workspace: the model should know
-        out = {"ok": False, "error": f"{type(e).__name__}: {e.strerror or e}"}
-    out["at"] = now_iso()
-    return out
-
-
-def _fail(deps: TaskDeps, kind: str, title: str, out: dict[str, Any]) -> str:
-    deps.runner.event(kind, f"{title} failed", {"error": out["error"]}, out["at"])
-    return f"error: {out['error']}"
-
-
-async def list_files(ctx: RunContext[TaskDeps], glob: str = "**/*") -> str:
-    """List workspace files (relative paths) matching a glob; .gitignore is respected.
-
-    At most 2000 paths, sorted; a longer list says so. E.g. list_files(glob="src/**/*.ts")
-
-    Args:
-        glob: relative to the workspace root; `**` spans directories ("*.md": the root's only).
-    """
-    d = ctx.deps
-
-    async def act():
-        paths, truncated = files.list_files(d.root, glob)
-        return {"paths": paths, "truncated": truncated}
-
-    out = await d.runner.step("list_files", lambda: _guarded(act))
-    if not out["ok"]:
-        return _fail(d, "tool", f"list_files {glob}", out)
-    d.runner.event("tool", f"list_files {glob}", {"count": len(out["paths"]), "truncated": out["truncated"]}, out["at"])
-    text = "\n".join(out["paths"]) or "(no files)"
-    return text + ("\n[truncated: narrow the glob]" if out["truncated"] else "")
-
-
-async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = None,
-                    limit: int | None = None) -> str:
-    """Read a text file of the workspace: the whole file, or a numbered range of its lines.
-
-    A whole read is limited to 1 MB; read bigger files (any size) in ranges. A range answers
-    `     N<TAB>text` lines and a footer with the file's line count and the next `offset`.
-    E.g. read_file(path="logs/build.log", offset=12000, limit=200)
-
-    Args:
-        path: workspace-relative path, e.g. "src/app.py".
-        offset: first line to read, from 1. Giving offset or limit asks for a range.
-        limit: how many lines to read (default 2000 when a range is asked for).
-    """
-    d = ctx.deps
-    key = _key(path)
-    ranged = offset is not None or limit is not None
-    via = await editor_route.read(d, key)
-    if via:
-        text = via["text"]
-        if ranged:
-            try:
-                text = files.lines_of(key, [via["text"].encode("utf-8")], *files.check_range(offset, limit)).text
-            except WorkspaceError as e:
-                return _fail(d, "tool", f"read_file {key}", {"error": str(e), "at": via.get("at") or now_iso()})
-        d.seen[key] = via["sha"]
-        d.runner.event("tool", f"read_file {key}{_span(offset, limit)} (editor buffer)",
-                       {"path": key, "sha": via["sha"], "chars": len(text), "via": "editor"},
-                       via.get("at") or now_iso())
-        return text
-
-    async def act():
-        if ranged:
-            r = files.read_range(d.root, path, offset, limit)
-            return {"path": r.path, "text": r.text, "sha": r.sha, "lines": r.total_lines}
-        r = files.read_file(d.root, path)
-        return {"path": r.path, "text": r.text, "sha": r.sha}
-
-    out = await d.runner.step("read_file", lambda: _guarded(act))
-    if not out["ok"]:
-        return _fail(d, "tool", f"read_file {path}{_span(offset, limit)}", out)
-    d.seen[key] = out["sha"]
-    detail = {"path": out["path"], "sha": out["sha"], "chars": len(out["text"])}
-    if "lines" in out:
-        detail["lines"] = out["lines"]
-    d.runner.event("tool", f"read_file {out['path']}{_span(offset, limit)}", detail, out["at"])
-    return out["text"]
-
-
-def _span(offset: int | None, limit: int | None) -> str:
-    if offset is None and limit is None:
-        return ""
-    return f" (lines {offset or 1}+{limit or files.DEFAULT_LIMIT})"
-
-
-async def search(ctx: RunContext[TaskDeps], pattern: str, glob: str | None = None) -> str:
-    """Search the workspace's files for a regular expression (ripgrep syntax); .gitignore respected.
-
-    Answers `path:line: text` lines sorted by path, at most 200; it says how many more matches
-    there are and in which files, and names binary files that match and files it could not read.
-    Files of any size are searched.
-    E.g. search(pattern="class \\w+Error", glob="**/*.py")
-
-    Args:
-        pattern: a regular expression, e.g. "def parse_\\w+" or "TODO|FIXME"; (?i) ignores case.
-        glob: only files whose workspace-relative path matches, e.g. "src/**/*.py" or "*.md".
-    """
-    d = ctx.deps
-
-    async def act():
-        r = await asyncio.to_thread(files.search, d.root, pattern, glob)
-        return {"text": r.to_model_text(), "matches": len(r.matches) + sum(r.more.values()),
-                "binary": len(r.binary), "unsearched": len(r.unsearched)}
-
-    out = await d.runner.step("search", lambda: _guarded(act))
-    if not out["ok"]:
-        return _fail(d, "tool", f"search {_short(pattern, 80)}", out)
-    d.runner.event("tool", f"search {_short(pattern, 80)}", {"matches": out["matches"], "binary": out["binary"],
-                                                             "unsearched": out["unsearched"]}, out["at"])
-    return out["text"]
-
+from .read_tools import list_files, read_file, search
+from .tool_steps import fail, guarded, key_of, short
 
 STALE = "stale:"
 
@@ -161,7 +32,7 @@ async def _absorb_changes(d: TaskDeps) -> None:
     """Files changed outside the task since it read them: say so, and forget what was read, so a
     stale edit is refused ("changed since read") instead of overwriting someone's work."""
     for note in await d.runner.changes():
-        key = _key(note.get("path") or "")
+        key = key_of(note.get("path") or "")
         known = d.seen.get(key)
         own = getattr(d.seen, "history", {}).get(key, ())
         if known is None or known.startswith(STALE) or note.get("sha") == known or note.get("sha") in own:
@@ -186,11 +57,11 @@ async def _review(d: TaskDeps, tool: str, path: str, plan,
     """Review mode: propose the change (against the editor's buffer when the file is open there,
     else a journaled dry run on disk), then wait for the user's answer.
     Returns (proposal, None) to go on, or (None, text for the model)."""
-    proposal = await editor_route.propose(d, _key(path), tool, payload)
+    proposal = await editor_route.propose(d, key_of(path), tool, payload)
     if proposal is None:
-        proposal = await d.runner.step(f"propose {tool}", lambda: _guarded(plan))
+        proposal = await d.runner.step(f"propose {tool}", lambda: guarded(plan))
     if not proposal["ok"]:
-        return None, _fail(d, "edit", f"{tool} {path}", proposal)
+        return None, fail(d, "edit", f"{tool} {path}", proposal)
     if not proposal["already_applied"]:
         refusal = await _refused(d, {"action": "edit", "tool": tool, "path": proposal["path"],
                                      "diff": proposal["diff"], "question": f"Apply this change to {proposal['path']}?"})
@@ -210,7 +81,7 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
         content: the whole new text of the file.
     """
     d = ctx.deps
-    key = _key(path)
+    key = key_of(path)
     await _absorb_changes(d)
     base: dict[str, Any] = {}
     if edit_needs_approval(d.mode):
@@ -235,12 +106,12 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
         r = files.write_file(d.root, path, content, expected)
         return asdict(r)
 
-    out = await d.runner.step("write_file", lambda: _guarded(act))
+    out = await d.runner.step("write_file", lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "edit", f"write_file {path}", out)
+        return fail(d, "edit", f"write_file {path}", out)
     d.seen[key] = out["sha"]
     d.runner.event("edit", f"write_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                         "created": out["created"], "diff": _short(out["diff"], 4000)},
+                                                         "created": out["created"], "diff": short(out["diff"], 4000)},
                    out["at"])
     d.edited = True
     return f"wrote {out['path']}" + (" (new file)" if out["created"] else "")
@@ -263,10 +134,10 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
         return await _edit_many(ctx.deps, "edit_file", path, [{"old": old, "new": new, "replace_all": True}],
                                 {"old": old, "new": new, "replace_all": True})
     d = ctx.deps
-    key = _key(path)
+    key = key_of(path)
     await _absorb_changes(d)
     if failed := await _ensure_seen(d, path):
-        return _fail(d, "edit", f"edit_file {path}", failed)
+        return fail(d, "edit", f"edit_file {path}", failed)
     expected = d.seen[key]
     if edit_needs_approval(d.mode):
         async def plan():
@@ -282,9 +153,9 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
     async def act():
         return asdict(files.edit_file(d.root, path, old, new, expected))
 
-    out = await d.runner.step("edit_file", lambda: _guarded(act))
+    out = await d.runner.step("edit_file", lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "edit", f"edit_file {path}", out)
+        return fail(d, "edit", f"edit_file {path}", out)
     return _edited(d, _record_edit(d, "edit_file", key, out))
 
 
@@ -313,7 +184,7 @@ async def multi_edit(ctx: RunContext[TaskDeps], path: str, edits: list[Edit]) ->
 async def _ensure_seen(d: TaskDeps, path: str) -> dict[str, Any] | None:
     """The hash an edit is based on, journaled before the edit, so a re-run edit can tell
     "already applied" from "changed by someone else". None, or the failed step's outcome."""
-    key = _key(path)
+    key = key_of(path)
     if key in d.seen:
         return None
 
@@ -323,7 +194,7 @@ async def _ensure_seen(d: TaskDeps, path: str) -> dict[str, Any] | None:
             raise WorkspaceError(f"{path} does not exist; use write_file to create it")
         return {"sha": sha}
 
-    seen = await d.runner.step("hash_file", lambda: _guarded(look))
+    seen = await d.runner.step("hash_file", lambda: guarded(look))
     if not seen["ok"]:
         return seen
     d.seen[key] = seen["sha"]
@@ -333,10 +204,10 @@ async def _ensure_seen(d: TaskDeps, path: str) -> dict[str, Any] | None:
 async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dict[str, Any]) -> str:
     """replace_all and multi_edit: the edit is planned first (a journaled dry run, or computed on the
     editor's buffer), so its result hash is known before it is made: a re-run recognises it."""
-    key = _key(path)
+    key = key_of(path)
     await _absorb_changes(d)
     if failed := await _ensure_seen(d, path):
-        return _fail(d, "edit", f"{tool} {path}", failed)
+        return fail(d, "edit", f"{tool} {path}", failed)
     expected = d.seen[key]
 
     async def plan():
@@ -350,9 +221,9 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
     else:
         proposal = await editor_route.propose(d, key, tool, payload)
         if proposal is None:
-            proposal = await d.runner.step(f"plan {tool}", lambda: _guarded(plan))
+            proposal = await d.runner.step(f"plan {tool}", lambda: guarded(plan))
         if not proposal["ok"]:
-            return _fail(d, "edit", f"{tool} {path}", proposal)
+            return fail(d, "edit", f"{tool} {path}", proposal)
     base, target = proposal["base"], proposal["sha"]
     answer = await editor_route.edit(d, key, tool, payload | {"target": target}, review, expected=base)
     if answer is not None:
@@ -361,16 +232,16 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
     async def act():
         return asdict(files.multi_edit(d.root, path, edits, base, target_sha=target))
 
-    out = await d.runner.step(tool, lambda: _guarded(act))
+    out = await d.runner.step(tool, lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "edit", f"{tool} {path}", out)
+        return fail(d, "edit", f"{tool} {path}", out)
     return _edited(d, _record_edit(d, tool, key, out))
 
 
 def _record_edit(d: TaskDeps, tool: str, key: str, out: dict[str, Any]) -> str:
     d.seen[key] = out["sha"]
     d.runner.event("edit", f"{tool} {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                     "diff": _short(out["diff"], 4000)}, out["at"])
+                                                     "diff": short(out["diff"], 4000)}, out["at"])
     return f"edited {out['path']}"
 
 
@@ -403,14 +274,14 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
         r = await shell.run_command(d.root, command, state, cwd=cwd, timeout_s=timeout_s)
         return {"result": asdict(r), "text": r.to_model_text()}
 
-    out = await d.runner.step("run_command", lambda: _guarded(act))
+    out = await d.runner.step("run_command", lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "tool", f"run_command {_short(command, 80)}", out)
+        return fail(d, "tool", f"run_command {short(command, 80)}", out)
     r = out["result"]
     d.shell.cwd, d.shell.env = r["cwd"], dict(r["env"])
-    d.runner.event("tool", f"run_command {_short(command, 80)}",
+    d.runner.event("tool", f"run_command {short(command, 80)}",
                    {"exitCode": r["exit_code"], "cwd": r["cwd"], "timedOut": r["timed_out"],
-                    "stdout": _short(r["stdout"]), "stderr": _short(r["stderr"])}, out["at"])
+                    "stdout": short(r["stdout"]), "stderr": short(r["stderr"])}, out["at"])
     return out["text"]
 
 
