@@ -579,14 +579,14 @@ async function main() {
     });
 
     await step('2b-typescript-diagnostics-reach-the-agent', async () => {
-        // calc.ts is open with TypeScript's error on line 5 (step 2): the agent's `diagnostics`
+        // calc.ts is open with TypeScript's error (line 6 after step 2's fix comment): the agent's `diagnostics`
         // tool asks the extension, which answers from vscode.languages.getDiagnostics.
         const title = '/diagnostics {"path": "calc.ts"}';
         await startTask(title);
         const final = await waitForStatus(title, ['succeeded', 'failed', 'cancelled']);
         if (!final.startsWith('succeeded')) { throw new Error(`task ended ${final}`); }
         const detail = diagnosticsDetail('/diagnostics');
-        if (detail.via !== 'editor' || !/^calc\.ts:5:\d+: error \[ts 2345\] Argument of type/m.test(detail.text ?? '')) {
+        if (detail.via !== 'editor' || !/^calc\.ts:\d+:\d+: error \[ts 2345\] Argument of type/m.test(detail.text ?? '')) {
             throw new Error(`the agent got: ${JSON.stringify(detail)}`);
         }
         return { agentGot: detail.text };
