@@ -76,3 +76,24 @@ async def test_a_client_that_does_not_advertise_diagnostics_is_not_asked(runtime
     assert events[-1]["status"] == "succeeded" and asked == []
     (failed,) = [e for e in events if e["title"] == "diagnostics mod.py failed"]
     assert "does not share its diagnostics" in failed["detail"]["error"]
+
+
+async def test_an_editor_with_no_file_open_is_still_asked(runtime, tmp_path):
+    """Emacs's DALS connection manages no buffers: it publishes its session at `initialized`."""
+    client = DalsClient(runtime.env, tmp_path)
+    asked = []
+
+    @client.client.feature("dals/diagnostics")
+    def diagnostics(params):
+        asked.append(getattr(params, "uri", None))
+        return {"items": []}
+
+    await client.start(experimental={"dals": {"diagnostics": True}})
+    try:
+        task_id = (await client.command("dals.startTask", {"prompt": plan(("diagnostics", {}))}))["taskId"]
+        events = await client.wait_finished(task_id)
+    finally:
+        await client.stop()
+    assert events[-1]["status"] == "succeeded" and asked == [None]
+    assert [e["detail"].get("text") for e in events if e["title"] == "diagnostics (all files)"] == [
+        "(no diagnostics for any file in the editor)"]
