@@ -174,10 +174,59 @@ DALS through `dals-connect'."
 ;; :dals section answers null, and the server keeps the values above.
 
 (cl-defmethod eglot-client-capabilities :around ((_server eglot-dals))
-  "Ask for work-done progress, which eglot 1.9 does not advertise."
+  "Ask for work-done progress, which eglot 1.9 does not advertise.
+Also say that this client answers `dals/diagnostics' from flymake."
   (let* ((caps (cl-call-next-method))
          (window (copy-sequence (plist-get caps :window))))
-    (plist-put caps :window (plist-put window :workDoneProgress t))))
+    (setq caps (plist-put caps :window (plist-put window :workDoneProgress t)))
+    (let ((experimental (plist-get caps :experimental)))  ; eglot 1.9: an empty hash table
+      (plist-put caps :experimental
+                 (if (and (hash-table-p experimental) (> (hash-table-count experimental) 0))
+                     (let ((copy (copy-hash-table experimental)))
+                       (puthash "dals" '(:diagnostics t) copy)
+                       copy)
+                   (plist-put (and (listp experimental) (copy-sequence experimental))
+                              :dals '(:diagnostics t)))))))
+
+(cl-defmethod eglot-handle-request
+  ((_server eglot-dals) (_method (eql 'dals/diagnostics)) &key uri &allow-other-keys)
+  "Answer the agent's `diagnostics' tool with flymake's diagnostics of URI (a
+file), or of every buffer when URI is nil."
+  (list :items (dals--flymake-items uri)))
+
+(defun dals--flymake-severity (type)
+  "The LSP severity (1 error .. 3 information) of the flymake diagnostic TYPE."
+  (let ((name (symbol-name type)))
+    (cond ((string-match-p "error" name) 1)
+          ((string-match-p "warning" name) 2)
+          (t 3))))
+
+(defun dals--flymake-to-lsp (diag)
+  "The flymake diagnostic DIAG as an LSP Diagnostic plist (current buffer)."
+  (list :range (list :start (eglot--pos-to-lsp-position (flymake-diagnostic-beg diag))
+                     :end (eglot--pos-to-lsp-position (flymake-diagnostic-end diag)))
+        :severity (dals--flymake-severity (flymake-diagnostic-type diag))
+        :message (flymake-diagnostic-text diag)
+        :source (format "%s" (flymake-diagnostic-backend diag))))
+
+(defun dals--flymake-items (uri)
+  "The `dals/diagnostics' items: flymake's diagnostics of the buffer visiting
+the file of URI, or of every file buffer that has some when URI is nil."
+  (let ((file (and (stringp uri) (eglot--uri-to-path uri)))
+        items)
+    (dolist (buffer (buffer-list))
+      (with-current-buffer buffer
+        (when (and buffer-file-name (bound-and-true-p flymake-mode)
+                   (or (null file) (file-equal-p buffer-file-name file)))
+          (let ((diags (save-restriction
+                         (widen)
+                         (mapcar #'dals--flymake-to-lsp (flymake-diagnostics)))))
+            (when (or file diags)
+              (push (list :uri (eglot--path-to-uri buffer-file-name) :diagnostics (vconcat diags))
+                    items))))))
+    (when (and file (null items))
+      (push (list :uri uri :diagnostics []) items))
+    (vconcat (nreverse items))))
 
 (cl-defmethod eglot-handle-request
   ((_server eglot-dals) (_method (eql 'window/workDoneProgress/create))

@@ -5,7 +5,8 @@
 // workspace with its own DALS_STATE_DIR, and drives the UI:
 //   1. palette "DALS: Start Task…" → the task in the DALS Tasks view, live status, events, status
 //      bar, the change in the editor;
-//   2. a quick fix from the light bulb on a TypeScript diagnostic starts a task;
+//   2. a quick fix from the light bulb on a TypeScript diagnostic starts a task; the agent's
+//      `diagnostics` tool gets that TypeScript diagnostic from the extension;
 //   3. reload the window mid-task → the view lists the task again and it finishes; Cancel from
 //      the view's context menu;
 //   4. review mode → the pending edit opens a diff, Approve applies it once;
@@ -331,6 +332,22 @@ async function waitForStatus(title, statuses, timeout = T.task) {
     return descriptionOf(title);
 }
 
+/** The detail of the last `diagnostics` event of the task whose title starts with `prefix`: what
+ * the agent's tool got (`text`), read from the task's durable events through the Python client. */
+function diagnosticsDetail(prefix) {
+    const script = [
+        'import asyncio, json, sys',
+        'from dals.terminal_follow import task_service',
+        'async def main():',
+        '    async with task_service() as s:',
+        '        task = [t for t in await s.list() if t["title"].startswith(sys.argv[1])][0]',
+        '        shown = await s.show(task["taskId"])',
+        '        print(json.dumps([e["detail"] for e in shown["events"] if e["title"].startswith("diagnostics")][-1]))',
+        'asyncio.run(main())',
+    ].join('\n');
+    return JSON.parse(run(PYTHON, ['-c', script, prefix], { env: { ...process.env, DALS_STATE_DIR: DIRS.state } }).trim());
+}
+
 /** Start a task with the palette's "DALS: Start Task…" and `prompt`. */
 async function startTask(prompt, shotName, paletteShot) {
     await palette('DALS: Start Task…', paletteShot && (() => shot(paletteShot)), paletteShot ? 'DALS: ' : undefined);
@@ -562,6 +579,20 @@ async function main() {
         await activeEditorLines().filter({ hasText: '// DALS: Fix this problem reported at line 5' }).waitFor({ timeout: T.ui });
         await shot('04-quick-fix-succeeded');
         return { offered, lightBulbAttempts: attempts };
+    });
+
+    await step('2b-typescript-diagnostics-reach-the-agent', async () => {
+        // calc.ts is open with TypeScript's error (line 6 after step 2's fix comment): the agent's `diagnostics`
+        // tool asks the extension, which answers from vscode.languages.getDiagnostics.
+        const title = '/diagnostics {"path": "calc.ts"}';
+        await startTask(title);
+        const final = await waitForStatus(title, ['succeeded', 'failed', 'cancelled']);
+        if (!final.startsWith('succeeded')) { throw new Error(`task ended ${final}`); }
+        const detail = diagnosticsDetail('/diagnostics');
+        if (detail.via !== 'editor' || !/^calc\.ts:\d+:\d+: error \[ts 2345\] Argument of type/m.test(detail.text ?? '')) {
+            throw new Error(`the agent got: ${JSON.stringify(detail)}`);
+        }
+        return { agentGot: detail.text };
     });
 
     await step('3-reload-mid-task', async () => {

@@ -17,10 +17,11 @@ FRESH_S = 30.0  # an editor silent for longer is gone (killed without saying goo
 REGISTRY = "editors"
 
 
-def freshest(sessions: dict[str, dict[str, Any]], path: str, now: float) -> str | None:
-    """The id of the most recently seen live session that has `path` open, or None."""
+def freshest(sessions: dict[str, dict[str, Any]], path: str | None, now: float) -> str | None:
+    """The id of the most recently seen live session that has `path` open (any live session when
+    `path` is None), or None."""
     live = [(s["seenAt"], sid) for sid, s in sessions.items()
-            if path in s.get("open", ()) and now - s.get("seenAt", 0) < FRESH_S]
+            if (path is None or path in s.get("open", ())) and now - s.get("seenAt", 0) < FRESH_S]
     return max(live)[1] if live else None
 
 
@@ -42,8 +43,9 @@ def withdraw(directory: Path, session_id: str) -> None:
     (directory / f"{session_id}.json").unlink(missing_ok=True)
 
 
-def lookup(directory: Path, workspace: str, path: str, now: float) -> str | None:
-    """The freshest live session on this machine with `path` open in `workspace`, or None."""
+def lookup(directory: Path, workspace: str, path: str | None, now: float) -> str | None:
+    """The freshest live session on this machine with `path` open in `workspace` (with
+    `workspace` open at all when `path` is None), or None."""
     sessions: dict[str, dict[str, Any]] = {}
     try:
         names = os.listdir(directory)
@@ -54,7 +56,8 @@ def lookup(directory: Path, workspace: str, path: str, now: float) -> str | None
             continue
         try:
             entry = json.loads((directory / name).read_text())
-            sessions[name[:-5]] = {"open": entry["workspaces"].get(workspace, []), "seenAt": float(entry["seenAt"])}
+            if workspace in entry["workspaces"]:
+                sessions[name[:-5]] = {"open": entry["workspaces"][workspace], "seenAt": float(entry["seenAt"])}
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue  # withdrawn meanwhile, or not ours to read
     return freshest(sessions, path, now)

@@ -33,7 +33,9 @@ VSCE = REPO / "editor-clients" / "vscode" / "node_modules" / "@vscode" / "vsce" 
 DALS = Path(sys.executable).parent / "dals"
 RUN_TIMEOUT = 600
 STEPS = ["package", "install", "start", "1-start-task-from-palette", "2-quick-fix-from-light-bulb",
-         "3-reload-mid-task", "3-cancel-from-context-menu", "3-non-ascii-and-crlf-edits", "4-review-approve", "5-paused-resume-from-context-menu"]
+         "2b-typescript-diagnostics-reach-the-agent",
+         "3-reload-mid-task", "3-cancel-from-context-menu", "3-non-ascii-and-crlf-edits", "4-review-approve",
+         "5-paused-resume-from-context-menu"]
 
 pytestmark = pytest.mark.restate
 

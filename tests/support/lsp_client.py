@@ -34,16 +34,18 @@ class DalsClient:
     def pid(self) -> int:
         return self.client._server.pid  # the `dals lsp` process
 
-    async def start(self, init_options: dict | None = None,
-                    position_encodings: list[str] | None = None) -> types.InitializeResult:
+    async def start(self, init_options: dict | None = None, position_encodings: list[str] | None = None,
+                    experimental: Any = None) -> types.InitializeResult:
         """Initialize; by default every command is allowed (tests of approvals pass their own).
-        `position_encodings`: what the client offers (unset: UTF-16 only, as LSP's default)."""
+        `position_encodings`: what the client offers (unset: UTF-16 only, as LSP's default);
+        `experimental`: the client capabilities' `experimental` (e.g. DALS's diagnostics)."""
         if init_options is None:
             init_options = {"dals": {"commands": {"allow": ["*"]}}}
         await self.client.start_io(DALS, "lsp", env=self.env)
         caps = types.ClientCapabilities(
             window=types.WindowClientCapabilities(work_done_progress=True, show_message=None),
             workspace=types.WorkspaceClientCapabilities(configuration=False, apply_edit=True),
+            experimental=experimental,
             text_document=types.TextDocumentClientCapabilities(code_action=types.CodeActionClientCapabilities(
                 resolve_support=types.ClientCodeActionResolveOptions(properties=["command"]))),
             general=types.GeneralClientCapabilities(position_encodings=position_encodings)

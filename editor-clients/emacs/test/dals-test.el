@@ -84,6 +84,55 @@
           (should (plist-get (eglot-initialization-options server) :dals)))
       (delete-process process))))
 
+(ert-deftest dals-test-capabilities-advertise-diagnostics ()
+  (let* ((process (make-pipe-process :name "dals-test" :noquery t))
+         (server (make-instance 'eglot-dals :name "dals-test" :process process)))
+    (setf (eglot--project server) (cons 'transient temporary-file-directory))
+    (unwind-protect
+        (let ((caps (eglot-client-capabilities server)))
+          (should (eq t (plist-get (plist-get (plist-get caps :experimental) :dals) :diagnostics))))
+      (delete-process process))))
+
+(defun dals-test--flymake-backend (report-fn &rest _)
+  "A flymake backend that reports one error on line 2 and one note on line 1."
+  (funcall report-fn
+           (list (flymake-make-diagnostic (current-buffer) 18 23 :error "undefined name 'foo'")
+                 (flymake-make-diagnostic (current-buffer) 1 4 :note "unused"))))
+
+(ert-deftest dals-test-diagnostics-answer-from-flymake ()
+  (let* ((dir (make-temp-file "dals-test" t))
+         (file (expand-file-name "app.py" dir))
+         (other (expand-file-name "other.py" dir)))
+    (with-temp-file file (insert "def greet():\n    foo()\n"))
+    (let ((buffer (find-file-noselect file)))
+      (unwind-protect
+          (with-current-buffer buffer
+            (setq-local flymake-diagnostic-functions '(dals-test--flymake-backend))
+            (flymake-mode 1)
+            (flymake-start)
+            (should (with-timeout (10 nil)
+                      (while (< (length (flymake-diagnostics)) 2) (sit-for 0.05))
+                      t))
+            (let* ((process (make-pipe-process :name "dals-test" :noquery t))
+                   (server (make-instance 'eglot-dals :name "dals-test" :process process))
+                   (answer (unwind-protect
+                               (eglot-handle-request server 'dals/diagnostics :uri (eglot--path-to-uri file))
+                             (delete-process process)))
+                   (item (aref (plist-get answer :items) 0))
+                   (diags (append (plist-get item :diagnostics) nil))
+                   (err (seq-find (lambda (d) (= 1 (plist-get d :severity))) diags)))
+              (should (equal (plist-get item :uri) (eglot--path-to-uri file)))
+              (should (= 2 (length diags)))
+              (should (equal (plist-get err :message) "undefined name 'foo'"))
+              (should (equal (plist-get (plist-get err :range) :start) '(:line 1 :character 4))))
+            ;; every buffer with diagnostics when no uri is given; a file with none: an empty list
+            (should (= 1 (length (dals--flymake-items nil))))
+            (should (equal (append (dals--flymake-items (eglot--path-to-uri other)) nil)
+                           (list (list :uri (eglot--path-to-uri other) :diagnostics [])))))
+        (with-current-buffer buffer (set-buffer-modified-p nil))
+        (kill-buffer buffer)
+        (delete-directory dir t)))))
+
 (ert-deftest dals-test-events-update-the-summary ()
   (let ((task (list :taskId "t1" :title "Shout" :status "queued" :steps 0
                     :usage (list :requests 0 :inputTokens 0))))

@@ -8,6 +8,7 @@ import {
     ConfigurationParams, DidChangeConfigurationNotification, ExecuteCommandRequest, LanguageClient,
     LanguageClientOptions, ServerOptions,
 } from 'vscode-languageclient/node';
+import { answerDiagnostics } from './editorDiagnostics';
 import { logError, logInfo } from './logging';
 import { DalsApi, TASK_EVENT, TaskEvent } from './protocol';
 import { firstWorkspaceFolder, readSettings, serverExecutable } from './settings';
@@ -78,6 +79,7 @@ export class ServerConnection implements vscode.Disposable {
         };
         const client = new LanguageClient('dals', 'DALS', serverOptions, clientOptions);
         client.onNotification(TASK_EVENT, (ev: TaskEvent) => this.taskEventEmitter.fire(ev));
+        answerDiagnostics(client);
         logInfo(`starting ${command} lsp`);
         try {
             await client.start();

@@ -27,11 +27,13 @@ class StepRunner(Protocol):
         """Outside changes to workspace files (`path`, `sha`, `change`, `at`) reported since the
         last call."""
 
-    async def editor_for(self, path: str) -> str | None:
-        """The attached editor session that has `path` open, or None (then files are on disk)."""
+    async def editor_for(self, path: str | None) -> str | None:
+        """The attached editor session that has `path` open (with None: any attached editor of the
+        task's workspace), or None (then files are on disk)."""
 
     async def editor(self, request: dict[str, Any]) -> dict[str, Any] | None:
-        """Have the attached editor read its buffer or apply an edit; None if it did not answer."""
+        """Have the attached editor read its buffer, apply an edit or give its diagnostics; None if
+        it did not answer."""
 
     async def ask(self, request: dict[str, Any]) -> dict[str, Any]:
         """Ask the user (`request`: action, question, path/diff or command); wait durably for
@@ -93,3 +95,4 @@ class TaskDeps:
     shell: ShellState = field(default_factory=ShellState)
     mode: str = "auto"  # "review": every edit waits for the user's approval
     commands_allow: list[str] | None = None  # None: every command runs without asking
+    edited: bool = False  # a file was changed since the last `diagnostics` call

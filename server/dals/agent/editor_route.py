@@ -10,8 +10,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from ..workspace.files import count_overlapping
+from ..workspace.errors import WorkspaceError
 from ..workspace.line_endings import adapt
+from ..workspace.text_bytes import content_hash
+from ..workspace.text_edits import apply_edits, edits_of, parse_edits
 from .deps import TaskDeps, now_iso
 
 
@@ -26,8 +28,9 @@ async def read(d: TaskDeps, key: str) -> dict[str, Any] | None:
 
 
 async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> dict[str, Any] | None:
-    """Review mode, file open in the editor: the proposed change computed against the buffer (from
-    the journaled read, so replays compute the same), or None when the file is not open."""
+    """File open in the editor: the change (for review, or to know its result hash before making it)
+    computed against the buffer (from the journaled read, so replays compute the same), or None
+    when the file is not open."""
     buf = await read(d, key)
     if not buf:
         return None
@@ -37,17 +40,15 @@ async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> 
     if expected != sha:
         return {"ok": False, "at": at, "error": f"'{key}' changed since read (open in the editor); read it again"}
     if tool == "write_file":
-        new_text = adapt(text, payload["content"])
-    else:  # the buffer's line breaks, as the editor bridge and the disk path use
-        old, new = adapt(text, payload["old"]), adapt(text, payload["new"])
-        count = count_overlapping(text, old) if old else 0
-        if count != 1:
-            found = "not found" if count == 0 else f"occurs {count} times"
-            return {"ok": False, "at": at, "error": f"old text {found} in {key}"}
-        new_text = text.replace(old, new, 1)
+        new_text = adapt(text, payload["content"])  # the buffer's line breaks, as on disk
+    else:
+        try:
+            new_text = apply_edits(text, parse_edits(edits_of(payload)), key)
+        except WorkspaceError as e:
+            return {"ok": False, "at": at, "error": str(e)}
     diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{key}", f"b/{key}"))
     return {"ok": True, "at": at, "path": key, "diff": diff, "already_applied": new_text == text, "base": expected,
-            "via": "editor"}
+            "sha": content_hash(new_text.encode("utf-8")), "via": "editor"}
 
 
 async def edit(d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool,

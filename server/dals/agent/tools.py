@@ -1,4 +1,6 @@
-"""The six agent tools of the contract, as plain pydantic-ai function tools.
+"""The agent tools of the contract, as plain pydantic-ai function tools: the writing ones here
+(`write_file`, `edit_file`, `multi_edit`, `run_command`), the reading ones in `read_tools.py`,
+`diagnostics` in `editor_diagnostics.py`; `TOOLS` is the list the agent gets.
 
 Every side effect runs inside `deps.runner.step(...)` and returns plain data (so a journal can hold
 it); workspace errors become values the model reads ("error: …"), never exceptions that would
@@ -7,9 +9,10 @@ rebuilt from step results on replay, and guards every write (Guarantee 3).
 """
 from __future__ import annotations
 
-import posixpath
 from dataclasses import asdict
 from typing import Any
+
+from typing_extensions import NotRequired, TypedDict
 
 from pydantic_ai import RunContext, Tool
 
@@ -17,90 +20,10 @@ from ..workspace import files, shell
 from ..workspace.errors import WorkspaceError
 from . import editor_route
 from .deps import TaskDeps, now_iso
+from .editor_diagnostics import diagnostics
 from .policy import command_allowed, edit_needs_approval
-
-PREVIEW = 300
-
-
-def _key(path: str) -> str:
-    return posixpath.normpath(path.strip() or ".")
-
-
-def _short(text: str, n: int = PREVIEW) -> str:
-    return text if len(text) <= n else text[:n] + f"… [{len(text) - n} more chars]"
-
-
-async def _guarded(fn) -> dict[str, Any]:
-    try:
-        out = await fn()
-        out.setdefault("ok", True)
-    except WorkspaceError as e:
-        out = {"ok": False, "error": str(e)}
-    except OSError as e:  # disk full, permissions, read-only workspace: the model should know
-        out = {"ok": False, "error": f"{type(e).__name__}: {e.strerror or e}"}
-    out["at"] = now_iso()
-    return out
-
-
-def _fail(deps: TaskDeps, kind: str, title: str, out: dict[str, Any]) -> str:
-    deps.runner.event(kind, f"{title} failed", {"error": out["error"]}, out["at"])
-    return f"error: {out['error']}"
-
-
-async def list_files(ctx: RunContext[TaskDeps], glob: str = "**/*") -> str:
-    """List workspace files (relative paths) matching a glob; .gitignore is respected."""
-    d = ctx.deps
-
-    async def act():
-        paths, truncated = files.list_files(d.root, glob)
-        return {"paths": paths, "truncated": truncated}
-
-    out = await d.runner.step("list_files", lambda: _guarded(act))
-    if not out["ok"]:
-        return _fail(d, "tool", f"list_files {glob}", out)
-    d.runner.event("tool", f"list_files {glob}", {"count": len(out["paths"]), "truncated": out["truncated"]}, out["at"])
-    text = "\n".join(out["paths"]) or "(no files)"
-    return text + ("\n[truncated: narrow the glob]" if out["truncated"] else "")
-
-
-async def read_file(ctx: RunContext[TaskDeps], path: str) -> str:
-    """Read a text file of the workspace."""
-    d = ctx.deps
-    via = await editor_route.read(d, _key(path))
-    if via:
-        d.seen[_key(path)] = via["sha"]
-        d.runner.event("tool", f"read_file {_key(path)} (editor buffer)", {"path": _key(path), "sha": via["sha"],
-                       "chars": len(via["text"]), "via": "editor"}, via.get("at") or now_iso())
-        return via["text"]
-
-    async def act():
-        r = files.read_file(d.root, path)
-        return {"path": r.path, "text": r.text, "sha": r.sha}
-
-    out = await d.runner.step("read_file", lambda: _guarded(act))
-    if not out["ok"]:
-        return _fail(d, "tool", f"read_file {path}", out)
-    d.seen[_key(path)] = out["sha"]
-    d.runner.event("tool", f"read_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                        "chars": len(out["text"])}, out["at"])
-    return out["text"]
-
-
-async def search(ctx: RunContext[TaskDeps], pattern: str, glob: str | None = None) -> str:
-    """Search workspace files with a regular expression; answers `path:line: text` lines."""
-    d = ctx.deps
-
-    async def act():
-        matches, truncated = files.search(d.root, pattern, glob)
-        return {"matches": matches, "truncated": truncated}
-
-    out = await d.runner.step("search", lambda: _guarded(act))
-    if not out["ok"]:
-        return _fail(d, "tool", f"search {pattern}", out)
-    d.runner.event("tool", f"search {_short(pattern, 80)}", {"matches": len(out["matches"])}, out["at"])
-    text = "\n".join(out["matches"]) or "(no matches)"
-    return text + ("\n[truncated: narrow the pattern or glob]" if out["truncated"] else "")
-
+from .read_tools import list_files, read_file, search
+from .tool_steps import fail, guarded, key_of, short
 
 STALE = "stale:"
 
@@ -109,7 +32,7 @@ async def _absorb_changes(d: TaskDeps) -> None:
     """Files changed outside the task since it read them: say so, and forget what was read, so a
     stale edit is refused ("changed since read") instead of overwriting someone's work."""
     for note in await d.runner.changes():
-        key = _key(note.get("path") or "")
+        key = key_of(note.get("path") or "")
         known = d.seen.get(key)
         own = getattr(d.seen, "history", {}).get(key, ())
         if known is None or known.startswith(STALE) or note.get("sha") == known or note.get("sha") in own:
@@ -134,11 +57,11 @@ async def _review(d: TaskDeps, tool: str, path: str, plan,
     """Review mode: propose the change (against the editor's buffer when the file is open there,
     else a journaled dry run on disk), then wait for the user's answer.
     Returns (proposal, None) to go on, or (None, text for the model)."""
-    proposal = await editor_route.propose(d, _key(path), tool, payload)
+    proposal = await editor_route.propose(d, key_of(path), tool, payload)
     if proposal is None:
-        proposal = await d.runner.step(f"propose {tool}", lambda: _guarded(plan))
+        proposal = await d.runner.step(f"propose {tool}", lambda: guarded(plan))
     if not proposal["ok"]:
-        return None, _fail(d, "edit", f"{tool} {path}", proposal)
+        return None, fail(d, "edit", f"{tool} {path}", proposal)
     if not proposal["already_applied"]:
         refusal = await _refused(d, {"action": "edit", "tool": tool, "path": proposal["path"],
                                      "diff": proposal["diff"], "question": f"Apply this change to {proposal['path']}?"})
@@ -148,9 +71,17 @@ async def _review(d: TaskDeps, tool: str, path: str, plan,
 
 
 async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
-    """Create or replace a workspace file with `content`. Refused if it changed since you read it."""
+    """Create or replace a workspace file with `content`. Refused if it changed since you read it.
+
+    Prefer edit_file or multi_edit to change part of an existing file.
+    E.g. write_file(path="src/version.py", content="VERSION = '1.2.0'")
+
+    Args:
+        path: workspace-relative path; missing directories are created.
+        content: the whole new text of the file.
+    """
     d = ctx.deps
-    key = _key(path)
+    key = key_of(path)
     await _absorb_changes(d)
     base: dict[str, Any] = {}
     if edit_needs_approval(d.mode):
@@ -165,7 +96,7 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
     answer = await editor_route.edit(d, key, "write_file", {"content": content}, edit_needs_approval(d.mode),
                                      expected=base.get("sha"))
     if answer is not None:
-        return editor_route.outcome(d, "write_file", key, answer)
+        return _edited(d, editor_route.outcome(d, "write_file", key, answer))
 
     async def act():
         if "sha" in base:
@@ -175,34 +106,38 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
         r = files.write_file(d.root, path, content, expected)
         return asdict(r)
 
-    out = await d.runner.step("write_file", lambda: _guarded(act))
+    out = await d.runner.step("write_file", lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "edit", f"write_file {path}", out)
+        return fail(d, "edit", f"write_file {path}", out)
     d.seen[key] = out["sha"]
     d.runner.event("edit", f"write_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                         "created": out["created"], "diff": _short(out["diff"], 4000)},
+                                                         "created": out["created"], "diff": short(out["diff"], 4000)},
                    out["at"])
+    d.edited = True
     return f"wrote {out['path']}" + (" (new file)" if out["created"] else "")
 
 
-async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) -> str:
-    """Replace the one exact occurrence of `old` with `new` in a workspace file."""
-    d = ctx.deps
-    key = _key(path)
-    await _absorb_changes(d)
-    if key not in d.seen:
-        # The hash the edit is based on must be journaled before the edit, so a re-run edit can
-        # tell "already applied" from "changed by someone else".
-        async def look():
-            sha = files.file_hash(d.root, path)
-            if sha is None:
-                raise WorkspaceError(f"{path} does not exist; use write_file to create it")
-            return {"sha": sha}
+async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, replace_all: bool = False) -> str:
+    """Replace exact text in a workspace file: the one occurrence of `old`, or all with replace_all.
 
-        seen = await d.runner.step("hash_file", lambda: _guarded(look))
-        if not seen["ok"]:
-            return _fail(d, "edit", f"edit_file {path}", seen)
-        d.seen[key] = seen["sha"]
+    `old` must match the file exactly (spaces and indentation included) and, without
+    replace_all, occur exactly once: quote enough context to make it unique.
+    E.g. edit_file(path="app.py", old="def greet(name):", new="def greet(name: str):")
+
+    Args:
+        path: workspace-relative path of the file.
+        old: the exact text to replace.
+        new: the text to put in its place.
+        replace_all: replace every occurrence of `old` (e.g. to rename a variable).
+    """
+    if replace_all:
+        return await _edit_many(ctx.deps, "edit_file", path, [{"old": old, "new": new, "replace_all": True}],
+                                {"old": old, "new": new, "replace_all": True})
+    d = ctx.deps
+    key = key_of(path)
+    await _absorb_changes(d)
+    if failed := await _ensure_seen(d, path):
+        return fail(d, "edit", f"edit_file {path}", failed)
     expected = d.seen[key]
     if edit_needs_approval(d.mode):
         async def plan():
@@ -213,22 +148,120 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str) ->
             return refusal
     answer = await editor_route.edit(d, key, "edit_file", {"old": old, "new": new}, edit_needs_approval(d.mode))
     if answer is not None:
-        return editor_route.outcome(d, "edit_file", key, answer)
+        return _edited(d, editor_route.outcome(d, "edit_file", key, answer))
 
     async def act():
         return asdict(files.edit_file(d.root, path, old, new, expected))
 
-    out = await d.runner.step("edit_file", lambda: _guarded(act))
+    out = await d.runner.step("edit_file", lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "edit", f"edit_file {path}", out)
+        return fail(d, "edit", f"edit_file {path}", out)
+    return _edited(d, _record_edit(d, "edit_file", key, out))
+
+
+class Edit(TypedDict):
+    """One edit of `multi_edit`."""
+
+    old: str
+    new: str
+    replace_all: NotRequired[bool]
+
+
+async def multi_edit(ctx: RunContext[TaskDeps], path: str, edits: list[Edit]) -> str:
+    """Make several exact-text edits to one workspace file, all or none.
+
+    Edits apply in order, each to the result of the one before; each `old` must occur exactly
+    once unless that edit sets replace_all. If any edit fails, the file is left unchanged.
+    E.g. multi_edit(path="app.py", edits=[{"old": "import os", "new": "import os, sys"}, {"old": "count", "new": "total", "replace_all": true}])
+
+    Args:
+        path: workspace-relative path of the file.
+        edits: the edits, in order: {"old": exact text, "new": its replacement, "replace_all": optional}.
+    """
+    return await _edit_many(ctx.deps, "multi_edit", path, edits, {"edits": edits})
+
+
+async def _ensure_seen(d: TaskDeps, path: str) -> dict[str, Any] | None:
+    """The hash an edit is based on, journaled before the edit, so a re-run edit can tell
+    "already applied" from "changed by someone else". None, or the failed step's outcome."""
+    key = key_of(path)
+    if key in d.seen:
+        return None
+
+    async def look():
+        sha = files.file_hash(d.root, path)
+        if sha is None:
+            raise WorkspaceError(f"{path} does not exist; use write_file to create it")
+        return {"sha": sha}
+
+    seen = await d.runner.step("hash_file", lambda: guarded(look))
+    if not seen["ok"]:
+        return seen
+    d.seen[key] = seen["sha"]
+    return None
+
+
+async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dict[str, Any]) -> str:
+    """replace_all and multi_edit: the edit is planned first (a journaled dry run, or computed on the
+    editor's buffer), so its result hash is known before it is made: a re-run recognises it."""
+    key = key_of(path)
+    await _absorb_changes(d)
+    if failed := await _ensure_seen(d, path):
+        return fail(d, "edit", f"{tool} {path}", failed)
+    expected = d.seen[key]
+
+    async def plan():
+        return asdict(files.multi_edit(d.root, path, edits, expected, dry_run=True)) | {"base": expected}
+
+    review = edit_needs_approval(d.mode)
+    if review:
+        proposal, refusal = await _review(d, tool, path, plan, payload)
+        if refusal:
+            return refusal
+    else:
+        proposal = await editor_route.propose(d, key, tool, payload)
+        if proposal is None:
+            proposal = await d.runner.step(f"plan {tool}", lambda: guarded(plan))
+        if not proposal["ok"]:
+            return fail(d, "edit", f"{tool} {path}", proposal)
+    base, target = proposal["base"], proposal["sha"]
+    answer = await editor_route.edit(d, key, tool, payload | {"target": target}, review, expected=base)
+    if answer is not None:
+        return _edited(d, editor_route.outcome(d, tool, key, answer))
+
+    async def act():
+        return asdict(files.multi_edit(d.root, path, edits, base, target_sha=target))
+
+    out = await d.runner.step(tool, lambda: guarded(act))
+    if not out["ok"]:
+        return fail(d, "edit", f"{tool} {path}", out)
+    return _edited(d, _record_edit(d, tool, key, out))
+
+
+def _record_edit(d: TaskDeps, tool: str, key: str, out: dict[str, Any]) -> str:
     d.seen[key] = out["sha"]
-    d.runner.event("edit", f"edit_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                        "diff": _short(out["diff"], 4000)}, out["at"])
+    d.runner.event("edit", f"{tool} {out['path']}", {"path": out["path"], "sha": out["sha"],
+                                                     "diff": short(out["diff"], 4000)}, out["at"])
     return f"edited {out['path']}"
 
 
+def _edited(d: TaskDeps, text: str) -> str:
+    if not text.startswith("error:"):
+        d.edited = True  # the next diagnostics call waits for the language servers to re-check
+    return text
+
+
 async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", timeout_s: float = 120) -> str:
-    """Run a shell command in a fresh process. `cd` and `export` carry over to the next command."""
+    """Run a shell command in a fresh process. `cd` and `export` carry over to the next command.
+
+    Answers the exit code, stdout, stderr and the cwd after it. Commands outside the user's
+    allowed list wait for their approval. E.g. run_command(command="pytest -q tests/test_app.py")
+
+    Args:
+        command: a shell command line (bash).
+        cwd: where to run it, relative to the workspace (default: where the last `cd` left you).
+        timeout_s: seconds before the command is killed.
+    """
     d = ctx.deps
     if not command_allowed(command, d.commands_allow):
         refusal = await _refused(d, {"action": "command", "command": command, "cwd": d.shell.cwd if cwd == "." else cwd,
@@ -241,18 +274,18 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
         r = await shell.run_command(d.root, command, state, cwd=cwd, timeout_s=timeout_s)
         return {"result": asdict(r), "text": r.to_model_text()}
 
-    out = await d.runner.step("run_command", lambda: _guarded(act))
+    out = await d.runner.step("run_command", lambda: guarded(act))
     if not out["ok"]:
-        return _fail(d, "tool", f"run_command {_short(command, 80)}", out)
+        return fail(d, "tool", f"run_command {short(command, 80)}", out)
     r = out["result"]
     d.shell.cwd, d.shell.env = r["cwd"], dict(r["env"])
-    d.runner.event("tool", f"run_command {_short(command, 80)}",
+    d.runner.event("tool", f"run_command {short(command, 80)}",
                    {"exitCode": r["exit_code"], "cwd": r["cwd"], "timedOut": r["timed_out"],
-                    "stdout": _short(r["stdout"]), "stderr": _short(r["stderr"])}, out["at"])
+                    "stdout": short(r["stdout"]), "stderr": short(r["stderr"])}, out["at"])
     return out["text"]
 
 
 TOOLS = [
     Tool(fn, takes_ctx=True, sequential=True)  # sequential: one journal order, no racing writes
-    for fn in (list_files, read_file, search, write_file, edit_file, run_command)
+    for fn in (list_files, read_file, search, write_file, edit_file, multi_edit, diagnostics, run_command)
 ]

@@ -34,7 +34,7 @@ async def remove(ctx: ObjectContext, session_id: str) -> None:
 
 
 @editor_sessions.handler(kind="shared")
-async def lookup(ctx: ObjectSharedContext, path: str) -> str | None:
-    """The freshest live session that has `path` open, or None. (Wall-clock time is fine here:
-    the caller journals the answer.)"""
+async def lookup(ctx: ObjectSharedContext, path: str | None) -> str | None:
+    """The freshest live session that has `path` open (any live one when `path` is None), or None.
+    (Wall-clock time is fine here: the caller journals the answer.)"""
     return freshest(await ctx.get("sessions") or {}, path, time.time())

@@ -96,7 +96,7 @@ class JournalRunner:
         self.notes_cursor = 0
 
     async def editor_for(self, path):
-        """The live editor session that has `path` open (journaled), or None."""
+        """The live editor session that has `path` open (None: any live one), journaled, or None."""
         if not self.editor_key:
             return None
         if not self.local_editors:

@@ -2,7 +2,8 @@
 
 Keeps this session's entry in `EditorSessions` and in the state dir fresh (open files per workspace, a heartbeat), and
 answers the tasks' editor requests: a read returns the buffer; an edit becomes a versioned
-`workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw.
+`workspace/applyEdit` of exactly the changed range, checked against the hash the task last saw;
+a diagnostics request is asked of the editor (`editor_diagnostics`).
 The range is in the position encoding negotiated at `initialize` (see `positions`), and the text
 inserted uses the buffer's line breaks, as the disk path does (`dals.workspace.line_endings`).
 """
@@ -24,9 +25,11 @@ from .. import editor_presence
 from ..client.tasks import now_iso
 from ..settings import state_dir
 from ..workspace.confine import is_inside, workspace_key
-from ..workspace.files import content_hash, count_overlapping, edit_already_applied
+from ..workspace.errors import WorkspaceError
+from ..workspace.files import content_hash, edit_already_applied
 from ..workspace.line_endings import adapt
-from . import positions
+from ..workspace.text_edits import apply_edits, changed_span, edits_of, parse_edits
+from . import editor_diagnostics, positions
 
 log = logging.getLogger("dals.lsp.editor")
 HEARTBEAT_S = 10.0
@@ -35,18 +38,6 @@ SYNC_WAIT_S = 3.0
 
 def _sha(text: str) -> str:
     return content_hash(text.encode("utf-8"))
-
-
-def _changed_span(old: str, new: str) -> tuple[int, int, str]:
-    """The smallest `old[start:end]` -> replacement that turns `old` into `new`."""
-    limit = min(len(old), len(new))
-    start = 0
-    while start < limit and old[start] == new[start]:
-        start += 1
-    tail = 0
-    while tail < limit - start and old[len(old) - 1 - tail] == new[len(new) - 1 - tail]:
-        tail += 1
-    return start, len(old) - tail, new[start:len(new) - tail]
 
 
 class EditorBridge:
@@ -137,6 +128,8 @@ class EditorBridge:
             log.warning("could not answer editor request: %s", e)
 
     async def handle(self, request: dict[str, Any], workspace: Path) -> dict[str, Any]:
+        if request["op"] == "diagnostics":
+            return await editor_diagnostics.collect(self.server, request, workspace)
         doc = self.server.workspace.text_documents.get(unquote((workspace / request["path"]).as_uri()))
         if doc is None:
             return {"ok": False, "applied": False, "reason": "closed"}
@@ -151,23 +144,27 @@ class EditorBridge:
                 return {"applied": True, "sha": sha, "diff": ""}
             if sha != expected:
                 return stale
-            start, end, new_text = _changed_span(text, result)
+            start, end, new_text = changed_span(text, result)
         else:
-            old, new = adapt(text, request["old"]), adapt(text, request["new"])
-            if not old or old == new:  # refused as the disk path refuses them
-                return {"applied": False, "reason": "old text is empty; quote the exact text to replace"
-                        if not old else "old and new text are the same; there is nothing to edit"}
+            edits = edits_of(request)
             if sha != expected:
-                if expected and edit_already_applied(text, old, new, expected):
+                if sha == request.get("target") or (
+                        expected and len(edits) == 1 and not edits[0].get("replace_all")
+                        and edit_already_applied(text, adapt(text, edits[0]["old"]), adapt(text, edits[0]["new"]),
+                                                 expected)):
                     return {"applied": True, "sha": sha, "diff": ""}
                 return stale
-            count = count_overlapping(text, old)  # as the disk path counts
-            if count != 1:
-                found = "not found" if count == 0 else f"occurs {count} times"
-                return {"applied": False, "reason": f"old text {found} in {path}"}
-            start = text.find(old)
-            end, new_text = start + len(old), new
-            result = text[:start] + new + text[end:]
+            try:
+                parsed = parse_edits(edits)
+                result = apply_edits(text, parsed, path)  # in the buffer's line breaks
+            except WorkspaceError as e:
+                return {"applied": False, "reason": str(e)}
+            if len(parsed) == 1 and not parsed[0].replace_all:  # the one occurrence of `old`
+                old, new = adapt(text, parsed[0].old), adapt(text, parsed[0].new)
+                start = text.find(old)
+                end, new_text = start + len(old), new
+            else:  # one text edit over the whole changed region
+                start, end, new_text = changed_span(text, result)
         edit = self._workspace_edit(doc.uri, doc.version, text, start, end, new_text, request)
         answer = await self.server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}"))

@@ -22,6 +22,10 @@ ANSWER = "dals.answer"
 COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER)
 
 TASK_EVENT = "dals/taskEvent"
+# server -> client request: `{uri: string | null}` -> `{items: [{uri, diagnostics: [Diagnostic]}]}`,
+# the editor's diagnostics for the agent's `diagnostics` tool; clients that answer it set
+# `capabilities.experimental.dals.diagnostics = true`
+EDITOR_DIAGNOSTICS = "dals/diagnostics"
 
 
 class RequestFailed(JsonRpcException):

@@ -169,6 +169,10 @@ def build_server() -> DalsServer:
     async def initialized(ls: DalsServer, params: types.InitializedParams) -> None:
         await _load_settings(ls, getattr(ls, "init_options", None))
         ls.ensure_runtime()
+        from .editor_diagnostics import advertised
+
+        if advertised(ls):  # tasks may ask this editor for its diagnostics before it opens a file
+            ls.editor.changed()
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def did_change_configuration(ls: DalsServer, params: types.DidChangeConfigurationParams) -> None:

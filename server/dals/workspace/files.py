@@ -5,7 +5,8 @@ the hash of the file the agent last saw; a file that changed since then is
 never overwritten, and re-running an edit that already took effect is
 recognised and reported as `already_applied` instead of being done twice.
 Writes are atomic (temp file in the same directory, fsync, rename).
-Listing and search live in `listing.py` and are re-exported here.
+Listing (`listing.py`), search (`search.py`) and ranged reads (`line_ranges.py`) are
+re-exported here.
 """
 
 import difflib
@@ -22,12 +23,16 @@ from pathlib import Path
 from dals.workspace.confine import is_inside, resolve
 from dals.workspace.errors import ConflictError, WorkspaceError
 from dals.workspace.line_endings import adapt
-from dals.workspace.listing import list_files, search
+from dals.workspace.listing import list_files
+from dals.workspace.line_ranges import DEFAULT_LIMIT, check_range, lines_of, read_range
+from dals.workspace.search import search
 from dals.workspace.text_bytes import content_hash, decode_text
+from dals.workspace.text_edits import TextEdit, apply_edits, parse_edits
 
 __all__ = [
-    "ReadResult", "WriteResult", "content_hash", "count_overlapping", "edit_file", "file_hash",
-    "list_files", "read_file", "search", "write_file",
+    "ReadResult", "WriteResult", "content_hash", "edit_file", "file_hash",
+    "DEFAULT_LIMIT", "check_range", "lines_of", "list_files", "multi_edit", "read_file", "read_range",
+    "search", "write_file",
 ]
 
 MAX_DIFF_LINES = 200
@@ -64,12 +69,14 @@ def read_file(root: Path, path: str, max_bytes: int = 1_000_000) -> ReadResult:
         raise WorkspaceError(f"'{shown}' is not a regular file")
     if info.st_size > max_bytes:
         raise WorkspaceError(
-            f"'{shown}' is {info.st_size} bytes, over the {max_bytes}-byte limit; "
-            "use search or run_command (head, sed -n) to see parts of it")
+            f"'{shown}' is {info.st_size} bytes, over the {max_bytes}-byte limit of a whole read; "
+            f"read it in ranges: read_file(path='{shown}', offset=1, limit=2000), then offset=2001, "
+            "...; or search it for what you need")
     with open(target, "rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise WorkspaceError(f"'{shown}' grew over the {max_bytes}-byte limit while being read")
+        raise WorkspaceError(f"'{shown}' grew over the {max_bytes}-byte limit while being read; "
+                             "read it in ranges (offset, limit)")
     text = decode_text(data)
     if text is None:
         raise WorkspaceError(f"'{shown}' is a binary file (not UTF-8 text); read_file only reads text")
@@ -102,9 +109,17 @@ def write_file(root: Path, path: str, content: str, expected_sha: str | None, dr
         return _write_file(root, path, content, expected_sha, dry_run)
 
 
-def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool = False) -> WriteResult:
+def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool = False,
+              replace_all: bool = False, target_sha: str | None = None) -> WriteResult:
+    return multi_edit(root, path, [TextEdit(old, new, replace_all)], expected_sha, dry_run, target_sha)
+
+
+def multi_edit(root: Path, path: str, edits: list, expected_sha: str, dry_run: bool = False,
+               target_sha: str | None = None) -> WriteResult:
+    """Apply `edits` (see `text_edits`) all or none, guarded by `expected_sha`. `target_sha`, the
+    hash a dry run of the same edits gave, lets a re-run recognise its own finished edit."""
     with _workspace_lock(root):
-        return _edit_file(root, path, old, new, expected_sha, dry_run)
+        return _edit_file(root, path, parse_edits(edits), expected_sha, dry_run, target_sha)
 
 
 def _write_file(root: Path, path: str, content: str, expected_sha: str | None, dry_run: bool) -> WriteResult:
@@ -137,14 +152,11 @@ def _write_file(root: Path, path: str, content: str, expected_sha: str | None, d
     return WriteResult(shown, content_hash(new), old is None, False, diff)
 
 
-def _edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool) -> WriteResult:
-    """Replace the one exact occurrence of `old` by `new`, guarded by `expected_sha`."""
+def _edit_file(root: Path, path: str, edits: list[TextEdit], expected_sha: str, dry_run: bool,
+               target_sha: str | None) -> WriteResult:
     target, shown = _target(root, path)
-    old_b, new_b = _encode(old, "old text"), _encode(new, "new text")
-    if old == new:
-        raise WorkspaceError("old and new text are the same; there is nothing to edit")
-    if not old:
-        raise WorkspaceError(f"old text is empty; quote the exact text to replace in {shown}")
+    for e in edits:
+        _encode(e.old, "old text"), _encode(e.new, "new text")
     if target.is_dir():
         raise WorkspaceError(f"'{shown}' is a directory; give the path of a file")
     data = _bytes_or_none(target)
@@ -153,19 +165,16 @@ def _edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry
     text = decode_text(data)
     if text is None:
         raise WorkspaceError(f"'{shown}' is a binary file; edit_file only edits UTF-8 text")
-    old, new = adapt(text, old), adapt(text, new)  # quoted and inserted in the file's line breaks
-    old_b, new_b = old.encode("utf-8"), new.encode("utf-8")
     current = content_hash(data)
     if current != expected_sha:
-        if _edit_already_applied(data, old_b, new_b, expected_sha):
+        if target_sha is not None and current == target_sha:
+            return WriteResult(shown, current, False, True, "")
+        one = edits[0] if len(edits) == 1 and not edits[0].replace_all else None
+        if one and _edit_already_applied(data, adapt(text, one.old).encode("utf-8"),
+                                         adapt(text, one.new).encode("utf-8"), expected_sha):
             return WriteResult(shown, current, False, True, "")
         raise ConflictError(f"'{shown}' changed since read; read it again")
-    count = count_overlapping(text, old)
-    if count == 0:
-        raise WorkspaceError(f"old text not found in {shown}; quote it exactly as read_file shows it")
-    if count > 1:
-        raise WorkspaceError(f"old text occurs {count} times in {shown}; include more context")
-    new_text = text.replace(old, new, 1)
+    new_text = apply_edits(text, edits, shown)
     new_data = new_text.encode("utf-8")
     if not dry_run:
         _atomic_write(root, target, shown, new_data)
@@ -194,15 +203,6 @@ def _bytes_or_none(target: Path) -> bytes | None:
         return None
     except IsADirectoryError:
         raise WorkspaceError(f"'{target.name}' is a directory, not a file") from None
-
-
-def count_overlapping(text: str, needle: str) -> int:
-    """How many times `needle` occurs in `text`, overlaps included ("aa" is twice in "aaa")."""
-    count, start = 0, text.find(needle)
-    while start != -1:
-        count += 1
-        start = text.find(needle, start + 1)
-    return count
 
 
 def _edit_already_applied(data: bytes, old: bytes, new: bytes, expected_sha: str) -> bool:

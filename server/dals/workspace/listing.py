@@ -1,4 +1,4 @@
-"""Listing and searching the workspace the way the agent should see it.
+"""Listing the workspace the way the agent should see it (search, in `search.py`, sees the same).
 
 Owns which files exist for the agent: regular files matching a pathlib-style
 glob (`**` spans directories), never `.git`, never anything a `.gitignore`
@@ -17,48 +17,21 @@ import pathspec
 
 from dals.workspace.confine import is_inside
 from dals.workspace.errors import WorkspaceError
-from dals.workspace.text_bytes import decode_text
 
-SEARCH_MAX_FILE_BYTES = 1_000_000
-MAX_LINE_CHARS = 300
 _MAGIC = re.compile(r"[*?\[]")
 
 
 def list_files(root: Path, glob: str = "**/*", limit: int = 2000) -> tuple[list[str], bool]:
     """Sorted workspace-relative paths matching `glob`, and whether `limit` cut them."""
     paths: list[str] = []
-    for rel in _walk(Path(os.path.realpath(root)), _glob_segments(glob)):
+    for rel in _walk(Path(os.path.realpath(root)), glob_segments(glob)):
         if len(paths) == limit:
             return paths, True
         paths.append(rel)
     return paths, False
 
 
-def search(root: Path, pattern: str, glob: str | None = None,
-           max_matches: int = 200) -> tuple[list[str], bool]:
-    """`path:line: text` for each line matching the regex, and whether it was cut."""
-    try:
-        regex = re.compile(pattern)
-    except re.error as exc:
-        raise WorkspaceError(f"invalid regex {pattern!r}: {exc}") from None
-    real_root = Path(os.path.realpath(root))
-    matches: list[str] = []
-    for rel in _walk(real_root, _glob_segments(glob or "**/*")):
-        text = _text_or_none(real_root / rel)
-        if text is None:
-            continue
-        for number, line in enumerate(text.split("\n"), start=1):
-            if regex.search(line):
-                if len(matches) == max_matches:
-                    return matches, True
-                line = line.rstrip("\r")
-                if len(line) > MAX_LINE_CHARS:
-                    line = line[:MAX_LINE_CHARS] + "…"
-                matches.append(f"{rel}:{number}: {line}")
-    return matches, False
-
-
-def _glob_segments(glob: str) -> tuple[str, ...]:
+def glob_segments(glob: str) -> tuple[str, ...]:
     if not isinstance(glob, str) or not glob:
         raise WorkspaceError("glob must be a non-empty pattern such as '**/*.py'")
     if "\x00" in glob:
@@ -180,13 +153,3 @@ def _listable_file(root: Path, entry: os.DirEntry) -> bool:
         return entry.is_file(follow_symlinks=False)
     except OSError:
         return False
-
-
-def _text_or_none(path: Path) -> str | None:
-    try:
-        if path.stat().st_size > SEARCH_MAX_FILE_BYTES:
-            return None
-        with open(path, "rb") as f:
-            return decode_text(f.read(SEARCH_MAX_FILE_BYTES + 1))
-    except OSError:
-        return None

@@ -1,4 +1,4 @@
-"""list_files and search: .gitignore (nested), globs, truncation, bad regex."""
+"""list_files: .gitignore (nested), globs, truncation, bad globs (search: test_search.py)."""
 
 import os
 
@@ -6,7 +6,7 @@ import pytest
 
 from dals.workspace import listing
 from dals.workspace.errors import WorkspaceError
-from dals.workspace.files import list_files, search
+from dals.workspace.files import list_files
 
 
 def _write(root, rel, text=""):
@@ -92,27 +92,3 @@ def test_bad_globs_are_refused(repo):
         list_files(repo, "/etc/*")
     with pytest.raises(WorkspaceError):
         list_files(repo, "../*")
-
-
-def test_search_formats_matches_and_respects_ignores(repo):
-    matches, truncated = search(repo, r"TODO")
-    assert not truncated
-    assert matches == [
-        "README.md:1: # TODO: readme",
-        "docs/guide.md:1: see TODO",
-        "in_link.py:2: # TODO: main",
-        "src/keep.tmp:1: TODO kept",
-        "src/main.py:2: # TODO: main",
-    ]
-
-
-def test_search_glob_truncation_and_long_lines(repo):
-    _write(repo, "src/long.py", "x" * 1000 + " TODO\n")
-    assert search(repo, r"(?i)todo", glob="src/*.py", max_matches=2) == (
-        ["src/long.py:1: " + "x" * 300 + "…", "src/main.py:2: # TODO: main"], True)
-    assert search(repo, "nothing-matches-this") == ([], False)
-
-
-def test_search_invalid_regex_is_a_tool_error(repo):
-    with pytest.raises(WorkspaceError, match="invalid regex"):
-        search(repo, "(unclosed")

@@ -65,6 +65,9 @@ function M.lsp_config()
       end
     end,
     handlers = handlers,
+    -- Tells the server this client answers `dals/diagnostics` (lua/dals/diagnostics.lua).
+    capabilities = vim.tbl_deep_extend('force', vim.lsp.protocol.make_client_capabilities(),
+      require('dals.diagnostics').capabilities),
   }
 end
 

@@ -170,6 +170,9 @@ M.handlers = {
   ['window/showMessage'] = function(...)
     return require('dals.tasks').on_show_message(...)
   end,
+  ['dals/diagnostics'] = function(_, params)
+    return require('dals.diagnostics').answer(params)
+  end,
 }
 
 --- `LspProgress` autocmd callback: keep the running tasks' progress for the statusline.
