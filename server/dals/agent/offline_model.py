@@ -1,8 +1,10 @@
 """The ``offline`` model: a deterministic, network-free pydantic-ai ``FunctionModel``.
 
 Owns the decision of the next model response from the message history alone.
-The user prompt is the text of the first ``UserPromptPart``; the step index
-``k`` is the number of ``ModelResponse`` messages already in the history.
+The user prompt is the text of the first ``UserPromptPart`` of the request that
+started the current turn (the first request, or a follow-up's: a request after the
+model's final answer); the step index ``k`` is the number of ``ModelResponse``
+messages after it. A user message sent while the turn runs (a steer) starts no turn.
 
 Plan prompts (see ``dals.agent.plan``): lines ``/TOOL {json-args}``. Step
 ``k < len(plan)`` answers with one call of ``plan[k]`` (id ``call-{k+1}``);
@@ -84,15 +86,16 @@ def offline_model(request_log: Path | None = None) -> FunctionModel:
     history = _HistoryLength()
 
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        prompt = user_prompt(messages)
-        step = sum(isinstance(message, ModelResponse) for message in messages)
+        start = turn_start(messages)
+        prompt = user_prompt(messages[start:])
+        step = sum(isinstance(message, ModelResponse) for message in messages[start:])
         if request_log is not None:
             _log_request(request_log, step, prompt)
         plan = plans.get(prompt)
         if plan:
             part = _plan_part(plan, step)
         else:
-            part = _builtin_part(prompt, messages, step)
+            part = _builtin_part(prompt, messages[start:], step)
         return ModelResponse(parts=[part], usage=_usage(history(messages), part))
 
     return FunctionModel(respond, model_name=MODEL_NAME)
@@ -138,6 +141,20 @@ class _HistoryLength:
             total += hit[3]
         self._known = now
         return total
+
+
+def turn_start(messages: Sequence[ModelMessage]) -> int:
+    """Index of the request that started the current turn: the last request with a user prompt
+    that follows a response without tool calls (or nothing)."""
+    start = 0
+    for i, message in enumerate(messages):
+        if not (isinstance(message, ModelRequest) and any(isinstance(p, UserPromptPart) for p in message.parts)):
+            continue
+        before = messages[i - 1] if i else None
+        if before is None or (isinstance(before, ModelResponse)
+                              and not any(isinstance(p, ToolCallPart) for p in before.parts)):
+            start = i
+    return start
 
 
 def user_prompt(messages: Sequence[ModelMessage]) -> str:

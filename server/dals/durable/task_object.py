@@ -37,8 +37,10 @@ from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
 from . import eager_steps
 from .task_notes import since as notes_since
-from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
-from .task_spec import TaskSpec, task_prompt
+from . import conversation
+from .task_inbox import CURSOR as INBOX_CURSOR, Steering
+from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
+from .task_spec import FollowUp, TaskSpec, task_prompt
 
 log = restate.getLogger("dals.task")
 
@@ -201,9 +203,21 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
             steps.cancel()  # this only stops the wait when the attempt ends on an exception
 
 
-async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None) -> dict[str, Any]:
-    record = TaskRecord(ctx, spec.model_dump())
-    record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
+async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
+               follow_up: FollowUp | None = None, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept conversation."""
+    if follow_up is None or summary is None:
+        record = TaskRecord(ctx, spec.model_dump())
+        ctx.set(SPEC, spec.model_dump(mode="json"))  # what the follow-ups run with
+        record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
+        prompt = task_prompt(spec)
+        record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
+        history, cursor = [], 0
+    else:
+        record = TaskRecord.resume(ctx, summary)
+        prompt = follow_up.prompt
+        record.turn_started(prompt, _iso(await ctx.time()))
+        history, cursor = await conversation.load(ctx), await ctx.get(INBOX_CURSOR) or 0
     try:
         model = CountingModel(resolve_model(spec.model))
     except ModelConfigError as e:
@@ -211,18 +225,24 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         return record.summary
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
+    steering = Steering(ctx, record, cursor)
     run_step = steps.run if steps else ctx.run_typed
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
     agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1)))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
+    turn = conversation.Turn(agent, history, steering.take)
     try:
         try:
-            result = await agent.run(task_prompt(spec), deps=deps, capabilities=[events, retries],
-                                       usage_limits=UsageLimits(request_limit=spec.requestLimit),
-                                       model_settings={"timeout": MODEL_TIMEOUT_S})
+            result = await turn.run(prompt, deps=deps, capabilities=[events, retries, steering],
+                                    usage_limits=UsageLimits(request_limit=spec.requestLimit),
+                                    model_settings={"timeout": MODEL_TIMEOUT_S})
+        except (TerminalError, AgentRunError, UserError):
+            conversation.save(ctx, turn.messages())  # what a cut-off turn said stays for a follow-up
+            raise
         finally:
             events.flush()
+        conversation.save(ctx, turn.messages())
     except TerminalError as e:
         if e.status_code == 409:  # cancelled through the admin API
             record.finish("cancelled", _iso(await ctx.time()))
@@ -232,6 +252,7 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     except (AgentRunError, UserError) as e:
         record.finish("failed", _iso(await ctx.time()), error=f"{type(e).__name__}: {e}")
         return record.summary
+    record.message("assistant", str(result.output), _iso(await ctx.time()))
     record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
     return record.summary
 

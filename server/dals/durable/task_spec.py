@@ -33,6 +33,13 @@ class TaskSpec(BaseModel):
     editorLookup: Literal["restate", "local"] = "restate"
 
 
+class FollowUp(BaseModel):
+    """A new turn of a finished task (`dals.followUp`)."""
+    prompt: str
+    turn: int  # the turn this is (2 for the first follow-up), as the client saw the task
+    at: str | None = None
+
+
 def task_prompt(spec: TaskSpec) -> str:
     """The user prompt the agent gets: the request plus the editor context it was started from."""
     lines = [spec.prompt.rstrip()]

@@ -32,9 +32,14 @@ class TaskStream:
         self.read_paths: dict[str, dict[str, str]] = {}  # task -> path -> sha it last read/wrote
         self.workspaces: dict[str, Path] = {}
         self.summaries: dict[str, dict] = {}  # the latest durable summary read, per followed task
+        self.ends_after: dict[str, int] = {}  # a follow-up's task: its ended state up to this seq is old
 
-    def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True) -> None:
+    def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True,
+               after: int = 0) -> None:
+        """Send the task's events after `since` as they come, until it ends; with `after` (a
+        follow-up just sent), an end at or before event `after` is the previous turn's."""
         self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
+        self.ends_after[task_id] = after
         if task_id in self.followers and not self.followers[task_id].done():
             return
         self.followers[task_id] = asyncio.get_running_loop().create_task(
@@ -85,7 +90,8 @@ class TaskStream:
                     self._track_paths(task_id, event)
                     self.server.protocol.notify(TASK_EVENT, event)
                     await progress.update(summary, event)
-                if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
+                if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"] \
+                        and summary["lastSeq"] > self.ends_after.get(task_id, 0):
                     self.read_paths.pop(task_id, None)
                     if summary.get("wakeup") == "hint" and (hints := await service.hints()) is not None:
                         hints.forget(task_id)
