@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import uuid
 
 import pytest
@@ -118,3 +120,38 @@ async def test_steer_reaches_the_model_once_across_worker_kill9(chaos_runtime, c
     after_slow = requests[1]["messages"]
     assert [m["role"] for m in after_slow if m["role"] != "system"][-2:] == ["tool", "user"]
     assert f"## You (steer)\n\n> {note}" in transcript["markdown"]
+
+
+async def test_live_text_comes_before_its_event_and_a_kill_mid_stream_leaves_no_trace(
+        chaos_runtime, chaos_double, tmp_path):
+    prompt = plan(f"Stream {uuid.uuid4().hex[:8]}", ("write_file", {"path": "s.txt", "content": "s\n"}))
+    final_text = "Plan done: 1 step (write_file ×1)."
+    client = DalsClient(chaos_runtime.env, tmp_path)
+    await client.start()
+    old = chaos_runtime.status()["worker"]["pid"]
+    chaos_double.stream_gap = 0.3
+    try:
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        # the final answer streams word by word: kill the worker once its first words are out
+        await client.wait_event(task_id, lambda _: any(
+            d["text"].strip() == "Plan" for d in client.deltas.get(task_id, [])), 60)
+        os.kill(old, signal.SIGKILL)
+        await client.wait_finished(task_id, timeout=120)
+        shown = await client.command("dals.showTask", {"taskId": task_id})
+        transcript = (await client.command("dals.transcript", {"taskId": task_id}))["markdown"]
+    finally:
+        chaos_double.stream_gap = 0.0
+        await client.stop()
+    assert chaos_runtime.status()["worker"]["pid"] != old
+    assert shown["status"] == "succeeded" and shown["result"] == final_text
+    answer = [e for e in shown["events"] if e["kind"] == "model" and e["title"] == "Model: answer"]
+    assert len(answer) == 1 and answer[0]["detail"]["text"] == final_text
+    deltas = client.deltas[task_id]
+    assert {d["seq"] for d in deltas} == {answer[0]["seq"]}  # the live text of the event it became
+    # the re-run request streamed the whole text again, before its journaled event arrived
+    rerun = "".join(d["text"] for d in deltas)
+    assert rerun.endswith(final_text) and rerun != final_text  # cut off once, then whole
+    order = [(kind, p["seq"]) for kind, p in client.arrivals if p["taskId"] == task_id]
+    assert order.index(("event", answer[0]["seq"])) > max(i for i, (k, _) in enumerate(order) if k == "delta")
+    # the transcript has the journaled text only, once
+    assert transcript.count(final_text) == 1 and "Plan done: 1\n" not in transcript

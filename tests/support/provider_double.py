@@ -47,11 +47,12 @@ class Turn:
 
 @dataclass
 class Reply:
-    """An HTTP answer: a JSON ``body``, or server-sent ``events`` (name, data) when not None."""
+    """An HTTP answer: a JSON ``body``, or server-sent ``events`` (name, data) when not None (no
+    ``event:`` line for a None name; a str data is sent as it is)."""
 
     status: int
     body: dict[str, Any] | None = None
-    events: list[tuple[str, dict[str, Any]]] | None = None
+    events: list[tuple[str | None, Any]] | None = None
     usage: tuple[int, int] | None = None
     """(input, output) tokens this answer reported."""
 
@@ -78,6 +79,8 @@ class ProviderDouble:
         self.fail_status = 503
         self.fail_from_step = 0
         """``fail_until`` applies only to steps at or after this one."""
+        self.stream_gap = 0.0
+        """Seconds between the server-sent events of a streamed answer (the first goes at once)."""
         self.retry_after_ms = 10
         """Sent as ``retry-after-ms`` with failures, so retrying clients back off briefly."""
         self._changed = threading.Condition()
@@ -323,17 +326,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         if reply.events is None:
-            data, kind = json.dumps(reply.body).encode(), "application/json"
+            pieces, kind = [json.dumps(reply.body).encode()], "application/json"
         else:
-            data = "".join(f"event: {name}\ndata: {json.dumps(event)}\n\n" for name, event in reply.events).encode()
+            pieces = [((f"event: {name}\n" if name is not None else "")
+                       + f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n").encode()
+                      for name, event in reply.events]
             kind = "text/event-stream"
+        double = self.server.double
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(sum(map(len, pieces))))
             if reply.status >= 400:
-                self.send_header("retry-after-ms", str(self.server.double.retry_after_ms))
+                self.send_header("retry-after-ms", str(double.retry_after_ms))
             self.end_headers()
-            self.wfile.write(data)
+            for i, piece in enumerate(pieces):
+                if i and double.stream_gap:
+                    self.wfile.flush()
+                    if double._stopping.wait(double.stream_gap):
+                        break
+                self.wfile.write(piece)
         except _CONNECTION_DROPS:
             self.close_connection = True

@@ -45,7 +45,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -59,6 +63,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
     UserPromptPart,
 )
+from pydantic_ai.models import StreamedResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
@@ -77,6 +82,52 @@ _COMMENT_BY_SUFFIX = {
 
 class PlanError(ValueError):
     """The prompt's plan cannot be run; retrying the same prompt cannot help."""
+
+
+class OfflineModel(FunctionModel):
+    """The offline model; a streamed request answers the same response, its text in word-sized
+    pieces (so live output can be shown and tested without a provider)."""
+
+    @asynccontextmanager
+    async def request_stream(self, messages, model_settings, model_request_parameters, run_context=None):
+        response = await self.request(messages, model_settings, model_request_parameters)
+        yield OfflineStream(model_request_parameters=model_request_parameters, _response=response)
+
+
+@dataclass
+class OfflineStream(StreamedResponse):
+    """A whole response given as stream events, through the hooks pydantic-ai's own models use."""
+
+    _response: ModelResponse = field(default_factory=lambda: ModelResponse(parts=[]))
+
+    async def _get_event_iterator(self):
+        self._usage = self._response.usage
+        for index, part in enumerate(self._response.parts):
+            if isinstance(part, TextPart):
+                for piece in re.findall(r"\s*\S+", part.content) or [part.content]:
+                    for event in self._parts_manager.handle_text_delta(vendor_part_id=index, content=piece):
+                        yield event
+            else:
+                yield self._parts_manager.handle_part(vendor_part_id=index, part=part)
+
+    async def close_stream(self) -> None:
+        pass
+
+    @property
+    def model_name(self) -> str:
+        return self._response.model_name or MODEL_NAME
+
+    @property
+    def provider_name(self) -> None:
+        return None
+
+    @property
+    def provider_url(self) -> None:
+        return None
+
+    @property
+    def timestamp(self) -> datetime:
+        return self._response.timestamp
 
 
 def offline_model(request_log: Path | None = None) -> FunctionModel:
@@ -98,7 +149,7 @@ def offline_model(request_log: Path | None = None) -> FunctionModel:
             part = _builtin_part(prompt, messages[start:], step)
         return ModelResponse(parts=[part], usage=_usage(history(messages), part))
 
-    return FunctionModel(respond, model_name=MODEL_NAME)
+    return OfflineModel(respond, model_name=MODEL_NAME)
 
 
 class _PlanCache:

@@ -29,6 +29,7 @@ from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
 from ..agent.policy import DEFAULT_ALLOW
 from .. import editor_presence
+from ..event_wakeups import sender as hint_sender
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
 from .journaled_model import JournaledModel
@@ -228,7 +229,7 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     steering = Steering(ctx, record, cursor)
     run_step = steps.run if steps else ctx.run_typed
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
-    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1)))
+    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     turn = conversation.Turn(agent, history, steering.take)
@@ -255,6 +256,15 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     record.message("assistant", str(result.output), _iso(await ctx.time()))
     record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
     return record.summary
+
+
+def _live_text(spec: TaskSpec, record: TaskRecord):
+    """Where a streamed model response's text goes while it runs (`dals/taskDelta`): to followers on
+    this machine, for the event it will become; not journaled. None (no streaming) for tasks whose
+    followers are elsewhere (`wakeup` "feed")."""
+    if spec.wakeup != "hint":
+        return None
+    return lambda text: hint_sender().send_delta(spec.taskId, record.summary["lastSeq"] + 1, text)
 
 
 @agent_task.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))

@@ -25,6 +25,7 @@ TRANSCRIPT = "dals.transcript"
 COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER, FOLLOW_UP, STEER, TRANSCRIPT)
 
 TASK_EVENT = "dals/taskEvent"
+TASK_DELTA = "dals/taskDelta"
 
 
 class RequestFailed(JsonRpcException):

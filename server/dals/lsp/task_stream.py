@@ -17,7 +17,7 @@ from lsprotocol import types
 from ..client.restate_api import RestateUnavailable
 from ..client.tasks import TERMINAL, TaskService
 from ..event_wakeups import ReadPacer
-from .protocol import TASK_EVENT
+from .protocol import TASK_DELTA, TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")
 
@@ -103,6 +103,7 @@ class TaskStream:
                     continue  # more than one page: read on
                 hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
                 if hints is not None:
+                    hints.on_delta = self._delta
                     pacer = pacer or ReadPacer(hints, task_id)
                     await pacer.before_next_read((summary or {}).get("rev", 0))
                     continue
@@ -115,6 +116,12 @@ class TaskStream:
             raise
         except Exception:  # noqa: BLE001 - a follower must never take the server down
             log.exception("following %s failed", task_id)
+
+    def _delta(self, task_id: str, seq: int, text: str) -> None:
+        """Live text of the model response that will be event `seq` (not journaled): passed on
+        while that event has not been sent yet."""
+        if task_id in self.followers and seq > self.cursors.get(task_id, 0):
+            self.server.protocol.notify(TASK_DELTA, {"taskId": task_id, "seq": seq, "text": text})
 
     def _track_paths(self, task_id: str, event: dict) -> None:
         detail = event.get("detail") or {}
