@@ -38,10 +38,12 @@ async def test_follow_up_after_lsp_and_worker_kill9(chaos_runtime, chaos_double,
     tag = uuid.uuid4().hex[:8]
     first = plan(f"Start {tag}", ("write_file", {"path": "a.txt", "content": "one\n"}),
                  ("run_command", {"command": "echo first >> effects.log"}))
+    (tmp_path / "AGENTS.md").write_text(f"Rules of {tag}: be brief.\n")
     client = DalsClient(chaos_runtime.env, tmp_path)
     await client.start()
     task_id = (await client.command("dals.startTask", {"prompt": first}))["taskId"]
     await client.wait_finished(task_id)
+    (tmp_path / "AGENTS.md").write_text(f"New rules of {tag}.\n")  # read again when the next turn starts
     client.kill()
     await client.stop()
     old = chaos_runtime.kill("worker")
@@ -81,6 +83,11 @@ async def test_follow_up_after_lsp_and_worker_kill9(chaos_runtime, chaos_double,
     assert roles == ["user", "assistant", "tool", "assistant", "tool", "assistant", "user"], roles
     assert user_texts(turn2[0]) == [first, second]
     assert any("echo first" in json.dumps(m.get("tool_calls")) for m in history if m["role"] == "assistant")
+    # the project's AGENTS.md is part of what the model sees, as it was when each turn started
+    turn1 = [r for r in chaos_double.requests if r["key"] == key and r["turn"] == 0]
+    system = lambda r: " ".join(m["content"] for m in r["messages"] if m["role"] == "system")  # noqa: E731
+    assert all(f"Rules of {tag}: be brief." in system(r) for r in turn1)
+    assert all(f"New rules of {tag}." in system(r) and "be brief" not in system(r) for r in turn2)
 
 
 async def test_steer_reaches_the_model_once_across_worker_kill9(chaos_runtime, chaos_double, tmp_path):

@@ -67,7 +67,7 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, **side_channels(),
+        "commandsAllow": commands_allow, "conversation": True, **side_channels(),
     }
 
 

@@ -39,7 +39,7 @@ class Turn:
     def __init__(self, agent: Agent, history: list[ModelMessage], take_steers):
         self.agent = agent
         self.history = history
-        self.take_steers = take_steers  # async () -> list[str], journaled
+        self.take_steers = take_steers  # async () -> list[str], journaled; None: no steers
         self._run = None
 
     def messages(self) -> list[ModelMessage]:
@@ -52,7 +52,7 @@ class Turn:
                 async for _ in run:
                     pass
             self.history = run.all_messages()
-            steers = await self.take_steers()
+            steers = await self.take_steers() if self.take_steers else []
             if not steers:
                 return run.result
             prompt = "\n\n".join(steers)

@@ -27,6 +27,7 @@ from restate.serde import JsonSerde
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
+from ..agent import project_instructions
 from ..agent.policy import DEFAULT_ALLOW
 from .. import editor_presence
 from ..event_wakeups import sender as hint_sender
@@ -209,10 +210,12 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept conversation."""
     if follow_up is None or summary is None:
         record = TaskRecord(ctx, spec.model_dump())
-        ctx.set(SPEC, spec.model_dump(mode="json"))  # what the follow-ups run with
+        if spec.conversation:
+            ctx.set(SPEC, spec.model_dump(mode="json"))  # what the follow-ups run with
         record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
         prompt = task_prompt(spec)
-        record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
+        if spec.conversation:
+            record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
         history, cursor = [], 0
     else:
         record = TaskRecord.resume(ctx, summary)
@@ -226,24 +229,29 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         return record.summary
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
-    steering = Steering(ctx, record, cursor)
+    # a task from before conversations replays its journal as it was written: no steers, no history
+    steering = Steering(ctx, record, cursor) if spec.conversation else None
     run_step = steps.run if steps else ctx.run_typed
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
     agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
-    turn = conversation.Turn(agent, history, steering.take)
+    turn = conversation.Turn(agent, history, steering.take if steering else None)
+    instructions = await _project_instructions(spec, run_step) if spec.conversation else None
     try:
         try:
-            result = await turn.run(prompt, deps=deps, capabilities=[events, retries, steering],
+            result = await turn.run(prompt, deps=deps, capabilities=[events, retries] + ([steering] if steering else []),
+                                    instructions=instructions,
                                     usage_limits=UsageLimits(request_limit=spec.requestLimit),
                                     model_settings={"timeout": MODEL_TIMEOUT_S})
         except (TerminalError, AgentRunError, UserError):
-            conversation.save(ctx, turn.messages())  # what a cut-off turn said stays for a follow-up
+            if spec.conversation:
+                conversation.save(ctx, turn.messages())  # what a cut-off turn said stays for a follow-up
             raise
         finally:
             events.flush()
-        conversation.save(ctx, turn.messages())
+        if spec.conversation:
+            conversation.save(ctx, turn.messages())
     except TerminalError as e:
         if e.status_code == 409:  # cancelled through the admin API
             record.finish("cancelled", _iso(await ctx.time()))
@@ -253,9 +261,18 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     except (AgentRunError, UserError) as e:
         record.finish("failed", _iso(await ctx.time()), error=f"{type(e).__name__}: {e}")
         return record.summary
-    record.message("assistant", str(result.output), _iso(await ctx.time()))
+    if spec.conversation:
+        record.message("assistant", str(result.output), _iso(await ctx.time()))
     record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
     return record.summary
+
+
+async def _project_instructions(spec: TaskSpec, run_step) -> str | None:
+    """The workspace's AGENTS.md (or CLAUDE.md) that applies, read as the turn starts (journaled)."""
+    async def read() -> dict[str, Any]:
+        return project_instructions.find(Path(spec.workspace), spec.path)
+
+    return project_instructions.as_instructions(await run_step("Project instructions", read, STEP_OPTIONS))
 
 
 def _live_text(spec: TaskSpec, record: TaskRecord):

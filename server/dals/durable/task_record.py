@@ -42,8 +42,10 @@ class TaskRecord:
             "updatedAt": spec["createdAt"], "steps": 0, "lastSeq": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0, "replayedRequests": 0},
             "filesChanged": [], "result": None, "error": None, "pending": None,
-            "editorRequest": None, "resume": None, "turns": 1,
+            "editorRequest": None, "resume": None,
         }
+        if spec.get("conversation"):  # only then: an older task's summary replays byte for byte
+            self.summary["turns"] = 1
         self.hints = spec.get("wakeup") == "hint"
         if self.hints:  # only then: a feed task's summary must replay byte for byte as it was written
             self.summary["wakeup"] = "hint"

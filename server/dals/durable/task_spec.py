@@ -31,6 +31,10 @@ class TaskSpec(BaseModel):
     # to EditorSessions, wherever the worker runs) or "local" (the state dir's registry, in a
     # journaled step: no invocation). Fixed for the task's life, for the same reason.
     editorLookup: Literal["restate", "local"] = "restate"
+    # The task keeps its conversation (history, message events, steers, `turns`; see
+    # conversation.py). Off for tasks started before conversations: their journals replay as
+    # written. Fixed for the task's life, for the same reason.
+    conversation: bool = False
 
 
 class FollowUp(BaseModel):

@@ -170,6 +170,9 @@ M.handlers = {
   ['window/showMessage'] = function(...)
     return require('dals.tasks').on_show_message(...)
   end,
+  ['dals/taskDelta'] = function(_, params)
+    return require('dals.transcript').on_delta(params)
+  end,
 }
 
 --- `LspProgress` autocmd callback: keep the running tasks' progress for the statusline.

@@ -1,26 +1,55 @@
 --- `:Dals transcript {id}`: the task as Markdown (`dals.transcript`, rendered by the server) in a
---- scratch buffer named `dals://transcript/{id}`, fetched again when the task has new events.
+--- scratch buffer named `dals://transcript/{id}`, fetched again when the task has new events; the
+--- model's text in flight (`dals/taskDelta`, not journaled) shows under it until its event comes.
 local M = {}
 
 local client = require('dals.client')
 
 M.buffers = {} -- task id -> bufnr
+M.markdown = {} -- task id -> the server's latest transcript
+M.live = {} -- task id -> {seq, text}: the model response in flight
 
-local function fill(task_id)
+local function render(task_id)
   local bufnr = M.buffers[task_id]
   if not bufnr or not vim.api.nvim_buf_is_valid(bufnr) then
     M.buffers[task_id] = nil
     return
   end
+  local lines = vim.split(M.markdown[task_id] or '', '\n', { plain = true })
+  local live = M.live[task_id]
+  if live then
+    vim.list_extend(lines, { '', '## Agent (writing…)', '' })
+    vim.list_extend(lines, vim.split(live.text, '\n', { plain = true }))
+  end
+  vim.bo[bufnr].modifiable = true
+  vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, lines)
+  vim.bo[bufnr].modifiable = false
+  vim.bo[bufnr].modified = false
+end
+
+local function fill(task_id)
+  if not M.buffers[task_id] then
+    return
+  end
   client.exec('dals.transcript', { taskId = task_id }, { quiet = true }, function(result)
-    if not vim.api.nvim_buf_is_valid(bufnr) then
-      return
-    end
-    vim.bo[bufnr].modifiable = true
-    vim.api.nvim_buf_set_lines(bufnr, 0, -1, false, vim.split(result.markdown, '\n', { plain = true }))
-    vim.bo[bufnr].modifiable = false
-    vim.bo[bufnr].modified = false
+    M.markdown[task_id] = result.markdown
+    render(task_id)
   end)
+end
+
+--- Handler of `dals/taskDelta`: append the piece to the live text of its `seq`.
+function M.on_delta(params)
+  local id = params and params.taskId
+  if not id or not M.buffers[id] or type(params.text) ~= 'string' then
+    return
+  end
+  local live = M.live[id]
+  if not live or live.seq ~= params.seq then
+    live = { seq = params.seq, text = '' }
+    M.live[id] = live
+  end
+  live.text = live.text .. params.text
+  render(id)
 end
 
 function M.open(task_id)
@@ -38,14 +67,22 @@ function M.open(task_id)
   return bufnr
 end
 
--- Live: a new event of a task whose transcript is open fetches it again (debounced per task).
+-- Live: a new event of a task whose transcript is open fetches it again (debounced per task); the
+-- event a live text was becoming ends that live text.
 local pending = {}
 vim.api.nvim_create_autocmd('User', {
   group = vim.api.nvim_create_augroup('dals_transcript', {}),
   pattern = 'DalsTaskEvent',
   callback = function(args)
     local id = args.data and args.data.taskId
-    if not id or not M.buffers[id] or pending[id] then
+    if not id or not M.buffers[id] then
+      return
+    end
+    local live = M.live[id]
+    if live and (args.data.seq or 0) >= live.seq then
+      M.live[id] = nil
+    end
+    if pending[id] then
       return
     end
     pending[id] = true
