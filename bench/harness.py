@@ -152,7 +152,7 @@ def make_spec(prompt: str, workspace: Path, wakeup: str | None = None) -> dict[s
 
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"],
+            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "conversation": True,
             **side_channels(), **({"wakeup": wakeup.split("-")[0]} if wakeup else {})}
 
 

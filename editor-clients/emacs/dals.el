@@ -48,6 +48,8 @@
                    dals-show-pending dals-approve dals-reject))
   (autoload command "dals-tasks" nil t))
 (autoload 'dals-code-action "dals-code-actions" nil t)
+(dolist (command '(dals-follow-up dals-steer dals-transcript))
+  (autoload command "dals-conversation" nil t))
 
 (defgroup dals nil
   "Durable agent tasks through the DALS language server."

@@ -93,10 +93,19 @@ def _days(text: str) -> float:
 
 
 def _cmd_run(args) -> int:
-    from .terminal import run_command
+    from .terminal import continue_command, run_command
 
     import asyncio
+    if args.continue_task:
+        return asyncio.run(continue_command(args.continue_task, args.prompt))
     return asyncio.run(run_command(args.prompt, args.workspace, args.model, args.file))
+
+
+def _cmd_transcript(args) -> int:
+    from .terminal import transcript_command
+
+    import asyncio
+    return asyncio.run(transcript_command(args.task))
 
 
 def _cmd_demo(args) -> int:
@@ -167,7 +176,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", default=".")
     s.add_argument("--file", help="workspace file the task is about")
     s.add_argument("--model", help="pydantic-ai model string or 'offline' (default: DALS_MODEL)")
+    s.add_argument("--continue", dest="continue_task", metavar="TASK",
+                   help="follow up a finished task: PROMPT is its next turn, on its whole conversation")
     s.set_defaults(fn=_cmd_run)
+    s = sub.add_parser("transcript", help="print a task as Markdown (prompts, agent text, tools, diffs)")
+    s.add_argument("task")
+    s.set_defaults(fn=_cmd_transcript)
     s = sub.add_parser("demo", help="the README's main job: a task survives kill -9 of its worker")
     s.add_argument("--keep", action="store_true", help="keep the demo's runtime and files")
     s.set_defaults(fn=_cmd_demo)

@@ -23,6 +23,10 @@ machine), early (sent before Restate applied the write: the follower re-reads a 
 until the revision shows) or stale (a replay writes the same revisions again: the worker sends
 none while replaying). So followers still look every `SAFETY_POLL_S` without one.
 
+A listener that takes pushes also gets the live text of a model response in flight (a "delta",
+`<task> delta <token> {"seq", "text"}`): not journaled, shown while the request runs, replaced by
+the journaled event that follows (`dals/taskDelta`). A plain listener ignores it.
+
 Which tasks use hints is decided when a task starts (`TaskSpec.wakeup`), since it changes what
 the task journals: tasks started before hints existed keep publishing to `TaskFeed`.
 """
@@ -53,6 +57,7 @@ EARLY_HINT_BACKOFF_S = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2)
 APPLY_WAIT_S = 0.005
 # A push larger than this goes as a plain hint (the follower reads); loopback UDP allows 65,507.
 MAX_DATAGRAM = 60_000
+DELTA = b"delta"  # in place of a revision: live model text (see send_delta)
 PUSH = b"push"  # a listener that takes pushes writes `push <token>` in its registration file
 PUSH_KEEP = 256  # pushes kept per followed task until its follower takes them
 # `DALS_HINT_PUSHES=0`: this process's followers take no pushes and read every change from Restate
@@ -125,6 +130,22 @@ class HintSender:
                 pass  # a hint is best effort: the follower's safety poll covers it
 
 
+    def send_delta(self, task_id: str, seq: int, text: str) -> None:
+        """Live text of the model response that will be event `seq`, to listeners that take pushes."""
+        ports = [(port, token) for port, token in self._targets() if token]
+        if not ports or not text:
+            return
+        if self._sock is None:
+            self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._sock.setblocking(False)
+        body = json.dumps({"seq": seq, "text": text[:MAX_DATAGRAM // 8]}, ensure_ascii=False).encode()
+        for port, token in ports:
+            try:
+                self._sock.sendto(b" ".join((task_id.encode(), DELTA, token, body)), ("127.0.0.1", port))
+            except OSError:
+                pass  # best effort: the journaled event brings the text anyway
+
+
 def _push_token(registration: Path) -> bytes | None:
     """The listener's token if it takes pushes (its file says `push <token>`), else None."""
     try:
@@ -169,6 +190,7 @@ class HintListener(asyncio.DatagramProtocol):
         self._transport: asyncio.DatagramTransport | None = None
         self._file: Path | None = None
         self._token = secrets.token_hex(16).encode()  # pushes without it are plain hints
+        self.on_delta: Callable[[str, int, str], None] | None = None  # (task, seq, text) of watched tasks
 
     async def start(self) -> bool:
         """Bind a loopback port and register it; False (and no hints, only safety polls) if that fails."""
@@ -214,6 +236,9 @@ class HintListener(asyncio.DatagramProtocol):
             return
         parts = data.split(b" ", 3)  # task id, rev[, token, push]
         task_id = parts[0].decode("ascii", errors="replace")
+        if len(parts) == 4 and parts[1] == DELTA:
+            self._delta(task_id, parts[2], parts[3])
+            return
         rev = parts[1].decode("ascii", errors="replace") if len(parts) > 1 else ""
         if not rev.isdigit() or len(rev) > 18 or not task_id:
             return
@@ -226,6 +251,17 @@ class HintListener(asyncio.DatagramProtocol):
         event = self._changed.pop(task_id, None)
         if event is not None:
             event.set()
+
+    def _delta(self, task_id: str, token: bytes, raw: bytes) -> None:
+        if self.on_delta is None or task_id not in self.pushes or not hmac.compare_digest(token, self._token):
+            return
+        try:
+            body = json.loads(raw)
+            seq, text = body["seq"], body["text"]
+        except (ValueError, KeyError, TypeError):
+            return
+        if isinstance(seq, int) and isinstance(text, str):
+            self.on_delta(task_id, seq, text)
 
     def _keep_push(self, task_id: str, rev: int, raw: bytes) -> None:
         try:

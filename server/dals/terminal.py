@@ -14,7 +14,7 @@ from typing import Any
 from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from .agent.plan import parse_plan
 from .client.restate_api import RestateUnavailable
-from .client.tasks import STATUSES, TERMINAL, build_spec
+from .client.tasks import STATUSES, TERMINAL, UnknownTask, WrongState, build_spec
 from .runtime import control
 from .settings import default_model, state_dir
 from .terminal_follow import follow, ledger_line, retrying, saved_tokens, task_service
@@ -168,6 +168,39 @@ class ProgressView:
             self.shown = False
 
 
+async def continue_command(task_id: str, prompt: str) -> int:
+    """`dals run --continue TASK PROMPT`: the next turn of a finished task, followed like `dals run`."""
+    if not prompt.strip():
+        _err("dals run: the prompt is empty")
+        return 2
+    view = ProgressView(prompt, live=sys.stderr.isatty())
+    try:
+        async with task_service() as service:
+            sent = await retrying(lambda: service.follow_up(task_id, prompt))
+            _out(f"task {task_id} turn {sent['turn']} started")
+            summary = await follow(service, task_id, view.event, view.condition, since=sent["since"],
+                                   after=sent["since"])
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        view.close()
+        _err(f"task {task_id} keeps running; follow it with `dals tasks`")
+        return 130
+    except UnknownTask:
+        _err(f"dals run: unknown task {task_id!r} (see `dals tasks`)")
+        return 2
+    except WrongState as e:
+        _err(f"dals run: {e}".replace("use dals.steer", "steer it from an editor (dals.steer)"))
+        return 2
+    except control.RuntimeError_ as e:
+        _err(f"dals run: {e}")
+        return 1
+    except RestateUnavailable as e:
+        view.close()
+        _err(f"dals run: DALS runtime unavailable: {e}")
+        return 1
+    view.close()
+    return report(summary)
+
+
 async def run_command(prompt: str, workspace: str, model: str | None, file: str | None) -> int:
     try:
         model, root, rel = await asyncio.to_thread(_check_inputs, prompt, workspace, model, file)
@@ -229,3 +262,20 @@ def report(summary: dict[str, Any]) -> int:
         _out(f"task {task_id} is {status}")
     _out(ledger_line(summary))
     return 0 if status == "succeeded" else 1
+
+
+async def transcript_command(task_id: str) -> int:
+    """`dals transcript TASK`: the task as Markdown on stdout (what `dals.transcript` answers)."""
+    from .client.transcript import render
+
+    try:
+        async with task_service() as service:
+            shown = await retrying(lambda: service.show(task_id), timeout=30.0)
+    except UnknownTask:
+        _err(f"dals transcript: unknown task {task_id!r} (see `dals tasks`)")
+        return 2
+    except (control.RuntimeError_, RestateUnavailable) as e:
+        _err(f"dals transcript: DALS runtime unavailable: {e}")
+        return 1
+    sys.stdout.write(render(shown))
+    return 0

@@ -62,8 +62,9 @@ async def _call(hook, *args) -> None:
 
 
 async def follow(service: TaskService, task_id: str, on_event: EventHook | None = None,
-                 on_condition: ConditionHook | None = None, since: int = 0) -> dict[str, Any]:
-    """Call `on_event(event, summary)` for each event after `since` until the task ends.
+                 on_condition: ConditionHook | None = None, since: int = 0, after: int = 0) -> dict[str, Any]:
+    """Call `on_event(event, summary)` for each event after `since` until the task ends (an end at
+    or before event `after` is a previous turn's: a follow-up was just sent).
 
     Returns the task's public summary (TaskSummary plus `result`/`error`). A run that stops
     without ending (`paused`: retries exhausted) also ends the follow; `on_condition(shown)` is
@@ -91,7 +92,7 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
             cursor = event["seq"]
             fresh = True
             await _call(on_event, event, summary)
-        if summary and summary["status"] in TERMINAL and cursor >= summary["lastSeq"]:
+        if summary and summary["status"] in TERMINAL and cursor >= summary["lastSeq"] > after:
             return await final_summary(service, task_id, summary)
         now = time.monotonic()
         if fresh:

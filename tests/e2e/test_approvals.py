@@ -179,3 +179,31 @@ async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_p
     finally:
         await service.cancel(task_id)
         await service.api.aclose()
+
+
+async def test_steer_while_waiting_is_delivered_after_the_answer(runtime, model_double, tmp_path):
+    prompt = plan(("run_command", {"command": "echo asked > asked.txt"}), ("read_file", {"path": "asked.txt"}))
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start(ALLOW_PYTEST_ONLY)
+    try:
+        task_id = (await client.command("dals.startTask", {"prompt": prompt, "model": "openai-chat:double"}))["taskId"]
+        shown = await wait_status(client, task_id, "waiting")
+        note = f"steer while waiting {task_id}"
+        assert (await client.command("dals.steer", {"taskId": task_id, "message": note}))["queued"] is True
+        await asyncio.sleep(0.3)  # the task must not take it in while it waits
+        assert not [e for e in client.events.get(task_id, []) if e["kind"] == "message" and e["detail"].get("steer")]
+        await client.command("dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"],
+                                             "decision": "approve"})
+        await client.wait_finished(task_id)
+        shown = await client.command("dals.showTask", {"taskId": task_id})
+    finally:
+        await client.stop()
+    assert shown["status"] == "succeeded"
+    kinds = [(e["kind"], (e.get("detail") or {}).get("decision"), (e.get("detail") or {}).get("steer"))
+             for e in shown["events"]]
+    answered = kinds.index(("approval", "approve", None))
+    steered = [i for i, k in enumerate(kinds) if k == ("message", None, True)]
+    assert len(steered) == 1 and steered[0] > answered
+    key = conversation_key(prompt)
+    carrying = [sum(m.get("content") == note for m in r["messages"]) for r in model_double.requests if r["key"] == key]
+    assert carrying == [0, 1, 1], carrying

@@ -47,6 +47,11 @@ async def test_start_task_bad_arguments(client, args, needle):
     ("dals.resumeTask", {"taskId": "no-such-task"}, "unknown task"),
     ("dals.listTasks", {"status": ["nonsense"]}, "field 'status.0'"),
     ("dals.answer", {"taskId": "t", "requestId": "r", "decision": "maybe"}, "field 'decision'"),
+    ("dals.followUp", {"taskId": "no-such-task", "prompt": "more"}, "unknown task"),
+    ("dals.followUp", {"taskId": "t"}, "field 'prompt'"),
+    ("dals.steer", {"taskId": "no-such-task", "message": "stop"}, "unknown task"),
+    ("dals.steer", {"taskId": "t", "message": ""}, "field 'message'"),
+    ("dals.transcript", {"taskId": "no-such-task"}, "unknown task"),
 ])
 async def test_other_commands_bad_arguments(client, command, arg, needle):
     with pytest.raises(JsonRpcException) as err:

@@ -3,9 +3,9 @@ Messages API double on 127.0.0.1: the worker reaches it through `ANTHROPIC_BASE_
 it when no base URL is passed, which is what `anthropic:NAME` does) with `ANTHROPIC_API_KEY`.
 
 A task runs its tools with their results fed back, its usage comes from the provider's answers,
-both the streamed answers (pydantic-ai streams behind the scenes for `claude-sonnet-4-5`, whose
-default `max_tokens` is above the SDK's non-streaming limit) and plain JSON ones (a model name
-pydantic-ai does not know) work, and a refused key fails the task naming the variable, never its
+the answers are streamed (DALS streams every request of a task followed on this machine, for its
+live text, and pydantic-ai streams behind the scenes for `claude-sonnet-4-5` anyway), a model name
+pydantic-ai does not know works too, and a refused key fails the task naming the variable, never its
 value."""
 from __future__ import annotations
 
@@ -92,7 +92,7 @@ async def test_a_plain_json_answer_works_too(anthropic, tmp_path):
     done = await run_task(rt, tmp_path, {"prompt": prompt, "model": "anthropic:claude-double"})
     assert done["status"] == "succeeded", done.get("error")
     requests = seen(double, prompt)
-    assert [(r["step"], r["status"], r["stream"]) for r in requests] == [(0, 200, False), (1, 200, False)]
+    assert [(r["step"], r["status"], r["stream"]) for r in requests] == [(0, 200, True), (1, 200, True)]
     assert (tmp_path / "plain.log").read_text() == "plain\n"
     assert done["usage"]["inputTokens"] == sum(r["usage"][0] for r in requests)
 

@@ -21,6 +21,8 @@ class DalsClient:
         self.workspace = workspace
         self.client = make_test_lsp_client()
         self.events: dict[str, list[dict]] = {}
+        self.deltas: dict[str, list[dict]] = {}  # dals/taskDelta, per task
+        self.arrivals: list[tuple[str, dict]] = []  # ("event" | "delta", payload) in arrival order
         self.changed = asyncio.Condition()
 
         @self.client.feature("dals/taskEvent")
@@ -28,6 +30,15 @@ class DalsClient:
             data = _to_dict(params)
             async with self.changed:
                 self.events.setdefault(data["taskId"], []).append(data)
+                self.arrivals.append(("event", data))
+                self.changed.notify_all()
+
+        @self.client.feature("dals/taskDelta")
+        async def on_delta(params):
+            data = _to_dict(params)
+            async with self.changed:
+                self.deltas.setdefault(data["taskId"], []).append(data)
+                self.arrivals.append(("delta", data))
                 self.changed.notify_all()
 
     @property

@@ -2,7 +2,9 @@
 
 Answers ``POST /v1/chat/completions`` (``base_url`` ends in ``/v1``, as ``OPENAI_BASE_URL``
 expects) in the Chat Completions format: step ``k < len(plan)`` gets one tool call (id
-``call-{k+1}``), later steps the plan summary. Only non-streaming requests are served. The server,
+``call-{k+1}``), later steps the plan summary. A streamed request (``stream: true``) gets the same
+answer as ``chat.completion.chunk`` server-sent events, the text word by word (``stream_gap``
+seconds apart), the usage in a last chunk, then ``[DONE]``. The server,
 the plan script, the failure hooks and the request record are ``provider_double``'s; the API key,
 when ``api_key`` is set, is checked in ``Authorization: Bearer``.
 """
@@ -10,6 +12,7 @@ when ``api_key`` is set, is checked in ``Authorization: Bearer``.
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -27,12 +30,31 @@ class OpenAIDouble(ProviderDouble):
     def base_url(self) -> str:
         return f"{self.origin}/v1"
 
-    def _refusal(self, body: dict[str, Any]) -> Reply | None:
-        if body.get("stream"):
-            return self._fail(400, "streaming is not supported by OpenAIDouble; send stream=false")
-        return None
-
     def _completion(self, body: dict[str, Any], turn: Turn, key: str) -> Reply:
+        if body.get("stream"):
+            return Reply(200, events=self._chunks(body, turn, key))
+        return self._whole(body, turn, key)
+
+    def _chunks(self, body: dict[str, Any], turn: Turn, key: str) -> list[tuple[str | None, Any]]:
+        head = {"id": f"chatcmpl-{key}-{turn.step}", "object": "chat.completion.chunk", "created": int(time.time()),
+                "model": body.get("model") or self.model}
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, dict[str, Any]]:
+            return None, {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
+
+        out = [chunk({"role": "assistant", "content": ""})]
+        if turn.tool is not None:
+            call = {"index": 0, "id": f"call-{turn.step + 1}", "type": "function",
+                    "function": {"name": turn.tool, "arguments": json.dumps(turn.args)}}
+            out += [chunk({"tool_calls": [call]}), chunk({}, "tool_calls")]
+        else:
+            out += [chunk({"content": piece}) for piece in re.findall(r"\s*\S+", turn.text or "")]
+            out.append(chunk({}, "stop"))
+        usage = {"prompt_tokens": turn.input_tokens, "completion_tokens": turn.output_tokens,
+                 "total_tokens": turn.input_tokens + turn.output_tokens}
+        return out + [(None, {**head, "choices": [], "usage": usage}), (None, "[DONE]")]
+
+    def _whole(self, body: dict[str, Any], turn: Turn, key: str) -> Reply:
         if turn.tool is not None:
             function = {"name": turn.tool, "arguments": json.dumps(turn.args)}
             call = {"id": f"call-{turn.step + 1}", "type": "function", "function": function}

@@ -3,11 +3,12 @@ hooks and the request record. The wire formats are theirs (`openai_double`, `ant
 
 A double owns a real HTTP endpoint (stdlib ``ThreadingHTTPServer`` on 127.0.0.1, an ephemeral
 port, a daemon thread) answering ``POST {route}`` with the same plan semantics as the offline
-model: the plan is parsed from the first user message with ``dals.agent.plan.parse_plan``; step
-``k`` is the number of assistant messages in the request; step ``k < len(plan)`` gets one tool call,
-later steps the plan summary.
+model: the plan is parsed from the user message that started the current turn (the first one, or a
+follow-up's: a user message after the assistant's final text) with ``dals.agent.plan.parse_plan``;
+step ``k`` is the number of assistant messages after it; step ``k < len(plan)`` gets one tool call,
+later steps the plan summary. A user message after tool results (a steer) does not start a turn.
 
-Every request is recorded (step, conversation key, time, answer status, the messages sent,
+Every request is recorded (step, turn, position in the conversation, conversation key, time, answer status, the messages sent,
 whether it asked for a stream, the usage answered), so tests can assert how many model calls really reached the provider and what
 they carried; the hooks ``delays``, ``holds``, ``fail_next``, ``fail_until``/``fail_status``/
 ``fail_from_step`` and ``api_key`` script slow, failing and key-refusing provider behaviour.
@@ -46,11 +47,12 @@ class Turn:
 
 @dataclass
 class Reply:
-    """An HTTP answer: a JSON ``body``, or server-sent ``events`` (name, data) when not None."""
+    """An HTTP answer: a JSON ``body``, or server-sent ``events`` (name, data) when not None (no
+    ``event:`` line for a None name; a str data is sent as it is)."""
 
     status: int
     body: dict[str, Any] | None = None
-    events: list[tuple[str, dict[str, Any]]] | None = None
+    events: list[tuple[str | None, Any]] | None = None
     usage: tuple[int, int] | None = None
     """(input, output) tokens this answer reported."""
 
@@ -77,6 +79,8 @@ class ProviderDouble:
         self.fail_status = 503
         self.fail_from_step = 0
         """``fail_until`` applies only to steps at or after this one."""
+        self.stream_gap = 0.0
+        """Seconds between the server-sent events of a streamed answer (the first goes at once)."""
         self.retry_after_ms = 10
         """Sent as ``retry-after-ms`` with failures, so retrying clients back off briefly."""
         self._changed = threading.Condition()
@@ -153,10 +157,11 @@ class ProviderDouble:
             )
 
     def repeated(self, status: int | None = None) -> dict[tuple[str, int], int]:
-        """``{(key, step): n}`` for every step requested more than once (optionally only with ``status``)."""
+        """``{(key, position): n}`` for every request of a conversation sent more than once (optionally
+        only with ``status``); ``position`` is the step for the first turn, and counts on over follow-ups."""
         with self._changed:
             seen = Counter(
-                (r["key"], r["step"]) for r in self.requests if status is None or r["status"] == status
+                (r["key"], r["position"]) for r in self.requests if status is None or r["status"] == status
             )
         return {pair: n for pair, n in seen.items() if n > 1}
 
@@ -171,8 +176,8 @@ class ProviderDouble:
 
     # request handling (runs on the server's threads)
 
-    def _record(self, step: int, key: str, body: dict[str, Any]) -> dict[str, Any]:
-        entry = {"step": step, "key": key, "time": time.time(), "status": None,
+    def _record(self, step: int, key: str, body: dict[str, Any], turn: int = 0, position: int = 0) -> dict[str, Any]:
+        entry = {"step": step, "key": key, "turn": turn, "position": position, "time": time.time(), "status": None,
                  "messages": body.get("messages") or [], "stream": bool(body.get("stream")), "usage": None}
         with self._changed:
             self.requests.append(entry)
@@ -197,9 +202,12 @@ class ProviderDouble:
 
     def _answer(self, body: dict[str, Any], headers: Mapping[str, str]) -> Reply:
         messages = body.get("messages") or []
-        prompt = first_user_text(messages)
-        step = sum(1 for m in messages if m.get("role") == "assistant")
-        entry = self._record(step, conversation_key(prompt), body)
+        starts = turn_starts(messages)
+        start = starts[-1] if starts else 0
+        prompt = user_text(messages[start]) if starts else ""
+        step = sum(1 for m in messages[start:] if m.get("role") == "assistant")
+        position = sum(1 for m in messages if m.get("role") == "assistant")
+        entry = self._record(step, conversation_key(first_user_text(messages)), body, max(0, len(starts) - 1), position)
         reply = self._reply(body, headers, messages, prompt, step)
         delay = self.delays.get(step, 0.0)
         if delay:
@@ -235,7 +243,7 @@ class ProviderDouble:
         else:
             text = plan_summary(plan) if plan else "No plan in the prompt."
             turn = Turn(step, input_tokens, max(1, len(text) // 4), text=text)
-        reply = self._completion(body, turn, conversation_key(prompt))
+        reply = self._completion(body, turn, conversation_key(first_user_text(messages)))
         reply.usage = (turn.input_tokens, turn.output_tokens)
         return reply
 
@@ -243,16 +251,38 @@ class ProviderDouble:
 def first_user_text(messages: list[dict[str, Any]]) -> str:
     """Text of the first user message; list contents are joined from their text parts."""
     for message in messages:
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            texts = (p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
-            return "\n".join(texts)
-        return ""
+        if message.get("role") == "user":
+            return user_text(message)
     return ""
+
+
+def user_text(message: dict[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = (p.get("text", "") for p in content if isinstance(p, dict) and p.get("type") == "text")
+        return "\n".join(texts)
+    return ""
+
+
+def _blocks(message: dict[str, Any], kind: str) -> bool:
+    content = message.get("content")
+    return isinstance(content, list) and any(isinstance(p, dict) and p.get("type") == kind for p in content)
+
+
+def turn_starts(messages: list[dict[str, Any]]) -> list[int]:
+    """Indexes of the user messages that start a turn: the first, and each one right after the
+    assistant's final text (no tool calls); not one after tool results (a steer)."""
+    starts, before = [], None
+    for i, message in enumerate(messages):
+        if message.get("role") == "user" and not _blocks(message, "tool_result"):
+            if before is None or (before.get("role") == "assistant" and not before.get("tool_calls")
+                                  and not _blocks(before, "tool_use")):
+                starts.append(i)
+        if message.get("role") != "system":
+            before = message
+    return starts
 
 
 def conversation_key(prompt: str) -> str:
@@ -296,17 +326,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         if reply.events is None:
-            data, kind = json.dumps(reply.body).encode(), "application/json"
+            pieces, kind = [json.dumps(reply.body).encode()], "application/json"
         else:
-            data = "".join(f"event: {name}\ndata: {json.dumps(event)}\n\n" for name, event in reply.events).encode()
+            pieces = [((f"event: {name}\n" if name is not None else "")
+                       + f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n").encode()
+                      for name, event in reply.events]
             kind = "text/event-stream"
+        double = self.server.double
         try:
             self.send_response(reply.status)
             self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(sum(map(len, pieces))))
             if reply.status >= 400:
-                self.send_header("retry-after-ms", str(self.server.double.retry_after_ms))
+                self.send_header("retry-after-ms", str(double.retry_after_ms))
             self.end_headers()
-            self.wfile.write(data)
+            for i, piece in enumerate(pieces):
+                if i and double.stream_gap:
+                    self.wfile.flush()
+                    if double._stopping.wait(double.stream_gap):
+                        break
+                self.wfile.write(piece)
         except _CONNECTION_DROPS:
             self.close_connection = True

@@ -1,6 +1,7 @@
 """The offline model reads only what is new at each request (plan parsed once, history length
 kept per message), and answers exactly as re-reading everything each time did: journaled tasks
-replay its responses, so they must not change. `reference` below is that earlier way, verbatim."""
+replay its responses, so they must not change. `reference` below is that earlier way, verbatim,
+but for where a follow-up's turn starts (`turn_start`: before follow-ups, the first prompt counted)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from dals.agent.offline_model import (
     _builtin_part,
     _history_text,
     offline_model,
+    turn_start,
     user_prompt,
 )
 from dals.agent.plan import parse_plan, plan_summary
@@ -39,8 +41,9 @@ FIXED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 def reference(messages: Sequence[ModelMessage]) -> ModelResponse:
     """The offline model as it was: the whole plan parsed and the whole history read per request."""
-    prompt = user_prompt(messages)
-    step = sum(isinstance(message, ModelResponse) for message in messages)
+    turn = messages[turn_start(messages):]
+    prompt = user_prompt(turn)
+    step = sum(isinstance(message, ModelResponse) for message in turn)
     try:
         plan = parse_plan(prompt)
     except ValueError as err:
@@ -51,7 +54,7 @@ def reference(messages: Sequence[ModelMessage]) -> ModelResponse:
         else:
             part = TextPart(plan_summary(plan))
     else:
-        part = _builtin_part(prompt, messages, step)
+        part = _builtin_part(prompt, turn, step)
     out = part.content if isinstance(part, TextPart) else part.tool_name + part.args_as_json_str()
     usage = RequestUsage(input_tokens=max(1, len(_history_text(messages)) // 4), output_tokens=max(1, len(out) // 4))
     return ModelResponse(parts=[part], usage=usage)

@@ -162,7 +162,7 @@ class FakeApi:
 
         if "FROM state" in sql:
             return [{"service_key": k, "value_utf8": json.dumps(s)} for k, s in self.summaries.items()]
-        if "target_handler_name = 'run'" in sql:
+        if "target_handler_name IN ('run', 'follow_up')" in sql:
             return [{"target_service_key": k, "status": s, "created_at": "x"} for k, s in self.runs.items()]
         assert "status = 'completed'" in sql
         return [{"id": i} for k, ids in self.invocations.items() if f"'{k}'" in sql for i in ids]

@@ -242,7 +242,19 @@ eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
         (with-current-buffer (dals-show-task id)
           (dals-e2e--put "task_text" (buffer-substring-no-properties (point-min) (point-max))))
 
-        (dals-e2e--put "resume_status" (plist-get (dals-resume-task id) :status)))
+        (dals-e2e--put "resume_status" (plist-get (dals-resume-task id) :status))
+
+        ;; the next turn of the finished task, then its transcript
+        (let ((last (car (last (dals-e2e--seqs id)))))
+          (dals-e2e--put "follow_up_turn" (plist-get (dals-follow-up id "What is in here?") :turn))
+          (dals-e2e--wait "the follow-up turn to end"
+                          (lambda () (and (> (car (last (dals-e2e--seqs id))) (+ last 2))
+                                          (member (dals-e2e--status id) dals--final-statuses)))
+                          60)
+          (dals-e2e--put "follow_up_status" (dals-e2e--status id))
+          (dals-e2e--put "follow_up_seqs" (dals-e2e--seqs id)))
+        (with-current-buffer (dals-transcript id)
+          (dals-e2e--put "transcript_text" (buffer-substring-no-properties (point-min) (point-max)))))
 
       ;; a code action on the region (eglot 1.9 cannot resolve them; dals-code-action does)
       (transient-mark-mode 1)

@@ -11,11 +11,26 @@ end, {
   nargs = '+',
   range = true,
   bang = true,
-  desc = 'DALS: start {prompt} (! = review mode) | tasks | show | resume | cancel | approve {id} | reject {id} [comment]',
+  desc = 'DALS: start {prompt} (! = review mode) | tasks | show | resume | cancel | approve {id} | reject {id} [comment]'
+    .. ' | followup {id} [prompt] | steer {id} [message] | transcript {id}',
   complete = function(arglead, cmdline)
     return require('dals.commands').complete(arglead, cmdline)
   end,
 })
+
+-- :DalsFollowUp / :DalsSteer / :DalsTranscript {id} [text]: the same as `:Dals followup|steer|transcript`.
+for name, sub in pairs({ DalsFollowUp = 'followup', DalsSteer = 'steer', DalsTranscript = 'transcript' }) do
+  vim.api.nvim_create_user_command(name, function(opts)
+    require('dals.commands').run({ fargs = { sub, unpack(opts.fargs) }, args = sub .. ' ' .. opts.args,
+      range = 0, bang = false })
+  end, {
+    nargs = '+',
+    desc = 'DALS: ' .. sub .. ' {task id} ' .. (sub == 'transcript' and '' or '[text]'),
+    complete = function(arglead, cmdline)
+      return require('dals.commands').complete(arglead, 'Dals ' .. sub .. ' ' .. cmdline:gsub('^%S*%s*', '', 1))
+    end,
+  })
+end
 
 local group = vim.api.nvim_create_augroup('dals', {})
 

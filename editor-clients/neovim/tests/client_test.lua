@@ -205,6 +205,40 @@ local function main()
     return n.msg:find('DALS task succeeded: Explain', 1, true) ~= nil
   end), result.notifications)
 
+  -- Follow up the finished task (:DalsFollowUp), then read its transcript (:DalsTranscript).
+  local turn1_last = evs[#evs].seq
+  local transcript = require('dals.transcript')
+  local deltas, on_delta = {}, transcript.on_delta
+  transcript.on_delta = function(params)
+    table.insert(deltas, params)
+    return on_delta(params)
+  end
+  vim.cmd('DalsTranscript ' .. id)
+  vim.cmd('DalsFollowUp ' .. id .. ' What is in here?')
+  wait('the follow-up turn to end', function()
+    local last = final_event(tasks, id)
+    return last ~= nil and last.seq > turn1_last
+  end)
+  local after = tasks.events(id)
+  local seqs2 = vim.tbl_map(function(e) return e.seq end, after)
+  check('follow_up_seq_goes_on', seqs2[#seqs2] == #seqs2 and #seqs2 > turn1_last, seqs2)
+  check('follow_up_message_event', vim.iter(after):any(function(e)
+    return e.kind == 'message' and e.detail and e.detail.turn == 2 and e.detail.text == 'What is in here?'
+  end), after)
+  local tbuf = transcript.buffers[id]
+  local transcript_ok = vim.wait(10000, function()
+    return tbuf and vim.iter(lines(tbuf)):any(function(l) return l:find('follow-up, turn 2', 1, true) end)
+  end, 50)
+  result.transcript = tbuf and lines(tbuf) or nil
+  check('transcript_shows_follow_up', transcript_ok, result.transcript)
+  check('transcript_is_markdown', tbuf and vim.bo[tbuf].filetype == 'markdown')
+  -- the offline model streamed its answer: the live text came as dals/taskDelta, then the event
+  local live = table.concat(vim.tbl_map(function(d) return d.text end, deltas))
+  check('live_text_received', live:find('The workspace has', 1, true) ~= nil, deltas)
+  check('live_text_gone_after_event', transcript.live[id] == nil
+    and not vim.iter(lines(tbuf)):any(function(l) return l:find('writing', 1, true) end), lines(tbuf))
+  vim.api.nvim_set_current_buf(buf)
+
   -- Cancel a running task with :Dals cancel.
   local cid
   dals.start('Wait\n/run_command {"command": "sleep 30"}', { bufnr = buf }, function(task_id)

@@ -4,7 +4,7 @@
  */
 import * as vscode from 'vscode';
 import { Approvals } from './approvals';
-import { eventsUri, taskIdOfUri, TaskDocuments } from './documents';
+import { eventsUri, taskIdOfUri, TaskDocuments, transcriptUri } from './documents';
 import { eventsDocument, taskPickItem } from './labels';
 import { errorMessage, logError } from './logging';
 import { Status } from './protocol';
@@ -14,6 +14,7 @@ import { TaskSync } from './taskSync';
 import { Node, TaskTreeProvider } from './taskTree';
 
 const UNFINISHED: Status[] = ['queued', 'running', 'waiting', 'retrying', 'paused'];
+const FINISHED: Status[] = ['succeeded', 'failed', 'cancelled'];
 
 export interface CommandContext {
     connection: ServerConnection;
@@ -96,6 +97,37 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
                 const uri = eventsUri(taskId);
                 docs.set(uri, eventsDocument({ ...sync.store.get(taskId)!, events: sync.store.events(taskId) }));
                 await vscode.window.showTextDocument(uri, { preview: true });
+            }
+        }),
+        register('dals.client.followUp', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Follow up which task?', FINISHED);
+            const prompt = taskId && await vscode.window.showInputBox({
+                title: `DALS: Follow Up ${taskId}`, prompt: 'What next? (the agent keeps the whole conversation)',
+                ignoreFocusOut: true,
+            });
+            if (taskId && prompt?.trim()) {
+                const { turn } = await api.followUp(taskId, prompt);
+                vscode.window.setStatusBarMessage(`DALS: task ${taskId} turn ${turn} started`, 5000);
+                await sync.show(taskId);
+            }
+        }),
+        register('dals.client.steer', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Steer which task?', UNFINISHED);
+            const message = taskId && await vscode.window.showInputBox({
+                title: `DALS: Steer ${taskId}`, prompt: 'A message the agent gets with its next model request',
+                ignoreFocusOut: true,
+            });
+            if (taskId && message?.trim()) {
+                await api.steer(taskId, message);
+                vscode.window.setStatusBarMessage(`DALS: message queued for ${taskId}`, 5000);
+            }
+        }),
+        register('dals.client.showTranscript', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Show the transcript of which task?');
+            if (taskId) {
+                const uri = transcriptUri(taskId);
+                docs.set(uri, (await api.transcript(taskId)).markdown);
+                await vscode.commands.executeCommand('markdown.showPreview', uri);
             }
         }),
         register('dals.client.showPending', async (arg) => {

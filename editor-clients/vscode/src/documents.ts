@@ -36,6 +36,18 @@ export function eventsUri(taskId: string): vscode.Uri {
     return vscode.Uri.from({ scheme: SCHEME, path: `/tasks/${taskId}/events.md` });
 }
 
+export function transcriptUri(taskId: string): vscode.Uri {
+    return vscode.Uri.from({ scheme: SCHEME, path: `/tasks/${taskId}/transcript.md` });
+}
+
+/** The task ids whose transcripts are open (kept live from the task's events). */
+export function openTranscriptTaskIds(): string[] {
+    return vscode.workspace.textDocuments
+        .filter((d) => d.uri.scheme === SCHEME && d.uri.path.endsWith('/transcript.md'))
+        .map((d) => taskIdOfUri(d.uri))
+        .filter((id): id is string => !!id);
+}
+
 export function proposedUri(taskId: string, requestId: string, file: string): vscode.Uri {
     return vscode.Uri.from({ scheme: SCHEME, path: `/tasks/${taskId}/${requestId}/proposed/${file}` });
 }

@@ -2,7 +2,7 @@
 import * as vscode from 'vscode';
 import { Approvals } from './approvals';
 import { registerCommands } from './commands';
-import { eventsUri, openEventsTaskIds, SCHEME, TaskDocuments } from './documents';
+import { eventsUri, openEventsTaskIds, openTranscriptTaskIds, SCHEME, TaskDocuments, transcriptUri } from './documents';
 import { eventsDocument } from './labels';
 import { createLogChannel, logError } from './logging';
 import { ServerConnection } from './server';
@@ -47,6 +47,11 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
             // Keep open "Show events" documents live.
             for (const id of openEventsTaskIds().filter((t) => ids.includes(t) && store.hasHistory(t))) {
                 docs.set(eventsUri(id), eventsDocument({ ...store.get(id)!, events: store.events(id) }));
+            }
+            // and open transcripts (rendered by the server)
+            for (const id of openTranscriptTaskIds().filter((t) => ids.includes(t))) {
+                connection?.api.transcript(id).then((t) => docs.set(transcriptUri(id), t.markdown),
+                    (error) => logError(`dals.transcript ${id}`, error));
             }
         }),
         connection.onDidReceiveTaskEvent((ev) => sync.handleEvent(ev)),

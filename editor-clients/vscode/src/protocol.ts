@@ -10,6 +10,9 @@ export const SERVER_COMMANDS = {
     cancelTask: 'dals.cancelTask',
     resumeTask: 'dals.resumeTask',
     answer: 'dals.answer',
+    followUp: 'dals.followUp',
+    steer: 'dals.steer',
+    transcript: 'dals.transcript',
 } as const;
 
 export const TASK_EVENT = 'dals/taskEvent';
@@ -80,6 +83,8 @@ export interface TaskSummary {
     createdAt?: string;
     updatedAt?: string;
     steps: number;
+    /** Turns of the conversation: 1, plus one per follow-up. */
+    turns?: number;
     lastSeq?: number;
     lastEvent?: { seq: number; kind: string; title: string; at: string } | null;
     usage: Usage;
@@ -141,5 +146,17 @@ export class DalsApi {
 
     async answer(args: AnswerArgs): Promise<{ ok: boolean }> {
         return (await this.send(SERVER_COMMANDS.answer, args)) as { ok: boolean };
+    }
+
+    async followUp(taskId: string, prompt: string): Promise<{ taskId: string; turn: number }> {
+        return (await this.send(SERVER_COMMANDS.followUp, { taskId, prompt })) as { taskId: string; turn: number };
+    }
+
+    async steer(taskId: string, message: string): Promise<{ taskId: string; queued: boolean }> {
+        return (await this.send(SERVER_COMMANDS.steer, { taskId, message })) as { taskId: string; queued: boolean };
+    }
+
+    async transcript(taskId: string): Promise<{ taskId: string; markdown: string }> {
+        return (await this.send(SERVER_COMMANDS.transcript, { taskId })) as { taskId: string; markdown: string };
     }
 }

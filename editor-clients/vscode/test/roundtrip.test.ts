@@ -138,6 +138,26 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
         assert.ok(session.store.hasHistory(before.taskId));
     });
 
+    it('follow up: the finished task takes a new turn, the store follows it, the transcript shows it', async () => {
+        const first = session.store.tasks().find((t) => t.status === 'succeeded')!;
+        assert.ok(first, 'no succeeded task in the store');
+        const before = session.store.events(first.taskId).length;
+        const { turn } = await session.api.followUp(first.taskId, 'What is in here?');
+        assert.equal(turn, 2);
+        const done = await session.waitFor('the follow-up turn to end in the store', () => {
+            const evs = session.store.events(first.taskId);
+            const last = evs.at(-1);
+            return evs.length > before + 2 && last?.kind === 'status' && last.status === 'succeeded' && evs;
+        }, TASK_TIMEOUT_MS);
+        assert.deepEqual(done.map((e) => e.seq), done.map((_, i) => i + 1));
+        assert.ok(done.some((e) => e.kind === 'message' && e.detail?.turn === 2));
+        const shown = await session.api.showTask(first.taskId);
+        assert.equal(shown.turns, 2);
+        const { markdown } = await session.api.transcript(first.taskId);
+        assert.ok(markdown.includes('## You (follow-up, turn 2)\n\n> What is in here?'), markdown);
+        await assert.rejects(session.api.steer(first.taskId, 'too late'), /dals\.followUp/);
+    });
+
     it('cancel: a task running a long command ends cancelled in the store', async () => {
         const plan = 'Wait\n/run_command {"command": "sleep 30"}';
         const { taskId } = await session.api.startTask({ prompt: plan });

@@ -1,8 +1,10 @@
 """The ``offline`` model: a deterministic, network-free pydantic-ai ``FunctionModel``.
 
 Owns the decision of the next model response from the message history alone.
-The user prompt is the text of the first ``UserPromptPart``; the step index
-``k`` is the number of ``ModelResponse`` messages already in the history.
+The user prompt is the text of the first ``UserPromptPart`` of the request that
+started the current turn (the first request, or a follow-up's: a request after the
+model's final answer); the step index ``k`` is the number of ``ModelResponse``
+messages after it. A user message sent while the turn runs (a steer) starts no turn.
 
 Plan prompts (see ``dals.agent.plan``): lines ``/TOOL {json-args}``. Step
 ``k < len(plan)`` answers with one call of ``plan[k]`` (id ``call-{k+1}``);
@@ -43,7 +45,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import re
 from collections.abc import Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -57,6 +63,7 @@ from pydantic_ai.messages import (
     ToolReturnPart,
     UserPromptPart,
 )
+from pydantic_ai.models import StreamedResponse
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
@@ -77,6 +84,52 @@ class PlanError(ValueError):
     """The prompt's plan cannot be run; retrying the same prompt cannot help."""
 
 
+class OfflineModel(FunctionModel):
+    """The offline model; a streamed request answers the same response, its text in word-sized
+    pieces (so live output can be shown and tested without a provider)."""
+
+    @asynccontextmanager
+    async def request_stream(self, messages, model_settings, model_request_parameters, run_context=None):
+        response = await self.request(messages, model_settings, model_request_parameters)
+        yield OfflineStream(model_request_parameters=model_request_parameters, _response=response)
+
+
+@dataclass
+class OfflineStream(StreamedResponse):
+    """A whole response given as stream events, through the hooks pydantic-ai's own models use."""
+
+    _response: ModelResponse = field(default_factory=lambda: ModelResponse(parts=[]))
+
+    async def _get_event_iterator(self):
+        self._usage = self._response.usage
+        for index, part in enumerate(self._response.parts):
+            if isinstance(part, TextPart):
+                for piece in re.findall(r"\s*\S+", part.content) or [part.content]:
+                    for event in self._parts_manager.handle_text_delta(vendor_part_id=index, content=piece):
+                        yield event
+            else:
+                yield self._parts_manager.handle_part(vendor_part_id=index, part=part)
+
+    async def close_stream(self) -> None:
+        pass
+
+    @property
+    def model_name(self) -> str:
+        return self._response.model_name or MODEL_NAME
+
+    @property
+    def provider_name(self) -> None:
+        return None
+
+    @property
+    def provider_url(self) -> None:
+        return None
+
+    @property
+    def timestamp(self) -> datetime:
+        return self._response.timestamp
+
+
 def offline_model(request_log: Path | None = None) -> FunctionModel:
     """Return the deterministic offline model, logging each call to ``request_log`` if given."""
 
@@ -84,18 +137,19 @@ def offline_model(request_log: Path | None = None) -> FunctionModel:
     history = _HistoryLength()
 
     async def respond(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
-        prompt = user_prompt(messages)
-        step = sum(isinstance(message, ModelResponse) for message in messages)
+        start = turn_start(messages)
+        prompt = user_prompt(messages[start:])
+        step = sum(isinstance(message, ModelResponse) for message in messages[start:])
         if request_log is not None:
             _log_request(request_log, step, prompt)
         plan = plans.get(prompt)
         if plan:
             part = _plan_part(plan, step)
         else:
-            part = _builtin_part(prompt, messages, step)
+            part = _builtin_part(prompt, messages[start:], step)
         return ModelResponse(parts=[part], usage=_usage(history(messages), part))
 
-    return FunctionModel(respond, model_name=MODEL_NAME)
+    return OfflineModel(respond, model_name=MODEL_NAME)
 
 
 class _PlanCache:
@@ -138,6 +192,20 @@ class _HistoryLength:
             total += hit[3]
         self._known = now
         return total
+
+
+def turn_start(messages: Sequence[ModelMessage]) -> int:
+    """Index of the request that started the current turn: the last request with a user prompt
+    that follows a response without tool calls (or nothing)."""
+    start = 0
+    for i, message in enumerate(messages):
+        if not (isinstance(message, ModelRequest) and any(isinstance(p, UserPromptPart) for p in message.parts)):
+            continue
+        before = messages[i - 1] if i else None
+        if before is None or (isinstance(before, ModelResponse)
+                              and not any(isinstance(p, ToolCallPart) for p in before.parts)):
+            start = i
+    return start
 
 
 def user_prompt(messages: Sequence[ModelMessage]) -> str:

@@ -20,7 +20,7 @@ from .restate_api import RestateApi, RestateUnavailable
 
 SERVICE = "AgentTask"
 # Objects keyed by the task id whose invocations belong to the task.
-TASK_SERVICES = ("AgentTask", "TaskLedger", "TaskNotes", "TaskFeed")
+TASK_SERVICES = ("AgentTask", "TaskLedger", "TaskNotes", "TaskFeed", "TaskInbox")
 TERMINAL = ("succeeded", "failed", "cancelled")
 BATCH = 200  # task ids per SQL `IN (...)` list
 PARALLEL = 8  # admin/ingress requests in flight at once
@@ -99,10 +99,10 @@ async def _summaries(api: RestateApi) -> dict[str, dict[str, Any]]:
 
 
 async def _run_statuses(api: RestateApi) -> dict[str, str]:
-    """Task id → status of its latest `run` invocation."""
+    """Task id → status of its latest turn's invocation (`run`, `follow_up`)."""
     rows = await api.query(
         "SELECT target_service_key, status, created_at FROM sys_invocation "
-        f"WHERE target_service_name = '{SERVICE}' AND target_handler_name = 'run'")
+        f"WHERE target_service_name = '{SERVICE}' AND target_handler_name IN ('run', 'follow_up')")
     latest: dict[str, str] = {}
     for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
         latest[row["target_service_key"]] = row["status"]

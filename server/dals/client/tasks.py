@@ -37,6 +37,13 @@ class NoSuchRequest(LookupError):
     """The task does not wait for this request (unknown, or already answered)."""
 
 
+class WrongState(ValueError):
+    """The task cannot take this now (a follow-up of a running task, a steer of a finished one)."""
+
+
+TURN_HANDLERS = ("run", "follow_up")  # each turn of a task is an invocation of one of these
+
+
 def new_task_id() -> str:
     return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
 
@@ -64,7 +71,7 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, **side_channels(),
+        "commandsAllow": commands_allow, "conversation": True, **side_channels(),
     }
 
 
@@ -91,7 +98,11 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
     # what the replays would have cost had they been sent to the provider again
     u["savedUsd"] = cost_usd(s.get("model"), u["replayedInputTokens"], u["replayedOutputTokens"])
     status = s.get("status", "queued")
-    if invocation and status not in TERMINAL:
+    s.setdefault("turns", 1)
+    if invocation and status in TERMINAL and invocation.get("status") != "completed" \
+            and invocation.get("target_handler_name") == "follow_up":
+        status = "queued"  # a follow-up sent, its turn not begun yet
+    elif invocation and status not in TERMINAL:
         inv = invocation.get("status")
         if inv == "backing-off":
             status = "retrying"
@@ -144,8 +155,9 @@ class TaskService:
     async def _invocations(self, task_id: str | None = None) -> dict[str, dict]:
         where = f" AND target_service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
-            "SELECT id, target_service_key, status, last_failure, created_at FROM sys_invocation "
-            f"WHERE target_service_name = '{SERVICE}' AND target_handler_name = 'run'{where}")
+            "SELECT id, target_service_key, target_handler_name, status, last_failure, created_at "
+            f"FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
+            f"AND target_handler_name IN ('run', 'follow_up'){where}")
         latest: dict[str, dict] = {}
         for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
             latest[row["target_service_key"]] = row
@@ -272,6 +284,43 @@ class TaskService:
     async def answer_editor(self, task_id: str, request_id: str, result: dict[str, Any]) -> None:
         """Answer a task's request to the editor (a buffer read, an edit applied)."""
         await self.api.resolve_awakeable(request_id, self.signed("editor", f"{task_id}/{request_id}", result))
+
+    async def follow_up(self, task_id: str, prompt: str) -> dict[str, Any]:
+        """Start the next turn of a finished task on its kept conversation; `{taskId, turn, since}`
+        (`since`: the task's last event before the turn, which a follower starts after)."""
+        if not _KEY.match(task_id):
+            raise UnknownTask(task_id)
+        invocation = (await self._invocations(task_id)).get(task_id)
+        summary = (await self.events_since(task_id, 1 << 30))["summary"]
+        if summary is None:
+            if invocation or task_id in self.pending:
+                raise WrongState(f"task {task_id} has not started yet: use dals.steer to add to it")
+            raise UnknownTask(task_id)
+        status = public_summary(summary, invocation, None)["status"]
+        if status not in TERMINAL or (invocation and invocation.get("status") != "completed"):
+            raise WrongState(f"task {task_id} is {status}: use dals.steer to tell it something while it runs")
+        if "turns" not in summary:
+            raise WrongState(f"task {task_id} was started before DALS kept conversations: start a new task")
+        turn = summary["turns"] + 1
+        await self.api.send(SERVICE, task_id, "follow_up",
+                            self.signed("followUp", task_id, {"prompt": prompt, "turn": turn, "at": now_iso()}),
+                            idempotency_key=f"{task_id}.turn{turn}")
+        return {"taskId": task_id, "turn": turn, "since": summary["lastSeq"]}
+
+    async def steer(self, task_id: str, message: str) -> dict[str, Any]:
+        """Store a message for a running or waiting task (durably, before this returns); the task
+        gives it to the model with its next request."""
+        if not _KEY.match(task_id):
+            raise UnknownTask(task_id)
+        shown = await self.show(task_id)
+        if shown["status"] in TERMINAL:
+            raise WrongState(f"task {task_id} is {shown['status']}: use dals.followUp to continue its conversation")
+        stored = await self.api.call("TaskInbox", task_id, "add", self.signed(
+            "steer", task_id, {"id": secrets.token_hex(8), "text": message, "at": now_iso()}))
+        if isinstance(stored, dict) and stored.get("refused"):
+            raise RestateUnavailable(f"the worker refused the message: {stored['refused']} "
+                                     "(is this client's key the one the worker trusts? see docs/security.md)")
+        return {"taskId": task_id, "queued": True}
 
     async def _invocation_id(self, task_id: str) -> str:
         invocation = (await self._invocations(task_id)).get(task_id)

@@ -10,7 +10,8 @@ from .editor_sessions import editor_sessions
 from .task_feed import task_feed
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
-from . import task_retention  # noqa: F401  (registers the `forget` handlers on the objects above)
+from .task_inbox import task_inbox
+from . import task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
 
 serde_cache.install()
 input_check.load()  # a client key that cannot be used stops the worker here, with its reason
@@ -19,4 +20,4 @@ input_check.load()  # a client key that cannot be used stops the worker here, wi
 # runtime); unset = unsigned requests accepted (an external Restate without signing).
 identity_keys = [k.strip() for k in os.environ.get("DALS_IDENTITY_KEYS", "").split(",") if k.strip()]
 
-app = restate.app([agent_task, task_ledger, task_notes, editor_sessions, task_feed], identity_keys=identity_keys or None)
+app = restate.app([agent_task, task_ledger, task_notes, editor_sessions, task_feed, task_inbox], identity_keys=identity_keys or None)

@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 from pydantic_ai.exceptions import UserError
-from pydantic_ai.messages import ModelResponse
+from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent, TextPart, TextPartDelta
 from pydantic_ai.models import StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
 from restate import RunOptions, SdkInternalBaseException
@@ -28,20 +28,38 @@ RESPONSE_SERDE = PydanticTypeAdapter(ModelResponse)
 
 # ctx.run_typed's shape: (name, action, options, *args) -> the step's value
 RunStep = Callable[..., Awaitable[Any]]
+# Where live text goes while a streamed request runs (outside the journal): called with each piece
+Deltas = Callable[[str], None]
 
 
 class JournaledModel(WrapperModel):
     """`wrapped.request(...)` as one journaled step through `run` (`ctx.run_typed`, or an eager
-    step's `run`). A replayed step returns the journaled response without calling `wrapped`."""
+    step's `run`). A replayed step returns the journaled response without calling `wrapped`.
 
-    def __init__(self, wrapped: Any, run: RunStep, options: RunOptions | None = None):
+    With `deltas`, the step streams the request (`wrapped.request_stream`) and hands each piece of
+    text to `deltas` as it comes; the step's value, the journaled truth, is the whole response."""
+
+    def __init__(self, wrapped: Any, run: RunStep, options: RunOptions | None = None,
+                 deltas: Deltas | None = None):
         super().__init__(wrapped)
         self.run = run
         self.options = dataclasses.replace(options or RunOptions(), serde=RESPONSE_SERDE)
+        self.deltas = deltas
+
+    async def _streamed(self, messages: Any, settings: Any, parameters: Any) -> ModelResponse:
+        async with self.wrapped.request_stream(messages, settings, parameters) as stream:
+            async for event in stream:
+                if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
+                    self.deltas(event.part.content)
+                elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta) \
+                        and event.delta.content_delta:
+                    self.deltas(event.delta.content_delta)
+        return stream.get()
 
     async def request(self, *args: Any, **kwargs: Any) -> ModelResponse:
+        action = self.wrapped.request if self.deltas is None else self._streamed
         try:
-            return await self.run(STEP_NAME, self.wrapped.request, self.options, *args, **kwargs)
+            return await self.run(STEP_NAME, action, self.options, *args, **kwargs)
         except SdkInternalBaseException as e:
             # as RestateModelWrapper does: the SDK's own exceptions (a suspension, a lost stream) are
             # BaseExceptions, which pydantic-ai's task groups would not pass through as they are

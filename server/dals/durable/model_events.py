@@ -6,12 +6,14 @@ failures into terminal ones (a wrong key, an invalid request: retrying cannot he
 """
 from __future__ import annotations
 
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, AsyncIterator
 
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.models import StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
 
 from ..agent.offline_model import PlanError
@@ -40,15 +42,28 @@ class CountingModel(WrapperModel):
         self.executed += 1
         try:
             return await super().request(*args, **kwargs)
-        except ModelHTTPError as e:
-            if e.status_code in TERMINAL_STATUSES:
-                # Terminal inside the journaled step: Restate records the failure, no retry.
-                raise TerminalError(provider_failure(self.wrapped, e), status_code=400) from None
-            raise RetryableError(retryable_failure(self.wrapped, e), status_code=RETRYABLE_CODE) from None
-        except PlanError as e:  # the offline model's plan is malformed: retrying cannot help
-            raise TerminalError(f"offline plan: {e}", status_code=400) from None
-        except Exception as e:  # refused connection, timeout, a broken response: worth another try
-            raise RetryableError(retryable_failure(self.wrapped, e), status_code=RETRYABLE_CODE) from None
+        except Exception as e:
+            raise _sorted(self.wrapped, e) from None
+
+    @asynccontextmanager
+    async def request_stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[StreamedResponse]:
+        self.executed += 1
+        try:
+            async with super().request_stream(*args, **kwargs) as stream:
+                yield stream
+        except Exception as e:
+            raise _sorted(self.wrapped, e) from None
+
+
+def _sorted(model, e: Exception) -> Exception:
+    """A provider failure as a terminal or retryable step failure (see the module's docstring)."""
+    if isinstance(e, ModelHTTPError) and e.status_code in TERMINAL_STATUSES:
+        # Terminal inside the journaled step: Restate records the failure, no retry.
+        return TerminalError(provider_failure(model, e), status_code=400)
+    if isinstance(e, PlanError):  # the offline model's plan is malformed: retrying cannot help
+        return TerminalError(f"offline plan: {e}", status_code=400)
+    # 429, 5xx, a refused connection, a timeout, a broken response: worth another try
+    return RetryableError(retryable_failure(model, e), status_code=RETRYABLE_CODE)
 
 
 def _without_sdk_retries(model) -> None:

@@ -29,8 +29,10 @@ from ..agent.coder import build_agent
 from ..client import endpoints
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
+from ..agent import project_instructions
 from ..agent.policy import DEFAULT_ALLOW
 from .. import editor_presence
+from ..event_wakeups import sender as hint_sender
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
 from .journaled_model import JournaledModel
@@ -40,9 +42,11 @@ from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
 from . import eager_steps
 from .task_notes import since as notes_since
+from . import conversation
 from .input_check import Refused, check
-from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
-from .task_spec import TaskSpec, task_prompt
+from .task_inbox import CURSOR as INBOX_CURSOR, Steering
+from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
+from .task_spec import FollowUp, TaskSpec, task_prompt
 
 log = restate.getLogger("dals.task")
 
@@ -243,9 +247,23 @@ async def _refuse_start(ctx: ObjectContext, why: Exception) -> dict[str, Any]:
     return {"refused": reason}
 
 
-async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None) -> dict[str, Any]:
-    record = TaskRecord(ctx, spec.model_dump())
-    record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
+async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
+               follow_up: FollowUp | None = None, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept conversation."""
+    if follow_up is None or summary is None:
+        record = TaskRecord(ctx, spec.model_dump())
+        if spec.conversation:
+            ctx.set(SPEC, spec.model_dump(mode="json"))  # what the follow-ups run with
+        record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
+        prompt = task_prompt(spec)
+        if spec.conversation:
+            record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
+        history, cursor = [], 0
+    else:
+        record = TaskRecord.resume(ctx, summary)
+        prompt = follow_up.prompt
+        record.turn_started(prompt, _iso(await ctx.time()))
+        history, cursor = await conversation.load(ctx), await ctx.get(INBOX_CURSOR) or 0
     try:
         model = CountingModel(resolve_model(spec.model))
     except ModelConfigError as e:
@@ -253,18 +271,30 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         return record.summary
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
+    # a task from before conversations replays its journal as it was written: no steers, no history
+    steering = Steering(ctx, record, cursor) if spec.conversation else None
     run_step = steps.run if steps else ctx.run_typed
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
-    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1)), mcp_toolsets(spec, record))
+    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)),
+                        mcp_toolsets(spec, record))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
+    turn = conversation.Turn(agent, history, steering.take if steering else None)
+    instructions = await _project_instructions(spec, run_step) if spec.conversation else None
     try:
         try:
-            result = await agent.run(task_prompt(spec), deps=deps, capabilities=[events, retries],
-                                       usage_limits=UsageLimits(request_limit=spec.requestLimit),
-                                       model_settings={"timeout": MODEL_TIMEOUT_S})
+            result = await turn.run(prompt, deps=deps, capabilities=[events, retries] + ([steering] if steering else []),
+                                    instructions=instructions,
+                                    usage_limits=UsageLimits(request_limit=spec.requestLimit),
+                                    model_settings={"timeout": MODEL_TIMEOUT_S})
+        except (TerminalError, AgentRunError, UserError):
+            if spec.conversation:
+                conversation.save(ctx, turn.messages())  # what a cut-off turn said stays for a follow-up
+            raise
         finally:
             events.flush()
+        if spec.conversation:
+            conversation.save(ctx, turn.messages())
     except TerminalError as e:
         if e.status_code == 409:  # cancelled through the admin API
             record.finish("cancelled", _iso(await ctx.time()))
@@ -274,6 +304,8 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     except (AgentRunError, UserError) as e:
         record.finish("failed", _iso(await ctx.time()), error=f"{type(e).__name__}: {e}")
         return record.summary
+    if spec.conversation:
+        record.message("assistant", str(result.output), _iso(await ctx.time()))
     record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
     return record.summary
 
@@ -289,6 +321,23 @@ async def cancel(ctx: ObjectSharedContext, request: dict[str, Any]) -> dict[str,
         return {"refused": "no invocationId"}
     ctx.cancel_invocation(body["invocationId"])
     return {"cancelled": body["invocationId"]}
+
+
+async def _project_instructions(spec: TaskSpec, run_step) -> str | None:
+    """The workspace's AGENTS.md (or CLAUDE.md) that applies, read as the turn starts (journaled)."""
+    async def read() -> dict[str, Any]:
+        return project_instructions.find(Path(spec.workspace), spec.path)
+
+    return project_instructions.as_instructions(await run_step("Project instructions", read, STEP_OPTIONS))
+
+
+def _live_text(spec: TaskSpec, record: TaskRecord):
+    """Where a streamed model response's text goes while it runs (`dals/taskDelta`): to followers on
+    this machine, for the event it will become; not journaled. None (no streaming) for tasks whose
+    followers are elsewhere (`wakeup` "feed")."""
+    if spec.wakeup != "hint":
+        return None
+    return lambda text: hint_sender().send_delta(spec.taskId, record.summary["lastSeq"] + 1, text)
 
 
 @agent_task.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))

@@ -23,6 +23,8 @@ from .after_flush import after_flush
 from .task_feed import publish as feed_publish
 
 SUMMARY = "summary"
+SPEC = "spec"  # the TaskSpec the task was started with (its follow-ups run with it too)
+MESSAGE_LIMIT = 20_000  # characters of a message kept in its event (the conversation keeps all)
 TERMINAL = ("succeeded", "failed", "cancelled")
 
 
@@ -42,6 +44,8 @@ class TaskRecord:
             "filesChanged": [], "result": None, "error": None, "pending": None,
             "editorRequest": None, "resume": None,
         }
+        if spec.get("conversation"):  # only then: an older task's summary replays byte for byte
+            self.summary["turns"] = 1
         self.hints = spec.get("wakeup") == "hint"
         if self.hints:  # only then: a feed task's summary must replay byte for byte as it was written
             self.summary["wakeup"] = "hint"
@@ -51,11 +55,13 @@ class TaskRecord:
 
     @classmethod
     def resume(cls, ctx: ObjectContext, summary: dict[str, Any]) -> "TaskRecord":
-        """The record of a task that exists, from its saved summary (to add events to it)."""
+        """The record of a task that ran before (a follow-up turn), from its durable summary."""
         record = cls.__new__(cls)
-        record.ctx, record.summary = ctx, summary
+        record.ctx = ctx
+        record.summary = summary
         record.hints = summary.get("wakeup") == "hint"
-        record._pushed_rev, record._unpushed = summary.get("rev", 0), []
+        record._pushed_rev = summary.get("rev", 0)  # followers have read it as it was written
+        record._unpushed = []
         return record
 
     @property
@@ -170,6 +176,18 @@ class TaskRecord:
         title = "Approved" if decision == "approve" else "Rejected"
         self.emit("approval", title + (f": {answer['comment']}" if answer.get("comment") else ""), at, detail,
                   status="running")
+
+    def message(self, role: str, text: str, at: str, status: str | None = None, **detail: Any) -> None:
+        """A `message` event: a prompt, follow-up or steer (`user`), or the agent's text (`assistant`)."""
+        first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+        title = ("You: " if role == "user" else "Agent: ") + (first if len(first) <= 80 else first[:77] + "…")
+        self.emit("message", title, at, {"role": role, "text": text[:MESSAGE_LIMIT], **detail}, status=status)
+
+    def turn_started(self, prompt: str, at: str) -> None:
+        """A follow-up: the next turn of a finished task begins (same task, `seq` goes on)."""
+        self.summary["turns"] = self.summary.get("turns", 1) + 1
+        self.summary["result"] = self.summary["error"] = None
+        self.message("user", prompt, at, status="running", turn=self.summary["turns"])
 
     def finish(self, status: str, at: str, result: str | None = None, error: str | None = None) -> None:
         self.summary["result"] = result

@@ -1,7 +1,7 @@
 """Retention: forgetting a finished task's durable state.
 
 `AgentTask/{id}/forget` (exclusive) clears the task object's state (summary, events) only when the
-task has finished, then has the task's side objects (`TaskLedger`, `TaskNotes`, `TaskFeed`, keyed
+task has finished, then has the task's side objects (`TaskLedger`, `TaskNotes`, `TaskFeed`, `TaskInbox`, keyed
 by the same id) clear theirs. Being exclusive, it runs only while no `run` of the task is in
 flight: a run that waits, backs off or is paused holds the object, so the caller must ask only for
 tasks it saw finished (see `dals.client.retention`); the status check here is the last guard.
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from restate import ObjectContext
 
 from .task_feed import task_feed
+from .task_inbox import task_inbox
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
 from .task_record import SUMMARY, TERMINAL
@@ -61,7 +62,7 @@ async def forget_task(ctx: ObjectContext, req: ForgetRequest) -> dict[str, Any]:
     if not may_forget(summary, req):
         return {"forgotten": False, "status": status}
     ctx.clear_all()
-    for side in (forget_ledger, forget_notes, forget_feed):
+    for side in (forget_ledger, forget_notes, forget_feed, forget_inbox):
         ctx.object_send(side, key=ctx.key(), arg=None)
     return {"forgotten": True, "status": status}
 
@@ -73,6 +74,11 @@ async def forget_ledger(ctx: ObjectContext) -> None:
 
 @task_notes.handler(name="forget", **_GONE)
 async def forget_notes(ctx: ObjectContext) -> None:
+    ctx.clear_all()
+
+
+@task_inbox.handler(name="forget", **_GONE)
+async def forget_inbox(ctx: ObjectContext) -> None:
     ctx.clear_all()
 
 

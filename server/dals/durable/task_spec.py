@@ -35,6 +35,17 @@ class TaskSpec(BaseModel):
     # configuration, `allow`, `timeoutS` and configuration `problems`. Never `env`/`headers` values:
     # this spec is the handler's journaled input.
     mcp: dict[str, Any] | None = None
+    # The task keeps its conversation (history, message events, steers, `turns`; see
+    # conversation.py). Off for tasks started before conversations: their journals replay as
+    # written. Fixed for the task's life, for the same reason.
+    conversation: bool = False
+
+
+class FollowUp(BaseModel):
+    """A new turn of a finished task (`dals.followUp`)."""
+    prompt: str
+    turn: int  # the turn this is (2 for the first follow-up), as the client saw the task
+    at: str | None = None
 
 
 def task_prompt(spec: TaskSpec) -> str:

@@ -51,12 +51,14 @@ def _task_list(ls, service):
 
 async def _guard(coro):
     from ..client.restate_api import RestateUnavailable
-    from ..client.tasks import UnknownTask
+    from ..client.tasks import UnknownTask, WrongState
 
     try:
         return await coro
     except UnknownTask as e:
         raise JsonRpcInvalidParams(f"unknown task {e.args[0]!r}", data={"field": "taskId"}) from None
+    except WrongState as e:
+        raise RequestFailed(str(e)) from None
     except RestateUnavailable as e:
         raise RequestFailed(f"DALS runtime unavailable: {e}") from None
 
@@ -147,6 +149,37 @@ def _mcp_field(config, root: Path):
 
     return task_field(config.mcp_servers, config.mcp_problems, root, config.mcp_workspace_servers,
                       config.mcp_allow, config.mcp_timeout_s, state_dir() / "mcp")
+
+
+def setup_conversations(server) -> None:
+    """dals.followUp, dals.steer, dals.transcript: the task lifecycle's conversation commands."""
+
+    @server.command(p.FOLLOW_UP)
+    async def follow_up(ls, *args):
+        a = p.parse(p.FollowUpArgs, p.FOLLOW_UP, args)
+        service = await ls.task_service()
+        try:
+            sent = await _guard(service.follow_up(a.taskId, a.prompt))
+        finally:
+            _task_list(ls, service).invalidate()
+        # from where this client is, else from the new turn (the client reads older ones with dals.showTask)
+        ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, sent["since"]), after=sent["since"])
+        return {"taskId": a.taskId, "turn": sent["turn"]}
+
+    @server.command(p.STEER)
+    async def steer(ls, *args):
+        a = p.parse(p.SteerArgs, p.STEER, args)
+        service = await ls.task_service()
+        return await _guard(service.steer(a.taskId, a.message))
+
+    @server.command(p.TRANSCRIPT)
+    async def transcript(ls, *args):
+        from ..client.transcript import render
+
+        a = p.parse(p.TaskIdArgs, p.TRANSCRIPT, args)
+        service = await ls.task_service()
+        shown = await _guard(service.show(a.taskId))
+        return {"taskId": a.taskId, "markdown": render(shown)}
 
 
 def _check_model(model: str) -> None:

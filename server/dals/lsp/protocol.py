@@ -19,13 +19,17 @@ SHOW_TASK = "dals.showTask"
 CANCEL_TASK = "dals.cancelTask"
 RESUME_TASK = "dals.resumeTask"
 ANSWER = "dals.answer"
-COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER)
+FOLLOW_UP = "dals.followUp"
+STEER = "dals.steer"
+TRANSCRIPT = "dals.transcript"
+COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER, FOLLOW_UP, STEER, TRANSCRIPT)
 
 TASK_EVENT = "dals/taskEvent"
 # server -> client request: `{uri: string | null}` -> `{items: [{uri, diagnostics: [Diagnostic]}]}`,
 # the editor's diagnostics for the agent's `diagnostics` tool; clients that answer it set
 # `capabilities.experimental.dals.diagnostics = true`
 EDITOR_DIAGNOSTICS = "dals/diagnostics"
+TASK_DELTA = "dals/taskDelta"
 
 
 class RequestFailed(JsonRpcException):
@@ -36,7 +40,8 @@ class RequestFailed(JsonRpcException):
 
 
 Status = Literal["queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled"]
-MODELS = ("Args", "Position", "Range", "StartTaskArgs", "ListTasksArgs", "TaskIdArgs", "AnswerArgs")
+MODELS = ("Args", "Position", "Range", "StartTaskArgs", "ListTasksArgs", "TaskIdArgs", "AnswerArgs",
+          "FollowUpArgs", "SteerArgs")
 
 
 def _define_models() -> dict[str, type]:
@@ -77,6 +82,12 @@ def _define_models() -> dict[str, type]:
             if v is not None and len(v) > 10_000:
                 raise ValueError("comment is longer than 10000 characters")
             return v
+
+    class FollowUpArgs(TaskIdArgs):
+        prompt: str = Field(min_length=1, max_length=100_000)
+
+    class SteerArgs(TaskIdArgs):
+        message: str = Field(min_length=1, max_length=20_000)
 
     return {name: value for name, value in locals().items() if name in MODELS}
 

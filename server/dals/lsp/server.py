@@ -204,6 +204,7 @@ def build_server() -> DalsServer:
             ls.stream.stop_nowait()
 
     commands.setup(server)
+    commands.setup_conversations(server)
     code_actions.setup(server)
     return server
 

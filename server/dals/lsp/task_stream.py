@@ -17,7 +17,7 @@ from lsprotocol import types
 from ..client.restate_api import RestateUnavailable
 from ..client.tasks import TERMINAL, TaskService
 from ..event_wakeups import ReadPacer
-from .protocol import TASK_EVENT
+from .protocol import TASK_DELTA, TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")
 
@@ -32,9 +32,14 @@ class TaskStream:
         self.read_paths: dict[str, dict[str, str]] = {}  # task -> path -> sha it last read/wrote
         self.workspaces: dict[str, Path] = {}
         self.summaries: dict[str, dict] = {}  # the latest durable summary read, per followed task
+        self.ends_after: dict[str, int] = {}  # a follow-up's task: its ended state up to this seq is old
 
-    def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True) -> None:
+    def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True,
+               after: int = 0) -> None:
+        """Send the task's events after `since` as they come, until it ends; with `after` (a
+        follow-up just sent), an end at or before event `after` is the previous turn's."""
         self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
+        self.ends_after[task_id] = after
         if task_id in self.followers and not self.followers[task_id].done():
             return
         self.followers[task_id] = asyncio.get_running_loop().create_task(
@@ -85,7 +90,8 @@ class TaskStream:
                     self._track_paths(task_id, event)
                     self.server.protocol.notify(TASK_EVENT, event)
                     await progress.update(summary, event)
-                if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"]:
+                if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"] \
+                        and summary["lastSeq"] > self.ends_after.get(task_id, 0):
                     self.read_paths.pop(task_id, None)
                     if summary.get("wakeup") == "hint" and (hints := await service.hints()) is not None:
                         hints.forget(task_id)
@@ -97,6 +103,7 @@ class TaskStream:
                     continue  # more than one page: read on
                 hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
                 if hints is not None:
+                    hints.on_delta = self._delta
                     pacer = pacer or ReadPacer(hints, task_id)
                     await pacer.before_next_read((summary or {}).get("rev", 0))
                     continue
@@ -109,6 +116,12 @@ class TaskStream:
             raise
         except Exception:  # noqa: BLE001 - a follower must never take the server down
             log.exception("following %s failed", task_id)
+
+    def _delta(self, task_id: str, seq: int, text: str) -> None:
+        """Live text of the model response that will be event `seq` (not journaled): passed on
+        while that event has not been sent yet."""
+        if task_id in self.followers and seq > self.cursors.get(task_id, 0):
+            self.server.protocol.notify(TASK_DELTA, {"taskId": task_id, "seq": seq, "text": text})
 
     def _track_paths(self, task_id: str, event: dict) -> None:
         detail = event.get("detail") or {}

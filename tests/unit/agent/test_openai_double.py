@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -98,10 +99,16 @@ def test_list_content_and_final_text() -> None:
     assert double.requests[0]["step"] == 1
 
 
-def test_streaming_is_refused(double: OpenAIDouble) -> None:
+def test_a_streamed_request_gets_the_answer_in_chunks(double: OpenAIDouble) -> None:
     response = completion(double, PLAN, stream=True)
-    assert response.status_code == 400
-    assert "streaming is not supported" in response.json()["error"]["message"]
+    assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
+    datas = [line[len("data: "):] for line in response.text.splitlines() if line.startswith("data: ")]
+    assert datas[-1] == "[DONE]"
+    chunks = [json.loads(d) for d in datas[:-1]]
+    call = chunks[1]["choices"][0]["delta"]["tool_calls"][0]
+    assert call["id"] == "call-1" and call["function"]["name"] == "list_files"
+    assert chunks[-1]["choices"] == [] and chunks[-1]["usage"]["completion_tokens"] >= 1
+    assert double.requests[0]["stream"] is True
 
 
 async def test_delays_hold_the_answer_and_wait_for_step_sees_the_request(
@@ -154,3 +161,12 @@ def _ignore_errors(call: object) -> None:
         call()  # type: ignore[operator]
     except httpx.HTTPError:
         pass
+
+
+async def test_pydantic_ai_streams_a_plan_from_the_double(double: OpenAIDouble, recorder: ToolRecorder) -> None:
+    pieces: list[str] = []
+    async with make_agent(double, recorder).run_stream(PLAN) as run:
+        async for text in run.stream_text(delta=True, debounce_by=None):
+            pieces.append(text)
+    assert "".join(pieces) == "Plan done: 3 steps (list_files ×1, search ×1, run_command ×1)."
+    assert len(pieces) > 1 and all(r["stream"] for r in double.requests)

@@ -47,6 +47,35 @@ M.subcommands = {
   approve = need_id(function(args)
     dals().approve(args[1])
   end),
+  followup = need_id(function(args)
+    local text = table.concat(vim.list_slice(args, 2), ' ')
+    local function go(prompt)
+      if prompt and vim.trim(prompt) ~= '' then
+        dals().follow_up(args[1], prompt)
+      end
+    end
+    if vim.trim(text) == '' then
+      vim.ui.input({ prompt = 'DALS follow-up: ' }, go)
+    else
+      go(text)
+    end
+  end),
+  steer = need_id(function(args)
+    local text = table.concat(vim.list_slice(args, 2), ' ')
+    local function go(message)
+      if message and vim.trim(message) ~= '' then
+        dals().steer(args[1], message)
+      end
+    end
+    if vim.trim(text) == '' then
+      vim.ui.input({ prompt = 'DALS steer: ' }, go)
+    else
+      go(text)
+    end
+  end),
+  transcript = need_id(function(args)
+    dals().transcript(args[1])
+  end),
   reject = need_id(function(args)
     local comment = table.concat(vim.list_slice(args, 2), ' ')
     dals().reject(args[1], comment ~= '' and comment or nil)

@@ -134,6 +134,25 @@ function M.reject(task_id, comment, opts)
   decide(task_id, 'reject', comment, opts)
 end
 
+--- The next turn of a finished task, on its whole conversation (`dals.followUp`).
+function M.follow_up(task_id, prompt, opts)
+  client.exec('dals.followUp', { taskId = task_id, prompt = prompt }, opts, function(result)
+    vim.notify(('DALS: task %s turn %d started'):format(result.taskId, result.turn), vim.log.levels.INFO)
+  end)
+end
+
+--- A message to a running or waiting task, given to the model with its next request (`dals.steer`).
+function M.steer(task_id, message, opts)
+  client.exec('dals.steer', { taskId = task_id, message = message }, opts, function(result)
+    vim.notify(('DALS: message queued for %s'):format(result.taskId), vim.log.levels.INFO)
+  end)
+end
+
+--- The task as Markdown (`dals.transcript`) in a scratch buffer, refreshed as the task's events come.
+function M.transcript(task_id)
+  require('dals.transcript').open(task_id)
+end
+
 --- For 'statusline': the running task's progress and the number of tasks waiting for approval.
 function M.statusline()
   return tasks.statusline()

@@ -173,6 +173,9 @@ M.handlers = {
   ['dals/diagnostics'] = function(_, params)
     return require('dals.diagnostics').answer(params)
   end,
+  ['dals/taskDelta'] = function(_, params)
+    return require('dals.transcript').on_delta(params)
+  end,
 }
 
 --- `LspProgress` autocmd callback: keep the running tasks' progress for the statusline.

@@ -1,0 +1,82 @@
+"""Conversations: a follow-up on a long history, and the transcript of a long task, through a real
+`dals lsp` (pytest-lsp client over stdio) on a private runtime with the offline model.
+
+    .venv/bin/python bench/conversations.py [--quick]
+
+- follow-up → first new event: a task of N `run_command true` lines (2N+1 journaled steps: the
+  history every follow-up's model request carries), then R follow-ups of one step each; for each,
+  the time from sending `dals.followUp` to the turn's first `dals/taskEvent` (its `message` event)
+  at the client, and to the turn's end.
+- transcript: `dals.transcript` of that task (about 2N+10 events, more with each follow-up),
+  round trip at the client, R times.
+Targets (issue 19): follow-up → first new event <= 300 ms on a 200-step history; transcript of a
+1,000-event task <= 200 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import harness as h  # noqa: E402
+
+TARGET_FOLLOW_UP_MS = 300.0
+TARGET_TRANSCRIPT_MS = 200.0
+
+
+def plan(lines: int) -> str:
+    return "\n".join(["Long history"] + ['/run_command {"command": "true"}'] * lines)
+
+
+async def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="100 steps of history, 3 follow-ups")
+    ap.add_argument("--lines", type=int, default=None, help="run_command lines of the first turn")
+    ap.add_argument("--rounds", type=int, default=None)
+    args = ap.parse_args()
+    lines = args.lines or (50 if args.quick else 500)
+    rounds = args.rounds or (3 if args.quick else 7)
+    print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
+    ws = h.make_workspace()
+    first_ms, end_ms, transcript_ms = [], [], []
+    with h.private_runtime() as st:
+        print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
+        async with h.lsp_client(ws, env=h.lsp_env("hint")) as client:
+            task_id = (await client.command("dals.startTask", {"prompt": plan(lines)}))["taskId"]
+            await client.wait_finished(task_id, timeout=1200)
+            shown = await client.command("dals.showTask", {"taskId": task_id})
+            print(f"first turn: {shown['steps']} steps, {len(shown['events'])} events", flush=True)
+            for r in range(rounds):
+                last = (await client.command("dals.showTask", {"taskId": task_id}))["lastSeq"]
+                sent = time.time()
+                await client.command("dals.followUp", {"taskId": task_id, "prompt": f"Round {r}\n/list_files {{}}"})
+                evs = await client.wait_event(task_id, lambda evs: any(e["seq"] > last for e in evs), 60)
+                first = min(e["receivedAt"] for e in evs if e["seq"] > last)
+                evs = await client.wait_event(task_id, lambda evs: any(
+                    e["seq"] > last and e["kind"] == "status" and e["status"] == "succeeded" for e in evs), 120)
+                end = max(e["receivedAt"] for e in evs if e["seq"] > last)
+                first_ms.append((first - sent) * 1e3)
+                end_ms.append((end - sent) * 1e3)
+                t0 = time.perf_counter()
+                got = await client.command("dals.transcript", {"taskId": task_id})
+                transcript_ms.append((time.perf_counter() - t0) * 1e3)
+                print(f"  round {r + 1}: first event {first_ms[-1]:.0f} ms, turn end {end_ms[-1]:.0f} ms, "
+                      f"transcript {transcript_ms[-1]:.0f} ms ({len(got['markdown']):,} chars)", flush=True)
+            events = len((await client.command("dals.showTask", {"taskId": task_id}))["events"])
+    print(f"\n## Conversations (history of {2 * lines + 1} journaled steps; transcript of up to {events} events; ms)\n")
+    print(h.table(["measure", "n", "p50 ms", "p95 ms", "max ms"], [
+        h.summary_row("dals.followUp → first new event at the client", first_ms),
+        h.summary_row("dals.followUp → the turn's end at the client (2 model requests, 1 tool)", end_ms),
+        h.summary_row(f"dals.transcript round trip ({events} events)", transcript_ms)]))
+    f50, t50 = h.median(first_ms), h.median(transcript_ms)
+    print(f"\ntarget follow-up → first event <= {TARGET_FOLLOW_UP_MS:.0f} ms: {h.met(f50, TARGET_FOLLOW_UP_MS)} "
+          f"(median {f50:.0f} ms); transcript <= {TARGET_TRANSCRIPT_MS:.0f} ms: "
+          f"{h.met(t50, TARGET_TRANSCRIPT_MS)} (median {t50:.0f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(asyncio.run(main()))
