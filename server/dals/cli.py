@@ -39,7 +39,8 @@ def _cmd_status(args) -> int:
     else:
         r, w = st["restate"], st["worker"]
         print(f"state dir  {st['stateDir']}")
-        print(f"restate    {'healthy' if r['healthy'] else 'down'}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
+        health = 'healthy' if r['healthy'] else 'down'
+        print(f"restate    {health}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
         more = len(w.get("pids") or []) - 1
         also = f" (+{more} more process{'es' if more > 1 else ''} on the port)" if more > 0 else ""
         print(f"worker     {'healthy' if w['healthy'] else 'down'}  pid {w['pid']}{also}  {w['url']}")
@@ -47,9 +48,9 @@ def _cmd_status(args) -> int:
 
 
 def _cmd_tasks(args) -> int:
-    from .terminal import tasks_command
-
     import asyncio
+
+    from .terminal import tasks_command
     return asyncio.run(tasks_command(args.json, args.status))
 
 
@@ -93,18 +94,18 @@ def _days(text: str) -> float:
 
 
 def _cmd_run(args) -> int:
-    from .terminal import continue_command, run_command
-
     import asyncio
+
+    from .terminal import continue_command, run_command
     if args.continue_task:
         return asyncio.run(continue_command(args.continue_task, args.prompt))
     return asyncio.run(run_command(args.prompt, args.workspace, args.model, args.file))
 
 
 def _cmd_transcript(args) -> int:
-    from .terminal import transcript_command
-
     import asyncio
+
+    from .terminal import transcript_command
     return asyncio.run(transcript_command(args.task))
 
 

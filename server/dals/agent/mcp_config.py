@@ -15,8 +15,9 @@ import fnmatch
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")  # `__` separates server and tool in mcp__s__t
 PREFIX = "mcp__"

@@ -16,8 +16,9 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from .mcp_config import DEFAULT_TIMEOUT_S, WORKSPACE_FILE, load_file, merged_servers
 

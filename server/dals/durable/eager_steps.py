@@ -98,7 +98,7 @@ class EagerSteps:
         await self.settle()
         return await self._poll(unresolved)
 
-    async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
+    async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,  # noqa: B008 (as restate)
                   *args: Any, **kwargs: Any) -> Any:
         """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack. The
         caller names the serde (`options.serde`); with restate-sdk's default one, which the SDK

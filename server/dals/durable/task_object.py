@@ -13,7 +13,7 @@ import logging
 import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,26 +25,25 @@ from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
 
+from .. import editor_presence
+from ..agent import project_instructions
 from ..agent.coder import build_agent
-from ..client import endpoints
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
-from ..agent import project_instructions
 from ..agent.policy import DEFAULT_ALLOW
-from .. import editor_presence
+from ..client import endpoints
 from ..event_wakeups import sender as hint_sender
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
+from . import conversation, eager_steps
+from .editor_sessions import lookup as editor_lookup
+from .input_check import Refused, check
 from .journaled_model import JournaledModel
 from .mcp_setup import mcp_toolsets
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
-from .editor_sessions import lookup as editor_lookup
-from . import eager_steps
-from .task_notes import since as notes_since
-from . import conversation
-from .input_check import Refused, check
 from .task_inbox import CURSOR as INBOX_CURSOR, Steering
+from .task_notes import since as notes_since
 from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import FollowUp, TaskSpec, task_prompt
 
@@ -178,7 +177,7 @@ class JournalRunner:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _now(ctx: ObjectContext) -> str:
@@ -283,7 +282,8 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     instructions = await _project_instructions(spec, run_step) if spec.conversation else None
     try:
         try:
-            result = await turn.run(prompt, deps=deps, capabilities=[events, retries] + ([steering] if steering else []),
+            capabilities = [events, retries] + ([steering] if steering else [])
+            result = await turn.run(prompt, deps=deps, capabilities=capabilities,
                                     instructions=instructions,
                                     usage_limits=UsageLimits(request_limit=spec.requestLimit),
                                     model_settings={"timeout": MODEL_TIMEOUT_S})

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import settings as env_settings
+from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
 from ..client.pricing import PriceError, parse_prices
 
-from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
 APPROVAL_MODES = ("auto", "review")
 KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",
         "mcpServers", "mcp.allow", "mcp.timeoutS", "mcp.workspaceServers")
@@ -73,14 +73,14 @@ class Config:
     """Invalid values met while merging, each naming the setting, the reason and the source."""
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls) -> Config:
         """Defaults < environment (no workspace files)."""
         c = cls()
         c._merge_env()
         return c
 
     @classmethod
-    def for_workspace(cls, root: str | Path | None) -> "Config":
+    def for_workspace(cls, root: str | Path | None) -> Config:
         """Defaults < `pyproject.toml` [tool.dals] < `.dals.toml` < environment, for a workspace root
         (None: no workspace files)."""
         c = cls()
@@ -193,9 +193,9 @@ class Config:
         self.merge(env, source="environment")
 
 
-def workspace_files(root: Path, problems: list[str]) -> list[tuple[str, dict]]:
+def workspace_files(root: Path, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
     """The `dals` sections of the workspace's settings files, lowest layer first."""
-    found: list[tuple[str, dict]] = []
+    found: list[tuple[str, dict[str, Any]]] = []
     for name in ("pyproject.toml", ".dals.toml"):
         path = root / name
         if not path.is_file():
@@ -221,7 +221,7 @@ def _parse_list(raw: str) -> Any:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"

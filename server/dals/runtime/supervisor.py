@@ -177,7 +177,7 @@ class Supervisor:
             try:
                 await asyncio.wait_for(self.stopping.wait(), delay)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             delay = every_s
             try:
@@ -230,7 +230,7 @@ class Supervisor:
                         log(str(e))
             try:
                 await asyncio.wait_for(self.stopping.wait(), 0.05)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def stop_all(self) -> None:
