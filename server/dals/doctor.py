@@ -19,6 +19,7 @@ from unittest import mock
 
 import httpx
 
+from . import env_vars
 from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from .agent.providers import base_url, key_hint, key_present, provider_of, redact, split
 from .client.endpoints import get_status, sync_client
@@ -208,7 +209,7 @@ def check_provider(model: str, env: dict[str, str]) -> Check:
 
 def check_settings(cfg: Config) -> list[Check]:
     out = [Check("settings", "warn", p, "fix or remove it; the default is used") for p in cfg.problems]
-    raw = os.environ.get("DALS_PRICES", "").strip()
+    raw = env_vars.raw("DALS_PRICES")
     if raw:
         try:
             parse_prices(raw)

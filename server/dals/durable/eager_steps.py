@@ -29,12 +29,12 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import os
 from typing import Any
 
 from restate import RunOptions
 from restate.serde import DefaultSerde, Serde
 
+from .. import env_vars
 from .after_flush import hold_while
 
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
@@ -44,7 +44,7 @@ _FETCHED = object()  # `produced` resolved by the SDK's future instead: the step
 
 
 def enabled() -> bool:
-    return os.environ.get("DALS_EAGER_STEPS", "1") != "0"
+    return env_vars.flag("DALS_EAGER_STEPS")
 
 
 def supported(ctx: Any) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -25,7 +24,7 @@ from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
 
-from .. import editor_presence
+from .. import editor_presence, env_vars
 from ..agent import project_instructions
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
@@ -55,13 +54,13 @@ log = restate.getLogger("dals.task")
 # when the worker registers (Restate keeps service options from registration).
 RETRY = restate.InvocationRetryPolicy(
     initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
-    max_interval=timedelta(seconds=5), max_attempts=int(os.environ.get("DALS_TASK_MAX_ATTEMPTS", "12")),
+    max_interval=timedelta(seconds=5), max_attempts=max(1, env_vars.whole("DALS_TASK_MAX_ATTEMPTS")),
     on_max_attempts="pause",
 )
 
 # Test-only: DALS_FORCE_REPLAY=1 makes every task suspend after each step and replay its journal
 # on the next (Restate's inactivity timeout 0), so any non-determinism in the handler shows up.
-FORCE_REPLAY = os.environ.get("DALS_FORCE_REPLAY") == "1"
+FORCE_REPLAY = env_vars.flag("DALS_FORCE_REPLAY")
 
 agent_task = restate.VirtualObject(
     "AgentTask",
@@ -75,7 +74,7 @@ agent_task = restate.VirtualObject(
 EDITOR_WAIT = timedelta(seconds=15)  # an attached editor answers in milliseconds; silence = gone
 # Per provider attempt, inside the journaled step (the SDK's own timeout; a hung request fails and
 # is retried by Restate, then the task pauses). Below the service's inactivity + abort timeouts.
-MODEL_TIMEOUT_S = float(os.environ.get("DALS_MODEL_TIMEOUT_S", "600"))
+MODEL_TIMEOUT_S = env_vars.number("DALS_MODEL_TIMEOUT_S", minimum=0)
 
 # A tool step's result is a JSON object: its serde is fixed here, not worked out from the action's
 # signature on every step (as restate-sdk does for its default serde).
@@ -201,7 +200,7 @@ async def _report_replayed(task_id: str, replayed: dict[str, int]) -> None:
     """Replays are not part of the journal (a replay is the journal read again), so they are
     counted beside it: a one-way call to TaskLedger, outside the durable context."""
     global _ledger_http
-    ingress = os.environ.get("DALS_INGRESS_URL")
+    ingress = env_vars.text("DALS_INGRESS_URL")
     if not ingress or replayed.get("requests", 0) <= 0:
         return
     if _ledger_http is None:

@@ -10,7 +10,6 @@ value of the layer below stays. See docs/configuration.md.
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 from .. import settings as env_settings
 from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
 from ..client.pricing import PriceError, parse_prices
+from ..env_vars import parse_flag, raw
 
 APPROVAL_MODES = ("auto", "review")
 KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",
@@ -171,23 +171,24 @@ class Config:
             ext = None
         if ext:
             env["restate"] = {"ingressUrl": ext.ingress_url, "adminUrl": ext.admin_url}
-        if os.environ.get("DALS_APPROVAL", "").strip():
-            env["approval"] = os.environ["DALS_APPROVAL"].strip()
-        allow = os.environ.get("DALS_COMMANDS_ALLOW", "").strip()
-        if allow:
-            env["commands"] = {"allow": _parse_list(allow)}
-        if os.environ.get("DALS_PRICES", "").strip():
-            env["prices"] = os.environ["DALS_PRICES"]
+        if raw("DALS_APPROVAL"):
+            env["approval"] = raw("DALS_APPROVAL")
+        if raw("DALS_COMMANDS_ALLOW"):
+            env["commands"] = {"allow": _parse_list(raw("DALS_COMMANDS_ALLOW"))}
+        if raw("DALS_PRICES"):
+            env["prices"] = raw("DALS_PRICES")
         mcp: dict[str, Any] = {}
-        if os.environ.get("DALS_MCP_ALLOW", "").strip():
-            mcp["allow"] = _parse_list(os.environ["DALS_MCP_ALLOW"].strip())
-        if os.environ.get("DALS_MCP_TIMEOUT_S", "").strip():
+        if raw("DALS_MCP_ALLOW"):
+            mcp["allow"] = _parse_list(raw("DALS_MCP_ALLOW"))
+        if raw("DALS_MCP_TIMEOUT_S"):
             try:
-                mcp["timeoutS"] = float(os.environ["DALS_MCP_TIMEOUT_S"])
+                mcp["timeoutS"] = float(raw("DALS_MCP_TIMEOUT_S"))
             except ValueError:
-                mcp["timeoutS"] = os.environ["DALS_MCP_TIMEOUT_S"]  # reported by merge()
-        if os.environ.get("DALS_MCP_WORKSPACE_SERVERS", "").strip():
-            mcp["workspaceServers"] = os.environ["DALS_MCP_WORKSPACE_SERVERS"].strip().lower() in ("1", "true", "yes")
+                mcp["timeoutS"] = raw("DALS_MCP_TIMEOUT_S")  # reported by merge()
+        if raw("DALS_MCP_WORKSPACE_SERVERS"):
+            mcp["workspaceServers"], problem = parse_flag("DALS_MCP_WORKSPACE_SERVERS")
+            if problem:
+                self.problems.append(problem)
         if mcp:
             env["mcp"] = mcp
         self.merge(env, source="environment")
