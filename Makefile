@@ -46,11 +46,13 @@ vscode-vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
 demo: setup
 	$(VENV)/bin/dals demo
 
-# The gates, in seconds (mypy keeps its cache in .mypy_cache): ruff lint over the Python tree, mypy
+# The gates, in seconds (mypy keeps its cache in .mypy_cache): ruff lint over the Python tree, the
+# import-layer contract (lint-imports, contracts in pyproject.toml), mypy
 # over server/ (strict for the contract and settings modules), tsc --noEmit and eslint for the VS
 # Code extension. No `ruff format` gate yet (docs/development.md).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	cd $(VSCODE_DIR) && npm run --silent lint
 
