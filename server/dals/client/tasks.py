@@ -26,6 +26,7 @@ from .restate_api import RestateApi, RestateUnavailable
 SERVICE = "AgentTask"
 TERMINAL = ("succeeded", "failed", "cancelled")
 STATUSES = ("queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled")
+PAGE = 500  # events per `AgentTask/events` answer
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
 
@@ -231,7 +232,7 @@ class TaskService:
         events: list[dict] = []
         # Invocation before state: a run seen completed has written its final summary already.
         invocation = (await self._invocations(task_id)).get(task_id)
-        page = await self.events_since(task_id, 0)
+        page, replayed_all = await asyncio.gather(self.events_since(task_id, 0), self._replayed(task_id))
         summary = page["summary"]
         if summary is None:
             if task_id in self.pending:
@@ -240,13 +241,20 @@ class TaskService:
                 raise UnknownTask(task_id)
             return {"taskId": task_id, "status": "queued", "events": [], "invocationId": invocation["id"]}
         events += page["events"]
-        while events and events[-1]["seq"] < summary["lastSeq"]:
+        if events and events[-1]["seq"] < summary["lastSeq"]:  # the other pages at once
+            pages = await asyncio.gather(*(self.events_since(task_id, since) for since in
+                                           range(events[-1]["seq"], summary["lastSeq"], PAGE)))
+            for page in pages:
+                if page["events"] and page["events"][0]["seq"] == events[-1]["seq"] + 1:
+                    summary = page["summary"]
+                    events += page["events"]
+        while events and events[-1]["seq"] < summary["lastSeq"]:  # written meanwhile
             page = await self.events_since(task_id, events[-1]["seq"])
             if not page["events"]:
                 break
             summary = page["summary"]
             events += page["events"]
-        replayed = (await self._replayed(task_id)).get(task_id)
+        replayed = replayed_all.get(task_id)
         result = public_summary(summary, invocation, replayed)
         if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])

@@ -2,7 +2,9 @@
 
 `run` (exclusive) runs the pydantic-ai agent with its model wrapped by `JournaledModel` and its
 tools stepping through `JournalRunner`: every model request and tool call is a journaled step, so
-a crash resumes from the journal. `events` (shared) reads the summary and events while `run` is
+a crash resumes from the journal. `run` is the conversation's first turn; each follow-up is an
+invocation of `follow_up` (task_turns.py) running the same `_run` on the kept history
+(conversation.py), with steers read from `TaskInbox` (task_inbox.py). `events` (shared) reads the summary and events while `run` is
 going. A VirtualObject rather than a Workflow: Restate can restart an ended VirtualObject
 invocation from a journal index (rewind), not a Workflow.
 """
