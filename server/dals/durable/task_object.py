@@ -203,12 +203,28 @@ async def run(ctx: ObjectContext, spec: TaskSpec) -> dict[str, Any]:
 
 async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None) -> dict[str, Any]:
     record = TaskRecord(ctx, spec.model_dump())
+    try:
+        status, outcome = await _work(ctx, spec, steps, record)
+        at = _iso(await ctx.time())  # a cancel kept from the last step comes here (eager_steps)
+    except TerminalError as e:
+        if e.status_code != eager_steps.CANCELLED:
+            raise
+        # Cancelled (dals.cancelTask, through the admin API), wherever the handler was: Restate
+        # raises it once, so this wait goes on, and the attempt and its replays all come here.
+        record.finish("cancelled", _iso(await ctx.time()))
+        raise
+    record.finish(status, at, **outcome)
+    return record.summary
+
+
+async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
+                record: TaskRecord) -> tuple[str, dict[str, str]]:
+    """Run the agent: ("succeeded", {result}) or ("failed", {error}); a cancel raises."""
     record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
     try:
         model = CountingModel(resolve_model(spec.model))
     except ModelConfigError as e:
-        record.finish("failed", _iso(await ctx.time()), error=str(e))
-        return record.summary
+        return "failed", {"error": str(e)}
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     run_step = steps.run if steps else ctx.run_typed
@@ -224,16 +240,12 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         finally:
             events.flush()
     except TerminalError as e:
-        if e.status_code == 409:  # cancelled through the admin API
-            record.finish("cancelled", _iso(await ctx.time()))
+        if e.status_code == eager_steps.CANCELLED:
             raise
-        record.finish("failed", _iso(await ctx.time()), error=e.message)
-        return record.summary
+        return "failed", {"error": e.message}
     except (AgentRunError, UserError) as e:
-        record.finish("failed", _iso(await ctx.time()), error=f"{type(e).__name__}: {e}")
-        return record.summary
-    record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
-    return record.summary
+        return "failed", {"error": f"{type(e).__name__}: {e}"}
+    return "succeeded", {"result": str(result.output)}
 
 
 @agent_task.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))
