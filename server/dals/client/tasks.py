@@ -68,7 +68,8 @@ def side_channels() -> dict[str, str]:
     """Spec fields for workers on this machine (loopback hints, the state dir's editor registry)
     or elsewhere (both through Restate), from `DALS_WORKERS`."""
     local = workers_local()
-    return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate"}
+    return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate",
+            "notesRead": "step" if local else "call"}
 
 
 def _sql_str(value: str) -> str:

@@ -36,6 +36,7 @@ from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
 from .editor_sessions import lookup as editor_lookup
 from . import eager_steps
+from .task_notes import read_since as notes_read_since
 from .task_notes import since as notes_since
 from .task_record import SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import TaskSpec, task_prompt
@@ -90,6 +91,7 @@ class JournalRunner:
         self.local_editors = spec.editorLookup == "local"
         self.approval_timeout = timedelta(seconds=spec.approvalTimeoutS) if spec.approvalTimeoutS else None
         self.notes_cursor = 0
+        self.notes_by_step = spec.notesRead == "step"
 
     async def editor_for(self, path):
         """The live editor session that has `path` open (journaled), or None."""
@@ -119,7 +121,15 @@ class JournalRunner:
 
     async def changes(self):
         """Outside changes reported since the last look (a journaled call: replays see the same)."""
-        got = await self.ctx.object_call(notes_since, key=self.task_id, arg=self.notes_cursor)
+        if self.notes_by_step:
+            cursor = self.notes_cursor
+
+            async def read() -> dict[str, Any]:
+                return await notes_read_since(self.task_id, cursor)
+
+            got = await self.run_step("notes since", read, STEP_OPTIONS)
+        else:
+            got = await self.ctx.object_call(notes_since, key=self.task_id, arg=self.notes_cursor)
         self.notes_cursor = got["cursor"]
         return got["notes"]
 
