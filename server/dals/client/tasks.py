@@ -16,6 +16,7 @@ from typing import Any
 
 from ..event_wakeups import HintListener, registry_dir
 from ..settings import state_dir, workers_local
+from .failures import describe as describe_failure
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
@@ -96,8 +97,13 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
             status = "paused"
         elif inv in ("completed",) and status not in TERMINAL:
             status = "failed"
+            if invocation.get("completion_failure") and not s.get("error"):
+                s["error"] = str(invocation["completion_failure"])[:500]
         if inv in ("backing-off", "paused") and invocation.get("last_failure"):
             s["lastFailure"] = str(invocation["last_failure"])[:500]
+            failure = describe_failure(invocation.get("last_failure_error_code"), s["lastFailure"])
+            if failure:  # the same on every attempt: not `retrying`, waiting for someone to act
+                s["failure"], status = failure, "paused"
     s["status"] = status
     s["invocationId"] = invocation.get("id") if invocation else None
     return s
@@ -133,7 +139,8 @@ class TaskService:
     async def _invocations(self, task_id: str | None = None) -> dict[str, dict]:
         where = f" AND target_service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
-            "SELECT id, target_service_key, status, last_failure, created_at FROM sys_invocation "
+            "SELECT id, target_service_key, status, last_failure, last_failure_error_code, completion_failure, "
+            "created_at FROM sys_invocation "
             f"WHERE target_service_name = '{SERVICE}' AND target_handler_name = 'run'{where}")
         latest: dict[str, dict] = {}
         for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
@@ -227,6 +234,8 @@ class TaskService:
         result = public_summary(summary, invocation, replayed)
         if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])
+            if failure := describe_failure(None, result["lastFailure"]):
+                result["failure"], result["status"] = failure, "paused"
         result["events"] = events
         return result
 
