@@ -224,3 +224,24 @@ async def test_cancel_at_seeded_random_moments(replaying, service, workspace):
             task_id = await start(service, workspace, prompt)
             await asyncio.sleep(delay)
             await cancel_and_check(service, task_id, f"round {round_}: {names} after {delay:.2f} s", held)
+
+
+@pytest.mark.skipif(os.environ.get("DALS_FORCE_REPLAY") == "1",
+                    reason="under forced replay the attempt in flight cannot hear the cancel")
+async def test_a_cancel_stops_the_running_command(runtime, workspace):
+    """Without forced replay the attempt hears the cancel while the command runs: the command is
+    stopped (its step fails `cancelled`, journaled), the task ends at once."""
+    st = runtime.status()
+    svc = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    try:
+        body = build_spec(plan(("run_command", {"command": "sleep 60 && echo late > late.txt"})), workspace,
+                          "offline", commands_allow=["*"])
+        task_id = await svc.start(body)
+        await until(svc, task_id, lambda s: any(e["kind"] == "model" for e in s["events"]), "the model step")
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        shown = await cancel_and_check(svc, task_id, "command stopped", timeout=20)
+        assert time.monotonic() - started < 20 and not (workspace / "late.txt").exists()
+        assert [e["kind"] for e in shown["events"]] == ["status", "model", "status"]
+    finally:
+        await svc.api.aclose()
