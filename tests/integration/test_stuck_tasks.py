@@ -1,6 +1,7 @@
 """A task whose invocation fails the same way on every attempt (here a journal mismatch: the
 worker's code changed under a task waiting for an approval) is shown `paused` with the reason at
-once, not `retrying` for as long as Restate backs off, and `dals doctor` lists it."""
+once, not `retrying` for as long as Restate backs off, `dals doctor` lists it, and
+`dals.cancelTask` ends it."""
 from __future__ import annotations
 
 import asyncio
@@ -71,5 +72,12 @@ async def test_a_journal_mismatch_pauses_with_the_reason_and_doctor_lists_it(cha
         stuck = [c for c in report["checks"] if c["name"] == "tasks"]
         assert any(task_id in c["message"] and "journal mismatch" in c["message"] and c["level"] == "warn"
                    for c in stuck), stuck
+
+        # it cannot run its own cancel (every attempt fails first): cancelling ends it all the same
+        assert (await service.cancel(task_id))["status"] == "cancelled"
+        deadline = time.monotonic() + 20
+        while (shown := await service.show(task_id))["status"] != "cancelled":
+            assert time.monotonic() < deadline, (shown["status"], shown.get("error"))
+            await asyncio.sleep(0.1)
     finally:
         await service.api.aclose()

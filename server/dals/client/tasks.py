@@ -96,9 +96,11 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
         elif inv == "paused":
             status = "paused"
         elif inv in ("completed",) and status not in TERMINAL:
-            status = "failed"
-            if invocation.get("completion_failure") and not s.get("error"):
-                s["error"] = str(invocation["completion_failure"])[:500]
+            ended = str(invocation.get("completion_failure") or "")
+            # 409: cancelled or killed by Restate before the handler could write its final event
+            status = "cancelled" if ended.startswith("[409]") else "failed"
+            if ended and not s.get("error"):
+                s["error"] = ended[:500]
         if inv in ("backing-off", "paused") and invocation.get("last_failure"):
             s["lastFailure"] = str(invocation["last_failure"])[:500]
             failure = describe_failure(invocation.get("last_failure_error_code"), s["lastFailure"])
@@ -272,7 +274,10 @@ class TaskService:
         return invocation["id"]
 
     async def cancel(self, task_id: str) -> dict[str, Any]:
-        code = await self.api.invocation_action(await self._invocation_id(task_id), "cancel")
+        # A task stuck on a failure no retry fixes cannot run its own cancel (every attempt fails
+        # before it hears it): Restate kills its invocation instead.
+        stuck = (await self.show(task_id)).get("failure")
+        code = await self.api.invocation_action(await self._invocation_id(task_id), "kill" if stuck else "cancel")
         if code >= 400 and code != 409:
             raise RestateUnavailable(f"cancel refused by Restate ({code})")
         shown = await self.show(task_id)

@@ -56,5 +56,7 @@ def test_a_failure_no_retry_can_fix_is_paused_at_once_with_the_reason():
 
 
 def test_an_invocation_that_ended_without_a_final_event_says_why():
-    s = public_summary(BASE, {"id": "i", "status": "completed", "completion_failure": "[409] cancelled"}, 0)
-    assert s["status"] == "failed" and s["error"] == "[409] cancelled"
+    s = public_summary(BASE, {"id": "i", "status": "completed", "completion_failure": "[500] boom"}, 0)
+    assert s["status"] == "failed" and s["error"] == "[500] boom"
+    killed = public_summary(BASE, {"id": "i", "status": "completed", "completion_failure": "[409] killed"}, 0)
+    assert killed["status"] == "cancelled" and killed["error"] == "[409] killed"
