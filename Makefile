@@ -48,6 +48,8 @@ test: setup emacs vsix
 	echo "make test: installing the VS Code e2e test's dependencies in the background (log: $(VSCODE_E2E_LOG))"; \
 	$(VENV)/bin/pytest --deselect $(VSCODE_E2E_TEST) $(PYTEST_ARGS); suite=$$?; \
 	if [ $$suite -eq 5 ]; then echo "make test: no test selected besides $(VSCODE_E2E_TEST)"; suite=0; fi; \
+	echo "make test: forced replay of $(REPLAY_CI_TESTS)"; \
+	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest $(REPLAY_CI_TESTS) $(VSCODE_E2E_PYTEST_ARGS); replay=$$?; \
 	echo "make test: waiting for the VS Code e2e install"; \
 	wait $$install; installed=$$?; e2e=1; \
 	if [ $$installed -eq 0 ]; then \
@@ -56,12 +58,17 @@ test: setup emacs vsix
 		echo "make test: the VS Code e2e install failed (exit $$installed); the end of $(VSCODE_E2E_LOG):"; \
 		tail -n 40 $(VSCODE_E2E_LOG); \
 	fi; \
-	echo "make test: suite exit $$suite, VS Code e2e exit $$e2e"; \
-	[ $$suite -eq 0 ] && [ $$e2e -eq 0 ]
+	echo "make test: suite exit $$suite, forced replay exit $$replay, VS Code e2e exit $$e2e"; \
+	[ $$suite -eq 0 ] && [ $$replay -eq 0 ] && [ $$e2e -eq 0 ]
 
-# Every task suspends and replays its journal after each step: catches non-determinism.
+# Every task suspends and replays its journal after each step: catches non-determinism. Every
+# end-to-end and integration test (the VS Code one too once `make vscode-e2e-install` has run).
+# `make test` runs REPLAY_CI_TESTS of them (docs/reliability.md, "Forced replay", says why these).
 test-replay: setup
-	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest tests/e2e tests/integration/test_pause_resume.py $(PYTEST_ARGS)
+	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest tests/e2e tests/integration $(PYTEST_ARGS)
+
+REPLAY_CI_TESTS := tests/e2e/test_task_flow.py tests/e2e/test_approvals.py tests/e2e/test_editor_edits.py \
+	tests/integration/test_pause_resume.py tests/integration/test_provider_failures.py
 
 # VS Code itself (code-server 4.139 on Node 24) driven by Playwright in Debian's Chromium: its
 # install (install.sh: about 90 s of CPU, 825 MB) and tests/e2e/test_vscode_codeserver.py alone.

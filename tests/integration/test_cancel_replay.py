@@ -49,6 +49,7 @@ def replaying():
         rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
                              "DALS_MODEL": MODEL, "DALS_FORCE_REPLAY": "1"})
         rt.up()
+        rt.urls = rt.status()["restate"]  # read once: `dals status` is a process of its own
         yield rt, double
         rt.down()
         shutil.rmtree(state, ignore_errors=True)
@@ -56,8 +57,8 @@ def replaying():
 
 @pytest.fixture
 async def service(replaying):
-    st = replaying[0].status()
-    svc = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
+    urls = replaying[0].urls
+    svc = TaskService(RestateApi(urls["ingress"], urls["admin"]))
     yield svc
     await svc.api.aclose()
 
@@ -143,7 +144,7 @@ class Held:
 
 async def test_cancel_while_a_command_runs(replaying, service, workspace):
     """The issue's case: the command answers `cancelled`, and the task really ends so."""
-    prompt = plan(("run_command", {"command": "sleep 5"}))
+    prompt = plan(("run_command", {"command": "sleep 2"}))
     task_id = await start(service, workspace, prompt)
     await until(service, task_id, lambda s: any(e["kind"] == "model" for e in s["events"]), "the model step")
     await asyncio.sleep(0.5)  # the command is running
