@@ -175,6 +175,20 @@ async def test_cancel_after_each_tool(replaying, service, workspace, tool):
     assert any(e["kind"] in ("tool", "edit") and tool in e["title"] for e in shown["events"]), titles(shown)
 
 
+async def test_cancel_while_a_model_request_is_retried(replaying, service, workspace):
+    """The provider keeps failing: the task waits between attempts (a durable timer raced with a
+    resume), and the cancel comes during that wait."""
+    _, double = replaying
+    double.fail_next = [503] * 100
+    try:
+        task_id = await start(service, workspace, plan(("list_files", {})))
+        await until(service, task_id, lambda s: s["status"] == "retrying", "a retry")
+        shown = await cancel_and_check(service, task_id, "retrying")
+    finally:
+        double.fail_next = []
+    assert any(e["status"] == "retrying" for e in shown["events"]), titles(shown)
+
+
 async def test_cancel_while_waiting_for_an_approval(replaying, service, workspace):
     prompt = plan(("write_file", {"path": "b.txt", "content": "b\n"}))
     task_id = await start(service, workspace, prompt, mode="review")
