@@ -6,9 +6,10 @@ might: the replay of any task started before no longer matches its journal (a jo
 which no retry can fix). Without that file nothing changes.
 """
 import os
+import sys
 
 _flag = os.environ.get("DALS_TEST_CODE_CHANGED")
-if _flag and os.path.exists(_flag):
+if _flag and os.path.exists(_flag) and "worker" in getattr(sys, "orig_argv", ()):  # `dals worker` only
     from dals.durable import task_record
 
     _emit = task_record.TaskRecord.emit
