@@ -27,9 +27,10 @@ ends with the step's own journaled outcome: a cancel seen during it is kept, the
 it is still running, is stopped and fails the step with `TerminalError("cancelled", 409)`
 (journaled), and a kept cancel is raised at the handler's next wait on Restate, or fails the next
 step the same way. An attempt and its replays hear of the cancel at the same point, whatever the
-order of the signal and the completion in the journal. The steps that go eager are those that call `run` here
-(`JournaledModel`'s and `JournalRunner`'s); restate-sdk has no public hook for the rest, so
-`install` wraps the SDK's wait on Restate's stream on the context instance (one per invocation
+order of the signal and the completion in the journal.
+
+The steps that go eager are those that call `run` here (`JournaledModel`'s and
+`JournalRunner`'s); restate-sdk has no public hook for the rest, so `install` wraps the SDK's wait on Restate's stream on the context instance (one per invocation
 attempt) and relies on how `run_typed` hands back its future; `supported()` says whether the SDK
 still has these (`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and
 without them the steps are plain `run_typed`.
