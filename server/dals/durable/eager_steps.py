@@ -29,11 +29,12 @@ it is still running, is stopped and fails the step with `TerminalError("cancelle
 step the same way. An attempt and its replays hear of the cancel at the same point, whatever the
 order of the signal and the completion in the journal.
 
-The steps that go eager are those that call `run` here (`JournaledModel`'s and
-`JournalRunner`'s); restate-sdk has no public hook for the rest, so `install` wraps the SDK's wait
-on Restate's stream on the context instance (one per invocation attempt) and relies on how `run_typed` hands back its future; `supported()` says whether the SDK
-still has these (`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and
-without them the steps are plain `run_typed`.
+The steps that go eager are those that call `run` here (`JournaledModel`'s and `JournalRunner`'s);
+restate-sdk has no public hook for the rest, so `install` wraps the SDK's wait on Restate's stream
+on the context instance (one per invocation attempt) and relies on how `run_typed` hands back its
+future; `supported()` says whether the SDK still has these
+(`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and without them the
+steps are plain `run_typed`.
 """
 from __future__ import annotations
 
