@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from .. import cancel_marks
 from ..event_wakeups import HintListener, registry_dir
 from ..settings import state_dir, workers_local
 from .failures import describe as describe_failure
@@ -277,9 +278,12 @@ class TaskService:
         # A task stuck on a failure no retry fixes cannot run its own cancel (every attempt fails
         # before it hears it): Restate kills its invocation instead.
         stuck = (await self.show(task_id)).get("failure")
-        code = await self.api.invocation_action(await self._invocation_id(task_id), "kill" if stuck else "cancel")
+        invocation_id = await self._invocation_id(task_id)
+        code = await self.api.invocation_action(invocation_id, "kill" if stuck else "cancel")
         if code >= 400 and code != 409:
             raise RestateUnavailable(f"cancel refused by Restate ({code})")
+        if code < 400 and workers_local():  # for an attempt whose stream Restate has closed
+            cancel_marks.mark(state_dir(), invocation_id)
         shown = await self.show(task_id)
         status = shown["status"] if shown["status"] in TERMINAL else "cancelled"
         return {"taskId": task_id, "status": status}

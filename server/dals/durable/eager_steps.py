@@ -48,12 +48,15 @@ from typing import Any
 from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
+from .. import cancel_marks
+from ..settings import state_dir
 from .after_flush import hold_while
 
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
 # Restate's stream is the one the gate lets through.
 _acknowledging = contextvars.ContextVar("dals_eager_acknowledging", default=False)
 _FETCHED = object()  # `produced` resolved by the SDK's future instead: the step was not run here
+MARK_AFTER_S, MARK_EVERY_S = 1.0, 0.25  # when a running step starts looking for a cancel mark, how often
 CANCELLED = 409  # the status code of restate-sdk's cancellation TerminalError
 
 
@@ -83,6 +86,7 @@ class EagerSteps:
         self.cancel_kept = False  # a cancel seen while waiting for a step, not yet raised to the handler
         self._producing: asyncio.Task | None = None  # the task running a step's action right now
         self._stopping: asyncio.Task | None = None  # that task, when the cancel stops it
+        self._invocation_id = _invocation_id(ctx)
         self._run_typed = ctx.run_typed
         self._poll = ctx.create_poll_or_cancel_coroutine
         ctx.create_poll_or_cancel_coroutine = self._gated_poll
@@ -137,6 +141,16 @@ class EagerSteps:
             self._stopping = task
             task.cancel()  # `produce` turns it into the step's failure
 
+    async def _watch_mark(self, task: asyncio.Task) -> None:
+        """A cancel Restate could not tell this attempt (cancel_marks.py): stop the step the same way."""
+        await asyncio.sleep(MARK_AFTER_S)
+        state = state_dir()
+        while self._producing is task and self._stopping is None and not task.done():
+            if await asyncio.to_thread(cancel_marks.marked, state, self._invocation_id):
+                self._keep_cancel()
+                return
+            await asyncio.sleep(MARK_EVERY_S)
+
     def _told(self, error: BaseException) -> None:
         """`error` reaches the handler: if it is the cancel, nothing is kept any more."""
         if isinstance(error, TerminalError) and error.status_code == CANCELLED:
@@ -158,6 +172,7 @@ class EagerSteps:
                 raise cancelled()
             me = asyncio.current_task()
             self._producing = me
+            watch = asyncio.ensure_future(self._watch_mark(me)) if self._invocation_id else None
             try:
                 value = action(*a, **k)
                 if inspect.isawaitable(value):
@@ -169,6 +184,8 @@ class EagerSteps:
                 raise cancelled() from None
             finally:
                 self._producing = self._stopping = None
+                if watch is not None:
+                    watch.cancel()
             if not produced.done():
                 produced.set_result(value)
             return value
@@ -214,6 +231,13 @@ class _Journaled(Serde):
         if self.decoded and buf == self.data:
             return self.value
         return self.inner.deserialize(buf)
+
+
+def _invocation_id(ctx: Any) -> str | None:
+    try:
+        return ctx.request().id
+    except Exception:  # noqa: BLE001 - a context without it: no marks are looked for
+        return None
 
 
 def install(ctx: Any) -> EagerSteps | None:

@@ -28,7 +28,7 @@ from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
 from ..agent.policy import DEFAULT_ALLOW
-from .. import editor_presence
+from .. import cancel_marks, editor_presence
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
 from .journaled_model import JournaledModel
@@ -222,6 +222,7 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         # Cancelled (dals.cancelTask, through the admin API), wherever the handler was: Restate
         # raises it once, so this wait goes on, and the attempt and its replays all come here.
         record.finish("cancelled", _iso(await ctx.time()))
+        cancel_marks.clear(state_dir(), ctx.request().id)  # outside the journal: idempotent
         raise
     record.finish(status, at, **outcome)
     return record.summary
