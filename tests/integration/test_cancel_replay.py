@@ -25,7 +25,7 @@ from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
 from dals.editor_presence import publish, registry_dir
 from dals.workspace.confine import workspace_key
-from tests.support.openai_double import OpenAIDouble
+from tests.support.openai_double import OpenAIDouble, conversation_key
 from tests.support.runtime import Runtime
 
 SEED = int(os.environ.get("DALS_CANCEL_SEED", "22"))
@@ -136,7 +136,6 @@ class Held:
         self.double.holds.pop(self.step, None)
 
     async def reached(self, key_prompt: str, timeout: float = 60) -> None:
-        from tests.support.openai_double import conversation_key
         key = conversation_key(key_prompt)
         arrived = await asyncio.to_thread(self.double.wait_until, lambda rs: any(
             r["step"] == self.step and r["key"] == key for r in rs), timeout)
