@@ -22,8 +22,9 @@ def _path(state: Path, invocation_id: str) -> Path | None:
 
 
 def mark(state: Path, invocation_id: str) -> None:
+    """Leave the mark (only in a state dir that exists: one a runtime has used)."""
     path = _path(state, invocation_id)
-    if path is not None:
+    if path is not None and state.is_dir():
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         path.touch()
 

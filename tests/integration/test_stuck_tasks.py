@@ -35,8 +35,9 @@ def changing():
     shutil.rmtree(state, ignore_errors=True)
 
 
-async def test_a_journal_mismatch_pauses_with_the_reason_and_doctor_lists_it(changing, tmp_path):
+async def test_a_journal_mismatch_pauses_with_the_reason_and_doctor_lists_it(changing, tmp_path, monkeypatch):
     rt, flag = changing
+    monkeypatch.setenv("DALS_STATE_DIR", str(rt.state_dir))  # as `dals lsp` shares its runtime's
     st = rt.status()
     service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
     try:
