@@ -9,8 +9,12 @@
   at the client, and to the turn's end.
 - transcript: `dals.transcript` of that task (about 2N+10 events, more with each follow-up),
   round trip at the client, R times.
+- delta latency: tasks on the OpenAI-compatible double (tests/support/openai_double.py), whose
+  final answers stream word by word (`stream_gap` apart); for each text chunk, the time from the
+  double writing it to the `dals/taskDelta` carrying it at the client (the double's answer to a
+  prompt without a plan, "No plan in the prompt.", is 5 chunks).
 Targets (issue 19): follow-up → first new event <= 300 ms on a 200-step history; transcript of a
-1,000-event task <= 200 ms.
+1,000-event task <= 200 ms; delta latency p95 <= 50 ms.
 """
 from __future__ import annotations
 
@@ -25,6 +29,7 @@ import harness as h  # noqa: E402
 
 TARGET_FOLLOW_UP_MS = 300.0
 TARGET_TRANSCRIPT_MS = 200.0
+TARGET_DELTA_P95_MS = 50.0
 
 
 def plan(lines: int) -> str:
@@ -41,7 +46,15 @@ async def main() -> int:
     rounds = args.rounds or (3 if args.quick else 7)
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
-    first_ms, end_ms, transcript_ms = [], [], []
+    first_ms, end_ms, transcript_ms, delta_ms = [], [], [], []
+    repo = str(Path(__file__).resolve().parents[1])
+    sys.path.insert(0, repo)
+    from tests.support.openai_double import OpenAIDouble
+
+    double = OpenAIDouble(model="double").start()
+    double.stream_gap = 0.02
+    import os
+    os.environ.update({"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "bench-key"})
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         async with h.lsp_client(ws, env=h.lsp_env("hint")) as client:
@@ -66,15 +79,29 @@ async def main() -> int:
                 print(f"  round {r + 1}: first event {first_ms[-1]:.0f} ms, turn end {end_ms[-1]:.0f} ms, "
                       f"transcript {transcript_ms[-1]:.0f} ms ({len(got['markdown']):,} chars)", flush=True)
             events = len((await client.command("dals.showTask", {"taskId": task_id}))["events"])
+            for r in range(rounds):  # delta latency, one streamed task at a time
+                double.stream_log.clear()
+                tid = (await client.command("dals.startTask", {"prompt": f"Deltas {r}",
+                                                               "model": "openai-chat:double"}))["taskId"]
+                await client.wait_finished(tid, timeout=120)
+                sent = [(t, d["choices"][0]["delta"]["content"]) for t, d in double.stream_log
+                        if isinstance(d, dict) and d.get("choices") and d["choices"][0]["delta"].get("content")]
+                got = client.deltas.get(tid, [])
+                assert [x for _, x in sent] == [d["text"] for d in got], (sent[:3], got[:3])
+                delta_ms += [(d["receivedAt"] - t) * 1e3 for (t, _), d in zip(sent, got)]
+                print(f"  deltas {r + 1}: {len(got)} chunks, p50 {h.pct(delta_ms[-len(got):], 50):.1f} ms", flush=True)
+    double.stop()
     print(f"\n## Conversations (history of {2 * lines + 1} journaled steps; transcript of up to {events} events; ms)\n")
     print(h.table(["measure", "n", "p50 ms", "p95 ms", "max ms"], [
         h.summary_row("dals.followUp → first new event at the client", first_ms),
         h.summary_row("dals.followUp → the turn's end at the client (2 model requests, 1 tool)", end_ms),
-        h.summary_row(f"dals.transcript round trip ({events} events)", transcript_ms)]))
+        h.summary_row(f"dals.transcript round trip ({events} events)", transcript_ms),
+        h.summary_row("text chunk written by the model double → dals/taskDelta at the client", delta_ms)]))
     f50, t50 = h.median(first_ms), h.median(transcript_ms)
     print(f"\ntarget follow-up → first event <= {TARGET_FOLLOW_UP_MS:.0f} ms: {h.met(f50, TARGET_FOLLOW_UP_MS)} "
           f"(median {f50:.0f} ms); transcript <= {TARGET_TRANSCRIPT_MS:.0f} ms: "
-          f"{h.met(t50, TARGET_TRANSCRIPT_MS)} (median {t50:.0f} ms)")
+          f"{h.met(t50, TARGET_TRANSCRIPT_MS)} (median {t50:.0f} ms); delta p95 <= {TARGET_DELTA_P95_MS:.0f} ms: "
+          f"{h.met(h.pct(delta_ms, 95), TARGET_DELTA_P95_MS)} ({h.pct(delta_ms, 95):.1f} ms)")
     return 0
 
 

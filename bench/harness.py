@@ -369,6 +369,7 @@ async def lsp_client(workspace: Path, init_options: dict | None = None,
 
     client = DalsClient(dict(os.environ) | (env or {}), workspace)
     client.events = _StampedEvents()
+    client.deltas = _StampedEvents()  # dals/taskDelta, stamped alike
     t0 = time.perf_counter()
     await client.start(init_options)
     client.init_ms = (time.perf_counter() - t0) * 1e3

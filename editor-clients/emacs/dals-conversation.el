@@ -17,6 +17,8 @@
 (require 'dals-tasks)
 
 (defvar-local dals--transcript-task nil "The task whose transcript this buffer shows.")
+(defvar-local dals--transcript-live nil
+  "(SEQ . TEXT): the model's text in flight, shown under the transcript until event SEQ comes.")
 
 ;;;###autoload
 (defun dals-follow-up (task-id prompt)
@@ -45,14 +47,35 @@ It reaches the model with the task's next request."
 (defun dals--transcript-buffer-name (task-id)
   (format "*DALS transcript %s*" task-id))
 
+(defvar-local dals--transcript-markdown "" "The server's latest transcript in this buffer.")
+
+(defun dals--transcript-render (buffer)
+  "Show BUFFER's transcript, then the live text if any, keeping point where it was."
+  (with-current-buffer buffer
+    (let ((inhibit-read-only t) (pos (point)))
+      (erase-buffer)
+      (insert dals--transcript-markdown)
+      (when dals--transcript-live
+        (insert "\n## Agent (writing…)\n\n" (cdr dals--transcript-live) "\n"))
+      (goto-char (min pos (point-max))))))
+
 (defun dals--transcript-fill (buffer markdown)
-  "Put MARKDOWN in BUFFER, keeping point where it was."
+  "Put MARKDOWN, the server's transcript, in BUFFER."
   (when (and markdown (buffer-live-p buffer))
     (with-current-buffer buffer
-      (let ((inhibit-read-only t) (pos (point)))
-        (erase-buffer)
-        (insert markdown)
-        (goto-char (min pos (point-max)))))))
+      (setq dals--transcript-markdown markdown))
+    (dals--transcript-render buffer)))
+
+(defun dals--transcript-on-delta (_server delta)
+  "Append DELTA's text to the live text of its task's transcript buffer, if one is shown."
+  (let ((buffer (get-buffer (dals--transcript-buffer-name (plist-get delta :taskId))))
+        (seq (plist-get delta :seq)))
+    (when buffer
+      (with-current-buffer buffer
+        (unless (equal (car dals--transcript-live) seq)
+          (setq dals--transcript-live (cons seq "")))
+        (setcdr dals--transcript-live (concat (cdr dals--transcript-live) (plist-get delta :text))))
+      (dals--transcript-render buffer))))
 
 ;;;###autoload
 (defun dals-transcript (task-id)
@@ -74,11 +97,15 @@ It reaches the model with the task's next request."
   "Fetch the transcript again when EVENT is for a task whose transcript is shown."
   (let ((buffer (get-buffer (dals--transcript-buffer-name (plist-get event :taskId)))))
     (when buffer
+      (with-current-buffer buffer
+        (when (and dals--transcript-live (>= (plist-get event :seq) (car dals--transcript-live)))
+          (setq dals--transcript-live nil)))
       (dals--command-async server "dals.transcript" (list :taskId (plist-get event :taskId))
                            (lambda (result)
                              (dals--transcript-fill buffer (plist-get result :markdown)))))))
 
 (add-hook 'dals-task-event-functions #'dals--transcript-on-event)
+(add-hook 'dals-task-delta-functions #'dals--transcript-on-delta)
 
 (provide 'dals-conversation)
 ;;; dals-conversation.el ends here

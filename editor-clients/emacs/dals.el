@@ -447,6 +447,15 @@ A buffer with unsaved changes is left alone."
   "Handle `dals/taskEvent' from SERVER: one journaled step of a task, EVENT."
   (dals--handle-event server event))
 
+(defvar dals-task-delta-functions nil
+  "Functions called with SERVER and DELTA (plist :taskId :seq :text) for each `dals/taskDelta':
+live text of a model response in flight, not journaled (the event that follows is the truth).")
+
+(cl-defmethod eglot-handle-notification
+  (server (_method (eql 'dals/taskDelta)) &rest delta)
+  "Handle `dals/taskDelta' from SERVER: a piece of live model text, DELTA."
+  (run-hook-with-args 'dals-task-delta-functions server delta))
+
 ;;;; Mode line, from $/progress
 
 (defvar dals--progress (make-hash-table :test #'equal)

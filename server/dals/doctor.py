@@ -2,8 +2,9 @@
 
 Checks, without starting anything: the state dir, the Restate server (binary or external), the
 runtime and its worker, the kept ports, the settings, the model and its provider's key (its
-presence, never its value), whether the provider's base URL answers, and the MCP servers (each
-started and asked for its tools: `mcp_doctor.py`). Exit 1 when something
+presence, never its value), whether the provider's base URL answers, the MCP servers (each
+started and asked for its tools: `mcp_doctor.py`), and tasks stuck on a failure that no retry can
+fix (a journal mismatch, a serialization error: `client/failures.py`). Exit 1 when something
 blocks tasks (a FAIL), else 0.
 """
 from __future__ import annotations
@@ -23,6 +24,7 @@ from . import env_vars
 from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from .agent.providers import base_url, key_hint, key_present, provider_of, redact, split
 from .client.endpoints import get_status, sync_client
+from .client.failures import describe as describe_failure
 from .client.pricing import PriceError, parse_prices
 from .lsp.config import Config
 from .mcp_doctor import check_mcp
@@ -131,6 +133,44 @@ def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
     return out, st
 
 
+STUCK_SQL = ("SELECT id, target_service_key, status, last_failure, last_failure_error_code FROM sys_invocation "
+             "WHERE target_service_name = 'AgentTask' AND target_handler_name = 'run' "
+             "AND status IN ('backing-off', 'paused')")
+
+
+def _query(admin: str, sql: str) -> list[dict]:
+    reply = httpx.post(f"{admin}/query", json={"query": sql}, headers={"accept": "application/json"},
+                       timeout=HTTP_TIMEOUT)
+    reply.raise_for_status()
+    return reply.json().get("rows", [])
+
+
+def check_tasks(st: dict | None) -> list[Check]:
+    """Tasks whose invocation fails the same way on every attempt (listed one per line)."""
+    if not st or not st["restate"]["healthy"]:
+        return []
+    admin = st["restate"]["admin"]
+    try:
+        rows = _query(admin, STUCK_SQL)
+        out = []
+        for row in rows:
+            text = row.get("last_failure")
+            if not text:  # a paused invocation keeps its last error among its journal events
+                events = _query(admin, "SELECT event_json FROM sys_journal_events WHERE id = '"
+                                + str(row["id"]).replace("'", "''") + "' AND event_type = 'TransientError' "
+                                "ORDER BY appended_at DESC LIMIT 1")
+                event = json.loads(events[0]["event_json"]) if events else {}
+                text = f"[{event.get('error_code')}] {event.get('error_message', '')}" if event else None
+            failure = describe_failure(row.get("last_failure_error_code"), text)
+            if failure:
+                first_line = (failure["message"].splitlines() or [""])[0][:160]
+                out.append(Check("tasks", "warn", f"task {row['target_service_key']} is stuck: {failure['kind']} "
+                                 f"({first_line})", failure["fix"]))
+    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+        return [Check("tasks", "warn", f"could not list stuck tasks: {type(e).__name__}: {e}")]
+    return out or [Check("tasks", "ok", "no task is stuck on a failure that retrying cannot fix")]
+
+
 def check_ports(lay: Layout) -> list[Check]:
     kept = lay.kept_ports() if lay.root.exists() else None
     if kept is None:
@@ -225,7 +265,7 @@ def run_checks(workspace: Path) -> list[Check]:
     lay = Layout(root)
     checks = [check_state_dir(root), check_restate()]
     runtime, st = check_runtime(lay)
-    checks += runtime + check_ports(lay)
+    checks += runtime + check_tasks(st) + check_ports(lay)
     cfg = Config.for_workspace(workspace)
     checks += check_settings(cfg)
     checks += check_model(cfg, (st or {}).get("worker", {}).get("pid"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
 from dals.terminal_follow import follow
+from tests.support.runtime import FORCE_REPLAY
 
 STEPS = 15
 
@@ -51,8 +52,10 @@ async def test_pushed_events_are_what_restate_holds(runtime, tmp_path, monkeypat
     finally:
         service.close_hints()
         await service.api.aclose()
-    # pushes stood in for most reads (seen: 4 reads against 26 for 33 events)
-    assert pushed_reads <= len(shown) / 3 and pushed_reads < reads, (pushed_reads, reads)
+    # pushes stood in for most reads (seen: 4 reads against 26 for 33 events); not under forced
+    # replay, where every step is a new attempt (no push is sent for what a replay writes again)
+    if not FORCE_REPLAY:
+        assert pushed_reads <= len(shown) / 3 and pushed_reads < reads, (pushed_reads, reads)
 
 
 async def test_a_task_from_before_conversations_journals_as_before(runtime, tmp_path, monkeypatch):

@@ -79,6 +79,8 @@ class ProviderDouble:
         self.fail_status = 503
         self.fail_from_step = 0
         """``fail_until`` applies only to steps at or after this one."""
+        self.stream_log: list[tuple[float, Any]] = []
+        """(time.time() when written, data) of every server-sent event of streamed answers."""
         self.stream_gap = 0.0
         """Seconds between the server-sent events of a streamed answer (the first goes at once)."""
         self.retry_after_ms = 10
@@ -346,5 +348,8 @@ class _Handler(BaseHTTPRequestHandler):
                     if double._stopping.wait(double.stream_gap):
                         break
                 self.wfile.write(piece)
+                if reply.events is not None:
+                    self.wfile.flush()
+                    double.stream_log.append((time.time(), reply.events[i][1]))
         except _CONNECTION_DROPS:
             self.close_connection = True

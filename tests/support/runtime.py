@@ -12,6 +12,8 @@ from pathlib import Path
 from dals.runtime.children import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
+# `make test-replay`: every task replays its journal after each step (model requests get replayed)
+FORCE_REPLAY = os.environ.get("DALS_FORCE_REPLAY") == "1"
 DALS = str(Path(sys.executable).parent / "dals")
 
 

@@ -434,3 +434,20 @@ sys.stdin.read()
 
 (provide 'dals-test)
 ;;; dals-test.el ends here
+
+(ert-deftest dals-test-transcript-shows-live-text-until-its-event ()
+  (require 'dals-conversation)
+  (let ((buffer (get-buffer-create (dals--transcript-buffer-name "t-live"))))
+    (unwind-protect
+        (progn
+          (dals--transcript-fill buffer "# T\n")
+          (dals--transcript-on-delta nil '(:taskId "t-live" :seq 5 :text "Hel"))
+          (dals--transcript-on-delta nil '(:taskId "t-live" :seq 5 :text "lo"))
+          (should (equal (with-current-buffer buffer (buffer-string))
+                         "# T\n\n## Agent (writing…)\n\nHello\n"))
+          ;; the event it becomes ends the live text (the transcript is then fetched again)
+          (cl-letf (((symbol-function 'dals--command-async) #'ignore))
+            (dals--transcript-on-event nil '(:taskId "t-live" :seq 5)))
+          (dals--transcript-fill buffer "# T\n\n## Agent\n\nHello.\n")
+          (should (equal (with-current-buffer buffer (buffer-string)) "# T\n\n## Agent\n\nHello.\n")))
+      (kill-buffer buffer))))

@@ -6,6 +6,7 @@ import * as vscode from 'vscode';
 import { Approvals } from './approvals';
 import { eventsUri, taskIdOfUri, TaskDocuments, transcriptUri } from './documents';
 import { eventsDocument, taskPickItem } from './labels';
+import { LiveTranscripts } from './liveTranscripts';
 import { errorMessage, logError } from './logging';
 import { Status } from './protocol';
 import { ServerConnection } from './server';
@@ -23,10 +24,11 @@ export interface CommandContext {
     approvals: Approvals;
     view: vscode.TreeView<Node>;
     tree: TaskTreeProvider;
+    transcripts: LiveTranscripts;
 }
 
 export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
-    const { connection, sync, docs, approvals, view, tree } = ctx;
+    const { connection, sync, docs, approvals, view, tree, transcripts } = ctx;
     const api = connection.api;
     const register = (id: string, run: (...args: unknown[]) => Promise<unknown>) =>
         vscode.commands.registerCommand(id, async (...args: unknown[]) => {
@@ -128,6 +130,7 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
                 const uri = transcriptUri(taskId);
                 docs.set(uri, (await api.transcript(taskId)).markdown);
                 await vscode.commands.executeCommand('markdown.showPreview', uri);
+                await transcripts.refresh(taskId);
             }
         }),
         register('dals.client.showPending', async (arg) => {

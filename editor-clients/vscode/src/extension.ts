@@ -4,6 +4,7 @@ import { Approvals } from './approvals';
 import { registerCommands } from './commands';
 import { eventsUri, openEventsTaskIds, openTranscriptTaskIds, SCHEME, TaskDocuments, transcriptUri } from './documents';
 import { eventsDocument } from './labels';
+import { LiveTranscripts } from './liveTranscripts';
 import { createLogChannel, logError } from './logging';
 import { ServerConnection } from './server';
 import { configurationChange } from './settings';
@@ -27,6 +28,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     const sync = new TaskSync(connection.api, store, (what, error) => logError(what, error));
     const docs = new TaskDocuments();
     const approvals = new Approvals(connection.api, sync, docs);
+    const transcripts = new LiveTranscripts(connection.api, (id, text) => docs.set(transcriptUri(id), text),
+        (id) => openTranscriptTaskIds().includes(id), (what, error) => logError(what, error));
     const tree = new TaskTreeProvider(store, sync);
     const view = vscode.window.createTreeView('dals.tasks', { treeDataProvider: tree, showCollapseAll: true });
     const refresh = () => sync.refresh().catch((error) => logError('dals.listTasks', error));
@@ -39,7 +42,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
         channel, docs, tree, view, new TaskStatusBar(store),
         { dispose: () => clearInterval(poll) },
         vscode.workspace.registerTextDocumentContentProvider(SCHEME, docs),
-        ...registerCommands({ connection, sync, docs, approvals, view, tree }),
+        ...registerCommands({ connection, sync, docs, approvals, view, tree, transcripts }),
         store.onPendingApproval((task, pending) => {
             approvals.review(task, pending).catch((error) => logError(`approval ${task.taskId}`, error));
         }),
@@ -48,13 +51,9 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
             for (const id of openEventsTaskIds().filter((t) => ids.includes(t) && store.hasHistory(t))) {
                 docs.set(eventsUri(id), eventsDocument({ ...store.get(id)!, events: store.events(id) }));
             }
-            // and open transcripts (rendered by the server)
-            for (const id of openTranscriptTaskIds().filter((t) => ids.includes(t))) {
-                connection?.api.transcript(id).then((t) => docs.set(transcriptUri(id), t.markdown),
-                    (error) => logError(`dals.transcript ${id}`, error));
-            }
         }),
-        connection.onDidReceiveTaskEvent((ev) => sync.handleEvent(ev)),
+        connection.onDidReceiveTaskEvent((ev) => { sync.handleEvent(ev); transcripts.onEvent(ev); }),
+        connection.onDidReceiveTaskDelta((delta) => transcripts.onDelta(delta)),
         connection.onDidStart(() => void refresh()),
         vscode.workspace.onDidChangeConfiguration((e) => {
             const change = configurationChange(e);

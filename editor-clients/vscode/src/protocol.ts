@@ -16,6 +16,14 @@ export const SERVER_COMMANDS = {
 } as const;
 
 export const TASK_EVENT = 'dals/taskEvent';
+export const TASK_DELTA = 'dals/taskDelta';
+
+/** Live text of the model response that will become event `seq` (not journaled). */
+export interface TaskDelta {
+    taskId: string;
+    seq: number;
+    text: string;
+}
 
 export const STATUSES = [
     'queued', 'running', 'waiting', 'retrying', 'paused', 'succeeded', 'failed', 'cancelled',

@@ -10,7 +10,7 @@ import {
 } from 'vscode-languageclient/node';
 import { answerDiagnostics } from './editorDiagnostics';
 import { logError, logInfo } from './logging';
-import { DalsApi, TASK_EVENT, TaskEvent } from './protocol';
+import { DalsApi, TASK_DELTA, TASK_EVENT, TaskDelta, TaskEvent } from './protocol';
 import { firstWorkspaceFolder, readSettings, serverExecutable } from './settings';
 import { initializationOptions, serverSettings } from './settingsModel';
 
@@ -20,10 +20,13 @@ export class ServerConnection implements vscode.Disposable {
     private starting: Promise<LanguageClient | undefined> = Promise.resolve(undefined);
     private readonly startedEmitter = new vscode.EventEmitter<void>();
     private readonly taskEventEmitter = new vscode.EventEmitter<TaskEvent>();
+    private readonly taskDeltaEmitter = new vscode.EventEmitter<TaskDelta>();
     /** Fired each time a `dals lsp` is up (first start and every restart). */
     readonly onDidStart = this.startedEmitter.event;
     /** Every `dals/taskEvent` notification. */
     readonly onDidReceiveTaskEvent = this.taskEventEmitter.event;
+    /** Every `dals/taskDelta` notification: live model text, not journaled. */
+    readonly onDidReceiveTaskDelta = this.taskDeltaEmitter.event;
 
     constructor(private readonly channel: vscode.LogOutputChannel) {}
 
@@ -53,6 +56,7 @@ export class ServerConnection implements vscode.Disposable {
         await this.stopClient();
         this.startedEmitter.dispose();
         this.taskEventEmitter.dispose();
+        this.taskDeltaEmitter.dispose();
     }
 
     private async execute(command: string, arg: object): Promise<unknown> {
@@ -80,6 +84,7 @@ export class ServerConnection implements vscode.Disposable {
         const client = new LanguageClient('dals', 'DALS', serverOptions, clientOptions);
         client.onNotification(TASK_EVENT, (ev: TaskEvent) => this.taskEventEmitter.fire(ev));
         answerDiagnostics(client);
+        client.onNotification(TASK_DELTA, (delta: TaskDelta) => this.taskDeltaEmitter.fire(delta));
         logInfo(`starting ${command} lsp`);
         try {
             await client.start();

@@ -31,11 +31,13 @@ def socket_path(url: str) -> str:
     path = url[len(UNIX):]
     if len(os.fsencode(path)) <= SUN_PATH_MAX:
         return path
-    directory, name = os.path.split(path)
-    fd = _dir_fds.get(directory)
+    base = os.path.dirname(path)
+    while not os.path.isdir(base) and os.path.dirname(base) != base:
+        base = os.path.dirname(base)  # the socket's directory may not exist yet (Restate starting)
+    fd = _dir_fds.get(base)
     if fd is None:
-        fd = _dir_fds[directory] = os.open(directory, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
-    return f"/proc/self/fd/{fd}/{name}"
+        fd = _dir_fds[base] = os.open(base, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    return f"/proc/self/fd/{fd}/{os.path.relpath(path, base)}"
 
 
 def base_url(url: str) -> str:

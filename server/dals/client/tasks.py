@@ -16,16 +16,19 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from .. import cancel_marks
 from ..event_wakeups import HintListener, registry_dir
 from ..settings import state_dir, workers_local
 from ..trust.client_keys import signing_key
 from ..trust.signed_input import sign
+from .failures import describe as describe_failure
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
 SERVICE = "AgentTask"
 TERMINAL = ("succeeded", "failed", "cancelled")
 STATUSES = ("queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled")
+PAGE = 500  # events per `AgentTask/events` answer
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
 
@@ -79,7 +82,8 @@ def side_channels() -> dict[str, str]:
     """Spec fields for workers on this machine (loopback hints, the state dir's editor registry)
     or elsewhere (both through Restate), from `DALS_WORKERS`."""
     local = workers_local()
-    return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate"}
+    return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate",
+            "notesRead": "step" if local else "call"}
 
 
 def _sql_str(value: str) -> str:
@@ -109,9 +113,16 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
         elif inv == "paused":
             status = "paused"
         elif inv in ("completed",) and status not in TERMINAL:
-            status = "failed"
+            ended = str(invocation.get("completion_failure") or "")
+            # 409: cancelled or killed by Restate before the handler could write its final event
+            status = "cancelled" if ended.startswith("[409]") else "failed"
+            if ended and not s.get("error"):
+                s["error"] = ended[:500]
         if inv in ("backing-off", "paused") and invocation.get("last_failure"):
             s["lastFailure"] = str(invocation["last_failure"])[:500]
+            failure = describe_failure(invocation.get("last_failure_error_code"), s["lastFailure"])
+            if failure:  # the same on every attempt: not `retrying`, waiting for someone to act
+                s["failure"], status = failure, "paused"
     s["status"] = status
     s["invocationId"] = invocation.get("id") if invocation else None
     return s
@@ -155,8 +166,8 @@ class TaskService:
     async def _invocations(self, task_id: str | None = None) -> dict[str, dict]:
         where = f" AND target_service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
-            "SELECT id, target_service_key, target_handler_name, status, last_failure, created_at "
-            f"FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
+            "SELECT id, target_service_key, target_handler_name, status, last_failure, last_failure_error_code, "
+            f"completion_failure, created_at FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
             f"AND target_handler_name IN ('run', 'follow_up'){where}")
         latest: dict[str, dict] = {}
         for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
@@ -231,7 +242,7 @@ class TaskService:
         events: list[dict] = []
         # Invocation before state: a run seen completed has written its final summary already.
         invocation = (await self._invocations(task_id)).get(task_id)
-        page = await self.events_since(task_id, 0)
+        page, replayed_all = await asyncio.gather(self.events_since(task_id, 0), self._replayed(task_id))
         summary = page["summary"]
         if summary is None:
             if task_id in self.pending:
@@ -240,16 +251,25 @@ class TaskService:
                 raise UnknownTask(task_id)
             return {"taskId": task_id, "status": "queued", "events": [], "invocationId": invocation["id"]}
         events += page["events"]
-        while events and events[-1]["seq"] < summary["lastSeq"]:
+        if events and events[-1]["seq"] < summary["lastSeq"]:  # the other pages at once
+            pages = await asyncio.gather(*(self.events_since(task_id, since) for since in
+                                           range(events[-1]["seq"], summary["lastSeq"], PAGE)))
+            for page in pages:
+                if page["events"] and page["events"][0]["seq"] == events[-1]["seq"] + 1:
+                    summary = page["summary"]
+                    events += page["events"]
+        while events and events[-1]["seq"] < summary["lastSeq"]:  # written meanwhile
             page = await self.events_since(task_id, events[-1]["seq"])
             if not page["events"]:
                 break
             summary = page["summary"]
             events += page["events"]
-        replayed = (await self._replayed(task_id)).get(task_id)
+        replayed = replayed_all.get(task_id)
         result = public_summary(summary, invocation, replayed)
         if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])
+            if failure := describe_failure(None, result["lastFailure"]):
+                result["failure"], result["status"] = failure, "paused"
         result["events"] = events
         return result
 
@@ -329,9 +349,23 @@ class TaskService:
         return invocation["id"]
 
     async def cancel(self, task_id: str) -> dict[str, Any]:
-        """Cancel through the task's own `cancel` handler, which checks that the user asked."""
+        """Cancel through the task's own `cancel` handler, which checks that the user asked. A task
+        stuck on a failure no retry fixes cannot run its own cancel (every attempt fails before it
+        hears it): Restate kills its invocation instead, through the admin API (which only the
+        user reaches on the embedded runtime)."""
+        stuck = (await self.show(task_id)).get("failure")
         invocation_id = await self._invocation_id(task_id)
-        await self.api.call(SERVICE, task_id, "cancel", self.signed("cancel", task_id, {"invocationId": invocation_id}))
+        if stuck:
+            code = await self.api.invocation_action(invocation_id, "kill")
+            if code >= 400 and code != 409:
+                raise RestateUnavailable(f"cancel refused by Restate ({code})")
+        else:
+            got = await self.api.call(SERVICE, task_id, "cancel",
+                                      self.signed("cancel", task_id, {"invocationId": invocation_id}))
+            if isinstance(got, dict) and got.get("refused"):
+                raise RestateUnavailable(f"the worker refused the cancel: {got['refused']} (see docs/security.md)")
+            if workers_local():  # for an attempt whose stream Restate has closed
+                cancel_marks.mark(state_dir(), invocation_id)
         shown = await self.show(task_id)
         status = shown["status"] if shown["status"] in TERMINAL else "cancelled"
         return {"taskId": task_id, "status": status}

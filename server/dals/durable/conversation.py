@@ -28,7 +28,23 @@ async def load(ctx: ObjectContext) -> list[ModelMessage]:
 
 
 def save(ctx: ObjectContext, messages: list[ModelMessage]) -> None:
-    ctx.set(HISTORY, ModelMessagesTypeAdapter.dump_python(messages, mode="json"))
+    """Keep the history. What a replay of the turn writes must be what it wrote (Restate compares
+    a replayed state write with the journal's), so values pydantic-ai makes up at run time and
+    not from the journal (run ids, the clock reading of each request) are left out."""
+    ctx.set(HISTORY, [_stable(m) for m in ModelMessagesTypeAdapter.dump_python(messages, mode="json")])
+
+
+RUN_TIME_FIELDS = ("run_id", "conversation_id")
+
+
+def _stable(message: dict[str, Any]) -> dict[str, Any]:
+    for name in RUN_TIME_FIELDS:
+        message.pop(name, None)
+    if message.get("kind") == "request":  # a response's time is the journaled response's own
+        message.pop("timestamp", None)
+        for part in message.get("parts", []):
+            part.pop("timestamp", None)
+    return message
 
 
 class Turn:

@@ -16,12 +16,25 @@ before the acknowledgement, which keeps Guarantees 1 and 4 (DESIGN.md):
 
 Between two steps the handler only computes and buffers journal commands (`ctx.set`), which reach
 Restate in order after the pending entry; a crash there loses the in-memory work, and the re-run
-step is the one in flight, as before. The steps that go eager are those that call `run` here
-(`JournaledModel`'s and `JournalRunner`'s); restate-sdk has no public hook for the rest, so
-`install` wraps the SDK's wait on Restate's stream on the context instance (one per invocation
-attempt) and relies on how `run_typed` hands back its future; `supported()` says whether the SDK
-still has these (`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and
-without them the steps are plain `run_typed`.
+step is the one in flight, as before.
+
+Cancellation (Restate's cancel signal, a `TerminalError` 409 at the handler's next wait) is the one
+outcome that a replay could see at another point than the attempt that wrote the journal: the
+attempt may have gone on with a step's value before the signal came, while a replay reads the
+signal first if Restate journaled it before the step's completion (always so when the attempt could
+not read it: with `DALS_FORCE_REPLAY`, or a stream Restate had closed). So a step's wait always
+ends with the step's own journaled outcome: a cancel seen during it is kept, the step's action, if
+it is still running, is stopped and fails the step with `TerminalError("cancelled", 409)`
+(journaled), and a kept cancel is raised at the handler's next wait on Restate, or fails the next
+step the same way. An attempt and its replays hear of the cancel at the same point, whatever the
+order of the signal and the completion in the journal.
+
+The steps that go eager are those that call `run` here (`JournaledModel`'s and `JournalRunner`'s);
+restate-sdk has no public hook for the rest, so `install` wraps the SDK's wait on Restate's stream
+on the context instance (one per invocation attempt) and relies on how `run_typed` hands back its
+future; `supported()` says whether the SDK still has these
+(`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and without them the
+steps are plain `run_typed`.
 """
 from __future__ import annotations
 
@@ -31,16 +44,23 @@ import dataclasses
 import inspect
 from typing import Any
 
-from restate import RunOptions
+from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
-from .. import env_vars
+from .. import cancel_marks, env_vars
+from ..settings import state_dir
 from .after_flush import hold_while
 
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
 # Restate's stream is the one the gate lets through.
 _acknowledging = contextvars.ContextVar("dals_eager_acknowledging", default=False)
 _FETCHED = object()  # `produced` resolved by the SDK's future instead: the step was not run here
+MARK_AFTER_S, MARK_EVERY_S = 1.0, 0.25  # when a running step starts looking for a cancel mark, how often
+CANCELLED = 409  # the status code of restate-sdk's cancellation TerminalError
+
+
+def cancelled() -> TerminalError:
+    return TerminalError("cancelled", CANCELLED)
 
 
 def enabled() -> bool:
@@ -62,6 +82,10 @@ class EagerSteps:
         self.pending: asyncio.Task | None = None  # waits for the last eager step's acknowledgement
         self.handle: int | None = None
         self._last: asyncio.Task | None = None  # the latest step's task, pending or not yet
+        self.cancel_kept = False  # a cancel seen while waiting for a step, not yet raised to the handler
+        self._producing: asyncio.Task | None = None  # the task running a step's action right now
+        self._stopping: asyncio.Task | None = None  # that task, when the cancel stops it
+        self._invocation_id = _invocation_id(ctx)
         self._run_typed = ctx.run_typed
         self._poll = ctx.create_poll_or_cancel_coroutine
         ctx.create_poll_or_cancel_coroutine = self._gated_poll
@@ -95,8 +119,41 @@ class EagerSteps:
                 task.exception()  # retrieved: not logged as "never retrieved" when collected
 
     async def _gated_poll(self, unresolved: Any) -> None:
-        await self.settle()
-        return await self._poll(unresolved)
+        if not _acknowledging.get():
+            await self.settle()
+            if self.cancel_kept:  # the handler's next wait after a step that saw the cancel
+                self.cancel_kept = False
+                raise cancelled()
+            return await self._poll(unresolved)
+        while True:  # a step's wait: it ends with the step's journaled outcome
+            try:
+                return await self._poll(unresolved)
+            except TerminalError as e:  # the SDK's poll raises this for the cancel signal only
+                if e.status_code != CANCELLED:
+                    raise
+                self._keep_cancel()  # Restate delivers the signal once: the next poll goes on
+
+    def _keep_cancel(self) -> None:
+        self.cancel_kept = True
+        task = self._producing
+        if task is not None and not task.done():
+            self._stopping = task
+            task.cancel()  # `produce` turns it into the step's failure
+
+    async def _watch_mark(self, task: asyncio.Task) -> None:
+        """A cancel Restate could not tell this attempt (cancel_marks.py): stop the step the same way."""
+        await asyncio.sleep(MARK_AFTER_S)
+        state = state_dir()
+        while self._producing is task and self._stopping is None and not task.done():
+            if await asyncio.to_thread(cancel_marks.marked, state, self._invocation_id):
+                self._keep_cancel()
+                return
+            await asyncio.sleep(MARK_EVERY_S)
+
+    def _told(self, error: BaseException) -> None:
+        """`error` reaches the handler: if it is the cancel, nothing is kept any more."""
+        if isinstance(error, TerminalError) and error.status_code == CANCELLED:
+            self.cancel_kept = False
 
     async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,  # noqa: B008 (as restate)
                   *args: Any, **kwargs: Any) -> Any:
@@ -110,9 +167,24 @@ class EagerSteps:
         produced = asyncio.get_running_loop().create_future()
 
         async def produce(*a: Any, **k: Any) -> Any:
-            value = action(*a, **k)
-            if inspect.isawaitable(value):
-                value = await value
+            if self.cancel_kept:  # cancelled before it started: the step fails without running
+                raise cancelled()
+            me = asyncio.current_task()
+            self._producing = me
+            watch = asyncio.ensure_future(self._watch_mark(me)) if self._invocation_id else None
+            try:
+                value = action(*a, **k)
+                if inspect.isawaitable(value):
+                    value = await value
+            except asyncio.CancelledError:
+                if self._stopping is not me:
+                    raise
+                me.uncancel()
+                raise cancelled() from None
+            finally:
+                self._producing = self._stopping = None
+                if watch is not None:
+                    watch.cancel()
             if not produced.done():
                 produced.set_result(value)
             return value
@@ -126,7 +198,11 @@ class EagerSteps:
         self._last = fetch
         fetch.add_done_callback(lambda _: produced.done() or produced.set_result(_FETCHED))
         if await produced is _FETCHED or fetch.done() or serde.data is None:  # replayed, or it failed
-            return await fetch
+            try:
+                return await fetch
+            except TerminalError as e:
+                self._told(e)
+                raise
         self.pending, self.handle = fetch, future.handle
         return serde.copy()  # what a replay would get
 
@@ -154,6 +230,13 @@ class _Journaled(Serde):
         if self.decoded and buf == self.data:
             return self.value
         return self.inner.deserialize(buf)
+
+
+def _invocation_id(ctx: Any) -> str | None:
+    try:
+        return ctx.request().id
+    except Exception:  # noqa: BLE001 - a context without it: no marks are looked for
+        return None
 
 
 def install(ctx: Any) -> EagerSteps | None:

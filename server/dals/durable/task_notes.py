@@ -1,12 +1,15 @@
 """Changes to a task's files made outside the task (the user, another tool), reported by
 `dals lsp`'s file watcher. Kept beside the task (its `run` handler is exclusive and busy), read by
-the task with a journaled call before each write, so what it learned is part of its journal."""
+the task before each write in a journaled call, or (`TaskSpec.notesRead = "step"`) in a journaled
+step that asks the ingress (`read_since`), so what it learned is part of its journal."""
 from __future__ import annotations
 
 from typing import Any
 
 import restate
 from restate import ObjectContext, ObjectSharedContext
+
+from . import worker_ingress
 
 MAX_NOTES = 1000
 
@@ -25,3 +28,13 @@ async def add(ctx: ObjectContext, note: dict[str, Any]) -> int:
 async def since(ctx: ObjectSharedContext, cursor: int) -> dict[str, Any]:
     notes = await ctx.get("notes") or []
     return {"notes": notes[cursor:], "cursor": len(notes)}
+
+
+async def read_since(task_id: str, cursor: int) -> dict[str, Any]:
+    """`since` through the ingress (from inside a journaled step: no child invocation)."""
+    http = worker_ingress.client()
+    if http is None:
+        raise RuntimeError("DALS_INGRESS_URL is not set: the worker cannot read the task's notes")
+    reply = await http.post(f"/TaskNotes/{task_id}/since", json=cursor)
+    reply.raise_for_status()
+    return reply.json()

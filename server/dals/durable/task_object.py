@@ -2,9 +2,11 @@
 
 `run` (exclusive) runs the pydantic-ai agent with its model wrapped by `JournaledModel` and its
 tools stepping through `JournalRunner`: every model request and tool call is a journaled step, so
-a crash resumes from the journal. `events` (shared) reads the summary and events while `run` is
-going. A VirtualObject rather than a Workflow: Restate can restart an ended VirtualObject
-invocation from a journal index (rewind), not a Workflow.
+a crash resumes from the journal. `run` is the conversation's first turn; each follow-up is an
+invocation of `follow_up` (task_turns.py) running the same `_run` on the kept history
+(conversation.py), with steers read from `TaskInbox` (task_inbox.py). `events` (shared) reads the
+summary and events while `run` is going. A VirtualObject rather than a Workflow: Restate can
+restart an ended VirtualObject invocation from a journal index (rewind), not a Workflow.
 """
 from __future__ import annotations
 
@@ -24,17 +26,16 @@ from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
 
-from .. import editor_presence, env_vars
+from .. import cancel_marks, editor_presence, env_vars
 from ..agent import project_instructions
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
 from ..agent.policy import DEFAULT_ALLOW
-from ..client import endpoints
 from ..event_wakeups import sender as hint_sender
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
-from . import conversation, eager_steps
+from . import conversation, eager_steps, worker_ingress
 from .editor_sessions import lookup as editor_lookup
 from .input_check import Refused, check
 from .journaled_model import JournaledModel
@@ -42,7 +43,7 @@ from .mcp_setup import mcp_toolsets
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
 from .task_inbox import CURSOR as INBOX_CURSOR, Steering
-from .task_notes import since as notes_since
+from .task_notes import read_since as notes_read_since, since as notes_since
 from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import FollowUp, TaskSpec, task_prompt
 
@@ -96,6 +97,7 @@ class JournalRunner:
         self.local_editors = spec.editorLookup == "local"
         self.approval_timeout = timedelta(seconds=spec.approvalTimeoutS) if spec.approvalTimeoutS else None
         self.notes_cursor = 0
+        self.notes_by_step = spec.notesRead == "step"
 
     async def editor_for(self, path):
         """The live editor session that has `path` open (None: any live one), journaled, or None."""
@@ -130,7 +132,15 @@ class JournalRunner:
 
     async def changes(self):
         """Outside changes reported since the last look (a journaled call: replays see the same)."""
-        got = await self.ctx.object_call(notes_since, key=self.task_id, arg=self.notes_cursor)
+        if self.notes_by_step:
+            cursor = self.notes_cursor
+
+            async def read() -> dict[str, Any]:
+                return await notes_read_since(self.task_id, cursor)
+
+            got = await self.run_step("notes since", read, STEP_OPTIONS)
+        else:
+            got = await self.ctx.object_call(notes_since, key=self.task_id, arg=self.notes_cursor)
         self.notes_cursor = got["cursor"]
         return got["notes"]
 
@@ -193,23 +203,15 @@ def _spawn(coro) -> None:
     task.add_done_callback(_background.discard)
 
 
-_ledger_http: httpx.AsyncClient | None = None
-
-
 async def _report_replayed(task_id: str, replayed: dict[str, int]) -> None:
     """Replays are not part of the journal (a replay is the journal read again), so they are
     counted beside it: a one-way call to TaskLedger, outside the durable context."""
-    global _ledger_http
-    ingress = env_vars.text("DALS_INGRESS_URL")
-    if not ingress or replayed.get("requests", 0) <= 0:
+    http = worker_ingress.client()
+    if http is None or replayed.get("requests", 0) <= 0:
         return
-    if _ledger_http is None:
-        # one client for the process: a new one per report loaded the CA bundle (0.05-0.35 s of
-        # CPU) on the worker's event loop after every attempt that replayed something
-        _ledger_http = endpoints.async_client(ingress, timeout=5.0)
     try:
-        await _ledger_http.post(f"/TaskLedger/{task_id}/add_replayed/send", json=replayed,
-                                headers={"idempotency-key": uuid.uuid4().hex})
+        await http.post(f"/TaskLedger/{task_id}/add_replayed/send", json=replayed,
+                        headers={"idempotency-key": uuid.uuid4().hex})
     except httpx.HTTPError as e:
         logging.getLogger("dals.task").warning("could not record replays %s: %s", replayed, e)
 
@@ -247,9 +249,29 @@ async def _refuse_start(ctx: ObjectContext, why: Exception) -> dict[str, Any]:
 
 async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
                follow_up: FollowUp | None = None, summary: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept conversation."""
-    if follow_up is None or summary is None:
-        record = TaskRecord(ctx, spec.model_dump())
+    """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept
+    conversation. Its end (succeeded, failed, cancelled) is written here, in one place."""
+    first = follow_up is None or summary is None
+    record = TaskRecord(ctx, spec.model_dump()) if first else TaskRecord.resume(ctx, summary)
+    try:
+        status, outcome = await _work(ctx, spec, steps, record, None if first else follow_up)
+        at = _iso(await ctx.time())  # a cancel kept from the last step comes here (eager_steps)
+    except TerminalError as e:
+        if e.status_code != eager_steps.CANCELLED:
+            raise
+        # Cancelled (dals.cancelTask), wherever the handler was: Restate raises it once, so this
+        # wait goes on, and the attempt and its replays all come here.
+        record.finish("cancelled", _iso(await ctx.time()))
+        cancel_marks.clear(state_dir(), ctx.request().id)  # outside the journal: idempotent
+        raise
+    record.finish(status, at, **outcome)
+    return record.summary
+
+
+async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
+                record: TaskRecord, follow_up: FollowUp | None) -> tuple[str, dict[str, str]]:
+    """Run the agent for one turn: ("succeeded", {result}) or ("failed", {error}); a cancel raises."""
+    if follow_up is None:
         if spec.conversation:
             ctx.set(SPEC, spec.model_dump(mode="json"))  # what the follow-ups run with
         record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
@@ -258,15 +280,13 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
             record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
         history, cursor = [], 0
     else:
-        record = TaskRecord.resume(ctx, summary)
         prompt = follow_up.prompt
         record.turn_started(prompt, _iso(await ctx.time()))
         history, cursor = await conversation.load(ctx), await ctx.get(INBOX_CURSOR) or 0
     try:
         model = CountingModel(resolve_model(spec.model))
     except ModelConfigError as e:
-        record.finish("failed", _iso(await ctx.time()), error=str(e))
-        return record.summary
+        return "failed", {"error": str(e)}
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     # a task from before conversations replays its journal as it was written: no steers, no history
@@ -295,18 +315,14 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
         if spec.conversation:
             conversation.save(ctx, turn.messages())
     except TerminalError as e:
-        if e.status_code == 409:  # cancelled through the admin API
-            record.finish("cancelled", _iso(await ctx.time()))
+        if e.status_code == eager_steps.CANCELLED:
             raise
-        record.finish("failed", _iso(await ctx.time()), error=e.message)
-        return record.summary
+        return "failed", {"error": e.message}
     except (AgentRunError, UserError) as e:
-        record.finish("failed", _iso(await ctx.time()), error=f"{type(e).__name__}: {e}")
-        return record.summary
+        return "failed", {"error": f"{type(e).__name__}: {e}"}
     if spec.conversation:
         record.message("assistant", str(result.output), _iso(await ctx.time()))
-    record.finish("succeeded", _iso(await ctx.time()), result=str(result.output))
-    return record.summary
+    return "succeeded", {"result": str(result.output)}
 
 
 @agent_task.handler(kind="shared")

@@ -31,6 +31,12 @@ class TaskSpec(BaseModel):
     # to EditorSessions, wherever the worker runs) or "local" (the state dir's registry, in a
     # journaled step: no invocation). Fixed for the task's life, for the same reason.
     editorLookup: Literal["restate", "local"] = "restate"
+    # How the task reads outside changes to its files from TaskNotes: "call" (a journaled call, the
+    # only way before) or "step" (a journaled step that asks the ingress). A call is a child
+    # invocation, which restate-sdk cancels along with the task by writing a command at the point
+    # where the task hears the cancel: a replay that hears it at another point (forced replay, a
+    # stream Restate had closed) no longer matches its journal. Fixed for the task's life.
+    notesRead: Literal["call", "step"] = "call"
     # MCP servers (see dals.agent.mcp_handoff.spec_field): their names, the `ref` of their stored
     # configuration, `allow`, `timeoutS` and configuration `problems`. Never `env`/`headers` values:
     # this spec is the handler's journaled input.

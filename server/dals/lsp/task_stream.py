@@ -153,6 +153,9 @@ class Progress:
 
     async def update(self, summary: dict | None, event: dict) -> None:
         if self.state == "new":
+            turns = (summary or {}).get("turns", 1)
+            if turns > 1:  # a follow-up's turn: a token of its own (a client keeps ended ones)
+                self.token = f"{self.token}-turn{turns}"
             if not self._supported():
                 self.state = "off"
                 return

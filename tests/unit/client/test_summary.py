@@ -34,3 +34,29 @@ def test_titles():
     assert title_of("\n  Fix the bug\nmore") == "Fix the bug"
     assert len(title_of("x" * 200)) == 58
     assert title_of("   ") == "task"
+
+
+def test_a_failure_no_retry_can_fix_is_paused_at_once_with_the_reason():
+    mismatch = ("[570 Journal mismatch] Found a mismatch between the code paths taken during the previous "
+                "execution and the paths taken during this execution.")
+    s = public_summary(BASE, {"id": "inv_1", "status": "backing-off", "last_failure": mismatch,
+                              "last_failure_error_code": "570"}, 0)
+    assert s["status"] == "paused" and s["lastFailure"] == mismatch
+    assert s["failure"]["kind"] == "journal mismatch" and s["failure"]["retryable"] is False
+    assert "dals.resumeTask" in s["failure"]["fix"] and "dals.cancelTask" in s["failure"]["fix"]
+    # the code read from the text when the column is empty; serialization errors too
+    assert public_summary(BASE, {"id": "i", "status": "backing-off", "last_failure": mismatch}, 0)["status"] == "paused"
+    ser = public_summary(BASE, {"id": "i", "status": "backing-off",
+                                "last_failure": "TypeError('Object of type set is not JSON serializable')"}, 0)
+    assert ser["status"] == "paused" and ser["failure"]["kind"] == "serialization error"
+    # what a retry may fix stays `retrying`, without a `failure`
+    busy = public_summary(BASE, {"id": "i", "status": "backing-off", "last_failure": "[RT0010] worker unreachable",
+                                 "last_failure_error_code": "RT0010"}, 0)
+    assert busy["status"] == "retrying" and "failure" not in busy
+
+
+def test_an_invocation_that_ended_without_a_final_event_says_why():
+    s = public_summary(BASE, {"id": "i", "status": "completed", "completion_failure": "[500] boom"}, 0)
+    assert s["status"] == "failed" and s["error"] == "[500] boom"
+    killed = public_summary(BASE, {"id": "i", "status": "completed", "completion_failure": "[409] killed"}, 0)
+    assert killed["status"] == "cancelled" and killed["error"] == "[409] killed"

@@ -4,6 +4,7 @@ turn's record goes on from the summary (seq, usage, turns, pushes)."""
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, UserPromptPart
@@ -12,6 +13,9 @@ from pydantic_ai.models.function import FunctionModel
 from dals.durable import conversation, task_record
 from dals.durable.task_record import TaskRecord
 from tests.unit.durable.test_task_record_push import FakeContext, Sent
+
+
+FIXED = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
 
 class StateContext(FakeContext):
@@ -78,3 +82,18 @@ def test_a_follow_up_record_goes_on_from_the_summary(monkeypatch):
     assert s["turns"] == 2 and s["lastSeq"] == 3 and s["status"] == "running" and s["result"] is None
     event = ctx.state[task_record.event_key(3)]
     assert event["kind"] == "message" and event["detail"] == {"role": "user", "text": "more please", "turn": 2}
+
+
+async def test_a_replayed_turn_writes_the_same_history():
+    """Restate compares a replayed state write with the journal's: what pydantic-ai makes up at
+    run time (run ids, request times) is not kept."""
+    def history(run_id: str):
+        return [ModelRequest(parts=[UserPromptPart("hi")], run_id=run_id),
+                ModelResponse(parts=[TextPart("yo")], run_id=run_id, timestamp=FIXED)]
+
+    first, again = StateContext(), StateContext()
+    conversation.save(first, history("run-1"))
+    conversation.save(again, history("run-2"))  # built later: other request timestamps too
+    assert first.state == again.state
+    loaded = await conversation.load(first)
+    assert loaded[1].timestamp == FIXED and loaded[0].parts[0].content == "hi"

@@ -7,7 +7,7 @@ import asyncio
 import inspect
 
 import pytest
-from restate import RunOptions
+from restate import RunOptions, TerminalError
 from restate.serde import JsonSerde
 
 from dals.durable import eager_steps
@@ -220,3 +220,52 @@ async def test_with_the_sdks_default_serde_a_step_is_a_plain_run():
     ctx.ack(0)  # Restate's acknowledgement, which a plain run waits for
     assert await steps.run("one", lambda: answer({"a": 1})) == {"a": 1}
     assert not steps.unacknowledged()
+
+
+class CancelledContext(FakeContext):
+    """Restate's cancel signal: the first poll of a handle in `cancel_at` raises the SDK's
+    TerminalError 409 (delivered once); later polls go on."""
+
+    def __init__(self, cancel_at: set[int]):
+        super().__init__()
+        self.cancel_at = cancel_at
+
+    async def create_poll_or_cancel_coroutine(self, handle):
+        if handle in self.cancel_at:
+            self.cancel_at.discard(handle)
+            self.log.append(f"cancel seen at {handle}")
+            raise TerminalError("cancelled", 409)
+        return await super().create_poll_or_cancel_coroutine(handle)
+
+
+async def test_a_cancel_seen_while_a_step_is_acknowledged_comes_at_the_next_wait():
+    """As a replay sees it when Restate journaled the signal before the step's completion: the step's
+    value, then the cancel at the next wait (not at the step, which the handler has gone past)."""
+    ctx = CancelledContext({0})
+    steps = eager_steps.EagerSteps(ctx)
+    assert await steps.run("one", lambda: answer(1), JSON) == 1
+    await settle_loop()
+    assert "cancel seen at 0" in ctx.log and steps.cancel_kept
+    ctx.ack(0)  # the step's wait went on to its completion
+    with pytest.raises(TerminalError) as raised:
+        await ctx.create_poll_or_cancel_coroutine(7)  # e.g. ctx.time()
+    assert raised.value.status_code == 409 and "poll 7" not in ctx.log
+    assert not steps.cancel_kept  # told once: the handler's own waits (its cancel path) go on
+    ctx.ack(8)
+    await ctx.create_poll_or_cancel_coroutine(8)
+
+
+async def test_after_a_kept_cancel_the_next_step_fails_without_running():
+    ctx = CancelledContext({0})
+    steps = eager_steps.EagerSteps(ctx)
+    await steps.run("one", lambda: answer(1), JSON)
+    ctx.ack(0)
+
+    async def two() -> int:
+        ctx.log.append("two ran")
+        return 2
+
+    with pytest.raises(TerminalError) as raised:
+        await steps.run("two", two, JSON)
+    assert raised.value.status_code == 409 and "two ran" not in ctx.log
+    assert not steps.cancel_kept

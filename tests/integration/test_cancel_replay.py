@@ -1,0 +1,264 @@
+"""Cancel at every kind of step, and at a seeded random moment, under forced replay (every step a
+replay): each task ends `cancelled`, with contiguous events, its invocation completed (a journal
+mismatch would leave it backing off, `retrying`). `DALS_CANCEL_SEED` picks the random moments
+(printed on failure); the default seed keeps runs comparable.
+
+The model is the OpenAI test double, whose `holds` keep a model request in flight: "cancel at a
+tool" cancels right after that tool's step, while the next model request is held; commands and
+the waits (approval, editor request) are cancelled while they are in flight.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from dals.client.restate_api import RestateApi
+from dals.client.tasks import TaskService, build_spec
+from dals.editor_presence import publish, registry_dir
+from dals.workspace.confine import workspace_key
+from tests.support.openai_double import OpenAIDouble, conversation_key
+from tests.support.runtime import Runtime
+
+SEED = int(os.environ.get("DALS_CANCEL_SEED", "22"))
+MODEL = "openai-chat:double"
+
+TOOLS = {
+    "list_files": {},
+    "read_file": {"path": "a.txt"},
+    "search": {"pattern": "alpha"},
+    "write_file": {"path": "new.txt", "content": "new\n"},
+    "edit_file": {"path": "a.txt", "old": "alpha", "new": "beta"},
+    "run_command": {"command": "echo ran >> ran.log"},
+}
+
+
+@pytest.fixture(scope="module")
+def replaying():
+    """A runtime whose tasks replay their journal after every step, on the test double."""
+    with OpenAIDouble() as double:
+        state = Path(tempfile.mkdtemp(prefix="dals-cancel-replay-"))
+        rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
+                             "DALS_MODEL": MODEL, "DALS_FORCE_REPLAY": "1"})
+        rt.up()
+        rt.urls = rt.status()["restate"]  # read once: `dals status` is a process of its own
+        yield rt, double
+        rt.down()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture
+async def service(replaying, monkeypatch):
+    monkeypatch.setenv("DALS_STATE_DIR", str(replaying[0].state_dir))  # as `dals lsp` shares its runtime's
+    urls = replaying[0].urls
+    svc = TaskService(RestateApi(urls["ingress"], urls["admin"]))
+    yield svc
+    await svc.api.aclose()
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    (tmp_path / "a.txt").write_text("alpha\n")
+    return tmp_path
+
+
+def plan(*steps: tuple[str, dict]) -> str:
+    return "\n".join(["Cancel me"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])
+
+
+async def start(service: TaskService, workspace: Path, prompt: str, **spec) -> str:
+    body = build_spec(prompt, workspace, MODEL, commands_allow=["*"]) | spec
+    return await service.start(body)
+
+
+async def until(service: TaskService, task_id: str, predicate, what: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = await service.show(task_id)
+        if predicate(shown):
+            return shown
+        assert shown["status"] not in ("failed", "succeeded", "cancelled"), (what, shown["status"], titles(shown))
+        assert time.monotonic() < deadline, f"seed {SEED}: timed out waiting for {what}: {titles(shown)}"
+        await asyncio.sleep(0.05)
+
+
+def titles(shown: dict) -> list[str]:
+    return [e["title"] for e in shown.get("events", [])]
+
+
+async def cancel_and_check(service: TaskService, task_id: str, why: str, held: "Held | None" = None,
+                           timeout: float = 60) -> dict:
+    """Cancel; the task must end `cancelled` (not wedge in `retrying`), events contiguous. A held
+    model request is let go after the cancel: under forced replay the attempt in flight cannot
+    hear the cancel (Restate has closed its stream), so it finishes its step and its replay
+    takes the cancel."""
+    answer = await service.cancel(task_id)
+    assert answer["status"] in ("cancelled", "succeeded"), answer
+    if held is not None:
+        held.event.set()
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = await service.show(task_id)
+        if shown["status"] in ("cancelled", "succeeded", "failed"):
+            break
+        assert time.monotonic() < deadline, (
+            f"seed {SEED}, {why}: still {shown['status']} after cancel: {shown.get('lastFailure')} {titles(shown)}")
+        await asyncio.sleep(0.1)
+    assert shown["status"] == "cancelled", (SEED, why, shown["status"], shown.get("error"), titles(shown))
+    seqs = [e["seq"] for e in shown["events"]]
+    assert seqs == list(range(1, len(seqs) + 1)), (SEED, why, seqs)
+    assert shown["events"][-1]["title"] == "Task cancelled", (SEED, why, titles(shown))
+    rows = await service.api.query(f"SELECT status FROM sys_invocation WHERE id = '{shown['invocationId']}'")
+    assert [r["status"] for r in rows] in ([], ["completed"]), (SEED, why, rows)
+    return shown
+
+
+class Held:
+    """Model request `step` of every task stays in flight until released."""
+
+    def __init__(self, double: OpenAIDouble, step: int):
+        self.double, self.step, self.event = double, step, threading.Event()
+
+    def __enter__(self):
+        self.double.holds[self.step] = self.event
+        return self
+
+    def __exit__(self, *exc):
+        self.event.set()
+        self.double.holds.pop(self.step, None)
+
+    async def reached(self, key_prompt: str, timeout: float = 60) -> None:
+        key = conversation_key(key_prompt)
+        arrived = await asyncio.to_thread(self.double.wait_until, lambda rs: any(
+            r["step"] == self.step and r["key"] == key for r in rs), timeout)
+        assert arrived, f"model request {self.step} never came"
+
+
+async def test_cancel_while_a_command_runs(replaying, service, workspace):
+    """The issue's case: the command answers `cancelled`, and the task really ends so, at once,
+    although Restate has closed the stream of the attempt running the command (cancel_marks.py)."""
+    prompt = plan(("run_command", {"command": "sleep 60 && echo late > late.txt"}))
+    task_id = await start(service, workspace, prompt)
+    await until(service, task_id, lambda s: any(e["kind"] == "model" for e in s["events"]), "the model step")
+    await asyncio.sleep(0.5)  # the command is running
+    started = time.monotonic()
+    shown = await cancel_and_check(service, task_id, "command in flight", timeout=20)
+    assert time.monotonic() - started < 20 and not (workspace / "late.txt").exists()
+    assert [e["kind"] for e in shown["events"]] == ["status", "model", "status"], titles(shown)
+
+
+async def test_cancel_at_a_model_request(replaying, service, workspace):
+    _, double = replaying
+    prompt = plan(("list_files", {}))
+    with Held(double, 1) as held:
+        task_id = await start(service, workspace, prompt)
+        await held.reached(prompt)
+        shown = await cancel_and_check(service, task_id, "model request in flight", held)
+    # the request in flight may still be answered (the attempt could not hear the cancel); no tool after it
+    assert [e["kind"] for e in shown["events"]] in (["status", "model", "tool", "status"],
+                                                    ["status", "model", "tool", "model", "status"])
+
+
+@pytest.mark.parametrize("tool", sorted(TOOLS))
+async def test_cancel_after_each_tool(replaying, service, workspace, tool):
+    _, double = replaying
+    prompt = plan((tool, TOOLS[tool]), ("list_files", {}))
+    with Held(double, 1) as held:
+        task_id = await start(service, workspace, prompt)
+        await held.reached(prompt)
+        shown = await cancel_and_check(service, task_id, f"after {tool}", held)
+    assert any(e["kind"] in ("tool", "edit") and tool in e["title"] for e in shown["events"]), titles(shown)
+
+
+async def test_cancel_while_a_model_request_is_retried(replaying, service, workspace):
+    """The provider keeps failing: the task waits between attempts (a durable timer raced with a
+    resume), and the cancel comes during that wait."""
+    _, double = replaying
+    double.fail_next = [503] * 100
+    try:
+        task_id = await start(service, workspace, plan(("list_files", {})))
+        await until(service, task_id, lambda s: s["status"] == "retrying", "a retry")
+        shown = await cancel_and_check(service, task_id, "retrying")
+    finally:
+        double.fail_next = []
+    assert any(e["status"] == "retrying" for e in shown["events"]), titles(shown)
+
+
+async def test_cancel_while_waiting_for_an_approval(replaying, service, workspace):
+    prompt = plan(("write_file", {"path": "b.txt", "content": "b\n"}))
+    task_id = await start(service, workspace, prompt, mode="review")
+    await until(service, task_id, lambda s: s["status"] == "waiting", "the approval request")
+    await cancel_and_check(service, task_id, "approval waiting")
+    assert not (workspace / "b.txt").exists()
+
+
+@pytest.mark.parametrize("decision", ["approve", "reject"])
+async def test_cancel_after_an_answered_approval(replaying, service, workspace, decision):
+    _, double = replaying
+    prompt = plan(("write_file", {"path": "b.txt", "content": "b\n"}))
+    with Held(double, 1) as held:
+        task_id = await start(service, workspace, prompt, mode="review")
+        shown = await until(service, task_id, lambda s: s["status"] == "waiting", "the approval request")
+        await service.answer(task_id, shown["pending"]["requestId"], decision, None)
+        await held.reached(prompt)
+        shown = await cancel_and_check(service, task_id, f"after {decision}", held)
+    assert (workspace / "b.txt").exists() == (decision == "approve")
+    assert any(e["kind"] == "approval" and e["detail"].get("decision") == decision for e in shown["events"])
+
+
+async def test_cancel_while_an_editor_request_waits(replaying, service, workspace):
+    """The file is open in an (unanswering) editor: the task waits for the editor's read."""
+    rt, _ = replaying
+    publish(registry_dir(rt.state_dir), "silent-editor", {workspace_key(workspace): ["a.txt"]}, time.time() + 600)
+    try:
+        prompt = plan(("read_file", {"path": "a.txt"}))
+        task_id = await start(service, workspace, prompt, editor=True, editorLookup="local")
+        await until(service, task_id, lambda s: s.get("editorRequest"), "the editor request")
+        await cancel_and_check(service, task_id, "editor request waiting")
+    finally:
+        (registry_dir(rt.state_dir) / "silent-editor.json").unlink(missing_ok=True)
+
+
+async def test_cancel_at_seeded_random_moments(replaying, service, workspace):
+    """Random plans, cancelled at a random moment while they run (the last model request is held,
+    so every cancel lands before the end)."""
+    _, double = replaying
+    rng = random.Random(SEED)
+    for round_ in range(4):
+        names = [rng.choice(sorted(TOOLS)) for _ in range(rng.randint(2, 5))]
+        steps = [(n, TOOLS[n]) for n in names]
+        prompt = plan(*steps) + f"\n(round {round_})"
+        (workspace / "a.txt").write_text("alpha\n")
+        delay = rng.uniform(0.0, 2.0)
+        with Held(double, len(steps)) as held:
+            task_id = await start(service, workspace, prompt)
+            await asyncio.sleep(delay)
+            await cancel_and_check(service, task_id, f"round {round_}: {names} after {delay:.2f} s", held)
+
+
+@pytest.mark.skipif(os.environ.get("DALS_FORCE_REPLAY") == "1",
+                    reason="under forced replay the attempt in flight cannot hear the cancel")
+async def test_a_cancel_stops_the_running_command(runtime, workspace):
+    """Without forced replay the attempt hears the cancel while the command runs: the command is
+    stopped (its step fails `cancelled`, journaled), the task ends at once."""
+    svc = runtime.task_service()
+    try:
+        body = build_spec(plan(("run_command", {"command": "sleep 60 && echo late > late.txt"})), workspace,
+                          "offline", commands_allow=["*"])
+        task_id = await svc.start(body)
+        await until(svc, task_id, lambda s: any(e["kind"] == "model" for e in s["events"]), "the model step")
+        await asyncio.sleep(0.5)
+        started = time.monotonic()
+        shown = await cancel_and_check(svc, task_id, "command stopped", timeout=20)
+        assert time.monotonic() - started < 20 and not (workspace / "late.txt").exists()
+        assert [e["kind"] for e in shown["events"]] == ["status", "model", "status"]
+    finally:
+        await svc.api.aclose()
