@@ -10,7 +10,7 @@ MCP_SERVERS := .mcp-servers/node_modules/.bin/mcp-server-everything
 PYTEST_ARGS ?=
 VSCODE_DIR := editor-clients/vscode
 
-.PHONY: setup emacs vsix demo test chaos test-vscode vscode-e2e-deb test-unit test-replay vscode-vsix clean bench
+.PHONY: setup lint emacs vsix demo test chaos test-vscode vscode-e2e-deb test-unit test-replay vscode-vsix clean bench
 
 setup: $(VENV)/.installed $(RESTATE_BIN) $(MCP_SERVERS) $(VSCODE_DIR)/node_modules/.package-lock.json
 
@@ -46,6 +46,16 @@ vscode-vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
 demo: setup
 	$(VENV)/bin/dals demo
 
+# The gates, in seconds (mypy keeps its cache in .mypy_cache): ruff lint over the Python tree, the
+# import-layer contract (lint-imports, contracts in pyproject.toml), mypy
+# over server/ (strict for the contract and settings modules), tsc --noEmit and eslint for the VS
+# Code extension. No `ruff format` gate yet (docs/development.md).
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
+	cd $(VSCODE_DIR) && npm run --silent lint
+
 # Emacs 28 + eglot from Debian for tests/e2e/test_emacs_client.py; nothing to do when emacs exists.
 emacs:
 	@command -v emacs >/dev/null 2>&1 || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq emacs-nox elpa-eglot >/dev/null; }
@@ -53,7 +63,7 @@ emacs:
 # The VS Code end-to-end test (VSCODE_E2E_TEST, below) needs about 1 GB of code-server, Node 24 and
 # Chromium: make installs them in the background, niced, while the rest of the suite runs, then runs
 # that test on its own. `make test` fails if either pytest run fails or the install fails.
-test: setup emacs vsix
+test: setup lint emacs vsix
 	@nice -n 19 $(VSCODE_E2E_SUBMAKE) vscode-e2e-install >$(VSCODE_E2E_LOG) 2>&1 & install=$$!; \
 	echo "make test: installing the VS Code e2e test's dependencies in the background (log: $(VSCODE_E2E_LOG))"; \
 	$(VENV)/bin/pytest --deselect $(VSCODE_E2E_TEST) $(foreach t,$(REPLAY_CI_TESTS),--deselect '$(t)') $(PYTEST_ARGS); suite=$$?; \
@@ -135,4 +145,4 @@ bench: $(VENV)/.installed $(RESTATE_BIN) $(MCP_SERVERS)
 	$(PY) bench/mcp_calls.py --quick
 
 clean:
-	rm -rf $(VENV) .dals-runtime .mcp-servers .pytest_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log
+	rm -rf $(VENV) .dals-runtime .mcp-servers .pytest_cache .mypy_cache .ruff_cache $(VSCODE_DIR)/node_modules $(VSCODE_DIR)/out $(VSCODE_DIR)/*.vsix $(VSCODE_E2E)/node_modules $(VSCODE_E2E)/install.log

@@ -19,9 +19,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any
 
 from dals.runtime.children import pid_alive
 
@@ -125,7 +126,6 @@ def use_runtime(st: dict) -> None:
 def task_service(st: dict):
     from dals.client.restate_api import RestateApi
     from dals.client.tasks import TaskService
-
     from dals.trust.client_keys import signing_key
 
     return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]),

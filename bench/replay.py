@@ -37,7 +37,7 @@ TAIL = 20  # reads after the command: the run must outlive the look at its new a
 def plan(reads: int, marker: str) -> str:
     command = f'sleep 1 && echo ran >> {marker}'  # counts the command's executions
     return "\n".join(["Benchmark: replay a long journal", *['/read_file {"path": "a.py"}'] * reads,
-                      '/run_command {"command": "%s"}' % command, *['/read_file {"path": "a.py"}'] * TAIL])
+                      f'/run_command {{"command": "{command}"}}', *['/read_file {"path": "a.py"}'] * TAIL])
 
 
 async def wait_status(api, task_id: str, status: str, timeout: float = 60) -> dict:

@@ -8,7 +8,6 @@ import os
 import time
 from pathlib import Path
 
-
 Pids = int | tuple[int, ...] | None  # one process, or a group counted together (worker processes)
 
 
@@ -72,7 +71,7 @@ class RssSampler:
             self.sample()
             await asyncio.sleep(self.interval)
 
-    def __enter__(self) -> "RssSampler":
+    def __enter__(self) -> RssSampler:
         self._task = asyncio.get_running_loop().create_task(self._run())
         return self
 

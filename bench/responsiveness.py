@@ -189,7 +189,7 @@ async def main() -> int:
         h.summary_row("dals.listTasks, idle", idle_list),
         h.summary_row(f"dals.listTasks, {TASKS} tasks running", load_list),
         h.summary_row(f"dals.listTasks, {TASKS} tasks running, no fresh server starting", alone_list)]))
-    print(f"\n## Start-up (ms)\n")
+    print("\n## Start-up (ms)\n")
     print(h.table(["what", "n", "median ms", "min ms", "max ms"], [
         ["`dals lsp` spawn → InitializeResult, idle", len(idle_init), h.median(idle_init), min(idle_init),
          max(idle_init)],

@@ -39,7 +39,8 @@ def _cmd_status(args) -> int:
     else:
         r, w = st["restate"], st["worker"]
         print(f"state dir  {st['stateDir']}")
-        print(f"restate    {'healthy' if r['healthy'] else 'down'}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
+        health = 'healthy' if r['healthy'] else 'down'
+        print(f"restate    {health}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
         more = len(w.get("pids") or []) - 1
         also = f" (+{more} more process{'es' if more > 1 else ''} on the port)" if more > 0 else ""
         print(f"worker     {'healthy' if w['healthy'] else 'down'}  pid {w['pid']}{also}  {w['url']}")
@@ -47,9 +48,9 @@ def _cmd_status(args) -> int:
 
 
 def _cmd_tasks(args) -> int:
-    from .terminal import tasks_command
-
     import asyncio
+
+    from .terminal import tasks_command
     return asyncio.run(tasks_command(args.json, args.status))
 
 
@@ -93,18 +94,18 @@ def _days(text: str) -> float:
 
 
 def _cmd_run(args) -> int:
-    from .terminal import continue_command, run_command
-
     import asyncio
+
+    from .terminal import continue_command, run_command
     if args.continue_task:
         return asyncio.run(continue_command(args.continue_task, args.prompt))
     return asyncio.run(run_command(args.prompt, args.workspace, args.model, args.file))
 
 
 def _cmd_transcript(args) -> int:
-    from .terminal import transcript_command
-
     import asyncio
+
+    from .terminal import transcript_command
     return asyncio.run(transcript_command(args.task))
 
 
@@ -148,7 +149,9 @@ def _cmd_supervise(args) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="dals", description="Durable Agent Language Server")
-    sub = p.add_subparsers(dest="cmd", required=True)
+    # `supervise` is internal (started by `dals up` / `dals lsp`): no help= keeps it out of the list,
+    # and the metavar names only the commands a user runs.
+    sub = p.add_subparsers(dest="cmd", required=True, metavar="COMMAND")
     s = sub.add_parser("lsp", help="language server over stdio")
     s.add_argument("--stdio", action="store_true", help=argparse.SUPPRESS)  # what some clients append
     s.set_defaults(fn=_cmd_lsp)
@@ -189,12 +192,16 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--workspace", default=".", help="workspace whose .dals.toml / pyproject.toml to read")
     s.set_defaults(fn=_cmd_doctor)
-    s = sub.add_parser("worker", help=argparse.SUPPRESS)
-    s.add_argument("--port", type=int, required=True)
-    s.add_argument("--standby", action="store_true")
-    s.add_argument("--shared", action="store_true")
+    s = sub.add_parser("worker", help="run one worker alone (the Restate endpoint that runs tasks) on a port",
+                       description="Run one worker: the Restate service endpoint that hosts the durable task "
+                                   "handlers. `dals up` starts and supervises workers for you; run one alone "
+                                   "only to place it yourself (docs/architecture.md).")
+    s.add_argument("--port", type=int, required=True, help="the 127.0.0.1 port to serve on")
+    s.add_argument("--standby", action="store_true",
+                   help="import everything, then serve only after a line on stdin (the supervisor's warm spare)")
+    s.add_argument("--shared", action="store_true", help="share the port with sibling workers (SO_REUSEPORT)")
     s.set_defaults(fn=_cmd_worker)
-    s = sub.add_parser("supervise", help=argparse.SUPPRESS)
+    s = sub.add_parser("supervise")
     s.set_defaults(fn=_cmd_supervise)
     return p
 

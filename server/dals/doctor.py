@@ -20,15 +20,16 @@ from unittest import mock
 
 import httpx
 
+from . import env_vars
 from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from .agent.providers import base_url, key_hint, key_present, provider_of, redact, split
+from .client.endpoints import get_status, sync_client
 from .client.failures import describe as describe_failure
 from .client.pricing import PriceError, parse_prices
 from .lsp.config import Config
 from .mcp_doctor import check_mcp
 from .runtime.layout import Layout, port_is_free
 from .runtime.restate_binary import find_restate_server
-from .client.endpoints import get_status, sync_client
 from .settings import external_restate, runtime_setting_problems, state_dir
 
 HTTP_TIMEOUT = 3.0
@@ -65,7 +66,8 @@ def check_state_dir(root: Path) -> Check:
             with tempfile.NamedTemporaryFile(dir=root, prefix=".doctor-"):
                 pass
         except OSError as e:
-            return Check("state", "FAIL", f"{root}: cannot write ({e.strerror})", "fix its permissions or set DALS_STATE_DIR")
+            return Check("state", "FAIL", f"{root}: cannot write ({e.strerror})",
+                         "fix its permissions or set DALS_STATE_DIR")
     return Check("state", "ok", f"{root}" + ("" if root.exists() else " (created on first `dals up`)"))
 
 
@@ -75,7 +77,8 @@ def check_restate() -> Check:
     except SystemExit as e:
         return Check("restate", "FAIL", str(e).removeprefix("dals: "), "set both variables, or neither")
     if ext:
-        admin, ingress = get_status(ext.admin_url, "/health", HTTP_TIMEOUT), get_status(ext.ingress_url, "/restate/health", HTTP_TIMEOUT)
+        admin = get_status(ext.admin_url, "/health", HTTP_TIMEOUT)
+        ingress = get_status(ext.ingress_url, "/restate/health", HTTP_TIMEOUT)
         if admin == 200 and ingress == 200:
             return Check("restate", "ok", f"external Restate answers at {ext.ingress_url} / {ext.admin_url}")
         return Check("restate", "FAIL", f"external Restate not reachable (admin {ext.admin_url}: {admin}; "
@@ -183,7 +186,8 @@ def check_ports(lay: Layout) -> list[Check]:
             continue
         who = f"pid {owner} ({_cmdline(owner)})" if owner else "another process"
         fix = ("tasks started before are pinned to the worker's URL: stop that process so they can resume; "
-               "new tasks get a new port" if name == "worker" else "stop that process, or DALS picks a new port on its next start")
+               "new tasks get a new port" if name == "worker"
+               else "stop that process, or DALS picks a new port on its next start")
         out.append(Check("ports", "warn", f"port {port} ({name}) kept in {lay.ports_file} is taken by {who}", fix))
     return out or [Check("ports", "ok", "kept ports free or used by this runtime: "
                          + ", ".join(f"{k} {v}" for k, v in asdict(kept).items()))]
@@ -211,7 +215,8 @@ def check_model(cfg: Config, worker_pid: int | None) -> list[Check]:
                              "that checks no key", f"set {provider.key_vars[0]} if it does"))
         else:
             fix = (f"export {provider.key_vars[0]}=… where the runtime starts, then `dals down && dals up`"
-                   if worker_env is not None else f"export {provider.key_vars[0]}=… before `dals up` or starting your editor")
+                   if worker_env is not None
+                   else f"export {provider.key_vars[0]}=… before `dals up` or starting your editor")
             out.append(Check("key", "FAIL", f"{key_hint(prefix)} is not set in {whose}", fix))
     # The model string itself, with a placeholder for a missing key (the key is reported above).
     placeholders = {v: "doctor-placeholder" for v in (provider.key_vars if provider else ()) if not os.environ.get(v)}
@@ -244,7 +249,7 @@ def check_provider(model: str, env: dict[str, str]) -> Check:
 
 def check_settings(cfg: Config) -> list[Check]:
     out = [Check("settings", "warn", p, "fix or remove it; the default is used") for p in cfg.problems]
-    raw = os.environ.get("DALS_PRICES", "").strip()
+    raw = env_vars.raw("DALS_PRICES")
     if raw:
         try:
             parse_prices(raw)

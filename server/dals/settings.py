@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from . import env_vars
+from .env_vars import raw
 
 
 def state_dir() -> Path:
     """`DALS_STATE_DIR`, else `$XDG_STATE_HOME/dals`, else `~/.local/state/dals`."""
-    explicit = os.environ.get("DALS_STATE_DIR")
+    explicit = raw("DALS_STATE_DIR")
     if explicit:
         return Path(explicit).expanduser().resolve()
     xdg = os.environ.get("XDG_STATE_HOME")
@@ -31,8 +33,7 @@ class ExternalRestate:
 
 
 def external_restate() -> ExternalRestate | None:
-    ingress = os.environ.get("DALS_RESTATE_INGRESS_URL", "").strip()
-    admin = os.environ.get("DALS_RESTATE_ADMIN_URL", "").strip()
+    ingress, admin = raw("DALS_RESTATE_INGRESS_URL"), raw("DALS_RESTATE_ADMIN_URL")
     if not ingress and not admin:
         return None
     if not (ingress and admin):
@@ -44,8 +45,7 @@ def external_restate() -> ExternalRestate | None:
 
 def default_model() -> str | None:
     """`DALS_MODEL`: a pydantic-ai model string or `offline`; None when unset."""
-    value = os.environ.get("DALS_MODEL", "").strip()
-    return value or None
+    return env_vars.text("DALS_MODEL")
 
 
 DEFAULT_RETENTION_DAYS = 30.0
@@ -55,7 +55,7 @@ def retention_days() -> float | None:
     """`DALS_RETENTION_DAYS`: finished tasks older than this many days are purged by the runtime
     (at start, then hourly). Default 30; fractions allowed (`0.5` = 12 h); `0` (or `off`, `never`)
     keeps finished tasks forever. An unreadable value keeps the default, with a warning."""
-    value = os.environ.get("DALS_RETENTION_DAYS", "").strip().lower()
+    value = raw("DALS_RETENTION_DAYS").lower()
     if not value:
         return DEFAULT_RETENTION_DAYS
     if value in ("off", "never", "forever"):
@@ -65,8 +65,8 @@ def retention_days() -> float | None:
     except ValueError:
         days = -1.0
     if not math.isfinite(days) or days < 0:
-        print(f"dals: DALS_RETENTION_DAYS={value!r} is not a number of days >= 0; "
-              f"using {DEFAULT_RETENTION_DAYS:g}", file=sys.stderr)
+        env_vars.say(f"DALS_RETENTION_DAYS={value!r} is not a number of days >= 0; "
+                     f"using {DEFAULT_RETENTION_DAYS:g}")
         return DEFAULT_RETENTION_DAYS
     return days or None
 
@@ -79,12 +79,12 @@ def workers_local() -> bool:
     `remote`: possibly elsewhere (a Restate cluster with workers on other machines), so both go
     through Restate (`TaskFeed`, `EditorSessions`); with `local` there, events would reach
     editors only at their once-a-second look and edits would not go through open buffers."""
-    value = os.environ.get("DALS_WORKERS", "").strip().lower()
+    value = raw("DALS_WORKERS").lower()
     if value in ("", "local"):
         return True
     if value == "remote":
         return False
-    print(f"dals: DALS_WORKERS={value!r} is neither 'local' nor 'remote'; using 'local'", file=sys.stderr)
+    env_vars.say(f"DALS_WORKERS={value!r} is neither 'local' nor 'remote'; using 'local'")
     return True
 
 
@@ -95,7 +95,7 @@ def runtime_nice() -> int:
     """`DALS_RUNTIME_NICE`: the niceness the runtime's processes (Restate server, worker, and so
     the commands tasks run) start with. Default 5: on a busy machine the editor and `dals lsp` get
     the CPU first, and tasks use what is left; 0 = same priority as everything else (0-19)."""
-    value = os.environ.get("DALS_RUNTIME_NICE", "").strip()
+    value = raw("DALS_RUNTIME_NICE")
     if not value:
         return DEFAULT_RUNTIME_NICE
     try:
@@ -103,8 +103,8 @@ def runtime_nice() -> int:
     except ValueError:
         nice = -1
     if not 0 <= nice <= 19:
-        print(f"dals: DALS_RUNTIME_NICE={value!r} is not a whole number from 0 to 19; "
-              f"using {DEFAULT_RUNTIME_NICE}", file=sys.stderr)
+        env_vars.say(f"DALS_RUNTIME_NICE={value!r} is not a whole number from 0 to 19; "
+                     f"using {DEFAULT_RUNTIME_NICE}")
         return DEFAULT_RUNTIME_NICE
     return nice
 
@@ -124,8 +124,7 @@ def worker_processes_setting() -> tuple[int, str | None]:
 def worker_processes() -> int:
     """`worker_processes_setting()`'s count; a bad value is said on stderr."""
     count, problem = worker_processes_setting()
-    if problem:
-        print(f"dals: {problem}", file=sys.stderr)
+    env_vars.say(problem)
     return count
 
 
@@ -136,7 +135,7 @@ def worker_loop_setting() -> tuple[str, str | None]:
     """`DALS_WORKER_LOOP`: the worker's event loop, `uvloop` (default) or `asyncio`, and what is
     wrong with the value if anything (then uvloop). uvloop makes one task's steps faster, asyncio's
     loop gave more steps per second with 25-50 tasks at once (docs/benchmarks.md)."""
-    value = os.environ.get("DALS_WORKER_LOOP", "").strip().lower()
+    value = raw("DALS_WORKER_LOOP").lower()
     if not value:
         return "uvloop", None
     if value not in WORKER_LOOPS:
@@ -158,7 +157,7 @@ def restate_partitions_setting() -> tuple[int, str | None]:
 def _count_setting(name: str, maximum: int) -> tuple[int, str | None]:
     """A whole number from 1 to `maximum` in the environment variable `name`, and what is wrong
     with the value if anything (then 1, as when it is unset)."""
-    value = os.environ.get(name, "").strip()
+    value = raw(name)
     if not value:
         return 1, None
     try:

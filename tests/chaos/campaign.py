@@ -235,8 +235,8 @@ class Campaign:
             + (f" — **stopped early**: {self.stopped_early}" if self.stopped_early else ""),
             f"- runs (tasks) {s['runs']}, plan steps {s['steps']}, kills skipped because the task ended first "
             f"{s['skipped']}",
-            f"- kills by target: " + ", ".join(f"{k} {n}" for k, n in s["by_target"].items()),
-            f"- kills by moment: " + ", ".join(f"{k} {n}" for k, n in s["by_trigger"].items()),
+            "- kills by target: " + ", ".join(f"{k} {n}" for k, n in s["by_target"].items()),
+            "- kills by moment: " + ", ".join(f"{k} {n}" for k, n in s["by_trigger"].items()),
             f"- steps executed again (all matched to a kill of the worker or server): {s['reexecuted']}",
             f"- **violations: {s['violations']}** in {s['failed_runs']} run(s)",
             f"- transient \"DALS runtime unavailable\" answers to dals.listTasks/showTask after a server restart "

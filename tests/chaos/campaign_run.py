@@ -239,7 +239,7 @@ class Run:
             try:
                 await self.client.wait_finished(self.rec.task_id, timeout=3)
                 ended = True
-            except asyncio.TimeoutError:  # a client started after the end sees no live event
+            except TimeoutError:  # a client started after the end sees no live event
                 ended = await self.listed_status() in TERMINAL
             if ended:
                 evs = self.client.events.get(self.rec.task_id)
@@ -248,7 +248,7 @@ class Run:
                         await self.client.wait_event(
                             self.rec.task_id, lambda e: any(x["kind"] == "status" and x["status"] in TERMINAL
                                                             for x in e), timeout=10)
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         pass
                 return await self.command("dals.showTask", {"taskId": self.rec.task_id})
             if time.monotonic() > deadline:

@@ -153,8 +153,6 @@ async def test_lsp_kill9_task_goes_on(chaos_runtime, chaos_double, ws):
 
 
 async def _client_show(runtime, task_id):
-    from dals.client.restate_api import RestateApi
-    from dals.client.tasks import TaskService
 
     st = runtime.status()
     service = runtime.task_service(st)

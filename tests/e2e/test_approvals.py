@@ -133,8 +133,7 @@ async def test_review_reject_leaves_file_untouched(runtime, tmp_path):
 
 async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
     """The optional time-out policy: no answer within the time-out counts as a rejection."""
-    from dals.client.restate_api import RestateApi
-    from dals.client.tasks import TaskService, build_spec
+    from dals.client.tasks import build_spec
 
     st = runtime.status()
     service = runtime.task_service(st)
@@ -159,8 +158,7 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
 async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_path):
     """Anyone on the machine can reach Restate's ingress; a spec without `commandsAllow` gets the
     default list, so `echo pwned` waits for an approval instead of running."""
-    from dals.client.restate_api import RestateApi
-    from dals.client.tasks import TaskService, new_task_id, now_iso
+    from dals.client.tasks import new_task_id, now_iso
 
     st = runtime.status()
     service = runtime.task_service(st)

@@ -132,7 +132,7 @@ async def test_client_without_resolve_gets_the_command_inline(runtime, tmp_path)
             return conv.structure(obj, types.Command)
         return conv.structure(obj, types.CodeAction)
 
-    conv.register_structure_hook(Union[types.Command, types.CodeAction], command_or_action)
+    conv.register_structure_hook(Union[types.Command, types.CodeAction], command_or_action)  # noqa: UP007  (cattrs dispatches on typing.Union)
     await client.client.start_io(client_cmd(), "lsp", env=runtime.env)
     try:
         await client.client.initialize_session(types.InitializeParams(

@@ -6,7 +6,6 @@ import asyncio
 import json
 
 from dals.client.endpoints import sync_client
-
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import wait_for
 

@@ -7,7 +7,6 @@ import json
 import re
 
 import pytest
-
 from lsprotocol import types
 
 from tests.support.lsp_client import DalsClient

@@ -6,8 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, example, given, settings, strategies as st
 
 from dals.workspace.confine import MAX_PATH_CHARS, resolve
 from dals.workspace.errors import WorkspaceError

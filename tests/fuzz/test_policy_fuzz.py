@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from hypothesis import example, given, settings
-from hypothesis import strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from dals.agent.policy import command_allowed, is_simple
 

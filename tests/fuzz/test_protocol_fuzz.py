@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import json
 
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from pygls.exceptions import JsonRpcInvalidParams
 
 from dals.lsp import protocol as p

@@ -94,7 +94,7 @@ def titles(shown: dict) -> list[str]:
     return [e["title"] for e in shown.get("events", [])]
 
 
-async def cancel_and_check(service: TaskService, task_id: str, why: str, held: "Held | None" = None,
+async def cancel_and_check(service: TaskService, task_id: str, why: str, held: Held | None = None,
                            timeout: float = 60) -> dict:
     """Cancel; the task must end `cancelled` (not wedge in `retrying`), events contiguous. A held
     model request is let go after the cancel: under forced replay the attempt in flight cannot

@@ -16,10 +16,15 @@ def test_demo_survives_kill_9_and_leaves_nothing_behind():
     out = r.stdout
     assert r.returncode == 0, out + r.stderr
 
-    ledger = re.search(r"^ledger: (\d+) model requests, (\d+) re-sent; (\d+) tool calls, (\d+) re-run$", out, re.M)
+    ledger = re.search(r"^ledger: (\d+) model requests, (\d+) re-sent; (\d+) tool calls, "
+                       r"(\d+) restarted after the kill, (\d+) side effects repeated$", out, re.M)
     assert ledger, out
-    requests, resent, tools, rerun = map(int, ledger.groups())
-    assert (requests, resent, tools, rerun) == (13, 0, 12, 0), out  # 12 plan steps + the final answer
+    requests, resent, tools, restarted, repeated = map(int, ledger.groups())
+    assert (requests, resent, tools, repeated) == (13, 0, 12, 0), out  # 12 plan steps + the final answer
+    # The killed command's restart is said once, the same way, in its own line and in the ledger.
+    said = re.search(r"step 7's command was running at the kill and died with the worker: "
+                     r"it was restarted \((\d+) starts\) and its side effect landed once", out)
+    assert restarted == (int(said[1]) - 1 if said else 0) and restarted <= 1, out
 
     killed = re.search(r"^==> kill -9 worker pid (\d+) while its command runs", out, re.M)
     assert killed, out

@@ -1,7 +1,6 @@
 """The worker only answers requests signed by its own Restate server (ed25519 identity keys)."""
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ from dals.agent.offline_model import (
 from dals.agent.plan import parse_plan, plan_summary
 from tests.unit.agent.conftest import ToolRecorder
 
-FIXED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def reference(messages: Sequence[ModelMessage]) -> ModelResponse:

@@ -3,7 +3,7 @@ guard, the `DALS_RETENTION_DAYS` setting, and the purge sequence against a fake 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,7 +13,7 @@ from dals.client.retention import age_text, cutoff_for, expired, purge_finished,
 from dals.durable.task_retention import ForgetRequest, may_forget
 from dals.settings import DEFAULT_RETENTION_DAYS, retention_days
 
-NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
 ACTIVE = ("queued", "running", "waiting", "retrying", "paused")
 FINISHED = ("succeeded", "failed", "cancelled")
 

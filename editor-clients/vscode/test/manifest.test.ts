@@ -87,10 +87,12 @@ describe('manifest', () => {
             apply: () => stub,
             construct: () => stub as object,
         });
+        // eslint-disable-next-line @typescript-eslint/no-require-imports -- the stub hooks CommonJS loading
         const Module = require('node:module') as { _load: (request: string, ...rest: unknown[]) => unknown };
         const load = Module._load;
         Module._load = (request: string, ...rest: unknown[]) => (request === 'vscode' ? stub : load(request, ...rest));
         try {
+            // eslint-disable-next-line @typescript-eslint/no-require-imports -- the stub hooks CommonJS loading
             const ext = require(path.join(root, manifest.main));
             assert.equal(typeof ext.activate, 'function');
             assert.equal(typeof ext.deactivate, 'function');

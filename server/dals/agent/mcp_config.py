@@ -15,8 +15,11 @@ import fnmatch
 import json
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+
+from .. import env_vars
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")  # `__` separates server and tool in mcp__s__t
 PREFIX = "mcp__"
@@ -131,8 +134,8 @@ def merged_servers(setting: dict[str, dict[str, Any]] | None, workspace: Path | 
     servers: dict[str, dict[str, Any]] = dict(setting or {})
     problems: list[str] = []
     sources: list[tuple[Path, str]] = []
-    if environ.get("DALS_MCP_CONFIG", "").strip():
-        sources.append((Path(environ["DALS_MCP_CONFIG"].strip()).expanduser(), "DALS_MCP_CONFIG"))
+    if env_vars.raw("DALS_MCP_CONFIG", environ):
+        sources.append((Path(env_vars.raw("DALS_MCP_CONFIG", environ)).expanduser(), "DALS_MCP_CONFIG"))
     if workspace is not None and workspace_allowed and (workspace / WORKSPACE_FILE).is_file():
         sources.append((workspace / WORKSPACE_FILE, "workspace"))
     for path, source in sources:

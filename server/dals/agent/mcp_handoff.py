@@ -16,9 +16,11 @@ import hmac
 import json
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
+from .. import env_vars
 from .mcp_config import DEFAULT_TIMEOUT_S, WORKSPACE_FILE, load_file, merged_servers
 
 KEY_FILE = "ref.key"
@@ -99,8 +101,8 @@ def resolve(field: dict[str, Any], folder: Path,
     rest = [n for n in names if n not in found]
     if rest:
         own: dict[str, dict[str, Any]] = {}
-        if environ.get("DALS_MCP_CONFIG", "").strip():
-            own, _ = load_file(Path(environ["DALS_MCP_CONFIG"].strip()).expanduser(), "DALS_MCP_CONFIG")
+        if env_vars.raw("DALS_MCP_CONFIG", environ):
+            own, _ = load_file(Path(env_vars.raw("DALS_MCP_CONFIG", environ)).expanduser(), "DALS_MCP_CONFIG")
         for name in rest:
             if name in own:
                 found[name] = own[name]

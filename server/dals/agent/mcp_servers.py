@@ -193,7 +193,7 @@ class ServerPool:
             value = await asyncio.wait_for(r.toolset.direct_call_tool(tool, args), timeout_s + 10)
         except ToolError as e:
             return CallOutcome(False, error=str(e) or f"{tool} failed", kind="tool")
-        except (MCPError, asyncio.TimeoutError) as e:
+        except (TimeoutError, MCPError) as e:
             if isinstance(e, asyncio.TimeoutError) or "timed out" in str(e):
                 if isinstance(e, asyncio.TimeoutError):
                     r.dead = True

@@ -141,7 +141,8 @@ class McpTools(AbstractToolset[TaskDeps]):
                                          "question": f"Call {name}({_short(tool_args, 200)})? It is not in mcp.allow."})
             if answer.get("decision") != "approve":
                 comment = (answer.get("comment") or "").strip()
-                raise ToolFailed("rejected by the user" + (f": {comment}" if comment else "") + "; the tool was not called")
+                said = f": {comment}" if comment else ""
+                raise ToolFailed(f"rejected by the user{said}; the tool was not called")
 
         async def act() -> dict[str, Any]:
             if server not in self.servers:

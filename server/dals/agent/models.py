@@ -1,10 +1,11 @@
 """Turning a model setting into a pydantic-ai model: any pydantic-ai model string, or `offline`."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic_ai.models import Model, infer_model
+
+from .. import env_vars
 
 OFFLINE = "offline"
 
@@ -25,7 +26,7 @@ def resolve_model(name: str | None) -> Model:
     if name == OFFLINE:
         from .offline_model import offline_model
 
-        log = os.environ.get("DALS_OFFLINE_REQUEST_LOG")
+        log = env_vars.text("DALS_OFFLINE_REQUEST_LOG")
         return offline_model(Path(log) if log else None)
     try:
         return infer_model(name)

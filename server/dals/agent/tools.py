@@ -10,11 +10,10 @@ rebuilt from step results on replay, and guards every write (Guarantee 3).
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
-
-from typing_extensions import NotRequired, TypedDict
+from typing import Any, NotRequired
 
 from pydantic_ai import RunContext, Tool
+from typing_extensions import TypedDict
 
 from ..workspace import files, shell
 from ..workspace.errors import WorkspaceError
@@ -177,7 +176,7 @@ async def multi_edit(ctx: RunContext[TaskDeps], path: str, edits: list[Edit]) ->
     Args:
         path: workspace-relative path of the file.
         edits: the edits, in order: {"old": exact text, "new": its replacement, "replace_all": optional}.
-    """
+    """  # noqa: E501  (the example above is one line of the text the model reads)
     return await _edit_many(ctx.deps, "multi_edit", path, edits, {"edits": edits})
 
 

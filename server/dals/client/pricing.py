@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 from typing import Any
+
+from .. import env_vars
 
 # USD per 1M tokens (input, output), list prices as published by the providers in 2025.
 PRICES: dict[str, tuple[float, float]] = {
@@ -70,7 +71,7 @@ def configure(prices: dict[str, tuple[float, float]] | None) -> None:
 
 
 def _env_prices() -> dict[str, tuple[float, float]]:
-    raw = os.environ.get("DALS_PRICES", "").strip()
+    raw = env_vars.raw("DALS_PRICES")
     if not raw:
         return {}
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .restate_api import RestateApi, RestateUnavailable
@@ -42,11 +42,11 @@ def parse_time(value: Any) -> datetime | None:
         t = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def cutoff_for(older_than_days: float, now: datetime | None = None) -> datetime:
-    return (now or datetime.now(timezone.utc)) - timedelta(days=older_than_days)
+    return (now or datetime.now(UTC)) - timedelta(days=older_than_days)
 
 
 def expired(summary: dict[str, Any], run_status: str | None, cutoff: datetime) -> Expired | None:

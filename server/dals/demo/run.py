@@ -147,15 +147,15 @@ def _ledger(summary: dict, ev: plan.Evidence, killer: WorkerKiller) -> int:
         replayed = usage.get("replayedRequests", 0)
         say(f"    after the kill, {replayed} model requests were answered from the journal, not the model")
     if ev.in_flight_restarts:
-        say(f"    step {plan.SLOW_STEP} was in flight at the kill: its command ran again "
-            f"({ev.in_flight_restarts + 1} starts), and its effect landed once")
+        say(f"    step {plan.SLOW_STEP}'s command was running at the kill and died with the worker: it was "
+            f"restarted ({ev.in_flight_restarts + 1} starts) and its side effect landed once")
     for k in ev.missing:
         say(f"    step {k}'s side effect is missing from {plan.STEPS_LOG}")
     for k in ev.resent_steps:
         say(f"    model request for step {k} was sent more than once")
     tool_calls = usage.get("toolCalls", 0)
-    say(f"ledger: {ev.requests} model requests, {len(ev.resent_steps)} re-sent; "
-        f"{tool_calls} tool calls, {len(ev.repeated)} re-run")
+    say(f"ledger: {ev.requests} model requests, {len(ev.resent_steps)} re-sent; {tool_calls} tool calls, "
+        f"{ev.in_flight_restarts} restarted after the kill, {len(ev.repeated)} side effects repeated")
     good = status == "succeeded" and ev.ok and killer.killed
     say("demo passed: the task survived kill -9 with no repeated model request or side effect" if good
         else "demo FAILED")

@@ -1,23 +1,22 @@
 """The worker's ASGI app: the Restate endpoint hosting the durable task objects."""
 from __future__ import annotations
 
-import os
-
 import restate
 
-from . import input_check, serde_cache
+from .. import env_vars
+from . import input_check, serde_cache, task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
 from .editor_sessions import editor_sessions
 from .task_feed import task_feed
+from .task_inbox import task_inbox
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
-from .task_inbox import task_inbox
-from . import task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
 
 serde_cache.install()
 input_check.load()  # a client key that cannot be used stops the worker here, with its reason
 
 # Public keys of the Restate server(s) allowed to call us (set by the supervisor for the embedded
 # runtime); unset = unsigned requests accepted (an external Restate without signing).
-identity_keys = [k.strip() for k in os.environ.get("DALS_IDENTITY_KEYS", "").split(",") if k.strip()]
+identity_keys = [k.strip() for k in env_vars.raw("DALS_IDENTITY_KEYS").split(",") if k.strip()]
 
-app = restate.app([agent_task, task_ledger, task_notes, editor_sessions, task_feed, task_inbox], identity_keys=identity_keys or None)
+app = restate.app([agent_task, task_ledger, task_notes, editor_sessions, task_feed, task_inbox],
+                  identity_keys=identity_keys or None)

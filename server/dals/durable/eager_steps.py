@@ -42,13 +42,12 @@ import asyncio
 import contextvars
 import dataclasses
 import inspect
-import os
 from typing import Any
 
 from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
-from .. import cancel_marks
+from .. import cancel_marks, env_vars
 from ..settings import state_dir
 from .after_flush import hold_while
 
@@ -65,7 +64,7 @@ def cancelled() -> TerminalError:
 
 
 def enabled() -> bool:
-    return os.environ.get("DALS_EAGER_STEPS", "1") != "0"
+    return env_vars.flag("DALS_EAGER_STEPS")
 
 
 def supported(ctx: Any) -> bool:
@@ -156,7 +155,7 @@ class EagerSteps:
         if isinstance(error, TerminalError) and error.status_code == CANCELLED:
             self.cancel_kept = False
 
-    async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,
+    async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,  # noqa: B008 (as restate)
                   *args: Any, **kwargs: Any) -> Any:
         """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack. The
         caller names the serde (`options.serde`); with restate-sdk's default one, which the SDK

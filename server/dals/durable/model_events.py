@@ -6,20 +6,20 @@ failures into terminal ones (a wrong key, an invalid request: retrying cannot he
 """
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, AsyncIterator
+from typing import Any
 
 from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelResponse, TextPart, ToolCallPart
 from pydantic_ai.models import StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
-
-from ..agent.offline_model import PlanError
 from restate import TerminalError
 from restate.exceptions import RetryableError
 
+from ..agent.offline_model import PlanError
 from ..agent.providers import key_hint, model_string_of, redact, split
 from .model_retry import RETRYABLE_CODE
 from .task_record import TaskRecord
@@ -108,7 +108,8 @@ def provider_failure(model, error: ModelHTTPError) -> str:
     else:
         fix = "the provider rejected the request; check the model name and that it supports tool calls"
     said = _provider_message(error)
-    return redact(f"{name}: {status} {TERMINAL_STATUSES[status]} — {fix}" + (f" (provider said: {said})" if said else ""))
+    provider = f" (provider said: {said})" if said else ""
+    return redact(f"{name}: {status} {TERMINAL_STATUSES[status]} — {fix}{provider}")
 
 
 def _provider_message(error: ModelHTTPError) -> str:

@@ -17,7 +17,6 @@ entries), so a replay writes the same events and waits on the same, already comp
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -27,6 +26,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import RetryModelRequest
 from restate import ObjectContext, TerminalError
 
+from .. import env_vars
 from .input_check import Refused, check
 from .task_record import TaskRecord
 
@@ -38,10 +38,7 @@ MAX_DELAY_S = 5.0
 
 def max_attempts() -> int:
     """Failed attempts of one model request before the task pauses (at least 1)."""
-    try:
-        return max(1, int(os.environ.get("DALS_TASK_MAX_ATTEMPTS", "12")))
-    except ValueError:
-        return 12
+    return max(1, env_vars.whole("DALS_TASK_MAX_ATTEMPTS"))
 
 
 def backoff_s(failures: int) -> float:

@@ -4,18 +4,17 @@
 tools stepping through `JournalRunner`: every model request and tool call is a journaled step, so
 a crash resumes from the journal. `run` is the conversation's first turn; each follow-up is an
 invocation of `follow_up` (task_turns.py) running the same `_run` on the kept history
-(conversation.py), with steers read from `TaskInbox` (task_inbox.py). `events` (shared) reads the summary and events while `run` is
-going. A VirtualObject rather than a Workflow: Restate can restart an ended VirtualObject
-invocation from a journal index (rewind), not a Workflow.
+(conversation.py), with steers read from `TaskInbox` (task_inbox.py). `events` (shared) reads the
+summary and events while `run` is going. A VirtualObject rather than a Workflow: Restate can
+restart an ended VirtualObject invocation from a journal index (rewind), not a Workflow.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -27,26 +26,24 @@ from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
 
+from .. import cancel_marks, editor_presence, env_vars
+from ..agent import project_instructions
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
-from ..agent import project_instructions
 from ..agent.policy import DEFAULT_ALLOW
-from .. import cancel_marks, editor_presence
 from ..event_wakeups import sender as hint_sender
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
+from . import conversation, eager_steps, worker_ingress
+from .editor_sessions import lookup as editor_lookup
+from .input_check import Refused, check
 from .journaled_model import JournaledModel
 from .mcp_setup import mcp_toolsets
 from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
-from .editor_sessions import lookup as editor_lookup
-from . import eager_steps, worker_ingress
-from .task_notes import read_since as notes_read_since
-from .task_notes import since as notes_since
-from . import conversation
-from .input_check import Refused, check
 from .task_inbox import CURSOR as INBOX_CURSOR, Steering
+from .task_notes import read_since as notes_read_since, since as notes_since
 from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
 from .task_spec import FollowUp, TaskSpec, task_prompt
 
@@ -58,13 +55,13 @@ log = restate.getLogger("dals.task")
 # when the worker registers (Restate keeps service options from registration).
 RETRY = restate.InvocationRetryPolicy(
     initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
-    max_interval=timedelta(seconds=5), max_attempts=int(os.environ.get("DALS_TASK_MAX_ATTEMPTS", "12")),
+    max_interval=timedelta(seconds=5), max_attempts=max(1, env_vars.whole("DALS_TASK_MAX_ATTEMPTS")),
     on_max_attempts="pause",
 )
 
 # Test-only: DALS_FORCE_REPLAY=1 makes every task suspend after each step and replay its journal
 # on the next (Restate's inactivity timeout 0), so any non-determinism in the handler shows up.
-FORCE_REPLAY = os.environ.get("DALS_FORCE_REPLAY") == "1"
+FORCE_REPLAY = env_vars.flag("DALS_FORCE_REPLAY")
 
 agent_task = restate.VirtualObject(
     "AgentTask",
@@ -78,7 +75,7 @@ agent_task = restate.VirtualObject(
 EDITOR_WAIT = timedelta(seconds=15)  # an attached editor answers in milliseconds; silence = gone
 # Per provider attempt, inside the journaled step (the SDK's own timeout; a hung request fails and
 # is retried by Restate, then the task pauses). Below the service's inactivity + abort timeouts.
-MODEL_TIMEOUT_S = float(os.environ.get("DALS_MODEL_TIMEOUT_S", "600"))
+MODEL_TIMEOUT_S = env_vars.number("DALS_MODEL_TIMEOUT_S", minimum=0)
 
 # A tool step's result is a JSON object: its serde is fixed here, not worked out from the action's
 # signature on every step (as restate-sdk does for its default serde).
@@ -189,7 +186,7 @@ class JournalRunner:
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _now(ctx: ObjectContext) -> str:
@@ -304,7 +301,8 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     instructions = await _project_instructions(spec, run_step) if spec.conversation else None
     try:
         try:
-            result = await turn.run(prompt, deps=deps, capabilities=[events, retries] + ([steering] if steering else []),
+            capabilities = [events, retries] + ([steering] if steering else [])
+            result = await turn.run(prompt, deps=deps, capabilities=capabilities,
                                     instructions=instructions,
                                     usage_limits=UsageLimits(request_limit=spec.requestLimit),
                                     model_settings={"timeout": MODEL_TIMEOUT_S})

@@ -17,8 +17,7 @@ from typing import Any
 
 from restate import ObjectContext
 
-from ..event_wakeups import push_body
-from ..event_wakeups import sender as hint_sender
+from ..event_wakeups import push_body, sender as hint_sender
 from .after_flush import after_flush
 from .task_feed import publish as feed_publish
 
@@ -54,7 +53,7 @@ class TaskRecord:
         self._unpushed: list[tuple[int, dict[str, Any]]] = []  # (rev, event) written since then, in order
 
     @classmethod
-    def resume(cls, ctx: ObjectContext, summary: dict[str, Any]) -> "TaskRecord":
+    def resume(cls, ctx: ObjectContext, summary: dict[str, Any]) -> TaskRecord:
         """The record of a task that ran before (a follow-up turn), from its durable summary."""
         record = cls.__new__(cls)
         record.ctx = ctx

@@ -10,7 +10,7 @@ The task's invocations (its journal) are purged through the admin API by the cal
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -40,7 +40,7 @@ def _time(value: Any) -> datetime | None:
         t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     except ValueError:
         return None
-    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
 
 
 def may_forget(summary: dict[str, Any] | None, req: ForgetRequest) -> bool:

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from restate import ObjectContext, TerminalError
-
 from pydantic import ValidationError
+from restate import ObjectContext, TerminalError
 
 from . import eager_steps
 from .input_check import Refused, check

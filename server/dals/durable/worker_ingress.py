@@ -4,10 +4,9 @@ the state dir's unix socket, or an external Restate's URL), for calls made besid
 one per call loaded the CA bundle (0.05-0.35 s of CPU) on the worker's event loop."""
 from __future__ import annotations
 
-import os
-
 import httpx
 
+from .. import env_vars
 from ..client import endpoints
 
 _http: httpx.AsyncClient | None = None
@@ -16,7 +15,7 @@ _http: httpx.AsyncClient | None = None
 def client() -> httpx.AsyncClient | None:
     """The process's client (relative URLs go to the ingress), or None when no ingress is set."""
     global _http
-    ingress = os.environ.get("DALS_INGRESS_URL")
+    ingress = env_vars.text("DALS_INGRESS_URL")
     if not ingress:
         return None
     if _http is None:

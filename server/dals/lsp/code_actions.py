@@ -37,7 +37,10 @@ def _range_dict(r: types.Range) -> dict[str, Any]:
 def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
     only = params.context.only
     only_kinds = [str(getattr(k, "value", k)) for k in only or []]
-    wants = (lambda kind: not only_kinds or any(kind.value.startswith(k) for k in only_kinds))
+
+    def wants(kind: types.CodeActionKind) -> bool:
+        return not only_kinds or any(kind.value.startswith(k) for k in only_kinds)
+
     uri, rng = params.text_document.uri, params.range
     actions: list[types.CodeAction] = []
     if wants(types.CodeActionKind.QuickFix):

@@ -10,16 +10,16 @@ value of the layer below stays. See docs/configuration.md.
 from __future__ import annotations
 
 import json
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .. import settings as env_settings
-from ..client.pricing import PriceError, parse_prices
-
 from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
+from ..client.pricing import PriceError, parse_prices
+from ..env_vars import parse_flag, raw
+
 APPROVAL_MODES = ("auto", "review")
 KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",
         "mcpServers", "mcp.allow", "mcp.timeoutS", "mcp.workspaceServers")
@@ -73,14 +73,14 @@ class Config:
     """Invalid values met while merging, each naming the setting, the reason and the source."""
 
     @classmethod
-    def from_env(cls) -> "Config":
+    def from_env(cls) -> Config:
         """Defaults < environment (no workspace files)."""
         c = cls()
         c._merge_env()
         return c
 
     @classmethod
-    def for_workspace(cls, root: str | Path | None) -> "Config":
+    def for_workspace(cls, root: str | Path | None) -> Config:
         """Defaults < `pyproject.toml` [tool.dals] < `.dals.toml` < environment, for a workspace root
         (None: no workspace files)."""
         c = cls()
@@ -171,31 +171,32 @@ class Config:
             ext = None
         if ext:
             env["restate"] = {"ingressUrl": ext.ingress_url, "adminUrl": ext.admin_url}
-        if os.environ.get("DALS_APPROVAL", "").strip():
-            env["approval"] = os.environ["DALS_APPROVAL"].strip()
-        allow = os.environ.get("DALS_COMMANDS_ALLOW", "").strip()
-        if allow:
-            env["commands"] = {"allow": _parse_list(allow)}
-        if os.environ.get("DALS_PRICES", "").strip():
-            env["prices"] = os.environ["DALS_PRICES"]
+        if raw("DALS_APPROVAL"):
+            env["approval"] = raw("DALS_APPROVAL")
+        if raw("DALS_COMMANDS_ALLOW"):
+            env["commands"] = {"allow": _parse_list(raw("DALS_COMMANDS_ALLOW"))}
+        if raw("DALS_PRICES"):
+            env["prices"] = raw("DALS_PRICES")
         mcp: dict[str, Any] = {}
-        if os.environ.get("DALS_MCP_ALLOW", "").strip():
-            mcp["allow"] = _parse_list(os.environ["DALS_MCP_ALLOW"].strip())
-        if os.environ.get("DALS_MCP_TIMEOUT_S", "").strip():
+        if raw("DALS_MCP_ALLOW"):
+            mcp["allow"] = _parse_list(raw("DALS_MCP_ALLOW"))
+        if raw("DALS_MCP_TIMEOUT_S"):
             try:
-                mcp["timeoutS"] = float(os.environ["DALS_MCP_TIMEOUT_S"])
+                mcp["timeoutS"] = float(raw("DALS_MCP_TIMEOUT_S"))
             except ValueError:
-                mcp["timeoutS"] = os.environ["DALS_MCP_TIMEOUT_S"]  # reported by merge()
-        if os.environ.get("DALS_MCP_WORKSPACE_SERVERS", "").strip():
-            mcp["workspaceServers"] = os.environ["DALS_MCP_WORKSPACE_SERVERS"].strip().lower() in ("1", "true", "yes")
+                mcp["timeoutS"] = raw("DALS_MCP_TIMEOUT_S")  # reported by merge()
+        if raw("DALS_MCP_WORKSPACE_SERVERS"):
+            mcp["workspaceServers"], problem = parse_flag("DALS_MCP_WORKSPACE_SERVERS")
+            if problem:
+                self.problems.append(problem)
         if mcp:
             env["mcp"] = mcp
         self.merge(env, source="environment")
 
 
-def workspace_files(root: Path, problems: list[str]) -> list[tuple[str, dict]]:
+def workspace_files(root: Path, problems: list[str]) -> list[tuple[str, dict[str, Any]]]:
     """The `dals` sections of the workspace's settings files, lowest layer first."""
-    found: list[tuple[str, dict]] = []
+    found: list[tuple[str, dict[str, Any]]] = []
     for name in ("pyproject.toml", ".dals.toml"):
         path = root / name
         if not path.is_file():
@@ -221,7 +222,7 @@ def _parse_list(raw: str) -> Any:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
 
-def _flatten(d: dict, prefix: str = "") -> dict[str, Any]:
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"

@@ -46,7 +46,7 @@ async def collect(server, request: dict[str, Any], workspace: Path) -> dict[str,
     try:
         answer = await asyncio.wait_for(server.protocol.send_request_async(EDITOR_DIAGNOSTICS, {"uri": uri}),
                                         ANSWER_WAIT_S)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return {"ok": False, "reason": f"the editor did not answer within {ANSWER_WAIT_S:.0f} s"}
     except Exception as e:  # noqa: BLE001 - an error answer from the client, told to the model
         return {"ok": False, "reason": f"the editor could not give its diagnostics: {e}"}

@@ -23,10 +23,11 @@ from __future__ import annotations
 import importlib
 import json
 import logging
-import os
 import re
 import threading
 from typing import Any, BinaryIO, NamedTuple
+
+from .. import env_vars
 
 log = logging.getLogger("dals.lsp.fast_start")
 
@@ -45,7 +46,7 @@ MAX_BODY = 16 * 1024 * 1024  # a larger first message goes to pygls unread
 
 
 def enabled() -> bool:
-    return os.environ.get("DALS_LSP_FAST_START", "1").strip().lower() not in ("0", "false", "no", "off")
+    return env_vars.flag("DALS_LSP_FAST_START")
 
 
 # --- reading the first message ---------------------------------------------------------------

@@ -100,7 +100,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def parse(model: type, command: str, args: tuple[Any, ...]):
+def parse(model: Any, command: str, args: tuple[Any, ...]) -> Any:
     """The single object argument of `command`, validated; InvalidParams naming the field otherwise."""
     if len(args) != 1 or not isinstance(args[0], dict):
         got = "no argument" if not args else f"{len(args)} arguments" if len(args) > 1 else type(args[0]).__name__

@@ -25,8 +25,8 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 from ..client import pricing
 from ..settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
-from .protocol import RequestFailed
 from .config import Config
+from .protocol import RequestFailed
 
 if TYPE_CHECKING:
     from ..client.tasks import TaskService
@@ -136,7 +136,7 @@ class DalsServer(LanguageServer):
         self.ensure_runtime()
         try:
             return await asyncio.wait_for(asyncio.shield(self._service), RUNTIME_WAIT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise RequestFailed(f"DALS runtime not ready after {RUNTIME_WAIT:.0f}s") from None
         except Exception as e:  # noqa: BLE001
             raise RequestFailed(f"DALS runtime unavailable: {e}") from None

@@ -21,7 +21,8 @@ import asyncio
 import itertools
 import logging
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..client.tasks import TERMINAL, TaskService, public_summary
 

@@ -39,8 +39,8 @@ class Child:
         if nice_bin:  # `nice` execs the command: same pid (not preexec_fn: unsafe once any thread runs)
             argv = [nice_bin, "-n", str(self.nice), *argv]
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            env=self.env, cwd=self.cwd, close_fds=True,
+            argv, stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, close_fds=True,
         )
         log.close()
         self.starts += 1

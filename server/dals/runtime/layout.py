@@ -27,7 +27,7 @@ class Layout:
         self.restate_data = root / "restate"
         self.sockets = self.restate_data / self.RESTATE_NODE  # ingress.sock, admin.sock, fabric.sock
 
-    def ensure(self) -> "Layout":
+    def ensure(self) -> Layout:
         self.root.mkdir(parents=True, exist_ok=True)
         try:  # the journal holds prompts, file contents and command output: the user's eyes only
             os.chmod(self.root, 0o700)

@@ -6,6 +6,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from .. import env_vars
+
 RESTATE_VERSION = "1.7.12"
 _REL = Path("node_modules/@restatedev/restate-server-linux-x64/bin/restate-server")
 
@@ -23,7 +25,7 @@ def _user_runtime_dir() -> Path:
 
 def find_restate_server() -> Path | None:
     """`DALS_RESTATE_SERVER_BIN`, the repo's `.dals-runtime/`, the user's data dir, then PATH."""
-    explicit = os.environ.get("DALS_RESTATE_SERVER_BIN")
+    explicit = env_vars.raw("DALS_RESTATE_SERVER_BIN")
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
     for base in (_repo_runtime_dir(), _user_runtime_dir()):

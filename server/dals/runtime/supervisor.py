@@ -16,6 +16,7 @@ from datetime import datetime
 
 import httpx
 
+from .. import env_vars
 from ..client.endpoints import unix_url
 from ..client.restate_api import RestateApi, RestateUnavailable
 from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
@@ -59,7 +60,7 @@ class Supervisor:
         self.shared = processes > 1
         self.workers = [self._worker_child() for _ in range(processes)]
         # A warm spare: imports done, waiting to bind the worker port when the worker dies.
-        self.use_standby = os.environ.get("DALS_STANDBY_WORKER", "1") != "0"
+        self.use_standby = env_vars.flag("DALS_STANDBY_WORKER")
         self.standby: Child | None = None
         self.stopping = asyncio.Event()
         self.crash_loop = CrashLoop()
@@ -177,7 +178,7 @@ class Supervisor:
             try:
                 await asyncio.wait_for(self.stopping.wait(), delay)
                 return
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             delay = every_s
             try:
@@ -230,7 +231,7 @@ class Supervisor:
                         log(str(e))
             try:
                 await asyncio.wait_for(self.stopping.wait(), 0.05)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
 
     def stop_all(self) -> None:

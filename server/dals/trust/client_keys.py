@@ -19,6 +19,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from .. import env_vars
+
 KEY_FILE_VAR = "DALS_CLIENT_KEY_FILE"
 PUBLIC_KEYS_VAR = "DALS_CLIENT_PUBLIC_KEYS"
 KEY_FILE = "client-key.pem"
@@ -30,7 +32,7 @@ class KeyProblem(RuntimeError):
 
 
 def key_file(state: Path) -> Path:
-    explicit = os.environ.get(KEY_FILE_VAR, "").strip()
+    explicit = env_vars.raw(KEY_FILE_VAR)
     return Path(explicit).expanduser() if explicit else state / KEY_FILE
 
 
@@ -83,6 +85,6 @@ def signing_key(state: Path) -> Ed25519PrivateKey:
 
 def trusted_keys(state: Path) -> dict[str, Ed25519PublicKey]:
     """The public keys a worker accepts, by their text form."""
-    listed = [k for k in os.environ.get(PUBLIC_KEYS_VAR, "").split(",") if k.strip()]
+    listed = [k for k in env_vars.raw(PUBLIC_KEYS_VAR).split(",") if k.strip()]
     keys = [parse_public(k) for k in listed] or [signing_key(state).public_key()]
     return {public_text(k): k for k in keys}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from cryptography.exceptions import InvalidSignature
@@ -31,7 +31,7 @@ class Refused(ValueError):
 def sign(key: Ed25519PrivateKey, purpose: str, target: str, body: Any) -> dict[str, str]:
     payload = json.dumps({"v": VERSION, "purpose": purpose, "target": target, "body": body,
                           "nonce": secrets.token_hex(8),
-                          "at": datetime.now(timezone.utc).isoformat(timespec="milliseconds")},
+                          "at": datetime.now(UTC).isoformat(timespec="milliseconds")},
                          separators=(",", ":"), ensure_ascii=False)
     sig = key.sign(payload.encode("utf-8"))
     return {"signed": payload, "sig": base64.urlsafe_b64encode(sig).decode(), "key": public_text(key.public_key())}

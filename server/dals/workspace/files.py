@@ -10,8 +10,8 @@ re-exported here.
 """
 
 import difflib
-import hashlib
 import fcntl
+import hashlib
 import os
 import posixpath
 import secrets
@@ -23,8 +23,8 @@ from pathlib import Path
 from dals.workspace.confine import is_inside, resolve
 from dals.workspace.errors import ConflictError, WorkspaceError
 from dals.workspace.line_endings import adapt
-from dals.workspace.listing import list_files
 from dals.workspace.line_ranges import DEFAULT_LIMIT, check_range, lines_of, read_range
+from dals.workspace.listing import list_files
 from dals.workspace.search import search
 from dals.workspace.text_bytes import content_hash, decode_text
 from dals.workspace.text_edits import TextEdit, apply_edits, parse_edits

@@ -24,8 +24,8 @@ process (same pid) and sends the death signal then. So the reaper also looks
 at that thread itself (TID): gone or a zombie means the worker is dying.
 """
 
-import os
 import _signal as signal  # not `signal`: its enum import doubles start-up time
+import os
 import sys
 import time
 

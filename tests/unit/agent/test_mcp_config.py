@@ -8,8 +8,16 @@ import stat
 import pytest
 
 from dals.agent import mcp_handoff
-from dals.agent.mcp_config import (McpConfigError, expand, merged_servers, parse_servers, split_tool_name,
-                                   stdio_env, tool_allowed, tool_name)
+from dals.agent.mcp_config import (
+    McpConfigError,
+    expand,
+    merged_servers,
+    parse_servers,
+    split_tool_name,
+    stdio_env,
+    tool_allowed,
+    tool_name,
+)
 from dals.agent.plan import parse_plan
 from dals.lsp.config import Config
 

@@ -4,7 +4,7 @@ turn's record goes on from the summary (seq, usage, turns, pushes)."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from pydantic_ai import Agent
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, UserPromptPart
@@ -14,8 +14,7 @@ from dals.durable import conversation, task_record
 from dals.durable.task_record import TaskRecord
 from tests.unit.durable.test_task_record_push import FakeContext, Sent
 
-
-FIXED = datetime(2026, 1, 1, tzinfo=timezone.utc)
+FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 class StateContext(FakeContext):

@@ -7,7 +7,6 @@ from pydantic_ai.exceptions import ModelHTTPError
 from pydantic_ai.messages import ModelRequest, UserPromptPart
 from pydantic_ai.models import ModelRequestParameters, infer_model
 from restate import TerminalError
-
 from restate.exceptions import RetryableError
 
 from dals.durable.model_events import CountingModel

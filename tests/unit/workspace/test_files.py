@@ -7,7 +7,11 @@ import pytest
 
 from dals.workspace.errors import ConflictError, WorkspaceError
 from dals.workspace.files import (
-    content_hash, edit_file, file_hash, read_file, write_file,
+    content_hash,
+    edit_file,
+    file_hash,
+    read_file,
+    write_file,
 )
 
 

@@ -22,7 +22,7 @@ def test_adapt_converts_every_break_to_the_files():
 
 
 def test_disk_edit_of_a_crlf_file_without_final_newline(tmp_path):
-    data = "def f():\r\n    return 1".encode()
+    data = b"def f():\r\n    return 1"
     (tmp_path / "m.py").write_bytes(data)
     files.edit_file(tmp_path, "m.py", "    return 1", "    x = 1\n    return x", content_hash(data))
     assert (tmp_path / "m.py").read_bytes() == b"def f():\r\n    x = 1\r\n    return x"
