@@ -10,19 +10,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from dals.client.endpoints import get_status
 from dals.runtime.layout import Layout
 from tests.support.runtime import Runtime, pid_alive
 
 
 def _http_ok(url: str | None) -> bool:
-    """GET of an endpoint's URL (`http://…/path` or `unix:/…sock/path`) answered 200."""
+    """GET of an endpoint's URL (`http://…/path`, or `unix:/…sock/path`) answered 200."""
     if not url:
         return False
-    if url.startswith("unix:"):
-        sock, _, path = url.partition(".sock")
+    sock, found, path = url.partition(".sock")
+    if url.startswith("unix:") and found:
         return get_status(sock + ".sock", path, timeout=2.0) == 200
-    return get_status(url, "", timeout=2.0) == 200
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 def runtime_status(rt: Runtime) -> dict[str, Any]:
