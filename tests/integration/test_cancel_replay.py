@@ -152,7 +152,7 @@ async def test_cancel_while_a_command_runs(replaying, service, workspace):
     started = time.monotonic()
     shown = await cancel_and_check(service, task_id, "command in flight", timeout=20)
     assert time.monotonic() - started < 20 and not (workspace / "late.txt").exists()
-    assert [e["kind"] for e in shown["events"]] == ["status", "model", "status"], titles(shown)
+    assert [e["kind"] for e in shown["events"]] == ["status", "message", "model", "status"], titles(shown)
 
 
 async def test_cancel_at_a_model_request(replaying, service, workspace):
@@ -163,8 +163,8 @@ async def test_cancel_at_a_model_request(replaying, service, workspace):
         await held.reached(prompt)
         shown = await cancel_and_check(service, task_id, "model request in flight", held)
     # the request in flight may still be answered (the attempt could not hear the cancel); no tool after it
-    assert [e["kind"] for e in shown["events"]] in (["status", "model", "tool", "status"],
-                                                    ["status", "model", "tool", "model", "status"])
+    assert [e["kind"] for e in shown["events"]] in (["status", "message", "model", "tool", "status"],
+                                                    ["status", "message", "model", "tool", "model", "status"])
 
 
 @pytest.mark.parametrize("tool", sorted(TOOLS))
@@ -259,6 +259,6 @@ async def test_a_cancel_stops_the_running_command(runtime, workspace):
         started = time.monotonic()
         shown = await cancel_and_check(svc, task_id, "command stopped", timeout=20)
         assert time.monotonic() - started < 20 and not (workspace / "late.txt").exists()
-        assert [e["kind"] for e in shown["events"]] == ["status", "model", "status"]
+        assert [e["kind"] for e in shown["events"]] == ["status", "message", "model", "status"]
     finally:
         await svc.api.aclose()

@@ -18,6 +18,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.messages import ModelRequest, UserPromptPart
 from restate import ObjectContext, ObjectSharedContext
 
+from . import worker_ingress
 from .input_check import Refused, check, log
 from .task_record import TaskRecord
 
@@ -60,18 +61,38 @@ async def since(ctx: ObjectSharedContext, cursor: int) -> dict[str, Any]:
     return {"messages": messages[max(0, cursor - base):], "cursor": base + len(messages)}
 
 
+async def read_since(task_id: str, cursor: int) -> dict[str, Any]:
+    """`since` through the ingress (from inside a journaled step: no child invocation)."""
+    http = worker_ingress.client()
+    if http is None:
+        raise RuntimeError("DALS_INGRESS_URL is not set: the worker cannot read the task's messages")
+    reply = await http.post(f"/TaskInbox/{task_id}/since", json=cursor)
+    reply.raise_for_status()
+    return reply.json()
+
+
 @dataclass(init=False)
 class Steering(AbstractCapability[Any]):
     """Delivers the inbox's new messages into the next model request of the running turn."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, cursor: int):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, cursor: int, step=None):
+        """`step(name, fn)`: a journaled step, to read the inbox through the ingress inside it
+        (workers on this machine; see TaskSpec.notesRead); None: a journaled call."""
         self.ctx = ctx
         self.record = record
         self.cursor = cursor
+        self.step = step
 
     async def take(self) -> list[str]:
-        """The messages not delivered yet (a journaled call), recorded as delivered."""
-        got = await self.ctx.object_call(since, key=self.record.summary["taskId"], arg=self.cursor)
+        """The messages not delivered yet (a journaled step or call), recorded as delivered."""
+        task_id, cursor = self.record.summary["taskId"], self.cursor
+        if self.step is not None:  # no child invocation: a cancel is heard at the same point on replay
+            async def read() -> dict[str, Any]:
+                return await read_since(task_id, cursor)
+
+            got = await self.step("inbox since", read)
+        else:
+            got = await self.ctx.object_call(since, key=task_id, arg=cursor)
         if got["cursor"] == self.cursor:
             return []
         self.cursor = got["cursor"]

@@ -290,8 +290,9 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     events = ModelEvents(record, model, report=lambda n: _spawn(_report_replayed(spec.taskId, n)))
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     # a task from before conversations replays its journal as it was written: no steers, no history
-    steering = Steering(ctx, record, cursor) if spec.conversation else None
     run_step = steps.run if steps else ctx.run_typed
+    read_step = (lambda name, fn: run_step(name, fn, STEP_OPTIONS)) if spec.notesRead == "step" else None
+    steering = Steering(ctx, record, cursor, read_step) if spec.conversation else None
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
     agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)),
                         mcp_toolsets(spec, record))
