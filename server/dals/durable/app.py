@@ -11,7 +11,7 @@ from .task_feed import task_feed
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
 from .task_inbox import task_inbox
-from . import task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
+from . import task_checkpoints, task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
 
 serde_cache.install()
 input_check.load()  # a client key that cannot be used stops the worker here, with its reason

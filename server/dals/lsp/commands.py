@@ -182,6 +182,45 @@ def setup_conversations(server) -> None:
         return {"taskId": a.taskId, "markdown": render(shown)}
 
 
+def setup_checkpoints(server) -> None:
+    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8)."""
+    from ..client import checkpoints
+
+    async def guarded(coro):
+        try:
+            return await _guard(coro)
+        except checkpoints.UnknownSeq as e:
+            field = str(e).split(":", 1)[0]
+            raise JsonRpcInvalidParams(str(e), data={"field": field}) from None
+
+    @server.command(p.FORK_TASK)
+    async def fork_task(ls, *args):
+        a = p.parse(p.ForkArgs, p.FORK_TASK, args)
+        service = await ls.task_service()
+        try:
+            got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
+        finally:
+            _task_list(ls, service).invalidate()
+        ls.stream.follow(service, got["taskId"], since=0)
+        return got
+
+    @server.command(p.REWIND_TASK)
+    async def rewind_task(ls, *args):
+        a = p.parse(p.RewindArgs, p.REWIND_TASK, args)
+        service = await ls.task_service()
+        got = await guarded(checkpoints.rewind(service, a.taskId, a.toSeq))
+        ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))  # its status event
+        return got
+
+    @server.command(p.UNDO_TASK)
+    async def undo_task(ls, *args):
+        a = p.parse(p.TaskIdArgs, p.UNDO_TASK, args)
+        service = await ls.task_service()
+        got = await guarded(checkpoints.undo(service, a.taskId))
+        ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))  # its status event
+        return got
+
+
 def _check_model(model: str) -> None:
     from ..agent.models import ModelConfigError, resolve_model
 

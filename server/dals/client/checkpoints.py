@@ -1,0 +1,76 @@
+"""Fork, rewind and undo from the client side (`dals.forkTask`, `dals.rewindTask`,
+`dals.undoTask`, `dals undo`): checked against the task as the user sees it, then signed and sent
+to the task object (durable/task_checkpoints.py), which does the work durably.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .tasks import SERVICE, TERMINAL, TaskService, UnknownTask, WrongState, new_task_id, now_iso, title_of
+
+TIMEOUT_S = 300.0  # an undo of many or large files is one call; Restate finishes it across crashes
+
+
+class UnknownSeq(ValueError):
+    """The task has no such event."""
+
+
+async def _ended(service: TaskService, task_id: str, what: str) -> dict[str, Any]:
+    shown = await service.show(task_id)  # UnknownTask for an unknown id
+    if shown["status"] not in TERMINAL:
+        raise WrongState(f"task {task_id} is {shown['status']}: it cannot be {what} while it runs "
+                         "(cancel it, or wait for it to end)")
+    return shown
+
+
+def _check_seq(shown: dict[str, Any], seq: Any, field: str) -> int:
+    last = shown.get("lastSeq") or 0
+    if not isinstance(seq, int) or isinstance(seq, bool) or not 1 <= seq <= last:
+        raise UnknownSeq(f"{field}: task {shown['taskId']} has no event {seq!r} (its events are 1-{last})")
+    return seq
+
+
+async def undo(service: TaskService, task_id: str) -> dict[str, Any]:
+    """`{taskId, reverted: [path], skipped: [{path, reason}]}`."""
+    await _ended(service, task_id, "undone")
+    got = await service.api.call(SERVICE, task_id, "undo", service.signed("undo", task_id, {"at": now_iso()}),
+                                 timeout=TIMEOUT_S)
+    return _answer(got)
+
+
+async def rewind(service: TaskService, task_id: str, to_seq: Any) -> dict[str, Any]:
+    """`{taskId, toSeq, reverted, skipped, commands}` (commands run after `toSeq`: not undone)."""
+    shown = await _ended(service, task_id, "rewound")
+    to_seq = _check_seq(shown, to_seq, "toSeq")
+    if "turns" not in shown:
+        raise WrongState(f"task {task_id} was started before DALS kept conversations: it cannot be rewound")
+    got = await service.api.call(SERVICE, task_id, "rewind",
+                                 service.signed("rewind", task_id, {"toSeq": to_seq, "at": now_iso()}),
+                                 timeout=TIMEOUT_S)
+    return _answer(got)
+
+
+async def fork(service: TaskService, task_id: str, at_seq: Any, prompt: str | None) -> dict[str, Any]:
+    """Start a new task on the conversation of `task_id` up to event `at_seq`: `{taskId}`."""
+    shown = await _ended(service, task_id, "forked")
+    at_seq = _check_seq(shown, at_seq, "atSeq")
+    source = await service.api.call(SERVICE, task_id, "fork_source", at_seq, timeout=60.0)
+    if "error" in source:
+        raise WrongState(source["error"])
+    spec = dict(source["spec"])
+    new_id = new_task_id()
+    spec.update(taskId=new_id, prompt=prompt or "", createdAt=now_iso(), forkedFrom={"taskId": task_id, "atSeq": at_seq},
+                title=title_of(prompt) if prompt else f"Fork of {spec.get('title', task_id)}"[:60])
+    await service.start(spec)  # signed as a start of the new task, checked like any other (dals.trust)
+    return {"taskId": new_id}
+
+
+def _answer(got: Any) -> dict[str, Any]:
+    if isinstance(got, dict) and got.get("refused"):
+        from .restate_api import RestateUnavailable
+
+        raise RestateUnavailable(f"the worker refused it: {got['refused']} "
+                                 "(is this client's key the one the worker trusts? see docs/security.md)")
+    if not isinstance(got, dict):
+        raise UnknownTask(str(got))
+    return got
