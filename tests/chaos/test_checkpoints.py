@@ -50,18 +50,21 @@ async def test_undo_restores_exactly_and_leaves_the_users_change(rt, tmp_path):
     (tmp_path / "big.bin").write_bytes(big)
     (tmp_path / "mine.txt").write_text("mine\n")
     (tmp_path / "kept.txt").write_text("alpha\nbeta\n")
+    (tmp_path / "gone.txt").write_bytes(b"deleted by the task\r\n")
     prompt = plan(f"Undo {uuid.uuid4().hex[:8]}",
                   ("write_file", {"path": "bin.dat", "content": "now text\n"}),
                   ("write_file", {"path": "big.bin", "content": "small\n"}),
                   ("write_file", {"path": "new/created.txt", "content": "created\n"}),
                   ("edit_file", {"path": "mine.txt", "old": "mine", "new": "task's"}),
                   ("edit_file", {"path": "kept.txt", "old": "alpha", "new": "ALPHA"}),
-                  ("edit_file", {"path": "kept.txt", "old": "beta", "new": "BETA"}))
+                  ("edit_file", {"path": "kept.txt", "old": "beta", "new": "BETA"}),
+                  ("delete_file", {"path": "gone.txt"}))
     client = DalsClient(rt.env, tmp_path)
     await client.start()
     try:
         shown = await run_task(client, prompt)
         assert all("before" in e["detail"] for e in edits(shown)), edits(shown)
+        assert not (tmp_path / "gone.txt").exists()
         (tmp_path / "mine.txt").write_text("the user's own change\n")  # after the task
         got = await client.command("dals.undoTask", {"taskId": shown["taskId"]})
         again = await client.command("dals.undoTask", {"taskId": shown["taskId"]})
@@ -69,18 +72,19 @@ async def test_undo_restores_exactly_and_leaves_the_users_change(rt, tmp_path):
     finally:
         await client.stop()
     assert got["taskId"] == shown["taskId"]
-    assert got["reverted"] == ["kept.txt", "new/created.txt", "big.bin", "bin.dat"]  # newest first
+    assert got["reverted"] == ["gone.txt", "kept.txt", "new/created.txt", "big.bin", "bin.dat"]  # newest first
     assert got["skipped"] == [{"path": "mine.txt", "reason": "changed since the task changed it (by you or "
                                                              "another task); left as it is"}]
     assert (tmp_path / "bin.dat").read_bytes() == binary
     assert (tmp_path / "big.bin").read_bytes() == big
     assert not (tmp_path / "new" / "created.txt").exists()
+    assert (tmp_path / "gone.txt").read_bytes() == b"deleted by the task\r\n"
     assert (tmp_path / "kept.txt").read_text() == "alpha\nbeta\n"
     assert (tmp_path / "mine.txt").read_text() == "the user's own change\n"
     assert again["reverted"] == [] and [s["path"] for s in again["skipped"]] == ["mine.txt"]
     undos = [e for e in after["events"] if e["kind"] == "status" and (e.get("detail") or {}).get("undo")]
     assert len(undos) == 2 and undos[0]["detail"]["reverted"] == got["reverted"]
-    assert undos[0]["title"] == "Undone: 4 file(s) reverted, 1 skipped"
+    assert undos[0]["title"] == "Undone: 5 file(s) reverted, 1 skipped"
 
 
 async def test_undo_completes_once_across_worker_kill9(rt, tmp_path):

@@ -16,7 +16,6 @@ from typing_extensions import NotRequired, TypedDict
 
 from pydantic_ai import RunContext, Tool
 
-from ..settings import state_dir
 from ..workspace import checkpoints, files, shell
 from ..workspace.errors import WorkspaceError
 from . import editor_route
@@ -24,7 +23,8 @@ from .deps import TaskDeps, now_iso
 from .editor_diagnostics import diagnostics
 from .policy import command_allowed, edit_needs_approval
 from .read_tools import list_files, read_file, search
-from .tool_steps import fail, guarded, key_of, short
+from .delete_tool import delete_file
+from .tool_steps import blob_store, fail, guarded, key_of, short
 
 STALE = "stale:"
 
@@ -256,10 +256,6 @@ def _before(out: dict[str, Any]) -> dict[str, Any]:
     return {"before": out["before"]}
 
 
-def blob_store() -> checkpoints.BlobStore:
-    return checkpoints.BlobStore(state_dir() / "checkpoints" / "blobs")
-
-
 def _edited(d: TaskDeps, text: str) -> str:
     if not text.startswith("error:"):
         d.edited = True  # the next diagnostics call waits for the language servers to re-check
@@ -302,5 +298,5 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
 
 TOOLS = [
     Tool(fn, takes_ctx=True, sequential=True)  # sequential: one journal order, no racing writes
-    for fn in (list_files, read_file, search, write_file, edit_file, multi_edit, diagnostics, run_command)
+    for fn in (list_files, read_file, search, write_file, edit_file, multi_edit, delete_file, diagnostics, run_command)
 ]

@@ -19,7 +19,7 @@ from typing import Any
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 from restate import ObjectContext, ObjectSharedContext, TerminalError
 
-from ..agent.tools import blob_store
+from ..agent.tool_steps import blob_store
 from ..workspace import checkpoints as store
 from ..workspace.text_bytes import decode_text
 from . import conversation
