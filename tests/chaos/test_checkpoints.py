@@ -66,6 +66,9 @@ async def test_undo_restores_exactly_and_leaves_the_users_change(rt, tmp_path):
         assert all("before" in e["detail"] for e in edits(shown)), edits(shown)
         assert not (tmp_path / "gone.txt").exists()
         (tmp_path / "mine.txt").write_text("the user's own change\n")  # after the task
+        preview = await client.command("dals.undoTask", {"taskId": shown["taskId"], "dryRun": True})
+        assert preview["revert"] == ["gone.txt", "kept.txt", "mine.txt", "new/created.txt", "big.bin", "bin.dat"]
+        assert (tmp_path / "big.bin").read_text() == "small\n"  # a preview changes nothing
         got = await client.command("dals.undoTask", {"taskId": shown["taskId"]})
         again = await client.command("dals.undoTask", {"taskId": shown["taskId"]})
         after = await client.command("dals.showTask", {"taskId": shown["taskId"]})
@@ -156,6 +159,8 @@ async def test_rewind_then_follow_up(rt, chaos_double, tmp_path):
     try:
         shown = await run_task(client, prompt)
         to = edits(shown)[2]["seq"]  # after step 3
+        preview = await client.command("dals.rewindTask", {"taskId": shown["taskId"], "toSeq": to, "dryRun": True})
+        assert preview["revert"] == ["r5.txt", "r4.txt"] and preview["commands"] == ["echo ran >> cmd.log"]
         got = await client.command("dals.rewindTask", {"taskId": shown["taskId"], "toSeq": to})
         assert sorted(p.name for p in tmp_path.iterdir()) == ["cmd.log", "r1.txt", "r2.txt", "r3.txt"]
         sent = len([r for r in chaos_double.requests if r["key"] == key])

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..checkpoint_plan import preview
 from .tasks import SERVICE, TERMINAL, TaskService, UnknownTask, WrongState, new_task_id, now_iso, title_of
 
 TIMEOUT_S = 300.0  # an undo of many or large files is one call; Restate finishes it across crashes
@@ -30,18 +31,24 @@ def _check_seq(shown: dict[str, Any], seq: Any, field: str) -> int:
     return seq
 
 
-async def undo(service: TaskService, task_id: str) -> dict[str, Any]:
-    """`{taskId, reverted: [path], skipped: [{path, reason}]}`."""
-    await _ended(service, task_id, "undone")
+async def undo(service: TaskService, task_id: str, dry_run: bool = False) -> dict[str, Any]:
+    """`{taskId, reverted: [path], skipped: [{path, reason}]}`; with `dry_run`, nothing is done:
+    `{taskId, dryRun, revert: [path], commands}` (what an editor shows before asking)."""
+    shown = await _ended(service, task_id, "undone")
+    if dry_run:
+        return {"taskId": task_id, "dryRun": True, **preview(shown["events"], 0)}
     got = await service.api.call(SERVICE, task_id, "undo", service.signed("undo", task_id, {"at": now_iso()}),
                                  timeout=TIMEOUT_S)
     return _answer(got)
 
 
-async def rewind(service: TaskService, task_id: str, to_seq: Any) -> dict[str, Any]:
-    """`{taskId, toSeq, reverted, skipped, commands}` (commands run after `toSeq`: not undone)."""
+async def rewind(service: TaskService, task_id: str, to_seq: Any, dry_run: bool = False) -> dict[str, Any]:
+    """`{taskId, toSeq, reverted, skipped, commands}` (commands run after `toSeq`: not undone);
+    with `dry_run`, `{taskId, toSeq, dryRun, revert, commands}` and nothing done."""
     shown = await _ended(service, task_id, "rewound")
     to_seq = _check_seq(shown, to_seq, "toSeq")
+    if dry_run:
+        return {"taskId": task_id, "toSeq": to_seq, "dryRun": True, **preview(shown["events"], to_seq)}
     if "turns" not in shown:
         raise WrongState(f"task {task_id} was started before DALS kept conversations: it cannot be rewound")
     got = await service.api.call(SERVICE, task_id, "rewind",

@@ -23,7 +23,7 @@ from ..agent.tool_steps import blob_store
 from ..workspace import checkpoints as store
 from ..workspace.text_bytes import decode_text
 from . import conversation
-from .checkpoints import BETWEEN, NOT_KEPT, changes_after, commands_after, cut_messages
+from ..checkpoint_plan import BETWEEN, NOT_KEPT, changes_after, commands_after, cut_messages
 from .input_check import Refused, check
 from .task_object import STEP_OPTIONS, JournalRunner, _iso, agent_task
 from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
@@ -65,7 +65,7 @@ async def _revert_all(ctx: ObjectContext, record: TaskRecord, after_seq: int) ->
     spec = TaskSpec.model_validate(spec_json) if spec_json else None
     runner = JournalRunner(ctx, record, spec, ctx.run_typed) if spec and spec.editor else None
     root = Path(record.summary["workspace"])
-    reverted, skipped = [], []
+    reverted, skipped, seqs = [], [], []
     for plan in changes_after(events, after_seq, done):
         path = plan["path"]
         if plan.get("unknown"):
@@ -76,11 +76,13 @@ async def _revert_all(ctx: ObjectContext, record: TaskRecord, after_seq: int) ->
             skipped.append({"path": path, "reason": why})
         else:
             reverted.append(path)
+            seqs += plan["seqs"]
             done.update(plan["seqs"])
             ctx.set(REVERTED, sorted(done))
         if plan["broken"] and not why:
             skipped.append({"path": path, "reason": BETWEEN})
-    return {"reverted": reverted, "skipped": skipped, "commands": commands_after(events, after_seq)}
+    return {"reverted": reverted, "skipped": skipped, "commands": commands_after(events, after_seq),
+            "revertedSeqs": sorted(seqs)}
 
 
 async def _revert_one(ctx: ObjectContext, runner: JournalRunner | None, root: Path, plan: dict[str, Any]) -> str | None:
@@ -137,6 +139,7 @@ async def undo(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
     outcome = await _revert_all(ctx, record, 0)
     outcome.pop("commands")
     record.emit("status", f"Undone: {_summary_of(outcome)}", _iso(await ctx.time()), {"undo": True, **outcome})
+    outcome.pop("revertedSeqs")
     return {"taskId": ctx.key(), **outcome}
 
 
@@ -158,6 +161,7 @@ async def rewind(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
         ctx.set(conversation.HISTORY, cut_messages(kept, await _events(ctx), to_seq))
     record.emit("status", f"Rewound to event {to_seq}: {_summary_of(outcome)}", _iso(await ctx.time()),
                 {"rewind": True, "toSeq": to_seq, **outcome})
+    outcome.pop("revertedSeqs")
     return {"taskId": ctx.key(), "toSeq": to_seq, **outcome}
 
 

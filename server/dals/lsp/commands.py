@@ -208,15 +208,15 @@ def setup_checkpoints(server) -> None:
     async def rewind_task(ls, *args):
         a = p.parse(p.RewindArgs, p.REWIND_TASK, args)
         service = await ls.task_service()
-        got = await guarded(checkpoints.rewind(service, a.taskId, a.toSeq))
+        got = await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
         ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))  # its status event
         return got
 
     @server.command(p.UNDO_TASK)
     async def undo_task(ls, *args):
-        a = p.parse(p.TaskIdArgs, p.UNDO_TASK, args)
+        a = p.parse(p.UndoArgs, p.UNDO_TASK, args)
         service = await ls.task_service()
-        got = await guarded(checkpoints.undo(service, a.taskId))
+        got = await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
         ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))  # its status event
         return got
 

@@ -45,7 +45,7 @@ class RequestFailed(JsonRpcException):
 
 Status = Literal["queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled"]
 MODELS = ("Args", "Position", "Range", "StartTaskArgs", "ListTasksArgs", "TaskIdArgs", "AnswerArgs",
-          "FollowUpArgs", "SteerArgs", "ForkArgs", "RewindArgs")
+          "FollowUpArgs", "SteerArgs", "ForkArgs", "RewindArgs", "UndoArgs")
 
 
 def _define_models() -> dict[str, type]:
@@ -98,7 +98,11 @@ def _define_models() -> dict[str, type]:
         prompt: str | None = Field(default=None, max_length=100_000)
 
     class RewindArgs(TaskIdArgs):
-        toSeq: int = Field(ge=0)
+        toSeq: int = Field(ge=1)
+        dryRun: bool = False
+
+    class UndoArgs(TaskIdArgs):
+        dryRun: bool = False
 
     return {name: value for name, value in locals().items() if name in MODELS}
 

@@ -3,14 +3,16 @@ in what order), which commands it cannot undo, and where the conversation is cut
 
 Each `edit` event of a change carries `before` (the hash of the content before it, kept in the
 checkpoint store; None: the task created the file) and `sha` (after; None: deleted). Plain
-functions over events and pydantic-ai's JSON messages: the handlers are in task_checkpoints.py.
+functions over events and pydantic-ai's JSON messages, shared by the worker's handlers
+(durable/task_checkpoints.py) and the clients' previews (client/checkpoints.py).
 """
 from __future__ import annotations
 
 from typing import Any
 
 BETWEEN = "changed between the task's own changes (by you or another task); left as it is"
-NOT_KEPT = "changed before DALS kept checkpoints (no content before); left as it is"
+NOT_KEPT = ("no content before the task's change was kept (an edit made in the editor's buffer, or a task "
+            "from before checkpoints); left as it is: your editor's undo may help")
 
 
 def changes_after(events: list[dict[str, Any]], after_seq: int, done: set[int]) -> list[dict[str, Any]]:
@@ -40,6 +42,18 @@ def changes_after(events: list[dict[str, Any]], after_seq: int, done: set[int]) 
                 plan["back"] = d.get("before")
         plans.append(plan)
     return sorted(plans, key=lambda p: p["order"], reverse=True)
+
+
+def preview(events: list[dict[str, Any]], after_seq: int) -> dict[str, Any]:
+    """What an undo (`after_seq` 0) or rewind would revert, before it is done: `{revert: [path],
+    commands}`; each file is still checked when the revert happens (one changed since is skipped)."""
+    done = set()
+    for e in events:  # changes reverted by earlier undos or rewinds
+        d = e.get("detail") or {}
+        if e["kind"] == "status" and (d.get("undo") or d.get("rewind")):
+            done.update(d.get("revertedSeqs") or [])
+    return {"revert": [p["path"] for p in changes_after(events, after_seq, done)],
+            "commands": commands_after(events, after_seq)}
 
 
 def commands_after(events: list[dict[str, Any]], after_seq: int) -> list[str]:
