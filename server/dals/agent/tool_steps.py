@@ -6,7 +6,7 @@ import posixpath
 from typing import Any
 
 from ..settings import state_dir
-from ..workspace.checkpoints import BlobStore
+from ..workspace.checkpoints import BlobStore, store_of
 from ..workspace.errors import WorkspaceError
 from .deps import TaskDeps, now_iso
 
@@ -35,7 +35,7 @@ async def guarded(fn) -> dict[str, Any]:
 
 def blob_store() -> BlobStore:
     """Where the content before each change is kept (the checkpoint store; see docs/tasks.md)."""
-    return BlobStore(state_dir() / "checkpoints" / "blobs")
+    return store_of(state_dir())
 
 
 def fail(deps: TaskDeps, kind: str, title: str, out: dict[str, Any]) -> str:

@@ -182,6 +182,20 @@ def setup_conversations(server) -> None:
         return {"taskId": a.taskId, "markdown": render(shown)}
 
 
+async def _follow_revert(ls, service, task_id: str) -> None:
+    """Follow a finished task through its undo or rewind: files open here are reverted through this
+    editor (the task's `editorRequest`s), and its `status` event reaches the client."""
+    from ..client.restate_api import RestateUnavailable
+
+    try:
+        summary = (await service.events_since(task_id, 1 << 30))["summary"]
+    except RestateUnavailable:
+        return  # the command itself says what is wrong
+    if summary:
+        ls.stream.follow(service, task_id, since=ls.stream.cursors.get(task_id, summary["lastSeq"]),
+                         announce_end=False, after=summary["lastSeq"])
+
+
 def setup_checkpoints(server) -> None:
     """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8)."""
     from ..client import checkpoints
@@ -208,17 +222,17 @@ def setup_checkpoints(server) -> None:
     async def rewind_task(ls, *args):
         a = p.parse(p.RewindArgs, p.REWIND_TASK, args)
         service = await ls.task_service()
-        got = await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
-        ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))  # its status event
-        return got
+        if not a.dryRun:
+            await _follow_revert(ls, service, a.taskId)
+        return await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
 
     @server.command(p.UNDO_TASK)
     async def undo_task(ls, *args):
         a = p.parse(p.UndoArgs, p.UNDO_TASK, args)
         service = await ls.task_service()
-        got = await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
-        ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))  # its status event
-        return got
+        if not a.dryRun:
+            await _follow_revert(ls, service, a.taskId)
+        return await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
 
 
 def _check_model(model: str) -> None:

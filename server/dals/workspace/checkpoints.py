@@ -56,6 +56,11 @@ class BlobStore:
         return self._path(sha).exists()
 
 
+def store_of(state_dir: Path) -> BlobStore:
+    """The checkpoint store of a state dir (the worker's and `dals lsp`'s, on one machine)."""
+    return BlobStore(state_dir / "checkpoints" / "blobs")
+
+
 def capture(root: Path, path: str, expected: str | None, store: BlobStore) -> str | None:
     """Keep the file's content before a change the task is about to make on the state it saw
     (`expected`, None: it believes the file absent); the hash kept, or None when there was no
