@@ -134,6 +134,9 @@ async def test_fork_reuses_the_conversation_and_sends_no_earlier_request(rt, cha
         await client.wait_finished(got["taskId"], timeout=120)
         forked = await client.command("dals.showTask", {"taskId": got["taskId"]})
         old = await client.command("dals.showTask", {"taskId": shown["taskId"]})
+        bare = await client.command("dals.forkTask", {"taskId": shown["taskId"], "atSeq": at})  # no prompt
+        await client.wait_finished(bare["taskId"], timeout=60)
+        only = await client.command("dals.showTask", {"taskId": bare["taskId"]})
     finally:
         await client.stop()
     assert got["taskId"] != shown["taskId"]
@@ -147,6 +150,9 @@ async def test_fork_reuses_the_conversation_and_sends_no_earlier_request(rt, cha
     assert fork_prompt in json.dumps(new[0]["messages"][-1])
     assert all(r["position"] >= 4 for r in new)
     assert sorted(p.name for p in tmp_path.iterdir()) == files_before  # the fork touches no file itself
+    # without a prompt: only the conversation, no request, ready for a follow-up
+    assert only["status"] == "succeeded" and only["usage"]["requests"] == 0 and only["turns"] == 1
+    assert len([r for r in chaos_double.requests if r["key"] == key]) == 11 + len(new)
 
 
 async def test_rewind_then_follow_up(rt, chaos_double, tmp_path):

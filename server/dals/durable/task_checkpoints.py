@@ -35,9 +35,10 @@ REVERTED = "checkpoints:reverted"  # seqs of the edit events reverted by an undo
 _REVERT_DELAY_S = float(os.environ.get("DALS_TEST_REVERT_DELAY_S", "0") or 0)
 
 
-async def _events(ctx) -> list[dict[str, Any]]:
+async def _events(ctx, upto: int | None = None) -> list[dict[str, Any]]:
     summary = await ctx.get(SUMMARY)
-    found = [await ctx.get(event_key(seq)) for seq in range(1, summary["lastSeq"] + 1)]
+    last = summary["lastSeq"] if upto is None else min(upto, summary["lastSeq"])
+    found = [await ctx.get(event_key(seq)) for seq in range(1, last + 1)]
     return [e for e in found if e]
 
 
@@ -166,9 +167,14 @@ async def rewind(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
 
 
 @agent_task.handler(name="fork_source", kind="shared")
-async def fork_source(ctx: ObjectSharedContext, at_seq: int) -> dict[str, Any]:
-    """What a fork at event `at_seq` starts from: the task's spec and its conversation cut there;
-    `{error}` for a task or event that cannot be forked."""
+async def fork_source(ctx: ObjectSharedContext, at_seq: Any) -> dict[str, Any]:
+    """What a fork at event `at_seq` starts from: the task's spec and its conversation cut there
+    (`{atSeq, history: false}`: the spec only, what a client checks first); `{error}` for a task or
+    event that cannot be forked."""
+    with_history = True
+    if isinstance(at_seq, dict):
+        with_history = at_seq.get("history", True) is not False
+        at_seq = at_seq.get("atSeq")
     summary = await ctx.get(SUMMARY)
     spec = await ctx.get(SPEC)
     if not summary:
@@ -180,6 +186,8 @@ async def fork_source(ctx: ObjectSharedContext, at_seq: int) -> dict[str, Any]:
     if not isinstance(at_seq, int) or not 1 <= at_seq <= summary["lastSeq"]:
         return {"error": f"task {ctx.key()} has no event {at_seq!r} (its events are 1-{summary['lastSeq']})",
                 "field": "atSeq"}
-    history = cut_messages(await ctx.get(conversation.HISTORY) or [], await _events(ctx), at_seq)
+    if not with_history:
+        return {"spec": spec}
+    history = cut_messages(await ctx.get(conversation.HISTORY) or [], await _events(ctx, at_seq), at_seq)
     ModelMessagesTypeAdapter.validate_python(history)  # a cut that does not load is a bug: fail loudly
     return {"spec": spec, "history": history}
