@@ -79,9 +79,10 @@ async def _revert_all(ctx: ObjectContext, record: TaskRecord, after_seq: int) ->
             reverted.append(path)
             seqs += plan["seqs"]
             done.update(plan["seqs"])
-            ctx.set(REVERTED, sorted(done))
         if plan["broken"] and not why:
             skipped.append({"path": path, "reason": BETWEEN})
+    if seqs:  # once, at the end: a re-run after a crash gets every step's outcome from the journal
+        ctx.set(REVERTED, sorted(done))
     return {"reverted": reverted, "skipped": skipped, "commands": commands_after(events, after_seq),
             "revertedSeqs": sorted(seqs)}
 
