@@ -213,6 +213,10 @@ async def test_refusals_are_clear(rt, chaos_double, tmp_path):
             with pytest.raises(JsonRpcInvalidParams) as bad:
                 await client.command(name, {"taskId": task_id, **args})
             assert "has no event 999" in str(bad.value) and field in str(bad.value)
+        cli = await asyncio.to_thread(rt.dals, "undo", "--dry-run", task_id)
+        assert "would revert (each only if unchanged since the task): h.txt" in cli.stdout
+        missing = await asyncio.to_thread(rt.dals, "undo", "no-such-task", check=False)
+        assert missing.returncode == 2 and "unknown task 'no-such-task'" in missing.stderr
     finally:
         hold.set()
         chaos_double.holds.pop(0, None)
