@@ -50,6 +50,8 @@
 (autoload 'dals-code-action "dals-code-actions" nil t)
 (dolist (command '(dals-follow-up dals-steer dals-transcript))
   (autoload command "dals-conversation" nil t))
+(dolist (command '(dals-undo-task dals-rewind-task dals-fork-task))
+  (autoload command "dals-checkpoints" nil t))
 
 (defgroup dals nil
   "Durable agent tasks through the DALS language server."

@@ -109,6 +109,13 @@ def _cmd_transcript(args) -> int:
     return asyncio.run(transcript_command(args.task))
 
 
+def _cmd_checkpoint(args) -> int:
+    import asyncio
+
+    from .terminal_checkpoints import checkpoint_command
+    return asyncio.run(checkpoint_command(args.cmd, args.task, getattr(args, "seq", None), args.dry_run))
+
+
 def _cmd_demo(args) -> int:
     from .demo.run import demo
 
@@ -185,6 +192,15 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser("transcript", help="print a task as Markdown (prompts, agent text, tools, diffs)")
     s.add_argument("task")
     s.set_defaults(fn=_cmd_transcript)
+    s = sub.add_parser("undo", help="put back every file a finished task changed (unless changed since)")
+    s.add_argument("task")
+    s.add_argument("--dry-run", action="store_true", help="only say what would be reverted")
+    s.set_defaults(fn=_cmd_checkpoint, cmd="undo")
+    s = sub.add_parser("rewind", help="revert a task's changes after event SEQ and cut its conversation there")
+    s.add_argument("task")
+    s.add_argument("seq", type=int)
+    s.add_argument("--dry-run", action="store_true", help="only say what would be reverted")
+    s.set_defaults(fn=_cmd_checkpoint, cmd="rewind")
     s = sub.add_parser("demo", help="the README's main job: a task survives kill -9 of its worker")
     s.add_argument("--keep", action="store_true", help="keep the demo's runtime and files")
     s.set_defaults(fn=_cmd_demo)

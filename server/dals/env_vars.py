@@ -68,6 +68,8 @@ VARS: tuple[EnvVar, ...] = (
            internal=True),
     EnvVar("DALS_OFFLINE_REQUEST_LOG", "path", None, "where the offline model logs its requests (demo, tests)",
            internal=True),
+    EnvVar("DALS_TEST_REVERT_DELAY_S", "number", "0", "seconds each undo/rewind step waits after its write (tests)",
+           internal=True),
 )
 BY_NAME: dict[str, EnvVar] = {v.name: v for v in VARS}
 

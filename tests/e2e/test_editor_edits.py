@@ -156,3 +156,27 @@ async def _journal_names(runtime, task_id: str) -> list[str]:
     finally:
         await api.aclose()
     return [r.get("name") or "" for r in rows]  # a null column is left out
+
+
+async def test_undo_of_an_edit_made_in_the_buffer_goes_back_through_the_editor(runtime, tmp_path):
+    # Guarantee 8 with an editor: the buffer before the task's edit was kept by `dals lsp`; undo
+    # sets the buffer back with a guarded applyEdit (the user's undo works) and leaves the disk
+    f = tmp_path / "mod.py"
+    f.write_text(DISK)
+    client = DalsClient(dict(runtime.env, DALS_WORKERS="local"), tmp_path)
+    await client.start()
+    try:
+        buf = Buffer(client, f.as_uri(), BUFFER)
+        prompt = plan(("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}))
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        events = await client.wait_finished(task_id)
+        assert buf.text == "a = 1  # unsaved user note\nb = 3\n"
+        got = await client.command("dals.undoTask", {"taskId": task_id})
+    finally:
+        await client.stop()
+    (edit,) = [e for e in events if e["kind"] == "edit"]
+    assert edit["detail"]["via"] == "editor" and edit["detail"]["before"].startswith("sha256:")
+    assert got["reverted"] == ["mod.py"] and got["skipped"] == [], got
+    assert len(buf.edits) == 2  # the task's edit, then the undo's
+    assert buf.text == BUFFER  # back to the user's unsaved buffer, exactly
+    assert f.read_text() == DISK

@@ -140,8 +140,11 @@ def test_emacs_runs_a_task_and_lists_it(run):
     assert result["code_action_status"] == "succeeded"
     assert result["code_action_first_line"].startswith("# DALS: Explain the selected code")
     assert "def greet():" in result["code_action_prompt"]
-    assert (ws / "app.py").read_text().splitlines()[:3] == [
-        result["code_action_first_line"], "# DALS: Explain", "def greet():"]
+    # "Undo Task's Edits" of it from Emacs: previewed, then app.py back as before that task; twice: nothing
+    assert result["undo_preview"] == ["app.py"] and result["undo_reverted"] == ["app.py"]
+    assert result["undo_again"] == 0
+    assert result["undo_first_line"] == "# DALS: Explain"
+    assert (ws / "app.py").read_text().splitlines()[:2] == ["# DALS: Explain", "def greet():"]
 
     # its events, resume of a finished task, cancel of a running one
     assert "Task succeeded" in result["task_text"] and "write_file app.py" in result["task_text"]

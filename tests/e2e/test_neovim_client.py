@@ -136,7 +136,9 @@ def test_neovim_client_end_to_end(nvim: str, workspace: Path, tmp_path: Path):
                  # issue 17: UTF-8 positions and CRLF in a real Neovim buffer
                  "utf8_negotiated", "unicode_task_succeeded", "unicode_buffer_exact", "unicode_edit_via_editor",
                  "crlf_detected", "crlf_task_succeeded", "crlf_buffer_exact", "crlf_kept_dos_noeol",
-                 "crlf_saved_bytes_exact"):
+                 "crlf_saved_bytes_exact",
+                 # issue 20: Undo Task's Edits, asked first with the files it reverts
+                 "undo_task_created_file", "undo_asked_with_the_files", "undo_removed_created_file"):
         assert checks.get(name) is True, name
     text = (workspace / "app.py").read_text()
     assert text.count("# DALS: Explain\n") == 1, text

@@ -266,7 +266,16 @@ eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
         (deactivate-mark)
         (dals-e2e--put "code_action_status" (dals-e2e--wait-status id dals--final-statuses 60))
         (dals-e2e--put "code_action_prompt" (plist-get (gethash id dals--tasks) :prompt))
-        (dals-e2e--put "code_action_first_line" (dals-e2e--first-line app)))
+        (dals-e2e--put "code_action_first_line" (dals-e2e--first-line app))
+        ;; "Undo Task's Edits" of the code action's task: what will be reverted first, then the outcome
+        (dals-e2e--put "undo_preview" (append (plist-get (dals--command (dals--server) "dals.undoTask"
+                                                                        (list :taskId id :dryRun t))
+                                                         :revert)
+                                              nil))
+        (dals-e2e--put "undo_reverted" (append (plist-get (dals-undo-task id t) :reverted) nil))
+        (dals-e2e--put "undo_again" (length (plist-get (dals-undo-task id t) :reverted)))
+        (dals-e2e--put "undo_first_line" (dals-e2e--first-line app))
+        (revert-buffer t t t))
 
       (dals-e2e--approvals ws)
 

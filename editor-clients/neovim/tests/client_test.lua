@@ -258,6 +258,28 @@ local function main()
   end, 30000)
   check('cancelled', final_event(tasks, cid).status == 'cancelled', tasks.events(cid))
 
+  -- "Undo Task's Edits" (:Dals undo): asks first, listing the files, then removes the created file.
+  local uid
+  dals.start('Undo me\n/write_file {"path": "undo_me.txt", "content": "made by the task\\n"}', { bufnr = buf },
+    function(task_id) uid = task_id end)
+  next_task(tasks, 'the task to undo to start') -- keeps the count of tasks seen
+  wait('the task to undo to start', function() return uid ~= nil end)
+  wait('the task to undo to end', function() return final_event(tasks, uid) ~= nil end, 60000)
+  local undo_path = vim.fs.joinpath(vim.fn.getcwd(), 'undo_me.txt')
+  check('undo_task_created_file', read_file(undo_path) == 'made by the task\n', read_file(undo_path))
+  local asked, select = {}, vim.ui.select
+  vim.ui.select = function(_, opts, on_choice)
+    table.insert(asked, opts.prompt)
+    on_choice('Revert')
+  end
+  local undone
+  dals.undo(uid, { bufnr = buf }, function(r) undone = r end)
+  wait('the undo', function() return undone ~= nil end, 60000)
+  vim.ui.select = select
+  check('undo_asked_with_the_files', #asked == 1 and asked[1]:find('undo_me.txt', 1, true) ~= nil, asked)
+  check('undo_removed_created_file', vim.uv.fs_stat(undo_path) == nil
+    and #undone.reverted == 1 and undone.reverted[1] == 'undo_me.txt', undone)
+
   -- Positions and line breaks (issue 17): Neovim negotiates UTF-8; edits after non-ASCII text on
   -- the same line, and in a CRLF file without a final newline, leave the buffer exactly right.
   check('utf8_negotiated', client.offset_encoding == 'utf-8', client.offset_encoding)

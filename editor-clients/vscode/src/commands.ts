@@ -8,7 +8,7 @@ import { eventsUri, taskIdOfUri, TaskDocuments, transcriptUri } from './document
 import { eventsDocument, taskPickItem } from './labels';
 import { LiveTranscripts } from './liveTranscripts';
 import { errorMessage, logError } from './logging';
-import { Status } from './protocol';
+import { RevertPreview, RevertResult, Status } from './protocol';
 import { ServerConnection } from './server';
 import { readSettings } from './settings';
 import { TaskSync } from './taskSync';
@@ -113,6 +113,35 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
                 await sync.show(taskId);
             }
         }),
+        register('dals.client.undoTask', async (arg) => {
+            const taskId = taskIdOf(arg) ?? await pickTask(sync, "Undo which task's edits?", FINISHED);
+            if (taskId && await confirmRevert(`Undo the edits of task ${taskId}?`,
+                await api.undoTask(taskId, true) as RevertPreview)) {
+                reportRevert(taskId, await api.undoTask(taskId) as RevertResult);
+                await sync.show(taskId);
+            }
+        }),
+        register('dals.client.rewindTask', async (arg) => {
+            const at = await eventOf(sync, arg, 'Rewind to which event?');
+            if (at && await confirmRevert(`Rewind task ${at.taskId} to event ${at.seq}?`,
+                await api.rewindTask(at.taskId, at.seq, true) as RevertPreview)) {
+                reportRevert(at.taskId, await api.rewindTask(at.taskId, at.seq) as RevertResult);
+                await sync.show(at.taskId);
+            }
+        }),
+        register('dals.client.forkTask', async (arg) => {
+            const at = await eventOf(sync, arg, 'Fork from which event?');
+            const prompt = at && await vscode.window.showInputBox({
+                title: `DALS: Fork ${at.taskId} from event ${at.seq}`,
+                prompt: 'The new task\'s prompt (empty: only its conversation, for a follow-up). Files are not touched.',
+                ignoreFocusOut: true,
+            });
+            if (at && prompt !== undefined) {
+                const { taskId } = await api.forkTask(at.taskId, at.seq, prompt.trim() || undefined);
+                vscode.window.setStatusBarMessage(`DALS: task ${taskId} forked from ${at.taskId}`, 5000);
+                await sync.show(taskId);
+            }
+        }),
         register('dals.client.steer', async (arg) => {
             const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Steer which task?', UNFINISHED);
             const message = taskId && await vscode.window.showInputBox({
@@ -152,6 +181,40 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
 }
 
 /** The task a command was invoked on: a tree node, a `dals:` document, or a task id. */
+/** Ask before reverting, showing what will be (a dryRun's answer). */
+async function confirmRevert(question: string, preview: RevertPreview): Promise<boolean> {
+    const files = preview.revert.length ? preview.revert.join(', ') : 'no file';
+    const commands = preview.commands.length ? `\nNot undone (commands run): ${preview.commands.join('; ')}` : '';
+    const choice = await vscode.window.showWarningMessage(question, {
+        modal: true, detail: `Reverts (each only if unchanged since the task): ${files}${commands}`,
+    }, 'Revert');
+    return choice === 'Revert';
+}
+
+function reportRevert(taskId: string, result: RevertResult): void {
+    const reverted = result.reverted.length ? result.reverted.join(', ') : 'nothing';
+    if (result.skipped.length) {
+        void vscode.window.showWarningMessage(`DALS: task ${taskId}: reverted ${reverted}; skipped `
+            + result.skipped.map((s) => `${s.path} (${s.reason})`).join('; '));
+    } else {
+        vscode.window.setStatusBarMessage(`DALS: task ${taskId}: reverted ${reverted}`, 5000);
+    }
+}
+
+/** The event a command runs on: the tree's event item, else picked from a finished task's events. */
+async function eventOf(sync: TaskSync, arg: unknown, placeHolder: string): Promise<{ taskId: string; seq: number } | undefined> {
+    if (arg && typeof arg === 'object' && 'seq' in arg && typeof arg.seq === 'number' && 'taskId' in arg
+        && typeof arg.taskId === 'string') {
+        return { taskId: arg.taskId, seq: arg.seq };
+    }
+    const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Which task?', FINISHED);
+    if (!taskId) { return undefined; }
+    await sync.show(taskId);
+    const picked = await vscode.window.showQuickPick(
+        sync.store.events(taskId).map((ev) => ({ label: `#${ev.seq} ${ev.title}`, seq: ev.seq })), { placeHolder });
+    return picked ? { taskId, seq: picked.seq } : undefined;
+}
+
 function taskIdOf(arg: unknown): string | undefined {
     if (typeof arg === 'string') { return arg; }
     if (arg instanceof vscode.Uri) { return taskIdOfUri(arg); }

@@ -13,7 +13,14 @@ export const SERVER_COMMANDS = {
     followUp: 'dals.followUp',
     steer: 'dals.steer',
     transcript: 'dals.transcript',
+    forkTask: 'dals.forkTask',
+    rewindTask: 'dals.rewindTask',
+    undoTask: 'dals.undoTask',
 } as const;
+
+/** What an undo or rewind would revert (`dryRun: true`), and what it did. */
+export interface RevertPreview { taskId: string; dryRun: true; revert: string[]; commands: string[] }
+export interface RevertResult { taskId: string; reverted: string[]; skipped: { path: string; reason: string }[]; commands?: string[] }
 
 export const TASK_EVENT = 'dals/taskEvent';
 export const TASK_DELTA = 'dals/taskDelta';
@@ -162,6 +169,18 @@ export class DalsApi {
 
     async steer(taskId: string, message: string): Promise<{ taskId: string; queued: boolean }> {
         return (await this.send(SERVER_COMMANDS.steer, { taskId, message })) as { taskId: string; queued: boolean };
+    }
+
+    async undoTask(taskId: string, dryRun = false): Promise<RevertPreview | RevertResult> {
+        return (await this.send(SERVER_COMMANDS.undoTask, { taskId, dryRun })) as RevertPreview | RevertResult;
+    }
+
+    async rewindTask(taskId: string, toSeq: number, dryRun = false): Promise<RevertPreview | RevertResult> {
+        return (await this.send(SERVER_COMMANDS.rewindTask, { taskId, toSeq, dryRun })) as RevertPreview | RevertResult;
+    }
+
+    async forkTask(taskId: string, atSeq: number, prompt?: string): Promise<{ taskId: string }> {
+        return (await this.send(SERVER_COMMANDS.forkTask, { taskId, atSeq, ...(prompt ? { prompt } : {}) })) as { taskId: string };
     }
 
     async transcript(taskId: string): Promise<{ taskId: string; markdown: string }> {

@@ -72,6 +72,8 @@ def outcome(d: TaskDeps, tool: str, key: str, answer: dict[str, Any]) -> str:
         d.runner.event("edit", f"{tool} {key} failed", {"path": key, "error": reason, "via": "editor"}, at)
         return f"error: {reason}"
     d.seen[key] = answer["sha"]
+    # the content before, kept by the editor's server (a checkpoint for undo)
+    before = {"before": answer["before"]} if isinstance(answer.get("before"), str) else {}
     d.runner.event("edit", f"{tool} {key}", {"path": key, "sha": answer["sha"], "via": "editor",
-                                             "diff": (answer.get("diff") or "")[:4000]}, at)
+                                             "diff": (answer.get("diff") or "")[:4000]} | before, at)
     return f"edited {key} in the user's editor (unsaved there; the user saves it)"

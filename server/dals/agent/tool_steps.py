@@ -5,6 +5,8 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
+from ..settings import state_dir
+from ..workspace.checkpoints import BlobStore, store_of
 from ..workspace.errors import WorkspaceError
 from .deps import TaskDeps, now_iso
 
@@ -29,6 +31,11 @@ async def guarded(fn) -> dict[str, Any]:
         out = {"ok": False, "error": f"{type(e).__name__}: {e.strerror or e}"}
     out["at"] = now_iso()
     return out
+
+
+def blob_store() -> BlobStore:
+    """Where the content before each change is kept (the checkpoint store; see docs/tasks.md)."""
+    return store_of(state_dir())
 
 
 def fail(deps: TaskDeps, kind: str, title: str, out: dict[str, Any]) -> str:

@@ -15,14 +15,15 @@ from typing import Any, NotRequired
 from pydantic_ai import RunContext, Tool
 from typing_extensions import TypedDict
 
-from ..workspace import files, shell
+from ..workspace import checkpoints, files, shell
 from ..workspace.errors import WorkspaceError
 from . import editor_route
+from .delete_tool import delete_file
 from .deps import TaskDeps, now_iso
 from .editor_diagnostics import diagnostics
 from .policy import command_allowed, edit_needs_approval
 from .read_tools import list_files, read_file, search
-from .tool_steps import fail, guarded, key_of, short
+from .tool_steps import blob_store, fail, guarded, key_of, short
 
 STALE = "stale:"
 
@@ -102,16 +103,16 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
             expected = base["sha"]
         else:
             expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
-        r = files.write_file(d.root, path, content, expected)
-        return asdict(r)
+        before = checkpoints.capture(d.root, path, expected, blob_store())
+        return asdict(files.write_file(d.root, path, content, expected)) | {"before": before}
 
     out = await d.runner.step("write_file", lambda: guarded(act))
     if not out["ok"]:
         return fail(d, "edit", f"write_file {path}", out)
     d.seen[key] = out["sha"]
     d.runner.event("edit", f"write_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                         "created": out["created"], "diff": short(out["diff"], 4000)},
-                   out["at"])
+                                                         "created": out["created"], "diff": short(out["diff"], 4000)}
+                   | _before(out), out["at"])
     d.edited = True
     return f"wrote {out['path']}" + (" (new file)" if out["created"] else "")
 
@@ -150,7 +151,8 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
         return _edited(d, editor_route.outcome(d, "edit_file", key, answer))
 
     async def act():
-        return asdict(files.edit_file(d.root, path, old, new, expected))
+        before = checkpoints.capture(d.root, path, expected, blob_store())
+        return asdict(files.edit_file(d.root, path, old, new, expected)) | {"before": before}
 
     out = await d.runner.step("edit_file", lambda: guarded(act))
     if not out["ok"]:
@@ -229,7 +231,8 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
         return _edited(d, editor_route.outcome(d, tool, key, answer))
 
     async def act():
-        return asdict(files.multi_edit(d.root, path, edits, base, target_sha=target))
+        before = checkpoints.capture(d.root, path, base, blob_store())
+        return asdict(files.multi_edit(d.root, path, edits, base, target_sha=target)) | {"before": before}
 
     out = await d.runner.step(tool, lambda: guarded(act))
     if not out["ok"]:
@@ -240,8 +243,16 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
 def _record_edit(d: TaskDeps, tool: str, key: str, out: dict[str, Any]) -> str:
     d.seen[key] = out["sha"]
     d.runner.event("edit", f"{tool} {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                     "diff": short(out["diff"], 4000)}, out["at"])
+                                                     "diff": short(out["diff"], 4000)} | _before(out), out["at"])
     return f"edited {out['path']}"
+
+
+def _before(out: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint of a change (`before`: the hash of the content kept, None: no file before);
+    nothing for a change that changed nothing. An edit a crashed run made already keeps it."""
+    if "before" not in out or out["before"] == out["sha"] or (out["before"] is None and out.get("already_applied")):
+        return {}
+    return {"before": out["before"]}
 
 
 def _edited(d: TaskDeps, text: str) -> str:
@@ -279,12 +290,12 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
     r = out["result"]
     d.shell.cwd, d.shell.env = r["cwd"], dict(r["env"])
     d.runner.event("tool", f"run_command {short(command, 80)}",
-                   {"exitCode": r["exit_code"], "cwd": r["cwd"], "timedOut": r["timed_out"],
+                   {"command": command, "exitCode": r["exit_code"], "cwd": r["cwd"], "timedOut": r["timed_out"],
                     "stdout": short(r["stdout"]), "stderr": short(r["stderr"])}, out["at"])
     return out["text"]
 
 
 TOOLS = [
     Tool(fn, takes_ctx=True, sequential=True)  # sequential: one journal order, no racing writes
-    for fn in (list_files, read_file, search, write_file, edit_file, multi_edit, diagnostics, run_command)
+    for fn in (list_files, read_file, search, write_file, edit_file, multi_edit, delete_file, diagnostics, run_command)
 ]

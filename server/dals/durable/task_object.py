@@ -22,6 +22,7 @@ import httpx
 import restate
 from pydantic import ValidationError
 from pydantic_ai.exceptions import AgentRunError, UserError
+from pydantic_ai.messages import ModelMessagesTypeAdapter
 from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
@@ -276,9 +277,19 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
             ctx.set(SPEC, spec.model_dump(mode="json"))  # what the follow-ups run with
         record.emit("status", "Task started", _iso(await ctx.time()), {"model": spec.model}, status="running")
         prompt = task_prompt(spec)
+        history, cursor = [], 0
+        if spec.forkedFrom:
+            try:
+                history = await _forked_history(ctx, spec)
+            except TerminalError as e:
+                record.finish("failed", _iso(await ctx.time()), error=e.message)
+                return record.summary
+        if spec.forkedFrom and not spec.prompt:  # only the conversation: ready for a follow-up
+            conversation.save(ctx, history)
+            record.finish("succeeded", _iso(await ctx.time()), result="Forked: follow up to continue")
+            return record.summary
         if spec.conversation:
             record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
-        history, cursor = [], 0
     else:
         prompt = follow_up.prompt
         record.turn_started(prompt, _iso(await ctx.time()))
@@ -324,6 +335,17 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     if spec.conversation:
         record.message("assistant", str(result.output), _iso(await ctx.time()))
     return "succeeded", {"result": str(result.output)}
+
+
+async def _forked_history(ctx: ObjectContext, spec: TaskSpec) -> list:
+    """The conversation a fork starts from: the source task's, cut at `atSeq` (a journaled call)."""
+    from .task_checkpoints import fork_source  # registered on this object by that module
+
+    src = spec.forkedFrom or {}
+    got = await ctx.object_call(fork_source, key=src.get("taskId", ""), arg=src.get("atSeq"))
+    if "error" in got:
+        raise TerminalError(f"cannot fork: {got['error']}")
+    return ModelMessagesTypeAdapter.validate_python(got["history"])
 
 
 @agent_task.handler(kind="shared")

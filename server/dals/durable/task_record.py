@@ -43,6 +43,8 @@ class TaskRecord:
             "filesChanged": [], "result": None, "error": None, "pending": None,
             "editorRequest": None, "resume": None,
         }
+        if spec.get("forkedFrom"):
+            self.summary["forkedFrom"] = spec["forkedFrom"]
         if spec.get("conversation"):  # only then: an older task's summary replays byte for byte
             self.summary["turns"] = 1
         self.hints = spec.get("wakeup") == "hint"

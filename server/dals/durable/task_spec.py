@@ -45,6 +45,10 @@ class TaskSpec(BaseModel):
     # conversation.py). Off for tasks started before conversations: their journals replay as
     # written. Fixed for the task's life, for the same reason.
     conversation: bool = False
+    # A fork (`dals.forkTask`): `{taskId, atSeq}` of the task whose conversation up to that event
+    # this one starts from (read once, journaled; see task_checkpoints.py). An empty prompt: the
+    # fork only takes the conversation, and waits for a follow-up.
+    forkedFrom: dict[str, Any] | None = None
 
 
 class FollowUp(BaseModel):

@@ -182,6 +182,59 @@ def setup_conversations(server) -> None:
         return {"taskId": a.taskId, "markdown": render(shown)}
 
 
+async def _follow_revert(ls, service, task_id: str) -> None:
+    """Follow a finished task through its undo or rewind: files open here are reverted through this
+    editor (the task's `editorRequest`s), and its `status` event reaches the client."""
+    from ..client.restate_api import RestateUnavailable
+
+    try:
+        summary = (await service.events_since(task_id, 1 << 30))["summary"]
+    except RestateUnavailable:
+        return  # the command itself says what is wrong
+    if summary:
+        ls.stream.follow(service, task_id, since=ls.stream.cursors.get(task_id, summary["lastSeq"]),
+                         announce_end=False, after=summary["lastSeq"])
+
+
+def setup_checkpoints(server) -> None:
+    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8)."""
+    from ..client import checkpoints
+
+    async def guarded(coro):
+        try:
+            return await _guard(coro)
+        except checkpoints.UnknownSeq as e:
+            field = str(e).split(":", 1)[0]
+            raise JsonRpcInvalidParams(str(e), data={"field": field}) from None
+
+    @server.command(p.FORK_TASK)
+    async def fork_task(ls, *args):
+        a = p.parse(p.ForkArgs, p.FORK_TASK, args)
+        service = await ls.task_service()
+        try:
+            got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
+        finally:
+            _task_list(ls, service).invalidate()
+        ls.stream.follow(service, got["taskId"], since=0)
+        return got
+
+    @server.command(p.REWIND_TASK)
+    async def rewind_task(ls, *args):
+        a = p.parse(p.RewindArgs, p.REWIND_TASK, args)
+        service = await ls.task_service()
+        if not a.dryRun:
+            await _follow_revert(ls, service, a.taskId)
+        return await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
+
+    @server.command(p.UNDO_TASK)
+    async def undo_task(ls, *args):
+        a = p.parse(p.UndoArgs, p.UNDO_TASK, args)
+        service = await ls.task_service()
+        if not a.dryRun:
+            await _follow_revert(ls, service, a.taskId)
+        return await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
+
+
 def _check_model(model: str) -> None:
     from ..agent.models import ModelConfigError, resolve_model
 

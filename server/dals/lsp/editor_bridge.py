@@ -24,6 +24,7 @@ from pygls.uris import to_fs_path
 from .. import editor_presence
 from ..client.tasks import now_iso
 from ..settings import state_dir
+from ..workspace.checkpoints import store_of
 from ..workspace.confine import is_inside, workspace_key
 from ..workspace.errors import WorkspaceError
 from ..workspace.files import content_hash, edit_already_applied
@@ -165,6 +166,8 @@ class EditorBridge:
                 end, new_text = start + len(old), new
             else:  # one text edit over the whole changed region
                 start, end, new_text = changed_span(text, result)
+        # the buffer before the edit, kept for undo (the checkpoint store of this state dir)
+        before = await asyncio.to_thread(store_of(state_dir()).put, text.encode("utf-8"))
         edit = self._workspace_edit(doc.uri, doc.version, text, start, end, new_text, request)
         answer = await self.server.workspace_apply_edit_async(
             types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}"))
@@ -174,7 +177,7 @@ class EditorBridge:
         await self._synced(doc.uri, text)
         diff = "".join(difflib.unified_diff(text.splitlines(True), result.splitlines(True),
                                             f"a/{request['path']}", f"b/{request['path']}"))
-        return {"applied": True, "sha": _sha(result), "diff": diff}
+        return {"applied": True, "sha": _sha(result), "diff": diff, "before": before}
 
     async def _synced(self, uri: str, before: str) -> None:
         """Wait (briefly) for the editor's didChange of an applied edit: the task's next edit of

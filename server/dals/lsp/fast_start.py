@@ -33,7 +33,8 @@ log = logging.getLogger("dals.lsp.fast_start")
 
 SERVER_INFO = {"name": "dals", "version": "0.1.0"}  # = server.VERSION; the equality test checks it
 COMMANDS = ["dals.startTask", "dals.listTasks", "dals.showTask", "dals.cancelTask", "dals.resumeTask",
-            "dals.answer", "dals.followUp", "dals.steer", "dals.transcript"]  # registration order in lsp/commands.py
+            "dals.answer", "dals.followUp", "dals.steer", "dals.transcript", "dals.forkTask", "dals.rewindTask",
+            "dals.undoTask"]  # registration order in lsp/commands.py
 CODE_ACTION_KINDS = ["quickfix", "refactor.rewrite"]
 ENCODINGS = ("utf-8", "utf-16", "utf-32")  # what pygls can convert positions for
 

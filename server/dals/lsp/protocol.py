@@ -22,7 +22,11 @@ ANSWER = "dals.answer"
 FOLLOW_UP = "dals.followUp"
 STEER = "dals.steer"
 TRANSCRIPT = "dals.transcript"
-COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER, FOLLOW_UP, STEER, TRANSCRIPT)
+FORK_TASK = "dals.forkTask"
+REWIND_TASK = "dals.rewindTask"
+UNDO_TASK = "dals.undoTask"
+COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER, FOLLOW_UP, STEER, TRANSCRIPT,
+            FORK_TASK, REWIND_TASK, UNDO_TASK)
 
 TASK_EVENT = "dals/taskEvent"
 # server -> client request: `{uri: string | null}` -> `{items: [{uri, diagnostics: [Diagnostic]}]}`,
@@ -41,7 +45,7 @@ class RequestFailed(JsonRpcException):
 
 Status = Literal["queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled"]
 MODELS = ("Args", "Position", "Range", "StartTaskArgs", "ListTasksArgs", "TaskIdArgs", "AnswerArgs",
-          "FollowUpArgs", "SteerArgs")
+          "FollowUpArgs", "SteerArgs", "ForkArgs", "RewindArgs", "UndoArgs")
 
 
 def _define_models() -> dict[str, type]:
@@ -88,6 +92,17 @@ def _define_models() -> dict[str, type]:
 
     class SteerArgs(TaskIdArgs):
         message: str = Field(min_length=1, max_length=20_000)
+
+    class ForkArgs(TaskIdArgs):
+        atSeq: int = Field(ge=1)
+        prompt: str | None = Field(default=None, max_length=100_000)
+
+    class RewindArgs(TaskIdArgs):
+        toSeq: int = Field(ge=1)
+        dryRun: bool = False
+
+    class UndoArgs(TaskIdArgs):
+        dryRun: bool = False
 
     return {name: value for name, value in locals().items() if name in MODELS}
 

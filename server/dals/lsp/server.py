@@ -205,6 +205,7 @@ def build_server() -> DalsServer:
 
     commands.setup(server)
     commands.setup_conversations(server)
+    commands.setup_checkpoints(server)
     code_actions.setup(server)
     return server
 

@@ -30,7 +30,7 @@ from dals.workspace.text_bytes import content_hash, decode_text
 from dals.workspace.text_edits import TextEdit, apply_edits, parse_edits
 
 __all__ = [
-    "ReadResult", "WriteResult", "content_hash", "edit_file", "file_hash",
+    "ReadResult", "WriteResult", "content_hash", "delete_file", "edit_file", "file_hash",
     "DEFAULT_LIMIT", "check_range", "lines_of", "list_files", "multi_edit", "read_file", "read_range",
     "search", "write_file",
 ]
@@ -107,6 +107,23 @@ def _workspace_lock(root: Path):
 def write_file(root: Path, path: str, content: str, expected_sha: str | None, dry_run: bool = False) -> WriteResult:
     with _workspace_lock(root):
         return _write_file(root, path, content, expected_sha, dry_run)
+
+
+def delete_file(root: Path, path: str, expected_sha: str) -> str:
+    """Delete the file if it is still the one the agent last saw (`expected_sha`); the hash of
+    what was deleted. A file already gone is a re-run of this delete (the caller knows)."""
+    with _workspace_lock(root):
+        target, shown = _target(root, path)
+        if target.is_dir():
+            raise WorkspaceError(f"'{shown}' is a directory; delete_file deletes files")
+        data = _bytes_or_none(target)
+        if data is None:
+            return expected_sha  # deleted already (by a run of this step before a crash, or since)
+        if content_hash(data) != expected_sha:
+            raise ConflictError(f"'{shown}' changed since read; read it again")
+        target.unlink()
+        _fsync_dir(target.parent)
+        return expected_sha
 
 
 def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool = False,

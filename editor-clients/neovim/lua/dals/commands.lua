@@ -76,6 +76,19 @@ M.subcommands = {
   transcript = need_id(function(args)
     dals().transcript(args[1])
   end),
+  undo = need_id(function(args)
+    dals().undo(args[1])
+  end),
+  rewind = need_id(function(args)
+    local seq = tonumber(args[2] or '')
+    if not seq then return vim.notify('DALS: :Dals rewind {task id} {event seq}', vim.log.levels.ERROR) end
+    dals().rewind(args[1], seq)
+  end),
+  fork = need_id(function(args)
+    local seq = tonumber(args[2] or '')
+    if not seq then return vim.notify('DALS: :Dals fork {task id} {event seq} [prompt]', vim.log.levels.ERROR) end
+    dals().fork(args[1], seq, table.concat(vim.list_slice(args, 3), ' '))
+  end),
   reject = need_id(function(args)
     local comment = table.concat(vim.list_slice(args, 2), ' ')
     dals().reject(args[1], comment ~= '' and comment or nil)

@@ -148,6 +148,70 @@ function M.steer(task_id, message, opts)
   end)
 end
 
+--- Ask before reverting: what a dryRun answered (`revert`, `commands`); `go()` when confirmed.
+local function confirm_revert(what, preview, go)
+  local files = #preview.revert > 0 and table.concat(preview.revert, ', ') or 'no file'
+  local msg = ('%s: revert %s?'):format(what, files)
+  if preview.commands and #preview.commands > 0 then
+    msg = msg .. ('\nNot undone (commands): %s'):format(table.concat(preview.commands, '; '))
+  end
+  vim.ui.select({ 'Revert', 'Cancel' }, { prompt = msg }, function(choice)
+    if choice == 'Revert' then
+      go()
+    end
+  end)
+end
+
+local function report(task_id, result)
+  local lines = { ('DALS: task %s: reverted %s'):format(task_id,
+    #result.reverted > 0 and table.concat(result.reverted, ', ') or 'nothing') }
+  for _, s in ipairs(result.skipped or {}) do
+    table.insert(lines, ('skipped %s: %s'):format(s.path, s.reason))
+  end
+  vim.notify(table.concat(lines, '\n'), #(result.skipped or {}) > 0 and vim.log.levels.WARN or vim.log.levels.INFO)
+end
+
+--- "Undo Task's Edits" (`dals.undoTask`): shows what will be reverted, then reverts it. `opts.confirm
+--- = false` skips the question; `on_done(result)` gets the outcome.
+function M.undo(task_id, opts, on_done)
+  opts = opts or {}
+  client.exec('dals.undoTask', { taskId = task_id, dryRun = true }, opts, function(preview)
+    local function go()
+      client.exec('dals.undoTask', { taskId = task_id }, opts, function(result)
+        report(task_id, result)
+        if on_done then on_done(result) end
+      end)
+    end
+    if opts.confirm == false then return go() end
+    confirm_revert(('Undo task %s'):format(task_id), preview, go)
+  end)
+end
+
+--- "Rewind to Here" (`dals.rewindTask`): back to event `seq`, ready for a follow-up.
+function M.rewind(task_id, seq, opts, on_done)
+  opts = opts or {}
+  client.exec('dals.rewindTask', { taskId = task_id, toSeq = seq, dryRun = true }, opts, function(preview)
+    local function go()
+      client.exec('dals.rewindTask', { taskId = task_id, toSeq = seq }, opts, function(result)
+        report(task_id, result)
+        if on_done then on_done(result) end
+      end)
+    end
+    if opts.confirm == false then return go() end
+    confirm_revert(('Rewind task %s to event %d'):format(task_id, seq), preview, go)
+  end)
+end
+
+--- "Fork from Here" (`dals.forkTask`): a new task on the conversation up to event `seq`.
+function M.fork(task_id, seq, prompt, opts, on_done)
+  local arg = { taskId = task_id, atSeq = seq }
+  if prompt and vim.trim(prompt) ~= '' then arg.prompt = prompt end
+  client.exec('dals.forkTask', arg, opts, function(result)
+    vim.notify(('DALS: task %s forked from %s at event %d'):format(result.taskId, task_id, seq), vim.log.levels.INFO)
+    if on_done then on_done(result) end
+  end)
+end
+
 --- The task as Markdown (`dals.transcript`) in a scratch buffer, refreshed as the task's events come.
 function M.transcript(task_id)
   require('dals.transcript').open(task_id)

@@ -268,6 +268,44 @@ function M.detail_lines(s)
   return lines, hls
 end
 
+--- The event (`#seq` line) under the cursor, or the one its diff lines belong to.
+function M.event_at_cursor(buf)
+  local row = api.nvim_win_get_cursor(0)[1]
+  for r = row, 1, -1 do
+    local seq = (api.nvim_buf_get_lines(buf, r - 1, r, false)[1] or ''):match('^#(%d+)')
+    if seq then
+      return tonumber(seq)
+    end
+  end
+end
+
+--- In a task's buffer: `u` "Undo Task's Edits", `w` "Rewind to Here", `f` "Fork from Here" (on an
+--- event line); undo and rewind show what will be reverted and ask first.
+function M.map_checkpoint_keys(buf, task_id)
+  local function at_event(fn)
+    return function()
+      local seq = M.event_at_cursor(buf)
+      if not seq then
+        return vim.notify('DALS: put the cursor on an event (#seq line)', vim.log.levels.WARN)
+      end
+      fn(seq)
+    end
+  end
+  local function map(lhs, fn, desc)
+    vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true, desc = desc })
+  end
+  map('u', function() require('dals').undo(task_id, { client_id = M.client_id }) end, "DALS: undo the task's edits")
+  map('w', at_event(function(seq) require('dals').rewind(task_id, seq, { client_id = M.client_id }) end),
+    'DALS: rewind the task to this event')
+  map('f', at_event(function(seq)
+    vim.ui.input({ prompt = ('Fork from event %d, prompt: '):format(seq) }, function(prompt)
+      if prompt then
+        require('dals').fork(task_id, seq, prompt, { client_id = M.client_id })
+      end
+    end)
+  end), 'DALS: fork a new task from this event')
+end
+
 --- Show a task's summary and events (`dals.showTask`) in a split.
 function M.show(task_id, opts)
   opts = opts or {}
@@ -281,6 +319,7 @@ function M.show(task_id, opts)
         map_task_keys(buf, function()
           return task_id
         end)
+        M.map_checkpoint_keys(buf, task_id)
       end
       set_lines(buf, M.detail_lines(summary))
       if opts.focus ~= false then
