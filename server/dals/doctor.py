@@ -139,10 +139,10 @@ STUCK_SQL = ("SELECT id, target_service_key, status, last_failure, last_failure_
 
 
 def _query(admin: str, sql: str) -> list[dict]:
-    reply = httpx.post(f"{admin}/query", json={"query": sql}, headers={"accept": "application/json"},
-                       timeout=HTTP_TIMEOUT)
-    reply.raise_for_status()
-    return reply.json().get("rows", [])
+    with sync_client(admin, timeout=HTTP_TIMEOUT) as http:
+        reply = http.post("/query", json={"query": sql}, headers={"accept": "application/json"})
+        reply.raise_for_status()
+        return reply.json().get("rows", [])
 
 
 def check_tasks(st: dict | None) -> list[Check]:
@@ -166,7 +166,7 @@ def check_tasks(st: dict | None) -> list[Check]:
                 first_line = (failure["message"].splitlines() or [""])[0][:160]
                 out.append(Check("tasks", "warn", f"task {row['target_service_key']} is stuck: {failure['kind']} "
                                  f"({first_line})", failure["fix"]))
-    except (httpx.HTTPError, ValueError, KeyError, TypeError) as e:
+    except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as e:
         return [Check("tasks", "warn", f"could not list stuck tasks: {type(e).__name__}: {e}")]
     return out or [Check("tasks", "ok", "no task is stuck on a failure that retrying cannot fix")]
 
