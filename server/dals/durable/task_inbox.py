@@ -63,12 +63,7 @@ async def since(ctx: ObjectSharedContext, cursor: int) -> dict[str, Any]:
 
 async def read_since(task_id: str, cursor: int) -> dict[str, Any]:
     """`since` through the ingress (from inside a journaled step: no child invocation)."""
-    http = worker_ingress.client()
-    if http is None:
-        raise RuntimeError("DALS_INGRESS_URL is not set: the worker cannot read the task's messages")
-    reply = await http.post(f"/TaskInbox/{task_id}/since", json=cursor)
-    reply.raise_for_status()
-    return reply.json()
+    return await worker_ingress.call("TaskInbox", task_id, "since", cursor)
 
 
 @dataclass(init=False)

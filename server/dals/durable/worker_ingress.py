@@ -4,6 +4,8 @@ the state dir's unix socket, or an external Restate's URL), for calls made besid
 one per call loaded the CA bundle (0.05-0.35 s of CPU) on the worker's event loop."""
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from .. import env_vars
@@ -21,3 +23,14 @@ def client() -> httpx.AsyncClient | None:
     if _http is None:
         _http = endpoints.async_client(ingress, timeout=10.0)
     return _http
+
+
+async def call(service: str, key: str, handler: str, arg: Any) -> Any:
+    """A request-response call of `service/key/handler` through the ingress, from inside a
+    journaled step (no child invocation, which a cancel would reach at another point on replay)."""
+    http = client()
+    if http is None:
+        raise RuntimeError(f"DALS_INGRESS_URL is not set: the worker cannot call {service}/{handler}")
+    reply = await http.post(f"/{service}/{key}/{handler}", json=arg)
+    reply.raise_for_status()
+    return reply.json()
