@@ -134,6 +134,9 @@ class TaskService:
         self.api = api
         self._key = key
         self.pending: dict[str, dict[str, Any]] = {}  # started here, not yet seen in Restate
+        # started here, kept after the SQL list shows them: the `events` handler may still answer
+        # "no summary" for a moment, and dals.showTask then says what the task is from this
+        self.started: dict[str, dict[str, Any]] = {}
         self._hints: asyncio.Future | None = None
 
     async def hints(self) -> HintListener | None:
@@ -161,6 +164,7 @@ class TaskService:
             "wakeup": spec.get("wakeup", "feed"),
             "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
+        self.started[task_id] = self.pending[task_id]
         return task_id
 
     async def _invocations(self, task_id: str | None = None) -> dict[str, dict]:
@@ -245,11 +249,15 @@ class TaskService:
         page, replayed_all = await asyncio.gather(self.events_since(task_id, 0), self._replayed(task_id))
         summary = page["summary"]
         if summary is None:
-            if task_id in self.pending:
-                return public_summary(self.pending[task_id], None, None) | {"events": []}
+            if task_id in self.pending or task_id in self.started:
+                return public_summary(self.pending.get(task_id) or self.started[task_id], None, None) | {"events": []}
             if not invocation:
                 raise UnknownTask(task_id)
-            return {"taskId": task_id, "status": "queued", "events": [], "invocationId": invocation["id"]}
+            # started elsewhere and not written yet: a whole (empty) summary, so that clients fold
+            # the events that follow onto numbers
+            stub = {"taskId": task_id, "title": task_id, "prompt": "", "status": "queued", "steps": 0, "lastSeq": 0,
+                    "lastEvent": None, "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
+            return public_summary(stub, None, None) | {"events": [], "invocationId": invocation["id"]}
         events += page["events"]
         if events and events[-1]["seq"] < summary["lastSeq"]:  # the other pages at once
             pages = await asyncio.gather(*(self.events_since(task_id, since) for since in

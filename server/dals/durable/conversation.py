@@ -40,6 +40,9 @@ RUN_TIME_FIELDS = ("run_id", "conversation_id")
 def _stable(message: dict[str, Any]) -> dict[str, Any]:
     for name in RUN_TIME_FIELDS:
         message.pop(name, None)
+    # failed attempts of a request are this run's own (their times differ on replay); the
+    # attempts are events of the task already (model_retry.py)
+    message.pop("failed_attempts", None)
     if message.get("kind") == "request":  # a response's time is the journaled response's own
         message.pop("timestamp", None)
         for part in message.get("parts", []):
