@@ -23,7 +23,7 @@ from pathlib import Path
 from dals.workspace.confine import is_inside, resolve
 from dals.workspace.errors import ConflictError, WorkspaceError
 from dals.workspace.line_endings import adapt
-from dals.workspace.line_ranges import DEFAULT_LIMIT, check_range, lines_of, read_range
+from dals.workspace.line_ranges import DEFAULT_LIMIT, check_range, lines_of, read_range, regular_file_stat
 from dals.workspace.listing import list_files
 from dals.workspace.search import search
 from dals.workspace.text_bytes import content_hash, decode_text
@@ -59,14 +59,7 @@ class WriteResult:
 def read_file(root: Path, path: str, max_bytes: int = 1_000_000) -> ReadResult:
     """The text of a UTF-8 file in the workspace and the hash of its bytes."""
     target, shown = _target(root, path)
-    try:
-        info = target.stat()
-    except FileNotFoundError:
-        raise WorkspaceError(f"file '{shown}' does not exist") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise WorkspaceError(f"'{shown}' is a directory; use list_files to see its files")
-    if not stat.S_ISREG(info.st_mode):
-        raise WorkspaceError(f"'{shown}' is not a regular file")
+    info = regular_file_stat(target, shown)
     if info.st_size > max_bytes:
         raise WorkspaceError(
             f"'{shown}' is {info.st_size} bytes, over the {max_bytes}-byte limit of a whole read; "

@@ -8,6 +8,7 @@ and the footer says what was cut and which `offset` reads on.
 from __future__ import annotations
 
 import hashlib
+import os
 import posixpath
 import stat
 from collections.abc import Iterable
@@ -47,11 +48,8 @@ def check_range(offset, limit) -> tuple[int, int]:
     return offset, limit
 
 
-def read_range(root: Path, path: str, offset: int | None = None, limit: int | None = None) -> RangeResult:
-    """Lines `offset`..`offset+limit-1` of a workspace file, streamed from disk."""
-    offset, limit = check_range(offset, limit)
-    target = resolve(root, path)
-    shown = posixpath.normpath(path or ".")
+def regular_file_stat(target: Path, shown: str) -> os.stat_result:
+    """`target`'s stat, or WorkspaceError when it is missing, a directory or not a regular file."""
     try:
         info = target.stat()
     except FileNotFoundError:
@@ -60,6 +58,15 @@ def read_range(root: Path, path: str, offset: int | None = None, limit: int | No
         raise WorkspaceError(f"'{shown}' is a directory; use list_files to see its files")
     if not stat.S_ISREG(info.st_mode):
         raise WorkspaceError(f"'{shown}' is not a regular file")
+    return info
+
+
+def read_range(root: Path, path: str, offset: int | None = None, limit: int | None = None) -> RangeResult:
+    """Lines `offset`..`offset+limit-1` of a workspace file, streamed from disk."""
+    offset, limit = check_range(offset, limit)
+    target = resolve(root, path)
+    shown = posixpath.normpath(path or ".")
+    regular_file_stat(target, shown)
     with open(target, "rb") as f:
         return lines_of(shown, iter(lambda: f.read(CHUNK), b""), offset, limit)
 
