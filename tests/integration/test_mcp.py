@@ -10,13 +10,14 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from tests.support.lsp_client import DalsClient
-from tests.support.mcp_servers import HttpCounter, counter, lines, npm_server, plan
+from tests.support.mcp_servers import COUNTER, HttpCounter, counter, lines, npm_server, plan
 from tests.support.runtime import Runtime, wait_for
 
 PROVIDER_KEY = "sk-test-mcp-provider-key-0123456789"
@@ -153,6 +154,49 @@ async def test_failures_are_tool_errors_and_the_task_goes_on(mcp_runtime, tmp_pa
     assert tool_events(events, "mcp__counter__fail")[0]["detail"]["error"].endswith("the tool says no")
     assert "MCP server counter: timeout" in said and "MCP server counter: died" in said
     assert "after-die" in lines(count)  # started again after it died
+
+
+async def test_a_server_that_cannot_restart_keeps_its_tools_and_each_call_names_it(mcp_runtime, tmp_path):
+    """Killed between two steps with its command gone: the calls of this turn and of a follow-up
+    are tool errors naming the server (the tools stay offered: no "Unknown tool"); the task ends
+    normally and the worker and `dals lsp` stay up."""
+    count = tmp_path / "count.txt"
+    wrapper = tmp_path / "srv.sh"
+    wrapper.write_text(f"#!/bin/sh\necho $$ > {tmp_path / 'server.pid'}\nexec {sys.executable} {COUNTER}\n")
+    wrapper.chmod(0o755)
+    servers = {"counter": {"command": str(wrapper), "env": {"COUNTER_FILE": str(count)}}}
+    worker = mcp_runtime.status()["worker"]["pid"]
+    client = DalsClient(mcp_runtime.env, tmp_path)
+    await client.start(settings(servers))
+    try:
+        task_id, events = await run_task(client, plan(
+            ("mcp__counter__record", {"note": "first"}),
+            ("run_command", {"command": "rm srv.sh && kill $(cat server.pid)"}),
+            ("mcp__counter__record", {"note": "second"}),
+            ("mcp__counter__record", {"note": "third"})))
+        last = events[-1]["seq"]
+        got = await client.command("dals.followUp", {"taskId": task_id, "prompt": plan(
+            ("mcp__counter__record", {"note": "fourth"}), title="Once more")})
+        assert got["turn"] == 2
+        events = await client.wait_event(task_id, lambda evs: any(
+            e["kind"] == "status" and e["status"] == "succeeded" and e["seq"] > last for e in evs), 120)
+        listed = await client.command("dals.listTasks", {})
+    finally:
+        await client.stop()
+    assert task_id in [t["taskId"] for t in listed["tasks"]]
+    assert mcp_runtime.status()["worker"]["pid"] == worker
+    assert lines(count) == ["first"]
+    first, *failed = tool_events(events, "mcp__counter__record")
+    assert "recorded 'first'" in first["detail"]["result"]
+    assert len(failed) == 3 and all("'counter'" in e["detail"]["error"] for e in failed), failed
+    assert failed[0]["detail"]["errorKind"] in ("died", "start")  # the call that found it dead
+    for e in failed[1:]:  # its command is gone: it cannot start again
+        assert e["detail"]["errorKind"] == "start" and "not found" in e["detail"]["error"], e
+    assert failed[2]["seq"] > last  # the follow-up's call: offered from the first turn's list
+    said = logs(e for e in events if e["seq"] > last)
+    assert "MCP server counter unavailable: its tools from earlier in the task stay offered" in said, said
+    assert "MCP server counter: start" in said
+    assert events[-1]["status"] == "succeeded", events[-1]
 
 
 async def test_workspace_mcp_json_only_when_the_user_allows_it(mcp_runtime, tmp_path):

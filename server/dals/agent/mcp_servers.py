@@ -187,7 +187,8 @@ class ServerPool:
         try:
             r = await self.server(name, cfg, timeout_s)
         except McpServerError as e:
-            return CallOutcome(False, error=str(e), kind="start")
+            return CallOutcome(False, error=f"{e}. It is started again at the next call to one of its tools.",
+                               kind="start")
         try:
             # the client's own timeout (read_timeout) answers first; this one is a backstop
             value = await asyncio.wait_for(r.toolset.direct_call_tool(tool, args), timeout_s + 10)

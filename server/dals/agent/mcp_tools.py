@@ -1,8 +1,10 @@
 """The MCP servers' tools as one toolset of the agent, named `mcp__<server>__<tool>`, each call
 going through the task's step runner like the built-in tools (so journaled, on Restate, once).
 
-- The tool list is read once per run, in one step (`list MCP tools`): every later step, and every
-  replay, offers and routes exactly the same names, whether a server is up then or not.
+- The tool list is read once per turn, in one step (`list MCP tools`): every later step, and every
+  replay, offers and routes exactly the same names, whether a server is up then or not. A server
+  that is down when a later turn lists them keeps the tools it gave earlier in the task (`known`,
+  kept by the durable layer): its tools stay offered and each call is a tool error naming it.
 - A call outside `mcp.allow` waits for the user's approval first (`runner.ask`, `action: "mcp"`).
 - A call is one step whose value is what it came to: the server's answer, or an error of the tool,
   a timeout, a server that died or did not start. Errors reach the model as a failed tool result
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pydantic_core
@@ -76,18 +79,38 @@ def from_plain(value: Any) -> Any:
     return value
 
 
+def with_known(listed: dict[str, dict[str, Any]],
+               known: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], dict[str, list]]:
+    """This turn's listing with a down server's tools from earlier in the task (`known`), and the
+    tool lists to keep for the next turns. Pure: both inputs come from the journal."""
+    merged, keep = {}, dict(known)
+    for name, entry in listed.items():
+        if entry["ok"]:
+            keep[name] = entry["tools"]
+            merged[name] = entry
+        elif name in known:
+            merged[name] = entry | {"tools": known[name], "kept": True}
+        else:
+            merged[name] = entry
+    return merged, keep
+
+
 class McpTools(AbstractToolset[TaskDeps]):
-    """One task's MCP tools: `servers` by name (their whole configuration, in memory only),
-    `unavailable` (name → why there is no configuration for it on this worker)."""
+    """One turn's MCP tools: `servers` by name (their whole configuration, in memory only),
+    `unavailable` (name → why there is no configuration for it on this worker), `known` (each
+    server's tools as listed earlier in the task) and `remember` (keeps them for the next turns)."""
 
     def __init__(self, servers: dict[str, dict[str, Any]], unavailable: dict[str, str], allow: list[str],
-                 timeout_s: float, pool: ServerPool = POOL):
+                 timeout_s: float, pool: ServerPool = POOL, known: dict[str, list[dict[str, Any]]] | None = None,
+                 remember: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None):
         self.servers = servers
         self.unavailable = unavailable
         self.allow = allow
         self.timeout_s = timeout_s
         self.pool = pool
-        self.listed: dict[str, dict[str, Any]] | None = None  # name → {"ok", "tools" | "error"}
+        self.known = dict(known or {})
+        self.remember = remember
+        self.listed: dict[str, dict[str, Any]] | None = None  # name → {"ok", "tools" | "error", "kept"?}
         self._lock = asyncio.Lock()
 
     @property
@@ -111,11 +134,16 @@ class McpTools(AbstractToolset[TaskDeps]):
         async with self._lock:
             if self.listed is None:
                 out = await ctx.deps.runner.step(LIST_STEP, lambda: self._list_all(ctx))
-                self.listed = out["servers"]
+                self.listed, keep = with_known(out["servers"], self.known)
+                if self.remember is not None and keep != self.known:
+                    self.remember(keep)
                 for name, entry in self.listed.items():
-                    if not entry["ok"]:
-                        ctx.deps.runner.event("log", f"MCP server {name} unavailable: its tools are left out",
-                                              {"server": name, "error": entry["error"]}, out["at"])
+                    if entry["ok"]:
+                        continue
+                    said = ("its tools from earlier in the task stay offered; each call is an error until it "
+                            "starts" if entry.get("kept") else "its tools are left out")
+                    ctx.deps.runner.event("log", f"MCP server {name} unavailable: {said}",
+                                          {"server": name, "error": entry["error"]}, out["at"])
         tools: dict[str, ToolsetTool[TaskDeps]] = {}
         for server, entry in self.listed.items():
             for t in entry.get("tools") or ():
@@ -127,9 +155,17 @@ class McpTools(AbstractToolset[TaskDeps]):
         return tools
 
     async def get_instructions(self, ctx: RunContext[TaskDeps]) -> str | None:
-        down = [f"{n} ({e['error']})" for n, e in (self.listed or {}).items() if not e["ok"]]
-        return ("These MCP servers are unavailable in this task, so their tools are missing: " + "; ".join(down)
-                if down else None)
+        listed = (self.listed or {}).items()
+        missing = [f"{n} ({e['error']})" for n, e in listed if not e["ok"] and not e.get("kept")]
+        kept = [f"{n} ({e['error']})" for n, e in listed if not e["ok"] and e.get("kept")]
+        said = []
+        if missing:
+            said.append("These MCP servers are unavailable in this task, so their tools are missing: "
+                        + "; ".join(missing))
+        if kept:
+            said.append("These MCP servers are down for now (each call to their tools tries to start them again, "
+                        "and fails while they are down): " + "; ".join(kept))
+        return "\n".join(said) or None
 
     async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[TaskDeps],
                         tool: ToolsetTool[TaskDeps]) -> Any:

@@ -1,6 +1,8 @@
 """A task's MCP toolset on the worker, from the spec's `mcp` field: the servers' configuration is
 read here (never carried in the journal: see `dals.agent.mcp_handoff`), and the configuration
-problems the front end met become `log` events at the start of the task.
+problems the front end met become `log` events at the start of the task. The tools each server
+listed are kept in the task's state (`MCP_TOOLS`) for the turns after it (a conversation's
+follow-ups): a server down at a later turn keeps offering them, each call a tool error naming it.
 
 `dals.agent.mcp_tools` (and so `pydantic_ai.mcp`, on the first server start) is imported only
 for a task that has servers.
@@ -9,12 +11,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from restate import ObjectContext
+
 from ..settings import state_dir
 from .task_record import TaskRecord
 from .task_spec import TaskSpec
 
 
-def mcp_toolsets(spec: TaskSpec, record: TaskRecord) -> list[Any]:
+MCP_TOOLS = "mcpTools"  # state: server name → the tools it listed last in this task
+
+
+async def mcp_toolsets(ctx: ObjectContext, spec: TaskSpec, record: TaskRecord) -> list[Any]:
     field = spec.mcp or {}
     at = record.summary.get("updatedAt") or spec.createdAt  # from journaled data: replays say the same
     for problem in field.get("problems") or ():
@@ -26,5 +33,8 @@ def mcp_toolsets(spec: TaskSpec, record: TaskRecord) -> list[Any]:
     from ..agent.mcp_tools import McpTools
 
     servers, missing = resolve(field, state_dir() / "mcp")
+    # only a conversation has later turns; other tasks' journals stay as they were written
+    known = (await ctx.get(MCP_TOOLS) or {}) if spec.conversation else {}
+    remember = (lambda tools: ctx.set(MCP_TOOLS, tools)) if spec.conversation else None
     return [McpTools(servers, missing, list(field.get("allow") or []),
-                     float(field.get("timeoutS") or DEFAULT_TIMEOUT_S))]
+                     float(field.get("timeoutS") or DEFAULT_TIMEOUT_S), known=known, remember=remember)]

@@ -306,7 +306,7 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     steering = Steering(ctx, record, cursor, read_step) if spec.conversation else None
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
     agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)),
-                        mcp_toolsets(spec, record))
+                        await mcp_toolsets(ctx, spec, record))
     deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     turn = conversation.Turn(agent, history, steering.take if steering else None)

@@ -99,3 +99,31 @@ def test_an_answer_too_large_for_the_journal_is_cut_and_says_so():
     cut = capped("x" * (MAX_ANSWER_CHARS + 5))
     assert cut.startswith("x" * 100) and cut.endswith("ask for less]") and len(cut) < MAX_ANSWER_CHARS + 200
     assert capped(["y" * MAX_ANSWER_CHARS]).startswith("[the server's answer was")
+
+
+async def test_a_server_down_at_a_later_turn_keeps_its_tools_and_each_call_is_an_error_naming_it():
+    first, kept = Journal(), {}
+    pool = FakePool()
+    tools = McpTools({"ev": {}}, {}, ["*"], 5, pool=pool, remember=kept.update)
+    await build_agent(offline_model(), [tools]).run('go\n/mcp__ev__echo {"message": "a"}',
+                                                    deps=TaskDeps(Path("."), first))
+    assert set(kept) == {"ev"} and [t["name"] for t in kept["ev"]] == ["echo", "fail"]
+
+    class DownPool(FakePool):
+        async def tools(self, name, cfg, timeout_s, ctx):
+            raise McpServerError(f"MCP server {name!r} did not start: command 'x' not found")
+
+        async def call(self, name, cfg, timeout_s, tool, args):
+            self.calls.append((name, tool, args))
+            return CallOutcome(False, error=f"MCP server {name!r} did not start: command 'x' not found", kind="start")
+
+    later, down = Journal(), DownPool()
+    tools = McpTools({"ev": {}}, {}, ["*"], 5, pool=down, known=kept, remember=kept.update)
+    result = await build_agent(offline_model(), [tools]).run('go\n/mcp__ev__echo {"message": "b"}',
+                                                             deps=TaskDeps(Path("."), later))
+    assert down.calls == [("ev", "echo", {"message": "b"})]  # offered, and tried again at the call
+    assert "did not start" in returns(result)[0] and "'ev'" in returns(result)[0]
+    kinds = [(e["kind"], e["title"]) for e in later.events]
+    assert ("tool", "mcp__ev__echo failed") in kinds and ("log", "MCP server ev: start") in kinds
+    assert any(k == "log" and "stay offered" in t for k, t in kinds)
+    assert "down for now" in (result.all_messages()[0].instructions or "")
