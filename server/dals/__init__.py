@@ -1,1 +1,5 @@
 """DALS: the Durable Agent Language Server."""
+
+# The one place the version is written: pyproject.toml reads it (setuptools `attr`), `dals lsp`
+# reports it, and a test checks the editor clients' manifests against it.
+__version__ = "0.1.0"

@@ -14,7 +14,8 @@ from typing import Any
 from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from .agent.plan import parse_plan
 from .client.restate_api import RestateUnavailable
-from .client.tasks import STATUSES, TERMINAL, UnknownTask, WrongState, build_spec
+from .client.tasks import UnknownTask, WrongState, build_spec
+from .durable.task_status import STATUSES, TERMINAL
 from .runtime import control
 from .settings import default_model, state_dir
 from .terminal_follow import follow, ledger_line, retrying, saved_tokens, task_service

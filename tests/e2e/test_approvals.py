@@ -158,7 +158,8 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
 async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_path):
     """Anyone on the machine can reach Restate's ingress; a spec without `commandsAllow` gets the
     default list, so `echo pwned` waits for an approval instead of running."""
-    from dals.client.tasks import new_task_id, now_iso
+    from dals.agent.deps import now_iso
+    from dals.client.tasks import new_task_id
 
     st = runtime.status()
     service = runtime.task_service(st)

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from ..durable.task_status import TERMINAL
 from .restate_api import RestateApi, RestateUnavailable
 
 SERVICE = "AgentTask"
 # Objects keyed by the task id whose invocations belong to the task.
 TASK_SERVICES = ("AgentTask", "TaskLedger", "TaskNotes", "TaskFeed", "TaskInbox")
-TERMINAL = ("succeeded", "failed", "cancelled")
 BATCH = 200  # task ids per SQL `IN (...)` list
 PARALLEL = 8  # admin/ingress requests in flight at once
 

@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from .. import cancel_marks
+from ..agent.deps import now_iso
+from ..durable.task_status import TERMINAL
 from ..event_wakeups import HintListener, registry_dir
 from ..settings import state_dir, workers_local
 from ..trust.client_keys import signing_key
@@ -26,8 +28,6 @@ from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
 
 SERVICE = "AgentTask"
-TERMINAL = ("succeeded", "failed", "cancelled")
-STATUSES = ("queued", "running", "waiting", "retrying", "paused", "succeeded", "failed", "cancelled")
 PAGE = 500  # events per `AgentTask/events` answer
 _KEY = re.compile(r"^[A-Za-z0-9_.-]{1,80}$")
 
@@ -49,10 +49,6 @@ TURN_HANDLERS = ("run", "follow_up")  # each turn of a task is an invocation of 
 
 def new_task_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(3)
-
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def title_of(prompt: str) -> str:

@@ -17,7 +17,6 @@ from ..settings import state_dir
 from .task_record import TaskRecord
 from .task_spec import TaskSpec
 
-
 MCP_TOOLS = "mcpTools"  # state: server name → the tools it listed last in this task
 
 

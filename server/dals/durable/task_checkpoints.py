@@ -26,8 +26,9 @@ from ..workspace.text_bytes import decode_text
 from . import conversation
 from .input_check import Refused, check
 from .task_object import STEP_OPTIONS, JournalRunner, _iso, agent_task
-from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
+from .task_record import SPEC, SUMMARY, TaskRecord, event_key
 from .task_spec import TaskSpec
+from .task_status import TERMINAL
 
 REVERTED = "checkpoints:reverted"  # seqs of the edit events reverted by an undo or rewind
 # Test-only: seconds each revert step waits after its write (a kill -9 lands between the write

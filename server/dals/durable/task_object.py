@@ -45,8 +45,9 @@ from .model_events import CountingModel, ModelEvents
 from .model_retry import ModelRetries
 from .task_inbox import CURSOR as INBOX_CURSOR, Steering
 from .task_notes import read_since as notes_read_since, since as notes_since
-from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key
+from .task_record import SPEC, SUMMARY, TaskRecord, event_key
 from .task_spec import FollowUp, TaskSpec, task_prompt
+from .task_status import TERMINAL
 
 log = restate.getLogger("dals.task")
 

@@ -24,7 +24,6 @@ from .task_feed import publish as feed_publish
 SUMMARY = "summary"
 SPEC = "spec"  # the TaskSpec the task was started with (its follow-ups run with it too)
 MESSAGE_LIMIT = 20_000  # characters of a message kept in its event (the conversation keeps all)
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def event_key(seq: int) -> str:

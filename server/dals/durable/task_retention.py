@@ -20,7 +20,8 @@ from .task_feed import task_feed
 from .task_inbox import task_inbox
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
-from .task_record import SUMMARY, TERMINAL
+from .task_record import SUMMARY
+from .task_status import TERMINAL
 
 # Leave no invocation record behind: retention exists to remove them.
 _GONE = dict(journal_retention=timedelta(0), idempotency_retention=timedelta(0))

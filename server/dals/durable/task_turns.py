@@ -15,8 +15,9 @@ from restate import ObjectContext, TerminalError
 from . import eager_steps
 from .input_check import Refused, check
 from .task_object import _iso, _run, agent_task
-from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord
+from .task_record import SPEC, SUMMARY, TaskRecord
 from .task_spec import FollowUp, TaskSpec
+from .task_status import TERMINAL
 
 
 @agent_task.handler(name="follow_up")

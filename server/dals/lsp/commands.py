@@ -116,7 +116,7 @@ def setup(server) -> None:
 
     @server.command(p.RESUME_TASK)
     async def resume_task(ls, *args):
-        from ..client.tasks import TERMINAL
+        from ..durable.task_status import TERMINAL
 
         a = p.parse(p.TaskIdArgs, p.RESUME_TASK, args)
         service = await ls.task_service()

@@ -22,7 +22,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from .. import editor_presence
-from ..client.tasks import now_iso
+from ..agent.deps import now_iso
 from ..settings import state_dir
 from ..workspace.checkpoints import store_of
 from ..workspace.confine import is_inside, workspace_key

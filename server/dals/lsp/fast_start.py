@@ -27,11 +27,11 @@ import re
 import threading
 from typing import Any, BinaryIO, NamedTuple
 
-from .. import env_vars
+from .. import __version__, env_vars
 
 log = logging.getLogger("dals.lsp.fast_start")
 
-SERVER_INFO = {"name": "dals", "version": "0.1.0"}  # = server.VERSION; the equality test checks it
+SERVER_INFO = {"name": "dals", "version": __version__}
 COMMANDS = ["dals.startTask", "dals.listTasks", "dals.showTask", "dals.cancelTask", "dals.resumeTask",
             "dals.answer", "dals.followUp", "dals.steer", "dals.transcript", "dals.forkTask", "dals.rewindTask",
             "dals.undoTask"]  # registration order in lsp/commands.py

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from watchfiles import Change, DefaultFilter, awatch
 
+from ..agent.deps import now_iso
 from ..client.restate_api import RestateUnavailable
-from ..client.tasks import now_iso
 from ..workspace.confine import is_inside
 from ..workspace.files import file_hash
 from ..workspace.listing import is_ignored

@@ -22,6 +22,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
 
+from .. import __version__
 from ..client import pricing
 from ..settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from .task_stream import TaskStream
 
 log = logging.getLogger("dals.lsp")
-VERSION = "0.1.0"
+VERSION = __version__
 RUNTIME_WAIT = 120.0
 
 
@@ -121,7 +122,7 @@ class DalsServer(LanguageServer):
 
     async def _follow_unfinished(self, service: TaskService) -> None:
         """After a restart of `dals lsp`, live events of unfinished tasks continue from the journal."""
-        from ..client.tasks import TERMINAL
+        from ..durable.task_status import TERMINAL
 
         try:
             tasks = await service.list()
