@@ -1,17 +1,15 @@
 """Concurrency: 1, 10 and 50 tasks of 20 read_file steps at once, through a real LSP client.
 
-    .venv/bin/python bench/concurrency.py [--quick] [--levels 1,10,50] [--wakeup feed,hint]
-                                          [--worker-processes 1,2]
+    .venv/bin/python bench/concurrency.py [--quick] [--levels 1,10,50] [--worker-processes 1,2]
 
 Each task is a plan of 20 `/read_file` lines for the offline model: 41 journaled steps (21 model
 requests, 20 tool calls). All tasks of a level are started with `dals.startTask` from one
 pytest-lsp client over stdio (so `dals lsp` follows them all, as an editor would), and the level
-ends when the client has every task's final event. Each level runs once per wake-up mode, with
-one client and `dals lsp` per mode (`feed` = `DALS_WORKERS=remote`: a `TaskFeed/publish` invocation
-per summary write and a `TaskFeed/pull` long-poll per follower, an `EditorSessions/lookup` call per
-file read; `hint` = `DALS_WORKERS=local`: a loopback datagram, a journaled registry read),
-the modes one after the other (their order flips every level); the other mode's `dals lsp` is
-idle meanwhile. Reported per level and mode:
+ends when the client has every task's final event. Each level runs once per runtime variant,
+with one client and `dals lsp` per variant (the worker wakes it with loopback datagrams that
+carry the writes: `hint`, the one way for a worker on this machine; the fallback through Restate
+for workers elsewhere is measured by `step_cost.py --wakeup feed,hint`), the variants one after
+the other (their order flips every level). Reported per level and variant:
   - throughput: journaled steps (model + tool events) / wall time from the first startTask to the
     last final event at the client;
   - step time: the gap between consecutive events' `at` (written by the worker) before each
@@ -91,7 +89,6 @@ async def main() -> int:
     ap.add_argument("--quick", action="store_true", help="one round of 1, 10, 25 (the full mode: two of 1, 10, 50)")
     ap.add_argument("--levels", default=None, help="tasks at once, comma-separated (default 1,10,50)")
     ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--wakeup", type=h.wakeups_arg, default="feed,hint", help="wake-up modes to run (feed,hint)")
     ap.add_argument("--worker-processes", default="1",
                     help="DALS_WORKER_PROCESSES of each runtime, comma-separated (default 1)")
     ap.add_argument("--no-memory", dest="memory", action="store_false",
@@ -101,7 +98,7 @@ async def main() -> int:
     rounds = args.rounds or (1 if args.quick else 2)
     counts = [int(x) for x in args.worker_processes.split(",")]
     # a variant: a wake-up mode on the runtime with that many worker processes
-    variants = {(w if len(counts) == 1 else f"{w} x{c}"): (w, c) for c in counts for w in args.wakeup}
+    variants = {(w if len(counts) == 1 else f"{w} x{c}"): (w, c) for c in counts for w in ["hint"]}
     modes: list[str] = list(variants)
     # the reference: the same plans in memory over as many processes as a runtime's workers
     refs = {f"in memory x{c}": c for c in counts} if args.memory else {}
@@ -119,7 +116,7 @@ async def main() -> int:
             clients, procs = {}, {}
             for v, (w, c) in variants.items():
                 h.use_runtime(sts[c])
-                clients[v] = client = await stack.enter_async_context(h.lsp_client(ws, env=h.lsp_env(w)))
+                clients[v] = client = await stack.enter_async_context(h.lsp_client(ws))
                 await client.wait_finished((await client.command(
                     "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
                 pids = h.runtime_pids()

@@ -1,13 +1,12 @@
 """Event latency: from a step's journal entry in Restate to the `dals/taskEvent` at a real LSP client.
 
-    .venv/bin/python bench/event_latency.py [--quick] [--wakeup feed,hint]
+    .venv/bin/python bench/event_latency.py [--quick]
 
-Tasks are started with `dals.startTask` from pytest-lsp clients talking to `dals lsp` over stdio,
-one client (and `dals lsp`) per wake-up mode, `DALS_WORKERS` set in its environment: "feed"
-(`remote`; the worker sends a `TaskFeed/publish` invocation after each summary write; `dals lsp` long-polls
-`TaskFeed/pull`, then reads `AgentTask/events`) and "hint" (`local`; the worker sends a loopback datagram;
-`dals lsp` reads `AgentTask/events` when one arrives). Each `dals/taskEvent` is stamped with the
-client's wall clock when it arrives. After the task ends, its journal is read from the admin API
+Tasks are started with `dals.startTask` from a pytest-lsp client talking to `dals lsp` over
+stdio, woken the one way for a worker on this machine ("hint": a loopback datagram that carries
+the write, read from `AgentTask/events` only on a gap; the fallback through Restate for workers
+elsewhere is measured by `step_cost.py --wakeup feed,hint`). Each `dals/taskEvent` is stamped
+with the client's wall clock when it arrives. After the task ends, its journal is read from the admin API
 (`sys_journal`) and each event is matched with two entries, by Restate's `appended_at` (ms
 resolution, same machine and wall clock as the client):
   - step → client: the completion (`Notification: Run`) of the journaled model request or tool
@@ -83,12 +82,11 @@ async def main() -> int:
     ap.add_argument("--reads", type=int, default=None, help="read_file lines per task")
     ap.add_argument("--together", type=int, default=None, help="tasks at once in the loaded variant")
     ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--wakeup", type=h.wakeups_arg, default="feed,hint", help="wake-up modes to run (feed,hint)")
     args = ap.parse_args()
     reads = args.reads or (40 if args.quick else 100)
     together = args.together or (5 if args.quick else 10)
     rounds = args.rounds or (2 if args.quick else 3)
-    modes: list[str] = args.wakeup
+    modes: list[str] = ["hint"]
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
     loads = (("alone", 1), (f"{together} at once", together))
@@ -99,7 +97,7 @@ async def main() -> int:
 
         api = RestateApi(st["restate"]["ingress"], st["restate"]["admin"])
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws, env=h.lsp_env(w)))
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws))
                        for w in modes}
             for w in modes:
                 await run_tasks(clients[w], api, 1, 3)  # warm-up: imports, first invocation

@@ -24,9 +24,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from dals.durable.task_status import TERMINAL
 from dals.runtime.children import pid_alive
-
-TERMINAL = ("succeeded", "failed", "cancelled")
 
 
 def machine() -> str:
@@ -145,30 +144,27 @@ def make_workspace() -> Path:
     return ws
 
 
-def make_spec(prompt: str, workspace: Path, wakeup: str | None = None) -> dict[str, Any]:
-    """`wakeup` ("feed", "hint" or "hint-read", a hint task) defaults, as in `build_spec`, to what
-    `DALS_WORKERS` says (hint)."""
-    from dals.client.tasks import new_task_id, now_iso, side_channels, title_of
+def make_spec(prompt: str, workspace: Path, wakeup: str = "hint") -> dict[str, Any]:
+    """A task's spec as `build_spec` makes it (`hint`: the worker finds this state dir's `origin`
+    and uses it), or (`feed`) as the worker chooses it for a front end elsewhere: everything
+    through Restate (`dals.durable.side_channels.ELSEWHERE`), the fallback's cost."""
+    from dals.agent.deps import now_iso
+    from dals.client.tasks import new_task_id, title_of
+    from dals.durable.side_channels import ELSEWHERE
+    from dals.event_wakeups import state_dir_id
+    from dals.settings import state_dir
 
+    where = ELSEWHERE if wakeup == "feed" else {"origin": state_dir_id(state_dir())}
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
             "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "conversation": True,
-            **side_channels(), **({"wakeup": wakeup.split("-")[0]} if wakeup else {})}
+            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "conversation": True, **where}
 
 
-# "hint-read": a hint task whose follower takes no pushes (DALS_HINT_PUSHES=0), reading each change
-# from Restate, the way before pushes.
-WAKEUPS = ("feed", "hint", "hint-read")
-
-
-def lsp_env(wakeup: str) -> dict[str, str]:
-    """The environment of a `dals lsp` that follows `wakeup` tasks."""
-    return {"DALS_WORKERS": "remote" if wakeup == "feed" else "local",
-            "DALS_HINT_PUSHES": "0" if wakeup == "hint-read" else "1"}
+WAKEUPS = ("feed", "hint")
 
 
 def wakeups_arg(value: str) -> list[str]:
-    """`--wakeup feed,hint,hint-read`: the wake-up modes to measure, in this order (argparse `type=`)."""
+    """`--wakeup feed,hint`: the wake-up modes to measure, in this order (argparse `type=`)."""
     import argparse
 
     modes = [m.strip() for m in value.split(",") if m.strip()]
@@ -200,64 +196,59 @@ FOLLOW_STATS = {"reads": 0, "early": 0, "pushed": 0}
 
 
 async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
-                 timeout: float = 300.0, pushes: bool = True) -> list[dict]:
-    """Poll `events_since` until the terminal status event; returns the events, each with the
-    poller's monotonic `seenAt`. Restate being down (a chaos run) is retried, not fatal.
-    `interval=0`: between reads, wait as `dals lsp` does (`lsp/task_stream.py` `_follow`): for a
-    hint task, for a wake-up hint (`service.hints()`, in the registry of `DALS_STATE_DIR`) or the
-    safety poll, re-reading briefly when a hint is ahead of the summary's `rev`, and taking the
-    hint's push instead of a read when it continues what was read (`pushes=False`: never); for a
-    feed task, long-poll its `TaskFeed`."""
+                 timeout: float = 300.0) -> list[dict]:
+    """Follow the task until its terminal status event; returns the events, each with the
+    follower's monotonic `seenAt`. `interval=0`: as `dals lsp` and `dals run` do
+    (`dals.client.task_follow`: pushes, hints, the feed's long-poll); otherwise a plain poll of
+    `events_since` every `interval` s (the baseline). Restate being down (a chaos run) is retried."""
     from dals.client.restate_api import RestateUnavailable
-    from dals.event_wakeups import ReadPacer
+    from dals.client.task_follow import TaskFollower
 
     events: list[dict] = []
-    version = 0
-    pacer = None  # for hint tasks, as in dals lsp
-    summary = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        since = events[-1]["seq"] if events else 0
-        page = pacer.pushed_page(summary) if pacer else None
-        if page is not None:
-            FOLLOW_STATS["pushed"] += 1
-        else:
-            try:
-                FOLLOW_STATS["reads"] += 1
-                page = await service.events_since(task_id, since)
-            except RestateUnavailable:
-                await asyncio.sleep(interval or 0.05)
-                continue
+
+    def take(page_events: list[dict]) -> bool:
         now = time.monotonic()
-        for e in page["events"]:
+        for e in page_events:
+            since = events[-1]["seq"] if events else 0
             if e["seq"] != since + 1:
                 raise AssertionError(f"gap or duplicate: got seq {e['seq']} after {since}")
-            since = e["seq"]
             e["seenAt"] = now
             events.append(e)
             if on_event:
                 on_event(e)
-        summary = page.get("summary")
-        hints = await service.hints() if interval == 0 and service.wakeup_of(task_id, summary) == "hint" else None
-        if events and events[-1]["kind"] == "status" and events[-1]["status"] in TERMINAL:
-            if hints is not None:
-                hints.forget(task_id)
-            return events
-        if summary and since < summary["lastSeq"]:
-            continue  # more than one page: read on
-        if hints is not None:
-            pacer = pacer or ReadPacer(hints, task_id, pushes=pushes)
-            early = pacer.early_reads
-            await pacer.before_next_read((summary or {}).get("rev", 0))
-            FOLLOW_STATS["early"] += pacer.early_reads - early
-        elif interval == 0:
+        return bool(events) and events[-1]["kind"] == "status" and events[-1]["status"] in TERMINAL
+
+    async def poll() -> None:
+        while True:
             try:
-                version = await service.wait_change(task_id, version)
+                FOLLOW_STATS["reads"] += 1
+                page = await service.events_since(task_id, events[-1]["seq"] if events else 0)
             except RestateUnavailable:
-                await asyncio.sleep(0.05)
-        else:
-            await asyncio.sleep(interval)
-    raise AssertionError(f"task {task_id} not finished after {timeout}s ({len(events)} events)")
+                await asyncio.sleep(interval)
+                continue
+            if take(page["events"]):
+                return
+            cursor = events[-1]["seq"] if events else 0
+            if not page["summary"] or cursor >= page["summary"]["lastSeq"]:
+                await asyncio.sleep(interval)  # else more than one page: read on
+
+    async def as_clients_do() -> None:
+        reader = TaskFollower(service, task_id)
+        try:
+            async for page in reader.pages():
+                if take(page.events):
+                    return
+        finally:
+            FOLLOW_STATS["reads"] += reader.reads
+            if reader.pacer is not None:
+                FOLLOW_STATS["early"] += reader.pacer.early_reads
+                FOLLOW_STATS["pushed"] += reader.pacer.pushed_pages
+
+    try:
+        await asyncio.wait_for(as_clients_do() if interval == 0 else poll(), timeout)
+    except TimeoutError:
+        raise AssertionError(f"task {task_id} not finished after {timeout}s ({len(events)} events)") from None
+    return events
 
 
 def met(value: float, target: float, at_least: bool = False) -> str:
@@ -358,8 +349,7 @@ class _StampedEvents(dict):
 async def lsp_client(workspace: Path, init_options: dict | None = None,
                      env: dict[str, str] | None = None) -> AsyncIterator[Any]:
     """A pytest-lsp client driving `dals lsp` over stdio (tests/support/lsp_client.py), on the
-    runtime of the current `DALS_STATE_DIR`, with `env` added to this process's environment (e.g.
-    `DALS_WORKERS`); each event gets `receivedAt` (epoch s). The server process is stopped
+    runtime of the current `DALS_STATE_DIR`, with `env` added to this process's environment; each event gets `receivedAt` (epoch s). The server process is stopped
     politely, then by pid. Yields the client; `client.init_ms` is the time from spawning `dals lsp`
     to its InitializeResult."""
     repo = str(Path(__file__).resolve().parents[1])

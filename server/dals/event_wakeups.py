@@ -7,7 +7,7 @@ each registered listener (`dals lsp`, `dals run`): the task id and the summary's
 one more at every summary write). Listeners register as files `<pid>-<port>` in
 `$DALS_STATE_DIR/wakeups/` and remove them when they close.
 
-A listener whose file says `push <token>` also gets the write itself in the datagram (a "push"): the
+A listener's file says `push <token>`: it also gets the write itself in the datagram (a "push"): the
 summary as written (less the prompt) and the events written since the previous push, with the
 revision they continue from. These are the values the worker has just handed to Restate, each
 written after the journaled step it describes and computed from journaled data only
@@ -23,7 +23,7 @@ machine), early (sent before Restate applied the write: the follower re-reads a 
 until the revision shows) or stale (a replay writes the same revisions again: the worker sends
 none while replaying). So followers still look every `SAFETY_POLL_S` without one.
 
-A listener that takes pushes also gets the live text of a model response in flight (a "delta",
+A listener also gets the live text of a model response in flight (a "delta",
 `<task> delta <token> {"seq", "text"}`): not journaled, shown while the request runs, replaced by
 the journaled event that follows (`dals/taskDelta`). A plain listener ignores it.
 
@@ -45,7 +45,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import env_vars
 from .runtime.children import pid_alive
 
 log = logging.getLogger("dals.wakeups")
@@ -62,9 +61,6 @@ MAX_DATAGRAM = 60_000
 DELTA = b"delta"  # in place of a revision: live model text (see send_delta)
 PUSH = b"push"  # a listener that takes pushes writes `push <token>` in its registration file
 PUSH_KEEP = 256  # pushes kept per followed task until its follower takes them
-# `DALS_HINT_PUSHES=0`: this process's followers take no pushes and read every change from Restate
-# (the way before pushes; for comparing, or to rule pushes out when looking into a problem).
-PUSHES_ENV = "DALS_HINT_PUSHES"
 # The sender reads the registry again when its mtime changes, and at least this often: two
 # registrations within one timestamp tick (a few ms) leave the mtime unchanged.
 REGISTRY_REFRESH_S = 1.0
@@ -72,6 +68,31 @@ REGISTRY_REFRESH_S = 1.0
 
 def registry_dir(state: Path) -> Path:
     return state / REGISTRY
+
+
+STATE_ID = "state-id"  # a random id of the state dir: a worker that finds the same one shares it
+
+
+def state_dir_id(state: Path, create: bool = True) -> str | None:
+    """The state dir's id (made on first use when `create`): a front end puts it in a task's spec
+    (`origin`), and the worker compares it with its own to know whether the task's followers and
+    editors share its state dir (so the wake-ups and the editor registry here reach them)."""
+    path = state / STATE_ID
+    try:
+        return path.read_text().strip() or None
+    except OSError:
+        if not create:
+            return None
+    state.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{STATE_ID}.{secrets.token_hex(4)}")
+    tmp.write_text(secrets.token_hex(16))
+    try:
+        os.link(tmp, path)  # the first writer wins; everyone reads the same id
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
 
 
 def _entries(directory: Path) -> list[tuple[str, int, int]]:
@@ -182,9 +203,8 @@ class HintListener(asyncio.DatagramProtocol):
     """A follower's side: the latest hinted revision per task, a way to wait for a newer one, and
     the pushes for the tasks it follows (`watch`) until their followers take them."""
 
-    def __init__(self, directory: Path, pushes: bool | None = None):
+    def __init__(self, directory: Path):
         self.directory = directory
-        self.takes_pushes = env_vars.flag(PUSHES_ENV) if pushes is None else pushes
         self.revs: dict[str, int] = {}
         self.arrived: dict[str, float] = {}  # monotonic time of the latest hint, per task
         self.pushes: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}  # task -> [(since, rev, body)]
@@ -208,7 +228,7 @@ class HintListener(asyncio.DatagramProtocol):
             port = sock.getsockname()[1]
             self._file = self.directory / f"{os.getpid()}-{port}"
             staged = self._file.with_name(self._file.name + ".tmp")  # not a registration (see _entries)
-            staged.write_bytes(PUSH + b" " + self._token if self.takes_pushes else b"")
+            staged.write_bytes(PUSH + b" " + self._token)
             os.chmod(staged, 0o600)
             os.replace(staged, self._file)  # a sender never sees it without its token
             atexit.register(self._unregister)
@@ -280,8 +300,7 @@ class HintListener(asyncio.DatagramProtocol):
 
     def watch(self, task_id: str) -> None:
         """Keep the pushes for this task from now on (until `forget`)."""
-        if self.takes_pushes:
-            self.pushes.setdefault(task_id, [])
+        self.pushes.setdefault(task_id, [])
 
     def take_pushes(self, task_id: str) -> list[tuple[int, int, dict[str, Any]]]:
         kept = self.pushes.get(task_id)
@@ -335,26 +354,24 @@ class ReadPacer:
     A read for a hint is never sooner than `APPLY_WAIT_S` after the hint came.
     """
 
-    def __init__(self, hints: HintListener, task_id: str, pushes: bool = True):
+    def __init__(self, hints: HintListener, task_id: str):
         self.hints = hints
         self.task_id = task_id
-        self.pushes = pushes and hints.takes_pushes
         self.seen_rev = 0
         self.early = 0  # re-reads in a row for a hint ahead of what Restate shows
         self.early_reads = 0  # in all (benchmarks report it)
         self.pushed_pages = 0  # pages taken from pushes instead of reads
-        if self.pushes:
-            hints.watch(task_id)
+        hints.watch(task_id)
 
     def _push_ready(self) -> bool:
         kept = self.hints.pushes.get(self.task_id, ())
-        return self.pushes and any(since <= self.seen_rev < rev for since, rev, _ in kept)
+        return any(since <= self.seen_rev < rev for since, rev, _ in kept)
 
     def pushed_page(self, summary: dict[str, Any] | None) -> dict[str, Any] | None:
         """The pushes that continue revision `seen_rev`, as one page like a read's: the latest
         summary (over `summary`, the last one the follower has, for the prompt) and the events.
         None when none does (nothing new, or a gap: then the follower reads)."""
-        if not summary or not self.pushes:
+        if not summary:
             return None
         kept = sorted(self.hints.take_pushes(self.task_id), key=lambda push: push[1])
         at, latest, events = self.seen_rev, None, []

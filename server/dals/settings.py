@@ -71,23 +71,6 @@ def retention_days() -> float | None:
     return days or None
 
 
-def workers_local() -> bool:
-    """`DALS_WORKERS`: where the workers that run the tasks started from here are. `local` (the
-    default; the embedded runtime, or `dals up` against an external Restate): on this machine,
-    sharing its state dir, so the worker wakes followers with loopback datagrams and reads which
-    files your editors have open from the state dir, neither costing a Restate invocation.
-    `remote`: possibly elsewhere (a Restate cluster with workers on other machines), so both go
-    through Restate (`TaskFeed`, `EditorSessions`); with `local` there, events would reach
-    editors only at their once-a-second look and edits would not go through open buffers."""
-    value = raw("DALS_WORKERS").lower()
-    if value in ("", "local"):
-        return True
-    if value == "remote":
-        return False
-    env_vars.say(f"DALS_WORKERS={value!r} is neither 'local' nor 'remote'; using 'local'")
-    return True
-
-
 DEFAULT_RUNTIME_NICE = 5
 
 

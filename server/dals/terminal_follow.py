@@ -1,9 +1,6 @@
-"""Following a task from a terminal: the runtime connection, the event poll loop, the ledger line.
-
-Shared by `dals run` and `dals demo`. Events are read from Restate (the task object's state) by
-`TaskService.events_since`, in seq order, without gaps or duplicates, whenever a wake-up hint
-says the task changed (`dals.event_wakeups`), else by polling; Restate being briefly unreachable
-(a server restart) is waited out, never fatal.
+"""Following a task from a terminal: the runtime connection, the events as they come, the
+ledger line. Shared by `dals run` and `dals demo`; the reading and waiting is
+`client.task_follow`'s, the same loop `dals lsp` uses.
 """
 from __future__ import annotations
 
@@ -15,11 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from .client.restate_api import RestateApi, RestateUnavailable
-from .client.tasks import TERMINAL, TaskService
-from .event_wakeups import ReadPacer
+from .client.task_follow import TaskFollower
+from .client.tasks import TaskService
+from .durable.task_status import TERMINAL
 from .runtime import control
 
-FAST, SLOW = 0.05, 0.25  # poll interval while events flow / when idle
 CHECK_CONDITION_EVERY = 2.0  # seconds without events before asking whether the run is backing off
 
 EventHook = Callable[[dict[str, Any], dict[str, Any] | None], Awaitable[None] | None]
@@ -70,35 +67,17 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
     without ending (`paused`: retries exhausted) also ends the follow; `on_condition(shown)` is
     told about `retrying` and `paused` as they are noticed.
     """
-    cursor = since
-    delay = FAST
+    reader = TaskFollower(service, task_id, since, after)
     idle_since = time.monotonic()
     last_check = 0.0
-    pacer: ReadPacer | None = None
-    summary: dict[str, Any] | None = None
-    while True:
-        page = pacer.pushed_page(summary) if pacer else None
-        if page is None:
-            try:
-                page = await service.events_since(task_id, cursor)
-            except RestateUnavailable:
-                await asyncio.sleep(SLOW)
-                continue
-        summary = page.get("summary")
-        fresh = False
-        for event in page.get("events", []):
-            if event["seq"] != cursor + 1:
-                continue  # a duplicate is dropped; a gap is fetched again by the next poll
-            cursor = event["seq"]
-            fresh = True
-            await _call(on_event, event, summary)
-        if summary and summary["status"] in TERMINAL and cursor >= summary["lastSeq"] > after:
-            return await final_summary(service, task_id, summary)
+    async for page in reader.pages():
+        for event in page.events:
+            await _call(on_event, event, page.summary)
+        if page.ended:
+            return await final_summary(service, task_id, reader.summary or {})
         now = time.monotonic()
-        if fresh:
-            idle_since, delay = now, FAST
-        else:
-            delay = min(SLOW, delay * 1.5)
+        if page.events:
+            idle_since = now
         if now - idle_since > CHECK_CONDITION_EVERY and now - last_check > CHECK_CONDITION_EVERY:
             last_check = now
             shown = await _shown(service, task_id)
@@ -106,12 +85,7 @@ async def follow(service: TaskService, task_id: str, on_event: EventHook | None 
                 await _call(on_condition, shown)
                 if shown["status"] == "paused":
                     return shown
-        hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
-        if hints is not None:  # woken as dals lsp is (see ReadPacer)
-            pacer = pacer or ReadPacer(hints, task_id)
-            await pacer.before_next_read((summary or {}).get("rev", 0))
-        else:
-            await asyncio.sleep(delay)
+    return await final_summary(service, task_id, reader.summary or {})  # not reached: the last page ends
 
 
 async def _shown(service: TaskService, task_id: str) -> dict[str, Any] | None:

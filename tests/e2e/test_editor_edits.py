@@ -62,13 +62,12 @@ def _apply(text: str, rng: types.Range, new: str, encoding: str) -> str:
     return text[: offset(rng.start)] + new + text[offset(rng.end):]
 
 
-@pytest.mark.parametrize("workers", ["local", "remote"])
-async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit(runtime, tmp_path, workers):
-    # local: the task finds the open buffer in the state dir's editor registry; remote: through
-    # the EditorSessions object in Restate
+async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit(runtime, tmp_path):
+    # the task finds the open buffer in the state dir's editor registry (its worker shares the
+    # state dir; a worker elsewhere asks EditorSessions: tests/integration/test_event_pushes.py)
     f = tmp_path / "mod.py"
     f.write_text(DISK)
-    client = DalsClient(dict(runtime.env, DALS_WORKERS=workers), tmp_path)
+    client = DalsClient(runtime.env, tmp_path)
     await client.start()
     try:
         buf = Buffer(client, f.as_uri(), BUFFER)
@@ -90,7 +89,7 @@ async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_app
     edit_events = [e for e in events if e["kind"] == "edit"]
     assert len(edit_events) == 1 and edit_events[0]["detail"]["via"] == "editor"
     lookups = [e for e in await _journal_names(runtime, task_id) if e.startswith("editor for ")]
-    assert lookups == (["editor for mod.py"] * 2 if workers == "local" else [])  # journaled steps
+    assert lookups == ["editor for mod.py"] * 2  # journaled steps reading the state dir
     registry = runtime.state_dir / "editors"
     assert not registry.exists() or list(registry.iterdir()) == []  # withdrawn at shutdown
 
@@ -163,7 +162,7 @@ async def test_undo_of_an_edit_made_in_the_buffer_goes_back_through_the_editor(r
     # sets the buffer back with a guarded applyEdit (the user's undo works) and leaves the disk
     f = tmp_path / "mod.py"
     f.write_text(DISK)
-    client = DalsClient(dict(runtime.env, DALS_WORKERS="local"), tmp_path)
+    client = DalsClient(runtime.env, tmp_path)
     await client.start()
     try:
         buf = Buffer(client, f.as_uri(), BUFFER)

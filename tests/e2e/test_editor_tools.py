@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 
-import pytest
 from lsprotocol import types
 
 from tests.e2e.test_editor_edits import BUFFER, DISK, Buffer, plan
@@ -16,11 +15,10 @@ ERROR = {"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "cha
          "severity": 1, "source": "pyright", "code": "reportUndefinedVariable", "message": '"b" is not defined'}
 
 
-@pytest.mark.parametrize("workers", ["local", "remote"])
-async def test_multi_edit_and_diagnostics_through_the_editor(runtime, tmp_path, workers):
+async def test_multi_edit_and_diagnostics_through_the_editor(runtime, tmp_path):
     f = tmp_path / "mod.py"
     f.write_text(DISK)
-    client = DalsClient(dict(runtime.env, DALS_WORKERS=workers), tmp_path)
+    client = DalsClient(runtime.env, tmp_path)
     asked: list[tuple[float, str | None]] = []
 
     @client.client.feature("dals/diagnostics")

@@ -26,12 +26,10 @@ def workspace(tmp_path):
     return ws
 
 
-@pytest.mark.parametrize("wakeup", ["hint", "feed"])
-async def test_task_streams_contiguous_events_and_progress(runtime, workspace, wakeup):
-    # hint (DALS_WORKERS=local): the worker wakes dals lsp with loopback datagrams; feed
-    # (DALS_WORKERS=remote, and tasks started before hints): TaskFeed long-polls
-    workers = "local" if wakeup == "hint" else "remote"
-    client = DalsClient(dict(runtime.env, DALS_WORKERS=workers), workspace)
+async def test_task_streams_contiguous_events_and_progress(runtime, workspace):
+    # the worker shares dals lsp's state dir: it wakes dals lsp with loopback datagrams that carry
+    # the writes (the fallback for a worker elsewhere: tests/integration/test_event_pushes.py)
+    client = DalsClient(runtime.env, workspace)
     try:
         result = await client.start()
         assert "dals.startTask" in result.capabilities.execute_command_provider.commands
@@ -59,11 +57,8 @@ async def test_task_streams_contiguous_events_and_progress(runtime, workspace, w
         shown = await client.command("dals.showTask", {"taskId": task_id})
         assert [e["seq"] for e in shown["events"]] == seqs
         assert shown["usage"]["requests"] == 6 and shown["status"] == "succeeded"
-        assert shown.get("wakeup", "feed") == wakeup
-        if wakeup == "hint":  # one revision per summary write: one per event here
-            assert shown["rev"] == shown["lastSeq"] == len(seqs)
-        else:
-            assert "rev" not in shown
+        assert shown.get("wakeup") == "hint"  # chosen by the worker: it shares the state dir
+        assert shown["rev"] == shown["lastSeq"] == len(seqs)  # one revision per summary write (per event here)
         assert any("succeeded" in m.message for m in client.client.messages)
     finally:
         await client.stop()

@@ -262,20 +262,3 @@ async def test_pushes_go_to_listeners_that_take_them_and_only_for_followed_tasks
     finally:
         old.close()
         listener.close()
-
-
-async def test_a_listener_can_refuse_pushes(tmp_path, monkeypatch):
-    """DALS_HINT_PUSHES=0: registered without a token, it gets plain hints and its followers read."""
-    monkeypatch.setenv(event_wakeups.PUSHES_ENV, "0")
-    listener = await _started(tmp_path)
-    try:
-        [entry] = os.listdir(registry_dir(tmp_path))
-        assert (registry_dir(tmp_path) / entry).read_bytes() == b""
-        pacer = ReadPacer(listener, "t1")
-        pacer.seen_rev = 1
-        HintSender(registry_dir(tmp_path)).send(
-            "t1", 2, push=lambda: event_wakeups.push_body(1, _summary(2), [_event(2)]))
-        await _pushed(listener, 2)
-        assert listener.pushes == {} and pacer.pushed_page(_summary(1)) is None
-    finally:
-        listener.close()

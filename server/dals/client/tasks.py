@@ -19,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from .. import cancel_marks
 from ..agent.deps import now_iso
 from ..durable.task_status import TERMINAL
-from ..event_wakeups import HintListener, registry_dir
-from ..settings import state_dir, workers_local
+from ..event_wakeups import HintListener, registry_dir, state_dir_id
+from ..settings import state_dir
 from ..trust.client_keys import signing_key
 from ..trust.signed_input import sign
 from .failures import describe as describe_failure
@@ -62,24 +62,16 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
     """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
-    How the task reaches followers and editors (`wakeup`, `editorLookup`) follows `DALS_WORKERS`
-    (see `dals.settings.workers_local`).
+    `origin` (this state dir's id) lets the worker choose how the task reaches followers and
+    editors (`dals.durable.side_channels`).
     """
     root = Path(workspace).resolve()
     return {
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, "conversation": True, **side_channels(),
+        "commandsAllow": commands_allow, "conversation": True, "origin": state_dir_id(state_dir()),
     }
-
-
-def side_channels() -> dict[str, str]:
-    """Spec fields for workers on this machine (loopback hints, the state dir's editor registry)
-    or elsewhere (both through Restate), from `DALS_WORKERS`."""
-    local = workers_local()
-    return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate",
-            "notesRead": "step" if local else "call"}
 
 
 def _sql_str(value: str) -> str:
@@ -157,7 +149,6 @@ class TaskService:
         task_id = spec["taskId"]
         await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, spec), idempotency_key=task_id)
         self.pending[task_id] = {k: spec[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
-            "wakeup": spec.get("wakeup", "feed"),
             "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
         self.started[task_id] = self.pending[task_id]
@@ -229,12 +220,12 @@ class TaskService:
             raise UnknownTask(task_id)
         return int(await self.api.call("TaskFeed", task_id, "pull", version, timeout=30.0))
 
-    def wakeup_of(self, task_id: str, summary: dict[str, Any] | None) -> str:
-        """How the task wakes its followers: from its summary, else from its spec if it was started
-        here, else this process's default (a task not started yet was most likely started alike)."""
-        if summary is not None:
-            return summary.get("wakeup", "feed")
-        return self.pending.get(task_id, {}).get("wakeup") or side_channels()["wakeup"]
+    @staticmethod
+    def wakeup_of(summary: dict[str, Any] | None) -> str:
+        """How the task wakes its followers, from its summary; before it has one, `hint` (the
+        worker chooses when the task starts: a follower waits for a hint, at most a second, until
+        the summary says)."""
+        return "hint" if summary is None else summary.get("wakeup", "feed")
 
     async def show(self, task_id: str) -> dict[str, Any]:
         if not _KEY.match(task_id):
@@ -357,7 +348,8 @@ class TaskService:
         stuck on a failure no retry fixes cannot run its own cancel (every attempt fails before it
         hears it): Restate kills its invocation instead, through the admin API (which only the
         user reaches on the embedded runtime)."""
-        stuck = (await self.show(task_id)).get("failure")
+        shown = await self.show(task_id)
+        stuck = shown.get("failure")
         invocation_id = await self._invocation_id(task_id)
         if stuck:
             code = await self.api.invocation_action(invocation_id, "kill")
@@ -368,8 +360,8 @@ class TaskService:
                                       self.signed("cancel", task_id, {"invocationId": invocation_id}))
             if isinstance(got, dict) and got.get("refused"):
                 raise RestateUnavailable(f"the worker refused the cancel: {got['refused']} (see docs/security.md)")
-            if workers_local():  # for an attempt whose stream Restate has closed
-                cancel_marks.mark(state_dir(), invocation_id)
+            if self.wakeup_of(shown) == "hint":  # its worker shares this state dir: for an attempt
+                cancel_marks.mark(state_dir(), invocation_id)  # whose stream Restate has closed
         shown = await self.show(task_id)
         status = shown["status"] if shown["status"] in TERMINAL else "cancelled"
         return {"taskId": task_id, "status": status}

@@ -36,7 +36,7 @@ from ..agent.policy import DEFAULT_ALLOW
 from ..event_wakeups import sender as hint_sender
 from ..settings import state_dir
 from ..workspace.confine import workspace_key
-from . import conversation, eager_steps, worker_ingress
+from . import conversation, eager_steps, side_channels, worker_ingress
 from .editor_sessions import lookup as editor_lookup
 from .input_check import Refused, check
 from .journaled_model import JournaledModel
@@ -229,6 +229,8 @@ async def run(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
         return await _refuse_start(ctx, Refused("this task was started already (replayed?)"))
     steps = eager_steps.install(ctx)
     try:
+        run_step = steps.run if steps else ctx.run_typed
+        spec = await side_channels.choose(spec, lambda name, fn: run_step(name, fn, STEP_OPTIONS))
         return await _run(ctx, spec, steps)
     finally:
         if steps:  # every way out awaits ctx.time() first, which waits for the acknowledgement;

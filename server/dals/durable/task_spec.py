@@ -23,6 +23,10 @@ class TaskSpec(BaseModel):
     approvalTimeoutS: float | None = None  # unanswered approvals are rejected after this; None = wait
     editor: bool = False  # started from an editor: files open there are read and edited through it
     requestLimit: int = 500
+    # The id of the state dir of the front end that started the task (see side_channels.py): the
+    # worker chooses `wakeup`, `editorLookup` and `notesRead` from it, once. None: a task from
+    # before, which carries those three as its front end chose them.
+    origin: str | None = None
     # How followers are woken after each summary write (see dals.event_wakeups): "feed" (a
     # TaskFeed.publish invocation per write, the only way before hints) or "hint" (a loopback
     # datagram, outside the journal). Fixed for the task's life: it decides what is journaled.

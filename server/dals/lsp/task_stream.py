@@ -2,9 +2,8 @@
 and no duplicate, one `$/progress` per running task, `window/showMessage` when it ends.
 
 Events come from Restate (the task object's state), never from an in-memory bus: a new
-`dals lsp` picks up where the journal is. While it follows a hint task, the worker's pushes of the
-writes it has just handed to Restate stand in for reads when they continue what was read
-(`event_wakeups.ReadPacer.pushed_page`).
+`dals lsp` picks up where the journal is. The reading and waiting is `client.task_follow`'s (the
+CLI's too); this module turns its pages into notifications.
 """
 from __future__ import annotations
 
@@ -14,14 +13,11 @@ from pathlib import Path
 
 from lsprotocol import types
 
-from ..client.restate_api import RestateUnavailable
-from ..client.tasks import TERMINAL, TaskService
-from ..event_wakeups import ReadPacer
+from ..client.task_follow import TaskFollower
+from ..client.tasks import TaskService
 from .protocol import TASK_DELTA, TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")
-
-SLOW = 0.25  # back-off when Restate is unreachable
 
 
 class TaskStream:
@@ -29,6 +25,7 @@ class TaskStream:
         self.server = server
         self.cursors: dict[str, int] = {}  # highest seq sent to the client, per task
         self.followers: dict[str, asyncio.Task] = {}
+        self.readers: dict[str, TaskFollower] = {}  # each running follower's reader
         self.read_paths: dict[str, dict[str, str]] = {}  # task -> path -> sha it last read/wrote
         self.workspaces: dict[str, Path] = {}
         self.summaries: dict[str, dict] = {}  # the latest durable summary read, per followed task
@@ -41,7 +38,11 @@ class TaskStream:
         self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
         self.ends_after[task_id] = after
         if task_id in self.followers and not self.followers[task_id].done():
+            reader = self.readers[task_id]
+            reader.seen(self.cursors[task_id])
+            reader.after = after
             return
+        self.readers[task_id] = TaskFollower(service, task_id, self.cursors[task_id], after, on_delta=self._delta)
         self.followers[task_id] = asyncio.get_running_loop().create_task(
             self._follow(service, task_id, announce_end), name=f"follow {task_id}")
 
@@ -49,6 +50,7 @@ class TaskStream:
         """The client got events up to `seq` another way (a showTask answer): don't send them again."""
         if task_id in self.followers:
             self.cursors[task_id] = max(self.cursors.get(task_id, 0), seq)
+            self.readers[task_id].seen(seq)
 
     def stop_nowait(self) -> None:
         for t in self.followers.values():
@@ -60,22 +62,11 @@ class TaskStream:
         await asyncio.gather(*self.followers.values(), return_exceptions=True)
 
     async def _follow(self, service: TaskService, task_id: str, announce_end: bool) -> None:
-        """Read new events, then wait until something changes (a wake-up hint, or a long-poll of the
-        task's feed for tasks that publish there); repeat."""
+        """Send each page's events as the reader brings them, until the turn ends."""
         progress = Progress(self.server, task_id)
-        version = 0
-        pacer: ReadPacer | None = None  # for hint tasks
         try:
-            while True:
-                page = pacer.pushed_page(self.summaries.get(task_id)) if pacer else None
-                if page is None:
-                    try:
-                        page = await service.events_since(task_id, self.cursors[task_id])
-                    except RestateUnavailable as e:
-                        log.debug("poll %s: %s", task_id, e)
-                        await asyncio.sleep(0.5)
-                        continue
-                summary = page.get("summary")
+            async for page in self.readers[task_id].pages():
+                summary = page.summary
                 if summary:
                     self.summaries[task_id] = summary
                 if summary and task_id not in self.workspaces:
@@ -83,35 +74,16 @@ class TaskStream:
                     self.server.file_watch.watch(self.workspaces[task_id])
                 if summary:
                     self.server.editor.offer(summary.get("editorRequest"), self.workspaces[task_id], task_id)
-                for event in page.get("events", []):
-                    if event["seq"] != self.cursors[task_id] + 1:
-                        continue  # duplicates are dropped; a gap is refetched by the next read
+                for event in page.events:
                     self.cursors[task_id] = event["seq"]
                     self._track_paths(task_id, event)
                     self.server.protocol.notify(TASK_EVENT, event)
                     await progress.update(summary, event)
-                if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"] \
-                        and summary["lastSeq"] > self.ends_after.get(task_id, 0):
+                if page.ended:
                     self.read_paths.pop(task_id, None)
-                    if summary.get("wakeup") == "hint" and (hints := await service.hints()) is not None:
-                        hints.forget(task_id)
-                    await progress.end(summary)
+                    await progress.end(self.summaries[task_id])
                     if announce_end:
-                        self._announce(summary)
-                    return
-                if summary and self.cursors[task_id] < summary["lastSeq"]:
-                    continue  # more than one page: read on
-                hints = await service.hints() if service.wakeup_of(task_id, summary) == "hint" else None
-                if hints is not None:
-                    hints.on_delta = self._delta
-                    pacer = pacer or ReadPacer(hints, task_id)
-                    await pacer.before_next_read((summary or {}).get("rev", 0))
-                    continue
-                try:
-                    version = await service.wait_change(task_id, version)
-                except RestateUnavailable as e:
-                    log.debug("long-poll %s: %s", task_id, e)
-                    await asyncio.sleep(SLOW)
+                        self._announce(self.summaries[task_id])
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - a follower must never take the server down
