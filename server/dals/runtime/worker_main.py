@@ -8,7 +8,7 @@ import socket
 import sys
 import types
 
-from ..settings import worker_loop_setting
+from ..config.settings import worker_loop_setting
 
 # With several worker processes on one port, each HTTP/2 connection takes at most this many
 # invocations at once, so that Restate opens more connections and the kernel spreads them (and

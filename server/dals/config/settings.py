@@ -13,6 +13,9 @@ from pathlib import Path
 from . import env_vars
 from .env_vars import raw
 
+# The commands a task may run without an approval when `commands.allow` is not set (prefixes).
+DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
+
 
 def state_dir() -> Path:
     """`DALS_STATE_DIR`, else `$XDG_STATE_HOME/dals`, else `~/.local/state/dals`."""

@@ -11,13 +11,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
-from .agent.plan import parse_plan
-from .client.restate_api import RestateUnavailable
-from .client.tasks import STATUSES, TERMINAL, UnknownTask, WrongState, build_spec
-from .runtime import control
-from .settings import default_model, state_dir
-from .terminal_follow import follow, ledger_line, retrying, saved_tokens, task_service
+from ..agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
+from ..agent.plan import parse_plan
+from ..client.restate_api import RestateUnavailable
+from ..client.tasks import STATUSES, TERMINAL, UnknownTask, WrongState, build_spec
+from ..config.settings import default_model, state_dir
+from ..runtime import control
+from .follow import follow, ledger_line, retrying, saved_tokens, task_service
 
 BAR_WIDTH = 10
 
@@ -239,8 +239,8 @@ def _mcp_field(root: Path) -> dict[str, Any] | None:
     """`dals run`'s MCP servers: DALS_MCP_CONFIG (and the workspace's .mcp.json with
     DALS_MCP_WORKSPACE_SERVERS=1). Like its commands, their tools run without asking: a terminal
     has no approval prompt."""
-    from .agent.mcp_handoff import task_field
-    from .lsp.config import Config
+    from ..agent.mcp_handoff import task_field
+    from ..lsp.config import Config
 
     config = Config.from_env()
     return task_field({}, [], root, config.mcp_workspace_servers, ["*"], config.mcp_timeout_s, state_dir() / "mcp")
@@ -266,7 +266,7 @@ def report(summary: dict[str, Any]) -> int:
 
 async def transcript_command(task_id: str) -> int:
     """`dals transcript TASK`: the task as Markdown on stdout (what `dals.transcript` answers)."""
-    from .client.transcript import render
+    from ..client.transcript import render
 
     try:
         async with task_service() as service:
