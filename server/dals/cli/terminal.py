@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from ..agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
 from ..agent.plan import parse_plan
 from ..client.restate_api import RestateUnavailable
-from ..client.tasks import STATUSES, TERMINAL, UnknownTask, WrongState, build_spec
+from ..client.tasks import STATUSES, TERMINAL, TaskService, UnknownTask, WrongState, build_spec
 from ..config.settings import default_model, state_dir
 from ..runtime import control
 from .follow import follow, ledger_line, retrying, saved_tokens, task_service
@@ -173,32 +174,13 @@ async def continue_command(task_id: str, prompt: str) -> int:
     if not prompt.strip():
         _err("dals run: the prompt is empty")
         return 2
-    view = ProgressView(prompt, live=sys.stderr.isatty())
-    try:
-        async with task_service() as service:
-            sent = await retrying(lambda: service.follow_up(task_id, prompt))
-            _out(f"task {task_id} turn {sent['turn']} started")
-            summary = await follow(service, task_id, view.event, view.condition, since=sent["since"],
-                                   after=sent["since"])
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        view.close()
-        _err(f"task {task_id} keeps running; follow it with `dals tasks`")
-        return 130
-    except UnknownTask:
-        _err(f"dals run: unknown task {task_id!r} (see `dals tasks`)")
-        return 2
-    except WrongState as e:
-        _err(f"dals run: {e}".replace("use dals.steer", "steer it from an editor (dals.steer)"))
-        return 2
-    except control.RuntimeError_ as e:
-        _err(f"dals run: {e}")
-        return 1
-    except RestateUnavailable as e:
-        view.close()
-        _err(f"dals run: DALS runtime unavailable: {e}")
-        return 1
-    view.close()
-    return report(summary)
+
+    async def send(service: TaskService) -> tuple[str, int]:
+        sent = await retrying(lambda: service.follow_up(task_id, prompt))
+        _out(f"task {task_id} turn {sent['turn']} started")
+        return task_id, sent["since"]
+
+    return await _start_and_follow(ProgressView(prompt, live=sys.stderr.isatty()), send)
 
 
 async def run_command(prompt: str, workspace: str, model: str | None, file: str | None) -> int:
@@ -207,21 +189,38 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
     except ValueError as e:
         _err(f"dals run: {e}")
         return 2
-    view = ProgressView(prompt, live=sys.stderr.isatty())
+
+    async def start(service: TaskService) -> tuple[str, int]:
+        # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
+        spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
+        spec["mcp"] = _mcp_field(root)
+        task_id = await retrying(lambda: service.start(spec))
+        _out(f"task {task_id} started (model {model}, workspace {root})")
+        return task_id, 0
+
+    return await _start_and_follow(ProgressView(prompt, live=sys.stderr.isatty()), start)
+
+
+async def _start_and_follow(view: ProgressView,
+                            start: Callable[[TaskService], Awaitable[tuple[str, int]]]) -> int:
+    """Start a turn with `start(service)` (its task id and the last event before it), follow the
+    task until it ends or pauses, and report it; every way this can go wrong, said once."""
     task_id = None
     try:
         async with task_service() as service:
-            # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
-            spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
-            spec["mcp"] = _mcp_field(root)
-            task_id = await retrying(lambda: service.start(spec))
-            _out(f"task {task_id} started (model {model}, workspace {root})")
-            summary = await follow(service, task_id, view.event, view.condition)
+            task_id, since = await start(service)
+            summary = await follow(service, task_id, view.event, view.condition, since=since, after=since)
     except (asyncio.CancelledError, KeyboardInterrupt):
         view.close()
         if task_id:
             _err(f"task {task_id} keeps running; follow it with `dals tasks`")
         return 130
+    except UnknownTask:
+        _err(f"dals run: unknown task {task_id!r} (see `dals tasks`)")
+        return 2
+    except WrongState as e:
+        _err(f"dals run: {e}".replace("use dals.steer", "steer it from an editor (dals.steer)"))
+        return 2
     except control.RuntimeError_ as e:
         _err(f"dals run: {e}")
         return 1
