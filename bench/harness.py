@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from dals.durable.task_status import TERMINAL
-from dals.runtime.children import pid_alive
+from dals.local.pids import pid_alive
 
 
 def machine() -> str:
@@ -150,9 +150,9 @@ def make_spec(prompt: str, workspace: Path, wakeup: str = "hint") -> dict[str, A
     through Restate (`dals.durable.side_channels.ELSEWHERE`), the fallback's cost."""
     from dals.agent.deps import now_iso
     from dals.client.tasks import new_task_id, title_of
+    from dals.config.settings import state_dir
     from dals.durable.side_channels import ELSEWHERE
-    from dals.event_wakeups import state_dir_id
-    from dals.settings import state_dir
+    from dals.local.event_wakeups import state_dir_id
 
     where = ELSEWHERE if wakeup == "feed" else {"origin": state_dir_id(state_dir())}
     return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),

@@ -4,9 +4,9 @@ shown is exactly what Restate holds (Guarantee 4); a task whose worker does not 
 end's state dir falls back to Restate (TaskFeed, EditorSessions) by itself."""
 from __future__ import annotations
 
+from dals.cli.follow import follow
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
-from dals.terminal_follow import follow
 from tests.support.runtime import FORCE_REPLAY
 
 STEPS = 15

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..agent.deps import now_iso
-from ..checkpoint_plan import preview
+from ..durable.checkpoint_plan import preview
 from ..durable.task_status import TERMINAL
 from .tasks import _KEY, SERVICE, TaskService, UnknownTask, WrongState, new_task_id, title_of
 

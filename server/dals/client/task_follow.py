@@ -1,5 +1,5 @@
 """Following one task's events: the loop `dals lsp` (`lsp/task_stream.py`) and the CLI
-(`dals run`, `terminal_follow.py`) both use, as an async generator of pages.
+(`dals run`, `cli/follow.py`) both use, as an async generator of pages.
 
 Each page is what one read of `AgentTask/events` brought (or a push that stands in for a read:
 `event_wakeups.ReadPacer.pushed_page`): the durable summary and the new events, in seq order,
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..durable.task_status import TERMINAL
-from ..event_wakeups import HintListener, ReadPacer
+from ..local.event_wakeups import HintListener, ReadPacer
 from .restate_api import RestateUnavailable
 from .tasks import TaskService
 

@@ -16,11 +16,11 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .. import cancel_marks
 from ..agent.deps import now_iso
+from ..config.settings import state_dir
 from ..durable.task_status import TERMINAL
-from ..event_wakeups import HintListener, registry_dir, state_dir_id
-from ..settings import state_dir
+from ..local import cancel_marks
+from ..local.event_wakeups import HintListener, registry_dir, state_dir_id
 from ..trust.client_keys import signing_key
 from ..trust.signed_input import sign
 from .failures import describe as describe_failure

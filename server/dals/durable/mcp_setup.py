@@ -9,11 +9,12 @@ for a task that has servers.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from restate import ObjectContext
 
-from ..settings import state_dir
+from ..config.settings import state_dir
 from .task_record import TaskRecord
 from .task_spec import TaskSpec
 
@@ -32,8 +33,12 @@ async def mcp_toolsets(ctx: ObjectContext, spec: TaskSpec, record: TaskRecord) -
     from ..agent.mcp_tools import McpTools
 
     servers, missing = resolve(field, state_dir() / "mcp")
-    # only a conversation has later turns; other tasks' journals stay as they were written
-    known = (await ctx.get(MCP_TOOLS) or {}) if spec.conversation else {}
-    remember = (lambda tools: ctx.set(MCP_TOOLS, tools)) if spec.conversation else None
+    known: dict[str, list[dict[str, Any]]] = {}
+    remember: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None
+    if spec.conversation:  # only a conversation has later turns; other tasks' journals stay as written
+        known = await ctx.get(MCP_TOOLS) or {}
+
+        def remember(tools: dict[str, list[dict[str, Any]]]) -> None:
+            ctx.set(MCP_TOOLS, tools)
     return [McpTools(servers, missing, list(field.get("allow") or []),
                      float(field.get("timeoutS") or DEFAULT_TIMEOUT_S), known=known, remember=remember)]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..event_wakeups import state_dir_id
-from ..settings import state_dir
+from ..config.settings import state_dir
+from ..local.event_wakeups import state_dir_id
 from .task_spec import TaskSpec
 
 STEP = "where the task's clients are"

@@ -27,7 +27,8 @@ import re
 import threading
 from typing import Any, BinaryIO, NamedTuple
 
-from .. import __version__, env_vars
+from .. import __version__
+from ..config import env_vars
 
 log = logging.getLogger("dals.lsp.fast_start")
 

@@ -24,7 +24,7 @@ from pygls.protocol.json_rpc import JsonRPCNotification
 
 from .. import __version__
 from ..client import pricing
-from ..settings import state_dir
+from ..config.settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
 from .config import Config
 from .protocol import RequestFailed

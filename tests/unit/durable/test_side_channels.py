@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dals.durable import side_channels
 from dals.durable.task_spec import TaskSpec
-from dals.event_wakeups import state_dir_id
+from dals.local.event_wakeups import state_dir_id
 
 BASE = {"taskId": "t", "prompt": "p", "title": "p", "workspace": "/w", "model": "offline",
         "createdAt": "2026-12-07T00:00:00.000Z"}

@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .runtime.children import pid_alive
+from .pids import pid_alive
 
 log = logging.getLogger("dals.wakeups")
 
@@ -193,7 +193,7 @@ def sender() -> HintSender:
     """The process's sender, for the state dir of this worker's runtime (`DALS_STATE_DIR`)."""
     global _sender
     if _sender is None:
-        from .settings import state_dir
+        from ..config.settings import state_dir
 
         _sender = HintSender(registry_dir(state_dir()))
     return _sender

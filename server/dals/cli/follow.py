@@ -11,11 +11,11 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from .client.restate_api import RestateApi, RestateUnavailable
-from .client.task_follow import TaskFollower
-from .client.tasks import TaskService
-from .durable.task_status import TERMINAL
-from .runtime import control
+from ..client.restate_api import RestateApi, RestateUnavailable
+from ..client.task_follow import TaskFollower
+from ..client.tasks import TaskService
+from ..durable.task_status import TERMINAL
+from ..runtime import control
 
 CHECK_CONDITION_EVERY = 2.0  # seconds without events before asking whether the run is backing off
 
