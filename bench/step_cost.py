@@ -162,7 +162,8 @@ async def main() -> int:
                 for w in (modes if r % 2 == 0 else modes[::-1]):
                     fast[w].append(await run_durable(service, prompt, ws, w, procs))  # as dals lsp
                     slow[w].append(await run_durable(service, prompt, ws, w, procs, interval=0.25))
-                    assert fast[w][-1]["count"] == slow[w][-1]["count"] == 2 * n + 3
+                    # start, prompt message, n+1 model requests, n tools, answer message, end
+                    assert fast[w][-1]["count"] == slow[w][-1]["count"] == 2 * n + 5
                     line.append(f"{w}: wall {fast[w][-1]['wall'] * 1e3:.0f} ms, worker "
                                 f"{fast[w][-1]['worker'] * 1e3:.0f} ms (250 ms poll {slow[w][-1]['worker'] * 1e3:.0f})")
                 print(", ".join(line), flush=True)
