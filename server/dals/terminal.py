@@ -212,8 +212,7 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
     try:
         async with task_service() as service:
             # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
-            spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
-            spec["mcp"] = _mcp_field(root)
+            spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"], mcp=_mcp_field(root))
             task_id = await retrying(lambda: service.start(spec))
             _out(f"task {task_id} started (model {model}, workspace {root})")
             summary = await follow(service, task_id, view.event, view.condition)
