@@ -137,8 +137,8 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
 
     st = runtime.status()
     service = runtime.task_service(st)
-    spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline")
-    spec.update(commandsAllow=["pytest"], approvalTimeoutS=1.0)
+    spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline",
+                      commands_allow=["pytest"], approvalTimeoutS=1.0)
     task_id = await service.start(spec)
 
     async def done():
