@@ -54,6 +54,11 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
     ask = [e for e in events if e["kind"] == "approval"][0]
     assert ask["status"] == "waiting" and ask["detail"]["action"] == "edit"
     assert "-print('hello')" in ask["detail"]["diff"] and "+print('HELLO')" in ask["detail"]["diff"]
+    assert ask["detail"]["proposed"] == "print('HELLO')\n"  # the whole text to show: no client applies the diff
+    # each event carries the task's summary, the one panels show: here, waiting for this request
+    assert ask["summary"]["status"] == "waiting" and ask["summary"]["lastSeq"] >= ask["seq"]
+    assert ask["summary"]["pending"]["requestId"] == ask["detail"]["requestId"]
+    assert all(e["summary"]["taskId"] == task_id and e["summary"]["lastSeq"] >= e["seq"] for e in events)
     assert (tmp_path / "app.py").read_text() == "print('hello')\n"  # nothing applied before the answer
 
     # the editor goes away and comes back: the wait is durable and shown again
@@ -67,6 +72,7 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
         shown = await wait_status(again, task_id, "waiting")
         pending = shown["pending"]
         assert pending["requestId"] == ask["detail"]["requestId"] and pending["path"] == "app.py"
+        assert pending["proposed"] == "print('HELLO')\n"
         with pytest.raises(JsonRpcException) as err:
             await again.command("dals.answer", {"taskId": task_id, "requestId": "sign_nope", "decision": "approve"})
         assert "no pending request" in str(err.value)
@@ -84,12 +90,17 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
         await again.command("dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"],
                                             "decision": "reject", "comment": "not now"})
         done = await wait_status(again, task_id, "succeeded")
+        last = (await again.wait_finished(task_id))[-1]
     finally:
         await again.stop()
     assert not (tmp_path / "ran.txt").exists()
     assert (tmp_path / "app.py").read_text() == "print('HELLO')\n"
     edits = [e for e in done["events"] if e["kind"] == "edit"]
     assert len(edits) == 1 and done["pending"] is None
+    # the last event's summary is the task's final one, counted by the server
+    assert last["seq"] == done["lastSeq"] and last["summary"]["status"] == "succeeded"
+    assert {k: last["summary"][k] for k in ("steps", "lastSeq", "usageLine")} == \
+        {k: done[k] for k in ("steps", "lastSeq", "usageLine")}
     decisions = [e["detail"].get("decision") for e in done["events"] if e["kind"] == "approval"]
     assert decisions == [None, "approve", None, "reject"]
     # the model was told about the rejection, with the comment
