@@ -170,12 +170,13 @@ async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_p
     """Anyone on the machine can reach Restate's ingress; a spec without `commandsAllow` gets the
     default list, so `echo pwned` waits for an approval instead of running."""
     from dals.client.tasks import new_task_id, now_iso
+    from dals.durable.task_spec import TaskSpec
 
     st = runtime.status()
     service = runtime.task_service(st)
     task_id = new_task_id()
-    await service.start({"taskId": task_id, "prompt": plan(("run_command", {"command": "echo pwned > p.txt"})),
-                         "title": "raw", "workspace": str(tmp_path), "model": "offline", "createdAt": now_iso()})
+    await service.start(TaskSpec(taskId=task_id, prompt=plan(("run_command", {"command": "echo pwned > p.txt"})),
+                                 title="raw", workspace=str(tmp_path), model="offline", createdAt=now_iso()))
     try:
         async def waiting():
             while True:
