@@ -8,9 +8,10 @@ notifications are TypedDicts: plain JSON objects, as they travel. The method nam
 `editor-clients/vscode/src/protocol.ts` mirrors every class here under the same name with the same
 fields (optional there exactly when optional here); tests/unit/client/test_contract_mirror.py
 checks both ways. Importing this module imports pydantic: `dals lsp` does it with the first command.
-"""
-from __future__ import annotations
 
+No `from __future__ import annotations` here: TypedDict must see `NotRequired` to know which keys
+are optional (Python 3.11).
+"""
 from typing import Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
