@@ -16,6 +16,7 @@ local M = {}
 --- @field events table<integer, table> by seq
 --- @field last_seq integer highest contiguous seq seen
 --- @field summary_seq? integer the `lastSeq` of the summary kept
+--- @field summary_keys? string[] the fields that came from that summary
 --- @field client_id? integer
 
 --- @type table<string, dals.Task>
@@ -72,13 +73,16 @@ local function take(t, summary)
     return
   end
   t.summary_seq = seq
+  -- Replace the summary whole: a field it lacks (a null, which the LSP client decodes to an
+  -- absent key) is cleared, not kept from the one before.
+  for _, key in ipairs(t.summary_keys or {}) do
+    t[key] = nil
+  end
+  t.summary_keys = {}
   for key, value in pairs(summary) do
-    if key ~= 'events' then
-      if value == vim.NIL then
-        t[key] = nil
-      else
-        t[key] = value
-      end
+    if key ~= 'events' and value ~= vim.NIL then
+      t[key] = value
+      table.insert(t.summary_keys, key)
     end
   end
 end
