@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checkpoint_plan import preview
+from ..durable.checkpoint_plan import preview
 from ..durable.task_spec import TaskSpec
 from .tasks import _KEY, SERVICE, TERMINAL, TaskService, UnknownTask, WrongState, new_task_id, now_iso, title_of
 

@@ -13,6 +13,9 @@ from pathlib import Path
 from . import env_vars
 from .env_vars import raw
 
+# The commands a task may run without an approval when `commands.allow` is not set (prefixes).
+DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
+
 
 def state_dir() -> Path:
     """`DALS_STATE_DIR`, else `$XDG_STATE_HOME/dals`, else `~/.local/state/dals`."""
@@ -134,7 +137,7 @@ WORKER_LOOPS = ("uvloop", "asyncio")
 def worker_loop_setting() -> tuple[str, str | None]:
     """`DALS_WORKER_LOOP`: the worker's event loop, `uvloop` (default) or `asyncio`, and what is
     wrong with the value if anything (then uvloop). uvloop makes one task's steps faster, asyncio's
-    loop gave more steps per second with 25-50 tasks at once (docs/benchmarks.md)."""
+    loop gave more steps per second with 25-50 tasks at once (docs/optimisation-log.md)."""
     value = raw("DALS_WORKER_LOOP").lower()
     if not value:
         return "uvloop", None
@@ -150,7 +153,7 @@ def restate_partitions_setting() -> tuple[int, str | None]:
     """`DALS_RESTATE_PARTITIONS`: the partitions the embedded Restate server gives a new data dir
     (1-64, default 1), and what is wrong with the value if anything (then 1). Restate reads it only
     when it creates the data dir: an existing one keeps its count. One partition commits more
-    steps together on one machine (docs/benchmarks.md, "One partition")."""
+    steps together on one machine (docs/optimisation-log.md, "One partition")."""
     return _count_setting("DALS_RESTATE_PARTITIONS", MAX_RESTATE_PARTITIONS)
 
 

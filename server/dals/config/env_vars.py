@@ -5,7 +5,7 @@ a value is stripped, empty is the same as unset (the default), a flag is on for 
 `on` and off for `0`/`false`/`no`/`off` (any case), and a value that cannot be read is reported
 one way: `parse` returns it as a problem beside the default, the readers say it on stderr as
 `dals: NAME=...: ...; using DEFAULT` and use the default.
-The ranges and messages of the runtime's counts and of retention live in `dals.settings`; the
+The ranges and messages of the runtime's counts and of retention live in `dals.config.settings`; the
 LSP settings (the `dals.*` section) are the `Config` fields in `dals.lsp.config`.
 docs/configuration.md lists the same variables (tests/unit/test_settings_docs.py checks it).
 Standard library only: `dals lsp`'s fast start reads it before anything else is imported.

@@ -5,9 +5,9 @@ import tomllib
 
 import pytest
 
+from dals.config.settings import restate_partitions_setting, runtime_setting_problems
 from dals.runtime import restate_config
 from dals.runtime.layout import Layout
-from dals.settings import restate_partitions_setting, runtime_setting_problems
 
 
 def config(tmp_path) -> dict:
