@@ -57,3 +57,18 @@ def test_answer_args():
         p.parse(c.AnswerArgs, p.ANSWER, ({"taskId": "t1", "requestId": "r1", "decision": "reject",
                                           "comment": "x" * 10_001},))
     assert "comment" in err.value.message
+
+
+def test_every_command_names_an_argument_model_of_the_contract():
+    """lsp/commands.py registers each command with the name of its argument model (the contract
+    is imported with the first command): every name is a model there, and every command has one."""
+    import re
+    from pathlib import Path
+
+    from dals.lsp import commands
+
+    source = Path(commands.__file__).read_text()
+    registered = dict(re.findall(r'_command\(server, p\.(\w+), "(\w+)"', source))
+    assert {getattr(p, name) for name in registered} == set(p.COMMANDS)
+    for model in registered.values():
+        assert issubclass(getattr(c, model), c.Args), model
