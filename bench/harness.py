@@ -22,10 +22,13 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dals.durable.task_status import TERMINAL
 from dals.local.pids import pid_alive
+
+if TYPE_CHECKING:
+    from dals.durable.task_spec import TaskSpec
 
 
 def machine() -> str:
@@ -144,20 +147,15 @@ def make_workspace() -> Path:
     return ws
 
 
-def make_spec(prompt: str, workspace: Path, wakeup: str = "hint") -> dict[str, Any]:
+def make_spec(prompt: str, workspace: Path, wakeup: str = "hint", **fields: Any) -> TaskSpec:
     """A task's spec as `build_spec` makes it (`hint`: the worker finds this state dir's `origin`
     and uses it), or (`feed`) as the worker chooses it for a front end elsewhere: everything
     through Restate (`dals.durable.side_channels.ELSEWHERE`), the fallback's cost."""
-    from dals.agent.deps import now_iso
-    from dals.client.tasks import new_task_id, title_of
-    from dals.config.settings import state_dir
+    from dals.client.tasks import build_spec
     from dals.durable.side_channels import ELSEWHERE
-    from dals.local.event_wakeups import state_dir_id
 
-    where = ELSEWHERE if wakeup == "feed" else {"origin": state_dir_id(state_dir())}
-    return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
-            "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "conversation": True, **where}
+    where = {**ELSEWHERE, "origin": None} if wakeup == "feed" else {}
+    return build_spec(prompt, workspace, "offline", commands_allow=["*"], requestLimit=1000, **where, **fields)
 
 
 WAKEUPS = ("feed", "hint")

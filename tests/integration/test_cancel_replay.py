@@ -75,7 +75,7 @@ def plan(*steps: tuple[str, dict]) -> str:
 
 
 async def start(service: TaskService, workspace: Path, prompt: str, **spec) -> str:
-    body = build_spec(prompt, workspace, MODEL, commands_allow=["*"]) | spec
+    body = build_spec(prompt, workspace, MODEL, commands_allow=["*"], **spec)
     return await service.start(body)
 
 

@@ -21,10 +21,8 @@ async def _follow_one(runtime, tmp_path, monkeypatch, origin: str | None = None,
     (tmp_path / "a.py").write_text("x = 1\n")
     prompt = "\n".join(['/read_file {"path": "a.py"}'] * STEPS
                        + ([f'/run_command {{"command": "{then}"}}'] if then else []))
-    spec = build_spec(prompt, tmp_path, "offline", commands_allow=["*"])
-    assert spec["origin"] and "wakeup" not in spec  # the worker chooses
-    if origin is not None:
-        spec["origin"] = origin
+    spec = build_spec(prompt, tmp_path, "offline", commands_allow=["*"], **({"origin": origin} if origin else {}))
+    assert spec.origin and "wakeup" not in spec.model_dump(exclude_unset=True)  # the worker chooses
     calls = {"reads": 0, "long-polls": 0}
     events_since, wait_change = service.events_since, service.wait_change
 
@@ -40,11 +38,11 @@ async def _follow_one(runtime, tmp_path, monkeypatch, origin: str | None = None,
     try:
         await service.start(spec)
         shown: list[dict] = []
-        summary = await follow(service, spec["taskId"], on_event=lambda e, s: shown.append(e))
+        summary = await follow(service, spec.taskId, on_event=lambda e, s: shown.append(e))
         assert summary["status"] == "succeeded"
         steps = STEPS + (1 if then else 0)
         assert [e["seq"] for e in shown] == list(range(1, 2 * steps + 6))  # no gap, no duplicate
-        durable = await events_since(spec["taskId"], 0)
+        durable = await events_since(spec.taskId, 0)
         assert durable["events"] == shown  # what the follower showed is the journal's, value for value
         return shown, durable["summary"], calls
     finally:
@@ -91,16 +89,16 @@ async def test_a_task_from_before_conversations_journals_as_before(runtime, tmp_
     service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
     try:
         spec = build_spec('Old\n/list_files {}', tmp_path, "offline")
-        spec.pop("conversation")
+        spec = type(spec).model_validate(spec.model_dump(exclude_unset=True, exclude={"conversation"}))
         await service.start(spec)
-        summary = await follow(service, spec["taskId"])
+        summary = await follow(service, spec.taskId)
         assert summary["status"] == "succeeded" and summary["turns"] == 1  # (shown as one turn)
-        shown = await service.show(spec["taskId"])
+        shown = await service.show(spec.taskId)
         assert [e["kind"] for e in shown["events"]] == ["status", "model", "tool", "model", "status"]
-        raw = (await service.events_since(spec["taskId"], 1 << 30))["summary"]
+        raw = (await service.events_since(spec.taskId, 1 << 30))["summary"]
         assert "turns" not in raw
         try:
-            await service.follow_up(spec["taskId"], "more")
+            await service.follow_up(spec.taskId, "more")
             raise AssertionError("a follow-up of a task without a kept conversation was accepted")
         except WrongState as e:
             assert "before DALS kept conversations" in str(e)

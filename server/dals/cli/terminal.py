@@ -193,8 +193,7 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
 
     async def start(service: TaskService) -> tuple[str, int]:
         # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
-        spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
-        spec["mcp"] = _mcp_field(root)
+        spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"], mcp=_mcp_field(root))
         task_id = await retrying(lambda: service.start(spec))
         _out(f"task {task_id} started (model {model}, workspace {root})")
         return task_id, 0

@@ -8,7 +8,10 @@ from typing import Any
 
 from ..agent.deps import now_iso
 from ..durable.checkpoint_plan import preview
+from ..config.settings import state_dir
+from ..durable.task_spec import TaskSpec
 from ..durable.task_status import TERMINAL
+from ..local.event_wakeups import state_dir_id
 from .tasks import _KEY, SERVICE, TaskService, UnknownTask, WrongState, new_task_id, title_of
 
 TIMEOUT_S = 300.0  # an undo of many or large files is one call; Restate finishes it across crashes
@@ -78,10 +81,11 @@ async def fork(service: TaskService, task_id: str, at_seq: Any, prompt: str | No
     spec = dict(source["spec"])
     new_id = new_task_id()
     # the old task's file context is in the conversation already: the new prompt stands alone
-    spec.update(taskId=new_id, prompt=prompt or "", createdAt=now_iso(),
+    spec.update(taskId=new_id, prompt=prompt or "", createdAt=now_iso(), origin=state_dir_id(state_dir()),
                 forkedFrom={"taskId": task_id, "atSeq": at_seq}, uri=None, path=None, range=None,
                 title=title_of(prompt) if prompt else f"Fork of {spec.get('title', task_id)}"[:60])
-    await service.start(spec)  # signed as a start of the new task, checked like any other (dals.trust)
+    # signed as a start of the new task, checked like any other (dals.trust)
+    await service.start(TaskSpec.model_validate(spec))
     return {"taskId": new_id}
 
 

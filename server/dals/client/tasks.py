@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..agent.deps import now_iso
 from ..config.settings import state_dir
+from ..durable.task_spec import TaskSpec
 from ..durable.task_status import TERMINAL
 from ..local import cancel_marks
 from ..local.event_wakeups import HintListener, registry_dir, state_dir_id
@@ -26,6 +27,7 @@ from ..trust.signed_input import sign
 from .failures import describe as describe_failure
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
+from .usage_line import usage_line
 
 SERVICE = "AgentTask"
 PAGE = 500  # events per `AgentTask/events` answer
@@ -58,20 +60,20 @@ def title_of(prompt: str) -> str:
 
 def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
                range: dict[str, Any] | None = None, mode: str = "auto",
-               commands_allow: list[str] | None = None) -> dict[str, Any]:
-    """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
+               commands_allow: list[str] | None = None, **fields: Any) -> TaskSpec:
+    """The spec a task is started with, from the LSP or the CLI; `fields`: more of TaskSpec's.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
     `origin` (this state dir's id) lets the worker choose how the task reaches followers and
     editors (`dals.durable.side_channels`).
     """
     root = Path(workspace).resolve()
-    return {
+    return TaskSpec.model_validate({
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, "conversation": True, "origin": state_dir_id(state_dir()),
-    }
+        "commandsAllow": commands_allow, "conversation": True, "origin": state_dir_id(state_dir()), **fields,
+    })
 
 
 def _sql_str(value: str) -> str:
@@ -113,6 +115,7 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
                 s["failure"], status = failure, "paused"
     s["status"] = status
     s["invocationId"] = invocation.get("id") if invocation else None
+    s["usageLine"] = usage_line(s)
     return s
 
 
@@ -145,11 +148,12 @@ class TaskService:
             self._key = signing_key(state_dir())
         return sign(self._key, purpose, target, body)
 
-    async def start(self, spec: dict[str, Any]) -> str:
-        task_id = spec["taskId"]
-        await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, spec), idempotency_key=task_id)
-        self.pending[task_id] = {k: spec[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
-            "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
+    async def start(self, spec: TaskSpec) -> str:
+        task_id = spec.taskId
+        body = spec.model_dump(exclude_unset=True)
+        await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, body), idempotency_key=task_id)
+        self.pending[task_id] = {k: body[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
+            "status": "queued", "updatedAt": spec.createdAt, "steps": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
         self.started[task_id] = self.pending[task_id]
         return task_id

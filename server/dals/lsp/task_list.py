@@ -91,6 +91,12 @@ class TaskList:
         if self._tasks is not None and self.refreshing is None:
             self._start_refresh()
 
+    def public(self, durable: dict[str, Any]) -> dict[str, Any]:
+        """The public summary of a task's durable summary, as `list` would show it now (what a
+        `dals/taskEvent` carries): over the cached entry's view of Restate, as the overlay does."""
+        cached = self._shown.get(durable["taskId"], (0, None))[1] or (self._tasks or {}).get(durable["taskId"])
+        return overlay(durable, cached) if cached is not None else public_summary(durable, None, None)
+
     def shown(self, summary: dict[str, Any]) -> None:
         """A `dals.showTask` answer: as fresh as anything cached now (it read the invocation too)."""
         if summary.get("createdAt") is None:  # not written yet: no whole summary to show

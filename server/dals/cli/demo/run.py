@@ -75,7 +75,7 @@ async def _demo(workspace: Path, request_log: Path) -> int:
             f"worker pid {st['worker']['pid']}, supervisor pid {st['supervisor']['pid']}")
         spec = build_spec(plan.prompt(), workspace, "offline", commands_allow=["*"])
         task_id = await retrying(lambda: service.start(spec))
-        say(f"==> task {task_id}: {spec['title']}")
+        say(f"==> task {task_id}: {spec.title}")
         say(f"    {len(plan.plan_steps())} planned tool calls in {workspace}; step {plan.SLOW_STEP} is slow")
         killer = WorkerKiller(workspace)
         summary = await asyncio.wait_for(follow(service, task_id, killer.on_event), TASK_TIMEOUT)
