@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..agent.deps import now_iso
-from ..durable.checkpoint_plan import preview
 from ..config.settings import state_dir
+from ..durable.checkpoint_plan import preview
 from ..durable.task_spec import TaskSpec
 from ..durable.task_status import TERMINAL
 from ..local.event_wakeups import state_dir_id
