@@ -52,7 +52,6 @@ VARS: tuple[EnvVar, ...] = (
     EnvVar("DALS_CLIENT_PUBLIC_KEYS", "list", None, "public client keys whose signed inputs a worker accepts"),
     EnvVar("DALS_WORKERS", "text", "local", "where the workers are: `local` or `remote`"),
     EnvVar("DALS_HINT_PUSHES", "flag", "1", "take the worker's pushed events (off: read every change from Restate)"),
-    EnvVar("DALS_LSP_FAST_START", "flag", "1", "answer `initialize` before pygls is imported"),
     EnvVar("DALS_RUNTIME_NICE", "whole", "5", "niceness of the runtime's processes (0-19)"),
     EnvVar("DALS_WORKER_PROCESSES", "whole", "1", "worker processes the supervisor runs (1-16)"),
     EnvVar("DALS_WORKER_LOOP", "text", "uvloop", "the worker's event loop, `uvloop` or `asyncio`"),

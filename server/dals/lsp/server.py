@@ -253,16 +253,11 @@ def _setup_logging(server: DalsServer) -> None:
     root.addHandler(ClientLogHandler(server))
 
 
-def run_stdio(handover=None) -> int:
-    """Serve on stdin/stdout. `handover` (a `fast_start.Handover`) comes from
-    `fast_start.answer_initialize`, called before this module was imported: pygls then reads the
-    bytes it consumed first, and does not answer an `initialize` it already answered."""
+def run_stdio() -> int:
+    """Serve on stdin/stdout."""
     server = build_server()
     _setup_logging(server)
-    if handover is None:
-        server.start_io()
-    else:
-        server.start_io(handover.stdin, handover.stdout)
+    server.start_io()
     return 0
 
 
