@@ -8,7 +8,8 @@ imports do not count). Each variant is a set of environment variables for `dals 
 variant, "default", with nothing set); a `--dals NAME=PATH` variant runs another `dals` executable
 (e.g. main's checkout, for before/after). Variants alternate run by run (their order flips every
 run), so the noisy machine hits all alike. Reported: medians (and min/max) of ms from spawn to the
-InitializeResult and from spawn to the listTasks answer.
+InitializeResult and from spawn to the listTasks answer; and, as the floor any pygls server pays
+before it can answer anything, `python -c "import pygls.lsp.server"` (spawn to exit).
 """
 from __future__ import annotations
 
@@ -84,6 +85,12 @@ def one_run(dals: str, env: dict[str, str], ws: Path) -> tuple[float, float]:
             proc.wait()
 
 
+def floor_ms() -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import pygls.lsp.server"], check=True)
+    return (time.perf_counter() - t0) * 1e3
+
+
 def parse_variants(specs: list[str], exes: list[str]) -> dict[str, tuple[str, dict[str, str]]]:
     out: dict[str, tuple[str, dict[str, str]]] = {}
     for spec in specs:
@@ -106,6 +113,7 @@ def main() -> int:
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
     got: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    floor: list[float] = []
     with h.private_runtime():
         for name, (dals, env) in variants.items():  # warm the page cache once per variant
             one_run(dals, env, ws)
@@ -115,11 +123,13 @@ def main() -> int:
                 got[name].append(one_run(dals, env, ws))
                 print(f"  run {r + 1} {name}: initialize {got[name][-1][0]:.0f} ms, "
                       f"listTasks {got[name][-1][1]:.0f} ms", flush=True)
+            floor.append(floor_ms())
     rows = []
     for name, xs in got.items():
         init, listed = [x[0] for x in xs], [x[1] for x in xs]
         rows.append([name, h.median(init), h.median(listed), min(listed), max(listed),
                      h.met(h.median(listed), TARGET_MS)])
+    rows.append(["floor: python -c 'import pygls.lsp.server'", "", h.median(floor), min(floor), max(floor), ""])
     print(f"\n## Spawn -> first dals.listTasks answer (median of {args.runs}, ms)\n")
     print(h.table(["variant", "initialize answered", "listTasks answered", "min", "max",
                    f"≤ {TARGET_MS:.0f} ms"], rows))

@@ -197,13 +197,17 @@ async def _follow_revert(ls, service, task_id: str) -> None:
 
 
 def setup_checkpoints(server) -> None:
-    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8)."""
-    from ..client import checkpoints
+    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8). The
+    module (and httpx with it) is imported by the first of them, not at start-up."""
+    def checkpoints():
+        from ..client import checkpoints
+
+        return checkpoints
 
     async def guarded(coro):
         try:
             return await _guard(coro)
-        except checkpoints.UnknownSeq as e:
+        except checkpoints().UnknownSeq as e:
             field = str(e).split(":", 1)[0]
             raise JsonRpcInvalidParams(str(e), data={"field": field}) from None
 
@@ -212,7 +216,7 @@ def setup_checkpoints(server) -> None:
         a = p.parse(p.ForkArgs, p.FORK_TASK, args)
         service = await ls.task_service()
         try:
-            got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
+            got = await guarded(checkpoints().fork(service, a.taskId, a.atSeq, a.prompt))
         finally:
             _task_list(ls, service).invalidate()
         ls.stream.follow(service, got["taskId"], since=0)
@@ -224,7 +228,7 @@ def setup_checkpoints(server) -> None:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
-        return await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
+        return await guarded(checkpoints().rewind(service, a.taskId, a.toSeq, a.dryRun))
 
     @server.command(p.UNDO_TASK)
     async def undo_task(ls, *args):
@@ -232,7 +236,7 @@ def setup_checkpoints(server) -> None:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
-        return await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
+        return await guarded(checkpoints().undo(service, a.taskId, a.dryRun))
 
 
 def _check_model(model: str) -> None:

@@ -17,16 +17,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import JsonRPCNotification
 
 from ..client import pricing
 from ..settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
 from .config import Config
 from .protocol import RequestFailed
+from .pygls_compat import DalsProtocol
 
 if TYPE_CHECKING:
     from ..client.tasks import TaskService
@@ -37,29 +35,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dals.lsp")
 VERSION = "0.1.0"
 RUNTIME_WAIT = 120.0
-
-
-class DalsProtocol(LanguageServerProtocol):
-    """pygls drops a request whose params don't deserialize without answering it; a client would
-    wait forever. Answer it with the error instead, and carry on."""
-
-    def structure_message(self, data):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                error = exc.to_response_error()
-                error.message = f"invalid request {data.get('method')!r}: params do not match the LSP schema"
-                self._send_response(data["id"], error=error)
-            return JsonRPCNotification(method="$/dals/dropped", jsonrpc="2.0", params=None)
-
-    def handle_message(self, message):
-        """After `shutdown`, requests get InvalidRequest (as LSP says) instead of silence."""
-        if self._shutdown and getattr(message, "method", "exit") != "exit" and getattr(message, "id", None) is not None:
-            error = JsonRpcInvalidRequest("the server is shutting down; only 'exit' is accepted")
-            self._send_response(message.id, error=error.to_response_error())
-            return
-        super().handle_message(message)
 
 
 class DalsServer(LanguageServer):
