@@ -25,12 +25,15 @@ listen-mode = "unix"
 advertised-address = "unix:{layout.sockets.relative_to(layout.root)}/fabric.sock"
 disable-telemetry = true
 default-num-partitions = {partitions}
-rocksdb-total-memory-size = "512 MiB"
+rocksdb-total-memory-size = "128 MiB"
 log-format = "compact"
 log-disable-ansi-codes = true
 
 [admin.query-engine]
 memory-size = "128 MiB"
+
+[bifrost]
+record-cache-memory-size = "32 MiB"
 
 [worker.invoker]
 request-identity-private-key-pem-file = "{signing.ensure_key(layout.root)}"
