@@ -45,8 +45,8 @@ from typing import Any
 from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
-from .. import cancel_marks, env_vars
-from ..settings import state_dir
+from .. import cancel_marks
+from ..settings import current, state_dir
 from . import restate_compat
 from .after_flush import hold_while
 
@@ -63,7 +63,7 @@ def cancelled() -> TerminalError:
 
 
 def enabled() -> bool:
-    return env_vars.flag("DALS_EAGER_STEPS")
+    return current().eager_steps
 
 
 def supported(ctx: Any) -> bool:

@@ -16,10 +16,9 @@ from datetime import datetime
 
 import httpx
 
-from .. import env_vars
 from ..client.endpoints import unix_url
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
+from ..settings import ExternalRestate, current, external_restate, runtime_nice, state_dir, worker_processes
 from . import restate_config, signing
 from .children import Child, CrashLoop, kill_pid, pid_runs
 from .layout import Layout
@@ -60,7 +59,7 @@ class Supervisor:
         self.shared = processes > 1
         self.workers = [self._worker_child() for _ in range(processes)]
         # A warm spare: imports done, waiting to bind the worker port when the worker dies.
-        self.use_standby = env_vars.flag("DALS_STANDBY_WORKER")
+        self.use_standby = current().standby_worker
         self.standby: Child | None = None
         self.stopping = asyncio.Event()
         self.crash_loop = CrashLoop()
