@@ -25,7 +25,7 @@ listen-mode = "unix"
 advertised-address = "unix:{layout.sockets.relative_to(layout.root)}/fabric.sock"
 disable-telemetry = true
 default-num-partitions = {partitions}
-rocksdb-total-memory-size = "128 MiB"
+rocksdb-total-memory-size = "512 MiB"
 log-format = "compact"
 log-disable-ansi-codes = true
 
