@@ -32,9 +32,6 @@ log-disable-ansi-codes = true
 [admin.query-engine]
 memory-size = "128 MiB"
 
-[bifrost]
-record-cache-memory-size = "32 MiB"
-
 [worker.invoker]
 request-identity-private-key-pem-file = "{signing.ensure_key(layout.root)}"
 """
