@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from dals.runtime.children import pid_alive
+from dals.local.pids import pid_alive
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -209,7 +209,7 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
     hint's push instead of a read when it continues what was read (`pushes=False`: never); for a
     feed task, long-poll its `TaskFeed`."""
     from dals.client.restate_api import RestateUnavailable
-    from dals.event_wakeups import ReadPacer
+    from dals.local.event_wakeups import ReadPacer
 
     events: list[dict] = []
     version = 0

@@ -57,7 +57,7 @@ class PlainHttp:
 
 def plain_service(st: dict):
     """A TaskService whose ingress calls go through PlainHttp (the runtime's ingress socket)."""
-    from dals.client.endpoints import socket_path
+    from dals.local.endpoints import socket_path
 
     service = h.task_service(st)
     plain = PlainHttp(socket_path(st["restate"]["ingress"]))

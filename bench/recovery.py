@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from dals.client.endpoints import async_client
+from dals.local.endpoints import async_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402

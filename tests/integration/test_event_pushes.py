@@ -2,9 +2,9 @@
 only now and then, and what it was shown is exactly what Restate holds (Guarantee 4)."""
 from __future__ import annotations
 
+from dals.cli.follow import follow
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
-from dals.terminal_follow import follow
 from tests.support.runtime import FORCE_REPLAY
 
 STEPS = 15

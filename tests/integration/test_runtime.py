@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dals.client.endpoints import sync_client
 from dals.client.tasks import new_task_id, now_iso
+from dals.local.endpoints import sync_client
 from dals.runtime.layout import Layout
 from tests.support.runtime import DALS, Runtime, pid_alive, wait_for
 

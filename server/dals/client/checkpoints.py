@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checkpoint_plan import preview
+from ..durable.checkpoint_plan import preview
 from .tasks import _KEY, SERVICE, TERMINAL, TaskService, UnknownTask, WrongState, new_task_id, now_iso, title_of
 
 TIMEOUT_S = 300.0  # an undo of many or large files is one call; Restate finishes it across crashes

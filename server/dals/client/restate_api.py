@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from .endpoints import async_client
+from ..local.endpoints import async_client
 
 RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s
 

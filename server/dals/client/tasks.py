@@ -16,9 +16,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .. import cancel_marks
-from ..event_wakeups import HintListener, registry_dir
-from ..settings import state_dir, workers_local
+from ..config.settings import state_dir, workers_local
+from ..local import cancel_marks
+from ..local.event_wakeups import HintListener, registry_dir
 from ..trust.client_keys import signing_key
 from ..trust.signed_input import sign
 from .failures import describe as describe_failure
@@ -67,7 +67,7 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
     How the task reaches followers and editors (`wakeup`, `editorLookup`) follows `DALS_WORKERS`
-    (see `dals.settings.workers_local`).
+    (see `dals.config.settings.workers_local`).
     """
     root = Path(workspace).resolve()
     return {

@@ -45,8 +45,8 @@ from typing import Any
 from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
-from .. import cancel_marks
-from ..settings import current, state_dir
+from ..config.settings import current, state_dir
+from ..local import cancel_marks
 from . import restate_compat
 from .after_flush import hold_while
 

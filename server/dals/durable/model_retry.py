@@ -26,7 +26,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import RetryModelRequest
 from restate import ObjectContext, TerminalError
 
-from ..settings import current
+from ..config.settings import current
 from .input_check import Refused, check
 from .task_record import TaskRecord
 

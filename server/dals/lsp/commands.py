@@ -145,7 +145,7 @@ def setup(server) -> None:
 
 def _mcp_field(config, root: Path):
     from ..agent.mcp_handoff import task_field
-    from ..settings import state_dir
+    from ..config.settings import state_dir
 
     return task_field(config.mcp_servers, config.mcp_problems, root, config.mcp_workspace_servers,
                       config.mcp_allow, config.mcp_timeout_s, state_dir() / "mcp")

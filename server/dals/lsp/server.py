@@ -20,7 +20,7 @@ from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 
 from ..client import pricing
-from ..settings import state_dir
+from ..config.settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
 from .config import Config
 from .protocol import RequestFailed

@@ -2,7 +2,7 @@
 overlaid with fresher data this server already has.
 
 `TaskService.list()` is three admin SQL queries through Restate's DataFusion: 70 ms idle, up to a
-second while tasks run (docs/benchmarks.md, section 7). So the answer is the cached list, and a
+second while tasks run (docs/optimisation-log.md, section 7). So the answer is the cached list, and a
 refresh is started in the background when the list is older than `MAX_AGE` (single flight: one
 refresh at a time, and none while no request comes). On top of the cached list:
 

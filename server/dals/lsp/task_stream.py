@@ -16,7 +16,7 @@ from lsprotocol import types
 
 from ..client.restate_api import RestateUnavailable
 from ..client.tasks import TERMINAL, TaskService
-from ..event_wakeups import ReadPacer
+from ..local.event_wakeups import ReadPacer
 from .protocol import TASK_DELTA, TASK_EVENT
 
 log = logging.getLogger("dals.lsp.stream")

@@ -41,9 +41,9 @@ def test_without_uvloop_asyncios_loop(monkeypatch):
 
 
 def test_doctor_and_dals_up_say_a_bad_worker_loop(monkeypatch, tmp_path):
-    from dals.doctor import check_settings
+    from dals.cli.doctor import check_settings
+    from dals.config.settings import runtime_setting_problems
     from dals.lsp.config import Config
-    from dals.settings import runtime_setting_problems
 
     monkeypatch.setenv("DALS_WORKER_LOOP", "tokio")
     assert runtime_setting_problems() == ["DALS_WORKER_LOOP='tokio' is not one of uvloop, asyncio; using uvloop"]

@@ -1,7 +1,7 @@
 """`dals demo`: a multi-step agent task survives `kill -9` of its worker, and nothing runs twice.
 
 Owns the demo's whole life: a private runtime in a fresh state dir, a copy of the sample project,
-the task (an offline-model plan, see `dals.demo.plan`), the kill of the worker while the slow
+the task (an offline-model plan, see `dals.cli.demo.plan`), the kill of the worker while the slow
 step runs, the wait for the supervisor's new worker, and the ledger judged from evidence outside
 DALS (the model's request log, the commands' side-effect logs). Output is the CLI's own (stdout).
 """
@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..client.tasks import build_spec
-from ..runtime import control
-from ..terminal_follow import final_summary, follow, ledger_line, retrying, task_service
+from ...client.tasks import build_spec
+from ...runtime import control
+from ..follow import final_summary, follow, ledger_line, retrying, task_service
 from . import plan
 
 SAMPLE = Path(__file__).parent / "sample_project"

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from dals.cli import parser
+from dals.cli.main import parser
 from dals.client.restate_api import RestateUnavailable
 from dals.client.retention import age_text, cutoff_for, expired, purge_finished, report_line, select_expired
+from dals.config.settings import DEFAULT_RETENTION_DAYS, retention_days
 from dals.durable.task_retention import ForgetRequest, may_forget
-from dals.settings import DEFAULT_RETENTION_DAYS, retention_days
 
 NOW = datetime(2026, 3, 10, 12, 0, 0, tzinfo=UTC)
 ACTIVE = ("queued", "running", "waiting", "retrying", "paused")

@@ -20,17 +20,17 @@ from unittest import mock
 
 import httpx
 
-from . import env_vars
-from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
-from .agent.providers import base_url, key_hint, key_present, provider_of, redact, split
-from .client.endpoints import get_status, sync_client
-from .client.failures import describe as describe_failure
-from .client.pricing import PriceError, parse_prices
-from .lsp.config import Config
+from ..agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
+from ..agent.providers import base_url, key_hint, key_present, provider_of, redact, split
+from ..client.failures import describe as describe_failure
+from ..client.pricing import PriceError, parse_prices
+from ..config import env_vars
+from ..config.settings import external_restate, runtime_setting_problems, state_dir
+from ..local.endpoints import get_status, sync_client
+from ..lsp.config import Config
+from ..runtime.layout import Layout, port_is_free
+from ..runtime.restate_binary import find_restate_server
 from .mcp_doctor import check_mcp
-from .runtime.layout import Layout, port_is_free
-from .runtime.restate_binary import find_restate_server
-from .settings import external_restate, runtime_setting_problems, state_dir
 
 HTTP_TIMEOUT = 3.0
 
@@ -96,7 +96,7 @@ def check_restate() -> Check:
 
 def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
     """The runtime's health and the worker's registration; the status object when there is one."""
-    from .runtime import control
+    from ..runtime import control
 
     if not lay.root.exists():
         return [Check("runtime", "warn", "not running", "`dals up` (or your editor's `dals lsp`) starts it")], None

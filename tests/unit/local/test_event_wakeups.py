@@ -8,8 +8,8 @@ import subprocess
 import sys
 import time
 
-from dals import event_wakeups
-from dals.event_wakeups import HintListener, HintSender, ReadPacer, registry_dir
+from dals.local import event_wakeups
+from dals.local.event_wakeups import HintListener, HintSender, ReadPacer, registry_dir
 
 
 async def _started(tmp_path) -> HintListener:

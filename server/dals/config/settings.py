@@ -21,7 +21,11 @@ from .env_vars import SettingError
 
 __all__ = ["Settings", "SettingError", "ExternalRestate", "current", "state_dir", "external_restate",
            "default_model", "retention_days", "workers_local", "runtime_nice", "worker_processes",
-           "worker_loop", "restate_partitions", "runtime_setting_problems", "DEFAULT_RETENTION_DAYS"]
+           "worker_loop", "restate_partitions", "runtime_setting_problems", "DEFAULT_RETENTION_DAYS",
+           "DEFAULT_ALLOW"]
+
+# The commands a task may run without an approval when `commands.allow` is not set (prefixes).
+DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
 
 DEFAULT_RETENTION_DAYS = 30.0
 RUNTIME_VARS = ("DALS_WORKER_PROCESSES", "DALS_WORKER_LOOP", "DALS_RESTATE_PARTITIONS")
@@ -201,14 +205,14 @@ def worker_processes() -> int:
 def worker_loop() -> str:
     """`DALS_WORKER_LOOP`: the worker's event loop, `uvloop` (default) or `asyncio`. uvloop makes
     one task's steps faster, asyncio's loop gave more steps per second with 25-50 tasks at once
-    (docs/benchmarks.md)."""
+    (docs/optimisation-log.md)."""
     return current().worker_loop
 
 
 def restate_partitions() -> int:
     """`DALS_RESTATE_PARTITIONS`: the partitions the embedded Restate server gives a new data dir
     (1-64, default 1). Restate reads it only when it creates the data dir: an existing one keeps
-    its count. One partition commits more steps together on one machine (docs/benchmarks.md)."""
+    its count. One partition commits more steps together on one machine (docs/optimisation-log.md)."""
     return current().restate_partitions
 
 

@@ -5,9 +5,9 @@ import socket
 
 import pytest
 
+from dals.config.settings import worker_processes
 from dals.runtime.layout import Layout
 from dals.runtime.worker_main import shared_socket, worker_config
-from dals.settings import worker_processes
 
 
 @pytest.mark.parametrize("value, expected", [("", 1), ("1", 1), ("3", 3), ("16", 16)])
@@ -78,7 +78,7 @@ def test_child_pids_reads_a_runtime_file_without_workers(tmp_path):
 
 
 def test_doctor_warns_about_a_bad_worker_processes_setting(monkeypatch, tmp_path):
-    from dals.doctor import check_settings
+    from dals.cli.doctor import check_settings
     from dals.lsp.config import Config
 
     monkeypatch.setenv("DALS_WORKER_PROCESSES", "lots")

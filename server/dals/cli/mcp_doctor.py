@@ -12,12 +12,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .agent.mcp_config import describe, merged_servers
-from .lsp.config import Config
+from ..agent.mcp_config import describe, merged_servers
+from ..lsp.config import Config
 
 
 async def _probe(servers: dict[str, dict[str, Any]], timeout_s: float) -> dict[str, tuple[bool, str]]:
-    from .agent.mcp_servers import McpServerError, ServerPool
+    from ..agent.mcp_servers import McpServerError, ServerPool
 
     pool = ServerPool()
 

@@ -9,7 +9,7 @@ import sys
 
 
 def _cmd_up(args) -> int:
-    from .runtime import control
+    from ..runtime import control
 
     try:
         st = control.up()
@@ -23,7 +23,7 @@ def _cmd_up(args) -> int:
 
 
 def _cmd_down(args) -> int:
-    from .runtime import control
+    from ..runtime import control
 
     stopped = control.down()
     print("DALS runtime stopped" if stopped else "DALS runtime was not running")
@@ -31,7 +31,7 @@ def _cmd_down(args) -> int:
 
 
 def _cmd_status(args) -> int:
-    from .runtime import control
+    from ..runtime import control
 
     st = control.status()
     if args.json:
@@ -55,11 +55,11 @@ def _cmd_tasks(args) -> int:
 
 
 def _cmd_purge(args) -> int:
-    from .client.restate_api import RestateUnavailable
-    from .client.retention import purge_finished, report_line
-    from .runtime import control
-    from .settings import retention_days
-    from .terminal_follow import task_service
+    from ..client.restate_api import RestateUnavailable
+    from ..client.retention import purge_finished, report_line
+    from ..config.settings import retention_days
+    from ..runtime import control
+    from .follow import task_service
 
     days = args.older_than if args.older_than is not None else retention_days()
     if days is None:
@@ -112,7 +112,7 @@ def _cmd_transcript(args) -> int:
 def _cmd_checkpoint(args) -> int:
     import asyncio
 
-    from .terminal_checkpoints import checkpoint_command
+    from .checkpoints import checkpoint_command
     return asyncio.run(checkpoint_command(args.cmd, args.task, getattr(args, "seq", None), args.dry_run))
 
 
@@ -129,19 +129,19 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_lsp(args) -> int:
-    from .lsp.server import run_stdio
+    from ..lsp.server import run_stdio
 
     return run_stdio()
 
 
 def _cmd_worker(args) -> int:
-    from .runtime.worker_main import serve
+    from ..runtime.worker_main import serve
 
     return serve(args.port, standby=args.standby, shared=args.shared)
 
 
 def _cmd_supervise(args) -> int:
-    from .runtime.supervisor import main as supervise
+    from ..runtime.supervisor import main as supervise
 
     return supervise()
 

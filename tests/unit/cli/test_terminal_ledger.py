@@ -1,8 +1,8 @@
 """The ledger as `dals tasks` and `dals run` print it: totals, replays and the tokens they saved."""
 from __future__ import annotations
 
-from dals.terminal import task_table
-from dals.terminal_follow import ledger_line
+from dals.cli.follow import ledger_line
+from dals.cli.terminal import task_table
 
 
 def task(task_id, requests, replayed=0, saved_in=0, saved_out=0, cost=None, saved_usd=None):

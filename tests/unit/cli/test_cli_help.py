@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from dals.cli import parser
+from dals.cli.main import parser
 
 
 def test_help_lists_user_commands_and_hides_supervise(capsys):

@@ -45,8 +45,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from . import settings
-from .runtime.children import pid_alive
+from ..config import settings
+from .pids import pid_alive
 
 log = logging.getLogger("dals.wakeups")
 
@@ -172,7 +172,7 @@ def sender() -> HintSender:
     """The process's sender, for the state dir of this worker's runtime (`DALS_STATE_DIR`)."""
     global _sender
     if _sender is None:
-        from .settings import state_dir
+        from ..config.settings import state_dir
 
         _sender = HintSender(registry_dir(state_dir()))
     return _sender

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from .client.checkpoints import UnknownSeq, rewind, undo
-from .client.restate_api import RestateUnavailable
-from .client.tasks import UnknownTask, WrongState
-from .runtime import control
-from .terminal_follow import task_service
+from ..client.checkpoints import UnknownSeq, rewind, undo
+from ..client.restate_api import RestateUnavailable
+from ..client.tasks import UnknownTask, WrongState
+from ..runtime import control
+from .follow import task_service
 
 
 def _out(line: str) -> None:

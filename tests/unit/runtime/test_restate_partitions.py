@@ -5,9 +5,9 @@ import tomllib
 
 import pytest
 
+from dals.config.settings import current, restate_partitions, runtime_setting_problems
 from dals.runtime import restate_config
 from dals.runtime.layout import Layout
-from dals.settings import current, restate_partitions, runtime_setting_problems
 
 
 def config(tmp_path) -> dict:

@@ -1,7 +1,7 @@
 """The state dir's editor registry and the one rule that picks a live editor session."""
 from __future__ import annotations
 
-from dals.editor_presence import FRESH_S, freshest, lookup, publish, registry_dir, withdraw
+from dals.local.editor_presence import FRESH_S, freshest, lookup, publish, registry_dir, withdraw
 
 
 def test_the_freshest_live_session_with_the_file_open_wins():

@@ -8,16 +8,17 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from .agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
-from .agent.plan import parse_plan
-from .client.restate_api import RestateUnavailable
-from .client.tasks import STATUSES, TERMINAL, UnknownTask, WrongState, build_spec
-from .runtime import control
-from .settings import default_model, state_dir
-from .terminal_follow import follow, ledger_line, retrying, saved_tokens, task_service
+from ..agent.models import HOW_TO_SET, OFFLINE, ModelConfigError, resolve_model
+from ..agent.plan import parse_plan
+from ..client.restate_api import RestateUnavailable
+from ..client.tasks import STATUSES, TERMINAL, TaskService, UnknownTask, WrongState, build_spec
+from ..config.settings import default_model, state_dir
+from ..runtime import control
+from .follow import follow, ledger_line, retrying, saved_tokens, task_service
 
 BAR_WIDTH = 10
 
@@ -173,32 +174,13 @@ async def continue_command(task_id: str, prompt: str) -> int:
     if not prompt.strip():
         _err("dals run: the prompt is empty")
         return 2
-    view = ProgressView(prompt, live=sys.stderr.isatty())
-    try:
-        async with task_service() as service:
-            sent = await retrying(lambda: service.follow_up(task_id, prompt))
-            _out(f"task {task_id} turn {sent['turn']} started")
-            summary = await follow(service, task_id, view.event, view.condition, since=sent["since"],
-                                   after=sent["since"])
-    except (asyncio.CancelledError, KeyboardInterrupt):
-        view.close()
-        _err(f"task {task_id} keeps running; follow it with `dals tasks`")
-        return 130
-    except UnknownTask:
-        _err(f"dals run: unknown task {task_id!r} (see `dals tasks`)")
-        return 2
-    except WrongState as e:
-        _err(f"dals run: {e}".replace("use dals.steer", "steer it from an editor (dals.steer)"))
-        return 2
-    except control.RuntimeError_ as e:
-        _err(f"dals run: {e}")
-        return 1
-    except RestateUnavailable as e:
-        view.close()
-        _err(f"dals run: DALS runtime unavailable: {e}")
-        return 1
-    view.close()
-    return report(summary)
+
+    async def send(service: TaskService) -> tuple[str, int]:
+        sent = await retrying(lambda: service.follow_up(task_id, prompt))
+        _out(f"task {task_id} turn {sent['turn']} started")
+        return task_id, sent["since"]
+
+    return await _start_and_follow(ProgressView(prompt, live=sys.stderr.isatty()), send)
 
 
 async def run_command(prompt: str, workspace: str, model: str | None, file: str | None) -> int:
@@ -207,21 +189,38 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
     except ValueError as e:
         _err(f"dals run: {e}")
         return 2
-    view = ProgressView(prompt, live=sys.stderr.isatty())
+
+    async def start(service: TaskService) -> tuple[str, int]:
+        # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
+        spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
+        spec["mcp"] = _mcp_field(root)
+        task_id = await retrying(lambda: service.start(spec))
+        _out(f"task {task_id} started (model {model}, workspace {root})")
+        return task_id, 0
+
+    return await _start_and_follow(ProgressView(prompt, live=sys.stderr.isatty()), start)
+
+
+async def _start_and_follow(view: ProgressView,
+                            start: Callable[[TaskService], Awaitable[tuple[str, int]]]) -> int:
+    """Start a turn with `start(service)` (its task id and the last event before it), follow the
+    task until it ends or pauses, and report it; every way this can go wrong, said once."""
     task_id = None
     try:
         async with task_service() as service:
-            # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
-            spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"])
-            spec["mcp"] = _mcp_field(root)
-            task_id = await retrying(lambda: service.start(spec))
-            _out(f"task {task_id} started (model {model}, workspace {root})")
-            summary = await follow(service, task_id, view.event, view.condition)
+            task_id, since = await start(service)
+            summary = await follow(service, task_id, view.event, view.condition, since=since, after=since)
     except (asyncio.CancelledError, KeyboardInterrupt):
         view.close()
         if task_id:
             _err(f"task {task_id} keeps running; follow it with `dals tasks`")
         return 130
+    except UnknownTask:
+        _err(f"dals run: unknown task {task_id!r} (see `dals tasks`)")
+        return 2
+    except WrongState as e:
+        _err(f"dals run: {e}".replace("use dals.steer", "steer it from an editor (dals.steer)"))
+        return 2
     except control.RuntimeError_ as e:
         _err(f"dals run: {e}")
         return 1
@@ -239,8 +238,8 @@ def _mcp_field(root: Path) -> dict[str, Any] | None:
     """`dals run`'s MCP servers: DALS_MCP_CONFIG (and the workspace's .mcp.json with
     DALS_MCP_WORKSPACE_SERVERS=1). Like its commands, their tools run without asking: a terminal
     has no approval prompt."""
-    from .agent.mcp_handoff import task_field
-    from .lsp.config import Config
+    from ..agent.mcp_handoff import task_field
+    from ..lsp.config import Config
 
     config = Config.from_env()
     return task_field({}, [], root, config.mcp_workspace_servers, ["*"], config.mcp_timeout_s, state_dir() / "mcp")
@@ -266,7 +265,7 @@ def report(summary: dict[str, Any]) -> int:
 
 async def transcript_command(task_id: str) -> int:
     """`dals transcript TASK`: the task as Markdown on stdout (what `dals.transcript` answers)."""
-    from .client.transcript import render
+    from ..client.transcript import render
 
     try:
         async with task_service() as service:

@@ -1,7 +1,7 @@
 """cancel_marks: a cancel's mark in the state dir, named for an invocation and nothing else."""
 from __future__ import annotations
 
-from dals import cancel_marks
+from dals.local import cancel_marks
 
 
 def test_cancel_marks_are_named_for_an_invocation_only(tmp_path):

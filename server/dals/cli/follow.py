@@ -2,7 +2,7 @@
 
 Shared by `dals run` and `dals demo`. Events are read from Restate (the task object's state) by
 `TaskService.events_since`, in seq order, without gaps or duplicates, whenever a wake-up hint
-says the task changed (`dals.event_wakeups`), else by polling; Restate being briefly unreachable
+says the task changed (`dals.local.event_wakeups`), else by polling; Restate being briefly unreachable
 (a server restart) is waited out, never fatal.
 """
 from __future__ import annotations
@@ -14,10 +14,10 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from .client.restate_api import RestateApi, RestateUnavailable
-from .client.tasks import TERMINAL, TaskService
-from .event_wakeups import ReadPacer
-from .runtime import control
+from ..client.restate_api import RestateApi, RestateUnavailable
+from ..client.tasks import TERMINAL, TaskService
+from ..local.event_wakeups import ReadPacer
+from ..runtime import control
 
 FAST, SLOW = 0.05, 0.25  # poll interval while events flow / when idle
 CHECK_CONDITION_EVERY = 2.0  # seconds without events before asking whether the run is backing off

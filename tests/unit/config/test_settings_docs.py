@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from dals import env_vars
-from dals.env_vars import SettingError
+from dals.config import env_vars
+from dals.config.env_vars import SettingError
 from dals.lsp.config import KEYS
-from dals.settings import Settings, current
+from dals.config.settings import Settings, current
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 DOC = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
 SERVER = REPO / "server" / "dals"
 
@@ -41,7 +41,7 @@ def test_the_server_names_only_declared_variables_and_reads_them_through_env_var
             ad_hoc += [f"{path.relative_to(SERVER)}: {m}" for m in re.findall(r"environ\.get\([\"']DALS_\w+", text)]
     named -= {"DALS_PLACEHOLDER"}  # an attribute name (runtime/worker_main.py), not a variable
     assert named - set(env_vars.BY_NAME) == set(), "DALS_* names used in server/ but not declared"
-    assert ad_hoc == [], "read DALS_* variables through dals.env_vars"
+    assert ad_hoc == [], "read DALS_* variables through dals.config.env_vars"
 
 
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("TRUE", True), (" yes ", True), ("on", True),

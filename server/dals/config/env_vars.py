@@ -4,10 +4,10 @@ one-line doc; and the one way a value is read.
 The rules: a value is stripped, and empty is the same as unset (the default); a flag is on for
 `1`/`true`/`yes`/`on` and off for `0`/`false`/`no`/`off` (any case); a setting that can be turned
 off (`off_words`) is off for those words. A value that cannot be read is a `SettingError` naming
-the variable, the value and what it accepts; `dals.settings` collects them, uses the default in
-their place and says each once on stderr. The typed values: `dals.settings.current()`.
+the variable, the value and what it accepts; `dals.config.settings` collects them, uses the default in
+their place and says each once on stderr. The typed values: `dals.config.settings.current()`.
 The LSP settings (the `dals.*` section) are the `Config` fields in `dals.lsp.config`.
-docs/configuration.md lists the same variables (tests/unit/test_settings_docs.py checks it).
+docs/configuration.md lists the same variables (tests/unit/config/test_settings_docs.py checks it).
 Standard library only.
 """
 from __future__ import annotations
