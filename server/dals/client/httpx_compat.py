@@ -12,21 +12,19 @@ tests/unit/client/test_httpx_compat.py fails when httpx's behaviour relied on he
 """
 from __future__ import annotations
 
+import os
 import sys
-from importlib.util import find_spec
 
 WRITTEN_FOR = "0.28."
 CLI = "httpx._main"
 
 
 def _version() -> str | None:
-    """httpx's version without importing it (its `__version__.py` is a plain assignment)."""
-    spec = find_spec("httpx")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for location in spec.submodule_search_locations:
+    """httpx's version without importing it: from the first `httpx/__version__.py` on sys.path,
+    where `import httpx` finds it (a plain assignment there)."""
+    for entry in sys.path:
         try:
-            with open(f"{location}/__version__.py", encoding="utf-8") as f:
+            with open(os.path.join(entry or ".", "httpx", "__version__.py"), encoding="utf-8") as f:
                 for line in f:
                     if line.startswith("__version__"):
                         return line.split("=", 1)[1].strip().strip("\"'")
