@@ -9,8 +9,8 @@ import pytest
 
 from dals.config import env_vars
 from dals.config.env_vars import SettingError
-from dals.lsp.config import KEYS
 from dals.config.settings import Settings, current
+from dals.lsp.config import KEYS
 
 REPO = Path(__file__).resolve().parents[3]
 DOC = (REPO / "docs" / "configuration.md").read_text(encoding="utf-8")
