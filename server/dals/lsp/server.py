@@ -104,7 +104,9 @@ class DalsServer(LanguageServer):
             log.warning("could not list tasks: %s", e)
             return
         for t in tasks:
-            if t["status"] not in TERMINAL:
+            # a task this server started while the list was read has its follower already, from
+            # seq 0: following it "from lastSeq" too would skip the events not sent yet
+            if t["status"] not in TERMINAL and t["taskId"] not in self.stream.followers:
                 self.stream.follow(service, t["taskId"], since=t.get("lastSeq", 0))
 
     async def task_service(self) -> TaskService:
