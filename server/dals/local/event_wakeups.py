@@ -45,7 +45,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..config import env_vars
+from ..config import settings
 from .pids import pid_alive
 
 log = logging.getLogger("dals.wakeups")
@@ -184,7 +184,7 @@ class HintListener(asyncio.DatagramProtocol):
 
     def __init__(self, directory: Path, pushes: bool | None = None):
         self.directory = directory
-        self.takes_pushes = env_vars.flag(PUSHES_ENV) if pushes is None else pushes
+        self.takes_pushes = settings.current().hint_pushes if pushes is None else pushes
         self.revs: dict[str, int] = {}
         self.arrived: dict[str, float] = {}  # monotonic time of the latest hint, per task
         self.pushes: dict[str, list[tuple[int, int, dict[str, Any]]]] = {}  # task -> [(since, rev, body)]

@@ -204,20 +204,24 @@ async def _follow_revert(ls, service, task_id: str) -> None:
 
 
 def setup_checkpoints(server) -> None:
-    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8)."""
-    from ..client import checkpoints
+    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8). The
+    module (and httpx with it) is imported by the first of them, not at start-up."""
+    def checkpoints():
+        from ..client import checkpoints
+
+        return checkpoints
 
     async def guarded(coro):
         try:
             return await coro
-        except checkpoints.UnknownSeq as e:
+        except checkpoints().UnknownSeq as e:
             field = str(e).split(":", 1)[0]
             raise JsonRpcInvalidParams(str(e), data={"field": field}) from None
 
     @_command(server, p.FORK_TASK, "ForkArgs", changes=True)
     async def fork_task(ls, a: c.ForkArgs) -> c.TaskIdResult:
         service = await ls.task_service()
-        got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
+        got = await guarded(checkpoints().fork(service, a.taskId, a.atSeq, a.prompt))
         ls.stream.follow(service, got["taskId"], since=0)
         return got
 
@@ -226,17 +230,21 @@ def setup_checkpoints(server) -> None:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
-        return await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
+        return await guarded(checkpoints().rewind(service, a.taskId, a.toSeq, a.dryRun))
 
     @_command(server, p.UNDO_TASK, "UndoArgs")
     async def undo_task(ls, a: c.UndoArgs) -> c.RevertResult | c.RevertPreview:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
-        return await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
+        return await guarded(checkpoints().undo(service, a.taskId, a.dryRun))
 
 
 def _check_model(model: str) -> None:
+    """pydantic-ai accepts `model` (its import stays out of `dals lsp` for the built-in planner,
+    `offline`, which has nothing to check: about 25 MiB of the server's memory)."""
+    if model == "offline":  # agent.models.OFFLINE
+        return
     from ..agent.models import ModelConfigError, resolve_model
 
     try:

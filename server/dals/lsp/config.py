@@ -17,7 +17,7 @@ from typing import Any
 
 from ..client.pricing import PriceError, parse_prices
 from ..config import settings as env_settings
-from ..config.env_vars import parse_flag, raw
+from ..config.env_vars import raw
 from ..config.settings import DEFAULT_ALLOW
 
 APPROVAL_MODES = ("auto", "review")
@@ -186,9 +186,10 @@ class Config:
             except ValueError:
                 mcp["timeoutS"] = raw("DALS_MCP_TIMEOUT_S")  # reported by merge()
         if raw("DALS_MCP_WORKSPACE_SERVERS"):
-            mcp["workspaceServers"], problem = parse_flag("DALS_MCP_WORKSPACE_SERVERS")
-            if problem:
-                self.problems.append(problem)
+            settings = env_settings.current()
+            mcp["workspaceServers"] = settings.mcp_workspace_servers
+            if problem := settings.problem("DALS_MCP_WORKSPACE_SERVERS"):
+                self.problems.append(str(problem))
         if mcp:
             env["mcp"] = mcp
         self.merge(env, source="environment")
