@@ -60,6 +60,7 @@ VARS: tuple[EnvVar, ...] = (
     EnvVar("DALS_RESTATE_PARTITIONS", "whole", "1", "partitions of a new embedded Restate data dir (1-64)"),
     EnvVar("DALS_TASK_MAX_ATTEMPTS", "whole", "12", "failed attempts of one model request before a task pauses"),
     EnvVar("DALS_MODEL_TIMEOUT_S", "number", "600", "seconds one model request may take"),
+    EnvVar("DALS_CONTEXT_MAX_TOKENS", "whole", None, "the model's context window in tokens (over its profile's)"),
     EnvVar("DALS_RETENTION_DAYS", "text", "30", "days finished tasks are kept (`0`/`off`/`never`: forever)"),
     EnvVar("DALS_STANDBY_WORKER", "flag", "1", "keep one warm spare worker for a fast restart", internal=True),
     EnvVar("DALS_INGRESS_URL", "text", None, "the runtime's ingress, given to its workers", internal=True),

@@ -16,7 +16,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .. import cancel_marks
+from .. import cancel_marks, env_vars
+from ..agent.models import context_window
 from ..event_wakeups import HintListener, registry_dir
 from ..settings import state_dir, workers_local
 from ..trust.client_keys import signing_key
@@ -62,19 +63,22 @@ def title_of(prompt: str) -> str:
 
 def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
                range: dict[str, Any] | None = None, mode: str = "auto",
-               commands_allow: list[str] | None = None) -> dict[str, Any]:
+               commands_allow: list[str] | None = None, context: dict[str, Any] | None = None) -> dict[str, Any]:
     """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
     How the task reaches followers and editors (`wakeup`, `editorLookup`) follows `DALS_WORKERS`
-    (see `dals.settings.workers_local`).
+    (see `dals.settings.workers_local`). `context`: the context window (`agent.models.context_window`);
+    None: from `DALS_CONTEXT_MAX_TOKENS`, else the model's profile.
     """
+    if context is None:
+        context = context_window(model, env_vars.whole("DALS_CONTEXT_MAX_TOKENS", minimum=1000) or None)
     root = Path(workspace).resolve()
     return {
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, "conversation": True, **side_channels(),
+        "commandsAllow": commands_allow, "conversation": True, "context": context, **side_channels(),
     }
 
 

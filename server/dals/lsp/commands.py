@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
@@ -74,11 +75,12 @@ def setup(server) -> None:
             from ..agent.models import HOW_TO_SET
 
             raise RequestFailed(f"dals.startTask: no model configured: {HOW_TO_SET}")
-        await asyncio.to_thread(_check_model, model)
+        context = await asyncio.to_thread(_check_model, model, ls.config.context_max_tokens)
         root, rel = _workspace_for(ls, a.uri)
         service = await ls.task_service()
         spec = build_spec(a.prompt, root, model, path=rel,
-                          range=a.range.model_dump() if a.range else None, mode=a.mode or ls.config.approval)
+                          range=a.range.model_dump() if a.range else None, mode=a.mode or ls.config.approval,
+                          context=context)
         spec["uri"] = a.uri  # keep the editor's spelling of the URI
         spec["commandsAllow"] = list(ls.config.commands_allow)
         spec["editor"] = True
@@ -235,10 +237,12 @@ def setup_checkpoints(server) -> None:
         return await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
 
 
-def _check_model(model: str) -> None:
-    from ..agent.models import ModelConfigError, resolve_model
+def _check_model(model: str, context_max_tokens: int | None) -> dict[str, Any]:
+    """The model resolves (else a clear error); its context window for the task's spec."""
+    from ..agent.models import ModelConfigError, context_window, resolve_model
 
     try:
         resolve_model(model)
     except ModelConfigError as e:
         raise RequestFailed(f"dals.startTask: {e}") from None
+    return context_window(model, context_max_tokens)
