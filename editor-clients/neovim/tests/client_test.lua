@@ -205,7 +205,8 @@ local function main()
     return n.msg:find('DALS task succeeded: Explain', 1, true) ~= nil
   end), result.notifications)
 
-  -- Follow up the finished task (:DalsFollowUp), then read its transcript (:DalsTranscript).
+  -- Follow up the finished task from the panel (`m` on its line asks for the prompt), then read
+  -- its transcript (:DalsTranscript).
   local turn1_last = evs[#evs].seq
   local transcript = require('dals.transcript')
   local deltas, on_delta = {}, transcript.on_delta
@@ -214,7 +215,20 @@ local function main()
     return on_delta(params)
   end
   vim.cmd('DalsTranscript ' .. id)
-  vim.cmd('DalsFollowUp ' .. id .. ' What is in here?')
+  local asked, real_input = {}, vim.ui.input
+  vim.ui.input = function(opts, on_confirm)
+    table.insert(asked, opts.prompt)
+    on_confirm('What is in here?')
+  end
+  vim.api.nvim_set_current_win(vim.fn.bufwinid(panel.buf))
+  for lnum, tid in pairs(panel.line_tasks) do
+    if tid == id then
+      vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    end
+  end
+  vim.cmd('normal m')
+  vim.ui.input = real_input
+  check('panel_asks_for_a_follow_up', vim.deep_equal(asked, { 'DALS follow-up: ' }), asked)
   wait('the follow-up turn to end', function()
     local last = final_event(tasks, id)
     return last ~= nil and last.seq > turn1_last

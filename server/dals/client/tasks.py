@@ -94,6 +94,18 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _add_replayed(got: dict[str, int], row: dict[str, Any]) -> None:
+    """A TaskLedger state row (`replayed`, `replayedTokens`) into `got`."""
+    try:
+        value = json.loads(row["value_utf8"])
+    except (TypeError, ValueError):
+        return
+    if row["key"] == "replayed" and isinstance(value, int):
+        got["requests"] = value
+    elif isinstance(value, dict):
+        got.update({k: int(v) for k, v in value.items() if isinstance(v, int)})
+
+
 def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: dict[str, int] | None) -> dict[str, Any]:
     """The contract's TaskSummary from the durable summary plus the invocation's condition."""
     s = dict(summary)
@@ -190,15 +202,7 @@ class TaskService:
             f"AND key IN ('replayed', 'replayedTokens'){where}")
         out: dict[str, dict[str, int]] = {}
         for row in rows:
-            try:
-                value = json.loads(row["value_utf8"])
-            except (TypeError, ValueError):
-                continue
-            got = out.setdefault(row["service_key"], {})
-            if row["key"] == "replayed" and isinstance(value, int):
-                got["requests"] = value
-            elif isinstance(value, dict):
-                got.update({k: int(v) for k, v in value.items() if isinstance(v, int)})
+            _add_replayed(out.setdefault(row["service_key"], {}), row)
         return out
 
     async def list(self, statuses: list[str] | None = None) -> list[dict[str, Any]]:
@@ -247,11 +251,9 @@ class TaskService:
     async def show(self, task_id: str) -> dict[str, Any]:
         if not _KEY.match(task_id):
             raise UnknownTask(task_id)
-        events: list[dict] = []
         # Invocation before state: a run seen completed has written its final summary already.
         invocation = (await self._invocations(task_id)).get(task_id)
-        page, replayed_all = await asyncio.gather(self.events_since(task_id, 0), self._replayed(task_id))
-        summary = page["summary"]
+        summary, events, replayed = await self._state(task_id)
         if summary is None:
             if task_id in self.pending or task_id in self.started:
                 return public_summary(self.pending.get(task_id) or self.started[task_id], None, None) | {"events": []}
@@ -262,21 +264,12 @@ class TaskService:
             stub = {"taskId": task_id, "title": task_id, "prompt": "", "status": "queued", "steps": 0, "lastSeq": 0,
                     "lastEvent": None, "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
             return public_summary(stub, None, None) | {"events": [], "invocationId": invocation["id"]}
-        events += page["events"]
-        if events and events[-1]["seq"] < summary["lastSeq"]:  # the other pages at once
-            pages = await asyncio.gather(*(self.events_since(task_id, since) for since in
-                                           range(events[-1]["seq"], summary["lastSeq"], PAGE)))
-            for page in pages:
-                if page["events"] and page["events"][0]["seq"] == events[-1]["seq"] + 1:
-                    summary = page["summary"]
-                    events += page["events"]
-        while events and events[-1]["seq"] < summary["lastSeq"]:  # written meanwhile
-            page = await self.events_since(task_id, events[-1]["seq"])
+        while (events[-1]["seq"] if events else 0) < summary["lastSeq"]:  # a part not read (written meanwhile)
+            page = await self.events_since(task_id, events[-1]["seq"] if events else 0)
             if not page["events"]:
                 break
             summary = page["summary"]
             events += page["events"]
-        replayed = replayed_all.get(task_id)
         result = public_summary(summary, invocation, replayed)
         if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])
@@ -284,6 +277,36 @@ class TaskService:
                 result["failure"], result["status"] = failure, "paused"
         result["events"] = events
         return result
+
+    async def _state(self, task_id: str) -> tuple[dict | None, list[dict], dict[str, int]]:
+        """The task's summary, its events and its replays, in one read of Restate's state (SQL): a
+        page of events through the `events` handler is an invocation that reads each event's state
+        entry, several times slower for a long task (docs/benchmarks.md, "Conversations"). Events
+        after the summary read (written meanwhile) are left to the caller, which pages them."""
+        key = _sql_str(task_id)
+        rows = await self.api.query(
+            f"SELECT service_name, key, value_utf8 FROM state WHERE service_key = {key} AND "
+            f"((service_name = '{SERVICE}' AND (key = 'summary' OR key LIKE 'event:%')) OR "
+            "(service_name = 'TaskLedger' AND key IN ('replayed', 'replayedTokens')))")
+        summary, events, replayed = None, [], {}
+        for row in rows:
+            if row["service_name"] == "TaskLedger":
+                _add_replayed(replayed, row)
+                continue
+            try:
+                value = json.loads(row["value_utf8"])
+            except (TypeError, ValueError):
+                continue
+            if row["key"] == "summary":
+                summary = value
+            elif isinstance(value, dict) and isinstance(value.get("seq"), int):
+                events.append(value)
+        events.sort(key=lambda e: e["seq"])
+        if summary is not None:  # as of the summary read: its `lastSeq` says what was written by then
+            events = [e for e in events if e["seq"] <= summary["lastSeq"]]
+        # whole from the first event on, or from where a gap is (a caller pages the rest)
+        whole = next((i for i, e in enumerate(events) if e["seq"] != i + 1), len(events))
+        return summary, events[:whole], replayed
 
     async def _last_error(self, invocation_id: str) -> str | None:
         """The latest transient error Restate recorded for the invocation (why it retries/paused)."""
