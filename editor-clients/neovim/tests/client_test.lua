@@ -220,6 +220,7 @@ local function main()
     table.insert(asked, opts.prompt)
     on_confirm('What is in here?')
   end
+  local before_win = vim.api.nvim_get_current_win()
   vim.api.nvim_set_current_win(vim.fn.bufwinid(panel.buf))
   for lnum, tid in pairs(panel.line_tasks) do
     if tid == id then
@@ -228,6 +229,7 @@ local function main()
   end
   vim.cmd('normal m')
   vim.ui.input = real_input
+  vim.api.nvim_set_current_win(before_win)
   check('panel_asks_for_a_follow_up', vim.deep_equal(asked, { 'DALS follow-up: ' }), asked)
   wait('the follow-up turn to end', function()
     local last = final_event(tasks, id)

@@ -16,7 +16,7 @@ local M = {
   bufs = {},
 }
 
-M.HEADER = 'DALS tasks   <CR> events  r resume  c cancel  a approve  x reject  R refresh  q close'
+M.HEADER = 'DALS tasks   <CR> events  m message  r resume  c cancel  a approve  x reject  R refresh  q close'
 
 --- Highlight group of each status in the panel and the events view.
 M.STATUS_HL = {
