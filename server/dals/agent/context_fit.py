@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from pydantic_ai.messages import (
     ModelMessage,
@@ -59,13 +59,19 @@ def message_chars(message: ModelMessage) -> int:
     return sum(part_chars(p) for p in message.parts)
 
 
-def fixed_chars(parameters: ModelRequestParameters | None) -> int:
-    """What every request carries besides its messages: the instructions and the tool definitions."""
+def fixed_chars(parameters: ModelRequestParameters | None, tool_sizes: dict[str, int] | None = None) -> int:
+    """What every request carries besides its messages: the instructions and the tool definitions
+    (`tool_sizes`: a cache of each tool's size by name, for the same tools request after request)."""
     if parameters is None:
         return 0
     size = sum(len(p.content) for p in parameters.instruction_parts or ())
     for tool in [*parameters.function_tools, *parameters.output_tools]:
-        size += len(tool.name) + len(tool.description or "") + len(json.dumps(tool.parameters_json_schema))
+        known = tool_sizes.get(tool.name) if tool_sizes is not None else None
+        if known is None:
+            known = len(tool.name) + len(tool.description or "") + len(json.dumps(tool.parameters_json_schema))
+            if tool_sizes is not None:
+                tool_sizes[tool.name] = known
+        size += known
     return size
 
 
@@ -73,9 +79,40 @@ def tokens(chars: int) -> int:
     return -(-chars // CHARS_PER_TOKEN)
 
 
-def estimate(messages: Sequence[ModelMessage], fixed: int = 0) -> int:
+Size = Callable[[ModelMessage], int]
+
+
+def estimate(messages: Sequence[ModelMessage], fixed: int = 0, size: Size = message_chars) -> int:
     """Estimated input tokens of a request with these messages and `fixed` characters besides."""
-    return tokens(fixed + sum(message_chars(m) for m in messages))
+    return tokens(fixed + sum(size(m) for m in messages))
+
+
+class Fitter:
+    """Each message's shortened form (`shorten_tool_results`) and size, worked out once per
+    message object: a turn's requests carry the same history objects again and again."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._seen: dict[int, tuple[ModelMessage, ModelMessage, int]] = {}  # id -> (message, short, size)
+
+    def shortened(self, messages: Sequence[ModelMessage]) -> list[ModelMessage]:
+        return [self._entry(m)[1] for m in messages]
+
+    def size(self, message: ModelMessage) -> int:
+        """The size of a message (a shortened one, or any other: worked out then)."""
+        hit = self._seen.get(id(message))
+        if hit is not None and (hit[0] is message or hit[1] is message):
+            return hit[2]
+        return message_chars(message)
+
+    def _entry(self, message: ModelMessage) -> tuple[ModelMessage, ModelMessage, int]:
+        hit = self._seen.get(id(message))
+        if hit is None or hit[0] is not message:
+            short = shorten_tool_results([message], self.limit)[0]
+            hit = (message, short, message_chars(short))
+            self._seen[id(message)] = hit
+            self._seen.setdefault(id(short), hit)
+        return hit
 
 
 def tool_result_limit(max_tokens: int) -> int:
@@ -114,14 +151,14 @@ def _starts_turn(message: ModelMessage) -> bool:
         and not any(isinstance(p, (ToolReturnPart, RetryPromptPart)) for p in message.parts)
 
 
-def cut_point(messages: Sequence[ModelMessage], start: int, keep_chars: int) -> int | None:
+def cut_point(messages: Sequence[ModelMessage], start: int, keep_chars: int, size: Size = message_chars) -> int | None:
     """Where the messages kept as they are begin, after `start` (what is summarised already): the
     earliest request the user wrote whose tail (it and all after it) fits `keep_chars`; else the
     earliest model response whose tail fits; else the latest place to cut at all. None: nothing
     between `start` and the last message can be cut off (the last message is always kept)."""
     tail, turn, response, latest = 0, None, None, None
     for i in range(len(messages) - 1, start, -1):
-        tail += message_chars(messages[i])
+        tail += size(messages[i])
         cuttable = _starts_turn(messages[i]) or isinstance(messages[i], ModelResponse)
         if cuttable and latest is None:
             latest = i

@@ -94,6 +94,12 @@ def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def _whole(events: list[dict]) -> list[dict]:
+    """Events sorted by seq, up to the first gap (what comes after it is read again)."""
+    end = next((i for i, e in enumerate(events) if e["seq"] != i + 1), len(events))
+    return events[:end]
+
+
 def _add_replayed(got: dict[str, int], row: dict[str, Any]) -> None:
     """A TaskLedger state row (`replayed`, `replayedTokens`) into `got`."""
     try:
@@ -253,7 +259,11 @@ class TaskService:
             raise UnknownTask(task_id)
         # Invocation before state: a run seen completed has written its final summary already.
         invocation = (await self._invocations(task_id)).get(task_id)
-        summary, events, replayed = await self._state(task_id)
+        # The summary from the task's own `events` handler: Restate runs it after everything the task
+        # wrote before this call (a client shows a task after its events' notifications); the events
+        # from one read of the state (SQL), which may not have the newest ones yet: those are paged.
+        page, (events, replayed) = await asyncio.gather(self.events_since(task_id, 1 << 30), self._state(task_id))
+        summary = page["summary"]
         if summary is None:
             if task_id in self.pending or task_id in self.started:
                 return public_summary(self.pending.get(task_id) or self.started[task_id], None, None) | {"events": []}
@@ -264,7 +274,8 @@ class TaskService:
             stub = {"taskId": task_id, "title": task_id, "prompt": "", "status": "queued", "steps": 0, "lastSeq": 0,
                     "lastEvent": None, "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
             return public_summary(stub, None, None) | {"events": [], "invocationId": invocation["id"]}
-        while (events[-1]["seq"] if events else 0) < summary["lastSeq"]:  # a part not read (written meanwhile)
+        events = _whole([e for e in events if e["seq"] <= summary["lastSeq"]])
+        while (events[-1]["seq"] if events else 0) < summary["lastSeq"]:  # not in the state read yet
             page = await self.events_since(task_id, events[-1]["seq"] if events else 0)
             if not page["events"]:
                 break
@@ -278,35 +289,27 @@ class TaskService:
         result["events"] = events
         return result
 
-    async def _state(self, task_id: str) -> tuple[dict | None, list[dict], dict[str, int]]:
-        """The task's summary, its events and its replays, in one read of Restate's state (SQL): a
-        page of events through the `events` handler is an invocation that reads each event's state
-        entry, several times slower for a long task (docs/benchmarks.md, "Conversations"). Events
-        after the summary read (written meanwhile) are left to the caller, which pages them."""
-        key = _sql_str(task_id)
+    async def _state(self, task_id: str) -> tuple[list[dict], dict[str, int]]:
+        """The task's events and its replay counts, in one read of Restate's state (SQL): a page of
+        events through the `events` handler is an invocation that reads each event's state entry,
+        several times slower for a long task (docs/benchmarks.md, "Conversations")."""
         rows = await self.api.query(
-            f"SELECT service_name, key, value_utf8 FROM state WHERE service_key = {key} AND "
-            f"((service_name = '{SERVICE}' AND (key = 'summary' OR key LIKE 'event:%')) OR "
+            f"SELECT service_name, key, value_utf8 FROM state WHERE service_key = {_sql_str(task_id)} AND "
+            f"((service_name = '{SERVICE}' AND key LIKE 'event:%') OR "
             "(service_name = 'TaskLedger' AND key IN ('replayed', 'replayedTokens')))")
-        summary, events, replayed = None, [], {}
+        events, replayed = [], {}
         for row in rows:
             if row["service_name"] == "TaskLedger":
                 _add_replayed(replayed, row)
                 continue
             try:
-                value = json.loads(row["value_utf8"])
+                event = json.loads(row["value_utf8"])
             except (TypeError, ValueError):
                 continue
-            if row["key"] == "summary":
-                summary = value
-            elif isinstance(value, dict) and isinstance(value.get("seq"), int):
-                events.append(value)
+            if isinstance(event, dict) and isinstance(event.get("seq"), int):
+                events.append(event)
         events.sort(key=lambda e: e["seq"])
-        if summary is not None:  # as of the summary read: its `lastSeq` says what was written by then
-            events = [e for e in events if e["seq"] <= summary["lastSeq"]]
-        # whole from the first event on, or from where a gap is (a caller pages the rest)
-        whole = next((i for i, e in enumerate(events) if e["seq"] != i + 1), len(events))
-        return summary, events[:whole], replayed
+        return events, replayed
 
     async def _last_error(self, invocation_id: str) -> str | None:
         """The latest transient error Restate recorded for the invocation (why it retries/paused)."""

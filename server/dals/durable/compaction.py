@@ -53,15 +53,17 @@ class Compaction(AbstractCapability[Any]):
         self.kept = dict(kept)
         self.now = now
         self.timeout_s = timeout_s
+        self.fitter = fit.Fitter(fit.tool_result_limit(max_tokens))
+        self.tool_sizes: dict[str, int] = {}
 
     async def prepare_model_request(self, ctx, request_context):
-        messages = fit.shorten_tool_results(request_context.messages, fit.tool_result_limit(self.max_tokens))
-        fixed = fit.fixed_chars(request_context.model_request_parameters)
+        messages = self.fitter.shortened(request_context.messages)
+        fixed = fit.fixed_chars(request_context.model_request_parameters, self.tool_sizes)
         up_to = self.kept["upTo"] if self.kept["upTo"] < len(messages) else 0  # a history cut since (rewind)
         seen = fit.view(messages, up_to, self.kept["summary"])
-        before = fit.estimate(seen, fixed)
+        before = fit.estimate(seen, fixed, self.fitter.size)
         if before > self.max_tokens * fit.COMPACT_AT:
-            cut = fit.cut_point(messages, up_to, fit.keep_chars(self.max_tokens, fixed))
+            cut = fit.cut_point(messages, up_to, fit.keep_chars(self.max_tokens, fixed), self.fitter.size)
             if cut is not None and cut > up_to:
                 summary, usage = await self._summarise(messages[up_to:cut], self.kept["summary"] if up_to else None)
                 self.kept = {"upTo": cut, "summary": summary, "count": self.kept["count"] + 1}
@@ -69,7 +71,7 @@ class Compaction(AbstractCapability[Any]):
                 seen = fit.view(messages, cut, summary)
                 self.record.compacted(await self.now(), usage, {
                     "kind": "compaction", "messages": cut - up_to, "upTo": cut, "tokensBefore": before,
-                    "tokensAfter": fit.estimate(seen, fixed), "maxTokens": self.max_tokens,
+                    "tokensAfter": fit.estimate(seen, fixed, self.fitter.size), "maxTokens": self.max_tokens,
                     "summary": summary})
         request_context.messages = seen
         return request_context

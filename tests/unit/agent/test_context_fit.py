@@ -73,3 +73,13 @@ def test_the_summarising_prompt_quotes_the_conversation_so_no_line_reads_as_a_pl
     groups = fit.chunks(blocks, 60)
     assert [b for g in groups for b in g] == [b[:60] for b in blocks]
     assert all(sum(len(b) for b in g) <= 60 + 2 * len(g) for g in groups)
+
+
+def test_the_fitter_shortens_and_sizes_each_message_once_and_alike():
+    messages = conversation(3) + turn(3, "y" * 5000)
+    fitter = fit.Fitter(1000)
+    short = fitter.shortened(messages)
+    assert short == fit.shorten_tool_results(messages, 1000)
+    assert fitter.shortened(messages)[-2] is short[-2]  # the same object on the next request
+    assert [fitter.size(m) for m in short] == [fit.message_chars(m) for m in short]
+    assert fit.estimate(short, 100, fitter.size) == fit.estimate(short, 100)
