@@ -251,8 +251,11 @@ local function main()
   -- the offline model streamed its answer: the live text came as dals/taskDelta, then the event
   local live = table.concat(vim.tbl_map(function(d) return d.text end, deltas))
   check('live_text_received', live:find('The workspace has', 1, true) ~= nil, deltas)
-  check('live_text_gone_after_event', transcript.live[id] == nil
-    and not vim.iter(lines(tbuf)):any(function(l) return l:find('writing', 1, true) end), lines(tbuf))
+  -- (the transcript is fetched again, debounced, after the event that ends the live text)
+  local live_gone = vim.wait(10000, function()
+    return transcript.live[id] == nil and not vim.iter(lines(tbuf)):any(function(l) return l:find('writing', 1, true) end)
+  end, 50)
+  check('live_text_gone_after_event', live_gone, lines(tbuf))
   vim.api.nvim_set_current_buf(buf)
 
   -- Cancel a running task with :Dals cancel.
