@@ -92,7 +92,7 @@ async def test_a_100_turn_conversation_compacts_within_a_small_window(chaos_runt
     requests = chaos_double.requests[start:]
     compactions = [e for e in shown["events"] if e["kind"] == "log" and (e.get("detail") or {}).get("kind") == "compaction"]
     asked = [r for r in requests if summarising(r)]
-    assert len(compactions) >= 5, [e["title"] for e in compactions]
+    assert len(compactions) >= 3, [e["title"] for e in compactions]  # 5 today
     # each summarising request went out once, the kill -9 right after the first one included
     assert len(asked) == sum(e["detail"]["requests"] for e in compactions)
     assert len({first_user(r) for r in asked}) == len(asked)
