@@ -91,6 +91,8 @@ VARS: tuple[EnvVar, ...] = (
            minimum=1, maximum=64),
     EnvVar("DALS_TASK_MAX_ATTEMPTS", "whole", "12", "failed attempts of one model request before a task pauses"),
     EnvVar("DALS_MODEL_TIMEOUT_S", "number", "600", "seconds one model request may take", minimum=0),
+    EnvVar("DALS_CONTEXT_MAX_TOKENS", "whole", None, "the model's context window in tokens (over its profile's)",
+           minimum=1),
     EnvVar("DALS_RETENTION_DAYS", "number", "30", "days finished tasks are kept (`0`/`off`/`never`: forever)",
            minimum=0, off_words=("off", "never", "forever")),
     EnvVar("DALS_STANDBY_WORKER", "flag", "1", "keep one warm spare worker for a fast restart", internal=True),

@@ -27,6 +27,9 @@ __all__ = ["Settings", "SettingError", "ExternalRestate", "current", "state_dir"
 # The commands a task may run without an approval when `commands.allow` is not set (prefixes).
 DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
 
+# The context window of a model whose profile does not say, when `context.maxTokens` is not set.
+DEFAULT_CONTEXT_TOKENS = 128_000
+
 DEFAULT_RETENTION_DAYS = 30.0
 RUNTIME_VARS = ("DALS_WORKER_PROCESSES", "DALS_WORKER_LOOP", "DALS_RESTATE_PARTITIONS")
 

@@ -35,7 +35,7 @@ from ..config.settings import DEFAULT_ALLOW, current, state_dir
 from ..local import cancel_marks, editor_presence
 from ..local.event_wakeups import sender as hint_sender
 from ..workspace.confine import workspace_key
-from . import conversation, eager_steps, worker_ingress
+from . import compaction, conversation, eager_steps, worker_ingress
 from .editor_sessions import lookup as editor_lookup
 from .input_check import Refused, check
 from .journaled_model import JournaledModel
@@ -310,9 +310,13 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     turn = conversation.Turn(agent, history, steering.take if steering else None)
     instructions = await _project_instructions(spec, run_step) if spec.conversation else None
+    capabilities = [events, retries] + ([steering] if steering else [])
+    if spec.context:
+        capabilities.append(compaction.Compaction(
+            ctx, record, model, events, run_step, int(spec.context["maxTokens"]), await compaction.load(ctx),
+            now=lambda: _now(ctx), timeout_s=MODEL_TIMEOUT_S))
     try:
         try:
-            capabilities = [events, retries] + ([steering] if steering else [])
             result = await turn.run(prompt, deps=deps, capabilities=capabilities,
                                     instructions=instructions,
                                     usage_limits=UsageLimits(request_limit=spec.requestLimit),

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from ..config.settings import DEFAULT_CONTEXT_TOKENS
 from . import protocol as p
 from .protocol import RequestFailed
 
@@ -103,14 +104,14 @@ def setup(server) -> None:
             from ..agent.models import HOW_TO_SET
 
             raise RequestFailed(f"dals.startTask: no model configured: {HOW_TO_SET}")
-        await asyncio.to_thread(_check_model, model)
+        context = await asyncio.to_thread(_check_model, model, ls.config.context_max_tokens)
         root, rel = _workspace_for(ls, a.uri)
         service = await ls.task_service()
         spec = build_spec(a.prompt, root, model, path=rel, range=a.range.model_dump() if a.range else None,
                           mode=a.mode or ls.config.approval, uri=a.uri,  # the editor's spelling of the URI
                           commandsAllow=list(ls.config.commands_allow), editor=True,
                           approvalTimeoutS=ls.config.approval_timeout_s,
-                          mcp=await asyncio.to_thread(_mcp_field, ls.config, root))
+                          mcp=await asyncio.to_thread(_mcp_field, ls.config, root), context=context)
         task_id = await service.start(spec)
         ls.stream.follow(service, task_id, since=0)
         _task_list(ls, service).started()
@@ -240,14 +241,18 @@ def setup_checkpoints(server) -> None:
         return await guarded(checkpoints().undo(service, a.taskId, a.dryRun))
 
 
-def _check_model(model: str) -> None:
-    """pydantic-ai accepts `model` (its import stays out of `dals lsp` for the built-in planner,
-    `offline`, which has nothing to check: about 25 MiB of the server's memory)."""
+def _check_model(model: str, context_max_tokens: int | None) -> dict[str, Any]:
+    """The model resolves (else a clear error); its context window for the task's spec. pydantic-ai
+    stays out of `dals lsp` for the built-in planner, `offline`, which has nothing to check and no
+    profile (about 25 MiB of the server's memory)."""
     if model == "offline":  # agent.models.OFFLINE
-        return
-    from ..agent.models import ModelConfigError, resolve_model
+        if context_max_tokens:
+            return {"maxTokens": int(context_max_tokens), "source": "setting"}
+        return {"maxTokens": DEFAULT_CONTEXT_TOKENS, "source": "default"}
+    from ..agent.models import ModelConfigError, context_window, resolve_model
 
     try:
         resolve_model(model)
     except ModelConfigError as e:
         raise RequestFailed(f"dals.startTask: {e}") from None
+    return context_window(model, context_max_tokens)
