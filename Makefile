@@ -139,8 +139,11 @@ bench: $(VENV)/.installed $(RESTATE_BIN) $(MCP_SERVERS)
 	$(PY) bench/replay.py --quick
 	$(PY) bench/concurrency.py --quick --worker-processes 1,2
 	$(PY) bench/responsiveness.py --quick
+	$(PY) bench/first_answer.py --runs 5
 	$(PY) bench/code_actions.py --quick
 	$(PY) bench/footprint.py --quick
+	$(PY) bench/footprint.py --at-rest --reps 3
+	$(PY) bench/http_client.py --reps 3
 	$(PY) bench/signing.py --quick
 	$(PY) bench/mcp_calls.py --quick
 

@@ -8,7 +8,9 @@
   the time from sending `dals.followUp` to the turn's first `dals/taskEvent` (its `message` event)
   at the client, and to the turn's end.
 - transcript: `dals.transcript` of that task (about 2N+10 events, more with each follow-up),
-  round trip at the client, R times.
+  round trip at the client, R times; beside it, in this process, the task's events read as
+  `dals.showTask` reads them (one SQL read of the task's state) and as it read them before (pages
+  of 500 events through the `AgentTask/events` handler, the later pages at once).
 - delta latency: tasks on the OpenAI-compatible double (tests/support/openai_double.py), whose
   final answers stream word by word (`stream_gap` apart); for each text chunk, the time from the
   double writing it to the `dals/taskDelta` carrying it at the client (the double's answer to a
@@ -32,6 +34,18 @@ TARGET_TRANSCRIPT_MS = 200.0
 TARGET_DELTA_P95_MS = 50.0
 
 
+async def paged(service, task_id: str) -> list[dict]:
+    """The task's events as `TaskService.show` read them before: its invocation, then pages through
+    `AgentTask/events` beside the replay counts, the later pages at once."""
+    from dals.client.tasks import PAGE
+
+    await service._invocations(task_id)
+    page, _ = await asyncio.gather(service.events_since(task_id, 0), service._replayed(task_id))
+    events, last = page["events"], page["summary"]["lastSeq"]
+    pages = await asyncio.gather(*(service.events_since(task_id, since) for since in range(PAGE, last, PAGE)))
+    return events + [e for p in pages for e in p["events"]]
+
+
 def plan(lines: int) -> str:
     return "\n".join(["Long history"] + ['/run_command {"command": "true"}'] * lines)
 
@@ -46,7 +60,7 @@ async def main() -> int:
     rounds = args.rounds or (3 if args.quick else 7)
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
-    first_ms, end_ms, transcript_ms, delta_ms = [], [], [], []
+    first_ms, end_ms, transcript_ms, delta_ms, state_ms, pages_ms = [], [], [], [], [], []
     repo = str(Path(__file__).resolve().parents[1])
     sys.path.insert(0, repo)
     from tests.support.openai_double import OpenAIDouble
@@ -57,6 +71,7 @@ async def main() -> int:
     os.environ.update({"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "bench-key"})
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
+        service = h.task_service(st)
         async with h.lsp_client(ws, env=h.lsp_env("hint")) as client:
             task_id = (await client.command("dals.startTask", {"prompt": plan(lines)}))["taskId"]
             await client.wait_finished(task_id, timeout=1200)
@@ -76,8 +91,15 @@ async def main() -> int:
                 t0 = time.perf_counter()
                 got = await client.command("dals.transcript", {"taskId": task_id})
                 transcript_ms.append((time.perf_counter() - t0) * 1e3)
+                t0 = time.perf_counter()
+                one = await service.show(task_id)
+                state_ms.append((time.perf_counter() - t0) * 1e3)
+                t0 = time.perf_counter()
+                assert [e["seq"] for e in await paged(service, task_id)] == [e["seq"] for e in one["events"]]
+                pages_ms.append((time.perf_counter() - t0) * 1e3)
                 print(f"  round {r + 1}: first event {first_ms[-1]:.0f} ms, turn end {end_ms[-1]:.0f} ms, "
-                      f"transcript {transcript_ms[-1]:.0f} ms ({len(got['markdown']):,} chars)", flush=True)
+                      f"transcript {transcript_ms[-1]:.0f} ms ({len(got['markdown']):,} chars); events read "
+                      f"{state_ms[-1]:.0f} ms (state), {pages_ms[-1]:.0f} ms (pages)", flush=True)
             events = len((await client.command("dals.showTask", {"taskId": task_id}))["events"])
             for r in range(rounds):  # delta latency, one streamed task at a time
                 double.stream_log.clear()
@@ -90,12 +112,15 @@ async def main() -> int:
                 assert [x for _, x in sent] == [d["text"] for d in got], (sent[:3], got[:3])
                 delta_ms += [(d["receivedAt"] - t) * 1e3 for (t, _), d in zip(sent, got)]
                 print(f"  deltas {r + 1}: {len(got)} chunks, p50 {h.pct(delta_ms[-len(got):], 50):.1f} ms", flush=True)
+        await h.close_service(service)
     double.stop()
     print(f"\n## Conversations (history of {2 * lines + 1} journaled steps; transcript of up to {events} events; ms)\n")
     print(h.table(["measure", "n", "p50 ms", "p95 ms", "max ms"], [
         h.summary_row("dals.followUp → first new event at the client", first_ms),
         h.summary_row("dals.followUp → the turn's end at the client (2 model requests, 1 tool)", end_ms),
         h.summary_row(f"dals.transcript round trip ({events} events)", transcript_ms),
+        h.summary_row("  dals.showTask's reads now: the invocation, then one state read (SQL)", state_ms),
+        h.summary_row("  the same, as read before: the invocation, then pages through AgentTask/events", pages_ms),
         h.summary_row("text chunk written by the model double → dals/taskDelta at the client", delta_ms)]))
     f50, t50 = h.median(first_ms), h.median(transcript_ms)
     print(f"\ntarget follow-up → first event <= {TARGET_FOLLOW_UP_MS:.0f} ms: {h.met(f50, TARGET_FOLLOW_UP_MS)} "

@@ -62,7 +62,7 @@ async def main() -> int:
                     st, service, procs = runtimes[name]
                     h.use_runtime(st)
                     runs[name].append(await sc.run_durable(service, prompt, ws, "hint", procs))
-                    assert runs[name][-1]["count"] == 2 * n + 3
+                    assert runs[name][-1]["count"] >= 2 * n + 3, runs[name][-1]["count"]
                     line.append(f"{name} {runs[name][-1]['wall'] * 1e3 / steps:.2f}")
                 print(", ".join(line), flush=True)
             a = h.median(mem) * 1e3 / steps

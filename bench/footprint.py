@@ -2,6 +2,11 @@
 the Restate data dir uses per 1,000 finished tasks.
 
     .venv/bin/python bench/footprint.py [--quick]
+    .venv/bin/python bench/footprint.py --at-rest [--reps R] [--before PYTHONPATH]
+
+`--at-rest`: only the memory at rest with a `dals lsp` connected and one task done, the total of
+the five processes, median of R fresh runtimes; with `--before DIR` (a checkout's `server/`, e.g.
+`git archive COMMIT server | tar -x -C DIR`), runtimes of that code alternate with this one's.
 
 Memory (VmRSS from /proc, sampled every 0.2 s): after `dals up` with nothing run yet; with a
 `dals lsp` connected and one warm-up task done; the peak while 20 tasks of 20 read_file steps run
@@ -47,11 +52,52 @@ async def short_tasks(service, ws: Path, k: int, batch: int = 20) -> float:
     return time.monotonic() - t0
 
 
+async def at_rest_once(ws: Path, pythonpath: str | None) -> dict[str, float]:
+    """RSS MiB of each process (and the total) at rest, `dals lsp` connected, one task done."""
+    import os
+
+    if pythonpath:
+        os.environ["PYTHONPATH"] = pythonpath  # the runtime's processes and `dals lsp` run that code
+    try:
+        with h.private_runtime():
+            await h.wait_standby_warm()
+            async with h.lsp_client(ws) as client:
+                await client.wait_finished((await client.command(
+                    "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)
+                await asyncio.sleep(3.0)
+                procs = procs_of(h.runtime_pids(), client.pid)
+                got = {n: ru.rss_mb(p) or 0.0 for n, p in procs.items()}
+    finally:
+        os.environ.pop("PYTHONPATH", None)
+    got["total"] = sum(got.values())
+    return got
+
+
+async def at_rest(reps: int, before: str | None) -> int:
+    print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
+    ws = h.make_workspace()
+    variants = {"before": before, "after": None} if before else {"now": None}
+    runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    for r in range(reps):
+        for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
+            runs[name].append(await at_rest_once(ws, variants[name]))
+            print(f"  rep {r + 1} {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in runs[name][-1].items()), flush=True)
+    names = list(runs[next(iter(runs))][0])
+    print(f"\n## At rest, `dals lsp` connected, one task done (RSS MiB, median of {reps})\n")
+    print(h.table(["code", *names], [[v, *[h.median([x[n] for x in xs]) for n in names]] for v, xs in runs.items()]))
+    return 0
+
+
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="K = 100 short tasks (full: 500)")
     ap.add_argument("--tasks", type=int, default=None)
+    ap.add_argument("--at-rest", action="store_true", help="only the memory at rest (see above)")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--before", default=None, help="PYTHONPATH of the code to compare with (--at-rest)")
     args = ap.parse_args()
+    if args.at_rest:
+        return await at_rest(args.reps, args.before)
     k = args.tasks or (100 if args.quick else 500)
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()

@@ -13,8 +13,8 @@ CLI as a subprocess.
     the tables also give the pairs during which none was starting).
   - `initialize`: spawn `dals lsp` → InitializeResult, for fresh servers on the running runtime,
     idle and under the same load; idle, also spawn → the first request answered after
-    `initialized` (a codeAction: it waits for pygls, which the early `initialize` reply of
-    lsp/fast_start.py does not); plus `python -c pass` and `python -c 'import dals.lsp.server'`.
+    `initialized` (a codeAction; `bench/first_answer.py` measures spawn → `dals.listTasks`
+    answered); plus `python -c pass` and `python -c 'import dals.lsp.server'`.
   - `dals up`: a fresh state dir each time (`.venv/bin/dals up` → returns healthy), then `dals up`
     again (already running), then `dals down`, stopping every pid it saw.
 """
@@ -63,9 +63,7 @@ async def sample_requests(client, doc, until, min_samples: int,
 
 
 async def first_answer_ms(client, ws: Path) -> float:
-    """Right after `initialized`: a codeAction on a small file, answered. `initialize` is answered
-    before pygls loads (lsp/fast_start.py); this request waits for pygls, so it shows what that
-    moved rather than saved."""
+    """Right after `initialized`: a codeAction on a small file, answered."""
     from lsprotocol import types
 
     uri = (ws / "a.py").as_uri()

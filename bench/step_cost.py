@@ -73,9 +73,9 @@ def serde_cost(calls_on: int = 1000, calls_off: int = 100, blocks: int = 5) -> d
     Fewer calls with the fix off: each one costs tens of ms here."""
     from pydantic_ai.messages import ModelResponse, ToolCallPart
     from pydantic_ai.usage import RequestUsage
-    from restate.ext.pydantic._serde import PydanticTypeAdapter
 
-    from dals.durable import serde_cache
+    from dals.durable import restate_compat
+    from dals.durable.restate_compat import PydanticTypeAdapter
 
     resp = ModelResponse(parts=[ToolCallPart("read_file", {"path": "a.py"}, tool_call_id="call-1")],
                          usage=RequestUsage(input_tokens=120, output_tokens=8), model_name="offline")
@@ -86,18 +86,18 @@ def serde_cost(calls_on: int = 1000, calls_off: int = 100, blocks: int = 5) -> d
     out_off = out_on = b""
     try:
         for _ in range(blocks):
-            serde_cache.uninstall()
+            restate_compat.uninstall_serde_cache()
             t0 = time.perf_counter()
             for _ in range(per_off):
                 out_off = serde.serialize(resp)
             off.append((time.perf_counter() - t0) / per_off * 1e6)
-            serde_cache.install()
+            restate_compat.install_serde_cache()
             t0 = time.perf_counter()
             for _ in range(per_on):
                 out_on = serde.serialize(resp)
             on.append((time.perf_counter() - t0) / per_on * 1e6)
     finally:
-        serde_cache.uninstall()
+        restate_compat.uninstall_serde_cache()
     assert out_off == out_on, "the fix must not change the bytes"
     return {"off": h.median(off), "on": h.median(on), "calls_off": per_off * blocks, "calls_on": per_on * blocks}
 
@@ -214,7 +214,7 @@ async def main() -> int:
     print("\n## PydanticTypeAdapter(ModelResponse).serialize, in process\n")
     print(h.table(["serde fix", "µs per call", "calls"],
                   [["off (restate-sdk as shipped)", serde["off"], serde["calls_off"]],
-                   ["on (serde_cache.install())", serde["on"], serde["calls_on"]],
+                   ["on (restate_compat.install_serde_cache())", serde["on"], serde["calls_on"]],
                    ["ratio off/on", serde["off"] / serde["on"], ""]]))
     print("\n## Floor: one ingress round trip (200 calls each, interleaved)\n")
     print(h.table(["call", "p50 ms", "p90 ms"],

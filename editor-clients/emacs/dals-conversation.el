@@ -6,7 +6,8 @@
 
 ;; `dals-follow-up' gives a finished task its next turn (on its whole
 ;; conversation), `dals-steer' tells a running or waiting task something
-;; it gets with its next model request, and `dals-transcript' shows the
+;; it gets with its next model request (`dals-message-task', `m' in the
+;; tasks buffer, does either for the task at point), and `dals-transcript' shows the
 ;; task as Markdown rendered by the server, in a buffer that updates as
 ;; the task's events come (`markdown-mode' when installed).  Each is one
 ;; `dals.*' command of the server.  Loaded on first use from dals.el.
@@ -43,6 +44,22 @@ It reaches the model with the task's next request."
   (let ((result (dals--command (dals--server) "dals.steer" (list :taskId task-id :message text))))
     (message "DALS task %s: message queued" task-id)
     result))
+
+;;;###autoload
+(defun dals-message-task (task-id text)
+  "Follow up the DALS task TASK-ID with TEXT once it has finished, else steer it.
+In the tasks buffer (\\<dals-tasks-mode-map>\\[dals-message-task]), the task at point."
+  (interactive
+   (let* ((id (dals--read-task-id "Message DALS task: " nil))
+          (finished (dals--finished-p id)))
+     (list id (read-string (format (if finished "Follow-up for %s: " "Message for %s (steer): ") id)))))
+  (if (dals--finished-p task-id)
+      (dals-follow-up task-id text)
+    (dals-steer task-id text)))
+
+(defun dals--finished-p (task-id)
+  "Whether the task TASK-ID has ended (as last seen): the next message is a follow-up."
+  (member (plist-get (gethash task-id dals--tasks) :status) dals--final-statuses))
 
 (defun dals--transcript-buffer-name (task-id)
   (format "*DALS transcript %s*" task-id))

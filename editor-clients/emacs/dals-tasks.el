@@ -37,6 +37,7 @@
     (define-key map "k" #'dals-cancel-task)
     (define-key map "R" #'dals-resume-task)
     (define-key map "s" #'dals-start-task)
+    (define-key map "m" #'dals-message-task)
     map)
   "Keys of `dals-tasks-mode'.")
 
@@ -46,6 +47,7 @@
 \\[dals-show-task] shows a task's events.
 \\[dals-approve] and \\[dals-reject] answer its question.
 \\[dals-cancel-task] cancels it, \\[dals-resume-task] resumes it.
+\\[dals-message-task] follows it up once it has finished, or steers it while it runs.
 \\[revert-buffer] fetches the list again.
 
 \\{dals-tasks-mode-map}"

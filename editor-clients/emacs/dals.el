@@ -59,7 +59,7 @@
 (dolist (command '(dals-show-pending dals-approve dals-reject))
   (autoload command "dals-approvals" nil t))
 (autoload 'dals-code-action "dals-code-actions" nil t)
-(dolist (command '(dals-follow-up dals-steer dals-transcript))
+(dolist (command '(dals-follow-up dals-steer dals-message-task dals-transcript))
   (autoload command "dals-conversation" nil t))
 (dolist (command '(dals-undo-task dals-rewind-task dals-fork-task))
   (autoload command "dals-checkpoints" nil t))

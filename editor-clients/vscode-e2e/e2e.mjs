@@ -4,7 +4,8 @@
 // Packages the extension to a .vsix, installs it into a fresh code-server, opens a sample
 // workspace with its own DALS_STATE_DIR, and drives the UI:
 //   1. palette "DALS: Start Task…" → the task in the DALS Tasks view, live status, events, status
-//      bar, the change in the editor;
+//      bar, the change in the editor; then a follow-up from the panel's input box (the view's
+//      title bar) → the new turn under the same task;
 //   2. a quick fix from the light bulb on a TypeScript diagnostic starts a task; the agent's
 //      `diagnostics` tool gets that TypeScript diagnostic from the extension;
 //   3. reload the window mid-task → the view lists the task again and it finishes; Cancel from
@@ -237,15 +238,18 @@ async function shot(name) {
 
 const quickInput = () => page.locator('.quick-input-widget');
 
-/** F1, type `>query` (default: the title), click the row that shows `title`. */
+/** F1, type `>query` (default: the title), run `beforeChoose` (a screenshot of the list), then
+ * type the title (the list scrolls: the row may be out of view for `query`) and click its row. */
 async function palette(title, beforeChoose, query = title) {
     await page.keyboard.press('F1');
     const input = quickInput().locator('input').first();
     await input.waitFor({ state: 'visible', timeout: T.ui });
     await input.fill(`>${query}`);
+    await quickInput().locator('.monaco-list-row').first().waitFor({ timeout: T.ui });
+    if (beforeChoose) { await beforeChoose(); }
+    if (query !== title) { await input.fill(`>${title}`); }
     const row = quickInput().locator('.monaco-list-row', { has: page.locator('.label-name', { hasText: title }) }).first();
     await row.waitFor({ timeout: T.ui });
-    if (beforeChoose) { await beforeChoose(); }
     await row.click();
 }
 
@@ -538,6 +542,37 @@ async function main() {
         await activeEditorLines().filter({ hasText: `# DALS: ${title}` }).waitFor({ timeout: T.ui });
         await shot('02-task-succeeded');
         return { statusesSeen: rowsSeen, statusBarSeen: seen.status, events };
+    });
+
+    await step('1b-follow-up-from-the-panel', async () => {
+        // The panel's input box: select the finished task, "Message Selected Task…" in the view's
+        // title bar asks for a follow-up; the new turn shows under the same task and does its step.
+        const title = 'Add a module docstring';
+        const prompt = '/write_file {"path":"followup.txt","content":"turn 2\\n"}';
+        const row = taskRow(title).first();
+        await row.click();
+        await until(`"${title}" selected`, async () => (await row.getAttribute('aria-selected')) === 'true', T.ui);
+        const action = page.locator('.part.sidebar [aria-label^="Message Selected Task"]').first();
+        await page.locator('.part.sidebar > .composite.title').hover();  // its actions show on hover
+        await action.click({ timeout: T.ui });
+        await quickInput().locator('.quick-input-title', { hasText: `DALS: Follow Up "${title}"` }).waitFor({ timeout: T.ui });
+        const input = quickInput().locator('input').first();
+        await input.fill(prompt);
+        await shot('02b-follow-up-input-box');
+        await input.press('Enter');
+        const file = path.join(DIRS.ws, 'followup.txt');
+        await until('the follow-up turn\'s file', () => fs.existsSync(file) && fs.readFileSync(file, 'utf8') === 'turn 2\n', T.task);
+        let events = [];
+        await until('the follow-up turn under the task, ended', async () => {
+            events = await expandedEvents(title);
+            const asked = events.findIndex((e) => /^#\d+ message You: \/write_file/.test(e));
+            return asked > 0 && events.slice(asked).some((e) => /^#\d+ status Task succeeded/.test(e));
+        }, T.task);
+        const final = await waitForStatus(title, ['succeeded', 'failed', 'cancelled']);
+        if (!final.startsWith('succeeded')) { throw new Error(`turn 2 ended ${final}`); }
+        await shot('02c-follow-up-turn');
+        await collapse(title);
+        return { events, final };
     });
 
     await step('2-quick-fix-from-light-bulb', async () => {

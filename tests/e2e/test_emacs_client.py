@@ -115,7 +115,9 @@ def test_emacs_runs_a_task_and_lists_it(run):
     assert result["seqs"] == list(range(1, len(result["seqs"]) + 1)) and len(result["seqs"]) == 9
     assert result["kinds"][0] == "status" and result["kinds"][1] == "message" and "edit" in result["kinds"]
 
-    # a follow-up from Emacs: the same task's next turn, its events going on; then its transcript
+    # a follow-up from the tasks buffer (`m` on the task's line): the same task's next turn, its
+    # events going on; then its transcript
+    assert result["follow_up_from_line"] == result["task_id"], result["follow_up_from_line"]
     assert result["follow_up_turn"] == 2 and result["follow_up_status"] == "succeeded"
     assert result["follow_up_seqs"] == list(range(1, len(result["follow_up_seqs"]) + 1))
     assert "## You (follow-up, turn 2)\n\n> What is in here?" in result["transcript_text"], result["transcript_text"]

@@ -2,7 +2,7 @@
 
 Runs `editor-clients/vscode-e2e/e2e.mjs` (see its README): it packages the extension, installs it
 into a fresh code-server on 127.0.0.1 (a free port), opens a sample workspace with its own
-DALS_STATE_DIR, drives the palette, the DALS Tasks view, a light-bulb quick fix, edits after
+DALS_STATE_DIR, drives the palette, the DALS Tasks view (a follow-up from its input box), a light-bulb quick fix, edits after
 non-ASCII text and in a CRLF file (UTF-16 positions), a review-mode approval, a window reload mid-task, Cancel and Resume from the view's context menu, and stops every
 process it started. This wrapper gives it this venv's `dals`, a temporary directory, stops the
 runtime itself even if the script had to be killed, and asserts on the script's result line.
@@ -32,7 +32,8 @@ CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 VSCE = REPO / "editor-clients" / "vscode" / "node_modules" / "@vscode" / "vsce" / "vsce"
 DALS = Path(sys.executable).parent / "dals"
 RUN_TIMEOUT = 600
-STEPS = ["package", "install", "start", "1-start-task-from-palette", "2-quick-fix-from-light-bulb",
+STEPS = ["package", "install", "start", "1-start-task-from-palette", "1b-follow-up-from-the-panel",
+         "2-quick-fix-from-light-bulb",
          "2b-typescript-diagnostics-reach-the-agent",
          "3-reload-mid-task", "3-cancel-from-context-menu", "3-non-ascii-and-crlf-edits", "4-review-approve",
          "5-paused-resume-from-context-menu"]
@@ -90,6 +91,9 @@ def test_vscode_extension_in_codeserver(tmp_path):
     steps = {s["name"]: s for s in result["steps"]}
     assert any(s.startswith("DALS 1 running") for s in steps["1-start-task-from-palette"]["statusBarSeen"])
     assert steps["3-reload-mid-task"]["firstSeen"].startswith("running")
+    # issue 19: a follow-up from the panel's input box is a new turn of the same task
+    turn2 = steps["1b-follow-up-from-the-panel"]["events"]
+    assert sum(e.endswith("status Task succeeded") for e in turn2) == 2, turn2
     assert steps["4-review-approve"]["appliedTimes"] == 1
     # issue 17: UTF-16 positions and CRLF, saved from the buffer byte for byte
     assert steps["3-non-ascii-and-crlf-edits"]["saved"] == {

@@ -9,7 +9,7 @@ step ``k`` is the number of assistant messages after it; step ``k < len(plan)`` 
 later steps the plan summary. A user message after tool results (a steer) does not start a turn.
 
 Every request is recorded (step, turn, position in the conversation, conversation key, time, answer status, the messages sent,
-whether it asked for a stream, the usage answered), so tests can assert how many model calls really reached the provider and what
+whether it asked for a stream, the usage answered, the characters of its whole JSON body), so tests can assert how many model calls really reached the provider and what
 they carried; the hooks ``delays``, ``holds``, ``fail_next``, ``fail_until``/``fail_status``/
 ``fail_from_step`` and ``api_key`` script slow, failing and key-refusing provider behaviour.
 """
@@ -180,7 +180,8 @@ class ProviderDouble:
 
     def _record(self, step: int, key: str, body: dict[str, Any], turn: int = 0, position: int = 0) -> dict[str, Any]:
         entry = {"step": step, "key": key, "turn": turn, "position": position, "time": time.time(), "status": None,
-                 "messages": body.get("messages") or [], "stream": bool(body.get("stream")), "usage": None}
+                 "messages": body.get("messages") or [], "stream": bool(body.get("stream")), "usage": None,
+                 "chars": len(json.dumps(body))}
         with self._changed:
             self.requests.append(entry)
             self._changed.notify_all()

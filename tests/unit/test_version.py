@@ -1,5 +1,5 @@
 """The version is written once (`dals.__version__`): the package metadata, `dals lsp`'s
-serverInfo (both ways of answering `initialize`) and the editor clients' manifests agree with it."""
+serverInfo and the editor clients' manifests agree with it."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import dals
-from dals.lsp import fast_start
 from dals.lsp.server import VERSION
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -15,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_one_version_everywhere():
     assert re.fullmatch(r"\d+\.\d+\.\d+", dals.__version__)
-    assert VERSION == fast_start.SERVER_INFO["version"] == dals.__version__
+    assert VERSION == dals.__version__
     pyproject = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in pyproject and 'attr = "dals.__version__"' in pyproject
     assert not re.search(r'(?m)^version = "', pyproject)  # no second copy

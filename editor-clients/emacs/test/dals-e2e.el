@@ -244,13 +244,22 @@ eglot 1.9 offers no `positionEncodings': the server uses LSP's default, UTF-16."
 
         (dals-e2e--put "resume_status" (plist-get (dals-resume-task id) :status))
 
-        ;; the next turn of the finished task, then its transcript
+        ;; the next turn of the finished task, from the tasks buffer (`m' on its line, then the
+        ;; prompt typed in the minibuffer), then its transcript
         (let ((last (car (last (dals-e2e--seqs id)))))
-          (dals-e2e--put "follow_up_turn" (plist-get (dals-follow-up id "What is in here?") :turn))
+          (with-current-buffer (dals-tasks)
+            (switch-to-buffer (current-buffer))
+            (goto-char (point-min))
+            (while (and (not (eobp)) (not (equal (tabulated-list-get-id) id)))
+              (forward-line 1))
+            (dals-e2e--put "follow_up_from_line" (tabulated-list-get-id))
+            (execute-kbd-macro (vconcat "m" "What is in here?" [return])))
           (dals-e2e--wait "the follow-up turn to end"
                           (lambda () (and (> (car (last (dals-e2e--seqs id))) (+ last 2))
                                           (member (dals-e2e--status id) dals--final-statuses)))
                           60)
+          (dals-e2e--put "follow_up_turn"
+                         (plist-get (dals--command (dals--server) "dals.showTask" (list :taskId id)) :turns))
           (dals-e2e--put "follow_up_status" (dals-e2e--status id))
           (dals-e2e--put "follow_up_seqs" (dals-e2e--seqs id)))
         (with-current-buffer (dals-transcript id)

@@ -5,7 +5,7 @@
 import * as vscode from 'vscode';
 import { Approvals } from './approvals';
 import { eventsUri, taskIdOfUri, TaskDocuments, transcriptUri } from './documents';
-import { eventsDocument, taskPickItem } from './labels';
+import { eventsDocument, taskLabel, taskPickItem } from './labels';
 import { LiveTranscripts } from './liveTranscripts';
 import { errorMessage, logError } from './logging';
 import { RevertPreview, RevertResult, Status } from './protocol';
@@ -16,6 +16,8 @@ import { Node, TaskTreeProvider } from './taskTree';
 
 const UNFINISHED: Status[] = ['queued', 'running', 'waiting', 'retrying', 'paused'];
 const FINISHED: Status[] = ['succeeded', 'failed', 'cancelled'];
+const FOLLOW_UP_PROMPT = 'What next? A new turn: the agent keeps the whole conversation.';
+const STEER_PROMPT = 'A message the agent gets with its next model request.';
 
 export interface CommandContext {
     connection: ServerConnection;
@@ -39,6 +41,16 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
                 void vscode.window.showErrorMessage(`DALS: ${errorMessage(error)}`);
             }
         });
+
+    const followUp = async (taskId: string, prompt: string) => {
+        const { turn } = await api.followUp(taskId, prompt);
+        vscode.window.setStatusBarMessage(`DALS: task ${taskId} turn ${turn} started`, 5000);
+        await sync.show(taskId);
+    };
+    const steer = async (taskId: string, message: string) => {
+        await api.steer(taskId, message);
+        vscode.window.setStatusBarMessage(`DALS: message queued for ${taskId}`, 5000);
+    };
 
     return [
         register('dals.client.startTask', async () => {
@@ -104,13 +116,27 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         register('dals.client.followUp', async (arg) => {
             const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Follow up which task?', FINISHED);
             const prompt = taskId && await vscode.window.showInputBox({
-                title: `DALS: Follow Up ${taskId}`, prompt: 'What next? (the agent keeps the whole conversation)',
-                ignoreFocusOut: true,
+                title: `DALS: Follow Up ${taskId}`, prompt: FOLLOW_UP_PROMPT, ignoreFocusOut: true,
             });
             if (taskId && prompt?.trim()) {
-                const { turn } = await api.followUp(taskId, prompt);
-                vscode.window.setStatusBarMessage(`DALS: task ${taskId} turn ${turn} started`, 5000);
-                await sync.show(taskId);
+                await followUp(taskId, prompt);
+            }
+        }),
+        // The panel's input box (the view's title bar): a follow-up of the selected task once it
+        // has finished, a steer while it runs.
+        register('dals.client.messageTask', async (arg) => {
+            const taskId = taskIdOf(arg) ?? view.selection[0]?.taskId ?? await pickTask(sync, 'Message which task?');
+            if (!taskId) { return; }
+            await sync.show(taskId);  // its status now, not as last drawn
+            const task = sync.store.get(taskId);
+            const finished = !task || (FINISHED as string[]).includes(task.status);
+            const name = task ? taskLabel(task) : taskId;
+            const text = await vscode.window.showInputBox({
+                title: finished ? `DALS: Follow Up "${name}"` : `DALS: Steer "${name}"`,
+                prompt: finished ? FOLLOW_UP_PROMPT : STEER_PROMPT, ignoreFocusOut: true,
+            });
+            if (text?.trim()) {
+                await (finished ? followUp(taskId, text) : steer(taskId, text));
             }
         }),
         register('dals.client.undoTask', async (arg) => {
@@ -145,12 +171,10 @@ export function registerCommands(ctx: CommandContext): vscode.Disposable[] {
         register('dals.client.steer', async (arg) => {
             const taskId = taskIdOf(arg) ?? await pickTask(sync, 'Steer which task?', UNFINISHED);
             const message = taskId && await vscode.window.showInputBox({
-                title: `DALS: Steer ${taskId}`, prompt: 'A message the agent gets with its next model request',
-                ignoreFocusOut: true,
+                title: `DALS: Steer ${taskId}`, prompt: STEER_PROMPT, ignoreFocusOut: true,
             });
             if (taskId && message?.trim()) {
-                await api.steer(taskId, message);
-                vscode.window.setStatusBarMessage(`DALS: message queued for ${taskId}`, 5000);
+                await steer(taskId, message);
             }
         }),
         register('dals.client.showTranscript', async (arg) => {

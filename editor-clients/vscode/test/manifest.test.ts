@@ -61,6 +61,13 @@ describe('manifest', () => {
         }
     });
 
+    it('puts the input box for the selected task (follow up or steer) in the view\'s title bar', () => {
+        const titleBar = manifest.contributes.menus['view/title'] as { command: string; when: string; group: string }[];
+        const entry = titleBar.find((e) => e.command === 'dals.client.messageTask');
+        assert.ok(entry && entry.when === 'view == dals.tasks' && entry.group.startsWith('navigation'));
+        assert.match(source('commands.ts'), /view\.selection\[0\]\?\.taskId/);
+    });
+
     it('declares the view in its own activity-bar container', () => {
         assert.deepEqual(manifest.contributes.viewsContainers.activitybar.map((c: { id: string; title: string }) => [c.id, c.title]), [['dals', 'DALS']]);
         assert.deepEqual(manifest.contributes.views.dals.map((v: { id: string; name: string }) => [v.id, v.name]), [['dals.tasks', 'DALS Tasks']]);

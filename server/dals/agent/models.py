@@ -6,6 +6,7 @@ from pathlib import Path
 from pydantic_ai.models import Model, infer_model
 
 from ..config import env_vars
+from ..config.settings import DEFAULT_CONTEXT_TOKENS
 
 OFFLINE = "offline"
 
@@ -32,3 +33,18 @@ def resolve_model(name: str | None) -> Model:
         return infer_model(name)
     except Exception as e:  # noqa: BLE001 - pydantic-ai raises several types for bad strings/missing keys
         raise ModelConfigError(f"model {name!r} refused: {e}") from e
+
+
+def context_window(name: str, setting: int | None = None) -> dict[str, int | str]:
+    """The context window a task's requests are fitted into: `{maxTokens, source}` from the setting
+    (`context.maxTokens`), else the model's profile (pydantic-ai's, from the provider or
+    genai-prices), else `DEFAULT_CONTEXT_TOKENS`."""
+    if setting:
+        return {"maxTokens": int(setting), "source": "setting"}
+    try:
+        window = resolve_model(name).context_window
+    except Exception:  # noqa: BLE001 - a model that does not resolve here fails at the task's start instead
+        window = None
+    if isinstance(window, int) and window > 0:
+        return {"maxTokens": window, "source": "model"}
+    return {"maxTokens": DEFAULT_CONTEXT_TOKENS, "source": "default"}

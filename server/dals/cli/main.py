@@ -129,17 +129,9 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_lsp(args) -> int:
-    # The reply to `initialize` goes out before pygls is imported (0.6-0.9 s of CPU): fast_start
-    # imports only the standard library; pygls loads meanwhile in a thread. See lsp/fast_start.py.
-    from ..lsp import fast_start
+    from ..lsp.server import run_stdio
 
-    handover = None
-    if fast_start.enabled() and sys.stdin is not None and sys.stdout is not None:
-        fast_start.preload("dals.lsp.server")
-        handover = fast_start.answer_initialize(sys.stdin.buffer, sys.stdout.buffer)
-    from ..lsp.server import run_stdio  # waits for the preload
-
-    return run_stdio(handover)
+    return run_stdio()
 
 
 def _cmd_worker(args) -> int:

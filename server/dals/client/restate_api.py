@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from ..local.endpoints import async_client, is_unix, socket_path
-from .plain_http import HttpFailure, PlainHttp
+from ..local.endpoints import async_client
 
 RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s
 
@@ -21,18 +19,6 @@ def _transient(status: int, text: str) -> bool:
     text = text[:500].lower()
     return status in (502, 503) or any(
         s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed"))
-
-
-def _direct_http(url: str) -> bool:
-    """A unix socket, or an http:// URL that no proxy setting in the environment applies to."""
-    from urllib.request import getproxies, proxy_bypass
-
-    if is_unix(url):
-        return True
-    if not url.startswith("http:"):
-        return False
-    proxies = getproxies()
-    return not (proxies.get("http") or proxies.get("all")) or bool(proxy_bypass(urlsplit(url).hostname or ""))
 
 
 class RestateUnavailable(RuntimeError):
@@ -49,19 +35,10 @@ class RestateApi:
         limits = httpx.Limits(max_keepalive_connections=20, max_connections=100)
         self._ingress = async_client(self.ingress_url, timeout=timeout, limits=limits)
         self._admin = async_client(self.admin_url, timeout=timeout, limits=limits)
-        # ingress calls (every event a follower reads) on plain keep-alive streams, for sockets and
-        # http URLs reached directly; through an HTTP proxy (HTTP_PROXY / ALL_PROXY, not NO_PROXY), httpx
-        self._calls = None
-        if is_unix(self.ingress_url):
-            self._calls = PlainHttp("http://localhost", uds=socket_path(self.ingress_url))
-        elif _direct_http(self.ingress_url):
-            self._calls = PlainHttp(self.ingress_url)
 
     async def aclose(self) -> None:
         await self._ingress.aclose()
         await self._admin.aclose()
-        if self._calls:
-            await self._calls.aclose()
 
     async def _request(self, http: httpx.AsyncClient, method: str, path: str, **kw) -> httpx.Response:
         """One request through httpx to the ingress or the admin API, with `_retrying`'s retries."""
@@ -84,7 +61,7 @@ class RestateApi:
                 status, text, result = await once()
             except (httpx.TimeoutException, TimeoutError) as e:
                 raise RestateUnavailable(f"Restate timed out at {url}: {type(e).__name__}") from e
-            except (httpx.HTTPError, HttpFailure) as e:
+            except httpx.HTTPError as e:
                 last = e
                 continue
             # the admin SQL answers 5xx for a moment after a restart ("expecting a partition store",
@@ -147,15 +124,9 @@ class RestateApi:
 
     async def call(self, service: str, key: str, handler: str, body: Any, timeout: float | None = None) -> Any:
         path = f"/{service}/{key}/{handler}"
-        if self._calls is None:
-            r = await self._request(self._ingress, "POST", path, content=json.dumps(body),
-                                    headers={"content-type": "application/json"}, timeout=timeout or 10.0)
-            status, data = r.status_code, r.content
-        else:
-            async def once() -> tuple[int, str, tuple[int, bytes]]:
-                got = await self._calls.post(path, json.dumps(body).encode(), timeout or 10.0)
-                return got[0], got[1][:500].decode("utf-8", "replace") if got[0] >= 500 else "", got
-            status, data = await self._retrying(self.ingress_url + path, once)
+        r = await self._request(self._ingress, "POST", path, content=json.dumps(body),
+                                headers={"content-type": "application/json"}, timeout=timeout or 10.0)
+        status, data = r.status_code, r.content
         if status != 200:
             raise RestateUnavailable(f"{service}/{handler} failed: {status} {data[:300].decode(errors='replace')}")
         return json.loads(data) if data else None

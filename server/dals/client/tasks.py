@@ -17,6 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from ..agent.deps import now_iso
+from ..agent.models import context_window
+from ..config import env_vars
 from ..config.settings import state_dir
 from ..durable.task_spec import TaskSpec
 from ..durable.task_status import TERMINAL
@@ -65,8 +67,11 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
     `origin` (this state dir's id) lets the worker choose how the task reaches followers and
-    editors (`dals.durable.side_channels`).
+    editors (`dals.durable.side_channels`). `context` (the context window,
+    `agent.models.context_window`) defaults to `DALS_CONTEXT_MAX_TOKENS`, else the model's profile.
     """
+    if fields.get("context") is None:
+        fields["context"] = context_window(model, env_vars.whole("DALS_CONTEXT_MAX_TOKENS", minimum=1000) or None)
     root = Path(workspace).resolve()
     return TaskSpec.model_validate({
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
@@ -78,6 +83,24 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
 
 def _sql_str(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
+
+
+def _whole(events: list[dict]) -> list[dict]:
+    """Events sorted by seq, up to the first gap (what comes after it is read again)."""
+    end = next((i for i, e in enumerate(events) if e["seq"] != i + 1), len(events))
+    return events[:end]
+
+
+def _add_replayed(got: dict[str, int], row: dict[str, Any]) -> None:
+    """A TaskLedger state row (`replayed`, `replayedTokens`) into `got`."""
+    try:
+        value = json.loads(row["value_utf8"])
+    except (TypeError, ValueError):
+        return
+    if row["key"] == "replayed" and isinstance(value, int):
+        got["requests"] = value
+    elif isinstance(value, dict):
+        got.update({k: int(v) for k, v in value.items() if isinstance(v, int)})
 
 
 def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: dict[str, int] | None) -> dict[str, Any]:
@@ -177,15 +200,7 @@ class TaskService:
             f"AND key IN ('replayed', 'replayedTokens'){where}")
         out: dict[str, dict[str, int]] = {}
         for row in rows:
-            try:
-                value = json.loads(row["value_utf8"])
-            except (TypeError, ValueError):
-                continue
-            got = out.setdefault(row["service_key"], {})
-            if row["key"] == "replayed" and isinstance(value, int):
-                got["requests"] = value
-            elif isinstance(value, dict):
-                got.update({k: int(v) for k, v in value.items() if isinstance(v, int)})
+            _add_replayed(out.setdefault(row["service_key"], {}), row)
         return out
 
     async def list(self, statuses: list[str] | None = None) -> list[dict[str, Any]]:
@@ -234,10 +249,12 @@ class TaskService:
     async def show(self, task_id: str) -> dict[str, Any]:
         if not _KEY.match(task_id):
             raise UnknownTask(task_id)
-        events: list[dict] = []
         # Invocation before state: a run seen completed has written its final summary already.
         invocation = (await self._invocations(task_id)).get(task_id)
-        page, replayed_all = await asyncio.gather(self.events_since(task_id, 0), self._replayed(task_id))
+        # The summary from the task's own `events` handler: Restate runs it after everything the task
+        # wrote before this call (a client shows a task after its events' notifications); the events
+        # from one read of the state (SQL), which may not have the newest ones yet: those are paged.
+        page, (events, replayed) = await asyncio.gather(self.events_since(task_id, 1 << 30), self._state(task_id))
         summary = page["summary"]
         if summary is None:
             if task_id in self.pending or task_id in self.started:
@@ -249,21 +266,13 @@ class TaskService:
             stub = {"taskId": task_id, "title": task_id, "prompt": "", "status": "queued", "steps": 0, "lastSeq": 0,
                     "lastEvent": None, "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
             return public_summary(stub, None, None) | {"events": [], "invocationId": invocation["id"]}
-        events += page["events"]
-        if events and events[-1]["seq"] < summary["lastSeq"]:  # the other pages at once
-            pages = await asyncio.gather(*(self.events_since(task_id, since) for since in
-                                           range(events[-1]["seq"], summary["lastSeq"], PAGE)))
-            for page in pages:
-                if page["events"] and page["events"][0]["seq"] == events[-1]["seq"] + 1:
-                    summary = page["summary"]
-                    events += page["events"]
-        while events and events[-1]["seq"] < summary["lastSeq"]:  # written meanwhile
-            page = await self.events_since(task_id, events[-1]["seq"])
+        events = _whole([e for e in events if e["seq"] <= summary["lastSeq"]])
+        while (events[-1]["seq"] if events else 0) < summary["lastSeq"]:  # not in the state read yet
+            page = await self.events_since(task_id, events[-1]["seq"] if events else 0)
             if not page["events"]:
                 break
             summary = page["summary"]
             events += page["events"]
-        replayed = replayed_all.get(task_id)
         result = public_summary(summary, invocation, replayed)
         if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])
@@ -271,6 +280,28 @@ class TaskService:
                 result["failure"], result["status"] = failure, "paused"
         result["events"] = events
         return result
+
+    async def _state(self, task_id: str) -> tuple[list[dict], dict[str, int]]:
+        """The task's events and its replay counts, in one read of Restate's state (SQL): a page of
+        events through the `events` handler is an invocation that reads each event's state entry,
+        several times slower for a long task (docs/benchmarks.md, "Conversations")."""
+        rows = await self.api.query(
+            f"SELECT service_name, key, value_utf8 FROM state WHERE service_key = {_sql_str(task_id)} AND "
+            f"((service_name = '{SERVICE}' AND key LIKE 'event:%') OR "
+            "(service_name = 'TaskLedger' AND key IN ('replayed', 'replayedTokens')))")
+        events, replayed = [], {}
+        for row in rows:
+            if row["service_name"] == "TaskLedger":
+                _add_replayed(replayed, row)
+                continue
+            try:
+                event = json.loads(row["value_utf8"])
+            except (TypeError, ValueError):
+                continue
+            if isinstance(event, dict) and isinstance(event.get("seq"), int):
+                events.append(event)
+        events.sort(key=lambda e: e["seq"])
+        return events, replayed
 
     async def _last_error(self, invocation_id: str) -> str | None:
         """The latest transient error Restate recorded for the invocation (why it retries/paused)."""

@@ -68,6 +68,9 @@ def _event(e: dict[str, Any]) -> list[str]:
             return []
         return ["", f"**{title}**" if e.get("status") in ("succeeded", "failed", "cancelled") else f"- *{title}*",
                 ""]
+    if kind == "log" and d.get("kind") == "compaction":
+        return [f"- *{title}*", "", "  <details><summary>What the model sees in their place</summary>", "",
+                *("  " + line for line in _quote(d.get("summary", "")).splitlines()), "", "  </details>", ""]
     return [f"- {title}"]
 
 

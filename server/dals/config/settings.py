@@ -1,30 +1,37 @@
-"""Process-level settings read from the environment: state dir, model, external Restate.
+"""The process's settings: every `DALS_*` environment variable (declared in `env_vars`) read into
+one typed, frozen `Settings`, by one set of rules, once per environment.
 
-LSP-level settings (initializationOptions, workspace/configuration) override these
-per editor session; see `dals.lsp.config`.
+`current()` is the object for the environment as it is now: built the first time, and again only
+when a `DALS_*` variable changed (tests and `dals lsp` set some in-process). A value that cannot be
+used is one `SettingError` (the variable, the value, what it accepts, what is used instead): the
+setting takes its default, and `current()` says the error once on stderr as `dals: ...`.
+LSP-level settings (initializationOptions, workspace/configuration) override some of these per
+editor session; see `dals.lsp.config`.
 """
 from __future__ import annotations
 
-import math
 import os
-from dataclasses import dataclass
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import env_vars
-from .env_vars import raw
+from .env_vars import SettingError
+
+__all__ = ["Settings", "SettingError", "ExternalRestate", "current", "state_dir", "external_restate",
+           "default_model", "retention_days", "runtime_nice", "worker_processes",
+           "worker_loop", "restate_partitions", "runtime_setting_problems", "DEFAULT_RETENTION_DAYS",
+           "DEFAULT_ALLOW"]
 
 # The commands a task may run without an approval when `commands.allow` is not set (prefixes).
 DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
 
+# The context window of a model whose profile does not say, when `context.maxTokens` is not set.
+DEFAULT_CONTEXT_TOKENS = 128_000
 
-def state_dir() -> Path:
-    """`DALS_STATE_DIR`, else `$XDG_STATE_HOME/dals`, else `~/.local/state/dals`."""
-    explicit = raw("DALS_STATE_DIR")
-    if explicit:
-        return Path(explicit).expanduser().resolve()
-    xdg = os.environ.get("XDG_STATE_HOME")
-    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
-    return (base / "dals").resolve()
+DEFAULT_RETENTION_DAYS = 30.0
+RUNTIME_VARS = ("DALS_WORKER_PROCESSES", "DALS_WORKER_LOOP", "DALS_RESTATE_PARTITIONS")
 
 
 @dataclass(frozen=True)
@@ -35,128 +42,171 @@ class ExternalRestate:
     admin_url: str
 
 
-def external_restate() -> ExternalRestate | None:
-    ingress, admin = raw("DALS_RESTATE_INGRESS_URL"), raw("DALS_RESTATE_ADMIN_URL")
-    if not ingress and not admin:
-        return None
-    if not (ingress and admin):
-        raise SystemExit(
-            "dals: set both DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL to use an external Restate"
+@dataclass(frozen=True)
+class Settings:
+    """Every setting the runtime, the worker and the clients read from the environment."""
+
+    state_dir: Path
+    model: str | None
+    external_restate: ExternalRestate | None
+    runtime_nice: int
+    worker_processes: int
+    worker_loop: str
+    eager_steps: bool
+    restate_partitions: int
+    task_max_attempts: int
+    model_timeout_s: float
+    retention_days: float | None
+    standby_worker: bool
+    force_replay: bool
+    mcp_workspace_servers: bool
+    test_revert_delay_s: float
+    problems: tuple[SettingError, ...] = field(default=())
+    half_external: SettingError | None = None  # only one of the two external Restate URLs is set
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        problems: list[SettingError] = []
+
+        def get(name: str) -> bool | float | str | None:
+            try:
+                return env_vars.parse(name, env)
+            except SettingError as e:
+                problems.append(e)
+                return env_vars.parse(name, {})  # the default
+
+        def flag(name: str) -> bool:
+            return bool(get(name))
+
+        def number(name: str) -> float:
+            value = get(name)
+            return float(value) if isinstance(value, (int, float)) else 0.0
+
+        ingress = env_vars.raw("DALS_RESTATE_INGRESS_URL", env)
+        admin = env_vars.raw("DALS_RESTATE_ADMIN_URL", env)
+        external, half = None, None
+        if ingress and admin:
+            external = ExternalRestate(ingress.rstrip("/"), admin.rstrip("/"))
+        elif ingress or admin:
+            name = "DALS_RESTATE_ADMIN_URL" if ingress else "DALS_RESTATE_INGRESS_URL"
+            half = SettingError(name, "", "set: set both DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL "
+                                "to use an external Restate, or neither", "the embedded Restate")
+        days = get("DALS_RETENTION_DAYS")
+        return cls(
+            state_dir=_state_dir(env),
+            model=env_vars.text("DALS_MODEL", env),
+            external_restate=external,
+            runtime_nice=int(number("DALS_RUNTIME_NICE")),
+            worker_processes=int(number("DALS_WORKER_PROCESSES")),
+            worker_loop=str(get("DALS_WORKER_LOOP")),
+            eager_steps=flag("DALS_EAGER_STEPS"),
+            restate_partitions=int(number("DALS_RESTATE_PARTITIONS")),
+            task_max_attempts=max(1, int(number("DALS_TASK_MAX_ATTEMPTS"))),  # 0 or less: one attempt
+            model_timeout_s=number("DALS_MODEL_TIMEOUT_S"),
+            retention_days=float(days) if isinstance(days, (int, float)) else None,
+            standby_worker=flag("DALS_STANDBY_WORKER"),
+            force_replay=flag("DALS_FORCE_REPLAY"),
+            mcp_workspace_servers=flag("DALS_MCP_WORKSPACE_SERVERS"),
+            test_revert_delay_s=number("DALS_TEST_REVERT_DELAY_S"),
+            problems=tuple(problems),
+            half_external=half,
         )
-    return ExternalRestate(ingress.rstrip("/"), admin.rstrip("/"))
+
+    def problem(self, name: str) -> SettingError | None:
+        """The error of variable `name`, if its value could not be used."""
+        return next((p for p in self.problems if p.name == name), None)
+
+
+def _state_dir(env: Mapping[str, str]) -> Path:
+    """`DALS_STATE_DIR`, else `$XDG_STATE_HOME/dals`, else `~/.local/state/dals`."""
+    explicit = env_vars.raw("DALS_STATE_DIR", env)
+    if explicit:
+        return Path(explicit).expanduser().resolve()
+    xdg = env.get("XDG_STATE_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "state"
+    return (base / "dals").resolve()
+
+
+_cache: tuple[tuple[tuple[str, str], ...], Settings] | None = None
+
+
+def _snapshot() -> tuple[tuple[str, str], ...]:
+    env = os.environ
+    return tuple((k, env[k]) for k in sorted(env) if k.startswith("DALS_") or k in ("XDG_STATE_HOME", "HOME"))
+
+
+def current() -> Settings:
+    """The settings of the environment as it is now, built (and each unusable value said on
+    stderr) once per distinct environment."""
+    global _cache
+    snapshot = _snapshot()
+    if _cache is None or _cache[0] != snapshot:
+        _cache = (snapshot, Settings.load())
+        for problem in _cache[1].problems:
+            print(f"dals: {problem}", file=sys.stderr, flush=True)
+    return _cache[1]
+
+
+# --- the settings read in many places, by name ---------------------------------------------------
+
+def state_dir() -> Path:
+    return current().state_dir
+
+
+def external_restate() -> ExternalRestate | None:
+    """The external Restate to use, or None for the embedded one. With only one of the two URLs
+    set, nothing sensible can start: SystemExit with the SettingError's message."""
+    settings = current()
+    if settings.half_external is not None:
+        raise SystemExit(f"dals: {settings.half_external}")
+    return settings.external_restate
 
 
 def default_model() -> str | None:
     """`DALS_MODEL`: a pydantic-ai model string or `offline`; None when unset."""
-    return env_vars.text("DALS_MODEL")
-
-
-DEFAULT_RETENTION_DAYS = 30.0
+    return current().model
 
 
 def retention_days() -> float | None:
     """`DALS_RETENTION_DAYS`: finished tasks older than this many days are purged by the runtime
     (at start, then hourly). Default 30; fractions allowed (`0.5` = 12 h); `0` (or `off`, `never`)
-    keeps finished tasks forever. An unreadable value keeps the default, with a warning."""
-    value = raw("DALS_RETENTION_DAYS").lower()
-    if not value:
-        return DEFAULT_RETENTION_DAYS
-    if value in ("off", "never", "forever"):
-        return None
-    try:
-        days = float(value)
-    except ValueError:
-        days = -1.0
-    if not math.isfinite(days) or days < 0:
-        env_vars.say(f"DALS_RETENTION_DAYS={value!r} is not a number of days >= 0; "
-                     f"using {DEFAULT_RETENTION_DAYS:g}")
-        return DEFAULT_RETENTION_DAYS
-    return days or None
+    keeps finished tasks forever."""
+    return current().retention_days
 
 
-DEFAULT_RUNTIME_NICE = 5
 
 
 def runtime_nice() -> int:
     """`DALS_RUNTIME_NICE`: the niceness the runtime's processes (Restate server, worker, and so
     the commands tasks run) start with. Default 5: on a busy machine the editor and `dals lsp` get
     the CPU first, and tasks use what is left; 0 = same priority as everything else (0-19)."""
-    value = raw("DALS_RUNTIME_NICE")
-    if not value:
-        return DEFAULT_RUNTIME_NICE
-    try:
-        nice = int(value)
-    except ValueError:
-        nice = -1
-    if not 0 <= nice <= 19:
-        env_vars.say(f"DALS_RUNTIME_NICE={value!r} is not a whole number from 0 to 19; "
-                     f"using {DEFAULT_RUNTIME_NICE}")
-        return DEFAULT_RUNTIME_NICE
-    return nice
-
-
-MAX_WORKER_PROCESSES = 16
-
-
-def worker_processes_setting() -> tuple[int, str | None]:
-    """`DALS_WORKER_PROCESSES`: how many worker processes the runtime's supervisor runs (1-16,
-    default 1), and what is wrong with the value if anything (then 1). They share the worker port
-    (`SO_REUSEPORT`), so Restate's connections, and the tasks on them, spread over the processes:
-    more steps per second when many tasks run at once, one idle process's memory (~76 MiB) more
-    per process."""
-    return _count_setting("DALS_WORKER_PROCESSES", MAX_WORKER_PROCESSES)
+    return current().runtime_nice
 
 
 def worker_processes() -> int:
-    """`worker_processes_setting()`'s count; a bad value is said on stderr."""
-    count, problem = worker_processes_setting()
-    env_vars.say(problem)
-    return count
+    """`DALS_WORKER_PROCESSES`: how many worker processes the runtime's supervisor runs (1-16,
+    default 1). They share the worker port (`SO_REUSEPORT`), so Restate's connections, and the
+    tasks on them, spread over the processes: more steps per second when many tasks run at once,
+    one idle process's memory (~76 MiB) more per process."""
+    return current().worker_processes
 
 
-WORKER_LOOPS = ("uvloop", "asyncio")
+def worker_loop() -> str:
+    """`DALS_WORKER_LOOP`: the worker's event loop, `uvloop` (default) or `asyncio`. uvloop makes
+    one task's steps faster, asyncio's loop gave more steps per second with 25-50 tasks at once
+    (docs/optimisation-log.md)."""
+    return current().worker_loop
 
 
-def worker_loop_setting() -> tuple[str, str | None]:
-    """`DALS_WORKER_LOOP`: the worker's event loop, `uvloop` (default) or `asyncio`, and what is
-    wrong with the value if anything (then uvloop). uvloop makes one task's steps faster, asyncio's
-    loop gave more steps per second with 25-50 tasks at once (docs/optimisation-log.md)."""
-    value = raw("DALS_WORKER_LOOP").lower()
-    if not value:
-        return "uvloop", None
-    if value not in WORKER_LOOPS:
-        return "uvloop", f"DALS_WORKER_LOOP={value!r} is neither uvloop nor asyncio; using uvloop"
-    return value, None
-
-
-MAX_RESTATE_PARTITIONS = 64
-
-
-def restate_partitions_setting() -> tuple[int, str | None]:
+def restate_partitions() -> int:
     """`DALS_RESTATE_PARTITIONS`: the partitions the embedded Restate server gives a new data dir
-    (1-64, default 1), and what is wrong with the value if anything (then 1). Restate reads it only
-    when it creates the data dir: an existing one keeps its count. One partition commits more
-    steps together on one machine (docs/optimisation-log.md, "One partition")."""
-    return _count_setting("DALS_RESTATE_PARTITIONS", MAX_RESTATE_PARTITIONS)
-
-
-def _count_setting(name: str, maximum: int) -> tuple[int, str | None]:
-    """A whole number from 1 to `maximum` in the environment variable `name`, and what is wrong
-    with the value if anything (then 1, as when it is unset)."""
-    value = raw(name)
-    if not value:
-        return 1, None
-    try:
-        count = int(value)
-    except ValueError:
-        count = 0
-    if not 1 <= count <= maximum:
-        return 1, f"{name}={value!r} is not a whole number from 1 to {maximum}; using 1"
-    return count, None
+    (1-64, default 1). Restate reads it only when it creates the data dir: an existing one keeps
+    its count. One partition commits more steps together on one machine (docs/optimisation-log.md)."""
+    return current().restate_partitions
 
 
 def runtime_setting_problems() -> list[str]:
     """What is wrong with the settings the runtime reads when it starts (said by `dals up`, warned
     about by `dals doctor`)."""
-    settings = (worker_processes_setting(), worker_loop_setting(), restate_partitions_setting())
-    return [problem for _, problem in settings if problem]
+    return [str(p) for p in current().problems if p.name in RUNTIME_VARS]

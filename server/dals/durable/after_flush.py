@@ -7,20 +7,21 @@ next turn, which pydantic-ai's own awaits bring well before that) sends follower
 Restate does not have yet: under load a third of their reads came back empty, each a Restate
 invocation for nothing (docs/benchmarks.md, "Hints after the SDK's flush").
 
-There is no public hook for this in restate-sdk, so the two methods are wrapped on the context
-instance (one per invocation attempt); `tests/unit/durable/test_after_flush.py` fails if an SDK
-upgrade renames them. Where they are missing, `after_flush` returns False and the caller falls back.
+There is no public hook for this in restate-sdk, so the SDK's flushes are wrapped on the context
+instance (one per invocation attempt) through restate_compat.py. Where they are missing (a fake
+context), `after_flush` returns False and the caller falls back.
 """
 from __future__ import annotations
 
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
 
+from . import restate_compat
+
 log = logging.getLogger("dals.durable")
 
-FLUSHES = ("take_and_send_output", "leave")  # restate-sdk's ServerInvocationContext coroutines
+FLUSHES = restate_compat.FLUSHES
 
 
 class _Pending:
@@ -29,8 +30,7 @@ class _Pending:
     def __init__(self, ctx: Any):
         self.callbacks: dict[str, Callable[[], None]] = {}
         self.hold: Callable[[], bool] = lambda: False  # True: keep the callbacks for a later flush
-        for name in FLUSHES:
-            setattr(ctx, name, self._wrap(getattr(ctx, name)))
+        restate_compat.wrap_flushes(ctx, self._wrap)
 
     def _wrap(self, flush):
         async def flush_then_run(*args, **kwargs):
@@ -52,7 +52,7 @@ class _Pending:
 
 
 def supported(ctx: Any) -> bool:
-    return all(inspect.iscoroutinefunction(getattr(ctx, name, None)) for name in FLUSHES)
+    return restate_compat.has_flushes(ctx)
 
 
 def _pending(ctx: Any) -> _Pending | None:

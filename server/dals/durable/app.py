@@ -4,14 +4,14 @@ from __future__ import annotations
 import restate
 
 from ..config import env_vars
-from . import input_check, serde_cache, task_checkpoints, task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
+from . import input_check, restate_compat, task_checkpoints, task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
 from .editor_sessions import editor_sessions
 from .task_feed import task_feed
 from .task_inbox import task_inbox
 from .task_notes import task_notes
 from .task_object import agent_task, task_ledger
 
-serde_cache.install()
+restate_compat.install_serde_cache()
 input_check.load()  # a client key that cannot be used stops the worker here, with its reason
 
 # Public keys of the Restate server(s) allowed to call us (set by the supervisor for the embedded

@@ -32,9 +32,7 @@ order of the signal and the completion in the journal.
 The steps that go eager are those that call `run` here (`JournaledModel`'s and `JournalRunner`'s);
 restate-sdk has no public hook for the rest, so `install` wraps the SDK's wait on Restate's stream
 on the context instance (one per invocation attempt) and relies on how `run_typed` hands back its
-future; `supported()` says whether the SDK still has these
-(`tests/unit/durable/test_eager_steps.py` fails if an upgrade renames them), and without them the
-steps are plain `run_typed`.
+future, all through restate_compat.py; without them (a fake context) the steps are plain `run_typed`.
 """
 from __future__ import annotations
 
@@ -47,9 +45,9 @@ from typing import Any
 from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
-from ..config import env_vars
-from ..config.settings import state_dir
+from ..config.settings import current, state_dir
 from ..local import cancel_marks
+from . import restate_compat
 from .after_flush import hold_while
 
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on
@@ -65,14 +63,12 @@ def cancelled() -> TerminalError:
 
 
 def enabled() -> bool:
-    return env_vars.flag("DALS_EAGER_STEPS")
+    return current().eager_steps
 
 
 def supported(ctx: Any) -> bool:
-    """The SDK internals this relies on are there (restate-sdk 1.3)."""
-    return (callable(getattr(ctx, "run_typed", None))
-            and inspect.iscoroutinefunction(getattr(ctx, "create_poll_or_cancel_coroutine", None))
-            and callable(getattr(getattr(ctx, "vm", None), "is_completed", None)))
+    """The SDK internals this relies on are there."""
+    return restate_compat.has_step_internals(ctx)
 
 
 class EagerSteps:
@@ -88,13 +84,13 @@ class EagerSteps:
         self._stopping: asyncio.Task | None = None  # that task, when the cancel stops it
         self._invocation_id = _invocation_id(ctx)
         self._run_typed = ctx.run_typed
-        self._poll = ctx.create_poll_or_cancel_coroutine
-        ctx.create_poll_or_cancel_coroutine = self._gated_poll
+        self._poll: Any = None
+        restate_compat.wrap_poll(ctx, self._gate)
         hold_while(ctx, self.unacknowledged)
 
     def unacknowledged(self) -> bool:
         p = self.pending
-        return p is not None and not p.done() and not self.ctx.vm.is_completed(self.handle)
+        return p is not None and not p.done() and not restate_compat.is_acknowledged(self.ctx, self.handle)
 
     async def settle(self) -> None:
         """Wait for the pending acknowledgement (raising what it raised: a suspension, a disconnect)."""
@@ -118,6 +114,10 @@ class EagerSteps:
                 task.cancel()
             elif not task.cancelled():
                 task.exception()  # retrieved: not logged as "never retrieved" when collected
+
+    def _gate(self, poll: Any) -> Any:
+        self._poll = poll
+        return self._gated_poll
 
     async def _gated_poll(self, unresolved: Any) -> None:
         if not _acknowledging.get():
@@ -193,7 +193,7 @@ class EagerSteps:
         future = self._run_typed(name, produce, dataclasses.replace(options, serde=serde), *args, **kwargs)
         token = _acknowledging.set(True)
         try:
-            fetch = asyncio.ensure_future(future.future.get())
+            fetch = asyncio.ensure_future(restate_compat.acknowledgement(future))
         finally:
             _acknowledging.reset(token)
         self._last = fetch
@@ -204,7 +204,7 @@ class EagerSteps:
             except TerminalError as e:
                 self._told(e)
                 raise
-        self.pending, self.handle = fetch, future.handle
+        self.pending, self.handle = fetch, restate_compat.step_handle(future)
         return serde.copy()  # what a replay would get
 
 

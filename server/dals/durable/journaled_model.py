@@ -22,7 +22,8 @@ from pydantic_ai.messages import ModelResponse, PartDeltaEvent, PartStartEvent, 
 from pydantic_ai.models import StreamedResponse
 from pydantic_ai.models.wrapper import WrapperModel
 from restate import RunOptions, SdkInternalBaseException
-from restate.ext.pydantic._serde import PydanticTypeAdapter
+
+from .restate_compat import PydanticTypeAdapter
 
 STEP_NAME = "Model call"  # what RestateModelWrapper names it: journals of either replay alike
 RESPONSE_SERDE = PydanticTypeAdapter(ModelResponse)

@@ -168,6 +168,15 @@ class ModelEvents(AbstractCapability[Any]):
             self.report({k: v - self.reported[k] for k, v in self.replayed.items()})
             self.reported = dict(self.replayed)
 
+    def other_request(self, executed_before: int, input_tokens: int, output_tokens: int) -> None:
+        """A journaled request of the task's besides its agent's (a compaction's summary): counted as
+        replayed when the model did not run for it."""
+        if self.counter.executed == executed_before:
+            self.replayed["requests"] += 1
+            self.replayed["inputTokens"] += input_tokens
+            self.replayed["outputTokens"] += output_tokens
+        self.seen_executed = self.counter.executed
+
     async def after_model_request(self, ctx, *, request_context, response: ModelResponse) -> ModelResponse:
         if self.counter.executed == self.seen_executed:
             self.replayed["requests"] += 1

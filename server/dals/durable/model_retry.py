@@ -26,7 +26,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import RetryModelRequest
 from restate import ObjectContext, TerminalError
 
-from ..config import env_vars
+from ..config.settings import current
 from .input_check import Refused, check
 from .task_record import TaskRecord
 
@@ -38,7 +38,7 @@ MAX_DELAY_S = 5.0
 
 def max_attempts() -> int:
     """Failed attempts of one model request before the task pauses (at least 1)."""
-    return max(1, env_vars.whole("DALS_TASK_MAX_ATTEMPTS"))
+    return current().task_max_attempts
 
 
 def backoff_s(failures: int) -> float:

@@ -19,7 +19,7 @@ from pydantic_ai.messages import ModelMessagesTypeAdapter
 from restate import ObjectContext, ObjectSharedContext, TerminalError
 
 from ..agent.tool_steps import blob_store
-from ..config import env_vars
+from ..config.settings import current
 from ..workspace import checkpoints as store
 from ..workspace.text_bytes import decode_text
 from . import conversation
@@ -33,7 +33,7 @@ from .task_status import TERMINAL
 REVERTED = "checkpoints:reverted"  # seqs of the edit events reverted by an undo or rewind
 # Test-only: seconds each revert step waits after its write (a kill -9 lands between the write
 # and its journal entry).
-_REVERT_DELAY_S = env_vars.number("DALS_TEST_REVERT_DELAY_S", minimum=0)
+_REVERT_DELAY_S = current().test_revert_delay_s
 
 
 async def _events(ctx, upto: int | None = None) -> list[dict[str, Any]]:

@@ -31,12 +31,11 @@ from ..agent import project_instructions
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
-from ..config import env_vars
-from ..config.settings import DEFAULT_ALLOW, state_dir
+from ..config.settings import DEFAULT_ALLOW, current, state_dir
 from ..local import cancel_marks, editor_presence
 from ..local.event_wakeups import sender as hint_sender
 from ..workspace.confine import workspace_key
-from . import conversation, eager_steps, side_channels, worker_ingress
+from . import compaction, conversation, eager_steps, side_channels, worker_ingress
 from .editor_sessions import lookup as editor_lookup
 from .input_check import Refused, check
 from .journaled_model import JournaledModel
@@ -57,13 +56,13 @@ log = restate.getLogger("dals.task")
 # when the worker registers (Restate keeps service options from registration).
 RETRY = restate.InvocationRetryPolicy(
     initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
-    max_interval=timedelta(seconds=5), max_attempts=max(1, env_vars.whole("DALS_TASK_MAX_ATTEMPTS")),
+    max_interval=timedelta(seconds=5), max_attempts=current().task_max_attempts,
     on_max_attempts="pause",
 )
 
 # Test-only: DALS_FORCE_REPLAY=1 makes every task suspend after each step and replay its journal
 # on the next (Restate's inactivity timeout 0), so any non-determinism in the handler shows up.
-FORCE_REPLAY = env_vars.flag("DALS_FORCE_REPLAY")
+FORCE_REPLAY = current().force_replay
 
 agent_task = restate.VirtualObject(
     "AgentTask",
@@ -77,7 +76,7 @@ agent_task = restate.VirtualObject(
 EDITOR_WAIT = timedelta(seconds=15)  # an attached editor answers in milliseconds; silence = gone
 # Per provider attempt, inside the journaled step (the SDK's own timeout; a hung request fails and
 # is retried by Restate, then the task pauses). Below the service's inactivity + abort timeouts.
-MODEL_TIMEOUT_S = env_vars.number("DALS_MODEL_TIMEOUT_S", minimum=0)
+MODEL_TIMEOUT_S = current().model_timeout_s
 
 # A tool step's result is a JSON object: its serde is fixed here, not worked out from the action's
 # signature on every step (as restate-sdk does for its default serde).
@@ -314,9 +313,13 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     turn = conversation.Turn(agent, history, steering.take if steering else None)
     instructions = await _project_instructions(spec, run_step) if spec.conversation else None
+    capabilities = [events, retries] + ([steering] if steering else [])
+    if spec.context:
+        capabilities.append(compaction.Compaction(
+            ctx, record, model, events, run_step, int(spec.context["maxTokens"]), await compaction.load(ctx),
+            now=lambda: _now(ctx), timeout_s=MODEL_TIMEOUT_S))
     try:
         try:
-            capabilities = [events, retries] + ([steering] if steering else [])
             result = await turn.run(prompt, deps=deps, capabilities=capabilities,
                                     instructions=instructions,
                                     usage_limits=UsageLimits(request_limit=spec.requestLimit),

@@ -125,6 +125,15 @@ class TaskRecord:
             self.summary["resume"] = self.summary["lastFailure"] = None
         self.emit("model", title, at, detail, status="running" if self.status == "retrying" else None)
 
+    def compacted(self, at: str, usage: dict[str, int], detail: dict[str, Any]) -> None:
+        """Older messages were summarised (durable/compaction.py): a `log` event, the usage added."""
+        u = self.summary["usage"]
+        for k in ("requests", "inputTokens", "outputTokens"):
+            u[k] += usage[k]
+        tokens = f"~{detail['tokensBefore']:,} → ~{detail['tokensAfter']:,} tokens of {detail['maxTokens']:,}"
+        self.emit("log", f"Compacted the conversation: {detail['messages']} earlier messages summarised ({tokens})",
+                  at, {**detail, **usage})
+
     def retrying(self, reason: str, attempt: int, limit: int, delay_s: float, resume_id: str, at: str) -> None:
         """A model request failed and will be sent again after `delay_s` (or at `dals.resumeTask`)."""
         self.summary["resume"] = {"requestId": resume_id}

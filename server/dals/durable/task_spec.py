@@ -53,6 +53,10 @@ class TaskSpec(BaseModel):
     # this one starts from (read once, journaled; see task_checkpoints.py). An empty prompt: the
     # fork only takes the conversation, and waits for a follow-up.
     forkedFrom: dict[str, Any] | None = None
+    # The context window the model's requests are fitted into (durable/compaction.py): `{maxTokens,
+    # source}`, `source` saying where the size came from (`setting`, `model`, `default`). None: no
+    # compaction (tasks started before it replay their journals as written). Fixed for the task's life.
+    context: dict[str, Any] | None = None
 
 
 class FollowUp(BaseModel):

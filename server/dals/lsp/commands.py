@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
+from ..config.settings import DEFAULT_CONTEXT_TOKENS
 from . import protocol as p
 from .protocol import RequestFailed
 
@@ -103,14 +104,14 @@ def setup(server) -> None:
             from ..agent.models import HOW_TO_SET
 
             raise RequestFailed(f"dals.startTask: no model configured: {HOW_TO_SET}")
-        await asyncio.to_thread(_check_model, model)
+        context = await asyncio.to_thread(_check_model, model, ls.config.context_max_tokens)
         root, rel = _workspace_for(ls, a.uri)
         service = await ls.task_service()
         spec = build_spec(a.prompt, root, model, path=rel, range=a.range.model_dump() if a.range else None,
                           mode=a.mode or ls.config.approval, uri=a.uri,  # the editor's spelling of the URI
                           commandsAllow=list(ls.config.commands_allow), editor=True,
                           approvalTimeoutS=ls.config.approval_timeout_s,
-                          mcp=await asyncio.to_thread(_mcp_field, ls.config, root))
+                          mcp=await asyncio.to_thread(_mcp_field, ls.config, root), context=context)
         task_id = await service.start(spec)
         ls.stream.follow(service, task_id, since=0)
         _task_list(ls, service).started()
@@ -204,20 +205,24 @@ async def _follow_revert(ls, service, task_id: str) -> None:
 
 
 def setup_checkpoints(server) -> None:
-    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8)."""
-    from ..client import checkpoints
+    """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8). The
+    module (and httpx with it) is imported by the first of them, not at start-up."""
+    def checkpoints():
+        from ..client import checkpoints
+
+        return checkpoints
 
     async def guarded(coro):
         try:
             return await coro
-        except checkpoints.UnknownSeq as e:
+        except checkpoints().UnknownSeq as e:
             field = str(e).split(":", 1)[0]
             raise JsonRpcInvalidParams(str(e), data={"field": field}) from None
 
     @_command(server, p.FORK_TASK, "ForkArgs", changes=True)
     async def fork_task(ls, a: c.ForkArgs) -> c.TaskIdResult:
         service = await ls.task_service()
-        got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
+        got = await guarded(checkpoints().fork(service, a.taskId, a.atSeq, a.prompt))
         ls.stream.follow(service, got["taskId"], since=0)
         return got
 
@@ -226,20 +231,28 @@ def setup_checkpoints(server) -> None:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
-        return await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
+        return await guarded(checkpoints().rewind(service, a.taskId, a.toSeq, a.dryRun))
 
     @_command(server, p.UNDO_TASK, "UndoArgs")
     async def undo_task(ls, a: c.UndoArgs) -> c.RevertResult | c.RevertPreview:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
-        return await guarded(checkpoints.undo(service, a.taskId, a.dryRun))
+        return await guarded(checkpoints().undo(service, a.taskId, a.dryRun))
 
 
-def _check_model(model: str) -> None:
-    from ..agent.models import ModelConfigError, resolve_model
+def _check_model(model: str, context_max_tokens: int | None) -> dict[str, Any]:
+    """The model resolves (else a clear error); its context window for the task's spec. pydantic-ai
+    stays out of `dals lsp` for the built-in planner, `offline`, which has nothing to check and no
+    profile (about 25 MiB of the server's memory)."""
+    if model == "offline":  # agent.models.OFFLINE
+        if context_max_tokens:
+            return {"maxTokens": int(context_max_tokens), "source": "setting"}
+        return {"maxTokens": DEFAULT_CONTEXT_TOKENS, "source": "default"}
+    from ..agent.models import ModelConfigError, context_window, resolve_model
 
     try:
         resolve_model(model)
     except ModelConfigError as e:
         raise RequestFailed(f"dals.startTask: {e}") from None
+    return context_window(model, context_max_tokens)

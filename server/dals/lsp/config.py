@@ -17,12 +17,13 @@ from typing import Any
 
 from ..client.pricing import PriceError, parse_prices
 from ..config import settings as env_settings
-from ..config.env_vars import parse_flag, raw
+from ..config.env_vars import raw
 from ..config.settings import DEFAULT_ALLOW
 
 APPROVAL_MODES = ("auto", "review")
+MIN_CONTEXT_TOKENS = 1000  # `context.maxTokens`: below it, no conversation fits
 KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",
-        "mcpServers", "mcp.allow", "mcp.timeoutS", "mcp.workspaceServers")
+        "mcpServers", "mcp.allow", "mcp.timeoutS", "mcp.workspaceServers", "context.maxTokens")
 # A repository's own files must not point DALS at another Restate, nor allow every command, nor
 # start programs as MCP servers (or let its own .mcp.json do so), nor let their tools run unasked.
 _NOT_FROM_FILES = ("restate.ingressUrl", "restate.adminUrl", "mcpServers", "mcp.allow", "mcp.workspaceServers")
@@ -67,6 +68,10 @@ class Config:
     """Also start the servers of the workspace's own `.mcp.json` (`mcp.workspaceServers`). Only
     from your own settings (editor or environment `DALS_MCP_WORKSPACE_SERVERS=1`), never a
     workspace file: a cloned repository must not start programs by itself."""
+    context_max_tokens: int | None = None
+    """The model's context window in tokens (`context.maxTokens`, env `DALS_CONTEXT_MAX_TOKENS`), over
+    what the model's profile says; None: the profile's, else 128,000. Long conversations are compacted
+    to fit it (docs/tasks.md). Fixed per task when it starts."""
     mcp_problems: list[str] = field(default_factory=list)
     """The `mcpServers` problems (also in `problems`): each task also reports them as `log` events."""
     problems: list[str] = field(default_factory=list)
@@ -156,6 +161,12 @@ class Config:
                     self.mcp_workspace_servers = value
                 else:
                     self.problems.append(f"dals.mcp.workspaceServers must be true or false{where}, got {value!r}")
+            elif key == "context.maxTokens":
+                if isinstance(value, int) and not isinstance(value, bool) and value >= MIN_CONTEXT_TOKENS:
+                    self.context_max_tokens = value
+                else:
+                    self.problems.append(f"dals.context.maxTokens must be a whole number of tokens >= "
+                                         f"{MIN_CONTEXT_TOKENS}{where}, got {value!r}")
             elif key == "prices":
                 try:
                     self.prices = {**(self.prices or {}), **parse_prices(value)}
@@ -186,11 +197,17 @@ class Config:
             except ValueError:
                 mcp["timeoutS"] = raw("DALS_MCP_TIMEOUT_S")  # reported by merge()
         if raw("DALS_MCP_WORKSPACE_SERVERS"):
-            mcp["workspaceServers"], problem = parse_flag("DALS_MCP_WORKSPACE_SERVERS")
-            if problem:
-                self.problems.append(problem)
+            settings = env_settings.current()
+            mcp["workspaceServers"] = settings.mcp_workspace_servers
+            if problem := settings.problem("DALS_MCP_WORKSPACE_SERVERS"):
+                self.problems.append(str(problem))
         if mcp:
             env["mcp"] = mcp
+        if raw("DALS_CONTEXT_MAX_TOKENS"):
+            try:
+                env["context"] = {"maxTokens": int(raw("DALS_CONTEXT_MAX_TOKENS"))}
+            except ValueError:
+                env["context"] = {"maxTokens": raw("DALS_CONTEXT_MAX_TOKENS")}  # reported by merge()
         self.merge(env, source="environment")
 
 
@@ -226,7 +243,7 @@ def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in d.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and key in ("restate", "commands", "mcp"):
+        if isinstance(v, dict) and key in ("restate", "commands", "mcp", "context"):
             out.update(_flatten(v, key + "."))
         else:
             out[key] = v

@@ -17,10 +17,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException, JsonRpcInvalidRequest
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import JsonRPCNotification
 
 from .. import __version__
 from ..client import pricing
@@ -28,6 +25,7 @@ from ..config.settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
 from .config import Config
 from .protocol import RequestFailed
+from .pygls_compat import DalsProtocol
 
 if TYPE_CHECKING:
     from ..client.tasks import TaskService
@@ -38,29 +36,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("dals.lsp")
 VERSION = __version__
 RUNTIME_WAIT = 120.0
-
-
-class DalsProtocol(LanguageServerProtocol):
-    """pygls drops a request whose params don't deserialize without answering it; a client would
-    wait forever. Answer it with the error instead, and carry on."""
-
-    def structure_message(self, data):
-        try:
-            return super().structure_message(data)
-        except JsonRpcException as exc:
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                error = exc.to_response_error()
-                error.message = f"invalid request {data.get('method')!r}: params do not match the LSP schema"
-                self._send_response(data["id"], error=error)
-            return JsonRPCNotification(method="$/dals/dropped", jsonrpc="2.0", params=None)
-
-    def handle_message(self, message):
-        """After `shutdown`, requests get InvalidRequest (as LSP says) instead of silence."""
-        if self._shutdown and getattr(message, "method", "exit") != "exit" and getattr(message, "id", None) is not None:
-            error = JsonRpcInvalidRequest("the server is shutting down; only 'exit' is accepted")
-            self._send_response(message.id, error=error.to_response_error())
-            return
-        super().handle_message(message)
 
 
 class DalsServer(LanguageServer):
@@ -130,7 +105,9 @@ class DalsServer(LanguageServer):
             log.warning("could not list tasks: %s", e)
             return
         for t in tasks:
-            if t["status"] not in TERMINAL:
+            # a task this server started while the list was read has its follower already, from
+            # seq 0: following it "from lastSeq" too would skip the events not sent yet
+            if t["status"] not in TERMINAL and t["taskId"] not in self.stream.followers:
                 self.stream.follow(service, t["taskId"], since=t.get("lastSeq", 0))
 
     async def task_service(self) -> TaskService:
@@ -254,16 +231,11 @@ def _setup_logging(server: DalsServer) -> None:
     root.addHandler(ClientLogHandler(server))
 
 
-def run_stdio(handover=None) -> int:
-    """Serve on stdin/stdout. `handover` (a `fast_start.Handover`) comes from
-    `fast_start.answer_initialize`, called before this module was imported: pygls then reads the
-    bytes it consumed first, and does not answer an `initialize` it already answered."""
+def run_stdio() -> int:
+    """Serve on stdin/stdout."""
     server = build_server()
     _setup_logging(server)
-    if handover is None:
-        server.start_io()
-    else:
-        server.start_io(handover.stdin, handover.stdout)
+    server.start_io()
     return 0
 
 

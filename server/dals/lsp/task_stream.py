@@ -38,13 +38,15 @@ class TaskStream:
     def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True,
                after: int = 0) -> None:
         """Send the task's events after `since` as they come, until it ends; with `after` (a
-        follow-up just sent), an end at or before event `after` is the previous turn's."""
-        self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
+        follow-up just sent), an end at or before event `after` is the previous turn's. A task
+        followed already keeps its cursor: what this client got (a `since` read elsewhere, such as
+        the list of unfinished tasks at start beside a task this client just started, is older)."""
+        live = task_id in self.followers and not self.followers[task_id].done()
+        if not live:
+            self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
         self.ends_after[task_id] = after
-        if task_id in self.followers and not self.followers[task_id].done():
-            reader = self.readers[task_id]
-            reader.seen(self.cursors[task_id])
-            reader.after = after
+        if live:
+            self.readers[task_id].after = after
             return
         self.readers[task_id] = TaskFollower(service, task_id, self.cursors[task_id], after, on_delta=self._delta)
         self.followers[task_id] = asyncio.get_running_loop().create_task(

@@ -7,7 +7,7 @@ exceed the kernel's limit on socket paths: Restate binds and reaches its own soc
 """
 from __future__ import annotations
 
-from ..config.settings import restate_partitions_setting
+from ..config.settings import restate_partitions
 from . import signing
 from .layout import Layout
 
@@ -16,7 +16,7 @@ def render(layout: Layout) -> str:
     # DALS_RESTATE_PARTITIONS, 1 by default: on one machine every task's steps then go to one log
     # and one partition processor, so Restate commits more of them together. Restate reads the
     # count only when it creates the data dir: an existing one keeps its partitions.
-    partitions, _ = restate_partitions_setting()
+    partitions = restate_partitions()
     return f"""# Written by dals on every start; edit DALS settings, not this file.
 cluster-name = "dals"
 node-name = "{layout.RESTATE_NODE}"

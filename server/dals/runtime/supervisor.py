@@ -17,8 +17,7 @@ from datetime import datetime
 import httpx
 
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..config import env_vars
-from ..config.settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
+from ..config.settings import ExternalRestate, current, external_restate, runtime_nice, state_dir, worker_processes
 from ..local.endpoints import unix_url
 from ..local.pids import pid_runs
 from . import restate_config, signing
@@ -61,7 +60,7 @@ class Supervisor:
         self.shared = processes > 1
         self.workers = [self._worker_child() for _ in range(processes)]
         # A warm spare: imports done, waiting to bind the worker port when the worker dies.
-        self.use_standby = env_vars.flag("DALS_STANDBY_WORKER")
+        self.use_standby = current().standby_worker
         self.standby: Child | None = None
         self.stopping = asyncio.Event()
         self.crash_loop = CrashLoop()

@@ -8,7 +8,7 @@ import socket
 import sys
 import types
 
-from ..config.settings import worker_loop_setting
+from ..config.settings import worker_loop
 
 # With several worker processes on one port, each HTTP/2 connection takes at most this many
 # invocations at once, so that Restate opens more connections and the kernel spreads them (and
@@ -125,9 +125,7 @@ def loop_runner():
     overlap Restate's acknowledgements, and uvloop took 6-10 % off a durable step's wall time;
     with 25-50 tasks at once asyncio's loop gave 4-10 % more steps per second (docs/optimisation-log.md,
     "Eager steps"). asyncio's loop too where uvloop is missing."""
-    choice, problem = worker_loop_setting()
-    if problem:
-        print(f"dals worker: {problem}", file=sys.stderr, flush=True)
+    choice = worker_loop()
     if choice == "asyncio":
         return asyncio.run
     try:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from dals.config import env_vars
+from dals.config.env_vars import SettingError
+from dals.config.settings import Settings, current
 from dals.lsp.config import KEYS
 
 REPO = Path(__file__).resolve().parents[3]
@@ -45,20 +47,38 @@ def test_the_server_names_only_declared_variables_and_reads_them_through_env_var
 @pytest.mark.parametrize(("value", "expected"), [("1", True), ("TRUE", True), (" yes ", True), ("on", True),
                                                  ("0", False), ("false", False), ("No", False), ("off", False)])
 def test_one_rule_for_on_and_off(value, expected):
-    assert env_vars.parse_flag("DALS_EAGER_STEPS", {"DALS_EAGER_STEPS": value}) == (expected, None)
+    for name in ("DALS_EAGER_STEPS", "DALS_FORCE_REPLAY", "DALS_STANDBY_WORKER", "DALS_MCP_WORKSPACE_SERVERS"):
+        assert env_vars.parse(name, {name: value}) is expected
 
 
-def test_unset_is_the_default_and_a_bad_value_is_said_with_the_default(capsys):
-    assert env_vars.parse_flag("DALS_EAGER_STEPS", {}) == (True, None)
-    assert env_vars.parse_flag("DALS_FORCE_REPLAY", {"DALS_FORCE_REPLAY": ""}) == (False, None)
-    assert env_vars.flag("DALS_EAGER_STEPS", {"DALS_EAGER_STEPS": "maybe"}) is True
-    assert "dals: DALS_EAGER_STEPS='maybe' is neither on" in capsys.readouterr().err
-    assert env_vars.number("DALS_MODEL_TIMEOUT_S", {"DALS_MODEL_TIMEOUT_S": "soon"}, minimum=0) == 600.0
-    assert "DALS_MODEL_TIMEOUT_S='soon' is not a number >= 0; using 600" in capsys.readouterr().err
-    assert env_vars.whole("DALS_TASK_MAX_ATTEMPTS", {"DALS_TASK_MAX_ATTEMPTS": "3"}) == 3
-    assert env_vars.whole("DALS_TASK_MAX_ATTEMPTS", {"DALS_TASK_MAX_ATTEMPTS": "2.5"}) == 12
+def test_unset_is_the_default_and_a_bad_value_is_one_error_naming_what_is_accepted():
+    assert env_vars.parse("DALS_EAGER_STEPS", {}) is True
+    assert env_vars.parse("DALS_FORCE_REPLAY", {"DALS_FORCE_REPLAY": ""}) is False
+    with pytest.raises(SettingError, match=r"DALS_EAGER_STEPS='maybe' is not on \(1, true, yes, on\) or off "
+                                           r"\(0, false, no, off\); using 1"):
+        env_vars.parse("DALS_EAGER_STEPS", {"DALS_EAGER_STEPS": "maybe"})
+    with pytest.raises(SettingError, match=r"DALS_MODEL_TIMEOUT_S='soon' is not a number >= 0; using 600"):
+        env_vars.parse("DALS_MODEL_TIMEOUT_S", {"DALS_MODEL_TIMEOUT_S": "soon"})
+    assert env_vars.parse("DALS_TASK_MAX_ATTEMPTS", {"DALS_TASK_MAX_ATTEMPTS": "3"}) == 3
+    with pytest.raises(SettingError, match="not one of uvloop, asyncio"):
+        env_vars.parse("DALS_WORKER_LOOP", {"DALS_WORKER_LOOP": "trio"})
+    assert env_vars.parse("DALS_RETENTION_DAYS", {"DALS_RETENTION_DAYS": "Never"}) is None
     with pytest.raises(KeyError):
         env_vars.raw("DALS_NOT_DECLARED")
+
+
+def test_the_settings_object_reads_everything_once_and_says_each_problem(monkeypatch, capsys):
+    monkeypatch.setenv("DALS_TASK_MAX_ATTEMPTS", "2.5")
+    monkeypatch.setenv("DALS_WORKER_LOOP", "AsyncIO")
+    first = current()
+    assert current() is first  # the same environment: not read again
+    assert (first.task_max_attempts, first.worker_loop) == (12, "asyncio")
+    assert [p.name for p in first.problems] == ["DALS_TASK_MAX_ATTEMPTS"]
+    assert "dals: DALS_TASK_MAX_ATTEMPTS='2.5' is not a whole number; using 12" in capsys.readouterr().err
+    monkeypatch.setenv("DALS_TASK_MAX_ATTEMPTS", "4")
+    assert current() is not first and current().task_max_attempts == 4 and current().problems == ()
+    loaded = Settings.load({"DALS_RESTATE_INGRESS_URL": "http://r:8080/"})
+    assert loaded.external_restate is None and "set both" in str(loaded.half_external)
 
 
 def test_a_bad_mcp_workspace_servers_value_is_a_config_problem(monkeypatch):

@@ -2,11 +2,9 @@
 and the restate-sdk methods it wraps still exist."""
 from __future__ import annotations
 
-import inspect
-
 import pytest
 
-from dals.durable.after_flush import FLUSHES, after_flush, supported
+from dals.durable.after_flush import after_flush, supported
 
 
 class FakeContext:
@@ -57,11 +55,3 @@ def test_a_context_without_the_flush_methods_is_refused():
             pass
 
     assert not supported(Other()) and not after_flush(Other(), "hint", lambda: None)
-
-
-def test_restate_sdk_still_has_the_wrapped_coroutines():
-    """If an SDK upgrade renames them, hints silently fall back to the loop's next turn: fail here."""
-    from restate.server_context import ServerInvocationContext
-
-    for name in FLUSHES:
-        assert inspect.iscoroutinefunction(getattr(ServerInvocationContext, name, None)), name

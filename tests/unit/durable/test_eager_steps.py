@@ -4,7 +4,6 @@ internals it wraps still exist. (The same on real processes: tests/chaos/test_ea
 from __future__ import annotations
 
 import asyncio
-import inspect
 
 import pytest
 from restate import RunOptions, TerminalError
@@ -177,19 +176,6 @@ def test_off_by_setting_or_without_the_sdk_internals(monkeypatch):
     monkeypatch.delenv("DALS_EAGER_STEPS")
     assert eager_steps.install(FakeContext()) is not None
     assert eager_steps.install(object()) is None
-
-
-def test_restate_sdk_still_has_what_eager_steps_wrap():
-    """If an SDK upgrade renames these, eager steps turn themselves off (plain runs): fail here."""
-    from restate.server_context import LazyFuture, ServerDurableFuture, ServerInvocationContext
-    from restate.vm import VMWrapper
-
-    assert callable(ServerInvocationContext.run_typed)
-    assert inspect.iscoroutinefunction(ServerInvocationContext.create_poll_or_cancel_coroutine)
-    assert callable(VMWrapper.is_completed)
-    assert inspect.iscoroutinefunction(LazyFuture.get)
-    init = inspect.getsource(ServerDurableFuture.__init__)
-    assert "self.handle = handle" in init and "self.future = LazyFuture(" in init
 
 
 async def test_the_end_of_an_attempt_stops_every_wait():

@@ -43,3 +43,23 @@ def test_non_dict_settings_are_ignored():
     c.merge(None)
     c.merge(["x"])
     assert c.model == "offline" and not c.problems
+
+
+def test_the_context_window_setting_comes_from_the_environment_or_the_editor(monkeypatch):
+    from dals.agent.models import context_window
+    from dals.config.settings import DEFAULT_CONTEXT_TOKENS
+
+    monkeypatch.setenv("DALS_CONTEXT_MAX_TOKENS", "32000")
+    c = Config.from_env()
+    assert c.context_max_tokens == 32000 and not c.problems
+    c.merge({"dals": {"context": {"maxTokens": 8000}}})
+    assert c.context_max_tokens == 8000
+    c.merge({"context.maxTokens": 10})
+    c.merge({"context.maxTokens": "lots"})
+    assert c.context_max_tokens == 8000 and len(c.problems) == 2
+    assert "dals.context.maxTokens must be a whole number of tokens >= 1000" in c.problems[0]
+    monkeypatch.setenv("DALS_CONTEXT_MAX_TOKENS", "many")
+    assert Config.from_env().problems == ["dals.context.maxTokens must be a whole number of tokens >= 1000 "
+                                          "(from environment), got 'many'"]
+    assert context_window("offline", 8000) == {"maxTokens": 8000, "source": "setting"}
+    assert context_window("offline") == {"maxTokens": DEFAULT_CONTEXT_TOKENS, "source": "default"}

@@ -5,7 +5,7 @@ import tomllib
 
 import pytest
 
-from dals.config.settings import restate_partitions_setting, runtime_setting_problems
+from dals.config.settings import current, restate_partitions, runtime_setting_problems
 from dals.runtime import restate_config
 from dals.runtime.layout import Layout
 
@@ -16,14 +16,14 @@ def config(tmp_path) -> dict:
 
 def test_one_partition_by_default(monkeypatch, tmp_path):
     monkeypatch.delenv("DALS_RESTATE_PARTITIONS", raising=False)
-    assert restate_partitions_setting() == (1, None)
+    assert restate_partitions() == 1
     assert config(tmp_path)["default-num-partitions"] == 1
 
 
 @pytest.mark.parametrize("value, expected", [("1", 1), ("4", 4), (" 64 ", 64)])
 def test_the_setting_goes_into_the_config(monkeypatch, tmp_path, value, expected):
     monkeypatch.setenv("DALS_RESTATE_PARTITIONS", value)
-    assert restate_partitions_setting() == (expected, None)
+    assert restate_partitions() == expected
     got = config(tmp_path)
     assert got["default-num-partitions"] == expected
     assert got["listen-mode"] == "unix" and "ingress" not in got  # no TCP listener (docs/security.md)
@@ -32,8 +32,8 @@ def test_the_setting_goes_into_the_config(monkeypatch, tmp_path, value, expected
 @pytest.mark.parametrize("value", ["0", "65", "four", "-1", "2.5"])
 def test_a_bad_value_is_said_and_the_default_used(monkeypatch, tmp_path, value):
     monkeypatch.setenv("DALS_RESTATE_PARTITIONS", value)
-    count, problem = restate_partitions_setting()
-    assert count == 1
+    assert restate_partitions() == 1
+    problem = str(current().problem("DALS_RESTATE_PARTITIONS"))
     assert problem == f"DALS_RESTATE_PARTITIONS={value!r} is not a whole number from 1 to 64; using 1"
     assert problem in runtime_setting_problems()  # said by `dals up`, warned about by `dals doctor`
     assert config(tmp_path)["default-num-partitions"] == 1

@@ -31,7 +31,7 @@ def test_a_bad_value_says_so_and_runs_uvloop(monkeypatch, capsys):
 
     monkeypatch.setenv("DALS_WORKER_LOOP", "tokio")
     assert loop_runner() is uvloop.run
-    assert "DALS_WORKER_LOOP='tokio' is neither uvloop nor asyncio" in capsys.readouterr().err
+    assert "DALS_WORKER_LOOP='tokio' is not one of uvloop, asyncio" in capsys.readouterr().err
 
 
 def test_without_uvloop_asyncios_loop(monkeypatch):
@@ -46,7 +46,7 @@ def test_doctor_and_dals_up_say_a_bad_worker_loop(monkeypatch, tmp_path):
     from dals.lsp.config import Config
 
     monkeypatch.setenv("DALS_WORKER_LOOP", "tokio")
-    assert runtime_setting_problems() == ["DALS_WORKER_LOOP='tokio' is neither uvloop nor asyncio; using uvloop"]
+    assert runtime_setting_problems() == ["DALS_WORKER_LOOP='tokio' is not one of uvloop, asyncio; using uvloop"]
     warned = [c for c in check_settings(Config.for_workspace(tmp_path)) if "DALS_WORKER_LOOP" in c.message]
     assert len(warned) == 1 and warned[0].level == "warn", warned
     monkeypatch.setenv("DALS_WORKER_LOOP", "asyncio")

@@ -15,7 +15,7 @@ local M = {
   bufs = {},
 }
 
-M.HEADER = 'DALS tasks   <CR> events  r resume  c cancel  a approve  x reject  R refresh  q close'
+M.HEADER = 'DALS tasks   <CR> events  m message  r resume  c cancel  a approve  x reject  R refresh  q close'
 
 --- Highlight group of each status in the panel and the events view.
 M.STATUS_HL = {
@@ -118,6 +118,7 @@ local function map_task_keys(buf, current)
   map('c', function(id) require('dals').cancel(id) end, 'DALS: cancel the task')
   map('a', function(id) M.review(id, 'approve') end, 'DALS: approve the pending request')
   map('x', function(id) M.review(id, 'reject') end, 'DALS: reject the pending request')
+  map('m', function(id) M.message(id) end, 'DALS: follow up the task (finished) or steer it (running)')
   vim.keymap.set('n', 'R', function() M.refresh() end, { buffer = buf, nowait = true, desc = 'DALS: refresh' })
   vim.keymap.set('n', 'q', close_window, { buffer = buf, nowait = true, desc = 'DALS: close' })
 end
@@ -343,6 +344,21 @@ function M.show_request(task_id, pending)
   set_lines(buf, lines)
   show_in_split(buf, 20, 'belowright')
   return buf
+end
+
+--- The panel's input: a follow-up of a finished task (its next turn), a steer of a running one.
+function M.message(task_id)
+  local finished = tasks.FINAL[tasks.get(task_id).status] == true
+  vim.ui.input({ prompt = finished and 'DALS follow-up: ' or 'DALS steer: ' }, function(text)
+    if text and vim.trim(text) ~= '' then
+      local dals = require('dals')
+      if finished then
+        dals.follow_up(task_id, text, { client_id = M.client_id })
+      else
+        dals.steer(task_id, text, { client_id = M.client_id })
+      end
+    end
+  end)
 end
 
 --- Show the task's pending request, then ask: approve (confirm) or reject (with a comment).

@@ -1,5 +1,5 @@
 -- The first task: started on a selection, followed live in the panel and the events view,
--- followed up, and its transcript with the live text.
+-- followed up from the panel, and its transcript with the live text.
 -- A scene of tests/client_test.lua, run in order after the ones before it.
 return function(c)
   local h = require('e2e.harness')
@@ -78,7 +78,8 @@ return function(c)
     return n.msg:find('DALS task succeeded: Explain', 1, true) ~= nil
   end), result.notifications)
 
-  -- Follow up the finished task (:DalsFollowUp), then read its transcript (:DalsTranscript).
+  -- Follow up the finished task from the panel (`m` on its line asks for the prompt), then read
+  -- its transcript (:DalsTranscript).
   local turn1_last = evs[#evs].seq
   local transcript = require('dals.transcript')
   local deltas, on_delta = {}, transcript.on_delta
@@ -87,7 +88,22 @@ return function(c)
     return on_delta(params)
   end
   vim.cmd('DalsTranscript ' .. id)
-  vim.cmd('DalsFollowUp ' .. id .. ' What is in here?')
+  local asked, real_input = {}, vim.ui.input
+  vim.ui.input = function(opts, on_confirm)
+    table.insert(asked, opts.prompt)
+    on_confirm('What is in here?')
+  end
+  local before_win = vim.api.nvim_get_current_win()
+  vim.api.nvim_set_current_win(vim.fn.bufwinid(panel.buf))
+  for lnum, tid in pairs(panel.line_tasks) do
+    if tid == id then
+      vim.api.nvim_win_set_cursor(0, { lnum, 0 })
+    end
+  end
+  vim.cmd('normal m')
+  vim.ui.input = real_input
+  vim.api.nvim_set_current_win(before_win)
+  check('panel_asks_for_a_follow_up', vim.deep_equal(asked, { 'DALS follow-up: ' }), asked)
   wait('the follow-up turn to end', function()
     local last = final_event(tasks, id)
     return last ~= nil and last.seq > turn1_last
@@ -108,7 +124,10 @@ return function(c)
   -- the offline model streamed its answer: the live text came as dals/taskDelta, then the event
   local live = table.concat(vim.tbl_map(function(d) return d.text end, deltas))
   check('live_text_received', live:find('The workspace has', 1, true) ~= nil, deltas)
-  check('live_text_gone_after_event', transcript.live[id] == nil
-    and not vim.iter(lines(tbuf)):any(function(l) return l:find('writing', 1, true) end), lines(tbuf))
+  -- (the transcript is fetched again, debounced, after the event that ends the live text)
+  local live_gone = vim.wait(10000, function()
+    return transcript.live[id] == nil and not vim.iter(lines(tbuf)):any(function(l) return l:find('writing', 1, true) end)
+  end, 50)
+  check('live_text_gone_after_event', live_gone, lines(tbuf))
   vim.api.nvim_set_current_buf(buf)
 end
