@@ -46,7 +46,8 @@ class TaskStream:
             self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
         self.ends_after[task_id] = after
         if live:
-            self.readers[task_id].after = after
+            if (reader := self.readers.get(task_id)) is not None:
+                reader.after = after
             return
         self.readers[task_id] = TaskFollower(service, task_id, self.cursors[task_id], after, on_delta=self._delta)
         self.followers[task_id] = asyncio.get_running_loop().create_task(
