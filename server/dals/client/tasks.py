@@ -71,7 +71,11 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
     `agent.models.context_window`) defaults to `DALS_CONTEXT_MAX_TOKENS`, else the model's profile.
     """
     if fields.get("context") is None:
-        fields["context"] = context_window(model, env_vars.whole("DALS_CONTEXT_MAX_TOKENS", minimum=1000) or None)
+        try:  # (main called env_vars.whole, which the typed settings replaced: same rule here)
+            limit = env_vars.parse("DALS_CONTEXT_MAX_TOKENS")
+        except env_vars.SettingError:
+            limit = None
+        fields["context"] = context_window(model, int(limit) if isinstance(limit, float) and limit >= 1000 else None)
     root = Path(workspace).resolve()
     return TaskSpec.model_validate({
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
