@@ -121,7 +121,7 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
     status = s.get("status", "queued")
     s.setdefault("turns", 1)
     if invocation and status in TERMINAL and invocation.get("status") != "completed" \
-            and invocation.get("target_handler_name") == "follow_up":
+            and invocation.get("target_handler_name") == "follow_up" and not _turn_done(invocation, s["turns"]):
         status = "queued"  # a follow-up sent, its turn not begun yet
     elif invocation and status not in TERMINAL:
         inv = invocation.get("status")
@@ -144,6 +144,15 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
     s["invocationId"] = invocation.get("id") if invocation else None
     s["usageLine"] = usage_line(s)
     return s
+
+
+def _turn_done(invocation: dict, turns: int) -> bool:
+    """Whether the summary already counts the turn this follow-up invocation runs (its idempotency
+    key is `<taskId>.turn<n>`): a turn that has ended while Restate still shows its invocation
+    running (the handler returns just after its last write) is not `queued` again."""
+    key = str(invocation.get("idempotency_key") or "")
+    turn = key.rpartition(".turn")[2]
+    return turn.isdigit() and int(turn) <= turns
 
 
 class TaskService:
@@ -189,7 +198,7 @@ class TaskService:
         where = f" AND target_service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
             "SELECT id, target_service_key, target_handler_name, status, last_failure, last_failure_error_code, "
-            f"completion_failure, created_at FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
+            f"completion_failure, created_at, idempotency_key FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
             f"AND target_handler_name IN ('run', 'follow_up'){where}")
         latest: dict[str, dict] = {}
         for row in sorted(rows, key=lambda r: str(r.get("created_at"))):

@@ -60,3 +60,13 @@ def test_an_invocation_that_ended_without_a_final_event_says_why():
     assert s["status"] == "failed" and s["error"] == "[500] boom"
     killed = public_summary(BASE, {"id": "i", "status": "completed", "completion_failure": "[409] killed"}, 0)
     assert killed["status"] == "cancelled" and killed["error"] == "[409] killed"
+
+
+def test_a_follow_up_is_queued_until_its_turn_is_counted_then_its_end_shows():
+    """Restate shows a follow-up's invocation running for a moment after the turn's last write."""
+    done_once = dict(BASE, status="succeeded", turns=1)
+    sent = {"id": "inv_2", "status": "running", "target_handler_name": "follow_up", "idempotency_key": "t.turn2"}
+    assert public_summary(done_once, sent, None)["status"] == "queued"  # turn 2 not begun
+    assert public_summary(dict(done_once, turns=2), sent, None)["status"] == "succeeded"  # turn 2 ended
+    unkeyed = dict(sent, idempotency_key=None)
+    assert public_summary(dict(done_once, turns=2), unkeyed, None)["status"] == "queued"  # cannot tell: as before
