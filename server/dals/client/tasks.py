@@ -198,7 +198,8 @@ class TaskService:
         where = f" AND target_service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
             "SELECT id, target_service_key, target_handler_name, status, last_failure, last_failure_error_code, "
-            f"completion_failure, created_at, idempotency_key FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
+            "completion_failure, created_at, idempotency_key "
+            f"FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
             f"AND target_handler_name IN ('run', 'follow_up'){where}")
         latest: dict[str, dict] = {}
         for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
