@@ -2,6 +2,8 @@
 only now and then, and what it was shown is exactly what Restate holds (Guarantee 4)."""
 from __future__ import annotations
 
+import pytest
+
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
 from dals.terminal_follow import follow
@@ -35,6 +37,7 @@ async def _follow_one(runtime, tmp_path, monkeypatch, pushes: str) -> tuple[list
     return shown, reads, service
 
 
+@pytest.mark.live  # pushes stand in for reads only for what a live attempt writes
 async def test_pushed_events_are_what_restate_holds(runtime, tmp_path, monkeypatch):
     shown, pushed_reads, service = await _follow_one(runtime, tmp_path, monkeypatch, "1")
     try:
