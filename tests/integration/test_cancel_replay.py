@@ -234,9 +234,13 @@ async def test_cancel_while_an_editor_request_waits(replaying, service, workspac
         (registry_dir(rt.state_dir) / "silent-editor.json").unlink(missing_ok=True)
 
 
-async def test_cancel_after_a_steer(replaying, service, workspace):
+@pytest.mark.parametrize("workers", ["local", "remote"])
+async def test_cancel_after_a_steer(replaying, service, workspace, workers, monkeypatch):
     """A steer sent while a model request is in flight is delivered with the next one (a journaled
-    read of the task's inbox); the cancel comes while that next request is in flight."""
+    read of the task's inbox); the cancel comes while that next request is in flight. `remote`
+    (`DALS_WORKERS`): the spec of a task for workers elsewhere, which used to read its inbox in a
+    child call and wedged (570) here."""
+    monkeypatch.setenv("DALS_WORKERS", workers)
     _, double = replaying
     prompt = plan(("list_files", {}), ("read_file", {"path": "a.txt"}))
     with Held(double, 1) as first, Held(double, 2) as second:
@@ -248,6 +252,24 @@ async def test_cancel_after_a_steer(replaying, service, workspace):
         shown = await cancel_and_check(service, task_id, "after a steer", second)
     steers = [e for e in shown["events"] if e["kind"] == "message" and e["detail"].get("steer")]
     assert [e["detail"]["text"] for e in steers] == ["steered before the cancel"], titles(shown)
+
+
+async def test_cancel_after_an_edit_on_a_remote_worker(replaying, service, workspace, monkeypatch):
+    """Workers elsewhere read the task's notes before an edit in a journaled step too (`notesRead`
+    "auto": this worker reaches the ingress), not in a child call that a cancel reaches at another
+    point on replay."""
+    monkeypatch.setenv("DALS_WORKERS", "remote")
+    _, double = replaying
+    prompt = plan(("read_file", {"path": "a.txt"}), ("edit_file", TOOLS["edit_file"]), ("list_files", {}))
+    with Held(double, 2) as held:
+        task_id = await start(service, workspace, prompt)
+        await held.reached(prompt)
+        shown = await cancel_and_check(service, task_id, "after an edit, remote", held)
+    assert (workspace / "a.txt").read_text() == "beta\n"
+    rows = await service.api.query("SELECT name FROM sys_journal WHERE id = "
+                                   f"'{shown['invocationId']}' AND entry_type = 'Command: Run'")
+    names = [r["name"] for r in rows]
+    assert "notes read by step" in names and "notes since" in names, names
 
 
 async def test_cancel_in_a_follow_up(replaying, service, workspace):

@@ -83,7 +83,7 @@ def side_channels() -> dict[str, str]:
     or elsewhere (both through Restate), from `DALS_WORKERS`."""
     local = workers_local()
     return {"wakeup": "hint" if local else "feed", "editorLookup": "local" if local else "restate",
-            "notesRead": "step" if local else "call"}
+            "notesRead": "step" if local else "auto"}
 
 
 def _sql_str(value: str) -> str:
