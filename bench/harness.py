@@ -22,9 +22,12 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dals.runtime.children import pid_alive
+from dals.local.pids import pid_alive
+
+if TYPE_CHECKING:
+    from dals.durable.task_spec import TaskSpec
 
 TERMINAL = ("succeeded", "failed", "cancelled")
 
@@ -145,15 +148,13 @@ def make_workspace() -> Path:
     return ws
 
 
-def make_spec(prompt: str, workspace: Path, wakeup: str | None = None) -> dict[str, Any]:
+def make_spec(prompt: str, workspace: Path, wakeup: str | None = None, **fields: Any) -> TaskSpec:
     """`wakeup` ("feed", "hint" or "hint-read", a hint task) defaults, as in `build_spec`, to what
     `DALS_WORKERS` says (hint)."""
-    from dals.client.tasks import new_task_id, now_iso, side_channels, title_of
+    from dals.client.tasks import build_spec
 
-    return {"taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt), "workspace": str(workspace),
-            "model": "offline", "createdAt": now_iso(), "uri": None, "path": None, "range": None,
-            "mode": "auto", "requestLimit": 1000, "commandsAllow": ["*"], "conversation": True,
-            **side_channels(), **({"wakeup": wakeup.split("-")[0]} if wakeup else {})}
+    return build_spec(prompt, workspace, "offline", commands_allow=["*"], requestLimit=1000,
+                      **({"wakeup": wakeup.split("-")[0]} if wakeup else {}), **fields)
 
 
 # "hint-read": a hint task whose follower takes no pushes (DALS_HINT_PUSHES=0), reading each change
@@ -209,7 +210,7 @@ async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
     hint's push instead of a read when it continues what was read (`pushes=False`: never); for a
     feed task, long-poll its `TaskFeed`."""
     from dals.client.restate_api import RestateUnavailable
-    from dals.event_wakeups import ReadPacer
+    from dals.local.event_wakeups import ReadPacer
 
     events: list[dict] = []
     version = 0

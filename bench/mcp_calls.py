@@ -82,8 +82,7 @@ async def run_dals_memory(servers: dict, prompt: str, ws: Path) -> float:
 async def run_durable(service, servers: dict, prompt: str, ws: Path, state: Path) -> list[dict]:
     from dals.agent.mcp_handoff import spec_field
 
-    spec = h.make_spec(prompt, ws)
-    spec["mcp"] = spec_field(servers, [], ["*"], 60, state / "mcp")
+    spec = h.make_spec(prompt, ws, mcp=spec_field(servers, [], ["*"], 60, state / "mcp"))
     task_id = await service.start(spec)
     events = await h.follow(service, task_id, interval=0)
     assert events[-1]["status"] == "succeeded", events[-1]

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from dals.client.endpoints import async_client
+from dals.local.endpoints import async_client
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import harness as h  # noqa: E402
@@ -92,7 +92,7 @@ async def one_kill(service, part: str, ws: Path, ingress: str) -> dict:
         await probe_healthy(part, pid, ingress, state["t_kill"], state)
 
     kill_task = asyncio.create_task(killer())
-    events = await h.follow(service, spec["taskId"], interval=0.01, on_event=on_event, timeout=180)
+    events = await h.follow(service, spec.taskId, interval=0.01, on_event=on_event, timeout=180)
     await kill_task
     assert events[-1]["status"] == "succeeded", events[-1]
     replays = sum(1 for e in events if e["kind"] == "tool" and e["title"].startswith("run_command"))

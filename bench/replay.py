@@ -70,12 +70,12 @@ async def one(service, ws: Path, reads: int, how: str) -> dict:
 
     async def interrupt() -> None:
         await armed.wait()
-        inv = await h.invocation_of(api, spec["taskId"])
+        inv = await h.invocation_of(api, spec.taskId)
         if how == "pause":
             code = await api.invocation_action(inv["id"], "pause")
             assert code < 300, f"pause refused: {code}"
-            inv = await wait_status(api, spec["taskId"], "paused")
-            page = await service.events_since(spec["taskId"], 0)
+            inv = await wait_status(api, spec.taskId, "paused")
+            page = await service.events_since(spec.taskId, 0)
             state["last_seq"] = page["summary"]["lastSeq"]
             state["journal"] = inv["journal_size"]
             await asyncio.sleep(0.3)  # let the poller settle
@@ -84,7 +84,7 @@ async def one(service, ws: Path, reads: int, how: str) -> dict:
             assert code < 300, f"resume refused: {code}"
         else:
             await asyncio.sleep(0.3)  # the command is sleeping now
-            state["journal"] = (await h.invocation_of(api, spec["taskId"]))["journal_size"]
+            state["journal"] = (await h.invocation_of(api, spec.taskId))["journal_size"]
             pid = h.runtime_pids()["worker"]["pid"]
             state["t0"] = time.monotonic()
             os.kill(pid, signal.SIGKILL)
@@ -92,11 +92,11 @@ async def one(service, ws: Path, reads: int, how: str) -> dict:
     async def attempt_start() -> None:
         """Restate's `last_start_at` of the new attempt (the row drops it once the run completes)."""
         await armed.wait()
-        before = (await h.invocation_of(api, spec["taskId"])).get("last_start_at")
+        before = (await h.invocation_of(api, spec.taskId)).get("last_start_at")
         while "t0" not in state:
             await asyncio.sleep(0.01)
         while True:
-            inv = await h.invocation_of(api, spec["taskId"])
+            inv = await h.invocation_of(api, spec.taskId)
             if inv.get("last_start_at") and inv["last_start_at"] != before:
                 state["attempt_start"] = h.parse_at(inv["last_start_at"])
                 state["retries"] = inv.get("retry_count")
@@ -107,11 +107,11 @@ async def one(service, ws: Path, reads: int, how: str) -> dict:
 
     task = asyncio.create_task(interrupt())
     starts = asyncio.create_task(attempt_start())
-    events = await h.follow(service, spec["taskId"], interval=0, on_event=on_event, timeout=300)
+    events = await h.follow(service, spec.taskId, interval=0, on_event=on_event, timeout=300)
     await task
     await starts
     assert events[-1]["status"] == "succeeded", events[-1]
-    inv = await h.invocation_of(api, spec["taskId"])
+    inv = await h.invocation_of(api, spec.taskId)
     entries = await h.journal(api, inv["id"])
     first_new = next(e for e in entries if e["index"] >= state["journal"])
     server = (h.parse_at(first_new["appended_at"]) - state["attempt_start"]) * 1e3

@@ -53,7 +53,7 @@ async def step_ms(st: dict, runs: int, steps: int) -> list[float]:
             spec = h.make_spec(h.read_plan(steps), ws)
             t0 = time.perf_counter()
             await service.start(spec)
-            await h.follow(service, spec["taskId"], interval=0)
+            await h.follow(service, spec.taskId, interval=0)
             per_step.append((time.perf_counter() - t0) * 1e3 / (2 * steps + 1))  # model + tool steps
     finally:
         await h.close_service(service)

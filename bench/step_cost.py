@@ -52,7 +52,7 @@ async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[s
     follow0 = dict(h.FOLLOW_STATS)
     t0 = time.monotonic()
     await service.start(spec)
-    events = await h.follow(service, spec["taskId"], interval=interval, pushes=wakeup != "hint-read")
+    events = await h.follow(service, spec.taskId, interval=interval, pushes=wakeup != "hint-read")
     cpu = {k: v - cpu0[k] for k, v in ru.cpu_of(procs).items()}
     follower = {k: v - follow0[k] for k, v in h.FOLLOW_STATS.items()}  # reads, pushed pages, early re-reads
     assert events[-1]["status"] == "succeeded", events[-1]

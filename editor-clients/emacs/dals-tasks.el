@@ -222,56 +222,9 @@ the seconds of its ID stand in."
                                 (plist-get event :kind) title)
                         'dals-event event))))
 
-(defun dals--count (n)
-  "N with thousands separators: \"12,345\"."
-  (let ((s (number-to-string (truncate (if (numberp n) n 0)))))
-    (while (string-match "\\([0-9]\\)\\([0-9]\\{3\\}\\)\\($\\|,\\)" s)
-      (setq s (replace-match "\\1,\\2\\3" t nil s)))
-    s))
-
-(defun dals--usd (amount)
-  "AMOUNT in dollars: \"$0.0042\" below a dollar, \"$12.35\" from a dollar up, \"$0\"."
-  (cond ((zerop amount) "$0")
-        ((< amount 0.0001) "<$0.0001")
-        ((< amount 1) (format "$%.4f" amount))
-        (t (format "$%.2f" amount))))
-
-(defun dals--plural (n noun)
-  "\"1 NOUN\" or \"N NOUNs\"."
-  (format "%s %s%s" (dals--count n) noun (if (eql n 1) "" "s")))
-
-(defun dals--usage-text (task)
-  "TASK's Usage line: steps, requests, replays and what they saved, tokens, cost.
-\"7 steps, 4 model requests (2 replayed, 9,120 tokens saved ~$0.0190),
-12,345/678 tokens in/out, cost ~$0.0312\"; the cost is \"unknown\" without a
-price for the model, and left out when the server does not say."
-  (let* ((usage (plist-get task :usage))
-         (replayed (or (plist-get usage :replayedRequests) 0))
-         (saved-usd (plist-get usage :savedUsd))
-         (cost (plist-get usage :costUsd))
-         (requests (or (plist-get usage :requests) 0)))
-    (concat
-     (format "%s, %s (%s), %s/%s tokens in/out"
-             (dals--plural (or (plist-get task :steps) 0) "step")
-             (dals--plural requests "model request")
-             (if (zerop replayed)
-                 "0 replayed"
-               (format "%s replayed, %s tokens saved%s" (dals--count replayed)
-                       (dals--count (+ (or (plist-get usage :replayedInputTokens) 0)
-                                       (or (plist-get usage :replayedOutputTokens) 0)))
-                       (if (and (numberp saved-usd) (> saved-usd 0))
-                           (concat " ~" (dals--usd saved-usd))
-                         "")))
-             (dals--count (plist-get usage :inputTokens))
-             (dals--count (plist-get usage :outputTokens)))
-     (cond ((numberp cost) (concat ", cost " (if (zerop cost) "$0" (concat "~" (dals--usd cost)))))
-           ((and (plist-member usage :costUsd) (> requests 0)) ", cost unknown")
-           (t "")))))
-
 (defun dals--render-task (task)
   "Fill the current buffer with TASK (a `dals.showTask' result)."
   (let ((inhibit-read-only t)
-        (usage (plist-get task :usage))
         (status (or (plist-get task :status) ""))
         (line (point)))
     (erase-buffer)
@@ -289,7 +242,7 @@ price for the model, and left out when the server does not say."
       (field "Model" (and (plist-get task :model)
                           (format "%s, %s mode" (plist-get task :model)
                                   (or (plist-get task :mode) "auto"))))
-      (field "Usage" (and usage (dals--usage-text task)))
+      (field "Usage" (plist-get task :usageLine))
       (field "Result" (plist-get task :result))
       (field "Error" (plist-get task :error))
       (field "Last failure" (let ((why (plist-get task :lastFailure)))
@@ -370,81 +323,6 @@ price for the model, and left out when the server does not say."
     (if (plist-get detail :diff)
         (dals--show-diff (plist-get detail :diff) (plist-get event :title))
       (message "%s" (if detail (json-encode detail) (plist-get event :title))))))
-
-;;;; Approvals
-
-(defun dals--describe-pending (pending)
-  "One line for PENDING, a task's pending request."
-  (or (plist-get pending :question)
-      (format "%s %s" (plist-get pending :action)
-              (or (plist-get pending :path) (plist-get pending :command) ""))))
-
-;;;###autoload
-(defun dals-show-pending (task-id)
-  "Show what TASK-ID waits for: a diff (`diff-mode'), a command or an MCP call.
-Return the pending request (a plist with :requestId)."
-  (interactive (list (dals--read-task-id "Show the question of task: " '("waiting"))))
-  (let* ((task (dals--command (dals--server) "dals.showTask" (list :taskId task-id)))
-         (pending (plist-get task :pending)))
-    (unless pending
-      (user-error "DALS task %s is not waiting for an answer (%s)"
-                  task-id (plist-get task :status)))
-    (dals--show-diff (or (plist-get pending :diff)
-                         (and (plist-get pending :tool)  ; an MCP call (action "mcp")
-                              (format "MCP tool: %s\nArguments: %s\n" (plist-get pending :tool)
-                                      (json-encode (plist-get pending :arguments))))
-                         (format "Command: %s\n" (plist-get pending :command)))
-                     (dals--describe-pending pending))
-    pending))
-
-(defun dals--read-answer (verb)
-  "Arguments for `dals-approve' or `dals-reject' (VERB), after showing the diff."
-  (let* ((task-id (dals--read-task-id (format "%s the request of task: " verb) '("waiting")))
-         (pending (dals-show-pending task-id)))
-    (unless (y-or-n-p (format "%s: %s? " verb (string-remove-suffix
-                                                 "?" (dals--describe-pending pending))))
-      (user-error "Not answered"))
-    (list task-id
-          (and (equal verb "Reject")
-               (let ((why (read-string "Reason for the agent (optional): ")))
-                 (and (not (string-empty-p why)) why)))
-          (plist-get pending :requestId))))
-
-(defun dals--answer (task-id decision comment request-id)
-  "Answer TASK-ID's pending REQUEST-ID with DECISION and COMMENT."
-  (let* ((server (dals--server))
-         (request-id
-          (or request-id
-              (plist-get (plist-get (dals--command server "dals.showTask"
-                                                   (list :taskId task-id))
-                                    :pending)
-                         :requestId)
-              (user-error "DALS task %s is not waiting for an answer" task-id)))
-         (result (dals--command server "dals.answer"
-                                (append (list :taskId task-id :requestId request-id
-                                              :decision decision)
-                                        (and comment (list :comment comment))))))
-    (let ((window (get-buffer-window "*DALS diff*")))
-      (when window (quit-window nil window)))
-    (message "DALS task %s: %s" task-id (if (equal decision "approve") "approved" "rejected"))
-    result))
-
-;;;###autoload
-(defun dals-approve (task-id &optional comment request-id)
-  "Approve the edit or command that TASK-ID waits for.
-Interactively, show the proposed change first and ask.  COMMENT goes to
-the agent.  REQUEST-ID is the request shown; nil means the one pending
-now."
-  (interactive (dals--read-answer "Approve"))
-  (dals--answer task-id "approve" comment request-id))
-
-;;;###autoload
-(defun dals-reject (task-id &optional comment request-id)
-  "Reject the edit or command that TASK-ID waits for, telling the agent COMMENT.
-Interactively, show the proposed change first and ask.  REQUEST-ID as in
-`dals-approve'."
-  (interactive (dals--read-answer "Reject"))
-  (dals--answer task-id "reject" comment request-id))
 
 (provide 'dals-tasks)
 ;;; dals-tasks.el ends here

@@ -337,7 +337,7 @@ async function waitForStatus(title, statuses, timeout = T.task) {
 function diagnosticsDetail(prefix) {
     const script = [
         'import asyncio, json, sys',
-        'from dals.terminal_follow import task_service',
+        'from dals.cli.follow import task_service',
         'async def main():',
         '    async with task_service() as s:',
         '        task = [t for t in await s.list() if t["title"].startswith(sys.argv[1])][0]',

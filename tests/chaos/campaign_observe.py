@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from dals.client.endpoints import get_status
+from dals.local.endpoints import get_status
 from dals.runtime.layout import Layout
 from tests.support.runtime import Runtime, pid_alive
 

@@ -54,6 +54,11 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
     ask = [e for e in events if e["kind"] == "approval"][0]
     assert ask["status"] == "waiting" and ask["detail"]["action"] == "edit"
     assert "-print('hello')" in ask["detail"]["diff"] and "+print('HELLO')" in ask["detail"]["diff"]
+    assert ask["detail"]["proposed"] == "print('HELLO')\n"  # the whole text to show: no client applies the diff
+    # each event carries the task's summary, the one panels show: here, waiting for this request
+    assert ask["summary"]["status"] == "waiting" and ask["summary"]["lastSeq"] >= ask["seq"]
+    assert ask["summary"]["pending"]["requestId"] == ask["detail"]["requestId"]
+    assert all(e["summary"]["taskId"] == task_id and e["summary"]["lastSeq"] >= e["seq"] for e in events)
     assert (tmp_path / "app.py").read_text() == "print('hello')\n"  # nothing applied before the answer
 
     # the editor goes away and comes back: the wait is durable and shown again
@@ -67,6 +72,7 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
         shown = await wait_status(again, task_id, "waiting")
         pending = shown["pending"]
         assert pending["requestId"] == ask["detail"]["requestId"] and pending["path"] == "app.py"
+        assert pending["proposed"] == "print('HELLO')\n"
         with pytest.raises(JsonRpcException) as err:
             await again.command("dals.answer", {"taskId": task_id, "requestId": "sign_nope", "decision": "approve"})
         assert "no pending request" in str(err.value)
@@ -84,12 +90,17 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
         await again.command("dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"],
                                             "decision": "reject", "comment": "not now"})
         done = await wait_status(again, task_id, "succeeded")
+        last = (await again.wait_finished(task_id))[-1]
     finally:
         await again.stop()
     assert not (tmp_path / "ran.txt").exists()
     assert (tmp_path / "app.py").read_text() == "print('HELLO')\n"
     edits = [e for e in done["events"] if e["kind"] == "edit"]
     assert len(edits) == 1 and done["pending"] is None
+    # the last event's summary is the task's final one, counted by the server
+    assert last["seq"] == done["lastSeq"] and last["summary"]["status"] == "succeeded"
+    assert {k: last["summary"][k] for k in ("steps", "lastSeq", "usageLine")} == \
+        {k: done[k] for k in ("steps", "lastSeq", "usageLine")}
     decisions = [e["detail"].get("decision") for e in done["events"] if e["kind"] == "approval"]
     assert decisions == [None, "approve", None, "reject"]
     # the model was told about the rejection, with the comment
@@ -137,8 +148,8 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
 
     st = runtime.status()
     service = runtime.task_service(st)
-    spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline")
-    spec.update(commandsAllow=["pytest"], approvalTimeoutS=1.0)
+    spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline",
+                      commands_allow=["pytest"], approvalTimeoutS=1.0)
     task_id = await service.start(spec)
 
     async def done():
@@ -159,12 +170,13 @@ async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_p
     """Anyone on the machine can reach Restate's ingress; a spec without `commandsAllow` gets the
     default list, so `echo pwned` waits for an approval instead of running."""
     from dals.client.tasks import new_task_id, now_iso
+    from dals.durable.task_spec import TaskSpec
 
     st = runtime.status()
     service = runtime.task_service(st)
     task_id = new_task_id()
-    await service.start({"taskId": task_id, "prompt": plan(("run_command", {"command": "echo pwned > p.txt"})),
-                         "title": "raw", "workspace": str(tmp_path), "model": "offline", "createdAt": now_iso()})
+    await service.start(TaskSpec(taskId=task_id, prompt=plan(("run_command", {"command": "echo pwned > p.txt"})),
+                                 title="raw", workspace=str(tmp_path), model="offline", createdAt=now_iso()))
     try:
         async def waiting():
             while True:

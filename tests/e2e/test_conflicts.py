@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from dals.client.endpoints import sync_client
+from dals.local.endpoints import sync_client
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import wait_for
 

@@ -91,7 +91,7 @@ def test_neovim_panel_shows_usage_and_failures(nvim: str, tmp_path: Path):
     assert result_file.exists(), f"the Lua test wrote no result; nvim exited {done.returncode}:\n{done.stdout}{done.stderr}"
     result = json.loads(result_file.read_text())
     assert result["failures"] == [], json.dumps(result, indent=1)[-6000:]
-    for name in ("usage_line_priced", "usage_line_unpriced", "usage_line_free", "detail_usage_line",
+    for name in ("detail_usage_line", "detail_usage_cost",
                  "detail_last_failure_line", "detail_header_says_resume", "event_retrying_sets_failure",
                  "event_resumed_clears_failure", "panel_retrying_reason", "panel_paused_reason",
                  "panel_status_highlights", "r_resumes_retrying", "resume_completes_failing_first"):

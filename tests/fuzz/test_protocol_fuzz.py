@@ -6,10 +6,11 @@ import json
 from hypothesis import HealthCheck, given, settings, strategies as st
 from pygls.exceptions import JsonRpcInvalidParams
 
+from dals.client import contract as c
 from dals.lsp import protocol as p
 
-MODELS = {p.START_TASK: p.StartTaskArgs, p.LIST_TASKS: p.ListTasksArgs, p.SHOW_TASK: p.TaskIdArgs,
-          p.CANCEL_TASK: p.TaskIdArgs, p.RESUME_TASK: p.TaskIdArgs, p.ANSWER: p.AnswerArgs}
+MODELS = {p.START_TASK: c.StartTaskArgs, p.LIST_TASKS: c.ListTasksArgs, p.SHOW_TASK: c.TaskIdArgs,
+          p.CANCEL_TASK: c.TaskIdArgs, p.RESUME_TASK: c.TaskIdArgs, p.ANSWER: c.AnswerArgs}
 FIELDS = ["prompt", "uri", "range", "mode", "model", "status", "taskId", "requestId", "decision", "comment",
           "start", "end", "line", "character"]
 
@@ -50,7 +51,7 @@ def test_parse_gives_a_model_or_invalid_params(command, args):
                                                                               "character": st.integers(0, 999)})})}))
 def test_valid_start_task_arguments_are_accepted(args):
     try:
-        parsed = p.parse(p.StartTaskArgs, p.START_TASK, (args,))
+        parsed = p.parse(c.StartTaskArgs, p.START_TASK, (args,))
     except JsonRpcInvalidParams as e:
         assert "field 'prompt'" in str(e) and not args["prompt"].strip()  # whitespace only
         return

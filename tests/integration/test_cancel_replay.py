@@ -23,7 +23,7 @@ import pytest
 
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
-from dals.editor_presence import publish, registry_dir
+from dals.local.editor_presence import publish, registry_dir
 from dals.workspace.confine import workspace_key
 from tests.support.openai_double import OpenAIDouble, conversation_key
 from tests.support.runtime import FORCE_REPLAY, Runtime
@@ -81,7 +81,7 @@ def plan(*steps: tuple[str, dict]) -> str:
 
 
 async def start(service: TaskService, workspace: Path, prompt: str, **spec) -> str:
-    body = build_spec(prompt, workspace, MODEL, commands_allow=["*"]) | spec
+    body = build_spec(prompt, workspace, MODEL, commands_allow=["*"], **spec)
     return await service.start(body)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from dals.cli.follow import follow
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
-from dals.terminal_follow import follow
 from tests.support.runtime import FORCE_REPLAY
 
 STEPS = 15
@@ -20,7 +20,7 @@ async def _follow_one(runtime, tmp_path, monkeypatch, pushes: str) -> tuple[list
     (tmp_path / "a.py").write_text("x = 1\n")
     prompt = "\n".join(['/read_file {"path": "a.py"}'] * STEPS)
     spec = build_spec(prompt, tmp_path, "offline")
-    assert spec.get("wakeup") == "hint"
+    assert spec.wakeup == "hint"
     reads = 0
     events_since = service.events_since
 
@@ -32,7 +32,7 @@ async def _follow_one(runtime, tmp_path, monkeypatch, pushes: str) -> tuple[list
     service.events_since = counted
     await service.start(spec)
     shown: list[dict] = []
-    summary = await follow(service, spec["taskId"], on_event=lambda e, s: shown.append(e))
+    summary = await follow(service, spec.taskId, on_event=lambda e, s: shown.append(e))
     assert summary["status"] == "succeeded"
     return shown, reads, service
 
@@ -71,16 +71,16 @@ async def test_a_task_from_before_conversations_journals_as_before(runtime, tmp_
     service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
     try:
         spec = build_spec('Old\n/list_files {}', tmp_path, "offline")
-        spec.pop("conversation")
+        spec = type(spec).model_validate(spec.model_dump(exclude_unset=True, exclude={"conversation"}))
         await service.start(spec)
-        summary = await follow(service, spec["taskId"])
+        summary = await follow(service, spec.taskId)
         assert summary["status"] == "succeeded" and summary["turns"] == 1  # (shown as one turn)
-        shown = await service.show(spec["taskId"])
+        shown = await service.show(spec.taskId)
         assert [e["kind"] for e in shown["events"]] == ["status", "model", "tool", "model", "status"]
-        raw = (await service.events_since(spec["taskId"], 1 << 30))["summary"]
+        raw = (await service.events_since(spec.taskId, 1 << 30))["summary"]
         assert "turns" not in raw
         try:
-            await service.follow_up(spec["taskId"], "more")
+            await service.follow_up(spec.taskId, "more")
             raise AssertionError("a follow-up of a task without a kept conversation was accepted")
         except WrongState as e:
             assert "before DALS kept conversations" in str(e)

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from dals.client.endpoints import sync_client
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
+from dals.local.endpoints import sync_client
 from dals.trust.client_keys import ensure_private_key, key_file
 from tests.support.runtime import Runtime, wait_for
 

@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from dals.client.endpoints import sync_client
 from dals.client.tasks import new_task_id, now_iso
+from dals.durable.task_spec import TaskSpec
+from dals.local.endpoints import sync_client
 from dals.runtime.layout import Layout
 from tests.support.runtime import DALS, Runtime, pid_alive, wait_for
 
@@ -125,8 +126,8 @@ def test_external_restate_starts_no_server(two_runtimes):
     async def run_task():
         svc = guest.task_service(hs)
         task_id = new_task_id()
-        await svc.start({"taskId": task_id, "prompt": '/read_file {"path": "x.txt"}', "title": "ext",
-                         "workspace": str(ws), "model": "offline", "createdAt": now_iso()})
+        await svc.start(TaskSpec(taskId=task_id, prompt='/read_file {"path": "x.txt"}', title="ext",
+                                 workspace=str(ws), model="offline", createdAt=now_iso()))
         for _ in range(300):
             shown = await svc.show(task_id)
             if shown["status"] == "succeeded":

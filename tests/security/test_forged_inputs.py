@@ -10,8 +10,8 @@ import json
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from dals.client.endpoints import async_client
 from dals.client.tasks import build_spec, new_task_id, now_iso
+from dals.local.endpoints import async_client
 from dals.trust.signed_input import sign
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from dals.client.endpoints import sync_client
+from dals.local.endpoints import sync_client
 from tests.support.lsp_client import DalsClient
 from tests.support.mcp_servers import counter, npm_server, plan as mcp_plan
 from tests.support.runtime import Runtime

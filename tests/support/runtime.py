@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from dals.runtime.children import pid_alive
+from dals.local.pids import pid_alive
 
 REPO = Path(__file__).resolve().parents[2]
 # `make test-replay`: every task replays its journal after each step (model requests get replayed)

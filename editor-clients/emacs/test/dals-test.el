@@ -15,20 +15,34 @@
 (require 'dals)
 (require 'dals-tasks)
 
+(defun dals-test--notice (event &rest over)
+  "EVENT as the server sends it: with the task's summary after it (OVER in front),
+the steps counted as the server counts them (a fixture standing in for it)."
+  (let ((seq (plist-get event :seq)))
+    (append event
+            (list :summary
+                  (append over
+                          (list :taskId (plist-get event :taskId) :title "Shout" :status (plist-get event :status)
+                                :lastSeq seq :steps (nth seq '(0 0 1 2 3 4 5 5 5))
+                                :usageLine (format "%d steps" (nth seq '(0 0 1 2 3 4 5 5 5)))
+                                :usage (list :requests 0)))))))
+
 (defconst dals-test--events
   ;; The offline model's events for "Shout" (docs/protocol.md), trimmed.
-  '((:taskId "t1" :seq 1 :kind "status" :title "Task started" :status "running" :at "2026-11-27T04:02:09.008Z")
-    (:taskId "t1" :seq 2 :kind "model" :title "Model: read_file" :status "running" :at "2026-11-27T04:02:09.186Z")
-    (:taskId "t1" :seq 3 :kind "tool" :title "read_file app.py" :status "running" :at "2026-11-27T04:02:09.263Z")
-    (:taskId "t1" :seq 4 :kind "model" :title "Model: edit_file" :status "running" :at "2026-11-27T04:02:09.279Z")
-    (:taskId "t1" :seq 5 :kind "edit" :title "edit_file app.py" :status "running" :at "2026-11-27T04:02:09.290Z")
-    (:taskId "t1" :seq 6 :kind "model" :title "Model: answer" :status "running" :at "2026-11-27T04:02:09.302Z")
-    (:taskId "t1" :seq 7 :kind "status" :title "Task succeeded" :status "succeeded" :at "2026-11-27T04:02:09.313Z")))
+  (mapcar #'dals-test--notice
+          '((:taskId "t1" :seq 1 :kind "status" :title "Task started" :status "running" :at "2026-11-27T04:02:09.008Z")
+            (:taskId "t1" :seq 2 :kind "model" :title "Model: read_file" :status "running" :at "2026-11-27T04:02:09.186Z")
+            (:taskId "t1" :seq 3 :kind "tool" :title "read_file app.py" :status "running" :at "2026-11-27T04:02:09.263Z")
+            (:taskId "t1" :seq 4 :kind "model" :title "Model: edit_file" :status "running" :at "2026-11-27T04:02:09.279Z")
+            (:taskId "t1" :seq 5 :kind "edit" :title "edit_file app.py" :status "running" :at "2026-11-27T04:02:09.290Z")
+            (:taskId "t1" :seq 6 :kind "model" :title "Model: answer" :status "running" :at "2026-11-27T04:02:09.302Z")
+            (:taskId "t1" :seq 7 :kind "status" :title "Task succeeded" :status "succeeded" :at "2026-11-27T04:02:09.313Z"))))
 
 (defmacro dals-test--with-state (&rest body)
   "Run BODY with empty task and progress tables and no server round trips."
   (declare (indent 0))
   `(let ((dals--tasks (make-hash-table :test #'equal))
+         (dals--cursors (make-hash-table :test #'equal))
          (dals--progress (make-hash-table :test #'equal))
          (refreshes 0))
      (cl-letf (((symbol-function 'dals--refresh) (lambda (_server) (cl-incf refreshes))))
@@ -133,26 +147,30 @@
         (kill-buffer buffer)
         (delete-directory dir t)))))
 
-(ert-deftest dals-test-events-update-the-summary ()
-  (let ((task (list :taskId "t1" :title "Shout" :status "queued" :steps 0
-                    :usage (list :requests 0 :inputTokens 0))))
+(ert-deftest dals-test-events-bring-the-summary ()
+  (dals-test--with-state
     (dolist (event dals-test--events)
-      (setq task (dals--task-apply-event task event)))
-    (should (equal (plist-get task :status) "succeeded"))
-    (should (= (plist-get task :steps) 5))
-    (should (= (plist-get (plist-get task :usage) :requests) 3))
-    (should (= (plist-get task :lastSeq) 7))
-    (should (equal (plist-get task :title) "Shout"))
-    (setq task (dals--task-apply-event
-                task '(:taskId "t1" :seq 8 :kind "approval" :title "Approve edit of a.py?" :status "waiting"
-                       :detail (:requestId "r1" :action "edit" :path "a.py" :diff "-a\n+b" :question "Write a.py?"))))
-    (should (equal (plist-get task :status) "waiting"))
-    (should (equal (plist-get (plist-get task :pending) :requestId) "r1"))
-    (setq task (dals--task-apply-event
-                task '(:taskId "t1" :seq 9 :kind "approval" :title "Approved" :status "running"
-                       :detail (:requestId "r1" :decision "approve"))))
-    (should (equal (plist-get task :status) "running"))
-    (should-not (plist-get task :pending))))
+      (apply #'eglot-handle-notification nil 'dals/taskEvent event))
+    ;; the summary of the last event, as the server sent it: nothing is counted here
+    (should (equal (gethash "t1" dals--tasks) (plist-get (car (last dals-test--events)) :summary)))
+    (let ((asked (dals-test--notice
+                  '(:taskId "t1" :seq 8 :kind "approval" :title "Write a.py?" :status "waiting"
+                    :detail (:requestId "r1" :action "edit" :path "a.py" :diff "-a\n+b" :proposed "b\n"
+                             :question "Write a.py?"))
+                  :pending '(:requestId "r1" :action "edit" :path "a.py" :proposed "b\n"))))
+      (apply #'eglot-handle-notification nil 'dals/taskEvent asked))
+    (should (equal (plist-get (plist-get (gethash "t1" dals--tasks) :pending) :proposed) "b\n"))))
+
+(ert-deftest dals-test-a-summary-ahead-of-its-event-skips-no-event ()
+  (dals-test--with-state
+    (let (seen)
+      (let ((dals-task-event-functions (list (lambda (_server event) (push (plist-get event :seq) seen))))
+            (ahead (plist-get (nth 2 dals-test--events) :summary)))
+        ;; the server read events 1-3 at once: each carries the summary after 3
+        (dolist (event (seq-take dals-test--events 3))
+          (apply #'eglot-handle-notification nil 'dals/taskEvent (plist-put (copy-sequence event) :summary ahead))))
+      (should (equal (nreverse seen) '(1 2 3)))
+      (should (= (plist-get (gethash "t1" dals--tasks) :lastSeq) 3)))))
 
 (ert-deftest dals-test-notifications-drop-duplicates-and-refresh-on-gaps ()
   (dals-test--with-state
@@ -285,52 +303,13 @@
   "A finished task that replayed from the journal, with OVER in front."
   (append over
           (list :taskId "20261127-060000-aaaaaa" :title "Fix the tests" :status "succeeded" :steps 7
+                :usageLine (concat "7 steps, 4 model requests (2 replayed, 9,120 tokens saved ~$0.0190), "
+                                   "12,345/678 tokens in/out, cost ~$0.0312")
                 :model "openai-chat:gpt-4.1" :mode "auto" :lastSeq 0 :lastFailure nil
                 :usage (list :requests 4 :inputTokens 12345 :outputTokens 678 :toolCalls 3
                              :costUsd 0.0312 :replayedRequests 2 :replayedInputTokens 9000
                              :replayedOutputTokens 120 :savedUsd 0.01896)
                 :events nil)))
-
-(ert-deftest dals-test-failure-events-track-the-reason ()
-  (let ((task (list :taskId "t1" :title "Shout" :status "running" :steps 0 :lastSeq 1
-                    :usage (list :requests 0))))
-    (cl-destructuring-bind (retrying paused resumed) (dals-test--failure-events)
-      (setq task (dals--task-apply-event task retrying))
-      (should (equal (plist-get task :status) "retrying"))
-      (should (equal (plist-get task :lastFailure) dals-test--reason))
-      (should (= (plist-get task :steps) 0))
-      (setq task (dals--task-apply-event task paused))
-      (should (equal (plist-get task :status) "paused"))
-      (should (equal (plist-get task :lastFailure) dals-test--reason))
-      (setq task (dals--task-apply-event task resumed))
-      (should (equal (plist-get task :status) "running"))
-      (should-not (plist-get task :lastFailure))
-      ;; without a reason in the detail, the title says it
-      (setq task (dals--task-apply-event task (plist-put (copy-sequence retrying) :detail nil)))
-      (should (string-prefix-p "Retrying in 0.4 s" (plist-get task :lastFailure))))))
-
-(ert-deftest dals-test-usage-text-cost-and-savings ()
-  (should (equal (dals--count 1234567) "1,234,567"))
-  (should (equal (dals--count 12) "12"))
-  (should (equal (dals--usd 0.01896) "$0.0190"))
-  (should (equal (dals--usd 12.345) "$12.35"))
-  (should (equal (dals--usd 0) "$0"))
-  (should (equal (dals--usage-text (dals-test--priced-task))
-                 (concat "7 steps, 4 model requests (2 replayed, 9,120 tokens saved ~$0.0190), "
-                         "12,345/678 tokens in/out, cost ~$0.0312")))
-  ;; no price for the model: null cost, tokens saved without dollars
-  (should (equal (dals--usage-text
-                  (list :steps 1 :usage (list :requests 1 :inputTokens 10 :outputTokens 2 :costUsd nil
-                                              :replayedRequests 1 :replayedInputTokens 10
-                                              :replayedOutputTokens 2 :savedUsd nil)))
-                 "1 step, 1 model request (1 replayed, 12 tokens saved), 10/2 tokens in/out, cost unknown"))
-  ;; the offline model is free; an older server says nothing of cost
-  (should (equal (dals--usage-text
-                  (list :steps 5 :usage (list :requests 3 :inputTokens 69 :outputTokens 35 :costUsd 0
-                                              :replayedRequests 0 :savedUsd 0)))
-                 "5 steps, 3 model requests (0 replayed), 69/35 tokens in/out, cost $0"))
-  (should (equal (dals--usage-text (list :steps 5 :usage (list :requests 3 :inputTokens 69 :outputTokens 35)))
-                 "5 steps, 3 model requests (0 replayed), 69/35 tokens in/out")))
 
 (ert-deftest dals-test-task-buffer-shows-cost-and-last-failure ()
   (with-temp-buffer

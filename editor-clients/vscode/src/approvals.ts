@@ -1,15 +1,15 @@
 /**
  * Pending approvals (tasks in `review` mode, or commands outside `dals.commands.allow`): show the
- * proposed change next to the current file, and answer with dals.answer.
+ * proposed text the server sends next to the current file (or its diff, when the server sends no
+ * text), and answer with dals.answer.
  */
 import * as path from 'path';
 import * as vscode from 'vscode';
 import { diffTextUri, emptyOriginalUri, proposedUri, TaskDocuments } from './documents';
 import { pendingQuestion, pendingWhat, taskLabel } from './labels';
 import { errorMessage, logError, logInfo } from './logging';
-import { DalsApi, Decision, PendingApproval, TaskSummary } from './protocol';
+import { ApprovalRequest, DalsApi, Decision, TaskSummary } from './protocol';
 import { TaskSync } from './taskSync';
-import { applyUnifiedDiff, DiffApplyError } from './unifiedDiff';
 
 export class Approvals {
     constructor(
@@ -19,7 +19,7 @@ export class Approvals {
     ) {}
 
     /** A new pending request: show the change, then offer Approve / Reject. */
-    async review(task: TaskSummary, pending: PendingApproval): Promise<void> {
+    async review(task: TaskSummary, pending: ApprovalRequest): Promise<void> {
         if (!task.workspace) {
             // Known only from its events so far: the workspace comes with dals.showTask.
             task = (await this.sync.show(task.taskId)) ?? task;
@@ -40,7 +40,7 @@ export class Approvals {
     }
 
     /** The pending request of a task, asking the server if the store has none. */
-    async pendingOf(taskId: string): Promise<{ task: TaskSummary; pending: PendingApproval } | undefined> {
+    async pendingOf(taskId: string): Promise<{ task: TaskSummary; pending: ApprovalRequest } | undefined> {
         let task = this.sync.store.get(taskId);
         if (!task?.pending) {
             task = await this.sync.show(taskId);
@@ -76,41 +76,36 @@ export class Approvals {
         }
     }
 
-    /** Proposed vs current for an edit; the diff text when it does not apply; nothing to show for a command. */
-    async showChange(task: TaskSummary, pending: PendingApproval): Promise<void> {
-        if (pending.action !== 'edit' || !pending.path || !pending.diff) {
+    /** Current vs proposed for an edit; its diff when the server sent no proposed text; nothing for a command. */
+    async showChange(task: TaskSummary, pending: ApprovalRequest): Promise<void> {
+        if (pending.action !== 'edit' || !pending.path) {
             return;
         }
-        try {
-            if (!task.workspace) {
-                throw new DiffApplyError('the task has no workspace folder yet');
-            }
+        if (typeof pending.proposed === 'string' && task.workspace) {
             const file = vscode.Uri.file(path.resolve(task.workspace, pending.path));
-            let current = '';
             let exists = true;
             try {
-                current = (await vscode.workspace.openTextDocument(file)).getText();
+                await vscode.workspace.fs.stat(file);
             } catch {
                 exists = false;
             }
-            const proposed = applyUnifiedDiff(current, pending.diff);
             const right = proposedUri(task.taskId, pending.requestId, pending.path);
-            this.docs.set(right, proposed);
+            this.docs.set(right, pending.proposed);
             const left = exists ? file : emptyOriginalUri(task.taskId, pending.requestId, pending.path);
             if (!exists) {
                 this.docs.set(left, '');
             }
             await vscode.commands.executeCommand('vscode.diff', left, right,
                 `${pending.path} (current ↔ proposed by DALS)`, { preview: true });
-        } catch (error) {
-            if (!(error instanceof DiffApplyError)) {
-                throw error;
-            }
-            logInfo(`diff of ${pending.path} does not apply (${error.message}); showing the diff text`);
-            const uri = diffTextUri(task.taskId, pending.requestId);
-            this.docs.set(uri, pending.diff);
-            const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'diff');
-            await vscode.window.showTextDocument(doc, { preview: true });
+            return;
         }
+        if (!pending.diff) {
+            return;
+        }
+        logInfo(`no proposed text for ${pending.path} (a very large file): showing the diff`);
+        const uri = diffTextUri(task.taskId, pending.requestId);
+        this.docs.set(uri, pending.diff);
+        const doc = await vscode.languages.setTextDocumentLanguage(await vscode.workspace.openTextDocument(uri), 'diff');
+        await vscode.window.showTextDocument(doc, { preview: true });
     }
 }

@@ -1,8 +1,9 @@
 /**
  * Every text the extension shows for tasks and events: tree labels and descriptions, status icons,
- * the status-bar text, quick-pick items and the read-only events document. No `vscode` import.
+ * the status-bar text, quick-pick items and the read-only events document. The usage is the
+ * server's own line (`usageLine`): nothing is counted or priced here. No `vscode` import.
  */
-import { PendingApproval, ShownTask, Status, TaskEvent, TaskSummary } from './protocol';
+import { ApprovalRequest, ShownTask, Status, TaskEvent, TaskSummary } from './protocol';
 
 /** A codicon id and an optional theme colour id, turned into a ThemeIcon by the view. */
 export interface IconSpec { id: string; color?: string }
@@ -44,18 +45,12 @@ export function taskLabel(task: TaskSummary): string {
 /** A failure reason longer than this is cut in a row's description (the tooltip has it whole). */
 const SHORT_FAILURE = 60;
 
-/**
- * `<status> · <steps> steps · <requests> req`, then the cost when the model's price is known (and not
- * zero) and the replays when there were any; a retrying or paused task's reason comes right after its status.
- */
+/** `<status> · <usage line>`; a retrying or paused task's reason comes right after its status. */
 export function taskDescription(task: TaskSummary): string {
-    const parts = [task.status];
+    const parts: string[] = [task.status];
     const failure = failingReason(task);
     if (failure) { parts.push(shorten(failure, SHORT_FAILURE)); }
-    parts.push(`${task.steps ?? 0} steps`, `${task.usage?.requests ?? 0} req`);
-    if ((task.usage?.costUsd ?? 0) > 0) { parts.push(costText(task)!); }
-    const replays = replayText(task);
-    if (replays) { parts.push(replays); }
+    if (task.usageLine) { parts.push(task.usageLine); }
     return parts.join(' · ');
 }
 
@@ -63,12 +58,7 @@ export function taskTooltip(task: TaskSummary): string {
     const lines = [taskLabel(task), `${task.taskId} · ${task.status}${task.mode ? ` · ${task.mode}` : ''}`];
     if (task.model) { lines.push(`model: ${task.model}`); }
     if (task.createdAt) { lines.push(`created: ${task.createdAt}`); }
-    lines.push(`usage: ${usageText(task)}`);
-    if (task.usage?.costUsd !== undefined && (task.usage.requests ?? 0) > 0) {
-        lines.push(`cost: ${costText(task) ?? `unknown (no price for ${task.model ?? 'the model'})`}`);
-    }
-    const replays = replayText(task);
-    if (replays) { lines.push(`journal: ${replays} (model requests answered on replay, not paid again)`); }
+    if (task.usageLine) { lines.push(`usage: ${task.usageLine}`); }
     if (task.filesChanged?.length) { lines.push(`files changed: ${task.filesChanged.join(', ')}`); }
     if (task.pending) { lines.push(`waiting for you: ${pendingQuestion(task.pending)}`); }
     if (task.lastFailure) { lines.push(`last failure: ${task.lastFailure}`); }
@@ -79,48 +69,10 @@ export function taskTooltip(task: TaskSummary): string {
     return lines.join('\n');
 }
 
-/** `3 requests · 1,234 in / 567 out tokens · 1 tool call` */
-export function usageText(task: TaskSummary): string {
-    const u = task.usage ?? { requests: 0 };
-    return `${counted(u.requests ?? 0, 'request')} · ${count(u.inputTokens ?? 0)} in / ${count(u.outputTokens ?? 0)} out tokens`
-        + ` · ${counted(u.toolCalls ?? 0, 'tool call')}`;
-}
-
-/** `~$0.0042` (or `$0` for a free model) when the server knows the model's price, else undefined. */
-export function costText(task: TaskSummary): string | undefined {
-    const cost = task.usage?.costUsd;
-    return typeof cost !== 'number' ? undefined : cost === 0 ? usd(0) : `~${usd(cost)}`;
-}
-
-/** `2 replayed · 1,234 tokens saved (~$0.0031)`, or undefined when nothing was replayed. */
-export function replayText(task: TaskSummary): string | undefined {
-    const u = task.usage;
-    if (!u?.replayedRequests) { return undefined; }
-    const saved = (u.replayedInputTokens ?? 0) + (u.replayedOutputTokens ?? 0);
-    const price = (u.savedUsd ?? 0) > 0 ? ` (~${usd(u.savedUsd!)})` : '';
-    return `${count(u.replayedRequests)} replayed · ${count(saved)} tokens saved${price}`;
-}
-
 /** The reason of a retrying or paused task, on one line. */
 export function failingReason(task: TaskSummary): string | undefined {
     if ((task.status !== 'retrying' && task.status !== 'paused') || !task.lastFailure) { return undefined; }
     return task.lastFailure.split('\n').map((l) => l.trim()).find((l) => l) ?? undefined;
-}
-
-/** `$0.0042` below a dollar, `$12.35` from a dollar up, `<$0.0001` for a fraction of a cent's hundredth. */
-export function usd(amount: number): string {
-    if (amount === 0) { return '$0'; }
-    if (amount < 0.0001) { return '<$0.0001'; }
-    return `$${amount.toFixed(amount < 1 ? 4 : 2)}`;
-}
-
-function count(n: number): string {
-    return n.toLocaleString('en-US');
-}
-
-/** `1 request`, `3 requests` */
-function counted(n: number, noun: string): string {
-    return `${count(n)} ${noun}${n === 1 ? '' : 's'}`;
 }
 
 function shorten(text: string, max: number): string {
@@ -162,14 +114,14 @@ export function statusBarTooltip(c: StatusCounts): string {
 }
 
 /** What the task wants to do, for "DALS task … wants to <what>". */
-export function pendingWhat(p: PendingApproval): string {
+export function pendingWhat(p: ApprovalRequest): string {
     const where = p.cwd && p.cwd !== '.' ? ` in ${p.cwd}` : '';
     if (p.action === 'command') { return `run \`${p.command ?? '?'}\`${where}`; }
     if (p.action === 'mcp') { return `call the MCP tool \`${p.tool ?? '?'}\``; }
     return `change ${p.path ?? 'a file'}`;
 }
 
-export function pendingQuestion(p: PendingApproval): string {
+export function pendingQuestion(p: ApprovalRequest): string {
     if (p.question) { return p.question; }
     return p.action === 'command' ? `Run \`${p.command ?? '?'}\`?` : `Apply the change to ${p.path ?? 'the file'}?`;
 }
@@ -190,7 +142,6 @@ export function eventsDocument(shown: ShownTask): string {
         '',
         `task:     ${shown.taskId}`,
         `status:   ${taskDescription(shown)}`,
-        `usage:    ${usageText(shown)}`,
     ];
     if (shown.model) { out.push(`model:    ${shown.model}${shown.mode ? ` (${shown.mode})` : ''}`); }
     if (shown.workspace) { out.push(`folder:   ${shown.workspace}`); }

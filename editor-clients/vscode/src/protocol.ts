@@ -1,6 +1,7 @@
 /**
- * DALS's custom LSP surface as the server defines it (server/dals/lsp/protocol.py, docs/protocol.md):
- * command ids, the notification method and payload types. Mirrors the server; no `vscode` import.
+ * DALS's custom LSP surface as the server defines it (server/dals/lsp/protocol.py for the names,
+ * server/dals/client/contract.py for the payloads, docs/protocol.md): command ids, notification
+ * methods and payload types. Mirrors the server; no `vscode` import.
  */
 
 export const SERVER_COMMANDS = {
@@ -18,19 +19,12 @@ export const SERVER_COMMANDS = {
     undoTask: 'dals.undoTask',
 } as const;
 
-/** What an undo or rewind would revert (`dryRun: true`), and what it did. */
-export interface RevertPreview { taskId: string; dryRun: true; revert: string[]; commands: string[] }
-export interface RevertResult { taskId: string; reverted: string[]; skipped: { path: string; reason: string }[]; commands?: string[] }
-
 export const TASK_EVENT = 'dals/taskEvent';
 export const TASK_DELTA = 'dals/taskDelta';
+export const EDITOR_DIAGNOSTICS = 'dals/diagnostics';
 
-/** Live text of the model response that will become event `seq` (not journaled). */
-export interface TaskDelta {
-    taskId: string;
-    seq: number;
-    text: string;
-}
+// The payloads below mirror server/dals/client/contract.py: same names, same fields, optional (`?`)
+// exactly where they are optional there (tests/unit/client/test_contract_mirror.py checks both ways).
 
 export const STATUSES = [
     'queued', 'running', 'waiting', 'retrying', 'paused', 'succeeded', 'failed', 'cancelled',
@@ -38,37 +32,36 @@ export const STATUSES = [
 export type Status = (typeof STATUSES)[number];
 export const FINAL_STATUSES: readonly Status[] = ['succeeded', 'failed', 'cancelled'];
 
-export type EventKind = 'status' | 'model' | 'tool' | 'edit' | 'approval' | 'log';
+export type EventKind = 'status' | 'model' | 'tool' | 'edit' | 'approval' | 'log' | 'message';
 export type Mode = 'auto' | 'review';
 export type Decision = 'approve' | 'reject';
+
+// ---- command arguments ----
 
 export interface Position { line: number; character: number }
 export interface Range { start: Position; end: Position }
 
-export interface TaskEvent {
-    taskId: string;
-    seq: number;
-    kind: EventKind | string;
-    title: string;
-    status: Status | string;
-    at: string;
-    detail?: Record<string, unknown> | null;
+export interface StartTaskArgs {
+    prompt: string;
+    uri?: string | null;
+    range?: Range | null;
+    mode?: Mode | null;
+    model?: string | null;
 }
-
-/** What a task waits for in `waiting`: an edit to approve (with its diff) or a command. */
-export interface PendingApproval {
+export interface ListTasksArgs { status?: Status[] | null }
+export interface TaskIdArgs { taskId: string }
+export interface AnswerArgs extends TaskIdArgs {
     requestId: string;
-    action: 'edit' | 'command' | string;
-    path?: string | null;
-    diff?: string | null;
-    command?: string | null;
-    cwd?: string | null;
-    question?: string | null;
-    /** action "mcp": the MCP tool (`mcp__<server>__<tool>`), its server and the model's arguments. */
-    tool?: string | null;
-    server?: string | null;
-    arguments?: Record<string, unknown> | null;
+    decision: Decision;
+    comment?: string | null;
 }
+export interface FollowUpArgs extends TaskIdArgs { prompt: string }
+export interface SteerArgs extends TaskIdArgs { message: string }
+export interface ForkArgs extends TaskIdArgs { atSeq: number; prompt?: string | null }
+export interface RewindArgs extends TaskIdArgs { toSeq: number; dryRun?: boolean }
+export interface UndoArgs extends TaskIdArgs { dryRun?: boolean }
+
+// ---- the task summary ----
 
 export interface Usage {
     requests: number;
@@ -77,59 +70,113 @@ export interface Usage {
     toolCalls?: number;
     /** Model requests answered from the journal on replay instead of the provider. */
     replayedRequests?: number;
-    /** Tokens of those replayed requests: not paid again. */
     replayedInputTokens?: number;
     replayedOutputTokens?: number;
     /** Estimated cost of the paid requests; null when the model's price is unknown. */
     costUsd?: number | null;
-    /** Estimated cost of the replayed requests (what the journal saved); null when the price is unknown. */
+    /** Estimated cost of the replayed requests (what the journal saved). */
     savedUsd?: number | null;
 }
+
+export interface LastEvent { seq: number; kind: string; title: string; at: string }
+export interface ForkedFrom { taskId: string; atSeq: number }
+
+/** What a `waiting` task asks: an edit (its diff and the whole proposed text), a command, an MCP tool call. */
+export interface ApprovalRequest {
+    requestId: string;
+    action: 'edit' | 'command' | 'mcp' | string;
+    question?: string | null;
+    tool?: string | null;
+    path?: string | null;
+    diff?: string | null;
+    /** The file's whole text after the change (absent for a very large file: show `diff` then). */
+    proposed?: string | null;
+    command?: string | null;
+    cwd?: string | null;
+    server?: string | null;
+    arguments?: Record<string, unknown> | null;
+    awakeableId?: string;
+}
+
+export interface ApprovalAnswer { requestId: string; decision: Decision; comment?: string }
 
 export interface TaskSummary {
     taskId: string;
     title: string;
-    prompt?: string;
+    prompt: string;
     workspace?: string;
-    uri?: string | null;
-    mode?: Mode;
-    model?: string;
-    status: Status | string;
+    status: Status;
     createdAt?: string;
     updatedAt?: string;
     steps: number;
     /** Turns of the conversation: 1, plus one per follow-up. */
-    turns?: number;
-    lastSeq?: number;
-    lastEvent?: { seq: number; kind: string; title: string; at: string } | null;
+    turns: number;
     usage: Usage;
+    /** The usage in words, worded by the server for every client. */
+    usageLine: string;
+    lastEvent: LastEvent | null;
+    forkedFrom?: ForkedFrom;
+    lastSeq?: number;
+    uri?: string | null;
+    mode?: Mode;
+    model?: string;
     filesChanged?: string[];
     result?: string | null;
     error?: string | null;
     /** While `retrying` or `paused`: why the last attempt failed. */
     lastFailure?: string | null;
-    pending?: PendingApproval | null;
-    invocationId?: string | null;
+    failure?: Record<string, unknown>;
+    pending?: ApprovalRequest | null;
+    invocationId: string | null;
 }
 
-export interface ShownTask extends TaskSummary {
-    events: TaskEvent[];
-}
+// ---- events and notifications ----
 
-export interface StartTaskArgs {
-    prompt: string;
-    uri?: string;
-    range?: Range;
-    mode?: Mode;
-    model?: string;
-}
-
-export interface AnswerArgs {
+export interface TaskEvent {
     taskId: string;
-    requestId: string;
-    decision: Decision;
-    comment?: string;
+    seq: number;
+    kind: EventKind;
+    title: string;
+    status: Status;
+    at: string;
+    detail?: Record<string, unknown>;
 }
+
+/** `dals/taskEvent`: the event, and the task's summary as the server last read it (`lastSeq` >= `seq`). */
+export interface TaskEventNotice extends TaskEvent {
+    summary: TaskSummary;
+}
+
+export interface MessageDetail { role: 'user' | 'assistant'; text: string; turn?: number; steer?: boolean }
+
+/** Live text of the model response that will become event `seq` (not journaled). */
+export interface TaskDelta { taskId: string; seq: number; text: string }
+
+export interface EditorDiagnosticsParams { uri: string | null }
+export interface EditorDiagnosticsItem { uri: string; diagnostics: Record<string, unknown>[] }
+export interface EditorDiagnosticsResult { items: EditorDiagnosticsItem[] }
+
+// ---- command results ----
+
+export interface TaskIdResult { taskId: string }
+export interface TaskListResult { tasks: TaskSummary[] }
+export interface ShownTask extends TaskSummary { events: TaskEvent[] }
+export interface StatusResult { taskId: string; status: Status }
+export interface AnswerResult { ok: boolean }
+export interface FollowUpResult { taskId: string; turn: number }
+export interface SteerResult { taskId: string; queued: boolean }
+export interface TranscriptResult { taskId: string; markdown: string }
+export interface Skipped { path: string; reason: string }
+/** What an undo or rewind reverted, and what it left alone (changed since by someone else). */
+export interface RevertResult {
+    taskId: string;
+    reverted: string[];
+    skipped: Skipped[];
+    toSeq?: number;
+    commands?: string[];
+}
+/** What an undo or rewind would revert (`dryRun: true`). */
+export interface RevertPreview { taskId: string; dryRun: true; revert: string[]; commands: string[]; toSeq?: number }
 
 /** Sends one `workspace/executeCommand` with a single object argument and returns its result. */
 export type CommandSender = (command: string, arg: object) => Promise<unknown>;
@@ -138,52 +185,56 @@ export type CommandSender = (command: string, arg: object) => Promise<unknown>;
 export class DalsApi {
     constructor(private readonly send: CommandSender) {}
 
-    async startTask(args: StartTaskArgs): Promise<{ taskId: string }> {
-        return (await this.send(SERVER_COMMANDS.startTask, args)) as { taskId: string };
+    private async call<A extends object, R>(command: string, args: A): Promise<R> {
+        return (await this.send(command, args)) as R;
+    }
+
+    startTask(args: StartTaskArgs): Promise<TaskIdResult> {
+        return this.call(SERVER_COMMANDS.startTask, args);
     }
 
     async listTasks(status?: Status[]): Promise<TaskSummary[]> {
-        const result = (await this.send(SERVER_COMMANDS.listTasks, status ? { status } : {})) as { tasks: TaskSummary[] };
-        return result.tasks;
+        const args: ListTasksArgs = status ? { status } : {};
+        return (await this.call<ListTasksArgs, TaskListResult>(SERVER_COMMANDS.listTasks, args)).tasks;
     }
 
-    async showTask(taskId: string): Promise<ShownTask> {
-        return (await this.send(SERVER_COMMANDS.showTask, { taskId })) as ShownTask;
+    showTask(taskId: string): Promise<ShownTask> {
+        return this.call<TaskIdArgs, ShownTask>(SERVER_COMMANDS.showTask, { taskId });
     }
 
-    async cancelTask(taskId: string): Promise<{ taskId: string; status: Status }> {
-        return (await this.send(SERVER_COMMANDS.cancelTask, { taskId })) as { taskId: string; status: Status };
+    cancelTask(taskId: string): Promise<StatusResult> {
+        return this.call<TaskIdArgs, StatusResult>(SERVER_COMMANDS.cancelTask, { taskId });
     }
 
-    async resumeTask(taskId: string): Promise<{ taskId: string; status: Status }> {
-        return (await this.send(SERVER_COMMANDS.resumeTask, { taskId })) as { taskId: string; status: Status };
+    resumeTask(taskId: string): Promise<StatusResult> {
+        return this.call<TaskIdArgs, StatusResult>(SERVER_COMMANDS.resumeTask, { taskId });
     }
 
-    async answer(args: AnswerArgs): Promise<{ ok: boolean }> {
-        return (await this.send(SERVER_COMMANDS.answer, args)) as { ok: boolean };
+    answer(args: AnswerArgs): Promise<AnswerResult> {
+        return this.call(SERVER_COMMANDS.answer, args);
     }
 
-    async followUp(taskId: string, prompt: string): Promise<{ taskId: string; turn: number }> {
-        return (await this.send(SERVER_COMMANDS.followUp, { taskId, prompt })) as { taskId: string; turn: number };
+    followUp(taskId: string, prompt: string): Promise<FollowUpResult> {
+        return this.call<FollowUpArgs, FollowUpResult>(SERVER_COMMANDS.followUp, { taskId, prompt });
     }
 
-    async steer(taskId: string, message: string): Promise<{ taskId: string; queued: boolean }> {
-        return (await this.send(SERVER_COMMANDS.steer, { taskId, message })) as { taskId: string; queued: boolean };
+    steer(taskId: string, message: string): Promise<SteerResult> {
+        return this.call<SteerArgs, SteerResult>(SERVER_COMMANDS.steer, { taskId, message });
     }
 
-    async undoTask(taskId: string, dryRun = false): Promise<RevertPreview | RevertResult> {
-        return (await this.send(SERVER_COMMANDS.undoTask, { taskId, dryRun })) as RevertPreview | RevertResult;
+    undoTask(taskId: string, dryRun = false): Promise<RevertPreview | RevertResult> {
+        return this.call<UndoArgs, RevertPreview | RevertResult>(SERVER_COMMANDS.undoTask, { taskId, dryRun });
     }
 
-    async rewindTask(taskId: string, toSeq: number, dryRun = false): Promise<RevertPreview | RevertResult> {
-        return (await this.send(SERVER_COMMANDS.rewindTask, { taskId, toSeq, dryRun })) as RevertPreview | RevertResult;
+    rewindTask(taskId: string, toSeq: number, dryRun = false): Promise<RevertPreview | RevertResult> {
+        return this.call<RewindArgs, RevertPreview | RevertResult>(SERVER_COMMANDS.rewindTask, { taskId, toSeq, dryRun });
     }
 
-    async forkTask(taskId: string, atSeq: number, prompt?: string): Promise<{ taskId: string }> {
-        return (await this.send(SERVER_COMMANDS.forkTask, { taskId, atSeq, ...(prompt ? { prompt } : {}) })) as { taskId: string };
+    forkTask(taskId: string, atSeq: number, prompt?: string): Promise<TaskIdResult> {
+        return this.call<ForkArgs, TaskIdResult>(SERVER_COMMANDS.forkTask, { taskId, atSeq, ...(prompt ? { prompt } : {}) });
     }
 
-    async transcript(taskId: string): Promise<{ taskId: string; markdown: string }> {
-        return (await this.send(SERVER_COMMANDS.transcript, { taskId })) as { taskId: string; markdown: string };
+    transcript(taskId: string): Promise<TranscriptResult> {
+        return this.call<TaskIdArgs, TranscriptResult>(SERVER_COMMANDS.transcript, { taskId });
     }
 }

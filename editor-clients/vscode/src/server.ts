@@ -10,7 +10,7 @@ import {
 } from 'vscode-languageclient/node';
 import { answerDiagnostics } from './editorDiagnostics';
 import { logError, logInfo } from './logging';
-import { DalsApi, TASK_DELTA, TASK_EVENT, TaskDelta, TaskEvent } from './protocol';
+import { DalsApi, TASK_DELTA, TASK_EVENT, TaskDelta, TaskEventNotice } from './protocol';
 import { firstWorkspaceFolder, readSettings, serverExecutable } from './settings';
 import { initializationOptions, serverSettings } from './settingsModel';
 
@@ -19,7 +19,7 @@ export class ServerConnection implements vscode.Disposable {
     private client: LanguageClient | undefined;
     private starting: Promise<LanguageClient | undefined> = Promise.resolve(undefined);
     private readonly startedEmitter = new vscode.EventEmitter<void>();
-    private readonly taskEventEmitter = new vscode.EventEmitter<TaskEvent>();
+    private readonly taskEventEmitter = new vscode.EventEmitter<TaskEventNotice>();
     private readonly taskDeltaEmitter = new vscode.EventEmitter<TaskDelta>();
     /** Fired each time a `dals lsp` is up (first start and every restart). */
     readonly onDidStart = this.startedEmitter.event;
@@ -82,7 +82,7 @@ export class ServerConnection implements vscode.Disposable {
             middleware: { workspace: { configuration: answerConfiguration } },
         };
         const client = new LanguageClient('dals', 'DALS', serverOptions, clientOptions);
-        client.onNotification(TASK_EVENT, (ev: TaskEvent) => this.taskEventEmitter.fire(ev));
+        client.onNotification(TASK_EVENT, (ev: TaskEventNotice) => this.taskEventEmitter.fire(ev));
         answerDiagnostics(client);
         client.onNotification(TASK_DELTA, (delta: TaskDelta) => this.taskDeltaEmitter.fire(delta));
         logInfo(`starting ${command} lsp`);

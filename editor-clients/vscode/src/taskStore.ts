@@ -1,11 +1,11 @@
 /**
- * The client's view of the server's tasks: summaries from dals.listTasks / dals.showTask, folded
- * forward with live `dals/taskEvent` notifications. Events are deduplicated by seq; an event after a
- * gap is held back until dals.showTask fills the history (docs/protocol.md, "seq guarantees").
+ * The client's view of the server's tasks: summaries as the server sends them (dals.listTasks,
+ * dals.showTask, and the summary that comes with each `dals/taskEvent`), the freshest one kept;
+ * nothing is counted here. Events are deduplicated by seq; an event after a gap is held back until
+ * dals.showTask fills the history (docs/protocol.md, "seq guarantees").
  * No `vscode` import: the tree view, the status bar and the tests all read this.
  */
-import { PendingApproval, ShownTask, Status, TaskEvent, TaskSummary } from './protocol';
-import { cursorOf, foldEvent, placeholderSummary } from './taskFold';
+import { ApprovalRequest, ShownTask, Status, TaskEvent, TaskEventNotice, TaskSummary } from './protocol';
 
 /** What became of one notification. */
 export type EventOutcome = 'applied' | 'duplicate' | 'gap';
@@ -14,6 +14,8 @@ export interface Disposable { dispose(): void }
 
 interface Entry {
     summary: TaskSummary;
+    /** The highest seq up to which the client has every event, or the summary says it has them. */
+    cursor: number;
     /** Known events by seq; may lack early history when the summary came from dals.listTasks. */
     events: Map<number, TaskEvent>;
     /** Events that arrived after a gap, waiting for the history before them. */
@@ -25,7 +27,7 @@ interface Entry {
 export class TaskStore {
     private readonly entries = new Map<string, Entry>();
     private readonly changeListeners = new Set<(taskIds: string[]) => void>();
-    private readonly pendingListeners = new Set<(task: TaskSummary, pending: PendingApproval) => void>();
+    private readonly pendingListeners = new Set<(task: TaskSummary, pending: ApprovalRequest) => void>();
     private readonly announced = new Set<string>();
 
     /** Called with the ids of the tasks that changed. */
@@ -35,7 +37,7 @@ export class TaskStore {
     }
 
     /** Called once per approval request, the first time the store sees it pending. */
-    onPendingApproval(listener: (task: TaskSummary, pending: PendingApproval) => void): Disposable {
+    onPendingApproval(listener: (task: TaskSummary, pending: ApprovalRequest) => void): Disposable {
         this.pendingListeners.add(listener);
         return { dispose: () => this.pendingListeners.delete(listener) };
     }
@@ -54,22 +56,20 @@ export class TaskStore {
         this.changed([shown.taskId]);
     }
 
-    applyEvent(ev: TaskEvent): EventOutcome {
+    applyEvent(ev: TaskEventNotice): EventOutcome {
         let entry = this.entries.get(ev.taskId);
         if (!entry) {
-            entry = { summary: placeholderSummary(ev), events: new Map(), held: new Map(), fromServer: false };
+            entry = { summary: ev.summary, cursor: 0, events: new Map(), held: new Map(), fromServer: false };
             this.entries.set(ev.taskId, entry);
         }
-        const cursor = cursorOf(entry.summary);
-        if (ev.seq <= cursor || entry.held.has(ev.seq)) {
+        if (ev.seq <= entry.cursor || entry.held.has(ev.seq)) {
             return 'duplicate';
         }
-        if (ev.seq > cursor + 1) {
+        if (ev.seq > entry.cursor + 1) {
             entry.held.set(ev.seq, ev);
             return 'gap';
         }
-        entry.events.set(ev.seq, ev);
-        entry.summary = foldEvent(entry.summary, ev);
+        this.take(entry, ev);
         this.drainHeld(entry);
         this.changed([ev.taskId]);
         return 'applied';
@@ -95,8 +95,7 @@ export class TaskStore {
     hasHistory(taskId: string): boolean {
         const entry = this.entries.get(taskId);
         if (!entry) { return false; }
-        const cursor = cursorOf(entry.summary);
-        for (let seq = 1; seq <= cursor; seq++) {
+        for (let seq = 1; seq <= entry.cursor; seq++) {
             if (!entry.events.has(seq)) { return false; }
         }
         return true;
@@ -121,42 +120,42 @@ export class TaskStore {
     private upsert(incoming: TaskSummary, events: TaskEvent[]): void {
         let entry = this.entries.get(incoming.taskId);
         if (!entry) {
-            entry = { summary: incoming, events: new Map(), held: new Map(), fromServer: true };
+            entry = { summary: incoming, cursor: 0, events: new Map(), held: new Map(), fromServer: true };
             this.entries.set(incoming.taskId, entry);
         }
         for (const ev of events) {
             entry.events.set(ev.seq, ev);
         }
-        const base: TaskSummary = { ...incoming, lastSeq: cursorOf(incoming) };
-        const ours = cursorOf(entry.summary);
-        if (base.lastSeq! >= ours) {
-            entry.summary = base;
-        } else {
-            // We folded live events past the server's answer: replay them over it, if we hold them all.
-            const replay: TaskEvent[] = [];
-            for (let seq = base.lastSeq! + 1; seq <= ours; seq++) {
-                const ev = entry.events.get(seq);
-                if (!ev) { break; }
-                replay.push(ev);
-            }
-            entry.summary = replay.length === ours - base.lastSeq!
-                ? replay.reduce(foldEvent, base)
-                : { ...entry.summary, title: base.title, prompt: base.prompt, createdAt: base.createdAt };
-        }
+        this.keepFresher(entry, incoming);
+        entry.cursor = Math.max(entry.cursor, seqOf(incoming));
         entry.fromServer = true;
         for (const seq of [...entry.held.keys()]) {
-            if (seq <= cursorOf(entry.summary)) { entry.held.delete(seq); }
+            if (seq <= entry.cursor) { entry.held.delete(seq); }
         }
         this.drainHeld(entry);
     }
 
+    /** The event right after the cursor: stored, and its summary kept if it is the freshest. */
+    private take(entry: Entry, ev: TaskEvent | TaskEventNotice): void {
+        const { summary, ...event } = ev as TaskEventNotice;
+        entry.events.set(ev.seq, event);
+        entry.cursor = ev.seq;
+        if (summary) { this.keepFresher(entry, summary); }
+    }
+
+    /** A summary that has got further (its `lastSeq`) replaces the one held; on a tie, the newer one does. */
+    private keepFresher(entry: Entry, incoming: TaskSummary): void {
+        if (seqOf(incoming) >= seqOf(entry.summary)) {
+            entry.summary = incoming;
+        }
+    }
+
     private drainHeld(entry: Entry): void {
         for (;;) {
-            const next = entry.held.get(cursorOf(entry.summary) + 1);
+            const next = entry.held.get(entry.cursor + 1);
             if (!next) { return; }
             entry.held.delete(next.seq);
-            entry.events.set(next.seq, next);
-            entry.summary = foldEvent(entry.summary, next);
+            this.take(entry, next);
         }
     }
 
@@ -171,4 +170,9 @@ export class TaskStore {
         }
         this.changeListeners.forEach((l) => l(taskIds));
     }
+}
+
+/** The seq a summary has got to. */
+export function seqOf(summary: TaskSummary): number {
+    return summary.lastSeq ?? summary.lastEvent?.seq ?? 0;
 }

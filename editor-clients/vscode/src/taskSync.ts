@@ -3,7 +3,7 @@
  * `dals/taskEvent` notifications, and dals.showTask when a task's history is missing or has a gap.
  * No `vscode` import: the extension and the round-trip test drive the same code.
  */
-import { DalsApi, ShownTask, TaskEvent } from './protocol';
+import { DalsApi, ShownTask, TaskEventNotice } from './protocol';
 import { TaskStore } from './taskStore';
 
 const MAX_SHOW_ROUNDS = 3;
@@ -23,7 +23,7 @@ export class TaskSync {
     }
 
     /** Feed one `dals/taskEvent` notification. */
-    handleEvent(ev: TaskEvent): void {
+    handleEvent(ev: TaskEventNotice): void {
         this.store.applyEvent(ev);
         if (this.store.needsShow(ev.taskId)) {
             void this.show(ev.taskId);

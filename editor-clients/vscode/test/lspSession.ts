@@ -12,7 +12,7 @@ import {
     ShowMessageParams, StreamMessageReader, StreamMessageWriter, TextDocumentEdit, TextEdit, WorkDoneProgressBegin,
     WorkDoneProgressEnd, WorkDoneProgressReport,
 } from 'vscode-languageserver-protocol/node';
-import { DalsApi, TASK_EVENT, TaskEvent } from '../src/protocol';
+import { DalsApi, TASK_EVENT, TaskEventNotice } from '../src/protocol';
 import { DalsSettings, initializationOptions, serverSettings } from '../src/settingsModel';
 import { TaskStore } from '../src/taskStore';
 import { TaskSync } from '../src/taskSync';
@@ -26,7 +26,7 @@ export class LspSession {
     readonly store = new TaskStore();
     readonly sync: TaskSync;
     readonly api: DalsApi;
-    readonly events: TaskEvent[] = [];
+    readonly events: TaskEventNotice[] = [];
     readonly messages: ShowMessageParams[] = [];
     readonly progress = new Map<ProgressToken, Progress[]>();
     readonly createdTokens: ProgressToken[] = [];
@@ -73,7 +73,7 @@ export class LspSession {
             this.changed();
         });
         c.onNotification('window/logMessage', (params: { message: string }) => { this.stderr += `\n[logMessage] ${params.message}`; });
-        c.onNotification(TASK_EVENT, (ev: TaskEvent) => {
+        c.onNotification(TASK_EVENT, (ev: TaskEventNotice) => {
             this.events.push(ev);
             this.sync.handleEvent(ev);
         });

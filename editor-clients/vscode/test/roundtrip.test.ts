@@ -13,7 +13,6 @@ import { ResponseError } from 'vscode-languageserver-protocol/node';
 import { taskDescription } from '../src/labels';
 import { SERVER_COMMANDS, TaskSummary } from '../src/protocol';
 import { DalsSettings } from '../src/settingsModel';
-import { applyUnifiedDiff } from '../src/unifiedDiff';
 import { DALS_BIN, dalsDown, LspSession } from './lspSession';
 
 const TASK_TIMEOUT_MS = 120_000;
@@ -89,7 +88,7 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
         assert.equal(ours.usage.requests, shown.usage.requests);
         assert.equal(ours.steps, events.filter((e) => ['model', 'tool', 'edit'].includes(e.kind)).length);
         // (then "· N replayed · T tokens saved" when the run replayed, as under `make test-replay`)
-        assert.ok(taskDescription(ours).startsWith(`succeeded · ${shown.steps} steps · ${shown.usage.requests} req`),
+        assert.ok(taskDescription(ours) === `succeeded · ${shown.usageLine}`,
             taskDescription(ours));
         // The ledger's new fields: the offline model is free (cost 0, not unknown), nothing replayed
         // (except under `make test-replay`, where every step is replayed on the next).
@@ -109,9 +108,13 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
         assert.equal(text.split('\n')[0], '# DALS: Explain');
         assert.ok(text.endsWith(ORIGINAL), text);
 
-        // The edit event's diff, applied by the extension's diff code, gives the same file.
-        const edit = events.find((e) => e.kind === 'edit')!;
-        assert.equal(applyUnifiedDiff(ORIGINAL, String(edit.detail?.diff)), text);
+        // Every notification carried the server's summary; the store holds the last one, the same
+        // as dals.showTask counts (the client counts nothing).
+        const last = session.events.filter((e) => e.taskId === taskId).at(-1)!;
+        assert.equal(last.summary.status, 'succeeded');
+        assert.equal(last.summary.steps, shown.steps);
+        assert.equal(last.summary.usageLine, shown.usageLine);
+        assert.match(shown.usageLine, /^\d+ steps, \d+ model requests \(\d+ replayed[^)]*\), [\d,]+\/[\d,]+ tokens in\/out, cost \$0$/);
 
         // Work-done progress and the end message, as VS Code would show them.
         const token = `dals-task-${taskId}`;
@@ -202,7 +205,7 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
         assert.equal(asked.action, 'edit');
         assert.ok(asked.diff, 'pending edit without a diff');
         const before = fs.readFileSync(file, 'utf8');
-        const proposed = applyUnifiedDiff(before, asked.diff!);
+        const proposed = asked.proposed!;  // the whole text, from the server: no diff applied here
         assert.equal(proposed.split('\n')[0], '# DALS: Approve me');
         assert.equal(fs.readFileSync(file, 'utf8'), before, 'the file changed before the approval');
         assert.deepEqual(await session.api.answer({ taskId: approved.taskId, requestId: asked.requestId, decision: 'approve' }), { ok: true });

@@ -3,28 +3,31 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, it } from 'node:test';
 import { DalsApi, ShownTask, TaskSummary } from '../src/protocol';
-import { foldEvent, placeholderSummary } from '../src/taskFold';
 import { TaskStore } from '../src/taskStore';
 import { TaskSync } from '../src/taskSync';
 import { approvalEvents, providerFailureEvents, shoutEvents, summary, TASK } from './fixtures';
 
 describe('TaskStore', () => {
-    it('folds live events into the summary like the server counts them', () => {
+    it('keeps the summary each event brings: nothing is counted here', () => {
         const store = new TaskStore();
         for (const ev of shoutEvents()) {
             assert.equal(store.applyEvent(ev), 'applied');
         }
-        const s = store.get(TASK)!;
-        assert.equal(s.status, 'succeeded');
-        assert.equal(s.steps, 5);
-        assert.equal(s.usage.requests, 3);
-        assert.equal(s.usage.toolCalls, 2);
-        assert.equal(s.usage.inputTokens, 27 + 42 + 59);
-        assert.deepEqual(s.filesChanged, ['app.py']);
-        assert.equal(s.lastSeq, 7);
-        assert.match(s.result!, /Plan done/);
+        assert.deepEqual(store.get(TASK), shoutEvents()[6].summary);
         assert.deepEqual(store.events(TASK).map((e) => e.seq), [1, 2, 3, 4, 5, 6, 7]);
+        assert.ok(!('summary' in store.events(TASK)[0]), 'events are stored without the summary they came with');
         assert.ok(store.hasHistory(TASK));
+    });
+
+    it('a summary ahead of its event (several read at once) skips none of the events after it', () => {
+        const store = new TaskStore();
+        const [e1, e2, e3] = shoutEvents();
+        assert.equal(store.applyEvent({ ...e1, summary: e3.summary }), 'applied');
+        assert.equal(store.get(TASK)!.lastSeq, 3);
+        assert.equal(store.applyEvent({ ...e2, summary: e3.summary }), 'applied');
+        assert.equal(store.applyEvent(e3), 'applied');
+        assert.deepEqual(store.events(TASK).map((e) => e.seq), [1, 2, 3]);
+        assert.equal(store.get(TASK)!.steps, 2);
     });
 
     it('drops duplicates and holds events after a gap until the history arrives', () => {
@@ -37,33 +40,27 @@ describe('TaskStore', () => {
         assert.equal(store.applyEvent(e3), 'duplicate');
         assert.ok(store.needsShow(TASK));
         assert.equal(store.get(TASK)!.lastSeq, 1);
-        // dals.showTask answers with events 1-2: the held 3 and 4 follow.
-        store.applyShow({ ...summary({ lastSeq: 2, steps: 1, usage: { requests: 1 } }), events: [e1, e2] });
-        const s = store.get(TASK)!;
-        assert.equal(s.lastSeq, 4);
-        assert.equal(s.steps, 3);
-        assert.equal(s.usage.requests, 2);
+        // dals.showTask answers with events 1-2: the held 3 and 4 follow, with their summaries.
+        store.applyShow({ ...e2.summary, events: [e1, e2] });
+        assert.deepEqual(store.get(TASK), e4.summary);
         assert.ok(!store.needsShow(TASK));
         assert.deepEqual(store.events(TASK).map((e) => e.seq), [1, 2, 3, 4]);
     });
 
-    it('a task known only from notifications needs dals.showTask, then takes its title', () => {
+    it('a task known only from notifications needs dals.showTask for its history', () => {
         const store = new TaskStore();
         const [e1, e2] = shoutEvents();
         store.applyEvent(e1);
         assert.ok(store.needsShow(TASK));
-        assert.equal(store.get(TASK)!.title, TASK);
+        assert.equal(store.get(TASK)!.title, 'Shout');
         store.applyEvent(e2);
-        // The answer was computed before e2 was folded: e2 is replayed over it, not lost.
-        store.applyShow({ ...summary({ lastSeq: 1 }), events: [e1] });
-        const s = store.get(TASK)!;
-        assert.equal(s.title, 'Shout');
-        assert.equal(s.lastSeq, 2);
-        assert.equal(s.usage.requests, 1);
+        // The answer was read before e2: the fresher summary, e2's, stays.
+        store.applyShow({ ...e1.summary, events: [e1] });
+        assert.deepEqual(store.get(TASK), e2.summary);
         assert.ok(!store.needsShow(TASK));
     });
 
-    it('a newer summary from dals.listTasks wins, with statuses events never announce', () => {
+    it('a summary from dals.listTasks as fresh as the events wins, with statuses events never announce', () => {
         const store = new TaskStore();
         const [e1, e2] = shoutEvents();
         store.applyEvent(e1);
@@ -72,10 +69,27 @@ describe('TaskStore', () => {
         assert.equal(store.get(TASK)!.status, 'retrying');
         store.applyList([summary({ status: 'paused', lastSeq: 2, steps: 1, usage: { requests: 1 } })]);
         assert.equal(store.get(TASK)!.status, 'paused');
+        store.applyList([summary({ status: 'running', lastSeq: 1 })]);
+        assert.equal(store.get(TASK)!.status, 'paused', 'an older summary does not replace a fresher one');
         assert.ok(store.hasHistory(TASK));
         store.applyList([summary({ status: 'running', lastSeq: 5, steps: 4, usage: { requests: 2 } })]);
         assert.ok(!store.hasHistory(TASK), 'events 3-5 are not in the store yet');
         assert.equal(store.countByStatus().running, 1);
+    });
+
+    it('follows a provider failure live, as the server words it', () => {
+        const store = new TaskStore();
+        store.applyList([summary()]);
+        const [retrying, paused, resumed, answered] = providerFailureEvents();
+        assert.equal(store.applyEvent(retrying), 'applied');
+        assert.equal(store.get(TASK)!.status, 'retrying');
+        assert.equal(store.get(TASK)!.lastFailure, retrying.detail!.reason);
+        store.applyEvent(paused);
+        assert.equal(store.countByStatus().paused, 1);
+        store.applyEvent(resumed);
+        assert.equal(store.get(TASK)!.lastFailure, null);
+        store.applyEvent(answered);
+        assert.equal(store.get(TASK)!.usage.inputTokens, 1200);
     });
 
     it('orders tasks newest first', () => {
@@ -96,7 +110,7 @@ describe('TaskStore', () => {
         store.applyEvent(shoutEvents()[0]);
         store.applyEvent(asked);
         assert.equal(store.get(TASK)!.status, 'waiting');
-        assert.equal(store.get(TASK)!.pending?.diff, asked.detail!.diff);
+        assert.equal(store.get(TASK)!.pending?.proposed, 'b\n');
         store.applyList([summary({ status: 'waiting', lastSeq: 2, pending: { requestId: 'r1', action: 'edit', path: 'app.py' } })]);
         assert.deepEqual(seen, [`${TASK}:r1:app.py`]);
         store.applyEvent(decided);
@@ -118,56 +132,6 @@ describe('TaskStore', () => {
     });
 });
 
-describe('foldEvent', () => {
-    it('follows a provider failure live: retrying, paused with the reason, then resumed', () => {
-        const store = new TaskStore();
-        store.applyList([summary({ model: 'openai-chat:gpt-4.1', usage: { requests: 0, costUsd: 0, savedUsd: 0 } })]);
-        const [retrying, paused, resumed, answered] = providerFailureEvents();
-        const reason = retrying.detail!.reason;
-        assert.equal(store.applyEvent(retrying), 'applied');
-        assert.equal(store.get(TASK)!.status, 'retrying');
-        assert.equal(store.get(TASK)!.lastFailure, reason);
-        assert.equal(store.get(TASK)!.steps, 0, 'a failed attempt is not a step');
-        store.applyEvent(paused);
-        assert.equal(store.get(TASK)!.status, 'paused');
-        assert.equal(store.get(TASK)!.lastFailure, reason);
-        assert.equal(store.countByStatus().paused, 1);
-        store.applyEvent(resumed);
-        assert.equal(store.get(TASK)!.status, 'running');
-        assert.equal(store.get(TASK)!.lastFailure, null);
-        store.applyEvent(answered);
-        assert.equal(store.get(TASK)!.usage.requests, 1);
-        assert.equal(store.get(TASK)!.usage.inputTokens, 1200);
-        assert.equal(store.get(TASK)!.usage.costUsd, 0, 'the cost is the server\'s: it comes with the next summary');
-    });
-
-    it('the first answer after retrying ends the failure; a status event without a reason keeps its title', () => {
-        const [retrying, , , answered] = providerFailureEvents();
-        const base = foldEvent(summary(), retrying);
-        assert.equal(base.lastFailure, retrying.detail!.reason);
-        const after = foldEvent(base, { ...answered, seq: 3 });
-        assert.equal(after.status, 'running');
-        assert.equal(after.lastFailure, null);
-        const bare = foldEvent(summary(), { ...retrying, detail: null });
-        assert.equal(bare.lastFailure, retrying.title);
-        // Cancelling a paused task keeps the reason (the server does too); the row no longer shows it.
-        const cancelled = foldEvent(foldEvent(summary(), retrying), { ...retrying, seq: 3, title: 'Task cancelled', status: 'cancelled', detail: {} });
-        assert.equal(cancelled.lastFailure, retrying.detail!.reason);
-    });
-
-
-    it('counts failed tool calls as steps but not as changed files', () => {
-        const base = placeholderSummary(shoutEvents()[0]);
-        const failed = foldEvent(base, {
-            taskId: TASK, seq: 1, kind: 'edit', title: 'edit_file app.py failed', status: 'running', at: 'x',
-            detail: { path: 'app.py', error: 'changed since read; read it again' },
-        });
-        assert.equal(failed.steps, 1);
-        assert.equal(failed.usage.toolCalls, 1);
-        assert.equal(failed.filesChanged, undefined);
-    });
-});
-
 describe('TaskSync', () => {
     function fakeApi(shown: () => ShownTask, list: TaskSummary[] = []) {
         const calls: string[] = [];
@@ -182,7 +146,7 @@ describe('TaskSync', () => {
 
     it('asks dals.showTask once for a gap, and the held events follow', async () => {
         const events = shoutEvents();
-        const { api, calls } = fakeApi(() => ({ ...summary({ lastSeq: 3, steps: 2, usage: { requests: 1 } }), events: events.slice(0, 3) }));
+        const { api, calls } = fakeApi(() => ({ ...events[2].summary, events: events.slice(0, 3) }));
         const sync = new TaskSync(api, new TaskStore());
         sync.handleEvent(events[4]);
         sync.handleEvent(events[3]);
@@ -218,7 +182,7 @@ describe('TaskSync', () => {
 describe('module boundaries', () => {
     it('the logic modules do not import vscode (so node --test can load them)', () => {
         const src = path.join(__dirname, '..', '..', 'src');
-        for (const f of ['protocol', 'taskFold', 'taskStore', 'taskSync', 'labels', 'unifiedDiff', 'settingsModel']) {
+        for (const f of ['protocol', 'taskStore', 'taskSync', 'labels', 'settingsModel']) {
             const text = fs.readFileSync(path.join(src, `${f}.ts`), 'utf8');
             assert.doesNotMatch(text, /from 'vscode'|require\('vscode'\)/, f);
         }

@@ -47,8 +47,8 @@ async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> 
         except WorkspaceError as e:
             return {"ok": False, "at": at, "error": str(e)}
     diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{key}", f"b/{key}"))
-    return {"ok": True, "at": at, "path": key, "diff": diff, "already_applied": new_text == text, "base": expected,
-            "sha": content_hash(new_text.encode("utf-8")), "via": "editor"}
+    return {"ok": True, "at": at, "path": key, "diff": diff, "proposed": new_text, "already_applied": new_text == text,
+            "base": expected, "sha": content_hash(new_text.encode("utf-8")), "via": "editor"}
 
 
 async def edit(d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool,

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import env_vars
+from ..config import env_vars
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,31}$")  # `__` separates server and tool in mcp__s__t
 PREFIX = "mcp__"

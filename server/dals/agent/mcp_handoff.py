@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from .. import env_vars
+from ..config import env_vars
 from .mcp_config import DEFAULT_TIMEOUT_S, WORKSPACE_FILE, load_file, merged_servers
 
 KEY_FILE = "ref.key"

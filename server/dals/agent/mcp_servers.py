@@ -23,7 +23,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..settings import state_dir
+from ..config.settings import state_dir
 from ..workspace.shell import REAPER
 from .mcp_config import McpConfigError, describe, expanded, stdio_env
 

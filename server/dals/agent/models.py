@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic_ai.models import Model, infer_model
 
-from .. import env_vars
+from ..config import env_vars
 
 OFFLINE = "offline"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from typing import Any
 
-from ..settings import state_dir
+from ..config.settings import state_dir
 from ..workspace.checkpoints import BlobStore, store_of
 from ..workspace.errors import WorkspaceError
 from .deps import TaskDeps, now_iso

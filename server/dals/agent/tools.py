@@ -26,6 +26,7 @@ from .read_tools import list_files, read_file, search
 from .tool_steps import blob_store, fail, guarded, key_of, short
 
 STALE = "stale:"
+PROPOSED_LIMIT = 200_000  # characters: a longer proposed text is left out of the approval request (the diff stays)
 
 
 async def _absorb_changes(d: TaskDeps) -> None:
@@ -63,8 +64,12 @@ async def _review(d: TaskDeps, tool: str, path: str, plan,
     if not proposal["ok"]:
         return None, fail(d, "edit", f"{tool} {path}", proposal)
     if not proposal["already_applied"]:
-        refusal = await _refused(d, {"action": "edit", "tool": tool, "path": proposal["path"],
-                                     "diff": proposal["diff"], "question": f"Apply this change to {proposal['path']}?"})
+        request = {"action": "edit", "tool": tool, "path": proposal["path"], "diff": proposal["diff"],
+                   "question": f"Apply this change to {proposal['path']}?"}
+        proposed = proposal.get("proposed")  # absent from a dry run journaled before it was kept
+        if isinstance(proposed, str) and len(proposed) <= PROPOSED_LIMIT:
+            request["proposed"] = proposed  # the clients show it beside the file, and apply no diff
+        refusal = await _refused(d, request)
         if refusal:
             return None, refusal
     return proposal, None
@@ -211,10 +216,14 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
         return fail(d, "edit", f"{tool} {path}", failed)
     expected = d.seen[key]
 
-    async def plan():
-        return asdict(files.multi_edit(d.root, path, edits, expected, dry_run=True)) | {"base": expected}
-
     review = edit_needs_approval(d.mode)
+
+    async def plan():
+        out = asdict(files.multi_edit(d.root, path, edits, expected, dry_run=True)) | {"base": expected}
+        if not review:
+            out.pop("proposed")  # only an approval shows it: not journaled otherwise
+        return out
+
     if review:
         proposal, refusal = await _review(d, tool, path, plan, payload)
         if refusal:

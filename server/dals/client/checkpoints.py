@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..checkpoint_plan import preview
+from ..durable.checkpoint_plan import preview
+from ..durable.task_spec import TaskSpec
 from .tasks import _KEY, SERVICE, TERMINAL, TaskService, UnknownTask, WrongState, new_task_id, now_iso, title_of
 
 TIMEOUT_S = 300.0  # an undo of many or large files is one call; Restate finishes it across crashes
@@ -79,7 +80,8 @@ async def fork(service: TaskService, task_id: str, at_seq: Any, prompt: str | No
     spec.update(taskId=new_id, prompt=prompt or "", createdAt=now_iso(),
                 forkedFrom={"taskId": task_id, "atSeq": at_seq}, uri=None, path=None, range=None,
                 title=title_of(prompt) if prompt else f"Fork of {spec.get('title', task_id)}"[:60])
-    await service.start(spec)  # signed as a start of the new task, checked like any other (dals.trust)
+    # signed as a start of the new task, checked like any other (dals.trust)
+    await service.start(TaskSpec.model_validate(spec))
     return {"taskId": new_id}
 
 

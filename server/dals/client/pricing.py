@@ -12,7 +12,7 @@ import fnmatch
 import json
 from typing import Any
 
-from .. import env_vars
+from ..config import env_vars
 
 # USD per 1M tokens (input, output), list prices as published by the providers in 2025.
 PRICES: dict[str, tuple[float, float]] = {

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .endpoints import async_client, is_unix, socket_path
+from ..local.endpoints import async_client, is_unix, socket_path
 from .plain_http import HttpFailure, PlainHttp
 
 RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting server is back in ~0.5 s

@@ -16,14 +16,16 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from .. import cancel_marks
-from ..event_wakeups import HintListener, registry_dir
-from ..settings import state_dir, workers_local
+from ..config.settings import state_dir, workers_local
+from ..durable.task_spec import TaskSpec
+from ..local import cancel_marks
+from ..local.event_wakeups import HintListener, registry_dir
 from ..trust.client_keys import signing_key
 from ..trust.signed_input import sign
 from .failures import describe as describe_failure
 from .pricing import cost_usd
 from .restate_api import RestateApi, RestateUnavailable
+from .usage_line import usage_line
 
 SERVICE = "AgentTask"
 TERMINAL = ("succeeded", "failed", "cancelled")
@@ -62,20 +64,20 @@ def title_of(prompt: str) -> str:
 
 def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
                range: dict[str, Any] | None = None, mode: str = "auto",
-               commands_allow: list[str] | None = None) -> dict[str, Any]:
-    """The spec a task is started with (see `dals.durable.task_spec.TaskSpec`), from the LSP or the CLI.
+               commands_allow: list[str] | None = None, **fields: Any) -> TaskSpec:
+    """The spec a task is started with, from the LSP or the CLI; `fields`: more of TaskSpec's.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
     How the task reaches followers and editors (`wakeup`, `editorLookup`) follows `DALS_WORKERS`
-    (see `dals.settings.workers_local`).
+    (see `dals.config.settings.workers_local`).
     """
     root = Path(workspace).resolve()
-    return {
+    return TaskSpec.model_validate({
         "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
         "workspace": str(root), "model": model, "createdAt": now_iso(),
         "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, "conversation": True, **side_channels(),
-    }
+        "commandsAllow": commands_allow, "conversation": True, **side_channels(), **fields,
+    })
 
 
 def side_channels() -> dict[str, str]:
@@ -125,6 +127,7 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
                 s["failure"], status = failure, "paused"
     s["status"] = status
     s["invocationId"] = invocation.get("id") if invocation else None
+    s["usageLine"] = usage_line(s)
     return s
 
 
@@ -157,12 +160,13 @@ class TaskService:
             self._key = signing_key(state_dir())
         return sign(self._key, purpose, target, body)
 
-    async def start(self, spec: dict[str, Any]) -> str:
-        task_id = spec["taskId"]
-        await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, spec), idempotency_key=task_id)
-        self.pending[task_id] = {k: spec[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
-            "wakeup": spec.get("wakeup", "feed"),
-            "status": "queued", "updatedAt": spec["createdAt"], "steps": 0, "lastEvent": None,
+    async def start(self, spec: TaskSpec) -> str:
+        task_id = spec.taskId
+        body = spec.model_dump(exclude_unset=True)
+        await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, body), idempotency_key=task_id)
+        self.pending[task_id] = {k: body[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
+            "wakeup": spec.wakeup,
+            "status": "queued", "updatedAt": spec.createdAt, "steps": 0, "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
         self.started[task_id] = self.pending[task_id]
         return task_id

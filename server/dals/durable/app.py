@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import restate
 
-from .. import env_vars
+from ..config import env_vars
 from . import input_check, serde_cache, task_checkpoints, task_retention, task_turns  # noqa: F401  (register handlers on the objects above)
 from .editor_sessions import editor_sessions
 from .task_feed import task_feed

@@ -47,8 +47,9 @@ from typing import Any
 from restate import RunOptions, TerminalError
 from restate.serde import DefaultSerde, Serde
 
-from .. import cancel_marks, env_vars
-from ..settings import state_dir
+from ..config import env_vars
+from ..config.settings import state_dir
+from ..local import cancel_marks
 from .after_flush import hold_while
 
 # True in the task that waits for an acknowledgement (and the SDK tasks it starts): its own wait on

@@ -4,7 +4,7 @@
 journaled call, whether the file it is about to read or edit is open in a live editor; if so, the
 read or edit goes through that editor (its buffer, its undo) instead of the disk. (Tasks whose
 worker runs on the editor's machine read the same from the state dir instead: see
-`dals.editor_presence`.)
+`dals.local.editor_presence`.)
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from typing import Any
 import restate
 from restate import ObjectContext, ObjectSharedContext
 
-from ..editor_presence import freshest
+from ..local.editor_presence import freshest
 
 editor_sessions = restate.VirtualObject("EditorSessions", description="Attached editors and their open files.")
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import restate
 
-from ..settings import state_dir
+from ..config.settings import state_dir
 from ..trust.client_keys import trusted_keys
 from ..trust.signed_input import Refused, verify
 

@@ -4,7 +4,7 @@
 `RestateAgent` overrides the agent's toolsets with its own copy of them plus an empty function
 toolset (`override(toolsets=..., tools=[])`), so at every model step pydantic-ai walks two
 toolsets, each in a task of its own (`get_tools`, `for_run_step`, instructions): about 0.4 ms of
-CPU per step on this machine, a tenth of the in-memory step (docs/benchmarks.md, "Eager steps").
+CPU per step on this machine, a tenth of the in-memory step (docs/optimisation-log.md, "Eager steps").
 DALS needs none of what that buys (its tools journal themselves through
 `JournalRunner`, MCP calls included: `agent/mcp_tools.py`), so the agent stays as built and only its model is
 wrapped: the same journal entry as `RestateModelWrapper` writes (name, serde, one attempt), so

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..settings import state_dir
+from ..config.settings import state_dir
 from .task_record import TaskRecord
 from .task_spec import TaskSpec
 

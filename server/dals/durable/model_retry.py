@@ -26,7 +26,7 @@ from pydantic_ai.capabilities import AbstractCapability
 from pydantic_ai.exceptions import RetryModelRequest
 from restate import ObjectContext, TerminalError
 
-from .. import env_vars
+from ..config import env_vars
 from .input_check import Refused, check
 from .task_record import TaskRecord
 

@@ -18,12 +18,12 @@ from typing import Any
 from pydantic_ai.messages import ModelMessagesTypeAdapter
 from restate import ObjectContext, ObjectSharedContext, TerminalError
 
-from .. import env_vars
 from ..agent.tool_steps import blob_store
-from ..checkpoint_plan import BETWEEN, NOT_KEPT, changes_after, commands_after, cut_messages
+from ..config import env_vars
 from ..workspace import checkpoints as store
 from ..workspace.text_bytes import decode_text
 from . import conversation
+from .checkpoint_plan import BETWEEN, NOT_KEPT, changes_after, commands_after, cut_messages
 from .input_check import Refused, check
 from .task_object import STEP_OPTIONS, JournalRunner, _iso, agent_task
 from .task_record import SPEC, SUMMARY, TERMINAL, TaskRecord, event_key

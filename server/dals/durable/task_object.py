@@ -27,14 +27,14 @@ from pydantic_ai.usage import UsageLimits
 from restate import ObjectContext, ObjectSharedContext, RunOptions, TerminalError
 from restate.serde import JsonSerde
 
-from .. import cancel_marks, editor_presence, env_vars
 from ..agent import project_instructions
 from ..agent.coder import build_agent
 from ..agent.deps import TaskDeps
 from ..agent.models import ModelConfigError, resolve_model
-from ..agent.policy import DEFAULT_ALLOW
-from ..event_wakeups import sender as hint_sender
-from ..settings import state_dir
+from ..config import env_vars
+from ..config.settings import DEFAULT_ALLOW, state_dir
+from ..local import cancel_marks, editor_presence
+from ..local.event_wakeups import sender as hint_sender
 from ..workspace.confine import workspace_key
 from . import conversation, eager_steps, worker_ingress
 from .editor_sessions import lookup as editor_lookup

@@ -7,7 +7,7 @@ events with the same `seq` and nothing new.
 After each summary write, followers are woken one of two ways, fixed per task at its start
 (`TaskSpec.wakeup`, since the first is journaled and the second is not): `feed`, a one-way call
 to `TaskFeed.publish` (a Restate invocation per write), or `hint`, a loopback datagram outside
-the journal with the summary's revision (`dals.event_wakeups`), which carries the write itself to
+the journal with the summary's revision (`dals.local.event_wakeups`), which carries the write itself to
 listeners that take pushes: the summary and the events written since the previous push.
 """
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 
 from restate import ObjectContext
 
-from ..event_wakeups import push_body, sender as hint_sender
+from ..local.event_wakeups import push_body, sender as hint_sender
 from .after_flush import after_flush
 from .task_feed import publish as feed_publish
 

@@ -23,11 +23,11 @@ class TaskSpec(BaseModel):
     approvalTimeoutS: float | None = None  # unanswered approvals are rejected after this; None = wait
     editor: bool = False  # started from an editor: files open there are read and edited through it
     requestLimit: int = 500
-    # How followers are woken after each summary write (see dals.event_wakeups): "feed" (a
+    # How followers are woken after each summary write (see dals.local.event_wakeups): "feed" (a
     # TaskFeed.publish invocation per write, the only way before hints) or "hint" (a loopback
     # datagram, outside the journal). Fixed for the task's life: it decides what is journaled.
     wakeup: Literal["feed", "hint"] = "feed"
-    # Where "which editor has this file open" is read (see dals.editor_presence): "restate" (a call
+    # Where "which editor has this file open" is read (see dals.local.editor_presence): "restate" (a call
     # to EditorSessions, wherever the worker runs) or "local" (the state dir's registry, in a
     # journaled step: no invocation). Fixed for the task's life, for the same reason.
     editorLookup: Literal["restate", "local"] = "restate"

@@ -8,8 +8,8 @@ from typing import Any
 
 import httpx
 
-from .. import env_vars
-from ..client import endpoints
+from ..config import env_vars
+from ..local import endpoints
 
 _http: httpx.AsyncClient | None = None
 

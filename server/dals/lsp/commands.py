@@ -1,7 +1,9 @@
 """The `dals.*` commands of the contract (workspace/executeCommand).
 
 Registering them needs only their names; what running them needs (the task client and its
-HTTP client, pydantic for the arguments) is imported by the first command, after `initialize`.
+HTTP client, the contract's argument models and pydantic) is imported by the first command, after
+`initialize`. Each command is one body under `_command`, which validates its argument and maps
+the task client's errors.
 
 `dals.listTasks` answers from the task-list cache (`task_list.py`); the commands that change a
 task tell it so.
@@ -9,13 +11,18 @@ task tell it so.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pygls.exceptions import JsonRpcInvalidParams
 from pygls.uris import to_fs_path
 
 from . import protocol as p
 from .protocol import RequestFailed
+
+if TYPE_CHECKING:
+    from ..client import contract as c
 
 
 def _workspace_for(ls, uri: str | None) -> tuple[Path, str | None]:
@@ -63,12 +70,34 @@ async def _guard(coro):
         raise RequestFailed(f"DALS runtime unavailable: {e}") from None
 
 
+def _command(server, name: str, args: str, *, changes: bool = False, default: dict | None = None):
+    """Register the body below as command `name`: its one argument validated as the contract's
+    model named `args` (client/contract.py, imported by the first command: it needs pydantic),
+    the task client's errors mapped (`_guard`), and with `changes` the task list told that a task
+    changed. `default`: the argument when the command is sent without one."""
+
+    def register(body: Callable[[Any, Any], Awaitable[Any]]):
+        @server.command(name)
+        async def run(ls, *given):
+            from ..client import contract
+
+            a = p.parse(getattr(contract, args), name, given or ((default,) if default is not None else ()))
+            try:
+                return await _guard(body(ls, a))
+            finally:
+                if changes and (listing := getattr(ls, "task_list", None)) is not None:
+                    listing.invalidate()
+
+        return body
+
+    return register
+
+
 def setup(server) -> None:
-    @server.command(p.START_TASK)
-    async def start_task(ls, *args):
+    @_command(server, p.START_TASK, "StartTaskArgs")
+    async def start_task(ls, a: c.StartTaskArgs) -> c.TaskIdResult:
         from ..client.tasks import build_spec
 
-        a = p.parse(p.StartTaskArgs, p.START_TASK, args)
         model = a.model or ls.config.model
         if not model:
             from ..agent.models import HOW_TO_SET
@@ -77,75 +106,60 @@ def setup(server) -> None:
         await asyncio.to_thread(_check_model, model)
         root, rel = _workspace_for(ls, a.uri)
         service = await ls.task_service()
-        spec = build_spec(a.prompt, root, model, path=rel,
-                          range=a.range.model_dump() if a.range else None, mode=a.mode or ls.config.approval)
-        spec["uri"] = a.uri  # keep the editor's spelling of the URI
-        spec["commandsAllow"] = list(ls.config.commands_allow)
-        spec["editor"] = True
-        spec["approvalTimeoutS"] = ls.config.approval_timeout_s
-        spec["mcp"] = await asyncio.to_thread(_mcp_field, ls.config, root)
-        task_id = await _guard(service.start(spec))
+        spec = build_spec(a.prompt, root, model, path=rel, range=a.range.model_dump() if a.range else None,
+                          mode=a.mode or ls.config.approval, uri=a.uri,  # the editor's spelling of the URI
+                          commandsAllow=list(ls.config.commands_allow), editor=True,
+                          approvalTimeoutS=ls.config.approval_timeout_s,
+                          mcp=await asyncio.to_thread(_mcp_field, ls.config, root))
+        task_id = await service.start(spec)
         ls.stream.follow(service, task_id, since=0)
         _task_list(ls, service).started()
         return {"taskId": task_id}
 
-    @server.command(p.LIST_TASKS)
-    async def list_tasks(ls, *args):
-        a = p.parse(p.ListTasksArgs, p.LIST_TASKS, args or ({},))
+    @_command(server, p.LIST_TASKS, "ListTasksArgs", default={})
+    async def list_tasks(ls, a: c.ListTasksArgs) -> c.TaskListResult:
         service = await ls.task_service()
-        return {"tasks": await _guard(_task_list(ls, service).list(a.status))}
+        return {"tasks": await _task_list(ls, service).list(a.status)}
 
-    @server.command(p.SHOW_TASK)
-    async def show_task(ls, *args):
-        a = p.parse(p.TaskIdArgs, p.SHOW_TASK, args)
+    @_command(server, p.SHOW_TASK, "TaskIdArgs")
+    async def show_task(ls, a: c.TaskIdArgs) -> c.ShownTask:
         service = await ls.task_service()
-        shown = await _guard(service.show(a.taskId))
+        shown = await service.show(a.taskId)
         if shown["events"]:
             ls.stream.seen(a.taskId, shown["events"][-1]["seq"])
         _task_list(ls, service).shown(shown)
         return shown
 
-    @server.command(p.CANCEL_TASK)
-    async def cancel_task(ls, *args):
-        a = p.parse(p.TaskIdArgs, p.CANCEL_TASK, args)
+    @_command(server, p.CANCEL_TASK, "TaskIdArgs", changes=True)
+    async def cancel_task(ls, a: c.TaskIdArgs) -> c.StatusResult:
         service = await ls.task_service()
-        try:
-            return await _guard(service.cancel(a.taskId))
-        finally:
-            _task_list(ls, service).invalidate()
+        return await service.cancel(a.taskId)
 
-    @server.command(p.RESUME_TASK)
-    async def resume_task(ls, *args):
+    @_command(server, p.RESUME_TASK, "TaskIdArgs", changes=True)
+    async def resume_task(ls, a: c.TaskIdArgs) -> c.StatusResult:
         from ..client.tasks import TERMINAL
 
-        a = p.parse(p.TaskIdArgs, p.RESUME_TASK, args)
         service = await ls.task_service()
-        try:
-            result = await _guard(service.resume(a.taskId))
-        finally:
-            _task_list(ls, service).invalidate()
+        result = await service.resume(a.taskId)
         if result["status"] not in TERMINAL:
             ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, 0))
         return result
 
-    @server.command(p.ANSWER)
-    async def answer(ls, *args):
+    @_command(server, p.ANSWER, "AnswerArgs", changes=True)
+    async def answer(ls, a: c.AnswerArgs) -> c.AnswerResult:
         from ..client.tasks import NoSuchRequest
 
-        a = p.parse(p.AnswerArgs, p.ANSWER, args)
         service = await ls.task_service()
         try:
-            await _guard(service.answer(a.taskId, a.requestId, a.decision, a.comment))
+            await service.answer(a.taskId, a.requestId, a.decision, a.comment)
         except NoSuchRequest as e:
             raise JsonRpcInvalidParams(f"dals.answer: {e}", data={"field": "requestId"}) from None
-        finally:
-            _task_list(ls, service).invalidate()
         return {"ok": True}
 
 
 def _mcp_field(config, root: Path):
     from ..agent.mcp_handoff import task_field
-    from ..settings import state_dir
+    from ..config.settings import state_dir
 
     return task_field(config.mcp_servers, config.mcp_problems, root, config.mcp_workspace_servers,
                       config.mcp_allow, config.mcp_timeout_s, state_dir() / "mcp")
@@ -154,32 +168,25 @@ def _mcp_field(config, root: Path):
 def setup_conversations(server) -> None:
     """dals.followUp, dals.steer, dals.transcript: the task lifecycle's conversation commands."""
 
-    @server.command(p.FOLLOW_UP)
-    async def follow_up(ls, *args):
-        a = p.parse(p.FollowUpArgs, p.FOLLOW_UP, args)
+    @_command(server, p.FOLLOW_UP, "FollowUpArgs", changes=True)
+    async def follow_up(ls, a: c.FollowUpArgs) -> c.FollowUpResult:
         service = await ls.task_service()
-        try:
-            sent = await _guard(service.follow_up(a.taskId, a.prompt))
-        finally:
-            _task_list(ls, service).invalidate()
+        sent = await service.follow_up(a.taskId, a.prompt)
         # from where this client is, else from the new turn (the client reads older ones with dals.showTask)
         ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, sent["since"]), after=sent["since"])
         return {"taskId": a.taskId, "turn": sent["turn"]}
 
-    @server.command(p.STEER)
-    async def steer(ls, *args):
-        a = p.parse(p.SteerArgs, p.STEER, args)
+    @_command(server, p.STEER, "SteerArgs")
+    async def steer(ls, a: c.SteerArgs) -> c.SteerResult:
         service = await ls.task_service()
-        return await _guard(service.steer(a.taskId, a.message))
+        return await service.steer(a.taskId, a.message)
 
-    @server.command(p.TRANSCRIPT)
-    async def transcript(ls, *args):
+    @_command(server, p.TRANSCRIPT, "TaskIdArgs")
+    async def transcript(ls, a: c.TaskIdArgs) -> c.TranscriptResult:
         from ..client.transcript import render
 
-        a = p.parse(p.TaskIdArgs, p.TRANSCRIPT, args)
         service = await ls.task_service()
-        shown = await _guard(service.show(a.taskId))
-        return {"taskId": a.taskId, "markdown": render(shown)}
+        return {"taskId": a.taskId, "markdown": render(await service.show(a.taskId))}
 
 
 async def _follow_revert(ls, service, task_id: str) -> None:
@@ -202,33 +209,27 @@ def setup_checkpoints(server) -> None:
 
     async def guarded(coro):
         try:
-            return await _guard(coro)
+            return await coro
         except checkpoints.UnknownSeq as e:
             field = str(e).split(":", 1)[0]
             raise JsonRpcInvalidParams(str(e), data={"field": field}) from None
 
-    @server.command(p.FORK_TASK)
-    async def fork_task(ls, *args):
-        a = p.parse(p.ForkArgs, p.FORK_TASK, args)
+    @_command(server, p.FORK_TASK, "ForkArgs", changes=True)
+    async def fork_task(ls, a: c.ForkArgs) -> c.TaskIdResult:
         service = await ls.task_service()
-        try:
-            got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
-        finally:
-            _task_list(ls, service).invalidate()
+        got = await guarded(checkpoints.fork(service, a.taskId, a.atSeq, a.prompt))
         ls.stream.follow(service, got["taskId"], since=0)
         return got
 
-    @server.command(p.REWIND_TASK)
-    async def rewind_task(ls, *args):
-        a = p.parse(p.RewindArgs, p.REWIND_TASK, args)
+    @_command(server, p.REWIND_TASK, "RewindArgs")
+    async def rewind_task(ls, a: c.RewindArgs) -> c.RevertResult | c.RevertPreview:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)
         return await guarded(checkpoints.rewind(service, a.taskId, a.toSeq, a.dryRun))
 
-    @server.command(p.UNDO_TASK)
-    async def undo_task(ls, *args):
-        a = p.parse(p.UndoArgs, p.UNDO_TASK, args)
+    @_command(server, p.UNDO_TASK, "UndoArgs")
+    async def undo_task(ls, a: c.UndoArgs) -> c.RevertResult | c.RevertPreview:
         service = await ls.task_service()
         if not a.dryRun:
             await _follow_revert(ls, service, a.taskId)

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import settings as env_settings
-from ..agent.policy import DEFAULT_ALLOW  # noqa: E402  (re-exported: the settings' default)
 from ..client.pricing import PriceError, parse_prices
-from ..env_vars import parse_flag, raw
+from ..config import settings as env_settings
+from ..config.env_vars import parse_flag, raw
+from ..config.settings import DEFAULT_ALLOW
 
 APPROVAL_MODES = ("auto", "review")
 KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",

@@ -21,9 +21,9 @@ from urllib.parse import unquote
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from .. import editor_presence
 from ..client.tasks import now_iso
-from ..settings import state_dir
+from ..config.settings import state_dir
+from ..local import editor_presence
 from ..workspace.checkpoints import store_of
 from ..workspace.confine import is_inside, workspace_key
 from ..workspace.errors import WorkspaceError
@@ -84,7 +84,7 @@ class EditorBridge:
 
     async def sync(self) -> None:
         """Publish the open files: in the state dir (for workers on this machine) and in Restate's
-        `EditorSessions` (for workers anywhere); see `dals.editor_presence`."""
+        `EditorSessions` (for workers anywhere); see `dals.local.editor_presence`."""
         now = time.time()
         opened = {workspace_key(root): self.open_files(root) for root in self.roots()}
         try:

@@ -27,7 +27,7 @@ import re
 import threading
 from typing import Any, BinaryIO, NamedTuple
 
-from .. import env_vars
+from ..config import env_vars
 
 log = logging.getLogger("dals.lsp.fast_start")
 

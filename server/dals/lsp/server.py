@@ -23,7 +23,7 @@ from pygls.protocol import LanguageServerProtocol
 from pygls.protocol.json_rpc import JsonRPCNotification
 
 from ..client import pricing
-from ..settings import state_dir
+from ..config.settings import state_dir
 from . import code_actions, commands, protocol, pygls_compat
 from .config import Config
 from .protocol import RequestFailed

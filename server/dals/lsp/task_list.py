@@ -2,7 +2,7 @@
 overlaid with fresher data this server already has.
 
 `TaskService.list()` is three admin SQL queries through Restate's DataFusion: 70 ms idle, up to a
-second while tasks run (docs/benchmarks.md, section 7). So the answer is the cached list, and a
+second while tasks run (docs/optimisation-log.md, section 7). So the answer is the cached list, and a
 refresh is started in the background when the list is older than `MAX_AGE` (single flight: one
 refresh at a time, and none while no request comes). On top of the cached list:
 
@@ -89,6 +89,12 @@ class TaskList:
         """A task was started here: `TaskService.pending` shows it until a refresh does; refresh soon."""
         if self._tasks is not None and self.refreshing is None:
             self._start_refresh()
+
+    def public(self, durable: dict[str, Any]) -> dict[str, Any]:
+        """The public summary of a task's durable summary, as `list` would show it now (what a
+        `dals/taskEvent` carries): over the cached entry's view of Restate, as the overlay does."""
+        cached = self._shown.get(durable["taskId"], (0, None))[1] or (self._tasks or {}).get(durable["taskId"])
+        return overlay(durable, cached) if cached is not None else public_summary(durable, None, None)
 
     def shown(self, summary: dict[str, Any]) -> None:
         """A `dals.showTask` answer: as fresh as anything cached now (it read the invocation too)."""

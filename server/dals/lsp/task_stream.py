@@ -11,13 +11,17 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from lsprotocol import types
 
 from ..client.restate_api import RestateUnavailable
-from ..client.tasks import TERMINAL, TaskService
-from ..event_wakeups import ReadPacer
+from ..client.tasks import TERMINAL, TaskService, public_summary
+from ..local.event_wakeups import ReadPacer
 from .protocol import TASK_DELTA, TASK_EVENT
+
+if TYPE_CHECKING:
+    from ..client.contract import TaskSummary
 
 log = logging.getLogger("dals.lsp.stream")
 
@@ -83,12 +87,15 @@ class TaskStream:
                     self.server.file_watch.watch(self.workspaces[task_id])
                 if summary:
                     self.server.editor.offer(summary.get("editorRequest"), self.workspaces[task_id], task_id)
+                public = None  # the summary the events carry, made once per page
                 for event in page.get("events", []):
                     if event["seq"] != self.cursors[task_id] + 1:
                         continue  # duplicates are dropped; a gap is refetched by the next read
                     self.cursors[task_id] = event["seq"]
                     self._track_paths(task_id, event)
-                    self.server.protocol.notify(TASK_EVENT, event)
+                    if summary and public is None:
+                        public = self._public(summary)
+                    self.server.protocol.notify(TASK_EVENT, event | ({"summary": public} if public else {}))
                     await progress.update(summary, event)
                 if summary and summary["status"] in TERMINAL and self.cursors[task_id] >= summary["lastSeq"] \
                         and summary["lastSeq"] > self.ends_after.get(task_id, 0):
@@ -116,6 +123,12 @@ class TaskStream:
             raise
         except Exception:  # noqa: BLE001 - a follower must never take the server down
             log.exception("following %s failed", task_id)
+
+    def _public(self, summary: dict[str, Any]) -> TaskSummary:
+        """The contract's TaskSummary of a durable summary, as `dals.listTasks` would give it now."""
+        listing = getattr(self.server, "task_list", None)
+        return cast("TaskSummary", listing.public(summary) if listing is not None
+                    else public_summary(summary, None, None))
 
     def _delta(self, task_id: str, seq: int, text: str) -> None:
         """Live text of the model response that will be event `seq` (not journaled): passed on

@@ -9,9 +9,10 @@ import subprocess
 import sys
 import time
 
-from ..client.endpoints import get_status, unix_url
-from ..settings import external_restate, runtime_setting_problems, state_dir
-from .children import kill_pid, pid_alive, pid_runs
+from ..config.settings import external_restate, runtime_setting_problems, state_dir
+from ..local.endpoints import get_status, unix_url
+from ..local.pids import pid_alive, pid_runs
+from .children import kill_pid
 from .layout import Layout
 
 

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from .. import env_vars
+from ..config import env_vars
 
 RESTATE_VERSION = "1.7.12"
 _REL = Path("node_modules/@restatedev/restate-server-linux-x64/bin/restate-server")

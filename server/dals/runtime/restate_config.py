@@ -7,7 +7,7 @@ exceed the kernel's limit on socket paths: Restate binds and reaches its own soc
 """
 from __future__ import annotations
 
-from ..settings import restate_partitions_setting
+from ..config.settings import restate_partitions_setting
 from . import signing
 from .layout import Layout
 

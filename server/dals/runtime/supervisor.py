@@ -16,12 +16,13 @@ from datetime import datetime
 
 import httpx
 
-from .. import env_vars
-from ..client.endpoints import unix_url
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
+from ..config import env_vars
+from ..config.settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
+from ..local.endpoints import unix_url
+from ..local.pids import pid_runs
 from . import restate_config, signing
-from .children import Child, CrashLoop, kill_pid, pid_runs
+from .children import Child, CrashLoop, kill_pid
 from .layout import Layout
 from .restate_binary import ensure_restate_server
 
@@ -168,7 +169,7 @@ class Supervisor:
     async def retention(self, first_after_s: float = 5.0, every_s: float = 3600.0) -> None:
         """Purge finished tasks older than `DALS_RETENTION_DAYS`: shortly after start, then hourly."""
         from ..client.retention import purge_finished, report_line
-        from ..settings import retention_days
+        from ..config.settings import retention_days
 
         days = retention_days()
         if days is None:

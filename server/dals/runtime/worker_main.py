@@ -8,14 +8,14 @@ import socket
 import sys
 import types
 
-from ..settings import worker_loop_setting
+from ..config.settings import worker_loop_setting
 
 # With several worker processes on one port, each HTTP/2 connection takes at most this many
 # invocations at once, so that Restate opens more connections and the kernel spreads them (and
 # their tasks) over the processes; one process would otherwise get every invocation on its one
 # connection. Restate opens another connection when those it has are full. Fewer streams spread
 # finer but cost more: at 2, Restate's and the worker's CPU per step rose by 60 % and 20 % (many
-# near-empty connections); 8 was the steadiest at 50 tasks (docs/benchmarks.md).
+# near-empty connections); 8 was the steadiest at 50 tasks (docs/optimisation-log.md).
 SHARED_STREAMS_PER_CONNECTION = 8
 
 
@@ -71,7 +71,7 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
     run = loop_runner()  # imported before a standby waits: taking over costs no import
     # Everything imported so far lives as long as the process: out of the collector's way, so its
     # full collections walk the tasks' objects only (about 110,000 objects fewer; 0.2 s of GC per
-    # 850 steps became 0.04 s, docs/benchmarks.md "Eager steps").
+    # 850 steps became 0.04 s, docs/optimisation-log.md "Eager steps").
     gc.freeze()
     if standby:
         print("standby: warm, waiting", file=sys.stderr, flush=True)
@@ -123,7 +123,7 @@ def loop_runner():
     """How the worker runs its event loop (`DALS_WORKER_LOOP`): on uvloop (libuv, in C) by default,
     else asyncio's own. With one or a few tasks the worker is CPU-bound on its loop once steps
     overlap Restate's acknowledgements, and uvloop took 6-10 % off a durable step's wall time;
-    with 25-50 tasks at once asyncio's loop gave 4-10 % more steps per second (docs/benchmarks.md,
+    with 25-50 tasks at once asyncio's loop gave 4-10 % more steps per second (docs/optimisation-log.md,
     "Eager steps"). asyncio's loop too where uvloop is missing."""
     choice, problem = worker_loop_setting()
     if problem:

@@ -19,7 +19,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from .. import env_vars
+from ..config import env_vars
 
 KEY_FILE_VAR = "DALS_CLIENT_KEY_FILE"
 PUBLIC_KEYS_VAR = "DALS_CLIENT_PUBLIC_KEYS"

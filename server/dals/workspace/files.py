@@ -54,6 +54,7 @@ class WriteResult:
     created: bool
     already_applied: bool
     diff: str
+    proposed: str | None = None  # a dry run's whole new text (what an approval shows next to the file)
 
 
 def read_file(root: Path, path: str, max_bytes: int = 1_000_000) -> ReadResult:
@@ -159,7 +160,7 @@ def _write_file(root: Path, path: str, content: str, expected_sha: str | None, d
         _atomic_write(root, target, shown, new)
     old_text = "" if old is None else old.decode("utf-8", errors="replace")
     diff = _diff(shown, old_text, content, created=old is None)
-    return WriteResult(shown, content_hash(new), old is None, False, diff)
+    return WriteResult(shown, content_hash(new), old is None, False, diff, content if dry_run else None)
 
 
 def _edit_file(root: Path, path: str, edits: list[TextEdit], expected_sha: str, dry_run: bool,
@@ -188,7 +189,8 @@ def _edit_file(root: Path, path: str, edits: list[TextEdit], expected_sha: str, 
     new_data = new_text.encode("utf-8")
     if not dry_run:
         _atomic_write(root, target, shown, new_data)
-    return WriteResult(shown, content_hash(new_data), False, False, _diff(shown, text, new_text))
+    return WriteResult(shown, content_hash(new_data), False, False, _diff(shown, text, new_text),
+                       new_text if dry_run else None)
 
 
 def _target(root: Path, path: str) -> tuple[Path, str]:

@@ -2,7 +2,7 @@
 cut at an event, and the store's hash-guarded revert, on real files."""
 from __future__ import annotations
 
-from dals.checkpoint_plan import changes_after, commands_after, cut_messages
+from dals.durable.checkpoint_plan import changes_after, commands_after, cut_messages
 from dals.workspace.checkpoints import BlobStore, capture, revert
 from dals.workspace.text_bytes import content_hash
 

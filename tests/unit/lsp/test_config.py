@@ -1,7 +1,8 @@
 """Settings merge: initializationOptions / workspace/configuration over the environment."""
 from __future__ import annotations
 
-from dals.lsp.config import DEFAULT_ALLOW, Config
+from dals.config.settings import DEFAULT_ALLOW
+from dals.lsp.config import Config
 
 
 def test_env_defaults(monkeypatch):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from dals.lsp.config import DEFAULT_ALLOW, Config
+from dals.config.settings import DEFAULT_ALLOW
+from dals.lsp.config import Config
 
 ENV = ("DALS_MODEL", "DALS_APPROVAL", "DALS_COMMANDS_ALLOW", "DALS_PRICES",
        "DALS_RESTATE_INGRESS_URL", "DALS_RESTATE_ADMIN_URL")

@@ -3,7 +3,6 @@
 local api = vim.api
 local tasks = require('dals.tasks')
 local client = require('dals.client')
-local usage = require('dals.usage')
 
 local M = {
   --- The panel buffer, once opened.
@@ -231,7 +230,7 @@ function M.detail_lines(s)
   add('Title:', s.title)
   add('Mode:', s.mode and ('%s  (model %s)'):format(s.mode, s.model or '?'))
   add('Workspace:', s.workspace)
-  add('Usage:', usage.line(s))
+  add('Usage:', s.usageLine)
   if type(s.filesChanged) == 'table' and #s.filesChanged > 0 then
     add('Files:', table.concat(s.filesChanged, ', '))
   end

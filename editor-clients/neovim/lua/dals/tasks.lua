@@ -1,5 +1,6 @@
---- What this Neovim knows about DALS tasks: events from `dals/taskEvent`, summaries from
---- `dals.listTasks`/`dals.showTask`, and work-done progress for the statusline.
+--- What this Neovim knows about DALS tasks: events from `dals/taskEvent`, summaries as the server
+--- sends them (with each event, and from `dals.listTasks`/`dals.showTask`: the freshest is kept,
+--- nothing is counted here), and work-done progress for the statusline.
 --- The server owns the truth; this is a cache that the panel and the statusline read.
 local M = {}
 
@@ -9,11 +10,13 @@ local M = {}
 --- @field status? string
 --- @field steps? integer
 --- @field usage? table
+--- @field usageLine? string the usage in words, worded by the server
 --- @field pending? table the approval waiting for an answer: `{requestId, action, path?, diff?, command?, question}`
 --- @field lastFailure? string why the last model request failed, while `retrying` or `paused`
 --- @field events table<integer, table> by seq
 --- @field last_seq integer highest contiguous seq seen
---- @field max_seq? integer highest seq seen
+--- @field summary_seq? integer the `lastSeq` of the summary kept
+--- @field summary_keys? string[] the fields that came from that summary
 --- @field client_id? integer
 
 --- @type table<string, dals.Task>
@@ -62,21 +65,32 @@ local function fire(pattern, data)
   vim.api.nvim_exec_autocmds('User', { pattern = pattern, modeline = false, data = data })
 end
 
+--- Keep `summary`, a TaskSummary as the server sent it, unless the one kept has got further
+--- (its `lastSeq`): its fields become the task's (`status`, `steps`, `usageLine`, `pending`, ...).
+local function take(t, summary)
+  local seq = type(summary.lastSeq) == 'number' and summary.lastSeq or 0
+  if seq < (t.summary_seq or 0) then
+    return
+  end
+  t.summary_seq = seq
+  -- Replace the summary whole: a field it lacks (a null, which the LSP client decodes to an
+  -- absent key) is cleared, not kept from the one before.
+  for _, key in ipairs(t.summary_keys or {}) do
+    t[key] = nil
+  end
+  t.summary_keys = {}
+  for key, value in pairs(summary) do
+    if key ~= 'events' and value ~= vim.NIL then
+      t[key] = value
+      table.insert(t.summary_keys, key)
+    end
+  end
+end
+
 --- Merge a TaskSummary (from listTasks or showTask) into the cache.
 function M.merge_summary(summary, client_id)
   local t = M.get(summary.taskId)
-  -- A summary read before the latest event we have must not undo what that event said.
-  local stale = type(summary.lastSeq) == 'number' and summary.lastSeq < t.last_seq
-  for _, key in ipairs({ 'title', 'steps', 'usage', 'prompt', 'mode', 'workspace' }) do
-    if summary[key] ~= nil and summary[key] ~= vim.NIL then
-      t[key] = summary[key]
-    end
-  end
-  if not stale then
-    t.status = summary.status or t.status
-    t.pending = type(summary.pending) == 'table' and summary.pending or nil
-    t.lastFailure = type(summary.lastFailure) == 'string' and summary.lastFailure or nil
-  end
+  take(t, summary)
   t.client_id = client_id or t.client_id
   for _, ev in ipairs(summary.events or {}) do
     t.events[ev.seq] = ev
@@ -121,29 +135,16 @@ function M.on_event(err, ev, ctx)
     return -- already seen (from dals.showTask)
   end
   local gap = ev.seq > t.last_seq + 1
+  if type(ev.summary) == 'table' then
+    take(t, ev.summary) -- the summary the server sends with each event: nothing is counted here
+  end
+  ev.summary = nil
   t.events[ev.seq] = ev
   advance(t)
   local detail = type(ev.detail) == 'table' and ev.detail or {}
-  if ev.seq >= (t.max_seq or 0) then -- a late, older event must not turn the status back
-    t.max_seq, t.status = ev.seq, ev.status
-    if ev.kind == 'status' and (ev.status == 'retrying' or ev.status == 'paused') then
-      -- A failed model request: the reason is in the detail (and the title).
-      t.lastFailure = type(detail.reason) == 'string' and detail.reason or ev.title
-    elseif ev.status == 'running' or ev.status == 'queued' then
-      t.lastFailure = nil -- an answer from the model, or "Resumed"
-    end
-  end
-  if FINAL[ev.status] then
-    t.pending = nil
-  end
-  if ev.kind == 'approval' then
-    if detail.decision then
-      t.pending = nil
-    elseif ev.status == 'waiting' then
-      t.pending = detail
-      vim.notify(('DALS: %s  (:Dals tasks, then a to approve or x to reject)'):format(
-        detail.question or 'approval needed'), vim.log.levels.WARN)
-    end
+  if ev.kind == 'approval' and ev.status == 'waiting' and not detail.decision then
+    vim.notify(('DALS: %s  (:Dals tasks, then a to approve or x to reject)'):format(
+      detail.question or 'approval needed'), vim.log.levels.WARN)
   elseif ev.kind == 'edit' and detail.path then
     vim.schedule(function()
       reload_buffer(ctx.client_id, detail.path)
