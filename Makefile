@@ -62,36 +62,35 @@ emacs:
 
 # The VS Code end-to-end test (VSCODE_E2E_TEST, below) needs about 1 GB of code-server, Node 24 and
 # Chromium: make installs them in the background, niced, while the rest of the suite runs, then runs
-# that test on its own. `make test` fails if either pytest run fails or the install fails.
+# that test on its own. Two pytest runs before it (docs/development.md, "What `make test` runs"):
+# the unit, fuzz, security and chaos tiers normally, with the end-to-end and integration tests marked
+# `live` (paths only a live attempt takes); then every end-to-end and integration test under forced
+# replay (marked `replayed` by tests/conftest.py), the VS Code one last. `make test` fails if any
+# pytest run fails or the install fails.
 test: setup lint emacs vsix
 	@nice -n 19 $(VSCODE_E2E_SUBMAKE) vscode-e2e-install >$(VSCODE_E2E_LOG) 2>&1 & install=$$!; \
 	echo "make test: installing the VS Code e2e test's dependencies in the background (log: $(VSCODE_E2E_LOG))"; \
-	$(VENV)/bin/pytest --deselect $(VSCODE_E2E_TEST) $(foreach t,$(REPLAY_CI_TESTS),--deselect '$(t)') $(PYTEST_ARGS); suite=$$?; \
-	if [ $$suite -eq 5 ]; then echo "make test: no test selected besides $(VSCODE_E2E_TEST)"; suite=0; fi; \
-	echo "make test: $(words $(REPLAY_CI_TESTS)) tests under forced replay (REPLAY_CI_TESTS)"; \
-	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest $(foreach t,$(REPLAY_CI_TESTS),'$(t)') $(VSCODE_E2E_PYTEST_ARGS); replay=$$?; \
+	$(VENV)/bin/pytest -m 'not replayed or live' --deselect $(VSCODE_E2E_TEST) $(PYTEST_ARGS); suite=$$?; \
+	if [ $$suite -eq 5 ]; then echo "make test: no test selected for the normal run"; suite=0; fi; \
+	echo "make test: every end-to-end and integration test under forced replay"; \
+	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest -m replayed --deselect $(VSCODE_E2E_TEST) $(PYTEST_ARGS); replay=$$?; \
+	if [ $$replay -eq 5 ]; then echo "make test: no test selected for the forced replay run"; replay=0; fi; \
 	echo "make test: waiting for the VS Code e2e install"; \
 	wait $$install; installed=$$?; e2e=1; \
 	if [ $$installed -eq 0 ]; then \
-		DALS_REQUIRE_VSCODE_E2E=1 $(VENV)/bin/pytest $(VSCODE_E2E_TEST) $(VSCODE_E2E_PYTEST_ARGS); e2e=$$?; \
+		DALS_FORCE_REPLAY=1 DALS_REQUIRE_VSCODE_E2E=1 $(VENV)/bin/pytest $(VSCODE_E2E_TEST) $(VSCODE_E2E_PYTEST_ARGS); e2e=$$?; \
 	else \
 		echo "make test: the VS Code e2e install failed (exit $$installed); the end of $(VSCODE_E2E_LOG):"; \
 		tail -n 40 $(VSCODE_E2E_LOG); \
 	fi; \
-	echo "make test: suite exit $$suite, forced replay exit $$replay, VS Code e2e exit $$e2e"; \
+	echo "make test: normal run exit $$suite, forced replay exit $$replay, VS Code e2e (forced replay) exit $$e2e"; \
 	[ $$suite -eq 0 ] && [ $$replay -eq 0 ] && [ $$e2e -eq 0 ]
 
 # Every task suspends and replays its journal after each step: catches non-determinism. Every
-# end-to-end and integration test (the VS Code one too once `make vscode-e2e-install` has run).
+# end-to-end and integration test (the VS Code one too once `make vscode-e2e-install` has run);
+# `make test` runs the same, in two parts around the VS Code install.
 test-replay: setup
-	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest tests/e2e tests/integration $(PYTEST_ARGS)
-
-# What `make test` runs under forced replay instead of normally (docs/reliability.md, "Forced
-# replay", says why these and what it costs): a task flow, an approval, editor requests, pause/resume.
-REPLAY_CI_TESTS := tests/e2e/test_task_flow.py::test_task_streams_contiguous_events_and_progress[hint] \
-	tests/e2e/test_approvals.py::test_review_reject_leaves_file_untouched \
-	tests/e2e/test_editor_edits.py::test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit[local] \
-	tests/integration/test_pause_resume.py
+	DALS_FORCE_REPLAY=1 $(VENV)/bin/pytest -m replayed $(PYTEST_ARGS)
 
 # VS Code itself (code-server 4.139 on Node 24) driven by Playwright in Debian's Chromium: its
 # install (install.sh: about 90 s of CPU, 825 MB) and tests/e2e/test_vscode_codeserver.py alone.

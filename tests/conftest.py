@@ -11,6 +11,19 @@ import pytest
 from tests.support.openai_double import OpenAIDouble
 from tests.support.runtime import Runtime
 
+TESTS = Path(__file__).resolve().parent
+# The tiers `make test` runs under forced replay (docs/development.md, "What `make test` runs").
+REPLAYED_TIERS = ("e2e", "integration")
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selects on the marks
+def pytest_collection_modifyitems(config, items):
+    """Mark every end-to-end and integration test `replayed`."""
+    for item in items:
+        path = item.path.resolve()
+        if path.is_relative_to(TESTS) and path.relative_to(TESTS).parts[0] in REPLAYED_TIERS:
+            item.add_marker(pytest.mark.replayed)
+
 
 @pytest.fixture(scope="session")
 def model_double():

@@ -10,6 +10,7 @@ from pygls.exceptions import JsonRpcException
 
 from tests.support.lsp_client import DalsClient
 from tests.support.openai_double import conversation_key
+from tests.support.runtime import without_replays
 
 ALLOW_PYTEST_ONLY = {"dals": {"commands": {"allow": ["pytest"]}}}
 
@@ -99,8 +100,8 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
     assert len(edits) == 1 and done["pending"] is None
     # the last event's summary is the task's final one, counted by the server
     assert last["seq"] == done["lastSeq"] and last["summary"]["status"] == "succeeded"
-    assert {k: last["summary"][k] for k in ("steps", "lastSeq", "usageLine")} == \
-        {k: done[k] for k in ("steps", "lastSeq", "usageLine")}
+    assert {k: last["summary"][k] for k in ("steps", "lastSeq")} == {k: done[k] for k in ("steps", "lastSeq")}
+    assert without_replays(last["summary"]["usageLine"]) == without_replays(done["usageLine"])
     decisions = [e["detail"].get("decision") for e in done["events"] if e["kind"] == "approval"]
     assert decisions == [None, "approve", None, "reject"]
     # the model was told about the rejection, with the comment
@@ -218,3 +219,30 @@ async def test_steer_while_waiting_is_delivered_after_the_answer(runtime, model_
     key = conversation_key(prompt)
     carrying = [sum(m.get("content") == note for m in r["messages"]) for r in model_double.requests if r["key"] == key]
     assert carrying == [0, 1, 1], carrying
+
+
+async def test_review_of_a_file_open_in_the_editor_applies_through_its_buffer(runtime, tmp_path):
+    """VS Code's "4-review-approve", without VS Code: a task on the open file reads its unsaved
+    buffer, proposes the change against it, waits for the approval, then edits the buffer once."""
+    from tests.e2e.test_editor_edits import BUFFER, DISK, Buffer
+
+    f = tmp_path / "mod.py"
+    f.write_text(DISK)
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start({"dals": {"approval": "review", "model": "offline"}})
+    try:
+        buf = Buffer(client, f.as_uri(), BUFFER)
+        task_id = (await client.command("dals.startTask", {"prompt": "Review me", "uri": f.as_uri()}))["taskId"]
+        events = await client.wait_event(task_id, lambda evs: any(e["status"] == "waiting" for e in evs))
+        ask = [e for e in events if e["status"] == "waiting"][0]
+        assert ask["detail"]["path"] == "mod.py" and "+# DALS: Review me" in ask["detail"]["diff"]
+        assert "unsaved user note" in ask["detail"]["diff"] and not buf.edits  # the buffer's text, nothing applied
+        await client.command("dals.answer", {"taskId": task_id, "requestId": ask["detail"]["requestId"],
+                                             "decision": "approve"})
+        events = await client.wait_finished(task_id)
+    finally:
+        await client.stop()
+    assert events[-1]["status"] == "succeeded", [e["title"] for e in events]
+    assert len(buf.edits) == 1 and buf.text == "# DALS: Review me\n" + BUFFER
+    assert f.read_text() == DISK  # the user saves
+    assert [e["detail"].get("via") for e in events if e["kind"] == "edit"] == ["editor"]

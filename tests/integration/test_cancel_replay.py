@@ -26,7 +26,7 @@ from dals.client.tasks import TaskService, build_spec
 from dals.local.editor_presence import publish, registry_dir
 from dals.workspace.confine import workspace_key
 from tests.support.openai_double import OpenAIDouble, conversation_key
-from tests.support.runtime import Runtime
+from tests.support.runtime import FORCE_REPLAY, Runtime
 
 SEED = int(os.environ.get("DALS_CANCEL_SEED", "22"))
 MODEL = "openai-chat:double"
@@ -42,8 +42,14 @@ TOOLS = {
 
 
 @pytest.fixture(scope="module")
-def replaying():
-    """A runtime whose tasks replay their journal after every step, on the test double."""
+def replaying(request):
+    """A runtime whose tasks replay their journal after every step, on the test double: the
+    session's under forced replay (`make test`), else one of its own."""
+    if FORCE_REPLAY:
+        rt = request.getfixturevalue("runtime")
+        rt.urls = rt.status()["restate"]
+        yield rt, request.getfixturevalue("model_double")
+        return
     with OpenAIDouble() as double:
         state = Path(tempfile.mkdtemp(prefix="dals-cancel-replay-"))
         rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
@@ -72,6 +78,9 @@ def workspace(tmp_path):
 
 def plan(*steps: tuple[str, dict]) -> str:
     return "\n".join(["Cancel me"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])
+
+
+ELSEWHERE = "a-state-dir-elsewhere"  # a spec's `origin` that is not the worker's: a worker elsewhere
 
 
 async def start(service: TaskService, workspace: Path, prompt: str, **spec) -> str:
@@ -135,10 +144,11 @@ class Held:
         self.event.set()
         self.double.holds.pop(self.step, None)
 
-    async def reached(self, key_prompt: str, timeout: float = 60) -> None:
+    async def reached(self, key_prompt: str, timeout: float = 60, turn: int = 0) -> None:
+        """Model request `step` of turn `turn` (0: the first) of the task started with `key_prompt`."""
         key = conversation_key(key_prompt)
         arrived = await asyncio.to_thread(self.double.wait_until, lambda rs: any(
-            r["step"] == self.step and r["key"] == key for r in rs), timeout)
+            r["step"] == self.step and r["key"] == key and r["turn"] == turn for r in rs), timeout)
         assert arrived, f"model request {self.step} never came"
 
 
@@ -227,6 +237,62 @@ async def test_cancel_while_an_editor_request_waits(replaying, service, workspac
         (registry_dir(rt.state_dir) / "silent-editor.json").unlink(missing_ok=True)
 
 
+@pytest.mark.parametrize("workers", ["local", "remote"])
+async def test_cancel_after_a_steer(replaying, service, workspace, workers):
+    """A steer sent while a model request is in flight is delivered with the next one (a journaled
+    read of the task's inbox); the cancel comes while that next request is in flight. `remote`: a
+    task whose front end's state dir is not the worker's (`origin`), which used to read its inbox in
+    a child call and wedged (570) here."""
+    elsewhere = {"origin": ELSEWHERE} if workers == "remote" else {}
+    _, double = replaying
+    prompt = plan(("list_files", {}), ("read_file", {"path": "a.txt"}))
+    with Held(double, 1) as first, Held(double, 2) as second:
+        task_id = await start(service, workspace, prompt, **elsewhere)
+        await first.reached(prompt)
+        assert (await service.steer(task_id, "steered before the cancel"))["queued"] is True
+        first.event.set()
+        await second.reached(prompt)
+        shown = await cancel_and_check(service, task_id, "after a steer", second)
+    steers = [e for e in shown["events"] if e["kind"] == "message" and e["detail"].get("steer")]
+    assert [e["detail"]["text"] for e in steers] == ["steered before the cancel"], titles(shown)
+
+
+async def test_cancel_after_an_edit_on_a_remote_worker(replaying, service, workspace):
+    """Workers elsewhere read the task's notes before an edit in a journaled step too (`notesRead`
+    "auto": this worker reaches the ingress), not in a child call that a cancel reaches at another
+    point on replay."""
+    _, double = replaying
+    prompt = plan(("read_file", {"path": "a.txt"}), ("edit_file", TOOLS["edit_file"]), ("list_files", {}))
+    with Held(double, 2) as held:
+        task_id = await start(service, workspace, prompt, origin=ELSEWHERE)
+        await held.reached(prompt)
+        shown = await cancel_and_check(service, task_id, "after an edit, remote", held)
+    assert (workspace / "a.txt").read_text() == "beta\n"
+    rows = await service.api.query("SELECT name FROM sys_journal WHERE id = "
+                                   f"'{shown['invocationId']}' AND entry_type = 'Command: Run'")
+    names = [r["name"] for r in rows]
+    assert "notes read by step" in names and "notes since" in names, names
+
+
+async def test_cancel_in_a_follow_up(replaying, service, workspace):
+    """A follow-up is a new invocation (`follow_up`) on the kept conversation: cancelled while its
+    second model request is in flight, it ends `cancelled` after the first turn's events."""
+    _, double = replaying
+    prompt = plan(("list_files", {}))
+    task_id = await start(service, workspace, prompt)
+    deadline = time.monotonic() + 60
+    while (first := await service.show(task_id))["status"] != "succeeded":
+        assert first["status"] not in ("failed", "cancelled") and time.monotonic() < deadline, titles(first)
+        await asyncio.sleep(0.05)
+    with Held(double, 1) as held:
+        turn = await service.follow_up(task_id, plan(("read_file", {"path": "a.txt"}), ("list_files", {})))
+        assert turn["turn"] == 2
+        await held.reached(prompt, turn=1)
+        shown = await cancel_and_check(service, task_id, "in a follow-up", held)
+    assert shown["events"][:len(first["events"])] == first["events"]
+    assert any(e["kind"] == "tool" and "read_file" in e["title"] for e in shown["events"][len(first["events"]):])
+
+
 async def test_cancel_at_seeded_random_moments(replaying, service, workspace):
     """Random plans, cancelled at a random moment while they run (the last model request is held,
     so every cancel lands before the end)."""
@@ -244,7 +310,8 @@ async def test_cancel_at_seeded_random_moments(replaying, service, workspace):
             await cancel_and_check(service, task_id, f"round {round_}: {names} after {delay:.2f} s", held)
 
 
-@pytest.mark.skipif(os.environ.get("DALS_FORCE_REPLAY") == "1",
+@pytest.mark.live  # the attempt hears the cancel over its open stream
+@pytest.mark.skipif(FORCE_REPLAY,
                     reason="under forced replay the attempt in flight cannot hear the cancel")
 async def test_a_cancel_stops_the_running_command(runtime, workspace):
     """Without forced replay the attempt hears the cancel while the command runs: the command is

@@ -62,6 +62,7 @@ def planned_run(runtime, tmp_path_factory):
     return r, ws
 
 
+@pytest.mark.live  # a normal run replays nothing: 0 replayed requests in the ledger
 def test_run_follows_a_plan_to_success(planned_run):
     r, ws = planned_run
     assert r.returncode == 0, r.stdout + r.stderr

@@ -4,6 +4,8 @@ shown is exactly what Restate holds (Guarantee 4); a task whose worker does not 
 end's state dir falls back to Restate (TaskFeed, EditorSessions) by itself."""
 from __future__ import annotations
 
+import pytest
+
 from dals.cli.follow import follow
 from dals.client.restate_api import RestateApi
 from dals.client.tasks import TaskService, build_spec
@@ -50,6 +52,7 @@ async def _follow_one(runtime, tmp_path, monkeypatch, origin: str | None = None,
         await service.api.aclose()
 
 
+@pytest.mark.live  # pushes stand in for reads only for what a live attempt writes
 async def test_pushed_events_are_what_restate_holds(runtime, tmp_path, monkeypatch):
     shown, summary, calls = await _follow_one(runtime, tmp_path, monkeypatch)
     assert summary["wakeup"] == "hint" and calls["long-polls"] == 0  # the worker shares the state dir

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,6 +16,12 @@ REPO = Path(__file__).resolve().parents[2]
 # `make test-replay`: every task replays its journal after each step (model requests get replayed)
 FORCE_REPLAY = os.environ.get("DALS_FORCE_REPLAY") == "1"
 DALS = str(Path(sys.executable).parent / "dals")
+
+
+def without_replays(usage_line: str) -> str:
+    """A task's `usageLine` less its replay count, which is kept beside the journal and reported
+    after the fact: under forced replay it still grows after the task's last event."""
+    return re.sub(r" \([\d,]+ replayed[^)]*\)", "", usage_line)
 
 
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):

@@ -1,7 +1,8 @@
 """How a task reaches its followers and editors, chosen once when it starts: through this
 machine's state dir when the worker shares the front end's (wake-up datagrams with the writes,
 the editor registry, TaskNotes read in a step), else through Restate (`TaskFeed`,
-`EditorSessions`, a journaled call), which reaches a worker anywhere.
+`EditorSessions`, notes read in a step when the worker reaches the ingress, else in a call:
+TaskSpec.notesRead "auto"), which reaches a worker anywhere.
 
 The front end puts its state dir's id in the spec (`origin`); the worker compares it with its
 own in a journaled step, so every replay and every turn of the task uses what the first attempt
@@ -19,7 +20,7 @@ from .task_spec import TaskSpec
 
 STEP = "where the task's clients are"
 LOCAL = {"wakeup": "hint", "editorLookup": "local", "notesRead": "step"}
-ELSEWHERE = {"wakeup": "feed", "editorLookup": "restate", "notesRead": "call"}
+ELSEWHERE = {"wakeup": "feed", "editorLookup": "restate", "notesRead": "auto"}
 
 
 async def choose(spec: TaskSpec, run_step: Callable[[str, Callable[[], Awaitable[Any]]], Awaitable[Any]]) -> TaskSpec:

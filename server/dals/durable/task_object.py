@@ -89,7 +89,8 @@ class JournalRunner:
     """The agent's StepRunner on Restate: steps are journaled through `run_step` (an eager step's
     `run`, or `ctx.run_typed`), events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step):
+    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step,
+                 reads_by_step: bool | None = None):
         self.ctx = ctx
         self.run_step = run_step  # the same one the model's steps use (chosen once in `_run`)
         self.record = record
@@ -98,7 +99,8 @@ class JournalRunner:
         self.local_editors = spec.editorLookup == "local"
         self.approval_timeout = timedelta(seconds=spec.approvalTimeoutS) if spec.approvalTimeoutS else None
         self.notes_cursor = 0
-        self.notes_by_step = spec.notesRead == "step"
+        # notes through the ingress in a step (`_reads_by_step`; None: as the spec says, "auto" aside)
+        self.notes_by_step = spec.notesRead == "step" if reads_by_step is None else reads_by_step
 
     async def editor_for(self, path):
         """The live editor session that has `path` open (None: any live one), journaled, or None."""
@@ -304,12 +306,14 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     retries = ModelRetries(ctx, record, now=lambda: _now(ctx))
     # a task from before conversations replays its journal as it was written: no steers, no history
     run_step = steps.run if steps else ctx.run_typed
-    read_step = (lambda name, fn: run_step(name, fn, STEP_OPTIONS)) if spec.notesRead == "step" else None
+    reads_by_step = await _reads_by_step(spec, run_step)
+    read_step = (lambda name, fn: run_step(name, fn, STEP_OPTIONS)) if reads_by_step else None
     steering = Steering(ctx, record, cursor, read_step) if spec.conversation else None
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
     agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)),
                         await mcp_toolsets(ctx, spec, record))
-    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step), mode=spec.mode,
+    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step, reads_by_step),
+                    mode=spec.mode,
                     commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
     turn = conversation.Turn(agent, history, steering.take if steering else None)
     instructions = await _project_instructions(spec, run_step) if spec.conversation else None
@@ -341,6 +345,19 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     if spec.conversation:
         record.message("assistant", str(result.output), _iso(await ctx.time()))
     return "succeeded", {"result": str(result.output)}
+
+
+async def _reads_by_step(spec: TaskSpec, run_step) -> bool:
+    """Whether the task reads its notes and inbox in journaled steps through the ingress rather than
+    in child calls (TaskSpec.notesRead). "auto" (workers elsewhere): whether this worker reaches the
+    ingress, asked once per invocation in a journaled step, so its replays read the same way."""
+    if spec.notesRead != "auto":
+        return spec.notesRead == "step"
+
+    async def reaches() -> bool:
+        return worker_ingress.client() is not None
+
+    return bool(await run_step("notes read by step", reaches, STEP_OPTIONS))
 
 
 async def _forked_history(ctx: ObjectContext, spec: TaskSpec) -> list:

@@ -39,8 +39,11 @@ class TaskSpec(BaseModel):
     # only way before) or "step" (a journaled step that asks the ingress). A call is a child
     # invocation, which restate-sdk cancels along with the task by writing a command at the point
     # where the task hears the cancel: a replay that hears it at another point (forced replay, a
-    # stream Restate had closed) no longer matches its journal. Fixed for the task's life.
-    notesRead: Literal["call", "step"] = "call"
+    # stream Restate had closed) no longer matches its journal. "auto" (a worker elsewhere: the
+    # spec's `origin` is not its state dir, see side_channels.py): "step" when the worker reaches
+    # the ingress (`DALS_INGRESS_URL`, which `dals up` sets), else "call"; decided in a journaled
+    # step. Fixed for the task's life.
+    notesRead: Literal["call", "step", "auto"] = "call"
     # MCP servers (see dals.agent.mcp_handoff.spec_field): their names, the `ref` of their stored
     # configuration, `allow`, `timeoutS` and configuration `problems`. Never `env`/`headers` values:
     # this spec is the handler's journaled input.
