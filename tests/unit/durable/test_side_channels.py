@@ -38,7 +38,7 @@ async def test_another_state_dir_falls_back_to_restate(tmp_path, monkeypatch):
     monkeypatch.setenv("DALS_STATE_DIR", str(tmp_path / "worker"))
     journal = Journal()
     chosen = await side_channels.choose(TaskSpec(**BASE, origin=state_dir_id(tmp_path / "front")), journal)
-    assert (chosen.wakeup, chosen.editorLookup, chosen.notesRead) == ("feed", "restate", "call")
+    assert (chosen.wakeup, chosen.editorLookup, chosen.notesRead) == ("feed", "restate", "auto")
     assert journal.steps == [(side_channels.STEP, False)]
     assert state_dir_id(tmp_path / "worker", create=False) is None  # the worker made none of its own
 
