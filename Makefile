@@ -52,6 +52,7 @@ demo: setup
 # Code extension. No `ruff format` gate yet (docs/development.md).
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 	cd $(VSCODE_DIR) && npm run --silent lint

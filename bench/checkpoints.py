@@ -11,6 +11,7 @@ offline model.
   `dals/taskEvent` at the client.
 Targets (issue 20): undo of 100 files <= 1 s; fork of a 500-step task → first new event <= 500 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,10 @@ async def main() -> int:
                 for n in names:
                     (ws / n).parent.mkdir(parents=True, exist_ok=True)
                     (ws / n).write_text(f"{n} before\n" * 20)
-                prompt = "\n".join([f"Change {args.files} files"] + [
-                    f"/write_file {json.dumps({'path': n, 'content': 'after'})}" for n in names])
+                prompt = "\n".join(
+                    [f"Change {args.files} files"]
+                    + [f"/write_file {json.dumps({'path': n, 'content': 'after'})}" for n in names]
+                )
                 task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
                 await client.wait_finished(task_id, timeout=1200)
                 t0 = time.perf_counter()
@@ -65,19 +68,30 @@ async def main() -> int:
             print(f"task to fork: {shown['steps']} steps, {len(shown['events'])} events; fork at {at}", flush=True)
             for r in range(rounds + 2):
                 sent = time.time()
-                new = (await client.command("dals.forkTask", {"taskId": task_id, "atSeq": at,
-                                                              "prompt": f"Fork {r}\n/list_files {{}}"}))["taskId"]
+                new = (
+                    await client.command(
+                        "dals.forkTask", {"taskId": task_id, "atSeq": at, "prompt": f"Fork {r}\n/list_files {{}}"}
+                    )
+                )["taskId"]
                 evs = await client.wait_event(new, lambda evs: len(evs) > 0, 60)
                 fork_ms.append((min(e["receivedAt"] for e in evs) - sent) * 1e3)
                 await client.wait_finished(new, timeout=120)
                 print(f"  fork {r + 1}: first event {fork_ms[-1]:.0f} ms", flush=True)
     print("\n## Checkpoints (ms)\n")
-    print(h.table(["measure", "n", "p50 ms", "p95 ms", "max ms"], [
-        h.summary_row(f"dals.undoTask of a task that changed {args.files} files (round trip)", undo_ms),
-        h.summary_row(f"dals.forkTask of a {lines}-step task → its first event at the client", fork_ms)]))
+    print(
+        h.table(
+            ["measure", "n", "p50 ms", "p95 ms", "max ms"],
+            [
+                h.summary_row(f"dals.undoTask of a task that changed {args.files} files (round trip)", undo_ms),
+                h.summary_row(f"dals.forkTask of a {lines}-step task → its first event at the client", fork_ms),
+            ],
+        )
+    )
     u50, f50 = h.median(undo_ms), h.median(fork_ms)
-    print(f"\ntarget undo of 100 files <= {TARGET_UNDO_MS:.0f} ms: {h.met(u50, TARGET_UNDO_MS)} (median {u50:.0f} ms); "
-          f"fork → first event <= {TARGET_FORK_MS:.0f} ms: {h.met(f50, TARGET_FORK_MS)} (median {f50:.0f} ms)")
+    print(
+        f"\ntarget undo of 100 files <= {TARGET_UNDO_MS:.0f} ms: {h.met(u50, TARGET_UNDO_MS)} (median {u50:.0f} ms); "
+        f"fork → first event <= {TARGET_FORK_MS:.0f} ms: {h.met(f50, TARGET_FORK_MS)} (median {f50:.0f} ms)"
+    )
     return 0
 
 

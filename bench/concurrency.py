@@ -26,6 +26,7 @@ the ratio durable / in memory, the throughput counterpart of `step_cost.py`'s ra
 each mode on each, interleaved level by level like the modes ("hint x2" = hint on the runtime with
 two worker processes; its "worker" figures are both processes together, RSS summed).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,9 +73,19 @@ async def level(client, n: int, procs: dict[str, int]) -> dict:
         ends.append(events[-1]["receivedAt"])
         task_s.append(events[-1]["receivedAt"] - t0)
     wall = max(ends) - t0
-    return {"n": n, "steps": steps, "wall": wall, "rate": steps / wall, "gap50": h.pct(gaps, 50),
-            "gap95": h.pct(gaps, 95), "task50": h.median(task_s), "taskmax": max(task_s), "failed": failed,
-            "rss": dict(rss.peak), "cpu": cpu}
+    return {
+        "n": n,
+        "steps": steps,
+        "wall": wall,
+        "rate": steps / wall,
+        "gap50": h.pct(gaps, 50),
+        "gap95": h.pct(gaps, 95),
+        "task50": h.median(task_s),
+        "taskmax": max(task_s),
+        "failed": failed,
+        "rss": dict(rss.peak),
+        "cpu": cpu,
+    }
 
 
 BUSY = ("restate-server", "worker", "dals lsp")  # the processes whose CPU per step is reported
@@ -89,10 +100,10 @@ async def main() -> int:
     ap.add_argument("--quick", action="store_true", help="one round of 1, 10, 25 (the full mode: two of 1, 10, 50)")
     ap.add_argument("--levels", default=None, help="tasks at once, comma-separated (default 1,10,50)")
     ap.add_argument("--rounds", type=int, default=None)
-    ap.add_argument("--worker-processes", default="1",
-                    help="DALS_WORKER_PROCESSES of each runtime, comma-separated (default 1)")
-    ap.add_argument("--no-memory", dest="memory", action="store_false",
-                    help="skip the in-memory reference runs")
+    ap.add_argument(
+        "--worker-processes", default="1", help="DALS_WORKER_PROCESSES of each runtime, comma-separated (default 1)"
+    )
+    ap.add_argument("--no-memory", dest="memory", action="store_false", help="skip the in-memory reference runs")
     args = ap.parse_args()
     levels = [int(x) for x in (args.levels or ("1,10,25" if args.quick else "1,10,50")).split(",")]
     rounds = args.rounds or (1 if args.quick else 2)
@@ -110,53 +121,104 @@ async def main() -> int:
         sts = {}
         for c in counts:
             sts[c] = runtimes.enter_context(h.private_runtime(worker_processes=c))
-            print(f"runtime with {c} worker process(es) up in {sts[c]['upSeconds']:.2f} s "
-                  f"(state dir {sts[c]['stateDir']})", flush=True)
+            print(
+                f"runtime with {c} worker process(es) up in {sts[c]['upSeconds']:.2f} s "
+                f"(state dir {sts[c]['stateDir']})",
+                flush=True,
+            )
         async with contextlib.AsyncExitStack() as stack:
             clients, procs = {}, {}
             for v, (w, c) in variants.items():
                 h.use_runtime(sts[c])
                 clients[v] = client = await stack.enter_async_context(h.lsp_client(ws))
-                await client.wait_finished((await client.command(
-                    "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
+                await client.wait_finished(
+                    (await client.command("dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300
+                )  # warm-up
                 pids = h.runtime_pids()
-                procs[v] = {"restate-server": pids["restate"]["pid"],
-                            "worker": tuple(pids["worker"]["pids"]),
-                            "dals lsp": client.pid, "standby worker": pids["standby"]["pid"]}
+                procs[v] = {
+                    "restate-server": pids["restate"]["pid"],
+                    "worker": tuple(pids["worker"]["pids"]),
+                    "dals lsp": client.pid,
+                    "standby worker": pids["standby"]["pid"],
+                }
             await asyncio.sleep(1.0)
             at_rest = {w: {k: ru.rss_mb(p) for k, p in procs[w].items()} for w in modes}
             turn = 0
             for r in range(rounds):
                 for n in levels:
-                    for w in ([*modes, *refs] if turn % 2 == 0 else [*modes, *refs][::-1]):
+                    for w in [*modes, *refs] if turn % 2 == 0 else [*modes, *refs][::-1]:
                         if w in refs:
                             res = await asyncio.to_thread(in_memory.level, n, refs[w], READS)
                             results[(n, w)].append(res)
-                            print(f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
-                                  f"{res['rate']:.1f} steps/s, CPU {res['cpu'] * 1e3 / res['steps']:.1f} ms/step",
-                                  flush=True)
+                            print(
+                                f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
+                                f"{res['rate']:.1f} steps/s, CPU {res['cpu'] * 1e3 / res['steps']:.1f} ms/step",
+                                flush=True,
+                            )
                             continue
                         res = await level(clients[w], n, procs[w])
                         results[(n, w)].append(res)
-                        print(f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
-                              f"{res['rate']:.1f} steps/s, step p50 {res['gap50']:.0f} ms p95 {res['gap95']:.0f} ms, "
-                              f"CPU {cpu_ms_per_step(res):.1f} ms/step, failed {res['failed']}", flush=True)
+                        print(
+                            f"  round {r + 1}, {n} at once, {w}: {res['steps']} steps in {res['wall']:.2f} s = "
+                            f"{res['rate']:.1f} steps/s, step p50 {res['gap50']:.0f} ms p95 {res['gap95']:.0f} ms, "
+                            f"CPU {cpu_ms_per_step(res):.1f} ms/step, failed {res['failed']}",
+                            flush=True,
+                        )
                     turn += 1
     print(f"\n## Concurrent {2 * READS + 1}-step tasks (median of {rounds} rounds)\n")
     rows = []
     for n in levels:
         for w in modes:
             rs = results[(n, w)]
-            rows.append([n, w, rs[0]["steps"], h.median([x["wall"] for x in rs]), h.median([x["rate"] for x in rs]),
-                         h.median([x["gap50"] for x in rs]), h.median([x["gap95"] for x in rs]),
-                         h.median([x["task50"] for x in rs]), h.median([x["taskmax"] for x in rs]),
-                         h.median([cpu_ms_per_step(x) for x in rs]), sum(x["failed"] for x in rs)])
-    print(h.table(["tasks at once", "wakeup", "journaled steps", "wall s", "steps/s", "step p50 ms", "step p95 ms",
-                   "task p50 s", "task max s", "CPU ms/step (3 processes)", "failed"], rows))
+            rows.append(
+                [
+                    n,
+                    w,
+                    rs[0]["steps"],
+                    h.median([x["wall"] for x in rs]),
+                    h.median([x["rate"] for x in rs]),
+                    h.median([x["gap50"] for x in rs]),
+                    h.median([x["gap95"] for x in rs]),
+                    h.median([x["task50"] for x in rs]),
+                    h.median([x["taskmax"] for x in rs]),
+                    h.median([cpu_ms_per_step(x) for x in rs]),
+                    sum(x["failed"] for x in rs),
+                ]
+            )
+    print(
+        h.table(
+            [
+                "tasks at once",
+                "wakeup",
+                "journaled steps",
+                "wall s",
+                "steps/s",
+                "step p50 ms",
+                "step p95 ms",
+                "task p50 s",
+                "task max s",
+                "CPU ms/step (3 processes)",
+                "failed",
+            ],
+            rows,
+        )
+    )
     print("\n## CPU ms per journaled step, per process (median of rounds)\n")
-    print(h.table(["tasks at once", "wakeup", *BUSY, "sum"],
-                  [[n, w, *[h.median([cpu_ms_per_step(x, k) for x in results[(n, w)]]) for k in BUSY],
-                    h.median([cpu_ms_per_step(x) for x in results[(n, w)]])] for n in levels for w in modes]))
+    print(
+        h.table(
+            ["tasks at once", "wakeup", *BUSY, "sum"],
+            [
+                [
+                    n,
+                    w,
+                    *[h.median([cpu_ms_per_step(x, k) for x in results[(n, w)]]) for k in BUSY],
+                    h.median([cpu_ms_per_step(x) for x in results[(n, w)]]),
+                ]
+                for n in levels
+                for w in modes
+            ],
+        )
+    )
     if refs:
         print("\n## Against the same plans in memory (plain pydantic-ai agent, no Restate; median of rounds)\n")
         rows = []
@@ -166,36 +228,73 @@ async def main() -> int:
                 dur = h.median([x["rate"] for x in results[(n, w)]])
                 cpu = h.median([x["cpu"] * 1e3 / x["steps"] for x in results[(n, f"in memory x{c}")]])
                 rows.append([n, w, c, dur, mem, cpu, h.ratio(mem, dur)])
-        print(h.table(["tasks at once", "durable", "processes", "steps/s durable", "steps/s in memory",
-                       "in-memory CPU ms/step", "ratio memory / durable"], rows))
+        print(
+            h.table(
+                [
+                    "tasks at once",
+                    "durable",
+                    "processes",
+                    "steps/s durable",
+                    "steps/s in memory",
+                    "in-memory CPU ms/step",
+                    "ratio memory / durable",
+                ],
+                rows,
+            )
+        )
     if sorted(modes) == ["feed", "hint"]:
         print("\n## hint vs feed, same run (ratio = hint / feed)\n")
         rows = []
         for n in levels:
             f, g = results[(n, "feed")], results[(n, "hint")]
-            vals = [(h.median([x["rate"] for x in f]), h.median([x["rate"] for x in g])),
-                    (h.median([x["gap95"] for x in f]), h.median([x["gap95"] for x in g])),
-                    (h.median([cpu_ms_per_step(x) for x in f]), h.median([cpu_ms_per_step(x) for x in g]))]
+            vals = [
+                (h.median([x["rate"] for x in f]), h.median([x["rate"] for x in g])),
+                (h.median([x["gap95"] for x in f]), h.median([x["gap95"] for x in g])),
+                (h.median([cpu_ms_per_step(x) for x in f]), h.median([cpu_ms_per_step(x) for x in g])),
+            ]
             rows.append([n, *[v for a, b in vals for v in (a, b, h.ratio(b, a))]])
-        print(h.table(["tasks at once", "steps/s feed", "steps/s hint", "ratio", "step p95 ms feed",
-                       "step p95 ms hint", "ratio", "CPU ms/step feed", "CPU ms/step hint", "ratio"], rows))
+        print(
+            h.table(
+                [
+                    "tasks at once",
+                    "steps/s feed",
+                    "steps/s hint",
+                    "ratio",
+                    "step p95 ms feed",
+                    "step p95 ms hint",
+                    "ratio",
+                    "CPU ms/step feed",
+                    "CPU ms/step hint",
+                    "ratio",
+                ],
+                rows,
+            )
+        )
     print("\n## Memory (RSS MiB: at rest after a warm-up task, then the peak during each level) and CPU s used\n")
     names = ["restate-server", "worker", "dals lsp", "standby worker"]
     rows = [[f"at rest ({w}'s dals lsp)", *[at_rest[w].get(k) or float("nan") for k in names]] for w in modes]
     for n in levels:
         for w in modes:
-            rows.append([f"peak, {n} at once, {w}",
-                         *[max(x["rss"].get(k, float("nan")) for x in results[(n, w)]) for k in names]])
+            rows.append(
+                [
+                    f"peak, {n} at once, {w}",
+                    *[max(x["rss"].get(k, float("nan")) for x in results[(n, w)]) for k in names],
+                ]
+            )
     for n in levels:
         for w in modes:
-            rows.append([f"CPU s, {n} at once, {w}", *[h.median([x["cpu"][k] for x in results[(n, w)]]) for k in names]])
+            rows.append(
+                [f"CPU s, {n} at once, {w}", *[h.median([x["cpu"][k] for x in results[(n, w)]]) for k in names]]
+            )
     print(h.table(["", *names], rows))
     top = max(levels)  # the target is at the most tasks at once (50 in the full mode)
     for w in modes:
         best = h.median([x["rate"] for x in results[(top, w)]])
-        print(f"\n{w}: target >= {TARGET_STEPS_PER_S:.0f} steps/s at {top}: "
-              f"{h.met(best, TARGET_STEPS_PER_S, at_least=True)} ({best:.1f}); all finished: "
-              f"{all(x['failed'] == 0 for (n, m), rs in results.items() if m == w for x in rs)}")
+        print(
+            f"\n{w}: target >= {TARGET_STEPS_PER_S:.0f} steps/s at {top}: "
+            f"{h.met(best, TARGET_STEPS_PER_S, at_least=True)} ({best:.1f}); all finished: "
+            f"{all(x['failed'] == 0 for (n, m), rs in results.items() if m == w for x in rs)}"
+        )
     return 0
 
 

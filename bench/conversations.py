@@ -18,6 +18,7 @@
 Targets (issue 19): follow-up → first new event <= 300 ms on a 200-step history; transcript of a
 1,000-event task <= 200 ms; delta latency p95 <= 50 ms.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,7 @@ async def main() -> int:
     double = OpenAIDouble(model="double").start()
     double.stream_gap = 0.02
     import os
+
     os.environ.update({"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "bench-key"})
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
@@ -83,8 +85,13 @@ async def main() -> int:
                 await client.command("dals.followUp", {"taskId": task_id, "prompt": f"Round {r}\n/list_files {{}}"})
                 evs = await client.wait_event(task_id, lambda evs: any(e["seq"] > last for e in evs), 60)
                 first = min(e["receivedAt"] for e in evs if e["seq"] > last)
-                evs = await client.wait_event(task_id, lambda evs: any(
-                    e["seq"] > last and e["kind"] == "status" and e["status"] == "succeeded" for e in evs), 120)
+                evs = await client.wait_event(
+                    task_id,
+                    lambda evs: any(
+                        e["seq"] > last and e["kind"] == "status" and e["status"] == "succeeded" for e in evs
+                    ),
+                    120,
+                )
                 end = max(e["receivedAt"] for e in evs if e["seq"] > last)
                 first_ms.append((first - sent) * 1e3)
                 end_ms.append((end - sent) * 1e3)
@@ -97,36 +104,53 @@ async def main() -> int:
                 t0 = time.perf_counter()
                 assert [e["seq"] for e in await paged(service, task_id)] == [e["seq"] for e in one["events"]]
                 pages_ms.append((time.perf_counter() - t0) * 1e3)
-                print(f"  round {r + 1}: first event {first_ms[-1]:.0f} ms, turn end {end_ms[-1]:.0f} ms, "
-                      f"transcript {transcript_ms[-1]:.0f} ms ({len(got['markdown']):,} chars); events read "
-                      f"{state_ms[-1]:.0f} ms (state), {pages_ms[-1]:.0f} ms (pages)", flush=True)
+                print(
+                    f"  round {r + 1}: first event {first_ms[-1]:.0f} ms, turn end {end_ms[-1]:.0f} ms, "
+                    f"transcript {transcript_ms[-1]:.0f} ms ({len(got['markdown']):,} chars); events read "
+                    f"{state_ms[-1]:.0f} ms (state), {pages_ms[-1]:.0f} ms (pages)",
+                    flush=True,
+                )
             events = len((await client.command("dals.showTask", {"taskId": task_id}))["events"])
             for r in range(rounds):  # delta latency, one streamed task at a time
                 double.stream_log.clear()
-                tid = (await client.command("dals.startTask", {"prompt": f"Deltas {r}",
-                                                               "model": "openai-chat:double"}))["taskId"]
+                tid = (
+                    await client.command("dals.startTask", {"prompt": f"Deltas {r}", "model": "openai-chat:double"})
+                )["taskId"]
                 await client.wait_finished(tid, timeout=120)
-                sent = [(t, d["choices"][0]["delta"]["content"]) for t, d in double.stream_log
-                        if isinstance(d, dict) and d.get("choices") and d["choices"][0]["delta"].get("content")]
+                sent = [
+                    (t, d["choices"][0]["delta"]["content"])
+                    for t, d in double.stream_log
+                    if isinstance(d, dict) and d.get("choices") and d["choices"][0]["delta"].get("content")
+                ]
                 got = client.deltas.get(tid, [])
                 assert [x for _, x in sent] == [d["text"] for d in got], (sent[:3], got[:3])
                 delta_ms += [(d["receivedAt"] - t) * 1e3 for (t, _), d in zip(sent, got)]
-                print(f"  deltas {r + 1}: {len(got)} chunks, p50 {h.pct(delta_ms[-len(got):], 50):.1f} ms", flush=True)
+                print(f"  deltas {r + 1}: {len(got)} chunks, p50 {h.pct(delta_ms[-len(got) :], 50):.1f} ms", flush=True)
         await h.close_service(service)
     double.stop()
     print(f"\n## Conversations (history of {2 * lines + 1} journaled steps; transcript of up to {events} events; ms)\n")
-    print(h.table(["measure", "n", "p50 ms", "p95 ms", "max ms"], [
-        h.summary_row("dals.followUp → first new event at the client", first_ms),
-        h.summary_row("dals.followUp → the turn's end at the client (2 model requests, 1 tool)", end_ms),
-        h.summary_row(f"dals.transcript round trip ({events} events)", transcript_ms),
-        h.summary_row("  dals.showTask's reads now: the invocation, then one state read (SQL)", state_ms),
-        h.summary_row("  the same, as read before: the invocation, then pages through AgentTask/events", pages_ms),
-        h.summary_row("text chunk written by the model double → dals/taskDelta at the client", delta_ms)]))
+    print(
+        h.table(
+            ["measure", "n", "p50 ms", "p95 ms", "max ms"],
+            [
+                h.summary_row("dals.followUp → first new event at the client", first_ms),
+                h.summary_row("dals.followUp → the turn's end at the client (2 model requests, 1 tool)", end_ms),
+                h.summary_row(f"dals.transcript round trip ({events} events)", transcript_ms),
+                h.summary_row("  dals.showTask's reads now: the invocation, then one state read (SQL)", state_ms),
+                h.summary_row(
+                    "  the same, as read before: the invocation, then pages through AgentTask/events", pages_ms
+                ),
+                h.summary_row("text chunk written by the model double → dals/taskDelta at the client", delta_ms),
+            ],
+        )
+    )
     f50, t50 = h.median(first_ms), h.median(transcript_ms)
-    print(f"\ntarget follow-up → first event <= {TARGET_FOLLOW_UP_MS:.0f} ms: {h.met(f50, TARGET_FOLLOW_UP_MS)} "
-          f"(median {f50:.0f} ms); transcript <= {TARGET_TRANSCRIPT_MS:.0f} ms: "
-          f"{h.met(t50, TARGET_TRANSCRIPT_MS)} (median {t50:.0f} ms); delta p95 <= {TARGET_DELTA_P95_MS:.0f} ms: "
-          f"{h.met(h.pct(delta_ms, 95), TARGET_DELTA_P95_MS)} ({h.pct(delta_ms, 95):.1f} ms)")
+    print(
+        f"\ntarget follow-up → first event <= {TARGET_FOLLOW_UP_MS:.0f} ms: {h.met(f50, TARGET_FOLLOW_UP_MS)} "
+        f"(median {f50:.0f} ms); transcript <= {TARGET_TRANSCRIPT_MS:.0f} ms: "
+        f"{h.met(t50, TARGET_TRANSCRIPT_MS)} (median {t50:.0f} ms); delta p95 <= {TARGET_DELTA_P95_MS:.0f} ms: "
+        f"{h.met(h.pct(delta_ms, 95), TARGET_DELTA_P95_MS)} ({h.pct(delta_ms, 95):.1f} ms)"
+    )
     return 0
 
 

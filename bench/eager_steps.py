@@ -11,6 +11,7 @@ does (hint pushes); reported: medians of wall ms per step (start → final event
 the ratio to the in-memory run, and CPU ms per step of the worker and restate-server
 (`bench/step_cost.py` measures the same way; this script only adds the "off" runtime).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ async def main() -> int:
             os.environ["DALS_EAGER_STEPS"] = value  # read by the worker `dals up` starts
             st = stack.enter_context(h.private_runtime())
             pids = h.runtime_pids()
-            runtimes[name] = (st, h.task_service(st), {"worker": pids["worker"]["pid"],
-                                                       "restate": pids["restate"]["pid"], "self": None})
+            runtimes[name] = (
+                st,
+                h.task_service(st),
+                {"worker": pids["worker"]["pid"], "restate": pids["restate"]["pid"], "self": None},
+            )
         os.environ.pop("DALS_EAGER_STEPS")
         await sc.run_in_memory(h.read_plan(3), ws)
         for st, service, procs in runtimes.values():  # warm every path once
@@ -58,7 +62,7 @@ async def main() -> int:
             for r in range(reps):
                 mem.append(await sc.run_in_memory(prompt, ws))
                 line = [f"  N={n} rep {r + 1}: memory {mem[-1] * 1e3 / steps:.2f} ms/step"]
-                for name in (list(runtimes) if r % 2 == 0 else list(runtimes)[::-1]):
+                for name in list(runtimes) if r % 2 == 0 else list(runtimes)[::-1]:
                     st, service, procs = runtimes[name]
                     h.use_runtime(st)
                     runs[name].append(await sc.run_durable(service, prompt, ws, "hint", procs))
@@ -68,18 +72,44 @@ async def main() -> int:
             a = h.median(mem) * 1e3 / steps
             for name, xs in runs.items():
                 wall = sc.med(xs, "wall", steps)
-                rows.append([n, name, a, wall, wall / a, sc.med(xs, "cpu:worker", steps),
-                             sc.med(xs, "cpu:restate", steps), h.median([x["gap_model"] for x in xs]),
-                             h.median([x["gap_tool"] for x in xs])])
+                rows.append(
+                    [
+                        n,
+                        name,
+                        a,
+                        wall,
+                        wall / a,
+                        sc.med(xs, "cpu:worker", steps),
+                        sc.med(xs, "cpu:restate", steps),
+                        h.median([x["gap_model"] for x in xs]),
+                        h.median([x["gap_tool"] for x in xs]),
+                    ]
+                )
         for _, service, _ in runtimes.values():
             await h.close_service(service)
     print(f"\n## Eager steps off and on (medians of {reps} interleaved repetitions)\n")
-    print(h.table(["N", "eager steps", "memory ms/step", "durable wall ms/step", "ratio b/a", "worker CPU ms/step",
-                   "restate CPU ms/step", "model step ms (worker)", "tool step ms (worker)"], rows))
+    print(
+        h.table(
+            [
+                "N",
+                "eager steps",
+                "memory ms/step",
+                "durable wall ms/step",
+                "ratio b/a",
+                "worker CPU ms/step",
+                "restate CPU ms/step",
+                "model step ms (worker)",
+                "tool step ms (worker)",
+            ],
+            rows,
+        )
+    )
     for n in sizes:
         got = {r[1]: r for r in rows if r[0] == n}
-        print(f"\nN={n}: eager/off wall {got['eager'][3] / got['off'][3]:.2f}; ratio b/a {got['eager'][4]:.2f} "
-              f"({h.met(got['eager'][4], 2.0)} ≤ 2.0) against {got['off'][4]:.2f} off")
+        print(
+            f"\nN={n}: eager/off wall {got['eager'][3] / got['off'][3]:.2f}; ratio b/a {got['eager'][4]:.2f} "
+            f"({h.met(got['eager'][4], 2.0)} ≤ 2.0) against {got['off'][4]:.2f} off"
+        )
     return 0
 
 

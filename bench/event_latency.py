@@ -24,6 +24,7 @@ resolution, same machine and wall clock as the client):
 Two loads, side by side in one run: one task alone, and K tasks at once; each load runs in each
 mode, one mode after the other (their order flips every round).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,8 +70,14 @@ async def run_tasks(client, api, n_tasks: int, reads: int) -> dict[str, list[flo
             if e["kind"] in ("model", "tool") and got["step"]:
                 step_ms.append((e["receivedAt"] - got["step"]["at"]) * 1e3)
                 gap_ms.append((got["set"] - got["step"]["at"]) * 1e3)
-    return {"step": step_ms, "set": set_ms, "gap": gap_ms, "wake": wake_ms, "read": read_ms,
-            "events": sum(len(client.events[t]) for t in ids)}
+    return {
+        "step": step_ms,
+        "set": set_ms,
+        "gap": gap_ms,
+        "wake": wake_ms,
+        "read": read_ms,
+        "events": sum(len(client.events[t]) for t in ids),
+    }
 
 
 KEYS = ("step", "set", "gap", "wake", "read")
@@ -97,52 +104,73 @@ async def main() -> int:
 
         api = RestateApi(st["restate"]["ingress"], st["restate"]["admin"])
         async with contextlib.AsyncExitStack() as stack:
-            clients = {w: await stack.enter_async_context(h.lsp_client(ws))
-                       for w in modes}
+            clients = {w: await stack.enter_async_context(h.lsp_client(ws)) for w in modes}
             for w in modes:
                 await run_tasks(clients[w], api, 1, 3)  # warm-up: imports, first invocation
             for r in range(rounds):  # interleaved: alone, then K at once, each in every mode, each round
                 for name, k in loads:
-                    for w in (modes if r % 2 == 0 else modes[::-1]):
+                    for w in modes if r % 2 == 0 else modes[::-1]:
                         got = await run_tasks(clients[w], api, k, reads)
                         for key in KEYS:
                             acc[(w, name)][key] += got[key]
-                        print(f"  round {r + 1}, {name}, {w}: {got['events']} events, step → client p50 "
-                              f"{h.pct(got['step'], 50):.1f} ms p95 {h.pct(got['step'], 95):.1f} ms", flush=True)
+                        print(
+                            f"  round {r + 1}, {name}, {w}: {got['events']} events, step → client p50 "
+                            f"{h.pct(got['step'], 50):.1f} ms p95 {h.pct(got['step'], 95):.1f} ms",
+                            flush=True,
+                        )
         await api.aclose()
     alone, loaded = "alone", loads[1][0]
     for w in modes:
         a, b = acc[(w, alone)], acc[(w, loaded)]
-        print(f"\n## Event latency, {w} wake-ups: journal entry → `dals/taskEvent` at the client (tasks of "
-              f"{reads} read_file lines = {2 * reads + 1} journaled steps; ms)\n")
-        rows = [h.summary_row("step completion → client, 1 task", a["step"]),
-                h.summary_row(f"step completion → client, {together} tasks at once", b["step"]),
-                h.summary_row("event SetState → client, 1 task", a["set"]),
-                h.summary_row(f"event SetState → client, {together} tasks at once", b["set"]),
-                h.summary_row("(part) step completion → event SetState, 1 task", a["gap"]),
-                h.summary_row(f"(part) step completion → event SetState, {together} tasks at once", b["gap"])]
+        print(
+            f"\n## Event latency, {w} wake-ups: journal entry → `dals/taskEvent` at the client (tasks of "
+            f"{reads} read_file lines = {2 * reads + 1} journaled steps; ms)\n"
+        )
+        rows = [
+            h.summary_row("step completion → client, 1 task", a["step"]),
+            h.summary_row(f"step completion → client, {together} tasks at once", b["step"]),
+            h.summary_row("event SetState → client, 1 task", a["set"]),
+            h.summary_row(f"event SetState → client, {together} tasks at once", b["set"]),
+            h.summary_row("(part) step completion → event SetState, 1 task", a["gap"]),
+            h.summary_row(f"(part) step completion → event SetState, {together} tasks at once", b["gap"]),
+        ]
         if a["wake"] or b["wake"]:
-            rows += [h.summary_row("(part) SetState → its TaskFeed/publish completed, 1 task", a["wake"]),
-                     h.summary_row(f"(part) SetState → its TaskFeed/publish completed, {together} at once", b["wake"]),
-                     h.summary_row("(part) publish completed → client, 1 task", a["read"]),
-                     h.summary_row(f"(part) publish completed → client, {together} at once", b["read"])]
+            rows += [
+                h.summary_row("(part) SetState → its TaskFeed/publish completed, 1 task", a["wake"]),
+                h.summary_row(f"(part) SetState → its TaskFeed/publish completed, {together} at once", b["wake"]),
+                h.summary_row("(part) publish completed → client, 1 task", a["read"]),
+                h.summary_row(f"(part) publish completed → client, {together} at once", b["read"]),
+            ]
         print(h.table(["from", "events", "p50 ms", "p95 ms", "max ms"], rows))
         if w == "feed" and not (a["wake"] or b["wake"]):
             print("\n(no SetState → publish split: Restate kept no record of the TaskFeed/publish invocations)")
         p95 = h.pct(a["step"], 95)
-        print(f"\n{w}: target p95 <= {TARGET_P95_MS:.0f} ms (step completion → client, 1 task): "
-              f"{h.met(p95, TARGET_P95_MS)} ({p95:.1f} ms); ratio p95 loaded/alone "
-              f"{h.ratio(h.pct(b['step'], 95), p95):.2f}")
+        print(
+            f"\n{w}: target p95 <= {TARGET_P95_MS:.0f} ms (step completion → client, 1 task): "
+            f"{h.met(p95, TARGET_P95_MS)} ({p95:.1f} ms); ratio p95 loaded/alone "
+            f"{h.ratio(h.pct(b['step'], 95), p95):.2f}"
+        )
     if sorted(modes) == ["feed", "hint"]:
         print("\n## hint vs feed, same run (ms; ratio = hint / feed)\n")
         rows = []
-        for key, what in (("step", "step completion → client"), ("set", "event SetState → client"),
-                          ("gap", "(part) step completion → SetState")):
+        for key, what in (
+            ("step", "step completion → client"),
+            ("set", "event SetState → client"),
+            ("gap", "(part) step completion → SetState"),
+        ):
             for name in (alone, loaded):
                 f, g = acc[("feed", name)][key], acc[("hint", name)][key]
-                rows.append([f"{what}, {'1 task' if name == alone else name}", h.pct(f, 50), h.pct(g, 50),
-                             h.ratio(h.pct(g, 50), h.pct(f, 50)), h.pct(f, 95), h.pct(g, 95),
-                             h.ratio(h.pct(g, 95), h.pct(f, 95))])
+                rows.append(
+                    [
+                        f"{what}, {'1 task' if name == alone else name}",
+                        h.pct(f, 50),
+                        h.pct(g, 50),
+                        h.ratio(h.pct(g, 50), h.pct(f, 50)),
+                        h.pct(f, 95),
+                        h.pct(g, 95),
+                        h.ratio(h.pct(g, 95), h.pct(f, 95)),
+                    ]
+                )
         print(h.table(["from", "p50 feed", "p50 hint", "ratio p50", "p95 feed", "p95 hint", "ratio p95"], rows))
     return 0
 

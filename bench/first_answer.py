@@ -11,6 +11,7 @@ run), so the noisy machine hits all alike. Reported: medians (and min/max) of ms
 InitializeResult and from spawn to the listTasks answer; and, as the floor any pygls server pays
 before it can answer anything, `python -c "import pygls.lsp.server"` (spawn to exit).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,20 +56,45 @@ def read_reply(stream, rid: int) -> dict:
 def one_run(dals: str, env: dict[str, str], ws: Path) -> tuple[float, float]:
     """(ms to the InitializeResult, ms to the listTasks answer), both from spawn."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([dals, "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, env=dict(os.environ) | env)
+    proc = subprocess.Popen(
+        [dals, "lsp"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(os.environ) | env,
+    )
     try:
         assert proc.stdin and proc.stdout
-        proc.stdin.write(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "processId": os.getpid(), "rootUri": ws.as_uri(), "capabilities": {},
-            "workspaceFolders": [{"uri": ws.as_uri(), "name": ws.name}]}}))
+        proc.stdin.write(
+            frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {
+                        "processId": os.getpid(),
+                        "rootUri": ws.as_uri(),
+                        "capabilities": {},
+                        "workspaceFolders": [{"uri": ws.as_uri(), "name": ws.name}],
+                    },
+                }
+            )
+        )
         proc.stdin.flush()
         init = read_reply(proc.stdout, 1)
         t_init = time.perf_counter()
         assert "result" in init, init
         proc.stdin.write(frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}))
-        proc.stdin.write(frame({"jsonrpc": "2.0", "id": 2, "method": "workspace/executeCommand",
-                                "params": {"command": "dals.listTasks", "arguments": [{}]}}))
+        proc.stdin.write(
+            frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 2,
+                    "method": "workspace/executeCommand",
+                    "params": {"command": "dals.listTasks", "arguments": [{}]},
+                }
+            )
+        )
         proc.stdin.flush()
         listed = read_reply(proc.stdout, 2)
         t_list = time.perf_counter()
@@ -105,8 +131,12 @@ def parse_variants(specs: list[str], exes: list[str]) -> dict[str, tuple[str, di
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=9)
-    ap.add_argument("--variant", action="append", default=[],
-                    help="NAME=VAR:VALUE[,VAR:VALUE...] (e.g. fast-off=DALS_LSP_FAST_START:0)")
+    ap.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME=VAR:VALUE[,VAR:VALUE...] (e.g. fast-off=DALS_LSP_FAST_START:0)",
+    )
     ap.add_argument("--dals", action="append", default=[], help="NAME=PATH of another dals executable")
     args = ap.parse_args()
     variants = parse_variants(args.variant, args.dals)
@@ -118,21 +148,25 @@ def main() -> int:
         for name, (dals, env) in variants.items():  # warm the page cache once per variant
             one_run(dals, env, ws)
         for r in range(args.runs):
-            for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
+            for name in list(variants) if r % 2 == 0 else list(variants)[::-1]:
                 dals, env = variants[name]
                 got[name].append(one_run(dals, env, ws))
-                print(f"  run {r + 1} {name}: initialize {got[name][-1][0]:.0f} ms, "
-                      f"listTasks {got[name][-1][1]:.0f} ms", flush=True)
+                print(
+                    f"  run {r + 1} {name}: initialize {got[name][-1][0]:.0f} ms, listTasks {got[name][-1][1]:.0f} ms",
+                    flush=True,
+                )
             floor.append(floor_ms())
     rows = []
     for name, xs in got.items():
         init, listed = [x[0] for x in xs], [x[1] for x in xs]
-        rows.append([name, h.median(init), h.median(listed), min(listed), max(listed),
-                     h.met(h.median(listed), TARGET_MS)])
+        rows.append(
+            [name, h.median(init), h.median(listed), min(listed), max(listed), h.met(h.median(listed), TARGET_MS)]
+        )
     rows.append(["floor: python -c 'import pygls.lsp.server'", "", h.median(floor), min(floor), max(floor), ""])
     print(f"\n## Spawn -> first dals.listTasks answer (median of {args.runs}, ms)\n")
-    print(h.table(["variant", "initialize answered", "listTasks answered", "min", "max",
-                   f"≤ {TARGET_MS:.0f} ms"], rows))
+    print(
+        h.table(["variant", "initialize answered", "listTasks answered", "min", "max", f"≤ {TARGET_MS:.0f} ms"], rows)
+    )
     return 0
 
 

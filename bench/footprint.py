@@ -20,6 +20,7 @@ followed to their final event; measured 5 s after the last one, then extrapolate
 1,000 tasks. Nothing is purged: finished invocations keep their journal and each task object
 keeps its summary and events.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,9 +39,13 @@ SHORT_READS = 3
 
 
 def procs_of(pids: dict, lsp_pid: int | None = None) -> dict[str, int | None]:
-    return {"restate-server": pids["restate"]["pid"], "worker": pids["worker"]["pid"],
-            "standby worker": pids["standby"]["pid"], "supervisor": pids["supervisor"]["pid"],
-            "dals lsp": lsp_pid}
+    return {
+        "restate-server": pids["restate"]["pid"],
+        "worker": pids["worker"]["pid"],
+        "standby worker": pids["standby"]["pid"],
+        "supervisor": pids["supervisor"]["pid"],
+        "dals lsp": lsp_pid,
+    }
 
 
 async def short_tasks(service, ws: Path, k: int, batch: int = 20) -> float:
@@ -62,8 +67,9 @@ async def at_rest_once(ws: Path, pythonpath: str | None) -> dict[str, float]:
         with h.private_runtime():
             await h.wait_standby_warm()
             async with h.lsp_client(ws) as client:
-                await client.wait_finished((await client.command(
-                    "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)
+                await client.wait_finished(
+                    (await client.command("dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300
+                )
                 await asyncio.sleep(3.0)
                 procs = procs_of(h.runtime_pids(), client.pid)
                 got = {n: ru.rss_mb(p) or 0.0 for n, p in procs.items()}
@@ -79,7 +85,7 @@ async def at_rest(reps: int, before: str | None) -> int:
     variants = {"before": before, "after": None} if before else {"now": None}
     runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
     for r in range(reps):
-        for name in (list(variants) if r % 2 == 0 else list(variants)[::-1]):
+        for name in list(variants) if r % 2 == 0 else list(variants)[::-1]:
             runs[name].append(await at_rest_once(ws, variants[name]))
             print(f"  rep {r + 1} {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in runs[name][-1].items()), flush=True)
     names = list(runs[next(iter(runs))][0])
@@ -112,17 +118,21 @@ async def main() -> int:
         rows.append(["after `dals up`, nothing run", *[fresh.get(n) for n in names]])
         disk0 = ru.disk_usage(data_dir)
         async with h.lsp_client(ws) as client:
-            await client.wait_finished((await client.command(
-                "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)
+            await client.wait_finished(
+                (await client.command("dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300
+            )
             await asyncio.sleep(2.0)
             procs = procs_of(h.runtime_pids(), client.pid)
             rows.append(["`dals lsp` connected, 1 task done", *[ru.rss_mb(procs[n]) for n in names]])
             with ru.RssSampler(procs) as rss:
-                ids = [(await client.command("dals.startTask", {"prompt": h.read_plan(LOAD_READS)}))["taskId"]
-                       for _ in range(LOAD_TASKS)]
+                ids = [
+                    (await client.command("dals.startTask", {"prompt": h.read_plan(LOAD_READS)}))["taskId"]
+                    for _ in range(LOAD_TASKS)
+                ]
                 await asyncio.gather(*(client.wait_finished(t, timeout=900) for t in ids))
-            rows.append([f"peak, {LOAD_TASKS} tasks of {2 * LOAD_READS + 1} steps running",
-                         *[rss.peak.get(n) for n in names]])
+            rows.append(
+                [f"peak, {LOAD_TASKS} tasks of {2 * LOAD_READS + 1} steps running", *[rss.peak.get(n) for n in names]]
+            )
             await asyncio.sleep(5.0)
             rows.append(["at rest again, 5 s later", *[ru.rss_mb(procs[n]) for n in names]])
         service = h.task_service(st)
@@ -132,11 +142,13 @@ async def main() -> int:
         disk2 = ru.disk_usage(data_dir)
         entries = await service.api.query(
             "SELECT count(*) AS n FROM sys_journal j JOIN sys_invocation i ON j.id = i.id "
-            "WHERE i.target_service_name = 'AgentTask' AND i.target_handler_name = 'run'")
+            "WHERE i.target_service_name = 'AgentTask' AND i.target_handler_name = 'run'"
+        )
         invocations = await service.api.query(
             "SELECT target_service_name AS svc, target_handler_name AS handler, status, count(*) AS n, "
             "sum(journal_size) AS entries FROM sys_invocation GROUP BY target_service_name, target_handler_name, "
-            "status ORDER BY n DESC")
+            "status ORDER BY n DESC"
+        )
         state_rows = await service.api.query("SELECT count(*) AS n FROM state")
         after = {n: ru.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}
         rows.append([f"after {k} more short tasks (no LSP)", *[after.get(n) for n in names]])
@@ -146,19 +158,34 @@ async def main() -> int:
     mib = 2**20
     per_task = [(disk2[i] - disk1[i]) / k for i in (0, 1)]
     print(f"\n## Disk of the Restate data dir ({data_dir.name}/)\n")
-    print(h.table(["", "allocated MiB", "apparent MiB"], [
-        ["fresh, after `dals up`", disk0[0] / mib, disk0[1] / mib],
-        [f"after the warm-up and {LOAD_TASKS} load tasks", disk1[0] / mib, disk1[1] / mib],
-        [f"after {k} more short tasks ({took:.0f} s)", disk2[0] / mib, disk2[1] / mib],
-        [f"growth per {2 * LOAD_READS + 1}-step load task (KiB; incl. the 5-step warm-up)",
-         (disk1[0] - disk0[0]) / LOAD_TASKS / 1024, (disk1[1] - disk0[1]) / LOAD_TASKS / 1024],
-        ["growth per short task (KiB)", per_task[0] / 1024, per_task[1] / 1024],
-        ["extrapolated per 1,000 short tasks (MiB)", per_task[0] * 1000 / mib, per_task[1] * 1000 / mib]]))
-    print(f"\njournal entries of all AgentTask runs kept: {entries[0]['n'] if entries else '?'}; state rows: "
-          f"{state_rows[0]['n'] if state_rows else '?'}; invocations kept, by handler "
-          f"({1 + LOAD_TASKS + k} tasks in all):\n")
-    print(h.table(["service/handler", "status", "invocations", "journal entries"],
-                  [[f"{r['svc']}/{r['handler']}", r["status"], r["n"], r.get("entries")] for r in invocations]))
+    print(
+        h.table(
+            ["", "allocated MiB", "apparent MiB"],
+            [
+                ["fresh, after `dals up`", disk0[0] / mib, disk0[1] / mib],
+                [f"after the warm-up and {LOAD_TASKS} load tasks", disk1[0] / mib, disk1[1] / mib],
+                [f"after {k} more short tasks ({took:.0f} s)", disk2[0] / mib, disk2[1] / mib],
+                [
+                    f"growth per {2 * LOAD_READS + 1}-step load task (KiB; incl. the 5-step warm-up)",
+                    (disk1[0] - disk0[0]) / LOAD_TASKS / 1024,
+                    (disk1[1] - disk0[1]) / LOAD_TASKS / 1024,
+                ],
+                ["growth per short task (KiB)", per_task[0] / 1024, per_task[1] / 1024],
+                ["extrapolated per 1,000 short tasks (MiB)", per_task[0] * 1000 / mib, per_task[1] * 1000 / mib],
+            ],
+        )
+    )
+    print(
+        f"\njournal entries of all AgentTask runs kept: {entries[0]['n'] if entries else '?'}; state rows: "
+        f"{state_rows[0]['n'] if state_rows else '?'}; invocations kept, by handler "
+        f"({1 + LOAD_TASKS + k} tasks in all):\n"
+    )
+    print(
+        h.table(
+            ["service/handler", "status", "invocations", "journal entries"],
+            [[f"{r['svc']}/{r['handler']}", r["status"], r["n"], r.get("entries")] for r in invocations],
+        )
+    )
     return 0
 
 

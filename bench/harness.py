@@ -6,6 +6,7 @@ Each benchmark starts its own runtime (`control.up()`) in a temporary `DALS_STAT
 it saw that is still alive). Every `dals lsp` it starts is stopped by pid too. Nothing here
 touches the user's default state dir.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -32,8 +33,7 @@ if TYPE_CHECKING:
 
 
 def machine() -> str:
-    return (f"nproc={os.cpu_count()}, Python {platform.python_version()}, "
-            f"{platform.system()} {platform.release()}")
+    return f"nproc={os.cpu_count()}, Python {platform.python_version()}, {platform.system()} {platform.release()}"
 
 
 def median(xs: list[float]) -> float:
@@ -130,8 +130,9 @@ def task_service(st: dict):
     from dals.client.tasks import TaskService
     from dals.trust.client_keys import signing_key
 
-    return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]),
-                       key=signing_key(Path(st["stateDir"])))
+    return TaskService(
+        RestateApi(st["restate"]["ingress"], st["restate"]["admin"]), key=signing_key(Path(st["stateDir"]))
+    )
 
 
 async def close_service(service) -> None:
@@ -193,8 +194,7 @@ def read_plan(n: int) -> str:
 FOLLOW_STATS = {"reads": 0, "early": 0, "pushed": 0}
 
 
-async def follow(service, task_id: str, interval: float = 0.01, on_event=None,
-                 timeout: float = 300.0) -> list[dict]:
+async def follow(service, task_id: str, interval: float = 0.01, on_event=None, timeout: float = 300.0) -> list[dict]:
     """Follow the task until its terminal status event; returns the events, each with the
     follower's monotonic `seenAt`. `interval=0`: as `dals lsp` and `dals run` do
     (`dals.client.task_follow`: pushes, hints, the feed's long-poll); otherwise a plain poll of
@@ -276,6 +276,7 @@ def summary_row(name: str, xs: list[float]) -> list[Any]:
 
 # --- processes (their CPU, memory and disk: resource_use.py) -----------------------------------
 
+
 def runtime_pids() -> dict[str, dict]:
     """The runtime's processes as the supervisor recorded them (runtime.json, what `dals status` reads),
     shaped like `dals status` so `private_runtime`'s `remember` takes it."""
@@ -327,6 +328,7 @@ def kill_pid(pid: int | None, start: int | None, wait: float = 10.0) -> None:
 
 # --- a real LSP client ----------------------------------------------------------------------
 
+
 class _StampedList(list):
     def append(self, item: Any) -> None:
         if isinstance(item, dict):
@@ -344,8 +346,9 @@ class _StampedEvents(dict):
 
 
 @contextlib.asynccontextmanager
-async def lsp_client(workspace: Path, init_options: dict | None = None,
-                     env: dict[str, str] | None = None) -> AsyncIterator[Any]:
+async def lsp_client(
+    workspace: Path, init_options: dict | None = None, env: dict[str, str] | None = None
+) -> AsyncIterator[Any]:
     """A pytest-lsp client driving `dals lsp` over stdio (tests/support/lsp_client.py), on the
     runtime of the current `DALS_STATE_DIR`, with `env` added to this process's environment; each event gets `receivedAt` (epoch s). The server process is stopped
     politely, then by pid. Yields the client; `client.init_ms` is the time from spawning `dals lsp`
@@ -372,12 +375,14 @@ async def lsp_client(workspace: Path, init_options: dict | None = None,
 
 # --- Restate's journal ----------------------------------------------------------------------
 
+
 async def invocation_of(api, task_id: str) -> dict:
     """The task's latest `AgentTask/run` invocation row from `sys_invocation`."""
     rows = await api.query(
         "SELECT id, status, journal_size, created_at, running_at, last_start_at, completed_at, retry_count "
         f"FROM sys_invocation WHERE target_service_name = 'AgentTask' AND target_handler_name = 'run' "
-        f"AND target_service_key = '{task_id}'")
+        f"AND target_service_key = '{task_id}'"
+    )
     if not rows:
         raise AssertionError(f"no invocation for task {task_id}")
     return sorted(rows, key=lambda r: str(r.get("created_at")))[-1]
@@ -387,14 +392,15 @@ async def journal(api, invocation_id: str) -> list[dict]:
     """The invocation's journal entries (index, entry_type, name, appended_at, entry_lite_json)."""
     return await api.query(
         "SELECT index, entry_type, name, appended_at, entry_lite_json FROM sys_journal "
-        f"WHERE id = '{invocation_id}' ORDER BY index")
+        f"WHERE id = '{invocation_id}' ORDER BY index"
+    )
 
 
 async def invocation_times(api, ids: list[str]) -> dict[str, dict]:
     """created_at / completed_at (epoch s) of invocations that keep their record (e.g. TaskFeed/publish)."""
     out: dict[str, dict] = {}
     for i in range(0, len(ids), 200):
-        chunk = ", ".join(f"'{x}'" for x in ids[i:i + 200])
+        chunk = ", ".join(f"'{x}'" for x in ids[i : i + 200])
         for r in await api.query(f"SELECT id, created_at, completed_at FROM sys_invocation WHERE id IN ({chunk})"):
             if r.get("created_at") and r.get("completed_at"):
                 out[r["id"]] = {"created": parse_at(r["created_at"]), "completed": parse_at(r["completed_at"])}
@@ -426,8 +432,12 @@ def event_entries(entries: list[dict]) -> dict[int, dict]:
         elif kind == "Command: SetState":
             key = lite.get("Command", {}).get("SetState", {}).get("key", "")
             if key.startswith("event:"):
-                current = out[int(key.split(":")[1])] = {"set": parse_at(e["appended_at"]), "step": last_step,
-                                                         "index": e["index"], "publish": None}
+                current = out[int(key.split(":")[1])] = {
+                    "set": parse_at(e["appended_at"]),
+                    "step": last_step,
+                    "index": e["index"],
+                    "publish": None,
+                }
                 last_step = None
         elif kind == "Command: OneWayCall" and out:
             call = lite.get("Command", {}).get("OneWayCall", {})

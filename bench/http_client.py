@@ -12,6 +12,7 @@ ships), one through `PlainHttp`. Interleaved repetitions (the order flips every 
   - K such tasks at once, each followed without pushes (`feed` tasks: every change is a read),
     wall and follower CPU ms per step.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,10 @@ class PlainHttp:
         self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
 
     async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
-        head = (f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+            f"Accept: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
         conn = self._idle.pop() if self._idle else await asyncio.open_unix_connection(self.uds)
         reader, writer = conn
         writer.write(head + body)
@@ -114,7 +117,7 @@ async def main() -> int:
             await sc.run_durable(service, h.read_plan(3), ws, "hint", procs)
             await floor(service, 20)
         for r in range(args.reps):
-            for name in (list(clients) if r % 2 == 0 else list(clients)[::-1]):
+            for name in list(clients) if r % 2 == 0 else list(clients)[::-1]:
                 service = clients[name]
                 got = out.setdefault(name, {})
                 ms, cpu_ms = await floor(service, 200)
@@ -132,8 +135,10 @@ async def main() -> int:
                 await service.api.plain.aclose()
             await h.close_service(service)
     keys = list(out["httpx"])
-    rows = [[k, h.median(out["httpx"][k]), h.median(out["plain"][k]),
-             h.median(out["plain"][k]) / h.median(out["httpx"][k])] for k in keys]
+    rows = [
+        [k, h.median(out["httpx"][k]), h.median(out["plain"][k]), h.median(out["plain"][k]) / h.median(out["httpx"][k])]
+        for k in keys
+    ]
     print(f"\n## Ingress calls: httpx against the hand-written client (medians of {args.reps}, N = {args.n})\n")
     print(h.table(["measure", "httpx", "plain asyncio", "plain / httpx"], rows))
     return 0

@@ -7,6 +7,7 @@ model) for `--tasks` plans at once, spread over `--processes` fresh Python proce
 up by a short plan first; all start together on a line from this one). What it reports is the
 most that many worker processes could do on this machine if durability cost nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,16 @@ import harness as h  # noqa: E402
 def level(tasks: int, processes: int = 1, reads: int = 20) -> dict:
     """Run `tasks` plans of `reads` reads at once over `processes` processes; steps, wall, CPU s."""
     shares = [tasks // processes + (i < tasks % processes) for i in range(processes)]
-    procs = [subprocess.Popen([sys.executable, __file__, "--child", str(k), "--reads", str(reads)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-             for k in shares if k]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, __file__, "--child", str(k), "--reads", str(reads)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in shares
+        if k
+    ]
     try:
         for p in procs:
             if p.stdout.readline().strip() != "ready":
@@ -42,8 +50,7 @@ def level(tasks: int, processes: int = 1, reads: int = 20) -> dict:
             p.wait()
     steps = sum(r["steps"] for r in results)
     wall = max(r["end"] for r in results) - t0
-    return {"n": tasks, "steps": steps, "wall": wall, "rate": steps / wall,
-            "cpu": sum(r["cpu"] for r in results)}
+    return {"n": tasks, "steps": steps, "wall": wall, "rate": steps / wall, "cpu": sum(r["cpu"] for r in results)}
 
 
 async def _child(tasks: int, reads: int) -> None:
@@ -70,8 +77,10 @@ def main() -> int:
         asyncio.run(_child(args.child, args.reads))
         return 0
     res = level(args.tasks, args.processes, args.reads)
-    print(f"in memory, {args.tasks} at once over {args.processes} process(es): {res['steps']} steps in "
-          f"{res['wall']:.2f} s = {res['rate']:.1f} steps/s, CPU {res['cpu'] * 1e3 / res['steps']:.2f} ms/step")
+    print(
+        f"in memory, {args.tasks} at once over {args.processes} process(es): {res['steps']} steps in "
+        f"{res['wall']:.2f} s = {res['rate']:.1f} steps/s, CPU {res['cpu'] * 1e3 / res['steps']:.2f} ms/step"
+    )
     return 0
 
 

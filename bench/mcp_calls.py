@@ -21,6 +21,7 @@ a, b and c alternate, repetition by repetition. First call, server not yet runni
 (a distinct `env`), from its "Task started" event to its tool event (the tool-list step starts
 the server, then one model step and the call). And `import pydantic_ai.mcp` in a fresh interpreter.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -103,8 +104,16 @@ async def first_plain() -> float:
 
 
 def import_seconds() -> float:
-    out = subprocess.run([sys.executable, "-c", "import time; t = time.perf_counter(); import pydantic_ai.mcp; "
-                          "print(time.perf_counter() - t)"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import time; t = time.perf_counter(); import pydantic_ai.mcp; print(time.perf_counter() - t)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return float(out.stdout)
 
 
@@ -144,17 +153,47 @@ async def main(n: int, reps: int) -> None:
     med = h.median
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n")
     print(f"N = {n} echo calls per task (N+1 model steps), medians of {reps} interleaved repetitions\n")
-    print(h.table(["run", "ms per task", "ms per call step", "ratio to a"], [
-        ["a: plain pydantic-ai MCPToolset, in memory", f"{med(a):.0f}", f"{med(a) / n:.2f}", "1.00"],
-        ["b: DALS McpTools, in memory (no journal)", f"{med(b):.0f}", f"{med(b) / n:.2f}", f"{med(b) / med(a):.2f}"],
-        ["c: DALS task on Restate (worker time)", f"{med(c):.0f}", f"{med(c) / n:.2f}", f"{med(c) / med(a):.2f}"]]))
+    print(
+        h.table(
+            ["run", "ms per task", "ms per call step", "ratio to a"],
+            [
+                ["a: plain pydantic-ai MCPToolset, in memory", f"{med(a):.0f}", f"{med(a) / n:.2f}", "1.00"],
+                [
+                    "b: DALS McpTools, in memory (no journal)",
+                    f"{med(b):.0f}",
+                    f"{med(b) / n:.2f}",
+                    f"{med(b) / med(a):.2f}",
+                ],
+                [
+                    "c: DALS task on Restate (worker time)",
+                    f"{med(c):.0f}",
+                    f"{med(c) / n:.2f}",
+                    f"{med(c) / med(a):.2f}",
+                ],
+            ],
+        )
+    )
     print()
-    print(h.table(["first call, server not running", "median ms", "min ms", "max ms"], [
-        ["a': new MCPToolset: start, initialize, echo", f"{med(a1):.0f}", f"{min(a1):.0f}", f"{max(a1):.0f}"],
-        ["c': task with a new configuration: started → tool event", f"{med(c1):.0f}", f"{min(c1):.0f}",
-         f"{max(c1):.0f}"],
-        ["`import pydantic_ai.mcp` (fresh interpreter)", f"{med(imports):.0f}", f"{min(imports):.0f}",
-         f"{max(imports):.0f}"]]))
+    print(
+        h.table(
+            ["first call, server not running", "median ms", "min ms", "max ms"],
+            [
+                ["a': new MCPToolset: start, initialize, echo", f"{med(a1):.0f}", f"{min(a1):.0f}", f"{max(a1):.0f}"],
+                [
+                    "c': task with a new configuration: started → tool event",
+                    f"{med(c1):.0f}",
+                    f"{min(c1):.0f}",
+                    f"{max(c1):.0f}",
+                ],
+                [
+                    "`import pydantic_ai.mcp` (fresh interpreter)",
+                    f"{med(imports):.0f}",
+                    f"{min(imports):.0f}",
+                    f"{max(imports):.0f}",
+                ],
+            ],
+        )
+    )
 
 
 if __name__ == "__main__":

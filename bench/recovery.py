@@ -14,6 +14,7 @@ measures, from the kill:
 The same for the Restate server. Separately: the worker's cold boot (`python -m dals worker
 --port P` to /health 200) and its import time, outside the supervisor.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,8 +45,11 @@ def runtime_pids() -> dict:
     from dals.runtime import control
 
     data = control.layout().read_runtime()
-    return {"worker": (data.get("worker") or {}).get("pid"), "restate": (data.get("restate") or {}).get("pid"),
-            "worker_url": (data.get("worker") or {}).get("url")}
+    return {
+        "worker": (data.get("worker") or {}).get("pid"),
+        "restate": (data.get("restate") or {}).get("pid"),
+        "worker_url": (data.get("worker") or {}).get("url"),
+    }
 
 
 async def probe_healthy(part: str, old_pid: int, ingress: str, t_kill: float, out: dict) -> None:
@@ -58,8 +62,9 @@ async def probe_healthy(part: str, old_pid: int, ingress: str, t_kill: float, ou
                         if (await http.get(f"{pids['worker_url']}/health")).status_code == 200:
                             break
                 else:
-                    if (await restate.get("/restate/health")).status_code == 200 and \
-                            runtime_pids()["restate"] != old_pid:
+                    if (await restate.get("/restate/health")).status_code == 200 and runtime_pids()[
+                        "restate"
+                    ] != old_pid:
                         break
             except (httpx.HTTPError, OSError):
                 pass
@@ -97,8 +102,13 @@ async def one_kill(service, part: str, ws: Path, ingress: str) -> dict:
     assert events[-1]["status"] == "succeeded", events[-1]
     replays = sum(1 for e in events if e["kind"] == "tool" and e["title"].startswith("run_command"))
     assert replays == 1, f"{replays} run_command events: a re-run step must not add an event"
-    return {"healthy": state["healthy"], "next": state["next"], "title": state["next_title"],
-            "events": len(events), "command_events": replays}
+    return {
+        "healthy": state["healthy"],
+        "next": state["next"],
+        "title": state["next_title"],
+        "events": len(events),
+        "command_events": replays,
+    }
 
 
 def worker_boot(reps: int) -> tuple[list[float], float, float]:
@@ -109,8 +119,11 @@ def worker_boot(reps: int) -> tuple[list[float], float, float]:
     for _ in range(reps):
         port = free_port()
         t0 = time.monotonic()
-        proc = subprocess.Popen([sys.executable, "-m", "dals", "worker", "--port", str(port)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dals", "worker", "--port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             while True:
                 try:
@@ -129,6 +142,7 @@ def worker_boot(reps: int) -> tuple[list[float], float, float]:
             except subprocess.TimeoutExpired:
                 os.kill(proc.pid, signal.SIGKILL)
                 proc.wait()
+
     # Import cost alone: the app module vs a bare interpreter.
     def run(code: str) -> float:
         t0 = time.monotonic()
@@ -142,8 +156,12 @@ def worker_boot(reps: int) -> tuple[list[float], float, float]:
 
 def top_imports(n: int = 8) -> list[tuple[str, float]]:
     """Import time of `import dals.durable.app` by top-level package (sum of self times, -X importtime)."""
-    r = subprocess.run([sys.executable, "-X", "importtime", "-c", "import dals.durable.app"],
-                       capture_output=True, text=True, check=True)
+    r = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", "import dals.durable.app"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     cum: dict[str, int] = {}
     for line in r.stderr.splitlines():
         if not line.startswith("import time:") or "cumulative" in line:
@@ -172,11 +190,15 @@ async def main() -> int:
             for part in ("worker", "restate"):  # interleaved
                 res = await one_kill(service, part, ws, ingress)
                 results[part].append(res)
-                st["remember"]({"worker": {"pid": runtime_pids()["worker"]},
-                                "restate": {"pid": runtime_pids()["restate"]}})
-                print(f"  kill {part} #{r + 1}: healthy after {res['healthy'] * 1e3:.0f} ms, next new event "
-                      f"after {res['next'] * 1e3:.0f} ms ({res['title']}); run_command events "
-                      f"{res['command_events']}, {res['events']} events", flush=True)
+                st["remember"](
+                    {"worker": {"pid": runtime_pids()["worker"]}, "restate": {"pid": runtime_pids()["restate"]}}
+                )
+                print(
+                    f"  kill {part} #{r + 1}: healthy after {res['healthy'] * 1e3:.0f} ms, next new event "
+                    f"after {res['next'] * 1e3:.0f} ms ({res['title']}); run_command events "
+                    f"{res['command_events']}, {res['events']} events",
+                    flush=True,
+                )
         await service.api.aclose()
         sup_log = (Path(st["stateDir"]) / "logs" / "supervisor.log").read_text()
     boots, bare, app = worker_boot(reps)
@@ -187,15 +209,38 @@ async def main() -> int:
     for part in ("worker", "restate"):
         rs = results[part]
         nxt = h.median([x["next"] for x in rs]) * 1e3
-        rows.append([part, h.median([x["healthy"] for x in rs]) * 1e3, nxt, nxt - SLEEP_S * 1e3,
-                     f"{min(x['next'] for x in rs) * 1e3:.0f}-{max(x['next'] for x in rs) * 1e3:.0f}"])
-    print(h.table(["killed", "kill → replacement healthy", "kill → next new event",
-                   "next new event − 1 s re-run sleep", "range next event"], rows))
+        rows.append(
+            [
+                part,
+                h.median([x["healthy"] for x in rs]) * 1e3,
+                nxt,
+                nxt - SLEEP_S * 1e3,
+                f"{min(x['next'] for x in rs) * 1e3:.0f}-{max(x['next'] for x in rs) * 1e3:.0f}",
+            ]
+        )
+    print(
+        h.table(
+            [
+                "killed",
+                "kill → replacement healthy",
+                "kill → next new event",
+                "next new event − 1 s re-run sleep",
+                "range next event",
+            ],
+            rows,
+        )
+    )
     print(f"\n## Worker cold boot, outside the supervisor ({reps} starts, ms)\n")
-    print(h.table(["what", "median ms"],
-                  [["`python -m dals worker --port P` → /health 200", h.median(boots) * 1e3],
-                   ["`python -c pass`", bare * 1e3],
-                   ["`python -c 'import dals.durable.app'`", app * 1e3]]))
+    print(
+        h.table(
+            ["what", "median ms"],
+            [
+                ["`python -m dals worker --port P` → /health 200", h.median(boots) * 1e3],
+                ["`python -c pass`", bare * 1e3],
+                ["`python -c 'import dals.durable.app'`", app * 1e3],
+            ],
+        )
+    )
     print("\n## Import time of dals.durable.app by top-level package (-X importtime, sum of self times, ms, one run)\n")
     print(h.table(["package", "ms"], [[k, v] for k, v in imports]))
     restarts = [line for line in sup_log.splitlines() if "restarting" in line or "back as pid" in line]

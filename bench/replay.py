@@ -16,6 +16,7 @@ first journal entry past the old journal's end (the replay plus the first new st
 so the journal holds about 50, 500 (and, in full mode, 1,500: a 250-step task) entries when the
 attempt ends; the table shows the real `journal_size`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,9 +36,15 @@ TAIL = 20  # reads after the command: the run must outlive the look at its new a
 
 
 def plan(reads: int, marker: str) -> str:
-    command = f'sleep 1 && echo ran >> {marker}'  # counts the command's executions
-    return "\n".join(["Benchmark: replay a long journal", *['/read_file {"path": "a.py"}'] * reads,
-                      f'/run_command {{"command": "{command}"}}', *['/read_file {"path": "a.py"}'] * TAIL])
+    command = f"sleep 1 && echo ran >> {marker}"  # counts the command's executions
+    return "\n".join(
+        [
+            "Benchmark: replay a long journal",
+            *['/read_file {"path": "a.py"}'] * reads,
+            f'/run_command {{"command": "{command}"}}',
+            *['/read_file {"path": "a.py"}'] * TAIL,
+        ]
+    )
 
 
 async def wait_status(api, task_id: str, status: str, timeout: float = 60) -> dict:
@@ -121,9 +128,15 @@ async def one(service, ws: Path, reads: int, how: str) -> dict:
         client -= SLEEP_S * 1e3
     commands = sum(1 for e in events if e["kind"] == "tool" and e["title"].startswith("run_command"))
     assert commands == 1, f"{commands} run_command events"
-    return {"journal": state["journal"], "client": client, "server": server, "retries": state.get("retries"),
-            "title": state.get("next_title"), "ran": (ws / marker).read_text().count("ran"),
-            "first_new": f"{first_new['entry_type']} {first_new.get('name') or ''}".strip()}
+    return {
+        "journal": state["journal"],
+        "client": client,
+        "server": server,
+        "retries": state.get("retries"),
+        "title": state.get("next_title"),
+        "ran": (ws / marker).read_text().count("ran"),
+        "first_new": f"{first_new['entry_type']} {first_new.get('name') or ''}".strip(),
+    }
 
 
 async def main() -> int:
@@ -147,19 +160,42 @@ async def main() -> int:
                     res = await one(service, ws, reads, how)
                     results.setdefault((size, how), []).append(res)
                     st["remember"](h.runtime_pids())
-                    print(f"  rep {r + 1}, ~{size} entries ({reads} reads), {how}: journal {res['journal']} "
-                          f"entries, client {res['client']:.0f} ms, server {res['server']:.0f} ms, "
-                          f"retries {res['retries']}, command ran {res['ran']}x, first new entry {res['first_new']}, "
-                          f"next event: {res['title']}", flush=True)
+                    print(
+                        f"  rep {r + 1}, ~{size} entries ({reads} reads), {how}: journal {res['journal']} "
+                        f"entries, client {res['client']:.0f} ms, server {res['server']:.0f} ms, "
+                        f"retries {res['retries']}, command ran {res['ran']}x, first new entry {res['first_new']}, "
+                        f"next event: {res['title']}",
+                        flush=True,
+                    )
         await service.api.aclose()
     print(f"\n## Resume with a long journal (medians of {reps}, ms)\n")
     rows = []
     for (size, how), rs in results.items():
-        rows.append([f"~{size}", h.median([x["journal"] for x in rs]), 2 * round((size - 10) / ENTRIES_PER_READ) + 1,
-                     how, h.median([x["client"] for x in rs]), h.median([x["server"] for x in rs]),
-                     f"{min(x['client'] for x in rs):.0f}-{max(x['client'] for x in rs):.0f}"])
-    print(h.table(["journal", "entries", "steps before", "ended by", "resume/kill → next new event (client)",
-                   "attempt start → first new entry (Restate)", "range client"], rows))
+        rows.append(
+            [
+                f"~{size}",
+                h.median([x["journal"] for x in rs]),
+                2 * round((size - 10) / ENTRIES_PER_READ) + 1,
+                how,
+                h.median([x["client"] for x in rs]),
+                h.median([x["server"] for x in rs]),
+                f"{min(x['client'] for x in rs):.0f}-{max(x['client'] for x in rs):.0f}",
+            ]
+        )
+    print(
+        h.table(
+            [
+                "journal",
+                "entries",
+                "steps before",
+                "ended by",
+                "resume/kill → next new event (client)",
+                "attempt start → first new entry (Restate)",
+                "range client",
+            ],
+            rows,
+        )
+    )
     print("\n(kill rows: minus the 1 s `sleep 1` that re-runs; pause rows: resume call → next event)")
     return 0
 

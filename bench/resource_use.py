@@ -1,5 +1,6 @@
 """What the runtime's processes cost, read from /proc (psutil is not needed): CPU time, resident
 memory (sampled in the background, keeping the peak) and the disk a directory takes."""
+
 from __future__ import annotations
 
 import asyncio

@@ -18,6 +18,7 @@ CLI as a subprocess.
   - `dals up`: a fresh state dir each time (`.venv/bin/dals up` → returns healthy), then `dals up`
     again (already running), then `dals down`, stopping every pid it saw.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,8 +37,9 @@ TARGET_REQUEST_P95_MS = 30.0
 TARGET_INIT_MS = 300.0
 
 
-async def sample_requests(client, doc, until, min_samples: int,
-                          starting=lambda: False) -> tuple[list[float], list[float], list[bool]]:
+async def sample_requests(
+    client, doc, until, min_samples: int, starting=lambda: False
+) -> tuple[list[float], list[float], list[bool]]:
     """codeAction and listTasks, alternating every 50 ms, until `until()` and at least `min_samples`;
     per pair, whether `starting()` (a fresh `dals lsp` starting beside) held at some point of it."""
     from lsprotocol import types
@@ -45,8 +47,9 @@ async def sample_requests(client, doc, until, min_samples: int,
     ca_ms: list[float] = []
     list_ms: list[float] = []
     beside: list[bool] = []
-    params = types.CodeActionParams(text_document=doc, range=h.lsp_range(1000, 0, 1400, 0),
-                                    context=types.CodeActionContext(diagnostics=[]))
+    params = types.CodeActionParams(
+        text_document=doc, range=h.lsp_range(1000, 0, 1400, 0), context=types.CodeActionContext(diagnostics=[])
+    )
     while len(ca_ms) < min_samples or not until():
         was_starting = starting()
         t = time.perf_counter()
@@ -68,9 +71,13 @@ async def first_answer_ms(client, ws: Path) -> float:
 
     uri = (ws / "a.py").as_uri()
     t = time.perf_counter()
-    actions = await client.client.text_document_code_action_async(types.CodeActionParams(
-        text_document=types.TextDocumentIdentifier(uri=uri), range=h.lsp_range(0, 0, 1, 0),
-        context=types.CodeActionContext(diagnostics=[])))
+    actions = await client.client.text_document_code_action_async(
+        types.CodeActionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            range=h.lsp_range(0, 0, 1, 0),
+            context=types.CodeActionContext(diagnostics=[]),
+        )
+    )
     assert actions, "no code actions"
     return (time.perf_counter() - t) * 1e3
 
@@ -147,17 +154,26 @@ async def main() -> int:
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         async with h.lsp_client(ws) as client:
-            client.client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
-                uri=big.as_uri(), language_id="python", version=1, text=big.read_text())))
+            client.client.text_document_did_open(
+                types.DidOpenTextDocumentParams(
+                    text_document=types.TextDocumentItem(
+                        uri=big.as_uri(), language_id="python", version=1, text=big.read_text()
+                    )
+                )
+            )
             doc = types.TextDocumentIdentifier(uri=big.as_uri())
-            await client.wait_finished((await client.command(
-                "dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300)  # warm-up
+            await client.wait_finished(
+                (await client.command("dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300
+            )  # warm-up
             idle_init, idle_first = await fresh_inits(ws, reps)
             idle_ca, idle_list, _ = await sample_requests(client, doc, lambda: True, samples)
-            print(f"  idle: codeAction p95 {h.pct(idle_ca, 95):.1f} ms, listTasks p95 {h.pct(idle_list, 95):.1f} ms",
-                  flush=True)
-            ids = [(await client.command("dals.startTask", {"prompt": h.read_plan(reads)}))["taskId"]
-                   for _ in range(TASKS)]
+            print(
+                f"  idle: codeAction p95 {h.pct(idle_ca, 95):.1f} ms, listTasks p95 {h.pct(idle_list, 95):.1f} ms",
+                flush=True,
+            )
+            ids = [
+                (await client.command("dals.startTask", {"prompt": h.read_plan(reads)}))["taskId"] for _ in range(TASKS)
+            ]
             began = time.monotonic()
             done = asyncio.gather(*(client.wait_finished(t, timeout=900) for t in ids))
             # sampled from the first task on, while fresh servers start beside it
@@ -170,40 +186,77 @@ async def main() -> int:
             await done
             print(f"  the {TASKS} tasks ran {time.monotonic() - began:.1f} s", flush=True)
             listed = len((await client.command("dals.listTasks", {}))["tasks"])
-            print(f"  fresh servers started while the tasks ran: {inits_loaded}; {len(load_ca)} request pairs "
-                  f"while they ran", flush=True)
-            print(f"  {TASKS} tasks running: codeAction p95 {h.pct(load_ca, 95):.1f} ms, listTasks p95 "
-                  f"{h.pct(load_list, 95):.1f} ms", flush=True)
+            print(
+                f"  fresh servers started while the tasks ran: {inits_loaded}; {len(load_ca)} request pairs "
+                f"while they ran",
+                flush=True,
+            )
+            print(
+                f"  {TASKS} tasks running: codeAction p95 {h.pct(load_ca, 95):.1f} ms, listTasks p95 "
+                f"{h.pct(load_list, 95):.1f} ms",
+                flush=True,
+            )
     bare = python_time("pass", 3)
     lsp_import = python_time("import dals.lsp.server", 3)
     cold, warm = dals_up_times(reps)
 
-    print(f"\n## Requests at the client (ms; load: {TASKS} tasks of {2 * reads + 1} journaled steps; "
-          f"listTasks lists {listed} tasks at the end)\n")
-    print(h.table(["request", "n", "p50 ms", "p95 ms", "max ms"], [
-        h.summary_row("codeAction (400-line selection, 5,000-line file), idle", idle_ca),
-        h.summary_row(f"codeAction, {TASKS} tasks running", load_ca),
-        h.summary_row(f"codeAction, {TASKS} tasks running, no fresh server starting", alone_ca),
-        h.summary_row("dals.listTasks, idle", idle_list),
-        h.summary_row(f"dals.listTasks, {TASKS} tasks running", load_list),
-        h.summary_row(f"dals.listTasks, {TASKS} tasks running, no fresh server starting", alone_list)]))
+    print(
+        f"\n## Requests at the client (ms; load: {TASKS} tasks of {2 * reads + 1} journaled steps; "
+        f"listTasks lists {listed} tasks at the end)\n"
+    )
+    print(
+        h.table(
+            ["request", "n", "p50 ms", "p95 ms", "max ms"],
+            [
+                h.summary_row("codeAction (400-line selection, 5,000-line file), idle", idle_ca),
+                h.summary_row(f"codeAction, {TASKS} tasks running", load_ca),
+                h.summary_row(f"codeAction, {TASKS} tasks running, no fresh server starting", alone_ca),
+                h.summary_row("dals.listTasks, idle", idle_list),
+                h.summary_row(f"dals.listTasks, {TASKS} tasks running", load_list),
+                h.summary_row(f"dals.listTasks, {TASKS} tasks running, no fresh server starting", alone_list),
+            ],
+        )
+    )
     print("\n## Start-up (ms)\n")
-    print(h.table(["what", "n", "median ms", "min ms", "max ms"], [
-        ["`dals lsp` spawn → InitializeResult, idle", len(idle_init), h.median(idle_init), min(idle_init),
-         max(idle_init)],
-        [f"`dals lsp` spawn → InitializeResult, {TASKS} tasks running", len(load_init), h.median(load_init),
-         min(load_init), max(load_init)],
-        ["`dals lsp` spawn → first answered request after `initialized` (codeAction), idle", len(idle_first),
-         h.median(idle_first), min(idle_first), max(idle_first)],
-        ["`python -c pass`", 3, bare, "", ""],
-        ["`python -c 'import dals.lsp.server'`", 3, lsp_import, "", ""],
-        ["`dals up`, fresh state dir (cold)", len(cold), h.median(cold), min(cold), max(cold)],
-        ["`dals up`, already running", len(warm), h.median(warm), min(warm), max(warm)]]))
-    print(f"\ntargets: request p95 <= {TARGET_REQUEST_P95_MS:.0f} ms under load: codeAction "
-          f"{h.met(h.pct(load_ca, 95), TARGET_REQUEST_P95_MS)}, listTasks {h.met(h.pct(load_list, 95), TARGET_REQUEST_P95_MS)} "
-          f"(no fresh server starting: {h.met(h.pct(alone_ca, 95), TARGET_REQUEST_P95_MS)}, "
-          f"{h.met(h.pct(alone_list, 95), TARGET_REQUEST_P95_MS)}); "
-          f"initialize <= {TARGET_INIT_MS:.0f} ms: {h.met(h.median(idle_init), TARGET_INIT_MS)} (idle median)")
+    print(
+        h.table(
+            ["what", "n", "median ms", "min ms", "max ms"],
+            [
+                [
+                    "`dals lsp` spawn → InitializeResult, idle",
+                    len(idle_init),
+                    h.median(idle_init),
+                    min(idle_init),
+                    max(idle_init),
+                ],
+                [
+                    f"`dals lsp` spawn → InitializeResult, {TASKS} tasks running",
+                    len(load_init),
+                    h.median(load_init),
+                    min(load_init),
+                    max(load_init),
+                ],
+                [
+                    "`dals lsp` spawn → first answered request after `initialized` (codeAction), idle",
+                    len(idle_first),
+                    h.median(idle_first),
+                    min(idle_first),
+                    max(idle_first),
+                ],
+                ["`python -c pass`", 3, bare, "", ""],
+                ["`python -c 'import dals.lsp.server'`", 3, lsp_import, "", ""],
+                ["`dals up`, fresh state dir (cold)", len(cold), h.median(cold), min(cold), max(cold)],
+                ["`dals up`, already running", len(warm), h.median(warm), min(warm), max(warm)],
+            ],
+        )
+    )
+    print(
+        f"\ntargets: request p95 <= {TARGET_REQUEST_P95_MS:.0f} ms under load: codeAction "
+        f"{h.met(h.pct(load_ca, 95), TARGET_REQUEST_P95_MS)}, listTasks {h.met(h.pct(load_list, 95), TARGET_REQUEST_P95_MS)} "
+        f"(no fresh server starting: {h.met(h.pct(alone_ca, 95), TARGET_REQUEST_P95_MS)}, "
+        f"{h.met(h.pct(alone_list, 95), TARGET_REQUEST_P95_MS)}); "
+        f"initialize <= {TARGET_INIT_MS:.0f} ms: {h.met(h.median(idle_init), TARGET_INIT_MS)} (idle median)"
+    )
     return 0
 
 

@@ -14,6 +14,7 @@ first), the median of `--runs`, the three contenders run in turn:
   skipped files over 1 MB and binary files without a word (one run).
 Target: `search` <= 2x `rg (same flags)`.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,8 +59,9 @@ def rg_run(rg: str, args: list[str], root: Path) -> int:
 
 def old_search():
     """The search of the commit before this tool (pure Python), loaded from git."""
-    src = subprocess.run(["git", "show", "a9e929d~1:server/dals/workspace/listing.py"], cwd=REPO,
-                         capture_output=True, text=True)
+    src = subprocess.run(
+        ["git", "show", "a9e929d~1:server/dals/workspace/listing.py"], cwd=REPO, capture_output=True, text=True
+    )
     if src.returncode != 0:
         return None
     tmp = Path(tempfile.mkdtemp()) / "old_listing.py"
@@ -81,16 +83,25 @@ def main() -> None:
         sys.exit("Debian's ripgrep is the reference: apt-get install ripgrep")
     root = a.root.resolve()
     same_flags = search_module.command("PATTERN", None)[1:-3]  # the tool's flags, without rg and the pattern
-    nfiles = subprocess.run([debian, "--files", "--hidden", "--no-require-git", "--no-ignore-parent", "-g", "!.git"],
-                            cwd=root, capture_output=True).stdout.count(b"\n")
+    nfiles = subprocess.run(
+        [debian, "--files", "--hidden", "--no-require-git", "--no-ignore-parent", "-g", "!.git"],
+        cwd=root,
+        capture_output=True,
+    ).stdout.count(b"\n")
     size = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.is_symlink())
     version = subprocess.run([debian, "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    bundled = subprocess.run([search_module.ripgrep(), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
-    print(f"root {root}: {nfiles} files, {size / 1e6:.0f} MB; reference {version} (/usr/bin/rg); "
-          f"tool runs {bundled}; {os.cpu_count()} CPUs; median of {a.runs} warm runs")
+    bundled = subprocess.run(
+        [search_module.ripgrep(), "--version"], capture_output=True, text=True
+    ).stdout.splitlines()[0]
+    print(
+        f"root {root}: {nfiles} files, {size / 1e6:.0f} MB; reference {version} (/usr/bin/rg); "
+        f"tool runs {bundled}; {os.cpu_count()} CPUs; median of {a.runs} warm runs"
+    )
     before = None if a.no_before else old_search()
-    print("| pattern | matches (rg's lines) | `search` ms | rg, the tool's flags, ms | rg defaults ms | "
-          "search / rg same flags | search / rg defaults |" + (" before (1 run) ms |" if before else ""))
+    print(
+        "| pattern | matches (rg's lines) | `search` ms | rg, the tool's flags, ms | rg defaults ms | "
+        "search / rg same flags | search / rg defaults |" + (" before (1 run) ms |" if before else "")
+    )
     print("|---|---:|---:|---:|---:|---:|---:|" + ("---:|" if before else ""))
     for name, pattern in PATTERNS:
         runs = {
@@ -101,9 +112,11 @@ def main() -> None:
         ms, out = interleaved(runs, a.runs)
         r, rg_lines = out["search"], out["same"]
         total = len(r.matches) + sum(r.more.values()) + len(r.binary)
-        row = (f"| {name} `{pattern}` | {total}{'+' if r.capped else ''} ({rg_lines}) | {ms['search']:.0f} | "
-               f"{ms['same']:.0f} | {ms['plain']:.0f} | {ms['search'] / ms['same']:.2f} | "
-               f"{ms['search'] / ms['plain']:.2f} |")
+        row = (
+            f"| {name} `{pattern}` | {total}{'+' if r.capped else ''} ({rg_lines}) | {ms['search']:.0f} | "
+            f"{ms['same']:.0f} | {ms['plain']:.0f} | {ms['search'] / ms['same']:.2f} | "
+            f"{ms['search'] / ms['plain']:.2f} |"
+        )
         if before:
             before_ms, _ = median_ms(lambda: before(root, pattern), 1)
             row += f" {before_ms:.0f} |"
@@ -121,6 +134,7 @@ def interleaved(runs: dict, n: int) -> tuple[dict[str, float], dict[str, object]
             out[k] = fn()
             times[k].append((time.perf_counter() - t) * 1000)
     return {k: statistics.median(v) for k, v in times.items()}, out
+
 
 if __name__ == "__main__":
     main()

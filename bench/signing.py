@@ -9,6 +9,7 @@ step).
 
     .venv/bin/python bench/signing.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -69,12 +70,19 @@ def main() -> None:
     with h.private_runtime() as st:
         steps = asyncio.run(step_ms(st, runs, 20))
         costs = micro(n)
-    print(h.table(["what", "median ms", "p90 ms"], [[k, h.median(v), h.pct(v, 90)] for k, v in costs.items()]
-                  + [["one durable step (20-step task, wall)", h.median(steps), h.pct(steps, 90)]]))
+    print(
+        h.table(
+            ["what", "median ms", "p90 ms"],
+            [[k, h.median(v), h.pct(v, 90)] for k, v in costs.items()]
+            + [["one durable step (20-step task, wall)", h.median(steps), h.pct(steps, 90)]],
+        )
+    )
     one = h.median(costs["sign answer"]) + h.median(costs["verify answer"])
     share = 100 * one / h.median(steps)
-    print(f"\nsign + verify of one answer = {one:.3f} ms = {share:.2f} % of a step's median "
-          f"(target <= 5 %): {h.met(share, 5.0)}")
+    print(
+        f"\nsign + verify of one answer = {one:.3f} ms = {share:.2f} % of a step's median "
+        f"(target <= 5 %): {h.met(share, 5.0)}"
+    )
 
 
 if __name__ == "__main__":

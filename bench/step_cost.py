@@ -16,6 +16,7 @@ so the noisy machine hits all alike.
 Also: PydanticTypeAdapter.serialize with the serde fix off and on (in process), and the floor of
 one Restate round trip (a shared `events` call; an exclusive handler that writes state).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,15 +39,15 @@ async def run_in_memory(prompt: str, ws: Path) -> float:
 
     agent = build_agent(offline_model())
     t0 = time.perf_counter()
-    result = await agent.run(prompt, deps=TaskDeps(ws, InMemoryRunner()),
-                             usage_limits=UsageLimits(request_limit=1000))
+    result = await agent.run(prompt, deps=TaskDeps(ws, InMemoryRunner()), usage_limits=UsageLimits(request_limit=1000))
     dt = time.perf_counter() - t0
     assert result.output.startswith("Plan done"), result.output
     return dt
 
 
-async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[str, int | None],
-                      interval: float = 0.0) -> dict:
+async def run_durable(
+    service, prompt: str, ws: Path, wakeup: str, procs: dict[str, int | None], interval: float = 0.0
+) -> dict:
     spec = h.make_spec(prompt, ws, wakeup=wakeup)
     cpu0 = ru.cpu_of(procs)
     follow0 = dict(h.FOLLOW_STATS)
@@ -63,9 +64,15 @@ async def run_durable(service, prompt: str, ws: Path, wakeup: str, procs: dict[s
     for prev, e, at in zip(ats, events[1:], ats[1:]):
         if e["kind"] in gaps:
             gaps[e["kind"]].append((at - prev) * 1e3)
-    return {"wall": events[-1]["seenAt"] - t0, "worker": ats[-1] - ats[0], "count": len(events),
-            "gap_model": h.median(gaps["model"]), "gap_tool": h.median(gaps["tool"]), "cpu": cpu,
-            "follower": follower}
+    return {
+        "wall": events[-1]["seenAt"] - t0,
+        "worker": ats[-1] - ats[0],
+        "count": len(events),
+        "gap_model": h.median(gaps["model"]),
+        "gap_tool": h.median(gaps["tool"]),
+        "cpu": cpu,
+        "follower": follower,
+    }
 
 
 def serde_cost(calls_on: int = 1000, calls_off: int = 100, blocks: int = 5) -> dict[str, float]:
@@ -77,8 +84,11 @@ def serde_cost(calls_on: int = 1000, calls_off: int = 100, blocks: int = 5) -> d
     from dals.durable import restate_compat
     from dals.durable.restate_compat import PydanticTypeAdapter
 
-    resp = ModelResponse(parts=[ToolCallPart("read_file", {"path": "a.py"}, tool_call_id="call-1")],
-                         usage=RequestUsage(input_tokens=120, output_tokens=8), model_name="offline")
+    resp = ModelResponse(
+        parts=[ToolCallPart("read_file", {"path": "a.py"}, tool_call_id="call-1")],
+        usage=RequestUsage(input_tokens=120, output_tokens=8),
+        model_name="offline",
+    )
     serde = PydanticTypeAdapter(ModelResponse)
     per_on, per_off = max(1, calls_on // blocks), max(1, calls_off // blocks)
     off: list[float] = []
@@ -159,20 +169,24 @@ async def main() -> int:
             for r in range(reps):
                 mem.append(await run_in_memory(prompt, ws))
                 line = [f"  N={n} rep {r + 1}: memory {mem[-1] * 1e3:.0f} ms"]
-                for w in (modes if r % 2 == 0 else modes[::-1]):
+                for w in modes if r % 2 == 0 else modes[::-1]:
                     fast[w].append(await run_durable(service, prompt, ws, w, procs))  # as dals lsp
                     slow[w].append(await run_durable(service, prompt, ws, w, procs, interval=0.25))
                     # start, prompt message, n+1 model requests, n tools, answer message, end
                     assert fast[w][-1]["count"] == slow[w][-1]["count"] == 2 * n + 5
-                    line.append(f"{w}: wall {fast[w][-1]['wall'] * 1e3:.0f} ms, worker "
-                                f"{fast[w][-1]['worker'] * 1e3:.0f} ms (250 ms poll {slow[w][-1]['worker'] * 1e3:.0f})")
+                    line.append(
+                        f"{w}: wall {fast[w][-1]['wall'] * 1e3:.0f} ms, worker "
+                        f"{fast[w][-1]['worker'] * 1e3:.0f} ms (250 ms poll {slow[w][-1]['worker'] * 1e3:.0f})"
+                    )
                 print(", ".join(line), flush=True)
             res[n] = {"mem": mem, "fast": fast, "slow": slow}
         fl = await floor(service, 200)
         await h.close_service(service)
 
-    print(f"\n## Per-step cost (medians of {reps} interleaved repetitions; b = durable, followed as "
-          "`dals lsp` does; b' = the same, 250 ms poll)\n")
+    print(
+        f"\n## Per-step cost (medians of {reps} interleaved repetitions; b = durable, followed as "
+        "`dals lsp` does; b' = the same, 250 ms poll)\n"
+    )
     rows, gap_rows, cpu_rows, vs_rows, follow_rows = [], [], [], [], []
     for n in sizes:
         steps = 2 * n + 1
@@ -180,48 +194,152 @@ async def main() -> int:
         for w in modes:
             fast, slow = res[n]["fast"][w], res[n]["slow"][w]
             bw, bk = med(fast, "wall", steps), med(fast, "worker", steps)
-            rows.append([n, w, steps, h.median(res[n]["mem"]) * 1e3, med(fast, "wall"), a, bw, bk,
-                         med(slow, "worker", steps), bw / a, bk / a])
-            gap_rows.append([n, w, h.median([x["gap_model"] for x in fast]), h.median([x["gap_tool"] for x in fast]),
-                             h.median([x["gap_model"] for x in slow]), h.median([x["gap_tool"] for x in slow])])
+            rows.append(
+                [
+                    n,
+                    w,
+                    steps,
+                    h.median(res[n]["mem"]) * 1e3,
+                    med(fast, "wall"),
+                    a,
+                    bw,
+                    bk,
+                    med(slow, "worker", steps),
+                    bw / a,
+                    bk / a,
+                ]
+            )
+            gap_rows.append(
+                [
+                    n,
+                    w,
+                    h.median([x["gap_model"] for x in fast]),
+                    h.median([x["gap_tool"] for x in fast]),
+                    h.median([x["gap_model"] for x in slow]),
+                    h.median([x["gap_tool"] for x in slow]),
+                ]
+            )
             cpu = [med(fast, f"cpu:{k}", steps) for k in procs]
             cpu_rows.append([n, w, *cpu, sum(cpu), med(slow, "cpu:worker", steps), med(slow, "cpu:restate", steps)])
-            follow_rows.append([n, w, 2 * n + 3, *(h.median([x["follower"][k] for x in fast])
-                                                   for k in ("reads", "pushed", "early"))])
+            follow_rows.append(
+                [n, w, 2 * n + 3, *(h.median([x["follower"][k] for x in fast]) for k in ("reads", "pushed", "early"))]
+            )
         if modes == ["feed", "hint"] or modes == ["hint", "feed"]:
             f, g = res[n]["fast"]["feed"], res[n]["fast"]["hint"]
             cf = sum(med(f, f"cpu:{k}", steps) for k in procs)
             cg = sum(med(g, f"cpu:{k}", steps) for k in procs)
-            vs_rows.append([n, med(f, "wall", steps), med(g, "wall", steps), med(g, "wall") / med(f, "wall"),
-                            med(f, "worker", steps), med(g, "worker", steps), med(g, "worker") / med(f, "worker"),
-                            cf, cg, cg / cf if cf else float("nan")])
-    print(h.table(["N", "wakeup", "steps (2N+1)", "a: memory ms", "b: durable wall ms", "a ms/step",
-                   "b wall ms/step", "b worker ms/step", "b' worker ms/step (250 ms poll)",
-                   "ratio wall b/a", "ratio worker b/a"], rows))
+            vs_rows.append(
+                [
+                    n,
+                    med(f, "wall", steps),
+                    med(g, "wall", steps),
+                    med(g, "wall") / med(f, "wall"),
+                    med(f, "worker", steps),
+                    med(g, "worker", steps),
+                    med(g, "worker") / med(f, "worker"),
+                    cf,
+                    cg,
+                    cg / cf if cf else float("nan"),
+                ]
+            )
+    print(
+        h.table(
+            [
+                "N",
+                "wakeup",
+                "steps (2N+1)",
+                "a: memory ms",
+                "b: durable wall ms",
+                "a ms/step",
+                "b wall ms/step",
+                "b worker ms/step",
+                "b' worker ms/step (250 ms poll)",
+                "ratio wall b/a",
+                "ratio worker b/a",
+            ],
+            rows,
+        )
+    )
     print("\n## CPU ms per journaled step (medians; utime + stime around each run)\n")
-    print(h.table(["N", "wakeup", "worker", "restate-server", "follower (this process)", "sum",
-                   "worker, b' (250 ms poll)", "restate-server, b'"], cpu_rows))
+    print(
+        h.table(
+            [
+                "N",
+                "wakeup",
+                "worker",
+                "restate-server",
+                "follower (this process)",
+                "sum",
+                "worker, b' (250 ms poll)",
+                "restate-server, b'",
+            ],
+            cpu_rows,
+        )
+    )
     if vs_rows:
         print("\n## hint vs feed, same run (b; ms per step; ratio = hint / feed)\n")
-        print(h.table(["N", "wall feed", "wall hint", "ratio wall", "worker feed", "worker hint", "ratio worker",
-                       "CPU sum feed", "CPU sum hint", "ratio CPU"], vs_rows))
-    print("\n## The follower (b) per task (medians): reads of `AgentTask/events`, pages taken from pushes, "
-          "early re-reads\n")
+        print(
+            h.table(
+                [
+                    "N",
+                    "wall feed",
+                    "wall hint",
+                    "ratio wall",
+                    "worker feed",
+                    "worker hint",
+                    "ratio worker",
+                    "CPU sum feed",
+                    "CPU sum hint",
+                    "ratio CPU",
+                ],
+                vs_rows,
+            )
+        )
+    print(
+        "\n## The follower (b) per task (medians): reads of `AgentTask/events`, pages taken from pushes, "
+        "early re-reads\n"
+    )
     print(h.table(["N", "wakeup", "events", "reads", "pushed pages", "early re-reads"], follow_rows))
     print("\n## Worker-side gap before each event (median ms; from the events' `at`)\n")
-    print(h.table(["N", "wakeup", "model step (b)", "tool step (b)", "model step (b', 250 ms poll)",
-                   "tool step (b', 250 ms poll)"], gap_rows))
+    print(
+        h.table(
+            [
+                "N",
+                "wakeup",
+                "model step (b)",
+                "tool step (b)",
+                "model step (b', 250 ms poll)",
+                "tool step (b', 250 ms poll)",
+            ],
+            gap_rows,
+        )
+    )
     print("\n## PydanticTypeAdapter(ModelResponse).serialize, in process\n")
-    print(h.table(["serde fix", "µs per call", "calls"],
-                  [["off (restate-sdk as shipped)", serde["off"], serde["calls_off"]],
-                   ["on (restate_compat.install_serde_cache())", serde["on"], serde["calls_on"]],
-                   ["ratio off/on", serde["off"] / serde["on"], ""]]))
+    print(
+        h.table(
+            ["serde fix", "µs per call", "calls"],
+            [
+                ["off (restate-sdk as shipped)", serde["off"], serde["calls_off"]],
+                ["on (restate_compat.install_serde_cache())", serde["on"], serde["calls_on"]],
+                ["ratio off/on", serde["off"] / serde["on"], ""],
+            ],
+        )
+    )
     print("\n## Floor: one ingress round trip (200 calls each, interleaved)\n")
-    print(h.table(["call", "p50 ms", "p90 ms"],
-                  [["GET /restate/health (ingress only, no worker)", h.pct(fl["health"], 50), h.pct(fl["health"], 90)],
-                   ["AgentTask/events (shared: worker + state read)", h.pct(fl["events"], 50), h.pct(fl["events"], 90)],
-                   ["TaskLedger/add_replayed (exclusive: worker + state write)", h.pct(fl["write"], 50),
-                    h.pct(fl["write"], 90)]]))
+    print(
+        h.table(
+            ["call", "p50 ms", "p90 ms"],
+            [
+                ["GET /restate/health (ingress only, no worker)", h.pct(fl["health"], 50), h.pct(fl["health"], 90)],
+                ["AgentTask/events (shared: worker + state read)", h.pct(fl["events"], 50), h.pct(fl["events"], 90)],
+                [
+                    "TaskLedger/add_replayed (exclusive: worker + state write)",
+                    h.pct(fl["write"], 50),
+                    h.pct(fl["write"], 90),
+                ],
+            ],
+        )
+    )
     return 0
 
 

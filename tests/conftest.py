@@ -1,4 +1,5 @@
 """Fixtures shared by every test tier: the model double and a real runtime per session."""
+
 from __future__ import annotations
 
 import os

@@ -57,6 +57,7 @@ The code: `campaign_plan.py` (plans and kill schedules), `campaign_run.py` (one 
 `campaign_checks.py` (the checks above), `campaign_observe.py` (pids, health, waits),
 `campaign_records.py` (what a run records); this module is the campaign, its report and the CLI.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -89,10 +90,21 @@ class Campaign:
     does one whose runtime did not come back after a kill (no later run could run).
     """
 
-    def __init__(self, runtime: Runtime, double: OpenAIDouble, seed: int, kills: int,
-                 min_steps: int = 5, max_steps: int = 30, timeout: float = 180.0,
-                 max_seconds: float | None = None, verbose: bool = True, same_file_gap: int = 4,
-                 max_kills_per_run: int = 4, run_seeds: list[int] | None = None):
+    def __init__(
+        self,
+        runtime: Runtime,
+        double: OpenAIDouble,
+        seed: int,
+        kills: int,
+        min_steps: int = 5,
+        max_steps: int = 30,
+        timeout: float = 180.0,
+        max_seconds: float | None = None,
+        verbose: bool = True,
+        same_file_gap: int = 4,
+        max_kills_per_run: int = 4,
+        run_seeds: list[int] | None = None,
+    ):
         self.runtime = runtime
         self.double = double
         self.seed = seed
@@ -151,16 +163,19 @@ class Campaign:
             return
         while self.kills < self.target:
             if self.max_seconds and time.monotonic() - self.started > self.max_seconds:
-                self.stopped_early = (f"safety cap of {self.max_seconds / 60:.0f} min reached after "
-                                      f"{self.kills} of {self.target} kills")
+                self.stopped_early = (
+                    f"safety cap of {self.max_seconds / 60:.0f} min reached after {self.kills} of {self.target} kills"
+                )
                 self.log(self.stopped_early)
                 break
             index += 1
             run = Run(self, index, rng.getrandbits(32), self.target - self.kills)
             rec = await run.execute()
             self.runs.append(rec)
-            self.log(f"run {index} done in {rec.duration_s}s, {rec.kills_done} kills, "
-                     f"re-executed {rec.reexecuted or 'nothing'}, violations: {rec.violations or 'none'}")
+            self.log(
+                f"run {index} done in {rec.duration_s}s, {rec.kills_done} kills, "
+                f"re-executed {rec.reexecuted or 'nothing'}, violations: {rec.violations or 'none'}"
+            )
             if self._runtime_lost(rec):
                 break
             if len(self.runs) > 5 * self.target:  # the moments keep missing: something is off
@@ -200,20 +215,29 @@ class Campaign:
         return out
 
     def recoveries(self, part: str) -> list[float]:
-        return sorted(k.recovery_s for r in self.runs for k in r.kills
-                      if not k.skipped and k.recovery_s is not None and k.target == part)
+        return sorted(
+            k.recovery_s
+            for r in self.runs
+            for k in r.kills
+            if not k.skipped and k.recovery_s is not None and k.target == part
+        )
 
     def summary(self) -> dict[str, Any]:
         return {
-            "seed": self.seed, "kills": self.kills, "target": self.target, "runs": len(self.runs),
+            "seed": self.seed,
+            "kills": self.kills,
+            "target": self.target,
+            "runs": len(self.runs),
             "steps": sum(r.steps for r in self.runs),
             "skipped": sum(1 for r in self.runs for k in r.kills if k.skipped),
             "reexecuted": sum(len(r.reexecuted) for r in self.runs),
-            "violations": len(self.violations), "failed_runs": len(self.failed_runs),
+            "violations": len(self.violations),
+            "failed_runs": len(self.failed_runs),
             "duration_s": self.duration_s,
             "unavailable": sum(len(r.unavailable) for r in self.runs),
             "unavailable_max_s": max((u["window_s"] for r in self.runs for u in r.unavailable), default=0.0),
-            "by_target": self.by_target(), "by_trigger": self.by_trigger(),
+            "by_target": self.by_target(),
+            "by_trigger": self.by_trigger(),
             "stopped_early": self.stopped_early,
         }
 
@@ -239,7 +263,7 @@ class Campaign:
             "- kills by moment: " + ", ".join(f"{k} {n}" for k, n in s["by_trigger"].items()),
             f"- steps executed again (all matched to a kill of the worker or server): {s['reexecuted']}",
             f"- **violations: {s['violations']}** in {s['failed_runs']} run(s)",
-            f"- transient \"DALS runtime unavailable\" answers to dals.listTasks/showTask after a server restart "
+            f'- transient "DALS runtime unavailable" answers to dals.listTasks/showTask after a server restart '
             f"(retried, not violations): {s['unavailable']}, longest {s['unavailable_max_s']:.2f} s",
             f"- wall time {self.duration_s:.0f} s (runs: median "
             f"{sorted(r.duration_s for r in self.runs)[len(self.runs) // 2] if self.runs else 0:.1f} s)",
@@ -250,16 +274,24 @@ class Campaign:
         if self.violations:
             lines += ["## Violations", ""] + ["- " + v.replace("\n", "\n  ") for v in self.violations]
             lines += [f"- run {r.index}: workspace kept in `{r.kept}`" for r in self.failed_runs if r.kept] + [""]
-        lines += ["## Runs", "",
-                  "| run | seed | steps | kills: target @ s (moment; in flight; recovery s) | re-executed | s | violations |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "## Runs",
+            "",
+            "| run | seed | steps | kills: target @ s (moment; in flight; recovery s) | re-executed | s | violations |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in self.runs:
             ks = "<br>".join(
-                f"{k.target} — skipped ({k.trigger})" if k.skipped else
-                f"{k.target} @ {k.at_s} ({k.trigger}{' — ' + k.note if k.note else ''}; {k.in_flight}; "
-                f"{k.recovery_s})" for k in r.kills)
-            lines.append(f"| {r.index} | {r.seed} | {r.steps} | {ks} | {', '.join(r.reexecuted) or '–'} | "
-                         f"{r.duration_s} | {len(r.violations) or '–'} |")
+                f"{k.target} — skipped ({k.trigger})"
+                if k.skipped
+                else f"{k.target} @ {k.at_s} ({k.trigger}{' — ' + k.note if k.note else ''}; {k.in_flight}; "
+                f"{k.recovery_s})"
+                for k in r.kills
+            )
+            lines.append(
+                f"| {r.index} | {r.seed} | {r.steps} | {ks} | {', '.join(r.reexecuted) or '–'} | "
+                f"{r.duration_s} | {len(r.violations) or '–'} |"
+            )
         return "\n".join(lines) + "\n"
 
 
@@ -271,13 +303,23 @@ async def _main(args: argparse.Namespace) -> int:
         asyncio.get_running_loop().add_signal_handler(sig, me.cancel)
     state = Path(tempfile.mkdtemp(prefix="dals-campaign-state-"))
     with OpenAIDouble(model="double") as double:
-        rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
-                             "DALS_MODEL": "openai-chat:double"})
+        rt = Runtime(
+            state,
+            {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key", "DALS_MODEL": "openai-chat:double"},
+        )
         await asyncio.to_thread(rt.up)
-        campaign = Campaign(rt, double, args.seed, args.kills, min_steps=args.min_steps,
-                            max_steps=args.max_steps, timeout=args.timeout,
-                            max_seconds=args.max_minutes * 60 if args.max_minutes else None,
-                            same_file_gap=args.same_file_gap, run_seeds=args.run)
+        campaign = Campaign(
+            rt,
+            double,
+            args.seed,
+            args.kills,
+            min_steps=args.min_steps,
+            max_steps=args.max_steps,
+            timeout=args.timeout,
+            max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+            same_file_gap=args.same_file_gap,
+            run_seeds=args.run,
+        )
         try:
             await campaign.run()
         except asyncio.CancelledError:
@@ -290,8 +332,9 @@ async def _main(args: argparse.Namespace) -> int:
     if args.report:
         Path(args.report).write_text(text)
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": campaign.summary(),
-                                               "runs": [r.to_json() for r in campaign.runs]}, indent=1))
+        Path(args.json).write_text(
+            json.dumps({"summary": campaign.summary(), "runs": [r.to_json() for r in campaign.runs]}, indent=1)
+        )
     print(json.dumps(campaign.summary()))
     for v in campaign.violations:
         print("VIOLATION", v)
@@ -306,15 +349,28 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", help="write every run's record here as JSON")
     ap.add_argument("--min-steps", type=int, default=5)
     ap.add_argument("--max-steps", type=int, default=30)
-    ap.add_argument("--run", type=int, action="append", metavar="SEED",
-                    help="replay only the run with this seed (repeatable); --kills is then ignored")
-    ap.add_argument("--same-file-gap", type=int, default=4,
-                    help="steps between two changes of one file (1: back to back, hits the watcher bug)")
+    ap.add_argument(
+        "--run",
+        type=int,
+        action="append",
+        metavar="SEED",
+        help="replay only the run with this seed (repeatable); --kills is then ignored",
+    )
+    ap.add_argument(
+        "--same-file-gap",
+        type=int,
+        default=4,
+        help="steps between two changes of one file (1: back to back, hits the watcher bug)",
+    )
     ap.add_argument("--timeout", type=float, default=180.0, help="seconds for any one wait")
-    ap.add_argument("--max-minutes", type=float, default=90.0,
-                    help="safety cap: start no new run after this long, even if fewer kills were done "
-                         "(the report says so); 0 for no cap. The campaign otherwise runs until --kills "
-                         "kills are done")
+    ap.add_argument(
+        "--max-minutes",
+        type=float,
+        default=90.0,
+        help="safety cap: start no new run after this long, even if fewer kills were done "
+        "(the report says so); 0 for no cap. The campaign otherwise runs until --kills "
+        "kills are done",
+    )
     return asyncio.run(_main(ap.parse_args(argv)))
 
 

@@ -7,6 +7,7 @@ re-execution matched to its own kill of the worker or the server), a command's m
 the task's events and every `dals lsp` live stream are numbered without gap or duplicate.
 Pure functions of what a run saw: the plan, the double's requests, the workspace, the kills.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,29 +23,38 @@ JOURNAL_TARGETS = ("worker", "restate")
 SLACK_S = 1.0  # a request or command already on its way when the kill landed is seen a bit later
 
 
-def excuse_reruns(reruns: list[tuple[float, float, str]], kills: list[KillRecord],
-                  log: list[str] | None = None) -> list[str]:
+def excuse_reruns(
+    reruns: list[tuple[float, float, str]], kills: list[KillRecord], log: list[str] | None = None
+) -> list[str]:
     """Match every re-execution `(previous start, this start, what)` to the kill that allows it;
     the violations for those that no kill allows (the rule is in campaign.py's docstring)."""
-    excuses = sorted((k.wall, k.target) for k in kills
-                     if not k.skipped and any(p in JOURNAL_TARGETS for p in k.target.split("+")))
+    excuses = sorted(
+        (k.wall, k.target) for k in kills if not k.skipped and any(p in JOURNAL_TARGETS for p in k.target.split("+"))
+    )
     used: dict[int, str] = {}  # kill -> the re-execution it excused (one each)
     out = []
     for prev, this, what in sorted(reruns, key=lambda r: r[1]):
         if log is not None:
             log.append(what)
-        match = next((i for i, (w, _) in enumerate(excuses)
-                      if i not in used and prev - SLACK_S <= w <= this), None)
+        match = next((i for i, (w, _) in enumerate(excuses) if i not in used and prev - SLACK_S <= w <= this), None)
         if match is None:
             # The attempt cut off from a killed server lives on in the worker and may still *start*
             # the step in flight after the crash (it was replaying towards it); the restarted
             # server's attempt then runs it again. So a kill of the server without the worker also
             # excuses a re-execution whose previous execution began after that kill.
-            match = next((i for i, (w, target) in enumerate(excuses)
-                          if i not in used and "worker" not in target and w <= prev <= this), None)
+            match = next(
+                (
+                    i
+                    for i, (w, target) in enumerate(excuses)
+                    if i not in used and "worker" not in target and w <= prev <= this
+                ),
+                None,
+            )
         if match is None:
-            out.append(f"{what} ran again at +{this - prev:.2f}s with no kill of the worker or server "
-                       f"in between (only the step in flight at a crash may run again)")
+            out.append(
+                f"{what} ran again at +{this - prev:.2f}s with no kill of the worker or server "
+                f"in between (only the step in flight at a crash may run again)"
+            )
         else:
             used[match] = what
     return out
@@ -85,8 +95,9 @@ def check_tool_results(plan: Plan, requests: list[dict[str, Any]], key: str) -> 
     return v
 
 
-def check_executions(plan: Plan, requests: list[dict[str, Any]], key: str, ws: Path,
-                     kills: list[KillRecord], reexecuted: list[str]) -> list[str]:
+def check_executions(
+    plan: Plan, requests: list[dict[str, Any]], key: str, ws: Path, kills: list[KillRecord], reexecuted: list[str]
+) -> list[str]:
     """Every model request arrived and every command left its marker as often as allowed; each
     re-execution is matched to its own kill (appended to `reexecuted`), or is a violation."""
     v: list[str] = []
@@ -107,13 +118,22 @@ def check_executions(plan: Plan, requests: list[dict[str, Any]], key: str, ws: P
         reruns += [(a, b, f"command {s.number}") for a, b in zip(times, times[1:])]
         marks = effects.count(f"m{s.number}")
         # executions killed with their worker while they slept (guarantee 2) add no marker, ever
-        died = sum(1 for k in kills if k.trigger == "command" and not k.skipped and k.mid_sleep
-                   and "worker" in k.target and k.in_flight.startswith(f"step {s.number} "))
+        died = sum(
+            1
+            for k in kills
+            if k.trigger == "command"
+            and not k.skipped
+            and k.mid_sleep
+            and "worker" in k.target
+            and k.in_flight.startswith(f"step {s.number} ")
+        )
         if not 1 <= marks <= max(1, len(times)):
             v.append(f"command {s.number}: marker m{s.number} {marks}× in effects.log, ran {len(times)}×")
         elif died and marks > len(times) - died:
-            v.append(f"command {s.number} ran {len(times)}×, {died}× killed with its worker while it slept, "
-                     f"yet its marker is {marks}× in effects.log (a command outlived its worker)")
+            v.append(
+                f"command {s.number} ran {len(times)}×, {died}× killed with its worker while it slept, "
+                f"yet its marker is {marks}× in effects.log (a command outlived its worker)"
+            )
     unknown = sorted(set(effects) - {f"m{s.number}" for s in plan.commands})
     if unknown:
         v.append(f"unexpected lines in effects.log: {unknown}")
@@ -121,8 +141,9 @@ def check_executions(plan: Plan, requests: list[dict[str, Any]], key: str, ws: P
     return v
 
 
-def check_events(plan: Plan, shown: dict[str, Any], clients: list[tuple[int, DalsClient]],
-                 task_id: str | None) -> list[str]:
+def check_events(
+    plan: Plan, shown: dict[str, Any], clients: list[tuple[int, DalsClient]], task_id: str | None
+) -> list[str]:
     """The task's events (`dals.showTask`) and every `dals lsp` live stream: numbered without gap
     or duplicate, the expected count by kind, usage of steps + 1 requests."""
     v: list[str] = []
@@ -131,10 +152,17 @@ def check_events(plan: Plan, shown: dict[str, Any], clients: list[tuple[int, Dal
     seqs = [e["seq"] for e in events]
     if seqs != list(range(1, len(seqs) + 1)):
         v.append(f"events not contiguous from 1: {seqs}")
-    kinds = {k: sum(1 for e in events if e["kind"] == k) for k in
-             ("status", "model", "tool", "edit", "approval", "log")}
-    want = {"status": 2, "model": n + 1, "tool": plan.count("read_file", "run_command"),
-            "edit": plan.count("write_file", "edit_file"), "approval": 0, "log": 0}
+    kinds = {
+        k: sum(1 for e in events if e["kind"] == k) for k in ("status", "model", "tool", "edit", "approval", "log")
+    }
+    want = {
+        "status": 2,
+        "model": n + 1,
+        "tool": plan.count("read_file", "run_command"),
+        "edit": plan.count("write_file", "edit_file"),
+        "approval": 0,
+        "log": 0,
+    }
     if kinds != want:
         odd = [f"#{e['seq']} {e['kind']}: {e['title']}" for e in events if e["kind"] in ("log", "approval")]
         v.append(f"events by kind {kinds}, expected {want}" + (f"; {odd}" if odd else ""))
@@ -151,13 +179,15 @@ def check_events(plan: Plan, shown: dict[str, Any], clients: list[tuple[int, Dal
         # write a crash lost is written again by the replay, and must come out the same)
         durable = {e["seq"]: e for e in events}
         # (less the task's summary each notification carries beside its event)
-        differ = [e["seq"] for e in client.events.get(task_id, [])
-                  if durable.get(e["seq"]) != {k: v for k, v in e.items() if k != "summary"}]
+        differ = [
+            e["seq"]
+            for e in client.events.get(task_id, [])
+            if durable.get(e["seq"]) != {k: v for k, v in e.items() if k != "summary"}
+        ]
         if differ:
             v.append(f"dals lsp {i + 1} (pid {pid}) showed events that differ from the journal's: seq {differ}")
     last_pid, last = clients[-1]
     got = [e["seq"] for e in last.events.get(task_id, [])]
     if got and got[-1] != len(seqs):
-        v.append(f"the live stream of dals lsp {len(clients)} (pid {last_pid}) stopped at {got[-1]} "
-                 f"of {len(seqs)}")
+        v.append(f"the live stream of dals lsp {len(clients)} (pid {last_pid}) stopped at {got[-1]} of {len(seqs)}")
     return v

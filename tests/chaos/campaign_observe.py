@@ -3,6 +3,7 @@
 The restate server's and the worker's pids and health (from the supervisor's `runtime.json` and
 HTTP), waiting until killed parts are back, waiting for a file, and reading a run's log files.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,8 +43,10 @@ def runtime_status(rt: Runtime) -> dict[str, Any]:
     rpid, wpid = restate.get("pid"), worker.get("pid")
     admin, ingress = restate.get("admin"), restate.get("ingress")
     st = {
-        "restate": {"pid": rpid if pid_alive(rpid) else None,
-                    "healthy": _http_ok(f"{admin}/health") and _http_ok(f"{ingress}/restate/health")},
+        "restate": {
+            "pid": rpid if pid_alive(rpid) else None,
+            "healthy": _http_ok(f"{admin}/health") and _http_ok(f"{ingress}/restate/health"),
+        },
         "worker": {"pid": wpid if pid_alive(wpid) else None, "healthy": _http_ok(f"{worker.get('url')}/health")},
         "supervisor": {"pid": data.get("supervisor") if pid_alive(data.get("supervisor")) else None},
     }

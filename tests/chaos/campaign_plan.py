@@ -6,6 +6,7 @@ is 1-4 kills of `worker`, `restate`, `lsp` or two of them, each at a moment alon
 command running, a slow model request, a delay). Same `random.Random` state → same plan and
 schedule; nothing here touches a process or a file.
 """
+
 from __future__ import annotations
 
 import json

@@ -3,6 +3,7 @@
 `Run` fills these in, the checks read them, `Campaign` sums them up in its report; `to_json`
 gives the `--json` dump.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -5,6 +5,7 @@ command's `slow.K` file, a model request reaching the double, a delay), sends `k
 targets, waits until what it killed is back (a killed `dals lsp` is replaced by a new client), and
 after the task ends hands what it saw to `campaign_checks`; every failure lands in its `RunRecord`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,13 @@ class Run:
         self.seed = seed
         rng = random.Random(seed)
         where = f"run{index}"
-        self.plan = make_plan(rng, f"r{index}-{seed:x}", rng.randint(campaign.min_steps, campaign.max_steps), where,
-                              campaign.same_file_gap)
+        self.plan = make_plan(
+            rng,
+            f"r{index}-{seed:x}",
+            rng.randint(campaign.min_steps, campaign.max_steps),
+            where,
+            campaign.same_file_gap,
+        )
         self.specs = plan_kills(rng, self.plan, min(budget, campaign.max_kills_per_run))
         self.key = conversation_key(self.plan.prompt)
         self.ws = campaign.root / where  # the run's directory in the campaign's workspace
@@ -73,10 +79,14 @@ class Run:
                 continue
             if first is not None:
                 restarts = [k.wall for k in self.rec.kills if "restate" in k.target and k.wall]
-                self.rec.unavailable.append({
-                    "command": name, "window_s": round(time.monotonic() - first, 2),
-                    "after_server_kill_s": round(time.time() - max(restarts), 2) if restarts else None,
-                    "error": error[:200]})
+                self.rec.unavailable.append(
+                    {
+                        "command": name,
+                        "window_s": round(time.monotonic() - first, 2),
+                        "after_server_kill_s": round(time.time() - max(restarts), 2) if restarts else None,
+                        "error": error[:200],
+                    }
+                )
             return out
 
     async def execute(self) -> RunRecord:
@@ -87,8 +97,10 @@ class Run:
             started = await self.client.command("dals.startTask", {"prompt": self.plan.prompt})
             self.rec.task_id = started["taskId"]
             self.t0 = time.monotonic()
-            self.log(f"task {self.rec.task_id}: {len(self.plan.steps)} steps {self.rec.tools}, "
-                     f"kills {[(s.target, s.trigger, s.step or s.delay_s) for s in self.specs]}")
+            self.log(
+                f"task {self.rec.task_id}: {len(self.plan.steps)} steps {self.rec.tools}, "
+                f"kills {[(s.target, s.trigger, s.step or s.delay_s) for s in self.specs]}"
+            )
             for spec in self.specs:
                 await self.kill(spec)
             shown = await self.finished()
@@ -152,9 +164,10 @@ class Run:
 
     async def trigger(self, spec: KillSpec, rec: KillRecord) -> bool:
         timeout = self.c.timeout
-        passed = ((spec.trigger == "command" and (self.ws / f"slow.{spec.step}").exists())
-                  or (spec.trigger == "model" and any(r["key"] == self.key and r["step"] >= spec.step - 1
-                                                      for r in self.double.requests)))
+        passed = (spec.trigger == "command" and (self.ws / f"slow.{spec.step}").exists()) or (
+            spec.trigger == "model"
+            and any(r["key"] == self.key and r["step"] >= spec.step - 1 for r in self.double.requests)
+        )
         if passed:  # a recovery took longer than the steps before the moment: kill now instead
             rec.trigger = "delay"
             rec.note = f"{spec.trigger} moment of step {spec.step} had passed: killed at once"
@@ -171,7 +184,9 @@ class Run:
 
             def arrived() -> bool:
                 return self.double.wait_until(
-                    lambda reqs: any(r["key"] == self.key and r["step"] == want for r in reqs), 0.5)
+                    lambda reqs: any(r["key"] == self.key and r["step"] == want for r in reqs), 0.5
+                )
+
             ok = await self.until_or_finished(arrived, timeout)
             what = "final answer" if spec.step > len(self.plan.steps) else f"step {spec.step}"
             rec.in_flight = f"model request {spec.step} ({what}, slowed {spec.model_delay_s}s)"
@@ -246,8 +261,10 @@ class Run:
                 if evs:  # let the live stream finish before it is checked
                     try:
                         await self.client.wait_event(
-                            self.rec.task_id, lambda e: any(x["kind"] == "status" and x["status"] in TERMINAL
-                                                            for x in e), timeout=10)
+                            self.rec.task_id,
+                            lambda e: any(x["kind"] == "status" and x["status"] in TERMINAL for x in e),
+                            timeout=10,
+                        )
                     except TimeoutError:
                         pass
                 return await self.command("dals.showTask", {"taskId": self.rec.task_id})
@@ -255,7 +272,8 @@ class Run:
                 shown = await self.command("dals.showTask", {"taskId": self.rec.task_id})
                 self.rec.violations.append(
                     f"task not finished after {self.c.timeout * 2:.0f}s: status {shown['status']} "
-                    f"{shown.get('lastFailure') or ''}")
+                    f"{shown.get('lastFailure') or ''}"
+                )
                 return None
 
     async def check(self, shown: dict[str, Any]) -> None:
@@ -269,6 +287,5 @@ class Run:
             v.append(f"dals.listTasks shows {[t['status'] for t in mine]} for the task")
         v += check_files(self.ws, self.plan)
         v += check_tool_results(self.plan, self.double.requests, self.key)
-        v += check_executions(self.plan, self.double.requests, self.key, self.ws, self.rec.kills,
-                              self.rec.reexecuted)
+        v += check_executions(self.plan, self.double.requests, self.key, self.ws, self.rec.kills, self.rec.reexecuted)
         v += check_events(self.plan, shown, self.clients, self.rec.task_id)

@@ -1,4 +1,5 @@
 """The chaos tier gets its own runtime: its tests kill processes for real."""
+
 from __future__ import annotations
 
 import contextlib
@@ -22,8 +23,10 @@ def chaos_double():
 def runtime_on(double: OpenAIDouble, **env: str):
     """A runtime of its own (temporary state dir) whose model is `double`; `env` added."""
     state = Path(tempfile.mkdtemp(prefix="dals-chaos-state-"))
-    rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
-                         "DALS_MODEL": "openai-chat:double", **env})
+    rt = Runtime(
+        state,
+        {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key", "DALS_MODEL": "openai-chat:double", **env},
+    )
     try:
         rt.up()
         yield rt

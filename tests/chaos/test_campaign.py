@@ -6,6 +6,7 @@ Random tasks of 5-30 steps (writes, edits, reads, commands with countable side e
 is checked after each run; any violation fails the test with the run's seed. The long campaign
 (`make chaos`, ≥ 200 kills) runs the same code with another seed.
 """
+
 from __future__ import annotations
 
 import pytest

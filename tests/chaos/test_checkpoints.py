@@ -2,6 +2,7 @@
 runtime whose model is the OpenAI-compatible double (which records every request). Undo restores
 binary and 10 MB files byte for byte, leaves a file the user changed alone, removes what the task
 created, does nothing the second time, and completes exactly once across kill -9 of the worker."""
+
 from __future__ import annotations
 
 import asyncio
@@ -51,14 +52,16 @@ async def test_undo_restores_exactly_and_leaves_the_users_change(rt, tmp_path):
     (tmp_path / "mine.txt").write_text("mine\n")
     (tmp_path / "kept.txt").write_text("alpha\nbeta\n")
     (tmp_path / "gone.txt").write_bytes(b"deleted by the task\r\n")
-    prompt = plan(f"Undo {uuid.uuid4().hex[:8]}",
-                  ("write_file", {"path": "bin.dat", "content": "now text\n"}),
-                  ("write_file", {"path": "big.bin", "content": "small\n"}),
-                  ("write_file", {"path": "new/created.txt", "content": "created\n"}),
-                  ("edit_file", {"path": "mine.txt", "old": "mine", "new": "task's"}),
-                  ("edit_file", {"path": "kept.txt", "old": "alpha", "new": "ALPHA"}),
-                  ("edit_file", {"path": "kept.txt", "old": "beta", "new": "BETA"}),
-                  ("delete_file", {"path": "gone.txt"}))
+    prompt = plan(
+        f"Undo {uuid.uuid4().hex[:8]}",
+        ("write_file", {"path": "bin.dat", "content": "now text\n"}),
+        ("write_file", {"path": "big.bin", "content": "small\n"}),
+        ("write_file", {"path": "new/created.txt", "content": "created\n"}),
+        ("edit_file", {"path": "mine.txt", "old": "mine", "new": "task's"}),
+        ("edit_file", {"path": "kept.txt", "old": "alpha", "new": "ALPHA"}),
+        ("edit_file", {"path": "kept.txt", "old": "beta", "new": "BETA"}),
+        ("delete_file", {"path": "gone.txt"}),
+    )
     client = DalsClient(rt.env, tmp_path)
     await client.start()
     try:
@@ -76,8 +79,9 @@ async def test_undo_restores_exactly_and_leaves_the_users_change(rt, tmp_path):
         await client.stop()
     assert got["taskId"] == shown["taskId"]
     assert got["reverted"] == ["gone.txt", "kept.txt", "new/created.txt", "big.bin", "bin.dat"]  # newest first
-    assert got["skipped"] == [{"path": "mine.txt", "reason": "changed since the task changed it (by you or "
-                                                             "another task); left as it is"}]
+    assert got["skipped"] == [
+        {"path": "mine.txt", "reason": "changed since the task changed it (by you or another task); left as it is"}
+    ]
     assert (tmp_path / "bin.dat").read_bytes() == binary
     assert (tmp_path / "big.bin").read_bytes() == big
     assert not (tmp_path / "new" / "created.txt").exists()
@@ -94,16 +98,18 @@ async def test_undo_completes_once_across_worker_kill9(rt, tmp_path):
     names = [f"f{i}.txt" for i in range(5)]
     for n in names:
         (tmp_path / n).write_text(f"{n} before\n")
-    prompt = plan(f"Kill undo {uuid.uuid4().hex[:8]}",
-                  *[("write_file", {"path": n, "content": f"{n} after\n"}) for n in names])
+    prompt = plan(
+        f"Kill undo {uuid.uuid4().hex[:8]}", *[("write_file", {"path": n, "content": f"{n} after\n"}) for n in names]
+    )
     client = DalsClient(rt.env, tmp_path)
     await client.start()
     try:
         shown = await run_task(client, prompt)
         undo = asyncio.create_task(client.command("dals.undoTask", {"taskId": shown["taskId"]}))
         # newest first: f4 is reverted first; kill while its step (or the next) waits after the write
-        await asyncio.to_thread(wait_for, lambda: (tmp_path / "f4.txt").read_text() == "f4.txt before\n", 60,
-                                "the first revert")
+        await asyncio.to_thread(
+            wait_for, lambda: (tmp_path / "f4.txt").read_text() == "f4.txt before\n", 60, "the first revert"
+        )
         inode = (tmp_path / "f4.txt").stat().st_ino
         old = rt.kill("worker")
         got = await asyncio.wait_for(undo, 180)
@@ -156,8 +162,9 @@ async def test_fork_reuses_the_conversation_and_sends_no_earlier_request(rt, cha
 
 
 async def test_rewind_then_follow_up(rt, chaos_double, tmp_path):
-    steps = [("write_file", {"path": f"r{i}.txt", "content": f"{i}\n"}) for i in range(1, 6)] + \
-            [("run_command", {"command": "echo ran >> cmd.log"})]
+    steps = [("write_file", {"path": f"r{i}.txt", "content": f"{i}\n"}) for i in range(1, 6)] + [
+        ("run_command", {"command": "echo ran >> cmd.log"})
+    ]
     prompt = plan(f"Six steps {uuid.uuid4().hex[:8]}", *steps)
     key = conversation_key(prompt)
     client = DalsClient(rt.env, tmp_path)
@@ -172,9 +179,18 @@ async def test_rewind_then_follow_up(rt, chaos_double, tmp_path):
         sent = len([r for r in chaos_double.requests if r["key"] == key])
         follow = "Go on."
         await client.command("dals.followUp", {"taskId": shown["taskId"], "prompt": follow})
-        await client.wait_event(shown["taskId"], lambda evs: any(
-            e["kind"] == "status" and e["status"] == "succeeded" and e["seq"] > to + 1 and "Rewound" not in e["title"]
-            and e["seq"] > shown["lastSeq"] + 1 for e in evs), 120)
+        await client.wait_event(
+            shown["taskId"],
+            lambda evs: any(
+                e["kind"] == "status"
+                and e["status"] == "succeeded"
+                and e["seq"] > to + 1
+                and "Rewound" not in e["title"]
+                and e["seq"] > shown["lastSeq"] + 1
+                for e in evs
+            ),
+            120,
+        )
         after = await client.command("dals.showTask", {"taskId": shown["taskId"]})
     finally:
         await client.stop()
@@ -201,15 +217,19 @@ async def test_refusals_are_clear(rt, chaos_double, tmp_path):
         assert "unknown task" in str(unknown.value)
         prompt = plan(f"Held {uuid.uuid4().hex[:8]}", ("write_file", {"path": "h.txt", "content": "h\n"}))
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
-        await asyncio.to_thread(wait_for, lambda: chaos_double.count(key=conversation_key(prompt)) >= 1, 60,
-                                "the held request")
+        await asyncio.to_thread(
+            wait_for, lambda: chaos_double.count(key=conversation_key(prompt)) >= 1, 60, "the held request"
+        )
         for name, args in (("dals.undoTask", {}), ("dals.rewindTask", {"toSeq": 1}), ("dals.forkTask", {"atSeq": 1})):
             with pytest.raises(JsonRpcException) as running:
                 await client.command(name, {"taskId": task_id, **args})
             assert running.value.code == REQUEST_FAILED and "while it runs" in str(running.value), name
         hold.set()
         await client.wait_finished(task_id)
-        for name, args, field in (("dals.rewindTask", {"toSeq": 999}, "toSeq"), ("dals.forkTask", {"atSeq": 999}, "atSeq")):
+        for name, args, field in (
+            ("dals.rewindTask", {"toSeq": 999}, "toSeq"),
+            ("dals.forkTask", {"atSeq": 999}, "atSeq"),
+        ):
             with pytest.raises(JsonRpcInvalidParams) as bad:
                 await client.command(name, {"taskId": task_id, **args})
             assert "has no event 999" in str(bad.value) and field in str(bad.value)

@@ -2,6 +2,7 @@
 the whole history with its new request and no earlier request again; a steer stored while a slow
 command runs reaches the model exactly once across a kill -9 of the worker. The model is the
 OpenAI-compatible double, which records every request's messages."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,19 +26,26 @@ def plan(title: str, *steps: tuple[str, dict]) -> str:
 
 
 def turn_ended(since: int):
-    return lambda evs: any(e["kind"] == "status" and e["status"] in ("succeeded", "failed", "cancelled")
-                           and e["seq"] > since for e in evs)
+    return lambda evs: any(
+        e["kind"] == "status" and e["status"] in ("succeeded", "failed", "cancelled") and e["seq"] > since for e in evs
+    )
 
 
 def user_texts(request: dict) -> list[str]:
-    return [m["content"] if isinstance(m["content"], str) else json.dumps(m["content"])
-            for m in request["messages"] if m.get("role") == "user"]
+    return [
+        m["content"] if isinstance(m["content"], str) else json.dumps(m["content"])
+        for m in request["messages"]
+        if m.get("role") == "user"
+    ]
 
 
 async def test_follow_up_after_lsp_and_worker_kill9(chaos_runtime, chaos_double, tmp_path):
     tag = uuid.uuid4().hex[:8]
-    first = plan(f"Start {tag}", ("write_file", {"path": "a.txt", "content": "one\n"}),
-                 ("run_command", {"command": "echo first >> effects.log"}))
+    first = plan(
+        f"Start {tag}",
+        ("write_file", {"path": "a.txt", "content": "one\n"}),
+        ("run_command", {"command": "echo first >> effects.log"}),
+    )
     (tmp_path / "AGENTS.md").write_text(f"Rules of {tag}: be brief.\n")
     client = DalsClient(chaos_runtime.env, tmp_path)
     await client.start()
@@ -69,7 +77,7 @@ async def test_follow_up_after_lsp_and_worker_kill9(chaos_runtime, chaos_double,
     # the same task: seq goes on without a gap, usage adds up, turns counts
     seqs = [e["seq"] for e in shown["events"]]
     assert seqs == list(range(1, len(seqs) + 1))
-    assert [e["seq"] for e in events] == seqs[before["lastSeq"]:]  # the client got the new turn's events
+    assert [e["seq"] for e in events] == seqs[before["lastSeq"] :]  # the client got the new turn's events
     assert shown["turns"] == 2 and shown["usage"]["requests"] == 5
     users = [e["detail"]["text"] for e in shown["events"] if e["kind"] == "message" and e["detail"]["role"] == "user"]
     assert users == [first, second]
@@ -92,8 +100,11 @@ async def test_follow_up_after_lsp_and_worker_kill9(chaos_runtime, chaos_double,
 
 async def test_steer_reaches_the_model_once_across_worker_kill9(chaos_runtime, chaos_double, tmp_path):
     tag = uuid.uuid4().hex[:8]
-    prompt = plan(f"Steered {tag}", ("run_command", {"command": "touch slow.started && sleep 3 && echo slow >> effects.log"}),
-                  ("write_file", {"path": "b.txt", "content": "b\n"}))
+    prompt = plan(
+        f"Steered {tag}",
+        ("run_command", {"command": "touch slow.started && sleep 3 && echo slow >> effects.log"}),
+        ("write_file", {"path": "b.txt", "content": "b\n"}),
+    )
     note = f"Also keep it short ({tag})"
     client = DalsClient(chaos_runtime.env, tmp_path)
     await client.start()
@@ -103,8 +114,10 @@ async def test_steer_reaches_the_model_once_across_worker_kill9(chaos_runtime, c
         with pytest.raises(JsonRpcException) as refused:
             await client.command("dals.followUp", {"taskId": task_id, "prompt": "more"})
         assert refused.value.code == REQUEST_FAILED and "dals.steer" in str(refused.value)
-        assert await client.command("dals.steer", {"taskId": task_id, "message": note}) == \
-            {"taskId": task_id, "queued": True}
+        assert await client.command("dals.steer", {"taskId": task_id, "message": note}) == {
+            "taskId": task_id,
+            "queued": True,
+        }
         old = chaos_runtime.kill("worker")  # before the next model request, which delivers it
         await client.wait_finished(task_id, timeout=120)
         shown = await client.command("dals.showTask", {"taskId": task_id})
@@ -130,7 +143,8 @@ async def test_steer_reaches_the_model_once_across_worker_kill9(chaos_runtime, c
 
 
 async def test_live_text_comes_before_its_event_and_a_kill_mid_stream_leaves_no_trace(
-        chaos_runtime, chaos_double, tmp_path):
+    chaos_runtime, chaos_double, tmp_path
+):
     prompt = plan(f"Stream {uuid.uuid4().hex[:8]}", ("write_file", {"path": "s.txt", "content": "s\n"}))
     final_text = "Plan done: 1 step (write_file ×1)."
     client = DalsClient(chaos_runtime.env, tmp_path)
@@ -140,8 +154,9 @@ async def test_live_text_comes_before_its_event_and_a_kill_mid_stream_leaves_no_
     try:
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         # the final answer streams word by word: kill the worker once its first words are out
-        await client.wait_event(task_id, lambda _: any(
-            d["text"].strip() == "Plan" for d in client.deltas.get(task_id, [])), 60)
+        await client.wait_event(
+            task_id, lambda _: any(d["text"].strip() == "Plan" for d in client.deltas.get(task_id, [])), 60
+        )
         os.kill(old, signal.SIGKILL)
         await client.wait_finished(task_id, timeout=120)
         shown = await client.command("dals.showTask", {"taskId": task_id})

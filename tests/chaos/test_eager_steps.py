@@ -8,6 +8,7 @@ neither step 2's command runs nor its event reaches the LSP client. Then the wor
 (kill -9) and Restate continued: the task finishes by itself, each command ran exactly once, only
 the step in flight (the held model request) was sent again, and the events are contiguous.
 """
+
 from __future__ import annotations
 
 import asyncio

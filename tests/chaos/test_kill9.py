@@ -5,6 +5,7 @@ HTTP) writes files and runs commands whose side effects land in `effects.log`. O
 the kill happens while it runs. Afterwards: the task finished by itself, no model request was
 sent twice, each completed step's side effect happened exactly once, events are contiguous.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -97,6 +98,7 @@ async def test_worker_kill9_mid_step(chaos_runtime, chaos_double, ws):
     assert new and new != old["pid"]
     # the in-flight command died with its worker: s5 was written by the re-run only
     check_outcome(ws, chaos_double, shown, max_slow_runs=1)
+
     # Replays are counted beside the journal (TaskLedger, one-way): wait for the count to land.
     async def ledger():
         while True:
@@ -104,6 +106,7 @@ async def test_worker_kill9_mid_step(chaos_runtime, chaos_double, ws):
             if got["usage"]["replayedRequests"] >= SLOW:
                 return got
             await asyncio.sleep(0.1)
+
     got = await asyncio.wait_for(ledger(), 30)
     # and the tokens those replays did not cost again: the journaled responses' own usage
     replayed = got["usage"]["replayedRequests"]
@@ -138,12 +141,14 @@ async def test_lsp_kill9_task_goes_on(chaos_runtime, chaos_double, ws):
     again = DalsClient(chaos_runtime.env, ws)
     await again.start()
     try:
+
         async def finished():
             while True:
                 shown = await again.command("dals.showTask", {"taskId": task_id})
                 if shown["status"] in ("succeeded", "failed", "cancelled"):
                     return shown
                 await asyncio.sleep(0.1)
+
         shown = await asyncio.wait_for(finished(), 60)
         check_outcome(ws, chaos_double, shown, max_slow_runs=1)
         assert seen_before == list(range(1, len(seen_before) + 1))

@@ -4,6 +4,7 @@ Every edit in the plan would change the file again if it ran twice (`x` → `xx`
 appending to the last line), so the final content shows that each ran exactly once: the ones
 before the kill are answered from the journal, the ones after it run once on the new worker.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -22,8 +23,13 @@ def plan(tag: str) -> str:
         ("edit_file", {"path": "a.txt", "old": "x", "new": "xx", "replace_all": True}),
         ("multi_edit", {"path": "a.txt", "edits": [{"old": "end", "new": "end."}, {"old": "xx =", "new": "xx :="}]}),
         ("run_command", {"command": "touch slow.started && sleep 3 && echo slow >> effects.log"}),
-        ("multi_edit", {"path": "a.txt", "edits": [{"old": "x", "new": "xy", "replace_all": True},
-                                                   {"old": "end.", "new": "end.."}]}),
+        (
+            "multi_edit",
+            {
+                "path": "a.txt",
+                "edits": [{"old": "x", "new": "xy", "replace_all": True}, {"old": "end.", "new": "end.."}],
+            },
+        ),
         ("read_file", {"path": "a.txt", "offset": 1, "limit": 1}),
     ]
     return "\n".join([f"Edit tools chaos {tag}"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])

@@ -3,6 +3,7 @@ compacts its older turns (journaled summarising requests that a kill -9 of the w
 again), no request the provider gets is bigger than the window, long tool results are shortened
 with a note, and the transcript keeps every turn. Driven through the client API (no editor) against
 the OpenAI-compatible double, which records every request."""
+
 from __future__ import annotations
 
 import asyncio
@@ -56,6 +57,7 @@ async def turn_ended(service, task_id: str, turn: int, timeout: float = 60) -> d
 def kill_after_first_compaction(double, pid: int) -> int:
     """Once the first summarising request was answered and the next request has come (its step is
     journaled by then: a step starts only after the one before is stored), kill -9 the worker."""
+
     def after(requests):
         done = [i for i, r in enumerate(requests) if summarising(r) and r["status"] == 200]
         return bool(done) and len(requests) > done[0] + 1
@@ -71,8 +73,13 @@ async def test_a_100_turn_conversation_compacts_within_a_small_window(chaos_runt
     service = chaos_runtime.task_service()
     worker = chaos_runtime.status()["worker"]["pid"]
     start = len(chaos_double.requests)
-    spec = build_spec(prompt(1), tmp_path, "openai-chat:double", commands_allow=["*"],
-                      context={"maxTokens": WINDOW, "source": "setting"})
+    spec = build_spec(
+        prompt(1),
+        tmp_path,
+        "openai-chat:double",
+        commands_allow=["*"],
+        context={"maxTokens": WINDOW, "source": "setting"},
+    )
     killer = asyncio.create_task(asyncio.to_thread(kill_after_first_compaction, chaos_double, worker))
     task_id = await service.start(spec)
     for turn in range(1, TURNS + 1):
@@ -90,7 +97,9 @@ async def test_a_100_turn_conversation_compacts_within_a_small_window(chaos_runt
     assert shown["turns"] == TURNS and shown["status"] == "succeeded"
     assert len(list((tmp_path / "notes").iterdir())) == TURNS // 5  # every turn did its step
     requests = chaos_double.requests[start:]
-    compactions = [e for e in shown["events"] if e["kind"] == "log" and (e.get("detail") or {}).get("kind") == "compaction"]
+    compactions = [
+        e for e in shown["events"] if e["kind"] == "log" and (e.get("detail") or {}).get("kind") == "compaction"
+    ]
     asked = [r for r in requests if summarising(r)]
     assert len(compactions) >= 3, [e["title"] for e in compactions]  # 5 today
     # each summarising request went out once, the kill -9 right after the first one included
@@ -103,8 +112,12 @@ async def test_a_100_turn_conversation_compacts_within_a_small_window(chaos_runt
     last = [r for r in requests if not summarising(r)][-1]
     assert first_user(last).startswith(SUMMARY_LEAD) and "Turn 1:" not in json.dumps(last["messages"])
     # the big result was shortened, with a note on how to read the rest
-    results = [m["content"] for r in requests for m in r["messages"] if m.get("role") == "tool"
-               and "of the big file" in str(m["content"])]
+    results = [
+        m["content"]
+        for r in requests
+        for m in r["messages"]
+        if m.get("role") == "tool" and "of the big file" in str(m["content"])
+    ]
     assert results and all(len(c) < 4000 and "read_file with offset and limit" in c for c in results)
     # the usage counts the summarising requests; the transcript keeps every turn
     assert shown["usage"]["requests"] == TURNS + TURNS // 5 + 1 + len(asked)

@@ -6,6 +6,7 @@ the first task is killed. Afterwards: every task finished by itself, no model re
 twice, each step's side effect happened exactly once (the killed command's only by its re-run),
 and the supervisor put a process back beside the survivor.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,12 @@ def plan(tag: str) -> str:
     steps = [
         {"write_file": {"path": f"{d}/a.txt", "content": "one\n"}},
         {"run_command": {"command": f"echo s2 >> {d}/effects.log"}},
-        {"run_command": {"command": f"echo $$ > {d}/runner.pid && touch {d}/slow.started && sleep 3 "
-                                    f"&& echo s3 >> {d}/effects.log"}},
+        {
+            "run_command": {
+                "command": f"echo $$ > {d}/runner.pid && touch {d}/slow.started && sleep 3 "
+                f"&& echo s3 >> {d}/effects.log"
+            }
+        },
         {"run_command": {"command": f"echo s4 >> {d}/effects.log"}},
         {"read_file": {"path": f"{d}/a.txt"}},
     ]
@@ -82,9 +87,14 @@ async def test_kill9_of_one_worker_process_loses_nothing(runtime, chaos_double, 
         tags = [uuid.uuid4().hex[:8] for _ in range(TASKS)]
         ids = [(await client.command("dals.startTask", {"prompt": plan(t)}))["taskId"] for t in tags]
         for t in tags:
-            await asyncio.to_thread(wait_for, lambda t=t: (tmp_path / t / "runner.pid").exists()
-                                    and (tmp_path / t / "runner.pid").read_text().strip(), 60,
-                                    f"task {t}'s slow command to start")
+            await asyncio.to_thread(
+                wait_for,
+                lambda t=t: (
+                    (tmp_path / t / "runner.pid").exists() and (tmp_path / t / "runner.pid").read_text().strip()
+                ),
+                60,
+                f"task {t}'s slow command to start",
+            )
         runners = {t: worker_running(int((tmp_path / t / "runner.pid").read_text()), workers) for t in tags}
         assert set(runners.values()) <= workers and None not in runners.values(), (runners, workers)
         victim = runners[tags[0]]
@@ -103,6 +113,7 @@ async def test_kill9_of_one_worker_process_loses_nothing(runtime, chaos_double, 
         assert double.count(key=conversation_key(got["prompt"])) == 6, t
         seqs = [e["seq"] for e in got["events"]]
         assert seqs == list(range(1, len(seqs) + 1)), t
+
     # the killed process was replaced: two worker processes again, the survivor among them
     def two_again():
         st = runtime.status()

@@ -8,6 +8,7 @@ Two ways it once was not, both found by the crash campaign:
   standby: a process waiting for a wake-up nobody sends, which the supervisor then waited on for
   ever (`dals status`: worker unhealthy; every `dals lsp` after it: "runtime not ready").
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -1,5 +1,6 @@
 """Durable approvals: review mode and the command policy. The wait survives a restart of
 `dals lsp` and a kill -9 of the worker; approve applies once, reject reaches the model."""
+
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +18,7 @@ ALLOW_PYTEST_ONLY = {"dals": {"commands": {"allow": ["pytest"]}}}
 
 async def wait_pending(client: DalsClient, task_id: str, other_than: str, timeout: float = 60) -> dict:
     """The task waits for a request other than `other_than` (an answer has been taken in)."""
+
     async def loop():
         while True:
             shown = await client.command("dals.showTask", {"taskId": task_id})
@@ -24,6 +26,7 @@ async def wait_pending(client: DalsClient, task_id: str, other_than: str, timeou
             if pending and pending["requestId"] != other_than:
                 return shown
             await asyncio.sleep(0.05)
+
     return await asyncio.wait_for(loop(), timeout)
 
 
@@ -38,18 +41,22 @@ async def wait_status(client: DalsClient, task_id: str, wanted: str, timeout: fl
             if shown["status"] == wanted:
                 return shown
             await asyncio.sleep(0.05)
+
     return await asyncio.wait_for(loop(), timeout)
 
 
 async def test_review_edit_survives_restarts_then_applies_once(runtime, model_double, tmp_path):
     (tmp_path / "app.py").write_text("print('hello')\n")
-    prompt = plan(("read_file", {"path": "app.py"}),
-                  ("edit_file", {"path": "app.py", "old": "hello", "new": "HELLO"}),
-                  ("run_command", {"command": "echo ran > ran.txt"}))
+    prompt = plan(
+        ("read_file", {"path": "app.py"}),
+        ("edit_file", {"path": "app.py", "old": "hello", "new": "HELLO"}),
+        ("run_command", {"command": "echo ran > ran.txt"}),
+    )
     client = DalsClient(runtime.env, tmp_path)
     await client.start(ALLOW_PYTEST_ONLY)
-    started = await client.command("dals.startTask", {"prompt": prompt, "mode": "review",
-                                                      "model": "openai-chat:double"})
+    started = await client.command(
+        "dals.startTask", {"prompt": prompt, "mode": "review", "model": "openai-chat:double"}
+    )
     task_id = started["taskId"]
     events = await client.wait_event(task_id, lambda evs: any(e["kind"] == "approval" for e in evs))
     ask = [e for e in events if e["kind"] == "approval"][0]
@@ -78,18 +85,22 @@ async def test_review_edit_survives_restarts_then_applies_once(runtime, model_do
             await again.command("dals.answer", {"taskId": task_id, "requestId": "sign_nope", "decision": "approve"})
         assert "no pending request" in str(err.value)
 
-        assert await again.command("dals.answer", {"taskId": task_id, "requestId": pending["requestId"],
-                                                   "decision": "approve"}) == {"ok": True}
+        assert await again.command(
+            "dals.answer", {"taskId": task_id, "requestId": pending["requestId"], "decision": "approve"}
+        ) == {"ok": True}
         # the command is outside commands.allow: it waits too (auto or review alike)
         shown = await wait_pending(again, task_id, pending["requestId"])
         assert shown["status"] == "waiting"
         assert shown["pending"]["action"] == "command" and shown["pending"]["command"] == "echo ran > ran.txt"
         assert (tmp_path / "app.py").read_text() == "print('HELLO')\n"
         with pytest.raises(JsonRpcException):  # answering the old request again is refused
-            await again.command("dals.answer", {"taskId": task_id, "requestId": pending["requestId"],
-                                                "decision": "approve"})
-        await again.command("dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"],
-                                            "decision": "reject", "comment": "not now"})
+            await again.command(
+                "dals.answer", {"taskId": task_id, "requestId": pending["requestId"], "decision": "approve"}
+            )
+        await again.command(
+            "dals.answer",
+            {"taskId": task_id, "requestId": shown["pending"]["requestId"], "decision": "reject", "comment": "not now"},
+        )
         done = await wait_status(again, task_id, "succeeded")
         last = (await again.wait_finished(task_id))[-1]
     finally:
@@ -149,8 +160,13 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
 
     st = runtime.status()
     service = runtime.task_service(st)
-    spec = build_spec(plan(("run_command", {"command": "echo never > never.txt"})), tmp_path, "offline",
-                      commands_allow=["pytest"], approvalTimeoutS=1.0)
+    spec = build_spec(
+        plan(("run_command", {"command": "echo never > never.txt"})),
+        tmp_path,
+        "offline",
+        commands_allow=["pytest"],
+        approvalTimeoutS=1.0,
+    )
     task_id = await service.start(spec)
 
     async def done():
@@ -159,6 +175,7 @@ async def test_unanswered_approval_times_out_as_rejection(runtime, tmp_path):
             if shown["status"] == "succeeded":
                 return shown
             await asyncio.sleep(0.1)
+
     shown = await asyncio.wait_for(done(), 60)
     await service.api.aclose()
     answers = [e for e in shown["events"] if e["kind"] == "approval" and e["status"] == "running"]
@@ -177,15 +194,25 @@ async def test_a_task_posted_without_a_policy_cannot_run_commands(runtime, tmp_p
     st = runtime.status()
     service = runtime.task_service(st)
     task_id = new_task_id()
-    await service.start(TaskSpec(taskId=task_id, prompt=plan(("run_command", {"command": "echo pwned > p.txt"})),
-                                 title="raw", workspace=str(tmp_path), model="offline", createdAt=now_iso()))
+    await service.start(
+        TaskSpec(
+            taskId=task_id,
+            prompt=plan(("run_command", {"command": "echo pwned > p.txt"})),
+            title="raw",
+            workspace=str(tmp_path),
+            model="offline",
+            createdAt=now_iso(),
+        )
+    )
     try:
+
         async def waiting():
             while True:
                 shown = await service.show(task_id)
                 if shown["status"] == "waiting":
                     return shown
                 await asyncio.sleep(0.05)
+
         shown = await asyncio.wait_for(waiting(), 60)
         assert shown["pending"]["action"] == "command" and not (tmp_path / "p.txt").exists()
     finally:
@@ -204,15 +231,18 @@ async def test_steer_while_waiting_is_delivered_after_the_answer(runtime, model_
         assert (await client.command("dals.steer", {"taskId": task_id, "message": note}))["queued"] is True
         await asyncio.sleep(0.3)  # the task must not take it in while it waits
         assert not [e for e in client.events.get(task_id, []) if e["kind"] == "message" and e["detail"].get("steer")]
-        await client.command("dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"],
-                                             "decision": "approve"})
+        await client.command(
+            "dals.answer", {"taskId": task_id, "requestId": shown["pending"]["requestId"], "decision": "approve"}
+        )
         await client.wait_finished(task_id)
         shown = await client.command("dals.showTask", {"taskId": task_id})
     finally:
         await client.stop()
     assert shown["status"] == "succeeded"
-    kinds = [(e["kind"], (e.get("detail") or {}).get("decision"), (e.get("detail") or {}).get("steer"))
-             for e in shown["events"]]
+    kinds = [
+        (e["kind"], (e.get("detail") or {}).get("decision"), (e.get("detail") or {}).get("steer"))
+        for e in shown["events"]
+    ]
     answered = kinds.index(("approval", "approve", None))
     steered = [i for i, k in enumerate(kinds) if k == ("message", None, True)]
     assert len(steered) == 1 and steered[0] > answered
@@ -237,8 +267,9 @@ async def test_review_of_a_file_open_in_the_editor_applies_through_its_buffer(ru
         ask = [e for e in events if e["status"] == "waiting"][0]
         assert ask["detail"]["path"] == "mod.py" and "+# DALS: Review me" in ask["detail"]["diff"]
         assert "unsaved user note" in ask["detail"]["diff"] and not buf.edits  # the buffer's text, nothing applied
-        await client.command("dals.answer", {"taskId": task_id, "requestId": ask["detail"]["requestId"],
-                                             "decision": "approve"})
+        await client.command(
+            "dals.answer", {"taskId": task_id, "requestId": ask["detail"]["requestId"], "decision": "approve"}
+        )
         events = await client.wait_finished(task_id)
     finally:
         await client.stop()

@@ -1,4 +1,5 @@
 """Bad input gets a clear JSON-RPC error naming the field, and the server keeps answering."""
+
 from __future__ import annotations
 
 import json
@@ -22,17 +23,22 @@ async def client(runtime, tmp_path):
     await c.stop()
 
 
-@pytest.mark.parametrize("args, needle", [
-    ((), "one object argument"),
-    (("just a string",), "one object argument"),
-    (({},), "field 'prompt'"),
-    (({"prompt": ""},), "field 'prompt'"),
-    (({"prompt": "x", "mode": "bogus"},), "field 'mode'"),
-    (({"prompt": "x", "range": {"start": {"line": -1, "character": 0}, "end": {"line": 0, "character": 0}}},),
-     "field 'range.start.line'"),
-    (({"prompt": "x", "uri": "file:///etc/passwd"},), "outside the workspace"),
-    (({"prompt": "x", "uri": "untitled:Untitled-1"},), "field 'uri'"),
-])
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        ((), "one object argument"),
+        (("just a string",), "one object argument"),
+        (({},), "field 'prompt'"),
+        (({"prompt": ""},), "field 'prompt'"),
+        (({"prompt": "x", "mode": "bogus"},), "field 'mode'"),
+        (
+            ({"prompt": "x", "range": {"start": {"line": -1, "character": 0}, "end": {"line": 0, "character": 0}}},),
+            "field 'range.start.line'",
+        ),
+        (({"prompt": "x", "uri": "file:///etc/passwd"},), "outside the workspace"),
+        (({"prompt": "x", "uri": "untitled:Untitled-1"},), "field 'uri'"),
+    ],
+)
 async def test_start_task_bad_arguments(client, args, needle):
     with pytest.raises(JsonRpcException) as err:
         await client.command("dals.startTask", *args)
@@ -40,19 +46,22 @@ async def test_start_task_bad_arguments(client, args, needle):
     assert needle in str(err.value)
 
 
-@pytest.mark.parametrize("command, arg, needle", [
-    ("dals.showTask", {"taskId": "no-such-task"}, "unknown task"),
-    ("dals.showTask", {"taskId": "../etc"}, "field 'taskId'"),
-    ("dals.cancelTask", {}, "field 'taskId'"),
-    ("dals.resumeTask", {"taskId": "no-such-task"}, "unknown task"),
-    ("dals.listTasks", {"status": ["nonsense"]}, "field 'status.0'"),
-    ("dals.answer", {"taskId": "t", "requestId": "r", "decision": "maybe"}, "field 'decision'"),
-    ("dals.followUp", {"taskId": "no-such-task", "prompt": "more"}, "unknown task"),
-    ("dals.followUp", {"taskId": "t"}, "field 'prompt'"),
-    ("dals.steer", {"taskId": "no-such-task", "message": "stop"}, "unknown task"),
-    ("dals.steer", {"taskId": "t", "message": ""}, "field 'message'"),
-    ("dals.transcript", {"taskId": "no-such-task"}, "unknown task"),
-])
+@pytest.mark.parametrize(
+    "command, arg, needle",
+    [
+        ("dals.showTask", {"taskId": "no-such-task"}, "unknown task"),
+        ("dals.showTask", {"taskId": "../etc"}, "field 'taskId'"),
+        ("dals.cancelTask", {}, "field 'taskId'"),
+        ("dals.resumeTask", {"taskId": "no-such-task"}, "unknown task"),
+        ("dals.listTasks", {"status": ["nonsense"]}, "field 'status.0'"),
+        ("dals.answer", {"taskId": "t", "requestId": "r", "decision": "maybe"}, "field 'decision'"),
+        ("dals.followUp", {"taskId": "no-such-task", "prompt": "more"}, "unknown task"),
+        ("dals.followUp", {"taskId": "t"}, "field 'prompt'"),
+        ("dals.steer", {"taskId": "no-such-task", "message": "stop"}, "unknown task"),
+        ("dals.steer", {"taskId": "t", "message": ""}, "field 'message'"),
+        ("dals.transcript", {"taskId": "no-such-task"}, "unknown task"),
+    ],
+)
 async def test_other_commands_bad_arguments(client, command, arg, needle):
     with pytest.raises(JsonRpcException) as err:
         await client.command(command, arg)
@@ -100,19 +109,33 @@ def _frame(obj) -> bytes:
 
 def test_malformed_json_rpc_does_not_kill_the_server(runtime, tmp_path):
     """Garbage, wrong types and unknown methods on the raw stdio stream; then a valid request."""
-    messages = b"".join([
-        _frame(b"{not json"),
-        _frame(b"\xff\xfe invalid utf-8"),
-        _frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {},
-                "rootUri": tmp_path.as_uri(), "processId": os.getpid()}}),
-        _frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
-        _frame({"jsonrpc": "2.0", "id": 2, "method": "no/such/method", "params": {}}),
-        _frame({"jsonrpc": "2.0", "id": 3, "method": "workspace/executeCommand",
-                "params": {"command": "dals.startTask", "arguments": [{"prompt": 42}]}}),
-        _frame({"jsonrpc": "2.0", "id": 4, "method": "workspace/executeCommand", "params": "wrong type"}),
-        _frame({"jsonrpc": "2.0", "id": 5, "method": "shutdown"}),
-        _frame({"jsonrpc": "2.0", "method": "exit"}),
-    ])
+    messages = b"".join(
+        [
+            _frame(b"{not json"),
+            _frame(b"\xff\xfe invalid utf-8"),
+            _frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "initialize",
+                    "params": {"capabilities": {}, "rootUri": tmp_path.as_uri(), "processId": os.getpid()},
+                }
+            ),
+            _frame({"jsonrpc": "2.0", "method": "initialized", "params": {}}),
+            _frame({"jsonrpc": "2.0", "id": 2, "method": "no/such/method", "params": {}}),
+            _frame(
+                {
+                    "jsonrpc": "2.0",
+                    "id": 3,
+                    "method": "workspace/executeCommand",
+                    "params": {"command": "dals.startTask", "arguments": [{"prompt": 42}]},
+                }
+            ),
+            _frame({"jsonrpc": "2.0", "id": 4, "method": "workspace/executeCommand", "params": "wrong type"}),
+            _frame({"jsonrpc": "2.0", "id": 5, "method": "shutdown"}),
+            _frame({"jsonrpc": "2.0", "method": "exit"}),
+        ]
+    )
     proc = subprocess.run([DALS, "lsp"], input=messages, capture_output=True, env=runtime.env, timeout=60)
     out = proc.stdout.decode(errors="replace")
     replies = {}

@@ -1,5 +1,6 @@
 """Code actions: a quick fix per diagnostic and refactor actions on a selection; resolve attaches
 the `dals.startTask` command with its context; running it edits the file end to end."""
+
 from __future__ import annotations
 
 from typing import Union
@@ -23,12 +24,19 @@ async def test_code_actions_resolve_and_run(runtime, tmp_path):
     client = DalsClient(runtime.env, tmp_path)
     await client.start()
     try:
-        client.client.text_document_did_open(types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=SOURCE)))
+        client.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=SOURCE)
+            )
+        )
         diag = types.Diagnostic(range=rng(1, 11, 1, 16), message="add() subtracts", source="mylint", code="E1")
-        fixes = await client.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), range=rng(1, 11, 1, 11),
-            context=types.CodeActionContext(diagnostics=[diag])))
+        fixes = await client.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=rng(1, 11, 1, 11),
+                context=types.CodeActionContext(diagnostics=[diag]),
+            )
+        )
         assert [a.title for a in fixes] == ["Fix with DALS: add() subtracts"]
         assert fixes[0].kind == types.CodeActionKind.QuickFix and fixes[0].command is None  # cheap list
 
@@ -38,14 +46,22 @@ async def test_code_actions_resolve_and_run(runtime, tmp_path):
         assert arg["uri"] == uri and "add() subtracts" in arg["prompt"] and "mylint E1" in arg["prompt"]
         assert "return a - b" in arg["prompt"] and "python" in arg["prompt"]
 
-        selection = await client.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), range=rng(4, 0, 5, 16),
-            context=types.CodeActionContext(diagnostics=[])))
+        selection = await client.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=rng(4, 0, 5, 16),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
         titles = [a.title for a in selection]
         assert titles == ["Refactor with DALS", "Add tests with DALS", "Explain with DALS", "Add docstrings with DALS"]
-        only_fix = await client.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), range=rng(4, 0, 5, 16),
-            context=types.CodeActionContext(diagnostics=[], only=[types.CodeActionKind.QuickFix])))
+        only_fix = await client.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=rng(4, 0, 5, 16),
+                context=types.CodeActionContext(diagnostics=[], only=[types.CodeActionKind.QuickFix]),
+            )
+        )
         assert not only_fix
 
         explain = await client.client.code_action_resolve_async(selection[2])
@@ -55,8 +71,9 @@ async def test_code_actions_resolve_and_run(runtime, tmp_path):
 
         # run it, as the editor would: executeCommand with the resolved command (file closed
         # first, so the edit lands on disk; edits to open files are tests/e2e/test_editor_edits.py)
-        client.client.text_document_did_close(types.DidCloseTextDocumentParams(
-            text_document=types.TextDocumentIdentifier(uri=uri)))
+        client.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
         started = await client.command(explain.command.command, *explain.command.arguments)
         events = await client.wait_finished(started["taskId"])
         assert events[-1]["status"] == "succeeded"
@@ -88,30 +105,47 @@ async def test_code_action_on_a_non_ascii_line_selects_exactly_the_text(runtime,
     result = await client.start(position_encodings=[encoding])
     assert result.capabilities.position_encoding == encoding
     try:
-        client.client.text_document_did_open(types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=source)))
-        start = column(LINE[:LINE.index("café")], encoding)
+        client.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=source)
+            )
+        )
+        start = column(LINE[: LINE.index("café")], encoding)
         selection = rng(1, start, 1, start + column("café", encoding))
-        actions = await client.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), range=selection,
-            context=types.CodeActionContext(diagnostics=[])))
+        actions = await client.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=selection,
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
         explain = await client.client.code_action_resolve_async(
-            next(a for a in actions if a.title == "Explain with DALS"))
+            next(a for a in actions if a.title == "Explain with DALS")
+        )
         arg = explain.command.arguments[0]
         assert "```\ncafé\n```" in arg["prompt"], arg["prompt"]
-        assert arg["range"] == {"start": {"line": 1, "character": start},
-                                "end": {"line": 1, "character": start + column("café", encoding)}}
+        assert arg["range"] == {
+            "start": {"line": 1, "character": start},
+            "end": {"line": 1, "character": start + column("café", encoding)},
+        }
 
-        diag = types.Diagnostic(range=rng(1, column(LINE[:LINE.index("wörld")], encoding), 1,
-                                          column(LINE[:LINE.index(" 😀")], encoding)), message="typo")
-        fixes = await client.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=uri), range=diag.range,
-            context=types.CodeActionContext(diagnostics=[diag], only=[types.CodeActionKind.QuickFix])))
+        diag = types.Diagnostic(
+            range=rng(1, column(LINE[: LINE.index("wörld")], encoding), 1, column(LINE[: LINE.index(" 😀")], encoding)),
+            message="typo",
+        )
+        fixes = await client.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=uri),
+                range=diag.range,
+                context=types.CodeActionContext(diagnostics=[diag], only=[types.CodeActionKind.QuickFix]),
+            )
+        )
         fix = await client.client.code_action_resolve_async(fixes[0])
         assert "The text it flags: `wörld`" in fix.command.arguments[0]["prompt"]
 
-        client.client.text_document_did_close(types.DidCloseTextDocumentParams(
-            text_document=types.TextDocumentIdentifier(uri=uri)))
+        client.client.text_document_did_close(
+            types.DidCloseTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        )
         started = await client.command(explain.command.command, *explain.command.arguments)
         events = await client.wait_finished(started["taskId"])
         assert events[-1]["status"] == "succeeded"
@@ -135,11 +169,16 @@ async def test_client_without_resolve_gets_the_command_inline(runtime, tmp_path)
     conv.register_structure_hook(Union[types.Command, types.CodeAction], command_or_action)  # noqa: UP007  (cattrs dispatches on typing.Union)
     await client.client.start_io(client_cmd(), "lsp", env=runtime.env)
     try:
-        await client.client.initialize_session(types.InitializeParams(
-            capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri()))
-        actions = await client.client.text_document_code_action_async(types.CodeActionParams(
-            text_document=types.TextDocumentIdentifier(uri=path.as_uri()), range=rng(4, 0, 5, 16),
-            context=types.CodeActionContext(diagnostics=[])))
+        await client.client.initialize_session(
+            types.InitializeParams(capabilities=types.ClientCapabilities(), root_uri=tmp_path.as_uri())
+        )
+        actions = await client.client.text_document_code_action_async(
+            types.CodeActionParams(
+                text_document=types.TextDocumentIdentifier(uri=path.as_uri()),
+                range=rng(4, 0, 5, 16),
+                context=types.CodeActionContext(diagnostics=[]),
+            )
+        )
         assert all(isinstance(a, types.CodeAction) for a in actions)
         commands = [a.command for a in actions]
         assert len(commands) == 4 and all(c.command == "dals.startTask" for c in commands)
@@ -150,4 +189,5 @@ async def test_client_without_resolve_gets_the_command_inline(runtime, tmp_path)
 
 def client_cmd() -> str:
     from tests.support.runtime import DALS
+
     return DALS

@@ -1,5 +1,6 @@
 """No lost user work: a user's change to a file a running task has read is seen by the watcher,
 logged as a task event, and a stale edit is refused; two tasks on one file never lose a write."""
+
 from __future__ import annotations
 
 import asyncio
@@ -12,8 +13,9 @@ from tests.support.runtime import wait_for
 
 def _notes(ingress: str, task_id: str) -> list:
     with sync_client(ingress, timeout=10) as http:
-        return http.post(f"/TaskNotes/{task_id}/since", content=b"0",
-                         headers={"content-type": "application/json"}).json()["notes"]
+        return http.post(
+            f"/TaskNotes/{task_id}/since", content=b"0", headers={"content-type": "application/json"}
+        ).json()["notes"]
 
 
 def plan(title: str, *steps: tuple[str, dict]) -> str:
@@ -23,12 +25,14 @@ def plan(title: str, *steps: tuple[str, dict]) -> str:
 async def test_user_edit_under_a_running_task_is_detected_and_stale_edit_refused(runtime, tmp_path):
     f = tmp_path / "notes.txt"
     f.write_text("alpha\nbeta\n")
-    prompt = plan("Watch me",
-                  ("read_file", {"path": "notes.txt"}),
-                  ("run_command", {"command": "touch ready && while [ ! -f go ]; do sleep 0.05; done"}),
-                  ("edit_file", {"path": "notes.txt", "old": "beta", "new": "BETA"}),
-                  ("read_file", {"path": "notes.txt"}),
-                  ("edit_file", {"path": "notes.txt", "old": "beta", "new": "BETA"}))
+    prompt = plan(
+        "Watch me",
+        ("read_file", {"path": "notes.txt"}),
+        ("run_command", {"command": "touch ready && while [ ! -f go ]; do sleep 0.05; done"}),
+        ("edit_file", {"path": "notes.txt", "old": "beta", "new": "BETA"}),
+        ("read_file", {"path": "notes.txt"}),
+        ("edit_file", {"path": "notes.txt", "old": "beta", "new": "BETA"}),
+    )
     client = DalsClient(runtime.env, tmp_path)
     await client.start()
     try:
@@ -53,16 +57,20 @@ async def test_user_edit_under_a_running_task_is_detected_and_stale_edit_refused
 async def test_two_tasks_on_one_file_never_lose_a_write(runtime, tmp_path):
     f = tmp_path / "shared.txt"
     f.write_text("one\ntwo\n")
-    first = plan("First",
-                 ("read_file", {"path": "shared.txt"}),
-                 ("run_command", {"command": "touch a.ready && sleep 0.5"}),
-                 ("edit_file", {"path": "shared.txt", "old": "one", "new": "ONE"}))
-    second = plan("Second",
-                  ("read_file", {"path": "shared.txt"}),
-                  ("run_command", {"command": "touch b.ready && sleep 2"}),
-                  ("edit_file", {"path": "shared.txt", "old": "two", "new": "TWO"}),
-                  ("read_file", {"path": "shared.txt"}),
-                  ("edit_file", {"path": "shared.txt", "old": "two", "new": "TWO"}))
+    first = plan(
+        "First",
+        ("read_file", {"path": "shared.txt"}),
+        ("run_command", {"command": "touch a.ready && sleep 0.5"}),
+        ("edit_file", {"path": "shared.txt", "old": "one", "new": "ONE"}),
+    )
+    second = plan(
+        "Second",
+        ("read_file", {"path": "shared.txt"}),
+        ("run_command", {"command": "touch b.ready && sleep 2"}),
+        ("edit_file", {"path": "shared.txt", "old": "two", "new": "TWO"}),
+        ("read_file", {"path": "shared.txt"}),
+        ("edit_file", {"path": "shared.txt", "old": "two", "new": "TWO"}),
+    )
     client = DalsClient(runtime.env, tmp_path)
     await client.start()
     try:

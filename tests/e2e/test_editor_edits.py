@@ -1,6 +1,7 @@
 """Edits through the editor: a file open in the client (with unsaved changes) is read from the
 buffer and edited with a versioned workspace/applyEdit; a declined edit is a conflict the agent
 re-reads, never a forced or lost write."""
+
 from __future__ import annotations
 
 import json
@@ -27,8 +28,11 @@ class Buffer:
         self.encoding = encoding
         self.edits: list[types.ApplyWorkspaceEditParams] = []
         self.decline_next = 0
-        client.client.text_document_did_open(types.DidOpenTextDocumentParams(
-            text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)))
+        client.client.text_document_did_open(
+            types.DidOpenTextDocumentParams(
+                text_document=types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)
+            )
+        )
 
         @client.client.feature(types.WORKSPACE_APPLY_EDIT)
         def apply_edit(params: types.ApplyWorkspaceEditParams):
@@ -41,9 +45,12 @@ class Buffer:
             for e in doc_edit.edits:
                 self.text = _apply(self.text, e.range, e.new_text, self.encoding)
             self.version += 1
-            client.client.text_document_did_change(types.DidChangeTextDocumentParams(
-                text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.version),
-                content_changes=[types.TextDocumentContentChangeWholeDocument(text=self.text)]))
+            client.client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=self.version),
+                    content_changes=[types.TextDocumentContentChangeWholeDocument(text=self.text)],
+                )
+            )
             return types.ApplyWorkspaceEditResult(applied=True)
 
 
@@ -59,7 +66,8 @@ def _apply(text: str, rng: types.Range, new: str, encoding: str) -> str:
         line = lines[p.line].rstrip("\r\n")
         column = len(line.encode(codec)[: p.character * width].decode(codec))
         return sum(len(x) for x in lines[: p.line]) + column
-    return text[: offset(rng.start)] + new + text[offset(rng.end):]
+
+    return text[: offset(rng.start)] + new + text[offset(rng.end) :]
 
 
 async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_apply_edit(runtime, tmp_path):
@@ -71,7 +79,9 @@ async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_app
     await client.start()
     try:
         buf = Buffer(client, f.as_uri(), BUFFER)
-        prompt = plan(("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}))
+        prompt = plan(
+            ("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"})
+        )
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         events = await client.wait_finished(task_id)
     finally:
@@ -102,8 +112,12 @@ async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_pa
     try:
         buf = Buffer(client, f.as_uri(), DISK)
         buf.decline_next = 1
-        prompt = plan(("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}),
-                      ("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}))
+        prompt = plan(
+            ("read_file", {"path": "mod.py"}),
+            ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}),
+            ("read_file", {"path": "mod.py"}),
+            ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}),
+        )
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         events = await client.wait_finished(task_id)
     finally:
@@ -114,7 +128,6 @@ async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_pa
     assert len(buf.edits) == 2 and buf.text == "a = 1\nb = 3\n"
     assert f.read_text() == DISK  # never forced onto the disk behind the editor's back
     assert events[-1]["status"] == "succeeded"
-
 
 
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-32"])
@@ -129,9 +142,11 @@ async def test_edits_after_non_ascii_text_in_a_crlf_buffer_land_exactly(runtime,
     assert init.capabilities.position_encoding == encoding
     try:
         buf = Buffer(client, f.as_uri(), text, encoding)
-        prompt = plan(("read_file", {"path": "uni.py"}),
-                      ("edit_file", {"path": "uni.py", "old": "wörld", "new": "world"}),
-                      ("edit_file", {"path": "uni.py", "old": "café", "new": "coffee\n☕"}))
+        prompt = plan(
+            ("read_file", {"path": "uni.py"}),
+            ("edit_file", {"path": "uni.py", "old": "wörld", "new": "world"}),
+            ("edit_file", {"path": "uni.py", "old": "café", "new": "coffee\n☕"}),
+        )
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         events = await client.wait_finished(task_id)
     finally:
@@ -149,8 +164,10 @@ async def _journal_names(runtime, task_id: str) -> list[str]:
     st = runtime.status()["restate"]
     api = RestateApi(st["ingress"], st["admin"])
     try:
-        [inv] = await api.query("SELECT id FROM sys_invocation WHERE target_service_name = 'AgentTask' "
-                                f"AND target_service_key = '{task_id}' AND target_handler_name = 'run'")
+        [inv] = await api.query(
+            "SELECT id FROM sys_invocation WHERE target_service_name = 'AgentTask' "
+            f"AND target_service_key = '{task_id}' AND target_handler_name = 'run'"
+        )
         rows = await api.query(f"SELECT name FROM sys_journal WHERE id = '{inv['id']}'")
     finally:
         await api.aclose()
@@ -166,7 +183,9 @@ async def test_undo_of_an_edit_made_in_the_buffer_goes_back_through_the_editor(r
     await client.start()
     try:
         buf = Buffer(client, f.as_uri(), BUFFER)
-        prompt = plan(("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}))
+        prompt = plan(
+            ("read_file", {"path": "mod.py"}), ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"})
+        )
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         events = await client.wait_finished(task_id)
         assert buf.text == "a = 1  # unsaved user note\nb = 3\n"

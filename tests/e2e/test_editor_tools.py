@@ -2,6 +2,7 @@
 `multi_edit` of an open file is one versioned applyEdit of the changed region, and `diagnostics`
 asks the client (`dals/diagnostics`), waiting after an edit so language servers re-check; a
 client that does not advertise it is never asked."""
+
 from __future__ import annotations
 
 import time
@@ -11,8 +12,13 @@ from lsprotocol import types
 from tests.e2e.test_editor_edits import BUFFER, DISK, Buffer, plan
 from tests.support.lsp_client import DalsClient
 
-ERROR = {"range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 1}},
-         "severity": 1, "source": "pyright", "code": "reportUndefinedVariable", "message": '"b" is not defined'}
+ERROR = {
+    "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 1}},
+    "severity": 1,
+    "source": "pyright",
+    "code": "reportUndefinedVariable",
+    "message": '"b" is not defined',
+}
 
 
 async def test_multi_edit_and_diagnostics_through_the_editor(runtime, tmp_path):
@@ -38,10 +44,18 @@ async def test_multi_edit_and_diagnostics_through_the_editor(runtime, tmp_path):
             return real(params)
 
         buf.client.client.protocol.fm.features[types.WORKSPACE_APPLY_EDIT] = timed
-        prompt = plan(("read_file", {"path": "mod.py"}),
-                      ("multi_edit", {"path": "mod.py", "edits": [{"old": "b = 2", "new": "b = 3"},
-                                                                  {"old": "1", "new": "10", "replace_all": True}]}),
-                      ("diagnostics", {"path": "mod.py"}), ("diagnostics", {}))
+        prompt = plan(
+            ("read_file", {"path": "mod.py"}),
+            (
+                "multi_edit",
+                {
+                    "path": "mod.py",
+                    "edits": [{"old": "b = 2", "new": "b = 3"}, {"old": "1", "new": "10", "replace_all": True}],
+                },
+            ),
+            ("diagnostics", {"path": "mod.py"}),
+            ("diagnostics", {}),
+        )
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         events = await client.wait_finished(task_id)
     finally:
@@ -67,7 +81,9 @@ async def test_a_client_that_does_not_advertise_diagnostics_is_not_asked(runtime
     await client.start()
     try:
         Buffer(client, f.as_uri(), DISK)
-        task_id = (await client.command("dals.startTask", {"prompt": plan(("diagnostics", {"path": "mod.py"}))}))["taskId"]
+        task_id = (await client.command("dals.startTask", {"prompt": plan(("diagnostics", {"path": "mod.py"}))}))[
+            "taskId"
+        ]
         events = await client.wait_finished(task_id)
     finally:
         await client.stop()
@@ -94,4 +110,5 @@ async def test_an_editor_with_no_file_open_is_still_asked(runtime, tmp_path):
         await client.stop()
     assert events[-1]["status"] == "succeeded" and asked == [None]
     assert [e["detail"].get("text") for e in events if e["title"] == "diagnostics (all files)"] == [
-        "(no diagnostics for any file in the editor)"]
+        "(no diagnostics for any file in the editor)"
+    ]

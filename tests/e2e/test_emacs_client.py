@@ -6,6 +6,7 @@ runs it once per module with a timeout, stops the runtime that the server starte
 for the same DALS_STATE_DIR), and asserts on the result. The unit tests (test/dals-test.el, ERT)
 run in their own Emacs.
 """
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,10 @@ CLIENT = REPO / "editor-clients" / "emacs"
 DALS = Path(sys.executable).parent / "dals"
 EMACS = shutil.which("emacs")
 EMACS_TIMEOUT = 240
-SKIP_REASON = ("emacs is not installed: `apt-get install -y emacs-nox elpa-eglot` "
-               "(the client is tested with Emacs 28.2 and eglot 1.9)")
+SKIP_REASON = (
+    "emacs is not installed: `apt-get install -y emacs-nox elpa-eglot` "
+    "(the client is tested with Emacs 28.2 and eglot 1.9)"
+)
 
 pytestmark = pytest.mark.skipif(EMACS is None, reason=SKIP_REASON)
 
@@ -40,8 +43,15 @@ def _emacs_env(**extra: str) -> dict[str, str]:
 
 def _run_emacs(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:
     """Run Emacs in its own process group; on timeout kill that group (Emacs and its `dals lsp`)."""
-    proc = subprocess.Popen([EMACS, "--batch", "-Q", *args], env=env, cwd=cwd, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [EMACS, "--batch", "-Q", *args],
+        env=env,
+        cwd=cwd,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=EMACS_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -52,8 +62,9 @@ def _run_emacs(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Co
 
 
 def test_emacs_unit_tests(tmp_path):
-    done = _run_emacs(["-l", str(CLIENT / "test" / "dals-test.el"), "-f", "ert-run-tests-batch-and-exit"],
-                      _emacs_env(), tmp_path)
+    done = _run_emacs(
+        ["-l", str(CLIENT / "test" / "dals-test.el"), "-f", "ert-run-tests-batch-and-exit"], _emacs_env(), tmp_path
+    )
     assert done.returncode == 0, done.stderr[-6000:]
     assert re.search(r"Ran (\d+) tests, \1 results as expected, 0 unexpected", done.stderr), done.stderr[-3000:]
 
@@ -81,8 +92,7 @@ def run(tmp_path_factory):
     (ws / "crlf.txt").write_bytes(CRLF)
     state = tmp / "state"
     result_file = tmp / "result.json"
-    env = _emacs_env(DALS_E2E_WORKSPACE=str(ws), DALS_E2E_STATE_DIR=str(state),
-                     DALS_E2E_RESULT=str(result_file))
+    env = _emacs_env(DALS_E2E_WORKSPACE=str(ws), DALS_E2E_STATE_DIR=str(state), DALS_E2E_RESULT=str(result_file))
     runtime = Runtime(state)
     try:
         done = _run_emacs(["-l", str(CLIENT / "test" / "dals-e2e.el")], env, ws)
@@ -94,8 +104,10 @@ def run(tmp_path_factory):
     assert runtime.pids, "the runtime never started (no pids in `dals status`)"
     assert done.returncode == 0, done.stderr[-6000:]
     result = json.loads(result_file.read_text())
-    assert "error" not in result, (f"{result['error']}\n--- server stderr ---\n{result.get('server_stderr', '')}"
-                                   f"\n--- emacs stderr ---\n{done.stderr[-4000:]}")
+    assert "error" not in result, (
+        f"{result['error']}\n--- server stderr ---\n{result.get('server_stderr', '')}"
+        f"\n--- emacs stderr ---\n{done.stderr[-4000:]}"
+    )
     yield result, ws
 
 
@@ -191,7 +203,6 @@ def test_emacs_eglot_entry_manages_a_buffer(run):
     assert len(rows) == 6, rows
     assert titles[0] == "Explain" and titles[-1] == "Explain", titles
     assert any(re.search(r"cancelled\s+\d+\s+\d+\s+Wait$", row) for row in rows), rows
-
 
 
 def test_emacs_edits_land_exactly_in_utf16_and_crlf_buffers(run):

@@ -5,6 +5,7 @@ A raw JSON-RPC client, so every byte on stdout is seen: a duplicate reply or str
 The server runs on the session's runtime (tests/conftest.py: a tmp state dir, `DALS_MODEL=offline`,
 `dals down` at the end), so it starts no runtime of its own; it is stopped by `exit`, else by pid.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,12 +20,16 @@ import pytest
 
 from tests.support.runtime import DALS
 
-PARAMS = {"processId": os.getpid(), "clientInfo": {"name": "raw-test"},
-          "capabilities": {"general": {"positionEncodings": ["utf-32", "utf-16"]},
-                           "textDocument": {"synchronization": {"willSave": True, "didSave": True},
-                                            "codeAction": {"dataSupport": True}},
-                           "workspace": {"configuration": True, "workspaceFolders": True}},
-          "initializationOptions": {"dals": {"commands": {"allow": ["pytest"]}}}}
+PARAMS = {
+    "processId": os.getpid(),
+    "clientInfo": {"name": "raw-test"},
+    "capabilities": {
+        "general": {"positionEncodings": ["utf-32", "utf-16"]},
+        "textDocument": {"synchronization": {"willSave": True, "didSave": True}, "codeAction": {"dataSupport": True}},
+        "workspace": {"configuration": True, "workspaceFolders": True},
+    },
+    "initializationOptions": {"dals": {"commands": {"allow": ["pytest"]}}},
+}
 SOURCE = "def mul(a, b):\n    return a * b\n"
 
 
@@ -38,8 +43,9 @@ class RawClient:
     server's own requests (workspace/configuration, progress) with null."""
 
     def __init__(self, env: dict, cwd):
-        self.proc = subprocess.Popen([DALS, "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=cwd)
+        self.proc = subprocess.Popen(
+            [DALS, "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, cwd=cwd
+        )
         self.received: list[dict] = []
         self.bad_output: list[bytes] = []
         self.changed = threading.Condition()
@@ -81,6 +87,7 @@ class RawClient:
     def reply(self, rid, timeout: float = 60.0) -> dict:
         def found():
             return next((m for m in self.received if m.get("id") == rid and "method" not in m), None)
+
         with self.changed:
             assert self.changed.wait_for(found, timeout), f"no reply to {rid!r} after {timeout}s"
             return found()
@@ -114,12 +121,19 @@ def test_each_request_is_answered_once(runtime, tmp_path, variant):
         assert "dals.startTask" in init["result"]["capabilities"]["executeCommandProvider"]["commands"]
 
         client.notify("initialized", {})
-        client.notify("textDocument/didOpen", {"textDocument": {"uri": path.as_uri(), "languageId": "python",
-                                                                "version": 1, "text": SOURCE}})
-        actions = client.request(2, "textDocument/codeAction", {
-            "textDocument": {"uri": path.as_uri()},
-            "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 16}},
-            "context": {"diagnostics": []}})
+        client.notify(
+            "textDocument/didOpen",
+            {"textDocument": {"uri": path.as_uri(), "languageId": "python", "version": 1, "text": SOURCE}},
+        )
+        actions = client.request(
+            2,
+            "textDocument/codeAction",
+            {
+                "textDocument": {"uri": path.as_uri()},
+                "range": {"start": {"line": 0, "character": 0}, "end": {"line": 1, "character": 16}},
+                "context": {"diagnostics": []},
+            },
+        )
         assert "Refactor with DALS" in [a["title"] for a in actions["result"]]
         unknown = client.request(3, "workspace/executeCommand", {"command": "dals.noSuchCommand", "arguments": []})
         assert "error" in unknown

@@ -1,4 +1,5 @@
 """End to end over stdio: a real LSP client drives `dals lsp`, which drives the real runtime."""
+
 from __future__ import annotations
 
 import asyncio
@@ -9,14 +10,16 @@ import pytest
 from tests.support.lsp_client import DalsClient
 from tests.support.runtime import without_replays
 
-PLAN = "\n".join([
-    "Make the greeting louder",
-    '/read_file {"path": "app.py"}',
-    '/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}',
-    '/run_command {"command": "mkdir -p out && cd out && export STAGE=two"}',
-    '/run_command {"command": "echo $STAGE > where.txt; pwd"}',
-    '/write_file {"path": "notes.md", "content": "done\\n"}',
-])
+PLAN = "\n".join(
+    [
+        "Make the greeting louder",
+        '/read_file {"path": "app.py"}',
+        '/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}',
+        '/run_command {"command": "mkdir -p out && cd out && export STAGE=two"}',
+        '/run_command {"command": "echo $STAGE > where.txt; pwd"}',
+        '/write_file {"path": "notes.md", "content": "done\\n"}',
+    ]
+)
 
 
 @pytest.fixture
@@ -61,8 +64,11 @@ async def test_task_streams_contiguous_events_and_progress(runtime, workspace):
         # each notification carried the task's summary; the last one's is the task's final one
         assert all(e["summary"]["taskId"] == task_id and e["summary"]["lastSeq"] >= e["seq"] for e in events)
         final = events[-1]["summary"]
-        assert (final["status"], final["steps"], without_replays(final["usageLine"])) == \
-            ("succeeded", shown["steps"], without_replays(shown["usageLine"]))
+        assert (final["status"], final["steps"], without_replays(final["usageLine"])) == (
+            "succeeded",
+            shown["steps"],
+            without_replays(shown["usageLine"]),
+        )
         assert shown.get("wakeup") == "hint"  # chosen by the worker: it shares the state dir
         assert shown["rev"] == shown["lastSeq"] == len(seqs)  # one revision per summary write (per event here)
         assert any("succeeded" in m.message for m in client.client.messages)
@@ -79,7 +85,8 @@ async def test_task_streams_contiguous_events_and_progress(runtime, workspace):
         shown = await again.command("dals.showTask", {"taskId": task_id})
         assert [e["seq"] for e in shown["events"]] == seqs
         # the history is the events as they were notified, less the summary each one carried
-        assert json.dumps(shown["events"]) == json.dumps([{k: v for k, v in e.items() if k != "summary"}
-                                                          for e in events])
+        assert json.dumps(shown["events"]) == json.dumps(
+            [{k: v for k, v in e.items() if k != "summary"} for e in events]
+        )
     finally:
         await again.stop()

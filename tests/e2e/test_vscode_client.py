@@ -6,6 +6,7 @@ temporary state dir). VS Code itself cannot run here; code-server covers that se
 This wrapper gives the round trip this venv's `dals`, stops the runtime even if npm is killed,
 and asserts on the test counts.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,9 @@ pytestmark = pytest.mark.restate
 
 def _run(cmd: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
     """Run in its own process group, so that a timeout stops npm, node and `dals lsp` together."""
-    proc = subprocess.Popen(cmd, cwd=EXTENSION, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=EXTENSION, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -45,8 +47,14 @@ def test_vscode_client_npm_test(tmp_path):
     if not npm or not node:
         pytest.skip("node and npm not found on PATH: the VS Code client's tests need Node 20 and npm")
     assert DALS.exists(), f"no dals next to {sys.executable}"
-    env = dict(os.environ, DALS_BIN=str(DALS), DALS_TEST_STATE_DIR=str(tmp_path / "state"),
-               npm_config_fund="false", npm_config_audit="false", npm_config_update_notifier="false")
+    env = dict(
+        os.environ,
+        DALS_BIN=str(DALS),
+        DALS_TEST_STATE_DIR=str(tmp_path / "state"),
+        npm_config_fund="false",
+        npm_config_audit="false",
+        npm_config_update_notifier="false",
+    )
     env.pop("DALS_STATE_DIR", None)
     if not (EXTENSION / "node_modules").is_dir():
         ci = _run([npm, "ci"], env, 300)
@@ -54,8 +62,13 @@ def test_vscode_client_npm_test(tmp_path):
     try:
         result = _run([npm, "test"], env, NPM_TIMEOUT)
     finally:
-        down = subprocess.run([str(DALS), "down"], env=dict(os.environ, DALS_STATE_DIR=str(tmp_path / "state")),
-                              capture_output=True, text=True, timeout=120)
+        down = subprocess.run(
+            [str(DALS), "down"],
+            env=dict(os.environ, DALS_STATE_DIR=str(tmp_path / "state")),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert down.returncode == 0, down.stderr
     out = result.stdout
     counts = {k: int(v) for k, v in re.findall(r"^ℹ (tests|pass|fail|skipped|cancelled|todo) (\d+)$", out, re.M)}

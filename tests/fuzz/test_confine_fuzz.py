@@ -1,5 +1,6 @@
 """`resolve` never hands out a path outside the workspace, whatever the agent sends; it refuses
 with WorkspaceError and nothing else. The tree has symlinks in, out, dangling-out and a loop."""
+
 from __future__ import annotations
 
 import os
@@ -11,9 +12,41 @@ from hypothesis import HealthCheck, example, given, settings, strategies as st
 from dals.workspace.confine import MAX_PATH_CHARS, resolve
 from dals.workspace.errors import WorkspaceError
 
-PARTS = ["..", ".", "", "a", "a/b", "b", "A", "link_in", "link_out", "link_out_dangling", "link_up", "loop",
-         "deep", "~", "~root", "$HOME", "\x00", "é", "e\u0301", "ａ", "\u202e", "\\..\\", "..\\..", " ..",
-         ".. ", "...", "x" * 255, "y" * 300, "secret.txt", "SECRET.TXT", "/", "//", "/etc/passwd"]
+PARTS = [
+    "..",
+    ".",
+    "",
+    "a",
+    "a/b",
+    "b",
+    "A",
+    "link_in",
+    "link_out",
+    "link_out_dangling",
+    "link_up",
+    "loop",
+    "deep",
+    "~",
+    "~root",
+    "$HOME",
+    "\x00",
+    "é",
+    "e\u0301",
+    "ａ",
+    "\u202e",
+    "\\..\\",
+    "..\\..",
+    " ..",
+    ".. ",
+    "...",
+    "x" * 255,
+    "y" * 300,
+    "secret.txt",
+    "SECRET.TXT",
+    "/",
+    "//",
+    "/etc/passwd",
+]
 paths = st.one_of(
     st.lists(st.sampled_from(PARTS), max_size=12).map("/".join),
     st.lists(st.sampled_from(PARTS) | st.text(max_size=12), max_size=8).map("/".join),
@@ -63,9 +96,21 @@ def test_resolve_stays_inside_or_refuses(tree, rel):
     assert "\x00" not in rel and len(rel) <= MAX_PATH_CHARS and not rel.startswith("/")
 
 
-@pytest.mark.parametrize("rel", ["link_out", "link_out/secret.txt", "link_out_dangling", "link_out_dangling/x",
-                                 "../outside/secret.txt", "/etc/passwd", "a/../../outside",
-                                 "a/b/deep/../outside/secret.txt", "x" * (MAX_PATH_CHARS + 1), "a/\x00"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "link_out",
+        "link_out/secret.txt",
+        "link_out_dangling",
+        "link_out_dangling/x",
+        "../outside/secret.txt",
+        "/etc/passwd",
+        "a/../../outside",
+        "a/b/deep/../outside/secret.txt",
+        "x" * (MAX_PATH_CHARS + 1),
+        "a/\x00",
+    ],
+)
 def test_known_escapes_are_refused(tree, rel):
     root, _ = tree
     with pytest.raises(WorkspaceError):

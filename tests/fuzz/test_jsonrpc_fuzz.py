@@ -1,6 +1,7 @@
 """Raw JSON-RPC fuzz against a real `dals lsp` over stdio: wrong types, missing fields, huge strings,
 invalid UTF-8, unknown methods, batches, requests after shutdown. After each message the server
 still answers; at the end it still does real work. One server process for the whole run."""
+
 from __future__ import annotations
 
 import json
@@ -17,37 +18,85 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from tests.support.runtime import DALS
 
 INVALID_PARAMS, METHOD_NOT_FOUND = -32602, -32601
-METHODS = ["initialize", "initialized", "workspace/executeCommand", "textDocument/didOpen",
-           "textDocument/didChange", "textDocument/didClose", "textDocument/codeAction", "codeAction/resolve",
-           "workspace/didChangeConfiguration", "workspace/didChangeWatchedFiles", "$/cancelRequest",
-           "$/setTrace", "no/such/method", "dals/taskEvent", ""]
-COMMANDS = ["dals.startTask", "dals.listTasks", "dals.showTask", "dals.cancelTask", "dals.resumeTask",
-            "dals.answer", "dals.nope", ""]
+METHODS = [
+    "initialize",
+    "initialized",
+    "workspace/executeCommand",
+    "textDocument/didOpen",
+    "textDocument/didChange",
+    "textDocument/didClose",
+    "textDocument/codeAction",
+    "codeAction/resolve",
+    "workspace/didChangeConfiguration",
+    "workspace/didChangeWatchedFiles",
+    "$/cancelRequest",
+    "$/setTrace",
+    "no/such/method",
+    "dals/taskEvent",
+    "",
+]
+COMMANDS = [
+    "dals.startTask",
+    "dals.listTasks",
+    "dals.showTask",
+    "dals.cancelTask",
+    "dals.resumeTask",
+    "dals.answer",
+    "dals.nope",
+    "",
+]
 scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
-json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=4)
-                           | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=10)
-ids = st.integers(-2**63, 2**64) | st.text(max_size=10) | st.none() | st.floats() | st.lists(st.integers(), max_size=2)
+json_values = st.recursive(
+    scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=10,
+)
+ids = (
+    st.integers(-(2**63), 2**64) | st.text(max_size=10) | st.none() | st.floats() | st.lists(st.integers(), max_size=2)
+)
 huge = st.integers(100_000, 2_000_000).map(lambda n: "x" * n)
-command_args = st.lists(st.dictionaries(st.sampled_from(["prompt", "taskId", "status", "requestId", "decision",
-                                                          "uri", "range", "mode", "model"]),
-                                        json_values | huge, max_size=4) | json_values, max_size=3)
+command_args = st.lists(
+    st.dictionaries(
+        st.sampled_from(["prompt", "taskId", "status", "requestId", "decision", "uri", "range", "mode", "model"]),
+        json_values | huge,
+        max_size=4,
+    )
+    | json_values,
+    max_size=3,
+)
 messages = st.one_of(
     json_values.map(lambda v: json.dumps(v).encode()),  # not even an object
     st.binary(max_size=200),  # invalid UTF-8 / not JSON
     st.text(max_size=50).map(lambda t: t.encode("utf-8", "surrogatepass")),
-    st.builds(lambda i, m, p, extra: json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": p, **extra}).encode(),
-              ids, st.sampled_from(METHODS) | st.text(max_size=15), json_values,
-              st.dictionaries(st.sampled_from(["jsonrpc", "result", "error"]), json_values, max_size=2)),
-    st.builds(lambda i, c, a: json.dumps({"jsonrpc": "2.0", "id": i, "method": "workspace/executeCommand",
-                                          "params": {"command": c, "arguments": a}}).encode(),
-              st.integers(10_000, 10**6), st.sampled_from(COMMANDS), command_args),
-    st.builds(lambda m, p: json.dumps({"jsonrpc": "2.0", "method": m, "params": p}).encode(),  # notifications
-              st.sampled_from(METHODS), json_values | huge.map(lambda s: {"settings": s})),
-    st.lists(st.builds(lambda i: {"jsonrpc": "2.0", "id": i, "method": "no/such/method"}, st.integers()),
-             min_size=1, max_size=3).map(lambda b: json.dumps(b).encode()),  # batch
+    st.builds(
+        lambda i, m, p, extra: json.dumps({"jsonrpc": "2.0", "id": i, "method": m, "params": p, **extra}).encode(),
+        ids,
+        st.sampled_from(METHODS) | st.text(max_size=15),
+        json_values,
+        st.dictionaries(st.sampled_from(["jsonrpc", "result", "error"]), json_values, max_size=2),
+    ),
+    st.builds(
+        lambda i, c, a: json.dumps(
+            {"jsonrpc": "2.0", "id": i, "method": "workspace/executeCommand", "params": {"command": c, "arguments": a}}
+        ).encode(),
+        st.integers(10_000, 10**6),
+        st.sampled_from(COMMANDS),
+        command_args,
+    ),
+    st.builds(
+        lambda m, p: json.dumps({"jsonrpc": "2.0", "method": m, "params": p}).encode(),  # notifications
+        st.sampled_from(METHODS),
+        json_values | huge.map(lambda s: {"settings": s}),
+    ),
+    st.lists(
+        st.builds(lambda i: {"jsonrpc": "2.0", "id": i, "method": "no/such/method"}, st.integers()),
+        min_size=1,
+        max_size=3,
+    ).map(lambda b: json.dumps(b).encode()),  # batch
     # the body cut short or padded with garbage, with a correct Content-Length
-    st.builds(lambda body, cut: body[:cut], st.just(b'{"jsonrpc": "2.0", "id": 7, "method": "shutdown"}'),
-              st.integers(0, 40)),
+    st.builds(
+        lambda body, cut: body[:cut], st.just(b'{"jsonrpc": "2.0", "id": 7, "method": "shutdown"}'), st.integers(0, 40)
+    ),
 )
 
 
@@ -59,8 +108,14 @@ class RawServer:
     """`dals lsp` as a subprocess with a reader thread that frames its stdout."""
 
     def __init__(self, env, workspace):
-        self.proc = subprocess.Popen([DALS, "lsp"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env=env, cwd=workspace)
+        self.proc = subprocess.Popen(
+            [DALS, "lsp"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            cwd=workspace,
+        )
         self.replies: queue.Queue = queue.Queue()
         self.lock = threading.Lock()
         threading.Thread(target=self._read, daemon=True).start()
@@ -118,19 +173,20 @@ def server(runtime, tmp_path):
 
 
 def test_raw_json_rpc_fuzz_keeps_the_server_answering(server, tmp_path):
-    init = server.request("init", "initialize", {"processId": os.getpid(), "rootUri": tmp_path.as_uri(),
-                                                 "capabilities": {}})
+    init = server.request(
+        "init", "initialize", {"processId": os.getpid(), "rootUri": tmp_path.as_uri(), "capabilities": {}}
+    )
     assert "result" in init and "executeCommandProvider" in init["result"]["capabilities"]
     server.send(json.dumps({"jsonrpc": "2.0", "method": "initialized", "params": {}}).encode())
     probes = iter(range(10**6))
 
     def probe() -> None:
-        reply = server.request(f"probe-{next(probes)}", "workspace/executeCommand",
-                               {"command": "dals.showTask", "arguments": []})
+        reply = server.request(
+            f"probe-{next(probes)}", "workspace/executeCommand", {"command": "dals.showTask", "arguments": []}
+        )
         assert reply["error"]["code"] == INVALID_PARAMS, reply
 
-    @settings(max_examples=40, deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=40, deadline=None, derandomize=False, suppress_health_check=list(HealthCheck))
     @given(batch=st.lists(messages, min_size=1, max_size=3))
     def fuzz(batch):
         for body in batch:
@@ -153,8 +209,9 @@ def test_requests_after_shutdown_get_an_error(server, tmp_path):
     server.request("init", "initialize", {"processId": os.getpid(), "rootUri": tmp_path.as_uri(), "capabilities": {}})
     assert server.request("shutdown", "shutdown")["result"] is None
     try:
-        after = server.request("after", "workspace/executeCommand",
-                               {"command": "dals.listTasks", "arguments": [{}]}, timeout=2)
+        after = server.request(
+            "after", "workspace/executeCommand", {"command": "dals.listTasks", "arguments": [{}]}, timeout=2
+        )
     except queue.Empty:
         pytest.fail("no answer to a request after shutdown")
     assert after["error"]["code"] == -32600, after

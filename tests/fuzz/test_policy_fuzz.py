@@ -1,5 +1,6 @@
 """Command policy: nothing compound, redirected, substituted or env-prefixed is ever allowed
 without asking, whatever surrounds it; `*` allows everything."""
+
 from __future__ import annotations
 
 import shlex
@@ -9,8 +10,30 @@ from hypothesis import example, given, settings, strategies as st
 from dals.agent.policy import command_allowed, is_simple
 
 ALLOW = ["pytest", "ls -la", "git status", "echo"]
-INJECTIONS = [";", "&&", "||", "|", "&", "\n", "\r", "$(", "`", ">", ">>", "<", "2>&1", "<(", ">(", "(", ")",
-              "${x:-`id`}", "${x:-$(id)}", "|&", ";;", "\r\n"]
+INJECTIONS = [
+    ";",
+    "&&",
+    "||",
+    "|",
+    "&",
+    "\n",
+    "\r",
+    "$(",
+    "`",
+    ">",
+    ">>",
+    "<",
+    "2>&1",
+    "<(",
+    ">(",
+    "(",
+    ")",
+    "${x:-`id`}",
+    "${x:-$(id)}",
+    "|&",
+    ";;",
+    "\r\n",
+]
 words = st.text(alphabet=st.characters(blacklist_characters="\x00", codec="utf-8"), max_size=15)
 prefixes = st.sampled_from(ALLOW + ["pytest -q", "git status --short", "echo hi", ""])
 
@@ -27,8 +50,7 @@ def test_compound_commands_are_never_auto_allowed(head, inj, tail, pad):
 
 
 @settings(max_examples=150, deadline=None)
-@given(var=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), value=words,
-       rest=st.sampled_from(ALLOW))
+@given(var=st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), value=words, rest=st.sampled_from(ALLOW))
 def test_environment_prefixes_always_ask(var, value, rest):
     command = f"{var}={shlex.quote(value)} {rest}"
     assert not command_allowed(command, ALLOW), repr(command)
@@ -43,7 +65,7 @@ def test_whatever_is_allowed_is_simple_and_starts_with_an_allowed_prefix(command
     assert is_simple(command)
     assert not any(c in command for c in ";&|<>`\n\r()")
     words_ = shlex.split(command)
-    assert any(words_[:len(shlex.split(p))] == shlex.split(p) for p in allow), (command, allow)
+    assert any(words_[: len(shlex.split(p))] == shlex.split(p) for p in allow), (command, allow)
     assert "=" not in words_[0]
 
 

@@ -7,6 +7,7 @@ the answers are streamed (DALS streams every request of a task followed on this 
 live text, and pydantic-ai streams behind the scenes for `claude-sonnet-4-5` anyway), a model name
 pydantic-ai does not know works too, and a refused key fails the task naming the variable, never its
 value."""
+
 from __future__ import annotations
 
 import shutil
@@ -22,21 +23,30 @@ from tests.support.runtime import FORCE_REPLAY, Runtime
 KEY_VALUE = "sk-ant-test-anthropic-double-0123456789"
 MODEL = "anthropic:claude-sonnet-4-5"
 
-PLAN = "\n".join([
-    "Anthropic edits",
-    '/write_file {"path": "notes.txt", "content": "alpha\\n"}',
-    '/read_file {"path": "notes.txt"}',
-    '/edit_file {"path": "notes.txt", "old": "alpha", "new": "beta"}',
-    '/run_command {"command": "echo ran >> ran.log"}',
-])
+PLAN = "\n".join(
+    [
+        "Anthropic edits",
+        '/write_file {"path": "notes.txt", "content": "alpha\\n"}',
+        '/read_file {"path": "notes.txt"}',
+        '/edit_file {"path": "notes.txt", "old": "alpha", "new": "beta"}',
+        '/run_command {"command": "echo ran >> ran.log"}',
+    ]
+)
 
 
 @pytest.fixture(scope="module")
 def anthropic():
     with AnthropicDouble(api_key=KEY_VALUE) as double:
         state = Path(tempfile.mkdtemp(prefix="dals-anthropic-"))
-        rt = Runtime(state, {"ANTHROPIC_BASE_URL": double.base_url, "ANTHROPIC_API_KEY": KEY_VALUE,
-                             "DALS_MODEL": MODEL, "DALS_TASK_MAX_ATTEMPTS": "3"})
+        rt = Runtime(
+            state,
+            {
+                "ANTHROPIC_BASE_URL": double.base_url,
+                "ANTHROPIC_API_KEY": KEY_VALUE,
+                "DALS_MODEL": MODEL,
+                "DALS_TASK_MAX_ATTEMPTS": "3",
+            },
+        )
         rt.up()
         yield rt, double
         rt.down()
@@ -82,8 +92,9 @@ async def test_a_task_runs_on_anthropic(anthropic, tmp_path):
     assert usage["outputTokens"] == sum(r["usage"][1] for r in requests)
     assert usage.get("costUsd") is not None and usage["costUsd"] > 0  # claude-sonnet-4-5 has a known price
     model_events = [e for e in done["events"] if e["kind"] == "model"]
-    assert [(e["detail"]["inputTokens"], e["detail"]["outputTokens"]) for e in model_events] == \
-        [r["usage"] for r in requests]
+    assert [(e["detail"]["inputTokens"], e["detail"]["outputTokens"]) for e in model_events] == [
+        r["usage"] for r in requests
+    ]
 
 
 async def test_a_plain_json_answer_works_too(anthropic, tmp_path):

@@ -7,6 +7,7 @@ The model is the OpenAI test double, whose `holds` keep a model request in fligh
 tool" cancels right after that tool's step, while the next model request is held; commands and
 the waits (approval, editor request) are cancelled while they are in flight.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,8 +53,15 @@ def replaying(request):
         return
     with OpenAIDouble() as double:
         state = Path(tempfile.mkdtemp(prefix="dals-cancel-replay-"))
-        rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
-                             "DALS_MODEL": MODEL, "DALS_FORCE_REPLAY": "1"})
+        rt = Runtime(
+            state,
+            {
+                "OPENAI_BASE_URL": double.base_url,
+                "OPENAI_API_KEY": "test-key",
+                "DALS_MODEL": MODEL,
+                "DALS_FORCE_REPLAY": "1",
+            },
+        )
         rt.up()
         rt.urls = rt.status()["restate"]  # read once: `dals status` is a process of its own
         yield rt, double
@@ -103,8 +111,9 @@ def titles(shown: dict) -> list[str]:
     return [e["title"] for e in shown.get("events", [])]
 
 
-async def cancel_and_check(service: TaskService, task_id: str, why: str, held: Held | None = None,
-                           timeout: float = 60) -> dict:
+async def cancel_and_check(
+    service: TaskService, task_id: str, why: str, held: Held | None = None, timeout: float = 60
+) -> dict:
     """Cancel; the task must end `cancelled` (not wedge in `retrying`), events contiguous. A held
     model request is let go after the cancel: under forced replay the attempt in flight cannot
     hear the cancel (Restate has closed its stream), so it finishes its step and its replay
@@ -119,7 +128,8 @@ async def cancel_and_check(service: TaskService, task_id: str, why: str, held: H
         if shown["status"] in ("cancelled", "succeeded", "failed"):
             break
         assert time.monotonic() < deadline, (
-            f"seed {SEED}, {why}: still {shown['status']} after cancel: {shown.get('lastFailure')} {titles(shown)}")
+            f"seed {SEED}, {why}: still {shown['status']} after cancel: {shown.get('lastFailure')} {titles(shown)}"
+        )
         await asyncio.sleep(0.1)
     assert shown["status"] == "cancelled", (SEED, why, shown["status"], shown.get("error"), titles(shown))
     seqs = [e["seq"] for e in shown["events"]]
@@ -147,8 +157,11 @@ class Held:
     async def reached(self, key_prompt: str, timeout: float = 60, turn: int = 0) -> None:
         """Model request `step` of turn `turn` (0: the first) of the task started with `key_prompt`."""
         key = conversation_key(key_prompt)
-        arrived = await asyncio.to_thread(self.double.wait_until, lambda rs: any(
-            r["step"] == self.step and r["key"] == key and r["turn"] == turn for r in rs), timeout)
+        arrived = await asyncio.to_thread(
+            self.double.wait_until,
+            lambda rs: any(r["step"] == self.step and r["key"] == key and r["turn"] == turn for r in rs),
+            timeout,
+        )
         assert arrived, f"model request {self.step} never came"
 
 
@@ -173,8 +186,10 @@ async def test_cancel_at_a_model_request(replaying, service, workspace):
         await held.reached(prompt)
         shown = await cancel_and_check(service, task_id, "model request in flight", held)
     # the request in flight may still be answered (the attempt could not hear the cancel); no tool after it
-    assert [e["kind"] for e in shown["events"]] in (["status", "message", "model", "tool", "status"],
-                                                    ["status", "message", "model", "tool", "model", "status"])
+    assert [e["kind"] for e in shown["events"]] in (
+        ["status", "message", "model", "tool", "status"],
+        ["status", "message", "model", "tool", "model", "status"],
+    )
 
 
 @pytest.mark.parametrize("tool", sorted(TOOLS))
@@ -268,8 +283,9 @@ async def test_cancel_after_an_edit_on_a_remote_worker(replaying, service, works
         await held.reached(prompt)
         shown = await cancel_and_check(service, task_id, "after an edit, remote", held)
     assert (workspace / "a.txt").read_text() == "beta\n"
-    rows = await service.api.query("SELECT name FROM sys_journal WHERE id = "
-                                   f"'{shown['invocationId']}' AND entry_type = 'Command: Run'")
+    rows = await service.api.query(
+        f"SELECT name FROM sys_journal WHERE id = '{shown['invocationId']}' AND entry_type = 'Command: Run'"
+    )
     names = [r["name"] for r in rows]
     assert "notes read by step" in names and "notes since" in names, names
 
@@ -289,8 +305,8 @@ async def test_cancel_in_a_follow_up(replaying, service, workspace):
         assert turn["turn"] == 2
         await held.reached(prompt, turn=1)
         shown = await cancel_and_check(service, task_id, "in a follow-up", held)
-    assert shown["events"][:len(first["events"])] == first["events"]
-    assert any(e["kind"] == "tool" and "read_file" in e["title"] for e in shown["events"][len(first["events"]):])
+    assert shown["events"][: len(first["events"])] == first["events"]
+    assert any(e["kind"] == "tool" and "read_file" in e["title"] for e in shown["events"][len(first["events"]) :])
 
 
 async def test_cancel_at_seeded_random_moments(replaying, service, workspace):
@@ -311,15 +327,18 @@ async def test_cancel_at_seeded_random_moments(replaying, service, workspace):
 
 
 @pytest.mark.live  # the attempt hears the cancel over its open stream
-@pytest.mark.skipif(FORCE_REPLAY,
-                    reason="under forced replay the attempt in flight cannot hear the cancel")
+@pytest.mark.skipif(FORCE_REPLAY, reason="under forced replay the attempt in flight cannot hear the cancel")
 async def test_a_cancel_stops_the_running_command(runtime, workspace):
     """Without forced replay the attempt hears the cancel while the command runs: the command is
     stopped (its step fails `cancelled`, journaled), the task ends at once."""
     svc = runtime.task_service()
     try:
-        body = build_spec(plan(("run_command", {"command": "sleep 60 && echo late > late.txt"})), workspace,
-                          "offline", commands_allow=["*"])
+        body = build_spec(
+            plan(("run_command", {"command": "sleep 60 && echo late > late.txt"})),
+            workspace,
+            "offline",
+            commands_allow=["*"],
+        )
         task_id = await svc.start(body)
         await until(svc, task_id, lambda s: any(e["kind"] == "model" for e in s["events"]), "the model step")
         await asyncio.sleep(0.5)

@@ -1,4 +1,5 @@
 """`dals run` and `dals tasks` as a user runs them: real subprocesses against the real runtime."""
+
 from __future__ import annotations
 
 import json
@@ -15,12 +16,14 @@ import pytest
 from dals.agent.models import HOW_TO_SET
 from tests.support.runtime import DALS, FORCE_REPLAY, wait_for
 
-PLAN = "\n".join([
-    "Make the greeting louder",
-    '/read_file {"path": "app.py"}',
-    '/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}',
-    '/run_command {"command": "echo ran >> side.log"}',
-])
+PLAN = "\n".join(
+    [
+        "Make the greeting louder",
+        '/read_file {"path": "app.py"}',
+        '/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}',
+        '/run_command {"command": "echo ran >> side.log"}',
+    ]
+)
 
 
 def dals(env: dict, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
@@ -75,8 +78,11 @@ def test_run_follows_a_plan_to_success(planned_run):
     assert (ws / "side.log").read_text() == "ran\n"
     assert "succeeded: Plan done: 3 steps" in r.stdout
     replayed = r"[1-9][\d,]*" if FORCE_REPLAY else "0"  # forced replay answers from the journal at every step
-    assert re.search(r"^ledger: 4 model requests \(\d[\d,]* in / \d[\d,]* out tokens\) · 3 tool calls · "
-                     + replayed + " replayed", r.stdout, re.M), r.stdout
+    assert re.search(
+        r"^ledger: 4 model requests \(\d[\d,]* in / \d[\d,]* out tokens\) · 3 tool calls · " + replayed + " replayed",
+        r.stdout,
+        re.M,
+    ), r.stdout
 
 
 def test_tasks_json_lists_the_finished_task(runtime, planned_run):
@@ -105,8 +111,9 @@ def test_tasks_rejects_an_unknown_status(runtime):
 
 
 def test_run_with_file_passes_its_path_to_the_task(runtime, workspace):
-    r = runtime.dals("run", "Explain the greeting", "--workspace", str(workspace), "--file",
-                     str(workspace / "app.py"), check=False)
+    r = runtime.dals(
+        "run", "Explain the greeting", "--workspace", str(workspace), "--file", str(workspace / "app.py"), check=False
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     # the offline model's built-in behaviour edits the file the task was started on
     assert (workspace / "app.py").read_text() == "# DALS: Explain the greeting\nprint('hello')\n"
@@ -119,11 +126,14 @@ def test_run_without_a_model_says_how_to_set_one(runtime, workspace):
     assert HOW_TO_SET in r.stderr and "started" not in r.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--model", "nonsense:model-x"], "model 'nonsense:model-x' refused"),
-    (["--workspace", "/nonexistent/dals-ws"], "is not a directory"),
-    (["--file", "/etc/passwd"], "is not inside the workspace"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "nonsense:model-x"], "model 'nonsense:model-x' refused"),
+        (["--workspace", "/nonexistent/dals-ws"], "is not a directory"),
+        (["--file", "/etc/passwd"], "is not inside the workspace"),
+    ],
+)
 def test_run_refuses_bad_arguments_before_starting(runtime, workspace, args, message):
     r = dals(runtime.env, "run", PLAN, "--workspace", str(workspace), *args)
     assert r.returncode == 2, r.stdout + r.stderr
@@ -140,8 +150,15 @@ def test_a_failing_task_exits_1_with_the_reason(runtime, workspace):
     if "ANTHROPIC_API_KEY" in runtime.env:
         pytest.skip("the worker has an Anthropic key: the task would not fail")
     # The CLI has a key, the worker does not: the task starts, then fails in the worker.
-    r = dals(dict(runtime.env, ANTHROPIC_API_KEY="cli-only"), "run", "Say hi", "--workspace", str(workspace),
-             "--model", "anthropic:claude-sonnet-4-5")
+    r = dals(
+        dict(runtime.env, ANTHROPIC_API_KEY="cli-only"),
+        "run",
+        "Say hi",
+        "--workspace",
+        str(workspace),
+        "--model",
+        "anthropic:claude-sonnet-4-5",
+    )
     assert r.returncode == 1, r.stdout + r.stderr
     task_id = task_id_of(r.stdout)
     assert re.search(rf"^task {task_id} failed: .*ANTHROPIC_API_KEY", r.stdout, re.M), r.stdout
@@ -153,9 +170,14 @@ def test_ctrl_c_stops_following_not_the_task(runtime, workspace):
     plan = "Slow\n" + '/run_command {"command": "touch started && sleep 6 && echo slept >> slow.log"}'
     # A suite started in the background (`make test &`, CI runners) inherits SIGINT ignored, and so
     # would `dals run`: give it the disposition a terminal's Ctrl-C meets.
-    proc = subprocess.Popen([DALS, "run", plan, "--workspace", str(workspace)], env=runtime.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(
+        [DALS, "run", plan, "--workspace", str(workspace)],
+        env=runtime.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     try:
         seen = ""
         deadline = time.monotonic() + 120
@@ -176,8 +198,12 @@ def test_ctrl_c_stops_following_not_the_task(runtime, workspace):
     assert proc.returncode == 130
     task_id = task_id_of(seen)
     assert f"task {task_id} keeps running; follow it with `dals tasks`" in err
-    done = wait_for(lambda: [t for t in listed(runtime) if t["taskId"] == task_id and t["status"] == "succeeded"],
-                    60, "the task to finish on its own", interval=0.25)
+    done = wait_for(
+        lambda: [t for t in listed(runtime) if t["taskId"] == task_id and t["status"] == "succeeded"],
+        60,
+        "the task to finish on its own",
+        interval=0.25,
+    )
     assert done and (workspace / "slow.log").read_text() == "slept\n"
 
 
@@ -186,8 +212,13 @@ def test_run_draws_a_progress_bar_on_a_tty_and_plain_lines_otherwise(runtime, wo
     assert "\r" not in r.stdout + r.stderr and "[#" not in r.stderr and event_lines(r.stdout)
     master, slave = pty.openpty()
     try:
-        proc = subprocess.Popen([DALS, "run", PLAN, "--workspace", str(workspace)], env=runtime.env,
-                                stdout=subprocess.PIPE, stderr=slave, text=True)
+        proc = subprocess.Popen(
+            [DALS, "run", PLAN, "--workspace", str(workspace)],
+            env=runtime.env,
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            text=True,
+        )
         os.close(slave)
         out, _ = proc.communicate(timeout=120)
         tty = b""

@@ -1,4 +1,5 @@
 """`dals doctor` as a user runs it: a subprocess with its own state dir, one line per check."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,15 @@ SECRET = "sk-doctor-never-print-this-0123456789"
 
 def doctor(state_dir, workspace, text_too: bool = False, **env_changes) -> tuple[int, dict, str]:
     env = dict(os.environ, DALS_STATE_DIR=str(state_dir))
-    for name in ("DALS_RESTATE_INGRESS_URL", "DALS_RESTATE_ADMIN_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL",
-                 "OPENAI_API_KEY", "OPENAI_BASE_URL", "DALS_PRICES"):
+    for name in (
+        "DALS_RESTATE_INGRESS_URL",
+        "DALS_RESTATE_ADMIN_URL",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "DALS_PRICES",
+    ):
         env.pop(name, None)
     env.update(env_changes)
     js = subprocess.run([DALS, "doctor", "--json"], env=env, cwd=workspace, capture_output=True, text=True, timeout=120)
@@ -32,8 +40,14 @@ def levels(report: dict, name: str) -> list[tuple[str, str]]:
 
 def test_missing_key_is_a_failure_naming_the_variable_never_a_value(tmp_path):
     dead = f"http://127.0.0.1:{free_port()}"
-    code, report, text = doctor(tmp_path / "state", tmp_path, True, DALS_MODEL="anthropic:claude-sonnet-4-5",
-                                ANTHROPIC_BASE_URL=dead, OPENAI_API_KEY=SECRET)
+    code, report, text = doctor(
+        tmp_path / "state",
+        tmp_path,
+        True,
+        DALS_MODEL="anthropic:claude-sonnet-4-5",
+        ANTHROPIC_BASE_URL=dead,
+        OPENAI_API_KEY=SECRET,
+    )
     assert code == 1 and report["ok"] is False
     [(level, message)] = levels(report, "key")
     assert level == "FAIL" and "ANTHROPIC_API_KEY is not set" in message and "export ANTHROPIC_API_KEY" in message
@@ -53,9 +67,14 @@ def test_no_model_and_a_refused_model_string_fail(tmp_path):
 
 def test_dead_external_restate_fails(tmp_path):
     dead = free_port()
-    code, report, text = doctor(tmp_path / "state", tmp_path, True, DALS_MODEL="offline",
-                                DALS_RESTATE_INGRESS_URL=f"http://127.0.0.1:{dead}",
-                                DALS_RESTATE_ADMIN_URL=f"http://127.0.0.1:{dead}")
+    code, report, text = doctor(
+        tmp_path / "state",
+        tmp_path,
+        True,
+        DALS_MODEL="offline",
+        DALS_RESTATE_INGRESS_URL=f"http://127.0.0.1:{dead}",
+        DALS_RESTATE_ADMIN_URL=f"http://127.0.0.1:{dead}",
+    )
     assert code == 1
     [(level, message)] = levels(report, "restate")
     assert level == "FAIL" and "external Restate not reachable" in message and str(dead) in message

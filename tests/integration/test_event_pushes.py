@@ -2,6 +2,7 @@
 a follower that takes the worker's pushes reads from Restate only now and then, and what it was
 shown is exactly what Restate holds (Guarantee 4); a task whose worker does not share the front
 end's state dir falls back to Restate (TaskFeed, EditorSessions) by itself."""
+
 from __future__ import annotations
 
 import pytest
@@ -14,15 +15,17 @@ from tests.support.runtime import FORCE_REPLAY
 STEPS = 15
 
 
-async def _follow_one(runtime, tmp_path, monkeypatch, origin: str | None = None,
-                      then: str = "") -> tuple[list[dict], dict, dict]:
+async def _follow_one(
+    runtime, tmp_path, monkeypatch, origin: str | None = None, then: str = ""
+) -> tuple[list[dict], dict, dict]:
     """Start a task of STEPS reads (its spec's `origin` replaced when given) and a command `then`,
     and follow it as the CLI does; (events shown, its durable summary, what the follower called)."""
     monkeypatch.setenv("DALS_STATE_DIR", runtime.env["DALS_STATE_DIR"])  # the runtime's hint registry
     service = runtime.task_service(runtime.status())
     (tmp_path / "a.py").write_text("x = 1\n")
-    prompt = "\n".join(['/read_file {"path": "a.py"}'] * STEPS
-                       + ([f'/run_command {{"command": "{then}"}}'] if then else []))
+    prompt = "\n".join(
+        ['/read_file {"path": "a.py"}'] * STEPS + ([f'/run_command {{"command": "{then}"}}'] if then else [])
+    )
     spec = build_spec(prompt, tmp_path, "offline", commands_allow=["*"], **({"origin": origin} if origin else {}))
     assert spec.origin and "wakeup" not in spec.model_dump(exclude_unset=True)  # the worker chooses
     calls = {"reads": 0, "long-polls": 0}
@@ -66,15 +69,18 @@ async def test_a_worker_elsewhere_falls_back_to_restate_by_itself(runtime, tmp_p
     """A front end whose state dir the worker does not share (its id is not the worker's): the
     worker chooses the feed, EditorSessions and the TaskNotes call in a journaled step, and the
     same follower loop long-polls TaskFeed instead of waiting for datagrams."""
-    shown, summary, calls = await _follow_one(runtime, tmp_path, monkeypatch, origin="a-state-dir-elsewhere",
-                                           then="sleep 2")  # the follower waits: on TaskFeed
+    shown, summary, calls = await _follow_one(
+        runtime, tmp_path, monkeypatch, origin="a-state-dir-elsewhere", then="sleep 2"
+    )  # the follower waits: on TaskFeed
     assert "wakeup" not in summary and "rev" not in summary  # a feed task: no hints, no revisions
     assert calls["long-polls"] >= 1, calls
     st = runtime.status()["restate"]
     api = RestateApi(st["ingress"], st["admin"])
     try:
-        [inv] = await api.query("SELECT id FROM sys_invocation WHERE target_service_name = 'AgentTask' "
-                                f"AND target_service_key = '{summary['taskId']}' AND target_handler_name = 'run'")
+        [inv] = await api.query(
+            "SELECT id FROM sys_invocation WHERE target_service_name = 'AgentTask' "
+            f"AND target_service_key = '{summary['taskId']}' AND target_handler_name = 'run'"
+        )
         names = [r.get("name") or "" for r in await api.query(f"SELECT name FROM sys_journal WHERE id = '{inv['id']}'")]
     finally:
         await api.aclose()
@@ -91,7 +97,7 @@ async def test_a_task_from_before_conversations_journals_as_before(runtime, tmp_
     st = runtime.status()
     service = TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]))
     try:
-        spec = build_spec('Old\n/list_files {}', tmp_path, "offline")
+        spec = build_spec("Old\n/list_files {}", tmp_path, "offline")
         spec = type(spec).model_validate(spec.model_dump(exclude_unset=True, exclude={"conversation"}))
         await service.start(spec)
         summary = await follow(service, spec.taskId)

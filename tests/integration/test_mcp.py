@@ -2,6 +2,7 @@
 pinned; a counter server on the `mcp` package, over stdio and streamable HTTP), a real Restate and
 `dals lsp` over stdio: approvals, journaled calls that survive kill -9 of the worker once,
 failures that the model sees while the task goes on, and `.mcp.json` only when allowed."""
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,13 @@ def mcp_runtime():
 
 
 def settings(servers: dict, allow: list[str] | None = None, **mcp) -> dict:
-    return {"dals": {"commands": {"allow": ["*"]}, "mcpServers": servers,
-                     "mcp": {"allow": allow if allow is not None else ["*"], **mcp}}}
+    return {
+        "dals": {
+            "commands": {"allow": ["*"]},
+            "mcpServers": servers,
+            "mcp": {"allow": allow if allow is not None else ["*"], **mcp},
+        }
+    }
 
 
 async def run_task(client: DalsClient, prompt: str, timeout: float = 120) -> tuple[str, list[dict]]:
@@ -60,25 +66,36 @@ async def test_real_servers_approvals_and_isolation(mcp_runtime, tmp_path):
     count = tmp_path / "count.txt"
     fsroot = tmp_path / "fsroot"
     fsroot.mkdir()
-    servers = {"counter": counter(count), "everything": {"command": npm_server("mcp-server-everything")},
-               "fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(fsroot)]}}
-    prompt = plan(("mcp__everything__echo", {"message": "hi there"}),
-                  ("mcp__everything__get-env", {}),
-                  ("mcp__fs__write_file", {"path": str(fsroot / "made.txt"), "content": "by mcp"}),
-                  ("mcp__counter__record", {"note": "approved"}),
-                  ("mcp__counter__record", {"note": "rejected"}))
+    servers = {
+        "counter": counter(count),
+        "everything": {"command": npm_server("mcp-server-everything")},
+        "fs": {"command": npm_server("mcp-server-filesystem"), "args": [str(fsroot)]},
+    }
+    prompt = plan(
+        ("mcp__everything__echo", {"message": "hi there"}),
+        ("mcp__everything__get-env", {}),
+        ("mcp__fs__write_file", {"path": str(fsroot / "made.txt"), "content": "by mcp"}),
+        ("mcp__counter__record", {"note": "approved"}),
+        ("mcp__counter__record", {"note": "rejected"}),
+    )
     client = DalsClient(mcp_runtime.env, tmp_path)
     await client.start(settings(servers, allow=["mcp__everything__*", "mcp__fs__*"]))
     try:
         task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
         for decision in ("approve", "reject"):
-            events = await client.wait_event(task_id, lambda evs: sum(e["kind"] == "approval" and e["status"] == "waiting"
-                                                                      for e in evs) == (1 if decision == "approve" else 2))
+            events = await client.wait_event(
+                task_id,
+                lambda evs: (
+                    sum(e["kind"] == "approval" and e["status"] == "waiting" for e in evs)
+                    == (1 if decision == "approve" else 2)
+                ),
+            )
             ask = [e for e in events if e["kind"] == "approval" and e["status"] == "waiting"][-1]
             assert ask["detail"]["action"] == "mcp" and ask["detail"]["tool"] == "mcp__counter__record"
             assert ask["detail"]["arguments"] == {"note": "approved" if decision == "approve" else "rejected"}
-            assert await client.command("dals.answer", {"taskId": task_id, "requestId": ask["detail"]["requestId"],
-                                                        "decision": decision}) == {"ok": True}
+            assert await client.command(
+                "dals.answer", {"taskId": task_id, "requestId": ask["detail"]["requestId"], "decision": decision}
+            ) == {"ok": True}
         events = await client.wait_finished(task_id)
     finally:
         await client.stop()
@@ -93,10 +110,12 @@ async def test_real_servers_approvals_and_isolation(mcp_runtime, tmp_path):
 
 async def test_call_journaled_before_kill9_happens_once(mcp_runtime, tmp_path):
     count = tmp_path / "count.txt"
-    prompt = plan(("mcp__counter__env_report", {}),
-                  ("mcp__counter__record", {"note": "once"}),
-                  ("run_command", {"command": "touch slow.started && sleep 3"}),
-                  ("mcp__counter__record", {"note": "after"}))
+    prompt = plan(
+        ("mcp__counter__env_report", {}),
+        ("mcp__counter__record", {"note": "once"}),
+        ("run_command", {"command": "touch slow.started && sleep 3"}),
+        ("mcp__counter__record", {"note": "after"}),
+    )
     client = DalsClient(mcp_runtime.env, tmp_path)
     await client.start(settings({"counter": counter(count)}))
     try:
@@ -119,6 +138,7 @@ async def test_call_journaled_before_kill9_happens_once(mcp_runtime, tmp_path):
         except ProcessLookupError:
             return True
         return False
+
     await asyncio.to_thread(wait_for, gone, 10, "the killed worker's MCP server to die with it")
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
@@ -127,13 +147,18 @@ async def test_failures_are_tool_errors_and_the_task_goes_on(mcp_runtime, tmp_pa
     count = tmp_path / "count.txt"
     bad_json = tmp_path / "bad-mcp.json"
     bad_json.write_text('{"mcpServers": {')
-    servers = {"counter": counter(count), "missing": {"command": "/nonexistent/mcp-server"},
-               "broken": {"command": "x", "env": ["not", "an", "object"]}}
-    prompt = plan(("mcp__counter__slow_record", {"note": "slow", "seconds": 4}),
-                  ("mcp__counter__die", {}),
-                  ("mcp__counter__record", {"note": "after-die"}),
-                  ("mcp__counter__fail", {"message": "the tool says no"}),
-                  ("mcp__missing__anything", {}))
+    servers = {
+        "counter": counter(count),
+        "missing": {"command": "/nonexistent/mcp-server"},
+        "broken": {"command": "x", "env": ["not", "an", "object"]},
+    }
+    prompt = plan(
+        ("mcp__counter__slow_record", {"note": "slow", "seconds": 4}),
+        ("mcp__counter__die", {}),
+        ("mcp__counter__record", {"note": "after-die"}),
+        ("mcp__counter__fail", {"message": "the tool says no"}),
+        ("mcp__missing__anything", {}),
+    )
     client = DalsClient(dict(mcp_runtime.env, DALS_MCP_CONFIG=str(bad_json)), tmp_path)
     await client.start(settings(servers, timeoutS=1.5))
     try:
@@ -169,17 +194,26 @@ async def test_a_server_that_cannot_restart_keeps_its_tools_and_each_call_names_
     client = DalsClient(mcp_runtime.env, tmp_path)
     await client.start(settings(servers))
     try:
-        task_id, events = await run_task(client, plan(
-            ("mcp__counter__record", {"note": "first"}),
-            ("run_command", {"command": "rm srv.sh && kill $(cat server.pid)"}),
-            ("mcp__counter__record", {"note": "second"}),
-            ("mcp__counter__record", {"note": "third"})))
+        task_id, events = await run_task(
+            client,
+            plan(
+                ("mcp__counter__record", {"note": "first"}),
+                ("run_command", {"command": "rm srv.sh && kill $(cat server.pid)"}),
+                ("mcp__counter__record", {"note": "second"}),
+                ("mcp__counter__record", {"note": "third"}),
+            ),
+        )
         last = events[-1]["seq"]
-        got = await client.command("dals.followUp", {"taskId": task_id, "prompt": plan(
-            ("mcp__counter__record", {"note": "fourth"}), title="Once more")})
+        got = await client.command(
+            "dals.followUp",
+            {"taskId": task_id, "prompt": plan(("mcp__counter__record", {"note": "fourth"}), title="Once more")},
+        )
         assert got["turn"] == 2
-        events = await client.wait_event(task_id, lambda evs: any(
-            e["kind"] == "status" and e["status"] == "succeeded" and e["seq"] > last for e in evs), 120)
+        events = await client.wait_event(
+            task_id,
+            lambda evs: any(e["kind"] == "status" and e["status"] == "succeeded" and e["seq"] > last for e in evs),
+            120,
+        )
         listed = await client.command("dals.listTasks", {})
     finally:
         await client.stop()
@@ -227,13 +261,15 @@ async def test_streamable_http_server_with_a_token_from_the_worker_env(mcp_runti
     count = tmp_path / "http-count.txt"
     server = await asyncio.to_thread(HttpCounter, count)
     try:
-        servers = {"remote": {"type": "http", "url": server.url,
-                              "headers": {"Authorization": "Bearer ${MCP_HTTP_TOKEN}"}}}
+        servers = {
+            "remote": {"type": "http", "url": server.url, "headers": {"Authorization": "Bearer ${MCP_HTTP_TOKEN}"}}
+        }
         client = DalsClient(mcp_runtime.env, tmp_path)
         await client.start(settings(servers))
         try:
-            _, events = await run_task(client, plan(("mcp__remote__headers_report", {}),
-                                                    ("mcp__remote__record", {"note": "over http"})))
+            _, events = await run_task(
+                client, plan(("mcp__remote__headers_report", {}), ("mcp__remote__record", {"note": "over http"}))
+            )
         finally:
             await client.stop()
     finally:

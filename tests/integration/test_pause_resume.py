@@ -1,5 +1,6 @@
 """A provider that keeps failing: the task retries, then pauses (not fails); `dals.resumeTask`
 after the provider is back finishes it from the journal, without paying for completed steps again."""
+
 from __future__ import annotations
 
 import asyncio
@@ -14,20 +15,29 @@ from tests.support.lsp_client import DalsClient
 from tests.support.openai_double import OpenAIDouble, conversation_key
 from tests.support.runtime import Runtime
 
-PLAN = "\n".join([
-    "Pause me",
-    '/run_command {"command": "echo one >> effects.log"}',
-    '/run_command {"command": "echo two >> effects.log"}',
-    '/run_command {"command": "echo three >> effects.log"}',
-])
+PLAN = "\n".join(
+    [
+        "Pause me",
+        '/run_command {"command": "echo one >> effects.log"}',
+        '/run_command {"command": "echo two >> effects.log"}',
+        '/run_command {"command": "echo three >> effects.log"}',
+    ]
+)
 
 
 @pytest.fixture(scope="module")
 def failing():
     with OpenAIDouble() as double:
         state = Path(tempfile.mkdtemp(prefix="dals-pause-"))
-        rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": "test-key",
-                             "DALS_MODEL": "openai-chat:double", "DALS_TASK_MAX_ATTEMPTS": "3"})
+        rt = Runtime(
+            state,
+            {
+                "OPENAI_BASE_URL": double.base_url,
+                "OPENAI_API_KEY": "test-key",
+                "DALS_MODEL": "openai-chat:double",
+                "DALS_TASK_MAX_ATTEMPTS": "3",
+            },
+        )
         rt.up()
         yield rt, double
         rt.down()
@@ -50,8 +60,13 @@ async def test_retrying_then_paused_then_resumed(failing, tmp_path):
                     shown = await client.command("dals.showTask", {"taskId": task_id})
                     if shown["status"] == wanted:
                         return shown
-                    assert shown["status"] not in ("failed", "succeeded"), (shown.get("error"), shown.get("lastFailure"), [e["title"] for e in shown["events"]])
+                    assert shown["status"] not in ("failed", "succeeded"), (
+                        shown.get("error"),
+                        shown.get("lastFailure"),
+                        [e["title"] for e in shown["events"]],
+                    )
                     await asyncio.sleep(0.1)
+
             return await asyncio.wait_for(loop(), timeout)
 
         paused = await status_becomes("paused")

@@ -1,6 +1,7 @@
 """Provider failures through pydantic-ai's real OpenAI code over real HTTP to a scripted double:
 rate limits are retried inside the step, a refused key fails the task at once with a message that
 names the variable (never its value), and a slow answer is one request, not re-sent."""
+
 from __future__ import annotations
 
 import asyncio
@@ -26,8 +27,15 @@ def plan(title: str, n: int = 2) -> str:
 def provider():
     with OpenAIDouble() as double:
         state = Path(tempfile.mkdtemp(prefix="dals-provider-"))
-        rt = Runtime(state, {"OPENAI_BASE_URL": double.base_url, "OPENAI_API_KEY": KEY_VALUE,
-                             "DALS_MODEL": "openai-chat:double", "DALS_TASK_MAX_ATTEMPTS": "4"})
+        rt = Runtime(
+            state,
+            {
+                "OPENAI_BASE_URL": double.base_url,
+                "OPENAI_API_KEY": KEY_VALUE,
+                "DALS_MODEL": "openai-chat:double",
+                "DALS_TASK_MAX_ATTEMPTS": "4",
+            },
+        )
         rt.up()
         yield rt, double
         rt.down()
@@ -47,6 +55,7 @@ async def run_task(rt, workspace: Path, prompt: str, timeout: float) -> dict:
                     return shown
                 assert shown["status"] != "paused", shown.get("lastFailure")
                 await asyncio.sleep(0.1)
+
         return await asyncio.wait_for(finished(), timeout)
     finally:
         await client.stop()

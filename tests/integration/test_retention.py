@@ -4,6 +4,7 @@ removes nothing; the supervisor purges by `DALS_RETENTION_DAYS` when it starts.
 
 A runtime of its own: purging every finished task would pull the rug from other modules' tests.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,8 +59,9 @@ def footprint(rt: Runtime, task_ids: list[str]) -> dict[str, int]:
     """How many state entries and invocations Restate still holds for these tasks."""
     keys = ", ".join(f"'{t}'" for t in task_ids)
     objects = ", ".join(f"'{o}'" for o in TASK_OBJECTS)
-    state = sql(rt, f"SELECT service_name, key FROM state WHERE service_name IN ({objects}) "
-                    f"AND service_key IN ({keys})")
+    state = sql(
+        rt, f"SELECT service_name, key FROM state WHERE service_name IN ({objects}) AND service_key IN ({keys})"
+    )
     invocations = sql(rt, f"SELECT id FROM sys_invocation WHERE target_service_key IN ({keys})")
     return {"state": len(state), "invocations": len(invocations)}
 
@@ -97,6 +99,7 @@ async def status_becomes(service: TaskService, task_id: str, wanted: str, timeou
                 return shown
             assert shown["status"] not in ("failed", "cancelled"), shown
             await asyncio.sleep(0.1)
+
     return await asyncio.wait_for(loop(), timeout)
 
 
@@ -105,11 +108,13 @@ def test_purge_removes_finished_tasks_and_leaves_a_waiting_one(rt, ws):
     assert all(listed(rt).get(t) == "succeeded" for t in finished)
 
     async def start_waiting(service: TaskService) -> str:
-        spec = build_spec('Wait for me\n/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}',
-                          ws, "offline", mode="review")
+        spec = build_spec(
+            'Wait for me\n/edit_file {"path": "app.py", "old": "hello", "new": "HELLO"}', ws, "offline", mode="review"
+        )
         task_id = await service.start(spec)
         await status_becomes(service, task_id, "waiting")
         return task_id
+
     waiting = asyncio.run(with_service(rt, start_waiting))
     before = footprint(rt, finished)
     assert before["state"] >= 3 * 5 and before["invocations"] >= 3, before
@@ -128,8 +133,11 @@ def test_purge_removes_finished_tasks_and_leaves_a_waiting_one(rt, ws):
     assert done["invocationsPurged"] == before["invocations"]
     shown = listed(rt)
     assert not set(finished) & set(shown) and shown[waiting] == "waiting"
-    wait_for(lambda: footprint(rt, finished) == {"state": 0, "invocations": 0}, 30,
-             "the finished tasks' state and invocations to be gone")
+    wait_for(
+        lambda: footprint(rt, finished) == {"state": 0, "invocations": 0},
+        30,
+        "the finished tasks' state and invocations to be gone",
+    )
     assert footprint(rt, [waiting])["state"] == waiting_before["state"]
 
     # the waiting task is untouched: approve, and it finishes
@@ -137,6 +145,7 @@ def test_purge_removes_finished_tasks_and_leaves_a_waiting_one(rt, ws):
         pending = (await service.show(waiting))["pending"]
         await service.answer(waiting, pending["requestId"], "approve", None)
         return await status_becomes(service, waiting, "succeeded")
+
     shown = asyncio.run(with_service(rt, approve))
     assert [e["seq"] for e in shown["events"]] == list(range(1, len(shown["events"]) + 1))
     assert (ws / "app.py").read_text() == "print('HELLO')\n"

@@ -1,5 +1,6 @@
 """The embedded runtime against the real restate-server binary: up, status, down, isolation,
 and using an existing Restate instead of starting one."""
+
 from __future__ import annotations
 
 import asyncio
@@ -80,8 +81,14 @@ def test_down_while_up_is_still_starting_stops_everything(two_runtimes):
     up = subprocess.Popen([DALS, "up"], env=rt.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         pidfile = rt.state_dir / "supervisor.pid"
-        wait_for(lambda: pidfile.exists() and json.loads((rt.state_dir / "runtime.json").read_text() or "{}")
-                 .get("worker", {}).get("pid"), 60, "the supervisor to start its children")
+        wait_for(
+            lambda: (
+                pidfile.exists()
+                and json.loads((rt.state_dir / "runtime.json").read_text() or "{}").get("worker", {}).get("pid")
+            ),
+            60,
+            "the supervisor to start its children",
+        )
         started = json.loads((rt.state_dir / "runtime.json").read_text())
         assert not started["ready"]  # still starting (the worker takes seconds to import)
         pids = [int(pidfile.read_text()), started["worker"]["pid"], started["restate"]["pid"]]
@@ -127,8 +134,16 @@ def test_external_restate_starts_no_server(two_runtimes):
     async def run_task():
         svc = guest.task_service(hs)
         task_id = new_task_id()
-        await svc.start(TaskSpec(taskId=task_id, prompt='/read_file {"path": "x.txt"}', title="ext",
-                                 workspace=str(ws), model="offline", createdAt=now_iso()))
+        await svc.start(
+            TaskSpec(
+                taskId=task_id,
+                prompt='/read_file {"path": "x.txt"}',
+                title="ext",
+                workspace=str(ws),
+                model="offline",
+                createdAt=now_iso(),
+            )
+        )
         for _ in range(300):
             shown = await svc.show(task_id)
             if shown["status"] == "succeeded":

@@ -2,6 +2,7 @@
 worker's code changed under a task waiting for an approval) is shown `paused` with the reason at
 once, not `retrying` for as long as Restate backs off, `dals doctor` lists it, and
 `dals.cancelTask` ends it."""
+
 from __future__ import annotations
 
 import asyncio
@@ -25,9 +26,15 @@ CHANGED_WORKER = REPO / "tests" / "support" / "changed_worker"
 def changing():
     state = Path(tempfile.mkdtemp(prefix="dals-stuck-"))
     flag = state.parent / (state.name + ".code-changed")
-    rt = Runtime(state, {"DALS_MODEL": "offline", "PYTHONPATH": str(CHANGED_WORKER),
-                         "DALS_TEST_CODE_CHANGED": str(flag),
-                         "DALS_STANDBY_WORKER": "0"})  # no warm standby started before the change
+    rt = Runtime(
+        state,
+        {
+            "DALS_MODEL": "offline",
+            "PYTHONPATH": str(CHANGED_WORKER),
+            "DALS_TEST_CODE_CHANGED": str(flag),
+            "DALS_STANDBY_WORKER": "0",
+        },
+    )  # no warm standby started before the change
     rt.up()
     yield rt, flag
     rt.down()
@@ -68,11 +75,15 @@ async def test_a_journal_mismatch_pauses_with_the_reason_and_doctor_lists_it(cha
         listed = await service.list(["paused"])
         assert task_id in [t["taskId"] for t in listed]
 
-        report = json.loads(subprocess.run([DALS, "doctor", "--json"], env=rt.env, cwd=tmp_path, capture_output=True,
-                                           text=True, timeout=120).stdout)
+        report = json.loads(
+            subprocess.run(
+                [DALS, "doctor", "--json"], env=rt.env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+            ).stdout
+        )
         stuck = [c for c in report["checks"] if c["name"] == "tasks"]
-        assert any(task_id in c["message"] and "journal mismatch" in c["message"] and c["level"] == "warn"
-                   for c in stuck), stuck
+        assert any(
+            task_id in c["message"] and "journal mismatch" in c["message"] and c["level"] == "warn" for c in stuck
+        ), stuck
 
         # it cannot run its own cancel (every attempt fails first): cancelling ends it all the same
         assert (await service.cancel(task_id))["status"] == "cancelled"

@@ -2,6 +2,7 @@
 state dir's sockets here; a cluster's TCP ingress elsewhere) and posts a task spec, an approval
 answer, a resume or a cancel of its own runs nothing: the worker refuses what the user's client key
 did not sign for that very use, says so, and the user's task goes on waiting for the user."""
+
 from __future__ import annotations
 
 import asyncio
@@ -27,6 +28,7 @@ async def until(service, task_id: str, pred, what: str, timeout: float = 60) -> 
             if pred(shown):
                 return shown
             await asyncio.sleep(0.05)
+
     try:
         return await asyncio.wait_for(poll(), timeout)
     except TimeoutError:
@@ -40,6 +42,7 @@ async def invocation_done(service, invocation_id: str, timeout: float = 60) -> d
             if rows and rows[0]["status"] == "completed":
                 return rows[0]
             await asyncio.sleep(0.05)
+
     return await asyncio.wait_for(poll(), timeout)
 
 
@@ -52,9 +55,15 @@ async def ingress(runtime):
 async def test_forged_specs_run_nothing(runtime, tmp_path, ingress):
     service = runtime.task_service()
     try:
-        forged = {"taskId": new_task_id(), "prompt": plan(("run_command", {"command": "echo pwned > pwned.txt"})),
-                  "title": "forged", "workspace": str(tmp_path), "model": "offline", "createdAt": now_iso(),
-                  "commandsAllow": ["*"]}
+        forged = {
+            "taskId": new_task_id(),
+            "prompt": plan(("run_command", {"command": "echo pwned > pwned.txt"})),
+            "title": "forged",
+            "workspace": str(tmp_path),
+            "model": "offline",
+            "createdAt": now_iso(),
+            "commandsAllow": ["*"],
+        }
         stranger = Ed25519PrivateKey.generate()
         mine = service.signed("start", "another-task", forged)  # the user's signature, for another task
         for body in (forged, sign(stranger, "start", forged["taskId"], forged), mine):
@@ -97,7 +106,9 @@ async def test_forged_answers_do_not_count_and_the_task_still_waits(runtime, tmp
         await service.answer(task_id, request_id, "approve", None)
         shown = await until(service, task_id, lambda s: s["status"] == "succeeded", "the task to finish")
         assert (tmp_path / "ran.txt").read_text() == "ran\n"
-        assert [e["detail"]["decision"] for e in shown["events"] if e["kind"] == "approval" and e["status"] == "running"] == ["approve"]
+        assert [
+            e["detail"]["decision"] for e in shown["events"] if e["kind"] == "approval" and e["status"] == "running"
+        ] == ["approve"]
     finally:
         await service.api.aclose()
 
@@ -109,9 +120,15 @@ async def test_a_browser_cannot_reach_the_runtime(runtime):
     st = runtime.status()
     assert st["restate"]["ingress"].startswith("unix:") and st["restate"]["admin"].startswith("unix:")
     async with async_client(st["worker"]["url"], timeout=10) as worker:
-        pre = await worker.request("OPTIONS", "/invoke/AgentTask/run", headers={
-            "origin": "http://evil.example", "access-control-request-method": "POST"})
+        pre = await worker.request(
+            "OPTIONS",
+            "/invoke/AgentTask/run",
+            headers={"origin": "http://evil.example", "access-control-request-method": "POST"},
+        )
         assert "access-control-allow-origin" not in pre.headers
-        post = await worker.post("/invoke/AgentTask/run", headers={"origin": "http://evil.example",
-                                 "content-type": "application/json"}, content=b"{}")
+        post = await worker.post(
+            "/invoke/AgentTask/run",
+            headers={"origin": "http://evil.example", "content-type": "application/json"},
+            content=b"{}",
+        )
         assert post.status_code == 401 and "access-control-allow-origin" not in post.headers

@@ -1,4 +1,5 @@
 """Everything the runtime listens on is bound to the loopback interface only."""
+
 from __future__ import annotations
 
 import ipaddress
@@ -24,7 +25,7 @@ def _listening_sockets() -> dict[str, tuple[str, int]]:
             hex_addr, hex_port = cols[1].split(":")
             raw = bytes.fromhex(hex_addr)
             # the kernel prints each 32-bit word in host (little-endian) order
-            raw = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
             found[cols[9]] = (str(ipaddress.ip_address(raw)), int(hex_port, 16))
     return found
 

@@ -1,4 +1,5 @@
 """The worker only answers requests signed by its own Restate server (ed25519 identity keys)."""
+
 from __future__ import annotations
 
 import stat
@@ -40,15 +41,21 @@ def test_embedded_runtime_signs_with_the_state_dirs_key(runtime):
     assert _environ(st["worker"]["pid"]).get(signing.ENV_VAR) == signing.public_key(key)
 
 
-@pytest.mark.parametrize("method, path, headers", [
-    ("POST", "/invoke/AgentTask/run", {}),
-    ("POST", "/invoke/TaskLedger/record", {}),
-    ("GET", "/discover", {}),
-    # a forged signature is no better than none
-    ("POST", "/invoke/AgentTask/run", {"x-restate-signature-scheme": "v1",
-                                       "x-restate-jwt-v1": "eyJhbGciOiJFZERTQSJ9.e30.AAAA"}),
-    ("POST", "/invoke/AgentTask/run", {"x-restate-signature-scheme": "unsigned"}),
-])
+@pytest.mark.parametrize(
+    "method, path, headers",
+    [
+        ("POST", "/invoke/AgentTask/run", {}),
+        ("POST", "/invoke/TaskLedger/record", {}),
+        ("GET", "/discover", {}),
+        # a forged signature is no better than none
+        (
+            "POST",
+            "/invoke/AgentTask/run",
+            {"x-restate-signature-scheme": "v1", "x-restate-jwt-v1": "eyJhbGciOiJFZERTQSJ9.e30.AAAA"},
+        ),
+        ("POST", "/invoke/AgentTask/run", {"x-restate-signature-scheme": "unsigned"}),
+    ],
+)
 def test_unsigned_request_to_the_worker_is_refused(runtime, method, path, headers):
     url = runtime.status()["worker"]["url"]
     headers = {"content-type": "application/vnd.restate.invocation.v5", **headers}

@@ -3,6 +3,7 @@ the commands the model runs try: `env`, `echo $KEY`, reading the worker's enviro
 exporting it into the shell state the journal carries. MCP servers' `env` and `headers` values,
 inline or `${VAR}`-expanded from the worker's environment, stay out of the same places, and a
 stdio MCP server does not see the worker's provider keys."""
+
 from __future__ import annotations
 
 import hashlib
@@ -27,8 +28,10 @@ MCP_ENV_SECRET = f"mcp-env-SECRET-{secrets.token_hex(12)}"  # `${MCP_ENV_SECRET}
 CANARY = f"VISIBLE-{secrets.token_hex(8)}"  # not secret: proves the searches below see outputs
 # Every ancestor's environment, the worker's included (it holds the keys): what an injected
 # command would try.
-ANCESTORS_ENV = ('p=$$; while [ "$p" -gt 1 ]; do tr "\\0" "\\n" < /proc/$p/environ 2>/dev/null; '
-                 "p=$(awk '{print $4}' /proc/$p/stat); done")
+ANCESTORS_ENV = (
+    'p=$$; while [ "$p" -gt 1 ]; do tr "\\0" "\\n" < /proc/$p/environ 2>/dev/null; '
+    "p=$(awk '{print $4}' /proc/$p/stat); done"
+)
 COMMANDS = [
     "env",
     'echo "openai=$OPENAI_API_KEY anthropic=$ANTHROPIC_API_KEY"',
@@ -37,16 +40,22 @@ COMMANDS = [
     "echo still $LEAK",
     f"echo {CANARY}",
 ]
-PLAN = "\n".join(["Look around the environment"]
-                 + [f"/run_command {json.dumps({'command': c})}" for c in COMMANDS])
+PLAN = "\n".join(["Look around the environment"] + [f"/run_command {json.dumps({'command': c})}" for c in COMMANDS])
 
 
 @pytest.fixture(scope="module")
 def secret_runtime(model_double):
     state = Path(tempfile.mkdtemp(prefix="dals-secrets-state-"))
-    rt = Runtime(state, {"OPENAI_BASE_URL": model_double.base_url, "OPENAI_API_KEY": OPENAI_SECRET,
-                         "ANTHROPIC_API_KEY": ANTHROPIC_SECRET, "DALS_MODEL": "openai-chat:double",
-                         "MCP_ENV_SECRET": MCP_ENV_SECRET})
+    rt = Runtime(
+        state,
+        {
+            "OPENAI_BASE_URL": model_double.base_url,
+            "OPENAI_API_KEY": OPENAI_SECRET,
+            "ANTHROPIC_API_KEY": ANTHROPIC_SECRET,
+            "DALS_MODEL": "openai-chat:double",
+            "MCP_ENV_SECRET": MCP_ENV_SECRET,
+        },
+    )
     rt.up()
     yield rt
     rt.down()
@@ -128,9 +137,13 @@ async def test_secrets_never_enter_journal_state_events_or_logs(secret_runtime, 
 
 async def test_mcp_env_values_never_stored_and_provider_keys_not_passed(secret_runtime, model_double, tmp_path):
     count = tmp_path / "count.txt"
-    servers = {"counter": counter(count, MCP_TEST_SECRET=MCP_INLINE_SECRET, FROM_WORKER="${MCP_ENV_SECRET}"),
-               "everything": {"command": npm_server("mcp-server-everything"),
-                              "env": {"EVERYTHING_TOKEN": "${MCP_ENV_SECRET}"}}}
+    servers = {
+        "counter": counter(count, MCP_TEST_SECRET=MCP_INLINE_SECRET, FROM_WORKER="${MCP_ENV_SECRET}"),
+        "everything": {
+            "command": npm_server("mcp-server-everything"),
+            "env": {"EVERYTHING_TOKEN": "${MCP_ENV_SECRET}"},
+        },
+    }
     prompt = mcp_plan(("mcp__counter__env_report", {}), ("mcp__counter__record", {"note": CANARY}))
     client = DalsClient(secret_runtime.env, tmp_path)
     try:
@@ -152,8 +165,11 @@ async def test_mcp_env_values_never_stored_and_provider_keys_not_passed(secret_r
     assert stored and all(p.stat().st_mode & 0o077 == 0 for p in stored)
 
     admin = secret_runtime.status()["restate"]["admin"]
-    places = {"journal": _sql(admin, "SELECT * FROM sys_journal"), "state": _sql(admin, "SELECT * FROM state"),
-              "events": json.dumps(shown)}
+    places = {
+        "journal": _sql(admin, "SELECT * FROM sys_journal"),
+        "state": _sql(admin, "SELECT * FROM state"),
+        "events": json.dumps(shown),
+    }
     for name in ("journal", "state", "events"):
         assert CANARY in places[name], f"{name}: the search does not see MCP results"
     for p in sorted(p for p in (secret_runtime.state_dir / "logs").rglob("*") if p.is_file()):

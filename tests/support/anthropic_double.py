@@ -29,9 +29,15 @@ from .provider_double import ProviderDouble, Reply, Turn, conversation_key, firs
 
 __all__ = ["AnthropicDouble", "conversation_key", "first_user_text", "tool_results"]
 
-_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-                529: "overloaded_error"}
+_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    529: "overloaded_error",
+}
 
 
 class AnthropicDouble(ProviderDouble):
@@ -82,17 +88,26 @@ def _stream_events(message: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     else:
         opening = {"type": "text", "text": ""}
         deltas = [{"type": "text_delta", "text": part} for part in _halves(block["text"])]
-    start = {**message, "content": [], "stop_reason": None,
-             "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1}}
+    start = {
+        **message,
+        "content": [],
+        "stop_reason": None,
+        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": 1},
+    }
     return [
         ("message_start", {"type": "message_start", "message": start}),
         ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": opening}),
         ("ping", {"type": "ping"}),
         *(("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": d}) for d in deltas),
         ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-        ("message_delta", {"type": "message_delta",
-                           "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
-                           "usage": {"output_tokens": usage["output_tokens"]}}),
+        (
+            "message_delta",
+            {
+                "type": "message_delta",
+                "delta": {"stop_reason": message["stop_reason"], "stop_sequence": None},
+                "usage": {"output_tokens": usage["output_tokens"]},
+            },
+        ),
         ("message_stop", {"type": "message_stop"}),
     ]
 

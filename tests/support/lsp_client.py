@@ -1,4 +1,5 @@
 """A real LSP client (pytest-lsp's) driving `dals lsp` over stdio, collecting DALS notifications."""
+
 from __future__ import annotations
 
 import asyncio
@@ -45,8 +46,9 @@ class DalsClient:
     def pid(self) -> int:
         return self.client._server.pid  # the `dals lsp` process
 
-    async def start(self, init_options: dict | None = None, position_encodings: list[str] | None = None,
-                    experimental: Any = None) -> types.InitializeResult:
+    async def start(
+        self, init_options: dict | None = None, position_encodings: list[str] | None = None, experimental: Any = None
+    ) -> types.InitializeResult:
         """Initialize; by default every command is allowed (tests of approvals pass their own).
         `position_encodings`: what the client offers (unset: UTF-16 only, as LSP's default);
         `experimental`: the client capabilities' `experimental` (e.g. DALS's diagnostics)."""
@@ -57,31 +59,43 @@ class DalsClient:
             window=types.WindowClientCapabilities(work_done_progress=True, show_message=None),
             workspace=types.WorkspaceClientCapabilities(configuration=False, apply_edit=True),
             experimental=experimental,
-            text_document=types.TextDocumentClientCapabilities(code_action=types.CodeActionClientCapabilities(
-                resolve_support=types.ClientCodeActionResolveOptions(properties=["command"]))),
+            text_document=types.TextDocumentClientCapabilities(
+                code_action=types.CodeActionClientCapabilities(
+                    resolve_support=types.ClientCodeActionResolveOptions(properties=["command"])
+                )
+            ),
             general=types.GeneralClientCapabilities(position_encodings=position_encodings)
-            if position_encodings else None,
+            if position_encodings
+            else None,
         )
-        return await self.client.initialize_session(types.InitializeParams(
-            capabilities=caps, root_uri=self.workspace.as_uri(), process_id=os.getpid(),
-            workspace_folders=[types.WorkspaceFolder(uri=self.workspace.as_uri(), name="ws")],
-            initialization_options=init_options))
+        return await self.client.initialize_session(
+            types.InitializeParams(
+                capabilities=caps,
+                root_uri=self.workspace.as_uri(),
+                process_id=os.getpid(),
+                workspace_folders=[types.WorkspaceFolder(uri=self.workspace.as_uri(), name="ws")],
+                initialization_options=init_options,
+            )
+        )
 
     async def command(self, name: str, *args: Any) -> Any:
         result = await self.client.workspace_execute_command_async(
-            types.ExecuteCommandParams(command=name, arguments=list(args)))
+            types.ExecuteCommandParams(command=name, arguments=list(args))
+        )
         return _to_dict(result)
 
     async def wait_event(self, task_id: str, predicate, timeout: float = 60.0) -> list[dict]:
         async def until():
             async with self.changed:
                 await self.changed.wait_for(lambda: predicate(self.events.get(task_id, [])))
+
         await asyncio.wait_for(until(), timeout)
         return self.events[task_id]
 
     async def wait_finished(self, task_id: str, timeout: float = 90.0) -> list[dict]:
-        return await self.wait_event(task_id, lambda evs: any(e["status"] in TERMINAL and e["kind"] == "status"
-                                                               for e in evs), timeout)
+        return await self.wait_event(
+            task_id, lambda evs: any(e["status"] in TERMINAL and e["kind"] == "status" for e in evs), timeout
+        )
 
     async def stop(self) -> None:
         try:
@@ -110,4 +124,5 @@ def _to_dict(value: Any) -> Any:
     if value is None or isinstance(value, (str, int, float, bool)):
         return value
     from cattrs import Converter
+
     return Converter().unstructure(value)

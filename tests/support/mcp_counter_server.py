@@ -9,6 +9,7 @@ still records), `die()` (exits mid-call), `fail(message)` (a tool error), `env_r
 in its environment and a hash of `MCP_TEST_SECRET`, never the value), `headers_report()` (HTTP:
 a hash of the Authorization header it got).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -64,8 +65,7 @@ def fail(message: str) -> str:
 @server.tool()
 def env_report() -> dict:
     """The names of this process's environment variables and a hash of MCP_TEST_SECRET."""
-    return {"pid": os.getpid(), "secretSha": _sha(os.environ.get("MCP_TEST_SECRET")),
-            "names": sorted(os.environ)}
+    return {"pid": os.getpid(), "secretSha": _sha(os.environ.get("MCP_TEST_SECRET")), "names": sorted(os.environ)}
 
 
 @server.tool()

@@ -1,5 +1,6 @@
 """The MCP servers the tests use: the pinned npm servers `make setup` installs into
 `.mcp-servers/`, and `mcp_counter_server.py` (stdio, or streamable HTTP in a process of its own)."""
+
 from __future__ import annotations
 
 import socket
@@ -47,13 +48,17 @@ class HttpCounter:
     def __init__(self, count_file: Path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/mcp"
-        self.proc = subprocess.Popen([sys.executable, str(COUNTER), "--http", str(self.port)],
-                                     env={"PATH": "/usr/bin:/bin", "COUNTER_FILE": str(count_file)},
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [sys.executable, str(COUNTER), "--http", str(self.port)],
+            env={"PATH": "/usr/bin:/bin", "COUNTER_FILE": str(count_file)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def listening():
             with socket.socket() as s:
                 return s.connect_ex(("127.0.0.1", self.port)) == 0
+
         wait_for(listening, 30, "the HTTP MCP server to listen")
 
     def close(self) -> None:

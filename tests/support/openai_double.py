@@ -36,22 +36,33 @@ class OpenAIDouble(ProviderDouble):
         return self._whole(body, turn, key)
 
     def _chunks(self, body: dict[str, Any], turn: Turn, key: str) -> list[tuple[str | None, Any]]:
-        head = {"id": f"chatcmpl-{key}-{turn.step}", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": body.get("model") or self.model}
+        head = {
+            "id": f"chatcmpl-{key}-{turn.step}",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model") or self.model,
+        }
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> tuple[None, dict[str, Any]]:
             return None, {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}]}
 
         out = [chunk({"role": "assistant", "content": ""})]
         if turn.tool is not None:
-            call = {"index": 0, "id": f"call-{turn.step + 1}", "type": "function",
-                    "function": {"name": turn.tool, "arguments": json.dumps(turn.args)}}
+            call = {
+                "index": 0,
+                "id": f"call-{turn.step + 1}",
+                "type": "function",
+                "function": {"name": turn.tool, "arguments": json.dumps(turn.args)},
+            }
             out += [chunk({"tool_calls": [call]}), chunk({}, "tool_calls")]
         else:
             out += [chunk({"content": piece}) for piece in re.findall(r"\s*\S+", turn.text or "")]
             out.append(chunk({}, "stop"))
-        usage = {"prompt_tokens": turn.input_tokens, "completion_tokens": turn.output_tokens,
-                 "total_tokens": turn.input_tokens + turn.output_tokens}
+        usage = {
+            "prompt_tokens": turn.input_tokens,
+            "completion_tokens": turn.output_tokens,
+            "total_tokens": turn.input_tokens + turn.output_tokens,
+        }
         return out + [(None, {**head, "choices": [], "usage": usage}), (None, "[DONE]")]
 
     def _whole(self, body: dict[str, Any], turn: Turn, key: str) -> Reply:
@@ -62,18 +73,21 @@ class OpenAIDouble(ProviderDouble):
             finish = "tool_calls"
         else:
             message, finish = {"role": "assistant", "content": turn.text}, "stop"
-        return Reply(200, {
-            "id": f"chatcmpl-{key}-{turn.step}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model") or self.model,
-            "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
-            "usage": {
-                "prompt_tokens": turn.input_tokens,
-                "completion_tokens": turn.output_tokens,
-                "total_tokens": turn.input_tokens + turn.output_tokens,
+        return Reply(
+            200,
+            {
+                "id": f"chatcmpl-{key}-{turn.step}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model") or self.model,
+                "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+                "usage": {
+                    "prompt_tokens": turn.input_tokens,
+                    "completion_tokens": turn.output_tokens,
+                    "total_tokens": turn.input_tokens + turn.output_tokens,
+                },
             },
-        })
+        )
 
     def _error(self, status: int, message: str) -> dict[str, Any]:
         kind = _error_type(status)

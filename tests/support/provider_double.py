@@ -104,7 +104,7 @@ class ProviderDouble:
 
     def _presented_key(self, headers: Mapping[str, str]) -> str | None:
         auth = headers.get("Authorization") or ""
-        return auth[len("Bearer "):] if auth.startswith("Bearer ") else None
+        return auth[len("Bearer ") :] if auth.startswith("Bearer ") else None
 
     # lifecycle
 
@@ -162,9 +162,7 @@ class ProviderDouble:
         """``{(key, position): n}`` for every request of a conversation sent more than once (optionally
         only with ``status``); ``position`` is the step for the first turn, and counts on over follow-ups."""
         with self._changed:
-            seen = Counter(
-                (r["key"], r["position"]) for r in self.requests if status is None or r["status"] == status
-            )
+            seen = Counter((r["key"], r["position"]) for r in self.requests if status is None or r["status"] == status)
         return {pair: n for pair, n in seen.items() if n > 1}
 
     def wait_for_step(self, step: int, timeout: float) -> bool:
@@ -179,9 +177,18 @@ class ProviderDouble:
     # request handling (runs on the server's threads)
 
     def _record(self, step: int, key: str, body: dict[str, Any], turn: int = 0, position: int = 0) -> dict[str, Any]:
-        entry = {"step": step, "key": key, "turn": turn, "position": position, "time": time.time(), "status": None,
-                 "messages": body.get("messages") or [], "stream": bool(body.get("stream")), "usage": None,
-                 "chars": len(json.dumps(body))}
+        entry = {
+            "step": step,
+            "key": key,
+            "turn": turn,
+            "position": position,
+            "time": time.time(),
+            "status": None,
+            "messages": body.get("messages") or [],
+            "stream": bool(body.get("stream")),
+            "usage": None,
+            "chars": len(json.dumps(body)),
+        }
         with self._changed:
             self.requests.append(entry)
             self._changed.notify_all()
@@ -280,8 +287,9 @@ def turn_starts(messages: list[dict[str, Any]]) -> list[int]:
     starts, before = [], None
     for i, message in enumerate(messages):
         if message.get("role") == "user" and not _blocks(message, "tool_result"):
-            if before is None or (before.get("role") == "assistant" and not before.get("tool_calls")
-                                  and not _blocks(before, "tool_use")):
+            if before is None or (
+                before.get("role") == "assistant" and not before.get("tool_calls") and not _blocks(before, "tool_use")
+            ):
                 starts.append(i)
         if message.get("role") != "system":
             before = message
@@ -331,9 +339,13 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.events is None:
             pieces, kind = [json.dumps(reply.body).encode()], "application/json"
         else:
-            pieces = [((f"event: {name}\n" if name is not None else "")
-                       + f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n").encode()
-                      for name, event in reply.events]
+            pieces = [
+                (
+                    (f"event: {name}\n" if name is not None else "")
+                    + f"data: {event if isinstance(event, str) else json.dumps(event)}\n\n"
+                ).encode()
+                for name, event in reply.events
+            ]
             kind = "text/event-stream"
         double = self.server.double
         try:

@@ -1,4 +1,5 @@
 """A real DALS runtime for tests: `dals up` in a temporary state dir, stopped by pid afterwards."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,7 @@ class Runtime:
         self.pids: set[int] = set()
 
     def dals(self, *args: str, timeout: float = 180, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run([DALS, *args], env=self.env, capture_output=True, text=True, timeout=timeout,
-                              check=check)
+        return subprocess.run([DALS, *args], env=self.env, capture_output=True, text=True, timeout=timeout, check=check)
 
     def up(self) -> dict:
         self.dals("up")
@@ -71,6 +71,7 @@ class Runtime:
             st = self.status()
             p = st[part]
             return st if p["pid"] and p["pid"] != old_pid and p["healthy"] else None
+
         return wait_for(check, timeout, f"{part} restarted and healthy", interval=0.1)
 
     def kill(self, part: str) -> int:
@@ -86,8 +87,10 @@ class Runtime:
         from dals.trust.client_keys import ensure_private_key, key_file
 
         st = status or self.status()
-        return TaskService(RestateApi(st["restate"]["ingress"], st["restate"]["admin"]),
-                           key=ensure_private_key(key_file(self.state_dir)))
+        return TaskService(
+            RestateApi(st["restate"]["ingress"], st["restate"]["admin"]),
+            key=ensure_private_key(key_file(self.state_dir)),
+        )
 
     @property
     def ingress(self) -> str:

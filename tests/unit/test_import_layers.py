@@ -1,5 +1,6 @@
 """The import-layer contract in pyproject.toml ([tool.importlinter]) holds: each layer of
 server/dals imports only the layers below it, apart from the listed debt (docs/architecture.md)."""
+
 from __future__ import annotations
 
 import subprocess

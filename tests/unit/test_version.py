@@ -1,5 +1,6 @@
 """The version is written once (`dals.__version__`): the package metadata, `dals lsp`'s
 serverInfo and the editor clients' manifests agree with it."""
+
 from __future__ import annotations
 
 import json

@@ -2,6 +2,7 @@
 
 Durability is added around it by `dals.durable`; nothing here knows about Restate or LSP.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -29,5 +30,13 @@ Finish with a short summary: what you changed (files), what you ran, and anythin
 
 def build_agent(model: Model, toolsets: Sequence[AbstractToolset[TaskDeps]] = ()) -> Agent[TaskDeps, str]:
     """The agent; `toolsets`: the task's MCP tools (`mcp_tools.McpTools`), when it has servers."""
-    return Agent(model, deps_type=TaskDeps, output_type=str, instructions=SYSTEM_PROMPT, tools=TOOLS,
-                 toolsets=list(toolsets) or None, retries=3, name="dals")
+    return Agent(
+        model,
+        deps_type=TaskDeps,
+        output_type=str,
+        instructions=SYSTEM_PROMPT,
+        tools=TOOLS,
+        toolsets=list(toolsets) or None,
+        retries=3,
+        name="dals",
+    )

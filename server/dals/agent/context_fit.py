@@ -6,6 +6,7 @@ Tokens are estimated as characters / 4 of what a request carries (message conten
 tool definitions), counted from the contents only, never from values pydantic-ai makes up at run
 time (times, ids): the same messages always give the same estimate, so a replay decides alike.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -40,8 +41,9 @@ def part_chars(part: object) -> int:
     """Characters of what a part sends to the model, plus its framing."""
     if isinstance(part, UserPromptPart):
         content = part.content
-        size = len(content) if isinstance(content, str) else sum(len(c) if isinstance(c, str) else 1000
-                                                                  for c in content)
+        size = (
+            len(content) if isinstance(content, str) else sum(len(c) if isinstance(c, str) else 1000 for c in content)
+        )
     elif isinstance(part, (TextPart, ThinkingPart)):
         size = len(part.content)
     elif isinstance(part, ToolCallPart):
@@ -126,9 +128,13 @@ def shorten_tool_results(messages: Sequence[ModelMessage], limit: int) -> list[M
     out: list[ModelMessage] = []
     for message in messages:
         if isinstance(message, ModelRequest) and any(_too_long(p, limit) for p in message.parts):
-            message = dataclasses.replace(message, parts=[
-                _shortened(p, limit) if isinstance(p, ToolReturnPart) and _too_long(p, limit) else p
-                for p in message.parts])
+            message = dataclasses.replace(
+                message,
+                parts=[
+                    _shortened(p, limit) if isinstance(p, ToolReturnPart) and _too_long(p, limit) else p
+                    for p in message.parts
+                ],
+            )
         out.append(message)
     return out
 
@@ -139,16 +145,21 @@ def _too_long(part: object, limit: int) -> bool:
 
 def _shortened(part: ToolReturnPart, limit: int) -> ToolReturnPart:
     text = part.model_response_str()
-    note = (f"\n\n[DALS cut {len(text) - limit:,} of the {len(text):,} characters of this result to fit the "
-            "model's context window. To see the rest, ask for less at a time: read_file with offset and "
-            "limit, a narrower search, or a command whose output is shorter.]")
+    note = (
+        f"\n\n[DALS cut {len(text) - limit:,} of the {len(text):,} characters of this result to fit the "
+        "model's context window. To see the rest, ask for less at a time: read_file with offset and "
+        "limit, a narrower search, or a command whose output is shorter.]"
+    )
     return dataclasses.replace(part, content=text[:limit] + note)
 
 
 def _starts_turn(message: ModelMessage) -> bool:
     """A request the user wrote (a prompt, a follow-up, a steer), answering no tool call."""
-    return isinstance(message, ModelRequest) and any(isinstance(p, UserPromptPart) for p in message.parts) \
+    return (
+        isinstance(message, ModelRequest)
+        and any(isinstance(p, UserPromptPart) for p in message.parts)
         and not any(isinstance(p, (ToolReturnPart, RetryPromptPart)) for p in message.parts)
+    )
 
 
 def cut_point(messages: Sequence[ModelMessage], start: int, keep_chars: int, size: Size = message_chars) -> int | None:
@@ -179,7 +190,7 @@ def view(messages: Sequence[ModelMessage], up_to: int, summary: str | None) -> l
     if not up_to or summary is None or up_to >= len(messages):
         return list(messages)
     text = SUMMARY_LEAD + summary.strip() + SUMMARY_END
-    head, rest = messages[up_to], list(messages[up_to + 1:])
+    head, rest = messages[up_to], list(messages[up_to + 1 :])
     if isinstance(head, ModelRequest):
         parts = list(head.parts)
         i, first = next((i, p) for i, p in enumerate(parts) if isinstance(p, UserPromptPart))
@@ -207,8 +218,11 @@ def rendered(messages: Sequence[ModelMessage], clip: int = 1500) -> list[str]:
     for message in messages:
         for part in message.parts:
             if isinstance(part, UserPromptPart):
-                content = part.content if isinstance(part.content, str) else " ".join(
-                    c for c in part.content if isinstance(c, str))
+                content = (
+                    part.content
+                    if isinstance(part.content, str)
+                    else " ".join(c for c in part.content if isinstance(c, str))
+                )
                 blocks.append("User:\n" + _quoted(content, clip))
             elif isinstance(part, TextPart) and part.content.strip():
                 blocks.append("Agent:\n" + _quoted(part.content, clip))

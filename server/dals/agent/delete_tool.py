@@ -1,5 +1,6 @@
 """The `delete_file` tool: a hash-guarded delete whose content is kept first (a checkpoint), so
 undo and rewind can bring the file back (Guarantee 8)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,9 @@ async def delete_file(ctx: RunContext[TaskDeps], path: str) -> str:
         d.seen[key] = seen["sha"]
     expected = d.seen[key]
     if edit_needs_approval(d.mode):
-        answer = await d.runner.ask({"action": "edit", "tool": "delete_file", "path": key,
-                                     "question": f"Delete {key}?"})
+        answer = await d.runner.ask(
+            {"action": "edit", "tool": "delete_file", "path": key, "question": f"Delete {key}?"}
+        )
         if answer.get("decision") != "approve":
             return "rejected by the user; nothing was changed"
 
@@ -50,7 +52,8 @@ async def delete_file(ctx: RunContext[TaskDeps], path: str) -> str:
     if not out["ok"]:
         return fail(d, "edit", f"delete_file {path}", out)
     d.seen.pop(key, None)
-    d.runner.event("edit", f"delete_file {key}", {"path": key, "sha": None, "deleted": True,
-                                                 "before": out["before"]}, out["at"])
+    d.runner.event(
+        "edit", f"delete_file {key}", {"path": key, "sha": None, "deleted": True, "before": out["before"]}, out["at"]
+    )
     d.edited = True
     return f"deleted {key}"

@@ -4,6 +4,7 @@ The step runner is the only door to durability: `agent/` calls `runner.step(name
 side effect and `runner.event(...)` to report it. The durable layer journals both; a plain
 in-memory runner just calls through (tests, benchmarks' baseline).
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

@@ -5,6 +5,7 @@ included) and edited with a versioned `workspace/applyEdit` (the user's undo wor
 checks the buffer against the hash the task last saw, so a stale edit becomes a conflict, never an
 overwrite. No editor, file not open, or no answer → the caller uses the disk as usual.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -47,18 +48,37 @@ async def propose(d: TaskDeps, key: str, tool: str, payload: dict[str, Any]) -> 
         except WorkspaceError as e:
             return {"ok": False, "at": at, "error": str(e)}
     diff = "".join(difflib.unified_diff(text.splitlines(True), new_text.splitlines(True), f"a/{key}", f"b/{key}"))
-    return {"ok": True, "at": at, "path": key, "diff": diff, "proposed": new_text, "already_applied": new_text == text,
-            "base": expected, "sha": content_hash(new_text.encode("utf-8")), "via": "editor"}
+    return {
+        "ok": True,
+        "at": at,
+        "path": key,
+        "diff": diff,
+        "proposed": new_text,
+        "already_applied": new_text == text,
+        "base": expected,
+        "sha": content_hash(new_text.encode("utf-8")),
+        "via": "editor",
+    }
 
 
-async def edit(d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool,
-               expected: str | None = None) -> dict[str, Any] | None:
+async def edit(
+    d: TaskDeps, key: str, tool: str, payload: dict[str, Any], review: bool, expected: str | None = None
+) -> dict[str, Any] | None:
     """The editor's outcome `{applied, sha?, reason?, diff?, at}`, or None to use the disk."""
     session = await d.runner.editor_for(key)
     if not session:
         return None
-    answer = await d.runner.editor({"op": "edit", "sessionId": session, "path": key, "tool": tool,
-                                    "expected": expected or d.seen.get(key), "review": review, **payload})
+    answer = await d.runner.editor(
+        {
+            "op": "edit",
+            "sessionId": session,
+            "path": key,
+            "tool": tool,
+            "expected": expected or d.seen.get(key),
+            "review": review,
+            **payload,
+        }
+    )
     if not answer or answer.get("reason") == "closed":
         return None
     return answer
@@ -74,6 +94,10 @@ def outcome(d: TaskDeps, tool: str, key: str, answer: dict[str, Any]) -> str:
     d.seen[key] = answer["sha"]
     # the content before, kept by the editor's server (a checkpoint for undo)
     before = {"before": answer["before"]} if isinstance(answer.get("before"), str) else {}
-    d.runner.event("edit", f"{tool} {key}", {"path": key, "sha": answer["sha"], "via": "editor",
-                                             "diff": (answer.get("diff") or "")[:4000]} | before, at)
+    d.runner.event(
+        "edit",
+        f"{tool} {key}",
+        {"path": key, "sha": answer["sha"], "via": "editor", "diff": (answer.get("diff") or "")[:4000]} | before,
+        at,
+    )
     return f"edited {key} in the user's editor (unsaved there; the user saves it)"

@@ -9,6 +9,7 @@ expanded from the worker's environment when the server starts, never earlier.
 Problems are said naming the server or file and never quote an `env` or `headers` value.
 Pure: no pydantic-ai import (loading `pydantic_ai.mcp` costs a second; see `mcp_servers`).
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -43,7 +44,7 @@ def split_tool_name(name: str) -> tuple[str, str] | None:
     """`mcp__docs__search` → (`docs`, `search`); None for any other name."""
     if not name.startswith(PREFIX):
         return None
-    server, sep, tool = name[len(PREFIX):].partition("__")
+    server, sep, tool = name[len(PREFIX) :].partition("__")
     return (server, tool) if sep and server and tool else None
 
 
@@ -106,8 +107,7 @@ def _server(cfg: Any) -> dict[str, Any]:
     cwd = cfg.get("cwd")
     if cwd is not None and not isinstance(cwd, str):
         raise McpConfigError("'cwd' must be a string")
-    return {"type": "stdio", "command": command, "args": list(args), "env": _strings(cfg.get("env"), "env"),
-            "cwd": cwd}
+    return {"type": "stdio", "command": command, "args": list(args), "env": _strings(cfg.get("env"), "env"), "cwd": cwd}
 
 
 def load_file(path: Path, source: str) -> tuple[dict[str, dict[str, Any]], list[str]]:
@@ -121,12 +121,16 @@ def load_file(path: Path, source: str) -> tuple[dict[str, dict[str, Any]], list[
     except ValueError as e:
         return {}, [f"{source}: {path} is not valid JSON: {e}"]
     if not isinstance(data, dict) or "mcpServers" not in data:
-        return {}, [f"{source}: {path} has no \"mcpServers\" object"]
+        return {}, [f'{source}: {path} has no "mcpServers" object']
     return parse_servers(data["mcpServers"], f"{source} {path}")
 
 
-def merged_servers(setting: dict[str, dict[str, Any]] | None, workspace: Path | None, workspace_allowed: bool,
-                   environ: Mapping[str, str] | None = None) -> tuple[dict[str, dict[str, Any]], list[str]]:
+def merged_servers(
+    setting: dict[str, dict[str, Any]] | None,
+    workspace: Path | None,
+    workspace_allowed: bool,
+    environ: Mapping[str, str] | None = None,
+) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The servers a task gets: `dals.mcpServers` (already parsed), then `DALS_MCP_CONFIG`, then the
     workspace's `.mcp.json` when allowed by the user's settings; the first source naming a server
     wins. A workspace `.mcp.json` that is not allowed is left unread (and said once in the docs)."""
@@ -149,6 +153,7 @@ def merged_servers(setting: dict[str, dict[str, Any]] | None, workspace: Path | 
 def expand(value: str, environ: Mapping[str, str], where: str) -> str:
     """`${VAR}` and `${VAR:-default}` from `environ`; an unset VAR without a default is an error
     naming VAR and `where` (the server and field), never the value."""
+
     def one(m: re.Match[str]) -> str:
         name, default = m[1], m[2]
         if name in environ:

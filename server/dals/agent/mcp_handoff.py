@@ -9,6 +9,7 @@ checks the hash). A worker on another machine (no shared state dir) uses its own
 `DALS_MCP_CONFIG` for those names instead. `${VAR}` is expanded by the worker when it starts a
 server (`mcp_servers`), so the values behind variables are never written anywhere by DALS.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -81,17 +82,24 @@ def load(folder: Path, ref: str) -> dict[str, dict[str, Any]] | None:
     return servers if isinstance(servers, dict) else None
 
 
-def spec_field(servers: dict[str, dict[str, Any]], problems: list[str], allow: list[str],
-               timeout_s: float, folder: Path) -> dict[str, Any] | None:
+def spec_field(
+    servers: dict[str, dict[str, Any]], problems: list[str], allow: list[str], timeout_s: float, folder: Path
+) -> dict[str, Any] | None:
     """The spec's `mcp` field (no `env`/`headers` values in it), or None with nothing to say."""
     if not servers and not problems:
         return None
-    return {"servers": sorted(servers), "ref": store(folder, servers) if servers else None,
-            "allow": list(allow), "timeoutS": timeout_s or DEFAULT_TIMEOUT_S, "problems": list(problems)}
+    return {
+        "servers": sorted(servers),
+        "ref": store(folder, servers) if servers else None,
+        "allow": list(allow),
+        "timeoutS": timeout_s or DEFAULT_TIMEOUT_S,
+        "problems": list(problems),
+    }
 
 
-def resolve(field: dict[str, Any], folder: Path,
-            environ: Mapping[str, str] | None = None) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
+def resolve(
+    field: dict[str, Any], folder: Path, environ: Mapping[str, str] | None = None
+) -> tuple[dict[str, dict[str, Any]], dict[str, str]]:
     """Worker side: the configuration of each server the spec names, and why a server has none."""
     environ = os.environ if environ is None else environ
     names = list(field.get("servers") or [])
@@ -107,13 +115,22 @@ def resolve(field: dict[str, Any], folder: Path,
             if name in own:
                 found[name] = own[name]
             else:
-                missing[name] = ("its configuration is not on this worker (no stored configuration for this task "
-                                 "in the state dir, and not in the worker's own DALS_MCP_CONFIG)")
+                missing[name] = (
+                    "its configuration is not on this worker (no stored configuration for this task "
+                    "in the state dir, and not in the worker's own DALS_MCP_CONFIG)"
+                )
     return found, missing
 
 
-def task_field(setting: dict[str, dict[str, Any]], setting_problems: list[str], workspace: Path,
-               workspace_allowed: bool, allow: list[str], timeout_s: float, folder: Path) -> dict[str, Any] | None:
+def task_field(
+    setting: dict[str, dict[str, Any]],
+    setting_problems: list[str],
+    workspace: Path,
+    workspace_allowed: bool,
+    allow: list[str],
+    timeout_s: float,
+    folder: Path,
+) -> dict[str, Any] | None:
     """Front end: the `mcp` field of a new task's spec, from the user's settings, `DALS_MCP_CONFIG`
     and (if allowed) the workspace's `.mcp.json`; a `.mcp.json` left unread is said too.
 
@@ -123,6 +140,8 @@ def task_field(setting: dict[str, dict[str, Any]], setting_problems: list[str], 
     `mcp_config.parse_servers` by that endpoint."""
     servers, problems = merged_servers(setting, workspace, workspace_allowed)
     if not workspace_allowed and (workspace / WORKSPACE_FILE).is_file():
-        problems.append(f"the workspace's {WORKSPACE_FILE} was not read: its servers start only when your own "
-                        "settings set dals.mcp.workspaceServers to true")
+        problems.append(
+            f"the workspace's {WORKSPACE_FILE} was not read: its servers start only when your own "
+            "settings set dals.mcp.workspaceServers to true"
+        )
     return spec_field(servers, list(setting_problems) + problems, allow, timeout_s, folder)

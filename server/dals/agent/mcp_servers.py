@@ -10,6 +10,7 @@ own `env` (never the worker's provider keys); its stderr goes to `<state dir>/lo
 
 `pydantic_ai.mcp` (about a second to import) is imported by the first server started.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -86,8 +87,14 @@ def build_toolset(name: str, cfg: dict[str, Any], timeout_s: float, environ=None
     init = START_TIMEOUT_S
     if cfg["type"] == "http":
         headers = expanded(cfg.get("headers") or {}, environ, f"MCP server {name!r} header")
-        return MCPToolset(cfg["url"], headers=headers or None, id=name, tool_error_behavior="error",
-                          init_timeout=init, read_timeout=timeout_s)
+        return MCPToolset(
+            cfg["url"],
+            headers=headers or None,
+            id=name,
+            tool_error_behavior="error",
+            init_timeout=init,
+            read_timeout=timeout_s,
+        )
     from fastmcp.client.transports import StdioTransport
 
     env = stdio_env(cfg, environ, name)
@@ -98,10 +105,22 @@ def build_toolset(name: str, cfg: dict[str, Any], timeout_s: float, environ=None
     logs = state_dir() / "logs" / "mcp"
     logs.mkdir(parents=True, exist_ok=True)
     # the reaper kills the server (and all it started) when this worker dies, even mid-call
-    argv = ["-S", "-E", REAPER, "--parent", str(os.getpid()), "--parent-thread", str(threading.get_native_id()),
-            *(["--unset", "LC_CTYPE"] if "LC_CTYPE" not in env else []), "--", cfg["command"], *cfg.get("args", [])]
-    transport = StdioTransport(sys.executable, argv, env=env, cwd=cfg.get("cwd") or None, keep_alive=False,
-                               log_file=logs / f"{name}.log")
+    argv = [
+        "-S",
+        "-E",
+        REAPER,
+        "--parent",
+        str(os.getpid()),
+        "--parent-thread",
+        str(threading.get_native_id()),
+        *(["--unset", "LC_CTYPE"] if "LC_CTYPE" not in env else []),
+        "--",
+        cfg["command"],
+        *cfg.get("args", []),
+    ]
+    transport = StdioTransport(
+        sys.executable, argv, env=env, cwd=cfg.get("cwd") or None, keep_alive=False, log_file=logs / f"{name}.log"
+    )
     return MCPToolset(transport, id=name, tool_error_behavior="error", init_timeout=init, read_timeout=timeout_s)
 
 
@@ -175,11 +194,18 @@ class ServerPool:
         except Exception as e:
             r.dead = True
             raise McpServerError(f"MCP server {name!r} did not list its tools: {_reason(e)}") from None
-        return [{"name": t.tool_def.name, "description": t.tool_def.description or "",
-                 "parameters": t.tool_def.parameters_json_schema} for t in found.values()]
+        return [
+            {
+                "name": t.tool_def.name,
+                "description": t.tool_def.description or "",
+                "parameters": t.tool_def.parameters_json_schema,
+            }
+            for t in found.values()
+        ]
 
-    async def call(self, name: str, cfg: dict[str, Any], timeout_s: float, tool: str,
-                   args: dict[str, Any]) -> CallOutcome:
+    async def call(
+        self, name: str, cfg: dict[str, Any], timeout_s: float, tool: str, args: dict[str, Any]
+    ) -> CallOutcome:
         """Call `tool`; every failure comes back as a CallOutcome naming the server."""
         from fastmcp.exceptions import ToolError
         from mcp.shared.exceptions import MCPError
@@ -187,8 +213,9 @@ class ServerPool:
         try:
             r = await self.server(name, cfg, timeout_s)
         except McpServerError as e:
-            return CallOutcome(False, error=f"{e}. It is started again at the next call to one of its tools.",
-                               kind="start")
+            return CallOutcome(
+                False, error=f"{e}. It is started again at the next call to one of its tools.", kind="start"
+            )
         try:
             # the client's own timeout (read_timeout) answers first; this one is a backstop
             value = await asyncio.wait_for(r.toolset.direct_call_tool(tool, args), timeout_s + 10)
@@ -198,14 +225,24 @@ class ServerPool:
             if isinstance(e, asyncio.TimeoutError) or "timed out" in str(e):
                 if isinstance(e, asyncio.TimeoutError):
                     r.dead = True
-                return CallOutcome(False, kind="timeout", error=(
-                    f"MCP server {name!r} did not answer {tool} within {timeout_s:g} s (mcp.timeoutS). The call may "
-                    "still be running in the server: check its effect before calling again."))
+                return CallOutcome(
+                    False,
+                    kind="timeout",
+                    error=(
+                        f"MCP server {name!r} did not answer {tool} within {timeout_s:g} s (mcp.timeoutS). "
+                        "The call may still be running in the server: check its effect before calling again."
+                    ),
+                )
             if "closed" in str(e).lower():
                 r.dead = True
-                return CallOutcome(False, kind="died", error=(
-                    f"MCP server {name!r} closed the connection during {tool} (it died?); it is started again at "
-                    "the next call. The call may or may not have had its effect."))
+                return CallOutcome(
+                    False,
+                    kind="died",
+                    error=(
+                        f"MCP server {name!r} closed the connection during {tool} (it died?); it is started again at "
+                        "the next call. The call may or may not have had its effect."
+                    ),
+                )
             return CallOutcome(False, error=f"MCP server {name!r}: {_reason(e)}", kind="protocol")
         except Exception as e:  # an HTTP server gone, a broken pipe: reconnect at the next call
             r.dead = True

@@ -12,6 +12,7 @@ going through the task's step runner like the built-in tools (so journaled, on R
 
 Nothing here imports `pydantic_ai.mcp` (see `mcp_servers`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -33,8 +34,10 @@ from .mcp_config import split_tool_name, tool_allowed, tool_name
 from .mcp_servers import POOL, ServerPool
 
 ARGS_VALIDATOR = pydantic_core.SchemaValidator(
-    pydantic_core.core_schema.dict_schema(pydantic_core.core_schema.str_schema(),
-                                          pydantic_core.core_schema.any_schema()))
+    pydantic_core.core_schema.dict_schema(
+        pydantic_core.core_schema.str_schema(), pydantic_core.core_schema.any_schema()
+    )
+)
 LIST_STEP = "list MCP tools"
 PREVIEW = 300
 MAX_ANSWER_CHARS = 500_000  # what one call may put in the journal (and the model's context)
@@ -79,8 +82,9 @@ def from_plain(value: Any) -> Any:
     return value
 
 
-def with_known(listed: dict[str, dict[str, Any]],
-               known: dict[str, list[dict[str, Any]]]) -> tuple[dict[str, dict[str, Any]], dict[str, list]]:
+def with_known(
+    listed: dict[str, dict[str, Any]], known: dict[str, list[dict[str, Any]]]
+) -> tuple[dict[str, dict[str, Any]], dict[str, list]]:
     """This turn's listing with a down server's tools from earlier in the task (`known`), and the
     tool lists to keep for the next turns. Pure: both inputs come from the journal."""
     merged, keep = {}, dict(known)
@@ -100,9 +104,16 @@ class McpTools(AbstractToolset[TaskDeps]):
     `unavailable` (name → why there is no configuration for it on this worker), `known` (each
     server's tools as listed earlier in the task) and `remember` (keeps them for the next turns)."""
 
-    def __init__(self, servers: dict[str, dict[str, Any]], unavailable: dict[str, str], allow: list[str],
-                 timeout_s: float, pool: ServerPool = POOL, known: dict[str, list[dict[str, Any]]] | None = None,
-                 remember: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None):
+    def __init__(
+        self,
+        servers: dict[str, dict[str, Any]],
+        unavailable: dict[str, str],
+        allow: list[str],
+        timeout_s: float,
+        pool: ServerPool = POOL,
+        known: dict[str, list[dict[str, Any]]] | None = None,
+        remember: Callable[[dict[str, list[dict[str, Any]]]], None] | None = None,
+    ):
         self.servers = servers
         self.unavailable = unavailable
         self.allow = allow
@@ -140,18 +151,29 @@ class McpTools(AbstractToolset[TaskDeps]):
                 for name, entry in self.listed.items():
                     if entry["ok"]:
                         continue
-                    said = ("its tools from earlier in the task stay offered; each call is an error until it "
-                            "starts" if entry.get("kept") else "its tools are left out")
-                    ctx.deps.runner.event("log", f"MCP server {name} unavailable: {said}",
-                                          {"server": name, "error": entry["error"]}, out["at"])
+                    said = (
+                        "its tools from earlier in the task stay offered; each call is an error until it starts"
+                        if entry.get("kept")
+                        else "its tools are left out"
+                    )
+                    ctx.deps.runner.event(
+                        "log",
+                        f"MCP server {name} unavailable: {said}",
+                        {"server": name, "error": entry["error"]},
+                        out["at"],
+                    )
         tools: dict[str, ToolsetTool[TaskDeps]] = {}
         for server, entry in self.listed.items():
             for t in entry.get("tools") or ():
                 name = tool_name(server, t["name"])
                 tools[name] = ToolsetTool(
-                    toolset=self, max_retries=ctx.max_retries, args_validator=ARGS_VALIDATOR,
-                    tool_def=ToolDefinition(name=name, description=t["description"],
-                                            parameters_json_schema=t["parameters"], sequential=True))
+                    toolset=self,
+                    max_retries=ctx.max_retries,
+                    args_validator=ARGS_VALIDATOR,
+                    tool_def=ToolDefinition(
+                        name=name, description=t["description"], parameters_json_schema=t["parameters"], sequential=True
+                    ),
+                )
         return tools
 
     async def get_instructions(self, ctx: RunContext[TaskDeps]) -> str | None:
@@ -160,21 +182,32 @@ class McpTools(AbstractToolset[TaskDeps]):
         kept = [f"{n} ({e['error']})" for n, e in listed if not e["ok"] and e.get("kept")]
         said = []
         if missing:
-            said.append("These MCP servers are unavailable in this task, so their tools are missing: "
-                        + "; ".join(missing))
+            said.append(
+                "These MCP servers are unavailable in this task, so their tools are missing: " + "; ".join(missing)
+            )
         if kept:
-            said.append("These MCP servers are down for now (each call to their tools tries to start them again, "
-                        "and fails while they are down): " + "; ".join(kept))
+            said.append(
+                "These MCP servers are down for now (each call to their tools tries to start them again, "
+                "and fails while they are down): " + "; ".join(kept)
+            )
         return "\n".join(said) or None
 
-    async def call_tool(self, name: str, tool_args: dict[str, Any], ctx: RunContext[TaskDeps],
-                        tool: ToolsetTool[TaskDeps]) -> Any:
+    async def call_tool(
+        self, name: str, tool_args: dict[str, Any], ctx: RunContext[TaskDeps], tool: ToolsetTool[TaskDeps]
+    ) -> Any:
         d = ctx.deps
         server, remote = split_tool_name(name) or ("", name)
         detail = {"server": server, "tool": remote, "arguments": {k: _preview(v) for k, v in tool_args.items()}}
         if not tool_allowed(name, self.allow):
-            answer = await d.runner.ask({"action": "mcp", "tool": name, "server": server, "arguments": tool_args,
-                                         "question": f"Call {name}({_short(tool_args, 200)})? It is not in mcp.allow."})
+            answer = await d.runner.ask(
+                {
+                    "action": "mcp",
+                    "tool": name,
+                    "server": server,
+                    "arguments": tool_args,
+                    "question": f"Call {name}({_short(tool_args, 200)})? It is not in mcp.allow.",
+                }
+            )
             if answer.get("decision") != "approve":
                 comment = (answer.get("comment") or "").strip()
                 said = f": {comment}" if comment else ""
@@ -185,8 +218,13 @@ class McpTools(AbstractToolset[TaskDeps]):
                 why = self.unavailable.get(server, "not configured")
                 return {"ok": False, "kind": "start", "error": f"MCP server {server!r}: {why}", "at": now_iso()}
             got = await self.pool.call(server, self.servers[server], self.timeout_s, remote, tool_args)
-            return {"ok": got.ok, "value": capped(to_plain(got.value)) if got.ok else None, "error": got.error,
-                    "kind": got.kind, "at": now_iso()}
+            return {
+                "ok": got.ok,
+                "value": capped(to_plain(got.value)) if got.ok else None,
+                "error": got.error,
+                "kind": got.kind,
+                "at": now_iso(),
+            }
 
         out = await d.runner.step(name, act)
         if out["ok"]:
@@ -194,6 +232,7 @@ class McpTools(AbstractToolset[TaskDeps]):
             return from_plain(out["value"])
         d.runner.event("tool", f"{name} failed", detail | {"error": out["error"], "errorKind": out["kind"]}, out["at"])
         if out["kind"] != "tool":
-            d.runner.event("log", f"MCP server {server}: {out['kind']}", {"server": server, "error": out["error"]},
-                           out["at"])
+            d.runner.event(
+                "log", f"MCP server {server}: {out['kind']}", {"server": server, "error": out["error"]}, out["at"]
+            )
         raise ToolFailed(out["error"])

@@ -1,4 +1,5 @@
 """Turning a model setting into a pydantic-ai model: any pydantic-ai model string, or `offline`."""
+
 from __future__ import annotations
 
 from pathlib import Path

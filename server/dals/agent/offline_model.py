@@ -202,8 +202,9 @@ def turn_start(messages: Sequence[ModelMessage]) -> int:
         if not (isinstance(message, ModelRequest) and any(isinstance(p, UserPromptPart) for p in message.parts)):
             continue
         before = messages[i - 1] if i else None
-        if before is None or (isinstance(before, ModelResponse)
-                              and not any(isinstance(p, ToolCallPart) for p in before.parts)):
+        if before is None or (
+            isinstance(before, ModelResponse) and not any(isinstance(p, ToolCallPart) for p in before.parts)
+        ):
             start = i
     return start
 

@@ -18,8 +18,17 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-TOOL_NAMES = ("list_files", "read_file", "search", "write_file", "edit_file", "multi_edit", "delete_file",
-              "diagnostics", "run_command")
+TOOL_NAMES = (
+    "list_files",
+    "read_file",
+    "search",
+    "write_file",
+    "edit_file",
+    "multi_edit",
+    "delete_file",
+    "diagnostics",
+    "run_command",
+)
 
 _PLAN_LINE = re.compile(r"^/(?P<tool>mcp__[A-Za-z0-9-]+__[A-Za-z0-9_.-]+|[A-Za-z_]+)(?:\s*(?P<args>.*?))?\s*$")
 _FILE_LINE = re.compile(r"^File:\s*(?P<path>.+?)(?:\s+\(lines?\s+\d+(?:\s*-\s*\d+)?\))?\s*$")
@@ -55,8 +64,7 @@ def parse_plan(prompt: str) -> list[PlanStep]:
             raise ValueError(f"plan line {number}: invalid JSON arguments for /{match['tool']}: {err}") from err
         if not isinstance(args, dict):
             raise ValueError(
-                f"plan line {number}: arguments for /{match['tool']} must be a JSON object, "
-                f"got {type(args).__name__}"
+                f"plan line {number}: arguments for /{match['tool']} must be a JSON object, got {type(args).__name__}"
             )
         steps.append(PlanStep(match["tool"], args))
     return steps

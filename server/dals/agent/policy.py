@@ -5,6 +5,7 @@ A command runs without asking only if it is one simple command (no `;`, `&&`, `|
 redirections, command substitution, newlines, subshells) whose words start with an allowed prefix
 (word-wise: `pytest` allows `pytest -q tests/`, not `pytest-evil`). `*` in the list allows everything.
 """
+
 from __future__ import annotations
 
 import re

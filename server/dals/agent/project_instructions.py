@@ -5,6 +5,7 @@ The nearest one applies: from the directory of the file the task is about (else 
 root) up to the root, the first directory with an `AGENTS.md`, or a `CLAUDE.md` where it has no
 `AGENTS.md`. Read when a turn starts (the durable layer journals the answer with the turn).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

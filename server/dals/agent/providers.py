@@ -4,6 +4,7 @@ Used to tell a user what to fix (`dals doctor`, a task failed by a 401) without 
 key's value: only whether a variable is set. pydantic-ai itself reads these variables; this table
 only mirrors the names, for messages.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,9 @@ class Provider:
 
 
 _OPENAI = Provider("OpenAI", ("OPENAI_API_KEY",), "OPENAI_BASE_URL", "https://api.openai.com/v1", True)
-_GOOGLE = Provider("Google Gemini", ("GOOGLE_API_KEY", "GEMINI_API_KEY"), None,
-                   "https://generativelanguage.googleapis.com")
+_GOOGLE = Provider(
+    "Google Gemini", ("GOOGLE_API_KEY", "GEMINI_API_KEY"), None, "https://generativelanguage.googleapis.com"
+)
 
 PROVIDERS: dict[str, Provider] = {
     "openai-chat": _OPENAI,

@@ -3,6 +3,7 @@
 Each runs its work as one journaled step (`deps.runner.step`) and reports one event; a file open in
 the user's editor is read from its buffer. What a read saw is kept (`deps.seen`) to guard edits.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -38,8 +39,7 @@ async def list_files(ctx: RunContext[TaskDeps], glob: str = "**/*") -> str:
     return text + ("\n[truncated: narrow the glob]" if out["truncated"] else "")
 
 
-async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = None,
-                    limit: int | None = None) -> str:
+async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = None, limit: int | None = None) -> str:
     """Read a text file of the workspace: the whole file, or a numbered range of its lines.
 
     A whole read is limited to 1 MB; read bigger files (any size) in ranges. A range answers
@@ -63,9 +63,12 @@ async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = N
             except WorkspaceError as e:
                 return fail(d, "tool", f"read_file {key}", {"error": str(e), "at": via.get("at") or now_iso()})
         d.seen[key] = via["sha"]
-        d.runner.event("tool", f"read_file {key}{_span(offset, limit)} (editor buffer)",
-                       {"path": key, "sha": via["sha"], "chars": len(text), "via": "editor"},
-                       via.get("at") or now_iso())
+        d.runner.event(
+            "tool",
+            f"read_file {key}{_span(offset, limit)} (editor buffer)",
+            {"path": key, "sha": via["sha"], "chars": len(text), "via": "editor"},
+            via.get("at") or now_iso(),
+        )
         return text
 
     async def act():
@@ -108,12 +111,20 @@ async def search(ctx: RunContext[TaskDeps], pattern: str, glob: str | None = Non
 
     async def act():
         r = await asyncio.to_thread(files.search, d.root, pattern, glob)
-        return {"text": r.to_model_text(), "matches": len(r.matches) + sum(r.more.values()),
-                "binary": len(r.binary), "unsearched": len(r.unsearched)}
+        return {
+            "text": r.to_model_text(),
+            "matches": len(r.matches) + sum(r.more.values()),
+            "binary": len(r.binary),
+            "unsearched": len(r.unsearched),
+        }
 
     out = await d.runner.step("search", lambda: guarded(act))
     if not out["ok"]:
         return fail(d, "tool", f"search {short(pattern, 80)}", out)
-    d.runner.event("tool", f"search {short(pattern, 80)}", {"matches": out["matches"], "binary": out["binary"],
-                                                             "unsearched": out["unsearched"]}, out["at"])
+    d.runner.event(
+        "tool",
+        f"search {short(pattern, 80)}",
+        {"matches": out["matches"], "binary": out["binary"], "unsearched": out["unsearched"]},
+        out["at"],
+    )
     return out["text"]

@@ -1,5 +1,6 @@
 """What every agent tool shares: path keys, short previews, and workspace errors turned into
 results the model reads (never exceptions a durable runtime would retry)."""
+
 from __future__ import annotations
 
 import posixpath

@@ -7,6 +7,7 @@ it); workspace errors become values the model reads ("error: …"), never except
 make a durable runtime retry. What the task has read is tracked by content hash in `deps.seen`,
 rebuilt from step results on replay, and guards every write (Guarantee 3).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict
@@ -40,8 +41,12 @@ async def _absorb_changes(d: TaskDeps) -> None:
             continue  # not read by this task, already stale, or one of the task's own writes
         d.seen[key] = STALE + known
         how = "deleted" if note.get("change") == "deleted" else "changed"
-        d.runner.event("log", f"{key} {how} outside the task; it must be read again",
-                       {"path": key, "change": how, "sha": note.get("sha")}, note.get("at") or now_iso())
+        d.runner.event(
+            "log",
+            f"{key} {how} outside the task; it must be read again",
+            {"path": key, "change": how, "sha": note.get("sha")},
+            note.get("at") or now_iso(),
+        )
 
 
 async def _refused(d: TaskDeps, request: dict[str, Any]) -> str | None:
@@ -53,8 +58,9 @@ async def _refused(d: TaskDeps, request: dict[str, Any]) -> str | None:
     return "rejected by the user" + (f": {comment}" if comment else "") + "; nothing was changed"
 
 
-async def _review(d: TaskDeps, tool: str, path: str, plan,
-                  payload: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+async def _review(
+    d: TaskDeps, tool: str, path: str, plan, payload: dict[str, Any]
+) -> tuple[dict[str, Any] | None, str | None]:
     """Review mode: propose the change (against the editor's buffer when the file is open there,
     else a journaled dry run on disk), then wait for the user's answer.
     Returns (proposal, None) to go on, or (None, text for the model)."""
@@ -64,8 +70,13 @@ async def _review(d: TaskDeps, tool: str, path: str, plan,
     if not proposal["ok"]:
         return None, fail(d, "edit", f"{tool} {path}", proposal)
     if not proposal["already_applied"]:
-        request = {"action": "edit", "tool": tool, "path": proposal["path"], "diff": proposal["diff"],
-                   "question": f"Apply this change to {proposal['path']}?"}
+        request = {
+            "action": "edit",
+            "tool": tool,
+            "path": proposal["path"],
+            "diff": proposal["diff"],
+            "question": f"Apply this change to {proposal['path']}?",
+        }
         proposed = proposal.get("proposed")  # absent from a dry run journaled before it was kept
         if isinstance(proposed, str) and len(proposed) <= PROPOSED_LIMIT:
             request["proposed"] = proposed  # the clients show it beside the file, and apply no diff
@@ -90,6 +101,7 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
     await _absorb_changes(d)
     base: dict[str, Any] = {}
     if edit_needs_approval(d.mode):
+
         async def plan():
             expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
             return asdict(files.write_file(d.root, path, content, expected, dry_run=True)) | {"base": expected}
@@ -98,8 +110,9 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
         if refusal:
             return refusal
         base["sha"] = proposal["base"]
-    answer = await editor_route.edit(d, key, "write_file", {"content": content}, edit_needs_approval(d.mode),
-                                     expected=base.get("sha"))
+    answer = await editor_route.edit(
+        d, key, "write_file", {"content": content}, edit_needs_approval(d.mode), expected=base.get("sha")
+    )
     if answer is not None:
         return _edited(d, editor_route.outcome(d, "write_file", key, answer))
 
@@ -115,9 +128,13 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
     if not out["ok"]:
         return fail(d, "edit", f"write_file {path}", out)
     d.seen[key] = out["sha"]
-    d.runner.event("edit", f"write_file {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                         "created": out["created"], "diff": short(out["diff"], 4000)}
-                   | _before(out), out["at"])
+    d.runner.event(
+        "edit",
+        f"write_file {out['path']}",
+        {"path": out["path"], "sha": out["sha"], "created": out["created"], "diff": short(out["diff"], 4000)}
+        | _before(out),
+        out["at"],
+    )
     d.edited = True
     return f"wrote {out['path']}" + (" (new file)" if out["created"] else "")
 
@@ -136,8 +153,13 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
         replace_all: replace every occurrence of `old` (e.g. to rename a variable).
     """
     if replace_all:
-        return await _edit_many(ctx.deps, "edit_file", path, [{"old": old, "new": new, "replace_all": True}],
-                                {"old": old, "new": new, "replace_all": True})
+        return await _edit_many(
+            ctx.deps,
+            "edit_file",
+            path,
+            [{"old": old, "new": new, "replace_all": True}],
+            {"old": old, "new": new, "replace_all": True},
+        )
     d = ctx.deps
     key = key_of(path)
     await _absorb_changes(d)
@@ -145,6 +167,7 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
         return fail(d, "edit", f"edit_file {path}", failed)
     expected = d.seen[key]
     if edit_needs_approval(d.mode):
+
         async def plan():
             return asdict(files.edit_file(d.root, path, old, new, expected, dry_run=True))
 
@@ -251,8 +274,12 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
 
 def _record_edit(d: TaskDeps, tool: str, key: str, out: dict[str, Any]) -> str:
     d.seen[key] = out["sha"]
-    d.runner.event("edit", f"{tool} {out['path']}", {"path": out["path"], "sha": out["sha"],
-                                                     "diff": short(out["diff"], 4000)} | _before(out), out["at"])
+    d.runner.event(
+        "edit",
+        f"{tool} {out['path']}",
+        {"path": out["path"], "sha": out["sha"], "diff": short(out["diff"], 4000)} | _before(out),
+        out["at"],
+    )
     return f"edited {out['path']}"
 
 
@@ -283,8 +310,15 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
     """
     d = ctx.deps
     if not command_allowed(command, d.commands_allow):
-        refusal = await _refused(d, {"action": "command", "command": command, "cwd": d.shell.cwd if cwd == "." else cwd,
-                                     "question": "Run this command? It is not in commands.allow."})
+        refusal = await _refused(
+            d,
+            {
+                "action": "command",
+                "command": command,
+                "cwd": d.shell.cwd if cwd == "." else cwd,
+                "question": "Run this command? It is not in commands.allow.",
+            },
+        )
         if refusal:
             return refusal
     state = shell.ShellState(cwd=d.shell.cwd, env=dict(d.shell.env))
@@ -298,9 +332,19 @@ async def run_command(ctx: RunContext[TaskDeps], command: str, cwd: str = ".", t
         return fail(d, "tool", f"run_command {short(command, 80)}", out)
     r = out["result"]
     d.shell.cwd, d.shell.env = r["cwd"], dict(r["env"])
-    d.runner.event("tool", f"run_command {short(command, 80)}",
-                   {"command": command, "exitCode": r["exit_code"], "cwd": r["cwd"], "timedOut": r["timed_out"],
-                    "stdout": short(r["stdout"]), "stderr": short(r["stderr"])}, out["at"])
+    d.runner.event(
+        "tool",
+        f"run_command {short(command, 80)}",
+        {
+            "command": command,
+            "exitCode": r["exit_code"],
+            "cwd": r["cwd"],
+            "timedOut": r["timed_out"],
+            "stdout": short(r["stdout"]),
+            "stderr": short(r["stderr"]),
+        },
+        out["at"],
+    )
     return out["text"]
 
 

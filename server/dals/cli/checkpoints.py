@@ -1,5 +1,6 @@
 """`dals undo TASK` and `dals rewind TASK SEQ` in a terminal: what will be reverted first (or only,
 with `--dry-run`), then the outcome, as the editors' commands show it (client/checkpoints.py)."""
+
 from __future__ import annotations
 
 import sys

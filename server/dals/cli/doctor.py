@@ -7,6 +7,7 @@ started and asked for its tools: `mcp_doctor.py`), and tasks stuck on a failure 
 fix (a journal mismatch, a serialization error: `client/failures.py`). Exit 1 when something
 blocks tasks (a FAIL), else 0.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,15 +60,17 @@ def check_state_dir(root: Path) -> Check:
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        return Check("state", "FAIL", f"{root} is not writable (checked {probe})",
-                     "set DALS_STATE_DIR to a writable directory")
+        return Check(
+            "state", "FAIL", f"{root} is not writable (checked {probe})", "set DALS_STATE_DIR to a writable directory"
+        )
     if root.exists():
         try:
             with tempfile.NamedTemporaryFile(dir=root, prefix=".doctor-"):
                 pass
         except OSError as e:
-            return Check("state", "FAIL", f"{root}: cannot write ({e.strerror})",
-                         "fix its permissions or set DALS_STATE_DIR")
+            return Check(
+                "state", "FAIL", f"{root}: cannot write ({e.strerror})", "fix its permissions or set DALS_STATE_DIR"
+            )
     return Check("state", "ok", f"{root}" + ("" if root.exists() else " (created on first `dals up`)"))
 
 
@@ -81,17 +84,28 @@ def check_restate() -> Check:
         ingress = get_status(ext.ingress_url, "/restate/health", HTTP_TIMEOUT)
         if admin == 200 and ingress == 200:
             return Check("restate", "ok", f"external Restate answers at {ext.ingress_url} / {ext.admin_url}")
-        return Check("restate", "FAIL", f"external Restate not reachable (admin {ext.admin_url}: {admin}; "
-                     f"ingress {ext.ingress_url}: {ingress})",
-                     "start it, or unset DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL to use the embedded one")
+        return Check(
+            "restate",
+            "FAIL",
+            f"external Restate not reachable (admin {ext.admin_url}: {admin}; ingress {ext.ingress_url}: {ingress})",
+            "start it, or unset DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL to use the embedded one",
+        )
     found = find_restate_server()
     if found:
         return Check("restate", "ok", f"restate-server binary {found}")
     if shutil.which("npm"):
-        return Check("restate", "warn", "restate-server not found; `dals up` will install it with npm (about 225 MB)",
-                     "or set DALS_RESTATE_SERVER_BIN, or point DALS at an external Restate")
-    return Check("restate", "FAIL", "restate-server not found and npm is not installed",
-                 "install Node.js (npm), set DALS_RESTATE_SERVER_BIN, or set DALS_RESTATE_INGRESS_URL/ADMIN_URL")
+        return Check(
+            "restate",
+            "warn",
+            "restate-server not found; `dals up` will install it with npm (about 225 MB)",
+            "or set DALS_RESTATE_SERVER_BIN, or point DALS at an external Restate",
+        )
+    return Check(
+        "restate",
+        "FAIL",
+        "restate-server not found and npm is not installed",
+        "install Node.js (npm), set DALS_RESTATE_SERVER_BIN, or set DALS_RESTATE_INGRESS_URL/ADMIN_URL",
+    )
 
 
 def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
@@ -112,11 +126,23 @@ def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
     if r["healthy"]:
         out.append(Check("runtime", "ok", f"Restate healthy (ingress {r['ingress']}, admin {r['admin']})"))
     elif not r["external"]:  # external: check_restate says it
-        out.append(Check("runtime", "FAIL", f"Restate server not healthy (pid {r['pid']}, admin {r['admin']})",
-                         f"read {logs}/restate.log, then `dals down && dals up`"))
+        out.append(
+            Check(
+                "runtime",
+                "FAIL",
+                f"Restate server not healthy (pid {r['pid']}, admin {r['admin']})",
+                f"read {logs}/restate.log, then `dals down && dals up`",
+            )
+        )
     if not w["healthy"]:
-        out.append(Check("worker", "FAIL", f"worker not healthy at {w['url']} (pid {w['pid']})",
-                         f"read {logs}/worker.log, then `dals down && dals up`"))
+        out.append(
+            Check(
+                "worker",
+                "FAIL",
+                f"worker not healthy at {w['url']} (pid {w['pid']})",
+                f"read {logs}/worker.log, then `dals down && dals up`",
+            )
+        )
     elif r["healthy"]:
         try:
             with sync_client(r["admin"], timeout=HTTP_TIMEOUT) as http:
@@ -128,14 +154,22 @@ def check_runtime(lay: Layout) -> tuple[list[Check], dict | None]:
             pids = ", ".join(str(p) for p in w.get("pids") or [w["pid"]])
             out.append(Check("worker", "ok", f"worker healthy and registered at {w['url']} (pid {pids})"))
         else:
-            out.append(Check("worker", "FAIL", f"worker at {w['url']} is not registered with Restate",
-                             "`dals down && dals up` registers it again"))
+            out.append(
+                Check(
+                    "worker",
+                    "FAIL",
+                    f"worker at {w['url']} is not registered with Restate",
+                    "`dals down && dals up` registers it again",
+                )
+            )
     return out, st
 
 
-STUCK_SQL = ("SELECT id, target_service_key, status, last_failure, last_failure_error_code FROM sys_invocation "
-             "WHERE target_service_name = 'AgentTask' AND target_handler_name = 'run' "
-             "AND status IN ('backing-off', 'paused')")
+STUCK_SQL = (
+    "SELECT id, target_service_key, status, last_failure, last_failure_error_code FROM sys_invocation "
+    "WHERE target_service_name = 'AgentTask' AND target_handler_name = 'run' "
+    "AND status IN ('backing-off', 'paused')"
+)
 
 
 def _query(admin: str, sql: str) -> list[dict]:
@@ -156,16 +190,26 @@ def check_tasks(st: dict | None) -> list[Check]:
         for row in rows:
             text = row.get("last_failure")
             if not text:  # a paused invocation keeps its last error among its journal events
-                events = _query(admin, "SELECT event_json FROM sys_journal_events WHERE id = '"
-                                + str(row["id"]).replace("'", "''") + "' AND event_type = 'TransientError' "
-                                "ORDER BY appended_at DESC LIMIT 1")
+                events = _query(
+                    admin,
+                    "SELECT event_json FROM sys_journal_events WHERE id = '"
+                    + str(row["id"]).replace("'", "''")
+                    + "' AND event_type = 'TransientError' "
+                    "ORDER BY appended_at DESC LIMIT 1",
+                )
                 event = json.loads(events[0]["event_json"]) if events else {}
                 text = f"[{event.get('error_code')}] {event.get('error_message', '')}" if event else None
             failure = describe_failure(row.get("last_failure_error_code"), text)
             if failure:
                 first_line = (failure["message"].splitlines() or [""])[0][:160]
-                out.append(Check("tasks", "warn", f"task {row['target_service_key']} is stuck: {failure['kind']} "
-                                 f"({first_line})", failure["fix"]))
+                out.append(
+                    Check(
+                        "tasks",
+                        "warn",
+                        f"task {row['target_service_key']} is stuck: {failure['kind']} ({first_line})",
+                        failure["fix"],
+                    )
+                )
     except (httpx.HTTPError, OSError, ValueError, KeyError, TypeError) as e:
         return [Check("tasks", "warn", f"could not list stuck tasks: {type(e).__name__}: {e}")]
     return out or [Check("tasks", "ok", "no task is stuck on a failure that retrying cannot fix")]
@@ -185,12 +229,20 @@ def check_ports(lay: Layout) -> list[Check]:
         if owner is not None and owner in ours:
             continue
         who = f"pid {owner} ({_cmdline(owner)})" if owner else "another process"
-        fix = ("tasks started before are pinned to the worker's URL: stop that process so they can resume; "
-               "new tasks get a new port" if name == "worker"
-               else "stop that process, or DALS picks a new port on its next start")
+        fix = (
+            "tasks started before are pinned to the worker's URL: stop that process so they can resume; "
+            "new tasks get a new port"
+            if name == "worker"
+            else "stop that process, or DALS picks a new port on its next start"
+        )
         out.append(Check("ports", "warn", f"port {port} ({name}) kept in {lay.ports_file} is taken by {who}", fix))
-    return out or [Check("ports", "ok", "kept ports free or used by this runtime: "
-                         + ", ".join(f"{k} {v}" for k, v in asdict(kept).items()))]
+    return out or [
+        Check(
+            "ports",
+            "ok",
+            "kept ports free or used by this runtime: " + ", ".join(f"{k} {v}" for k, v in asdict(kept).items()),
+        )
+    ]
 
 
 def check_model(cfg: Config, worker_pid: int | None) -> list[Check]:
@@ -211,12 +263,20 @@ def check_model(cfg: Config, worker_pid: int | None) -> list[Check]:
         if var:
             out.append(Check("key", "ok", f"{var} is set in {whose}"))
         elif provider.key_optional_with_base_url and custom:
-            out.append(Check("key", "warn", f"{key_hint(prefix)} is not set; fine for a local server at {custom} "
-                             "that checks no key", f"set {provider.key_vars[0]} if it does"))
+            out.append(
+                Check(
+                    "key",
+                    "warn",
+                    f"{key_hint(prefix)} is not set; fine for a local server at {custom} that checks no key",
+                    f"set {provider.key_vars[0]} if it does",
+                )
+            )
         else:
-            fix = (f"export {provider.key_vars[0]}=… where the runtime starts, then `dals down && dals up`"
-                   if worker_env is not None
-                   else f"export {provider.key_vars[0]}=… before `dals up` or starting your editor")
+            fix = (
+                f"export {provider.key_vars[0]}=… where the runtime starts, then `dals down && dals up`"
+                if worker_env is not None
+                else f"export {provider.key_vars[0]}=… before `dals up` or starting your editor"
+            )
             out.append(Check("key", "FAIL", f"{key_hint(prefix)} is not set in {whose}", fix))
     # The model string itself, with a placeholder for a missing key (the key is reported above).
     placeholders = {v: "doctor-placeholder" for v in (provider.key_vars if provider else ()) if not os.environ.get(v)}
@@ -241,10 +301,17 @@ def check_provider(model: str, env: dict[str, str]) -> Check:
     got = _get(url)
     if isinstance(got, int):
         return Check("provider", "ok", f"{provider.label} at {url} answers (HTTP {got})")
-    hint = f"check {provider.base_url_var} and that the server runs" if provider.base_url_var and env.get(
-        provider.base_url_var) else "check the network (proxy, firewall)"
-    return Check("provider", "FAIL", f"{provider.label} at {url} not reachable: {got}"[:300],
-                 hint + "; tasks would retry, then pause")
+    hint = (
+        f"check {provider.base_url_var} and that the server runs"
+        if provider.base_url_var and env.get(provider.base_url_var)
+        else "check the network (proxy, firewall)"
+    )
+    return Check(
+        "provider",
+        "FAIL",
+        f"{provider.label} at {url} not reachable: {got}"[:300],
+        hint + "; tasks would retry, then pause",
+    )
 
 
 def check_settings(cfg: Config) -> list[Check]:
@@ -286,6 +353,7 @@ def main(json_out: bool = False, workspace: str = ".") -> int:
 
 
 # --- /proc helpers (Linux); None when unknown ---------------------------------------------------
+
 
 def listener_pid(port: int) -> int | None:
     """The pid of the process listening on 127.0.0.1/any :port, when this user can see it."""

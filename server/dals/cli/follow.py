@@ -2,6 +2,7 @@
 ledger line. Shared by `dals run` and `dals demo`; the reading and waiting is
 `client.task_follow`'s, the same loop `dals lsp` uses.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -58,8 +59,14 @@ async def _call(hook, *args) -> None:
         await outcome
 
 
-async def follow(service: TaskService, task_id: str, on_event: EventHook | None = None,
-                 on_condition: ConditionHook | None = None, since: int = 0, after: int = 0) -> dict[str, Any]:
+async def follow(
+    service: TaskService,
+    task_id: str,
+    on_event: EventHook | None = None,
+    on_condition: ConditionHook | None = None,
+    since: int = 0,
+    after: int = 0,
+) -> dict[str, Any]:
     """Call `on_event(event, summary)` for each event after `since` until the task ends (an end at
     or before event `after` is a previous turn's: a follow-up was just sent).
 
@@ -114,7 +121,9 @@ def ledger_line(summary: dict[str, Any]) -> str:
     """`6 model requests (1,204 in / 87 out tokens) · 5 tool calls · 0 replayed from the journal`."""
     u = summary.get("usage") or {}
     saved = saved_tokens(u)
-    return (f"ledger: {u.get('requests', 0)} model requests "
-            f"({u.get('inputTokens', 0):,} in / {u.get('outputTokens', 0):,} out tokens) · "
-            f"{u.get('toolCalls', 0)} tool calls · {u.get('replayedRequests', 0)} replayed from the journal"
-            + (f" ({saved:,} tokens not paid again)" if saved else ""))
+    return (
+        f"ledger: {u.get('requests', 0)} model requests "
+        f"({u.get('inputTokens', 0):,} in / {u.get('outputTokens', 0):,} out tokens) · "
+        f"{u.get('toolCalls', 0)} tool calls · {u.get('replayedRequests', 0)} replayed from the journal"
+        + (f" ({saved:,} tokens not paid again)" if saved else "")
+    )

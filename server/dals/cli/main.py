@@ -1,4 +1,5 @@
 """The `dals` command line: runtime control, tasks from a terminal, the demo, and `dals lsp`."""
+
 from __future__ import annotations
 
 import argparse
@@ -16,9 +17,12 @@ def _cmd_up(args) -> int:
     except control.RuntimeError_ as e:
         print(f"dals up: {e}", file=sys.stderr)
         return 1
-    print(json.dumps(st) if args.json else
-          f"DALS runtime ready: ingress {st['restate']['ingress']}, admin {st['restate']['admin']}, "
-          f"worker {st['worker']['url']} (state dir {st['stateDir']})")
+    print(
+        json.dumps(st)
+        if args.json
+        else f"DALS runtime ready: ingress {st['restate']['ingress']}, admin {st['restate']['admin']}, "
+        f"worker {st['worker']['url']} (state dir {st['stateDir']})"
+    )
     return 0
 
 
@@ -39,7 +43,7 @@ def _cmd_status(args) -> int:
     else:
         r, w = st["restate"], st["worker"]
         print(f"state dir  {st['stateDir']}")
-        health = 'healthy' if r['healthy'] else 'down'
+        health = "healthy" if r["healthy"] else "down"
         print(f"restate    {health}  pid {r['pid']}  ingress {r['ingress']}  admin {r['admin']}")
         more = len(w.get("pids") or []) - 1
         also = f" (+{more} more process{'es' if more > 1 else ''} on the port)" if more > 0 else ""
@@ -51,6 +55,7 @@ def _cmd_tasks(args) -> int:
     import asyncio
 
     from .terminal import tasks_command
+
     return asyncio.run(tasks_command(args.json, args.status))
 
 
@@ -63,15 +68,18 @@ def _cmd_purge(args) -> int:
 
     days = args.older_than if args.older_than is not None else retention_days()
     if days is None:
-        print("dals purge: retention is off (DALS_RETENTION_DAYS=0); say how old with --older-than DAYS",
-              file=sys.stderr)
+        print(
+            "dals purge: retention is off (DALS_RETENTION_DAYS=0); say how old with --older-than DAYS", file=sys.stderr
+        )
         return 2
 
     async def purge():
         async with task_service() as service:
             return await purge_finished(service.api, days, dry_run=args.dry_run)
+
     try:
         import asyncio
+
         report = asyncio.run(purge())
     except (control.RuntimeError_, RestateUnavailable) as e:
         print(f"dals purge: DALS runtime unavailable: {e}", file=sys.stderr)
@@ -97,6 +105,7 @@ def _cmd_run(args) -> int:
     import asyncio
 
     from .terminal import continue_command, run_command
+
     if args.continue_task:
         return asyncio.run(continue_command(args.continue_task, args.prompt))
     return asyncio.run(run_command(args.prompt, args.workspace, args.model, args.file))
@@ -106,6 +115,7 @@ def _cmd_transcript(args) -> int:
     import asyncio
 
     from .terminal import transcript_command
+
     return asyncio.run(transcript_command(args.task))
 
 
@@ -113,6 +123,7 @@ def _cmd_checkpoint(args) -> int:
     import asyncio
 
     from .checkpoints import checkpoint_command
+
     return asyncio.run(checkpoint_command(args.cmd, args.task, getattr(args, "seq", None), args.dry_run))
 
 
@@ -167,9 +178,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--status", action="append", help="only tasks with this status (repeatable)")
     s.set_defaults(fn=_cmd_tasks)
     s = sub.add_parser("purge", help="delete finished tasks older than some days (state and journals)")
-    s.add_argument("--older-than", type=_days, metavar="DAYS",
-                   help="age in days, fractions allowed; 0 = every finished task "
-                        "(default: DALS_RETENTION_DAYS)")
+    s.add_argument(
+        "--older-than",
+        type=_days,
+        metavar="DAYS",
+        help="age in days, fractions allowed; 0 = every finished task (default: DALS_RETENTION_DAYS)",
+    )
     s.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=_cmd_purge)
@@ -178,8 +192,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--workspace", default=".")
     s.add_argument("--file", help="workspace file the task is about")
     s.add_argument("--model", help="pydantic-ai model string or 'offline' (default: DALS_MODEL)")
-    s.add_argument("--continue", dest="continue_task", metavar="TASK",
-                   help="follow up a finished task: PROMPT is its next turn, on its whole conversation")
+    s.add_argument(
+        "--continue",
+        dest="continue_task",
+        metavar="TASK",
+        help="follow up a finished task: PROMPT is its next turn, on its whole conversation",
+    )
     s.set_defaults(fn=_cmd_run)
     s = sub.add_parser("transcript", help="print a task as Markdown (prompts, agent text, tools, diffs)")
     s.add_argument("task")
@@ -200,13 +218,19 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.add_argument("--workspace", default=".", help="workspace whose .dals.toml / pyproject.toml to read")
     s.set_defaults(fn=_cmd_doctor)
-    s = sub.add_parser("worker", help="run one worker alone (the Restate endpoint that runs tasks) on a port",
-                       description="Run one worker: the Restate service endpoint that hosts the durable task "
-                                   "handlers. `dals up` starts and supervises workers for you; run one alone "
-                                   "only to place it yourself (docs/architecture.md).")
+    s = sub.add_parser(
+        "worker",
+        help="run one worker alone (the Restate endpoint that runs tasks) on a port",
+        description="Run one worker: the Restate service endpoint that hosts the durable task "
+        "handlers. `dals up` starts and supervises workers for you; run one alone "
+        "only to place it yourself (docs/architecture.md).",
+    )
     s.add_argument("--port", type=int, required=True, help="the 127.0.0.1 port to serve on")
-    s.add_argument("--standby", action="store_true",
-                   help="import everything, then serve only after a line on stdin (the supervisor's warm spare)")
+    s.add_argument(
+        "--standby",
+        action="store_true",
+        help="import everything, then serve only after a line on stdin (the supervisor's warm spare)",
+    )
     s.add_argument("--shared", action="store_true", help="share the port with sibling workers (SO_REUSEPORT)")
     s.set_defaults(fn=_cmd_worker)
     s = sub.add_parser("supervise")

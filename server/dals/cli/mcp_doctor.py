@@ -5,6 +5,7 @@ lives in the editor), each started for real and asked for its tools, then stoppe
 Variables in `env`/`headers` are expanded from doctor's own environment, which should be the
 one the runtime starts with; values are never printed.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -52,6 +53,13 @@ def check_mcp(workspace: Path, cfg: Config, make_check) -> list[Any]:
         if ok:
             out.append(make_check("mcp", "ok", f"MCP server {name!r} ({where}): {said}"))
         else:
-            out.append(make_check("mcp", "warn", said, "tasks go on without its tools (a log event says why); "
-                                  f"a stdio server's stderr is in the state dir's logs/mcp/{name}.log"))
+            out.append(
+                make_check(
+                    "mcp",
+                    "warn",
+                    said,
+                    "tasks go on without its tools (a log event says why); "
+                    f"a stdio server's stderr is in the state dir's logs/mcp/{name}.log",
+                )
+            )
     return out

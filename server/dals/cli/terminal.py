@@ -3,6 +3,7 @@
 Output is the CLI's own: results on stdout; the live progress bar (on a TTY) and usage errors
 on stderr. A task is durable, so Ctrl-C stops following it, never the task itself.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,6 +35,7 @@ def _out(text: str) -> None:
 
 # --- dals tasks -------------------------------------------------------------------------------
 
+
 async def tasks_command(json_out: bool, statuses: list[str] | None) -> int:
     bad = [s for s in statuses or [] if s not in STATUSES]
     if bad:
@@ -61,9 +63,18 @@ def task_table(tasks: list[dict[str, Any]]) -> str:
     rows = [head]
     for t in tasks:
         u = t.get("usage") or {}
-        rows.append((t["taskId"], t["status"], str(t.get("steps", 0)), str(u.get("requests", 0)),
-                     f"{u.get('inputTokens', 0)}/{u.get('outputTokens', 0)}", str(u.get("replayedRequests", 0)),
-                     _short_time(t.get("updatedAt")), t.get("title", "")))
+        rows.append(
+            (
+                t["taskId"],
+                t["status"],
+                str(t.get("steps", 0)),
+                str(u.get("requests", 0)),
+                f"{u.get('inputTokens', 0)}/{u.get('outputTokens', 0)}",
+                str(u.get("replayedRequests", 0)),
+                _short_time(t.get("updatedAt")),
+                t.get("title", ""),
+            )
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head) - 1)]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r[:-1], widths)) + "  " + r[-1] for r in rows]
     requests = sum((t.get("usage") or {}).get("requests", 0) for t in tasks)
@@ -71,15 +82,26 @@ def task_table(tasks: list[dict[str, Any]]) -> str:
     tok_out = sum((t.get("usage") or {}).get("outputTokens", 0) for t in tasks)
     costs = [(t.get("usage") or {}).get("costUsd") for t in tasks]
     known = [c for c in costs if c is not None]
-    cost = (f" · ~${sum(known):.4f}" + (f" (+{len(costs) - len(known)} unpriced)" if len(known) < len(costs) else "")
-            if known else " · cost unknown")
+    cost = (
+        f" · ~${sum(known):.4f}" + (f" (+{len(costs) - len(known)} unpriced)" if len(known) < len(costs) else "")
+        if known
+        else " · cost unknown"
+    )
     replayed = sum((t.get("usage") or {}).get("replayedRequests", 0) for t in tasks)
     saved = sum(saved_tokens(t.get("usage") or {}) for t in tasks)
     saved_usd = [u.get("savedUsd") for u in (t.get("usage") or {} for t in tasks) if u.get("savedUsd")]
-    replays = (f" · {replayed} replayed from the journal ({saved:,} tokens not paid again"
-               + (f", ~${sum(saved_usd):.4f}" if saved_usd else "") + ")") if replayed else ""
-    lines.append(f"{len(tasks)} tasks · {requests} model requests · {tok_in:,} in / {tok_out:,} out tokens{cost}"
-                 + replays)
+    replays = (
+        (
+            f" · {replayed} replayed from the journal ({saved:,} tokens not paid again"
+            + (f", ~${sum(saved_usd):.4f}" if saved_usd else "")
+            + ")"
+        )
+        if replayed
+        else ""
+    )
+    lines.append(
+        f"{len(tasks)} tasks · {requests} model requests · {tok_in:,} in / {tok_out:,} out tokens{cost}" + replays
+    )
     return "\n".join(lines)
 
 
@@ -88,6 +110,7 @@ def _short_time(iso: str | None) -> str:
 
 
 # --- dals run ---------------------------------------------------------------------------------
+
 
 def _check_inputs(prompt: str, workspace: str, model: str | None, file: str | None) -> tuple[str, Path, str | None]:
     """(model, workspace root, workspace-relative file); ValueError with the user-facing reason."""
@@ -201,8 +224,7 @@ async def run_command(prompt: str, workspace: str, model: str | None, file: str 
     return await _start_and_follow(ProgressView(prompt, live=sys.stderr.isatty()), start)
 
 
-async def _start_and_follow(view: ProgressView,
-                            start: Callable[[TaskService], Awaitable[tuple[str, int]]]) -> int:
+async def _start_and_follow(view: ProgressView, start: Callable[[TaskService], Awaitable[tuple[str, int]]]) -> int:
     """Start a turn with `start(service)` (its task id and the last event before it), follow the
     task until it ends or pauses, and report it; every way this can go wrong, said once."""
     task_id = None

@@ -2,6 +2,7 @@
 `dals.undoTask`, `dals undo`): checked against the task as the user sees it, then signed and sent
 to the task object (durable/task_checkpoints.py), which does the work durably.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,8 +33,9 @@ async def _ended(service: TaskService, task_id: str, what: str, events: bool = T
         if shown is None:
             raise UnknownTask(task_id)
     if shown["status"] not in TERMINAL:
-        raise WrongState(f"task {task_id} is {shown['status']}: it cannot be {what} while it runs "
-                         "(cancel it, or wait for it to end)")
+        raise WrongState(
+            f"task {task_id} is {shown['status']}: it cannot be {what} while it runs (cancel it, or wait for it to end)"
+        )
     return shown
 
 
@@ -50,8 +52,9 @@ async def undo(service: TaskService, task_id: str, dry_run: bool = False) -> dic
     shown = await _ended(service, task_id, "undone", events=dry_run)
     if dry_run:
         return {"taskId": task_id, "dryRun": True, **preview(shown["events"], 0)}
-    got = await service.api.call(SERVICE, task_id, "undo", service.signed("undo", task_id, {"at": now_iso()}),
-                                 timeout=TIMEOUT_S)
+    got = await service.api.call(
+        SERVICE, task_id, "undo", service.signed("undo", task_id, {"at": now_iso()}), timeout=TIMEOUT_S
+    )
     return _answer(got)
 
 
@@ -64,9 +67,13 @@ async def rewind(service: TaskService, task_id: str, to_seq: Any, dry_run: bool 
         return {"taskId": task_id, "toSeq": to_seq, "dryRun": True, **preview(shown["events"], to_seq)}
     if "turns" not in shown:
         raise WrongState(f"task {task_id} was started before DALS kept conversations: it cannot be rewound")
-    got = await service.api.call(SERVICE, task_id, "rewind",
-                                 service.signed("rewind", task_id, {"toSeq": to_seq, "at": now_iso()}),
-                                 timeout=TIMEOUT_S)
+    got = await service.api.call(
+        SERVICE,
+        task_id,
+        "rewind",
+        service.signed("rewind", task_id, {"toSeq": to_seq, "at": now_iso()}),
+        timeout=TIMEOUT_S,
+    )
     return _answer(got)
 
 
@@ -74,16 +81,23 @@ async def fork(service: TaskService, task_id: str, at_seq: Any, prompt: str | No
     """Start a new task on the conversation of `task_id` up to event `at_seq`: `{taskId}`."""
     shown = await _ended(service, task_id, "forked", events=False)
     at_seq = _check_seq(shown, at_seq, "atSeq")
-    source = await service.api.call(SERVICE, task_id, "fork_source", {"atSeq": at_seq, "history": False},
-                                    timeout=60.0)
+    source = await service.api.call(SERVICE, task_id, "fork_source", {"atSeq": at_seq, "history": False}, timeout=60.0)
     if "error" in source:
         raise WrongState(source["error"])
     spec = dict(source["spec"])
     new_id = new_task_id()
     # the old task's file context is in the conversation already: the new prompt stands alone
-    spec.update(taskId=new_id, prompt=prompt or "", createdAt=now_iso(), origin=state_dir_id(state_dir()),
-                forkedFrom={"taskId": task_id, "atSeq": at_seq}, uri=None, path=None, range=None,
-                title=title_of(prompt) if prompt else f"Fork of {spec.get('title', task_id)}"[:60])
+    spec.update(
+        taskId=new_id,
+        prompt=prompt or "",
+        createdAt=now_iso(),
+        origin=state_dir_id(state_dir()),
+        forkedFrom={"taskId": task_id, "atSeq": at_seq},
+        uri=None,
+        path=None,
+        range=None,
+        title=title_of(prompt) if prompt else f"Fork of {spec.get('title', task_id)}"[:60],
+    )
     # signed as a start of the new task, checked like any other (dals.trust)
     await service.start(TaskSpec.model_validate(spec))
     return {"taskId": new_id}
@@ -93,8 +107,10 @@ def _answer(got: Any) -> dict[str, Any]:
     if isinstance(got, dict) and got.get("refused"):
         from .restate_api import RestateUnavailable
 
-        raise RestateUnavailable(f"the worker refused it: {got['refused']} "
-                                 "(is this client's key the one the worker trusts? see docs/security.md)")
+        raise RestateUnavailable(
+            f"the worker refused it: {got['refused']} "
+            "(is this client's key the one the worker trusts? see docs/security.md)"
+        )
     if not isinstance(got, dict):
         raise UnknownTask(str(got))
     return got

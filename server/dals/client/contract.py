@@ -12,6 +12,7 @@ checks both ways. Importing this module imports pydantic: `dals lsp` does it wit
 No `from __future__ import annotations` here: TypedDict must see `NotRequired` to know which keys
 are optional (Python 3.11).
 """
+
 from typing import Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -23,6 +24,7 @@ Decision = Literal["approve", "reject"]
 
 
 # ---- command arguments (one object per command) ----
+
 
 class Args(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
@@ -40,6 +42,7 @@ class Range(Args):
 
 class StartTaskArgs(Args):
     """`dals.startTask`."""
+
     prompt: str = Field(min_length=1, max_length=100_000)
     uri: str | None = None
     range: Range | None = None
@@ -49,16 +52,19 @@ class StartTaskArgs(Args):
 
 class ListTasksArgs(Args):
     """`dals.listTasks`."""
+
     status: list[Status] | None = None
 
 
 class TaskIdArgs(Args):
     """`dals.showTask`, `dals.cancelTask`, `dals.resumeTask`, `dals.transcript`."""
+
     taskId: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.-]+$")
 
 
 class AnswerArgs(TaskIdArgs):
     """`dals.answer`."""
+
     requestId: str = Field(min_length=1)
     decision: Decision
     comment: str | None = None
@@ -73,32 +79,38 @@ class AnswerArgs(TaskIdArgs):
 
 class FollowUpArgs(TaskIdArgs):
     """`dals.followUp`."""
+
     prompt: str = Field(min_length=1, max_length=100_000)
 
 
 class SteerArgs(TaskIdArgs):
     """`dals.steer`."""
+
     message: str = Field(min_length=1, max_length=20_000)
 
 
 class ForkArgs(TaskIdArgs):
     """`dals.forkTask`."""
+
     atSeq: int = Field(ge=1)
     prompt: str | None = Field(default=None, max_length=100_000)
 
 
 class RewindArgs(TaskIdArgs):
     """`dals.rewindTask`."""
+
     toSeq: int = Field(ge=1)
     dryRun: bool = False
 
 
 class UndoArgs(TaskIdArgs):
     """`dals.undoTask`."""
+
     dryRun: bool = False
 
 
 # ---- the task summary ----
+
 
 class Usage(TypedDict):
     requests: int
@@ -126,6 +138,7 @@ class ForkedFrom(TypedDict):
 
 class ApprovalRequest(TypedDict):
     """What a `waiting` task asks (the summary's `pending`, the detail of its `approval` event)."""
+
     requestId: str
     action: str  # "edit", "command", "mcp"
     question: NotRequired[str | None]
@@ -142,6 +155,7 @@ class ApprovalRequest(TypedDict):
 
 class ApprovalAnswer(TypedDict):
     """The detail of the `approval` event that records an answer."""
+
     requestId: str
     decision: Decision
     comment: NotRequired[str]
@@ -176,10 +190,12 @@ class TaskSummary(TypedDict):
 
 # ---- events and notifications ----
 
+
 class TaskEvent(TypedDict):
     """One journaled step of a task (`dals.showTask`'s `events`); `detail` depends on `kind`
     (docs/protocol.md, "Kinds and their detail"): an `approval` event's is an ApprovalRequest or an
     ApprovalAnswer, a `message` event's a MessageDetail."""
+
     taskId: str
     seq: int
     kind: EventKind
@@ -192,6 +208,7 @@ class TaskEvent(TypedDict):
 class TaskEventNotice(TaskEvent):
     """`dals/taskEvent`: the event and the task's summary as this server last read it (its `lastSeq`
     is at least the event's `seq`: later when several events were read at once)."""
+
     summary: TaskSummary
 
 
@@ -204,6 +221,7 @@ class MessageDetail(TypedDict):
 
 class TaskDelta(TypedDict):
     """`dals/taskDelta`: live text of the model response that will become event `seq` (not journaled)."""
+
     taskId: str
     seq: int
     text: str
@@ -211,6 +229,7 @@ class TaskDelta(TypedDict):
 
 class EditorDiagnosticsParams(TypedDict):
     """`dals/diagnostics` (server -> client request): one file's diagnostics, or every open file's."""
+
     uri: str | None
 
 
@@ -225,46 +244,55 @@ class EditorDiagnosticsResult(TypedDict):
 
 # ---- command results ----
 
+
 class TaskIdResult(TypedDict):
     """`dals.startTask`, `dals.forkTask`."""
+
     taskId: str
 
 
 class TaskListResult(TypedDict):
     """`dals.listTasks`."""
+
     tasks: list[TaskSummary]
 
 
 class ShownTask(TaskSummary):
     """`dals.showTask`."""
+
     events: list[TaskEvent]
 
 
 class StatusResult(TypedDict):
     """`dals.cancelTask`, `dals.resumeTask`."""
+
     taskId: str
     status: Status
 
 
 class AnswerResult(TypedDict):
     """`dals.answer`."""
+
     ok: bool
 
 
 class FollowUpResult(TypedDict):
     """`dals.followUp`."""
+
     taskId: str
     turn: int
 
 
 class SteerResult(TypedDict):
     """`dals.steer`."""
+
     taskId: str
     queued: bool
 
 
 class TranscriptResult(TypedDict):
     """`dals.transcript`."""
+
     taskId: str
     markdown: str
 
@@ -276,6 +304,7 @@ class Skipped(TypedDict):
 
 class RevertResult(TypedDict):
     """`dals.undoTask`, `dals.rewindTask`: what was reverted, and what was left alone and why."""
+
     taskId: str
     reverted: list[str]
     skipped: list[Skipped]
@@ -285,6 +314,7 @@ class RevertResult(TypedDict):
 
 class RevertPreview(TypedDict):
     """`dals.undoTask`, `dals.rewindTask` with `dryRun`: what would be reverted; nothing is done."""
+
     taskId: str
     dryRun: Literal[True]
     revert: list[str]

@@ -8,6 +8,7 @@ task, or the handler is not deterministic), a protocol violation, a value that c
 serialized. A task failing so is shown `paused` at once (not `retrying`), with the reason and
 what to do (`failure`), and `dals doctor` lists it. See docs/troubleshooting.md.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,9 +25,11 @@ NON_RETRYABLE_CODES = {
 _SERIALIZATION = re.compile(r"not JSON serializable|[Ss]eriali[sz]ation|Unable to (de)?serialize")
 _CODE_IN_TEXT = re.compile(r"^\[(\w+)")  # "[570 Journal mismatch] …" or "[570] …"
 
-FIX = ("retrying cannot fix it: if the worker was upgraded under this task, go back to the version "
-       "that started it and `dals.resumeTask`; otherwise cancel the task (`dals.cancelTask`) and "
-       "report the reason (docs/troubleshooting.md, \"A task paused: cannot be retried\")")
+FIX = (
+    "retrying cannot fix it: if the worker was upgraded under this task, go back to the version "
+    "that started it and `dals.resumeTask`; otherwise cancel the task (`dals.cancelTask`) and "
+    'report the reason (docs/troubleshooting.md, "A task paused: cannot be retried")'
+)
 
 
 def non_retryable(code: Any, text: str | None) -> str | None:
@@ -46,5 +49,10 @@ def describe(code: Any, text: str | None) -> dict[str, Any] | None:
     kind = non_retryable(code, text)
     if kind is None:
         return None
-    return {"kind": kind, "code": str(code) if code else None, "retryable": False,
-            "message": (text or "")[:500], "fix": FIX}
+    return {
+        "kind": kind,
+        "code": str(code) if code else None,
+        "retryable": False,
+        "message": (text or "")[:500],
+        "fix": FIX,
+    }

@@ -10,6 +10,7 @@ without click and rich: httpx then defines its own placeholder `main`.
 Written for httpx 0.28; with another version, `skip_cli()` does nothing (httpx loads as usual).
 tests/unit/client/test_httpx_compat.py fails when httpx's behaviour relied on here changes.
 """
+
 from __future__ import annotations
 
 import os

@@ -6,6 +6,7 @@ setting, e.g. `{"openai-chat:gpt-4.1": [2.0, 8.0], "ollama:*": [0, 0]}` or
 `{"my-model": {"input": 0.5, "output": 1.5}}`. Keys are a model string (`provider:name`), a bare
 model name (any provider), or a glob (`*`). A model with no price gets `costUsd: null`.
 """
+
 from __future__ import annotations
 
 import fnmatch
@@ -57,8 +58,11 @@ def parse_prices(raw: Any) -> dict[str, tuple[float, float]]:
     for model, value in raw.items():
         if isinstance(value, dict):
             value = [value.get("input"), value.get("output")]
-        if (not isinstance(value, (list, tuple)) or len(value) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value)):
+        if (
+            not isinstance(value, (list, tuple))
+            or len(value) != 2
+            or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in value)
+        ):
             raise PriceError(f"price of {model!r} must be [input, output] USD per 1M tokens, got {value!r}")
         out[str(model)] = (float(value[0]), float(value[1]))
     return out
@@ -98,7 +102,7 @@ def _lookup(table: dict[str, tuple[float, float]], model: str, name: str) -> tup
             return table[key]
     # a dated or suffixed release of a known model: `claude-sonnet-4-5-20250929`, `gpt-4.1-2025-04-14`
     prefixes = [k for k in table if "*" not in k and name.startswith(k + "-") and ":" not in k]
-    dated = [k for k in prefixes if name[len(k) + 1:][:1].isdigit()]
+    dated = [k for k in prefixes if name[len(k) + 1 :][:1].isdigit()]
     if dated:
         return table[max(dated, key=len)]
     for key, price in table.items():

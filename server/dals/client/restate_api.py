@@ -2,6 +2,7 @@
 
 Used by the supervisor, the language server and the CLI alike. Knows URLs and JSON, not LSP.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -18,7 +19,8 @@ RETRY_DELAYS = (0, 0.2, 0.5, 1.0, 2.0)  # about 3.7 s in all: a restarting serve
 def _transient(status: int, text: str) -> bool:
     text = text[:500].lower()
     return status in (502, 503) or any(
-        s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed"))
+        s in text for s in ("partition", "unavailable", "not ready", "shut down", "removed")
+    )
 
 
 class RestateUnavailable(RuntimeError):
@@ -42,9 +44,11 @@ class RestateApi:
 
     async def _request(self, http: httpx.AsyncClient, method: str, path: str, **kw) -> httpx.Response:
         """One request through httpx to the ingress or the admin API, with `_retrying`'s retries."""
+
         async def once() -> tuple[int, str, httpx.Response]:
             r = await http.request(method, path, **kw)
             return r.status_code, r.text if r.status_code >= 500 else "", r
+
         where = (self.ingress_url if http is self._ingress else self.admin_url) + path
         return await self._retrying(where, once)
 
@@ -83,8 +87,9 @@ class RestateApi:
 
     # --- admin ------------------------------------------------------------------
     async def register(self, worker_url: str) -> None:
-        r = await self._request(self._admin, "POST", "/deployments",
-                                json={"uri": worker_url, "force": True}, timeout=30.0)
+        r = await self._request(
+            self._admin, "POST", "/deployments", json={"uri": worker_url, "force": True}, timeout=30.0
+        )
         if r.status_code not in (200, 201):
             raise RestateUnavailable(f"registering {worker_url} failed: {r.status_code} {r.text[:300]}")
 
@@ -93,8 +98,9 @@ class RestateApi:
         return r.json().get("deployments", []) if r.status_code == 200 else []
 
     async def query(self, sql: str) -> list[dict]:
-        r = await self._request(self._admin, "POST", "/query", json={"query": sql},
-                                headers={"accept": "application/json"})
+        r = await self._request(
+            self._admin, "POST", "/query", json={"query": sql}, headers={"accept": "application/json"}
+        )
         if r.status_code != 200:
             raise RestateUnavailable(f"admin query failed: {r.status_code} {r.text[:300]}")
         return r.json().get("rows", [])
@@ -105,27 +111,38 @@ class RestateApi:
         return r.status_code
 
     # --- ingress ----------------------------------------------------------------
-    async def send(self, service: str, key: str, handler: str, body: Any,
-                   idempotency_key: str | None = None) -> str:
+    async def send(self, service: str, key: str, handler: str, body: Any, idempotency_key: str | None = None) -> str:
         headers = {"content-type": "application/json"}
         if idempotency_key:
             headers["idempotency-key"] = idempotency_key
-        r = await self._request(self._ingress, "POST", f"/{service}/{key}/{handler}/send",
-                                content=json.dumps(body), headers=headers)
+        r = await self._request(
+            self._ingress, "POST", f"/{service}/{key}/{handler}/send", content=json.dumps(body), headers=headers
+        )
         if r.status_code not in (200, 202):
             raise RestateUnavailable(f"{service}/{handler} refused: {r.status_code} {r.text[:300]}")
         return r.json().get("invocationId", "")
 
     async def resolve_awakeable(self, awakeable_id: str, value: Any) -> None:
-        r = await self._request(self._ingress, "POST", f"/restate/awakeables/{awakeable_id}/resolve",
-                                content=json.dumps(value), headers={"content-type": "application/json"})
+        r = await self._request(
+            self._ingress,
+            "POST",
+            f"/restate/awakeables/{awakeable_id}/resolve",
+            content=json.dumps(value),
+            headers={"content-type": "application/json"},
+        )
         if r.status_code not in (200, 202):
             raise RestateUnavailable(f"resolving {awakeable_id} failed: {r.status_code} {r.text[:300]}")
 
     async def call(self, service: str, key: str, handler: str, body: Any, timeout: float | None = None) -> Any:
         path = f"/{service}/{key}/{handler}"
-        r = await self._request(self._ingress, "POST", path, content=json.dumps(body),
-                                headers={"content-type": "application/json"}, timeout=timeout or 10.0)
+        r = await self._request(
+            self._ingress,
+            "POST",
+            path,
+            content=json.dumps(body),
+            headers={"content-type": "application/json"},
+            timeout=timeout or 10.0,
+        )
         status, data = r.status_code, r.content
         if status != 200:
             raise RestateUnavailable(f"{service}/{handler} failed: {status} {data[:300].decode(errors='replace')}")

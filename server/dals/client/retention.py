@@ -8,6 +8,7 @@ state and its side objects' (see `dals.durable.task_retention`), then its comple
 
 Used by `dals purge` and by the supervisor (`DALS_RETENTION_DAYS`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -61,12 +62,14 @@ def expired(summary: dict[str, Any], run_status: str | None, cutoff: datetime) -
     updated = parse_time(summary.get("updatedAt")) or parse_time(summary.get("createdAt"))
     if updated is None or updated > cutoff:
         return None
-    return Expired(str(summary.get("taskId")), status if status in TERMINAL else "failed",
-                   updated.isoformat(), run_ended)
+    return Expired(
+        str(summary.get("taskId")), status if status in TERMINAL else "failed", updated.isoformat(), run_ended
+    )
 
 
-def select_expired(summaries: dict[str, dict[str, Any]], run_statuses: dict[str, str],
-                   cutoff: datetime) -> list[Expired]:
+def select_expired(
+    summaries: dict[str, dict[str, Any]], run_statuses: dict[str, str], cutoff: datetime
+) -> list[Expired]:
     """Expired tasks among `summaries` (task id → durable summary), oldest first."""
     found = []
     for key, summary in summaries.items():
@@ -81,12 +84,13 @@ def _sql_list(values: list[str]) -> str:
 
 
 def _batches(items: list[str]) -> list[list[str]]:
-    return [items[i:i + BATCH] for i in range(0, len(items), BATCH)]
+    return [items[i : i + BATCH] for i in range(0, len(items), BATCH)]
 
 
 async def _summaries(api: RestateApi) -> dict[str, dict[str, Any]]:
     rows = await api.query(
-        f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'")
+        f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'"
+    )
     out = {}
     for row in rows:
         try:
@@ -102,7 +106,8 @@ async def _run_statuses(api: RestateApi) -> dict[str, str]:
     """Task id → status of its latest turn's invocation (`run`, `follow_up`)."""
     rows = await api.query(
         "SELECT target_service_key, status, created_at FROM sys_invocation "
-        f"WHERE target_service_name = '{SERVICE}' AND target_handler_name IN ('run', 'follow_up')")
+        f"WHERE target_service_name = '{SERVICE}' AND target_handler_name IN ('run', 'follow_up')"
+    )
     latest: dict[str, str] = {}
     for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
         latest[row["target_service_key"]] = row["status"]
@@ -116,7 +121,8 @@ async def completed_invocations(api: RestateApi, task_ids: list[str]) -> list[st
     for batch in _batches(task_ids):
         rows = await api.query(
             f"SELECT id FROM sys_invocation WHERE target_service_name IN ({services}) "
-            f"AND target_service_key IN ({_sql_list(batch)}) AND status = 'completed'")
+            f"AND target_service_key IN ({_sql_list(batch)}) AND status = 'completed'"
+        )
         ids += [row["id"] for row in rows]
     return ids
 
@@ -127,11 +133,13 @@ async def _bounded(items, fn) -> list:
     async def one(item):
         async with gate:
             return await fn(item)
+
     return await asyncio.gather(*(one(i) for i in items))
 
 
-async def purge_finished(api: RestateApi, older_than_days: float, dry_run: bool = False,
-                         now: datetime | None = None) -> dict[str, Any]:
+async def purge_finished(
+    api: RestateApi, older_than_days: float, dry_run: bool = False, now: datetime | None = None
+) -> dict[str, Any]:
     """Forget and purge the tasks that finished more than `older_than_days` ago.
 
     Returns `{olderThanDays, cutoff, dryRun, tasks: [id], forgotten, skipped, invocationsPurged,
@@ -144,16 +152,24 @@ async def purge_finished(api: RestateApi, older_than_days: float, dry_run: bool 
     run_statuses = await _run_statuses(api)
     chosen = select_expired(await _summaries(api), run_statuses, cutoff)
     report: dict[str, Any] = {
-        "olderThanDays": older_than_days, "cutoff": cutoff.isoformat(timespec="milliseconds"), "dryRun": dry_run,
-        "tasks": [e.taskId for e in chosen], "forgotten": 0, "skipped": 0, "invocationsPurged": 0, "errors": []}
+        "olderThanDays": older_than_days,
+        "cutoff": cutoff.isoformat(timespec="milliseconds"),
+        "dryRun": dry_run,
+        "tasks": [e.taskId for e in chosen],
+        "forgotten": 0,
+        "skipped": 0,
+        "invocationsPurged": 0,
+        "errors": [],
+    }
     if dry_run:
         report["invocationsPurged"] = len(await completed_invocations(api, report["tasks"]))
         return report
 
     async def forget(e: Expired) -> str | None:
         try:
-            got = await api.call(SERVICE, e.taskId, "forget", {"runEnded": e.runEnded, "before": report["cutoff"]},
-                                 timeout=30.0)
+            got = await api.call(
+                SERVICE, e.taskId, "forget", {"runEnded": e.runEnded, "before": report["cutoff"]}, timeout=30.0
+            )
         except RestateUnavailable as err:
             report["errors"].append(f"{e.taskId}: forget failed: {err}")
             return None
@@ -193,8 +209,10 @@ def report_line(report: dict[str, Any]) -> str:
     """One line for people and logs."""
     verb = "would purge" if report["dryRun"] else "purged"
     n = len(report["tasks"])
-    line = (f"{verb} {n} finished task{'s' if n != 1 else ''} older than {age_text(report['olderThanDays'])} "
-            f"({report['invocationsPurged']} invocations)")
+    line = (
+        f"{verb} {n} finished task{'s' if n != 1 else ''} older than {age_text(report['olderThanDays'])} "
+        f"({report['invocationsPurged']} invocations)"
+    )
     if report["skipped"]:
         line += f", {report['skipped']} skipped (not finished)"
     if report["errors"]:

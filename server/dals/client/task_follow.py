@@ -9,6 +9,7 @@ second; for a `feed` task (a worker elsewhere) on a long-poll of its `TaskFeed`.
 a task uses is in its summary; its worker chose when the task started (`durable/side_channels.py`).
 Restate being briefly unreachable (a restart) is waited out, never fatal.
 """
+
 from __future__ import annotations
 
 import asyncio

@@ -4,6 +4,7 @@ The truth is in Restate: summaries and events in the `AgentTask` objects' state,
 condition (backing off, paused) in `sys_invocation`, replay counts in `TaskLedger`. This module
 joins them into the contract's TaskSummary. Used by `dals lsp` and the CLI.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -60,9 +61,16 @@ def title_of(prompt: str) -> str:
     return first if len(first) <= 60 else first[:57] + "…"
 
 
-def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None,
-               range: dict[str, Any] | None = None, mode: str = "auto",
-               commands_allow: list[str] | None = None, **fields: Any) -> TaskSpec:
+def build_spec(
+    prompt: str,
+    workspace: Path,
+    model: str,
+    path: str | None = None,
+    range: dict[str, Any] | None = None,
+    mode: str = "auto",
+    commands_allow: list[str] | None = None,
+    **fields: Any,
+) -> TaskSpec:
     """The spec a task is started with, from the LSP or the CLI; `fields`: more of TaskSpec's.
 
     `path` is workspace-relative; `uri` is derived from it so both front ends send the same shape.
@@ -77,12 +85,24 @@ def build_spec(prompt: str, workspace: Path, model: str, path: str | None = None
             limit = None
         fields["context"] = context_window(model, int(limit) if isinstance(limit, float) and limit >= 1000 else None)
     root = Path(workspace).resolve()
-    return TaskSpec.model_validate({
-        "taskId": new_task_id(), "prompt": prompt, "title": title_of(prompt),
-        "workspace": str(root), "model": model, "createdAt": now_iso(),
-        "uri": (root / path).as_uri() if path else None, "path": path, "range": range, "mode": mode,
-        "commandsAllow": commands_allow, "conversation": True, "origin": state_dir_id(state_dir()), **fields,
-    })
+    return TaskSpec.model_validate(
+        {
+            "taskId": new_task_id(),
+            "prompt": prompt,
+            "title": title_of(prompt),
+            "workspace": str(root),
+            "model": model,
+            "createdAt": now_iso(),
+            "uri": (root / path).as_uri() if path else None,
+            "path": path,
+            "range": range,
+            "mode": mode,
+            "commandsAllow": commands_allow,
+            "conversation": True,
+            "origin": state_dir_id(state_dir()),
+            **fields,
+        }
+    )
 
 
 def _sql_str(value: str) -> str:
@@ -120,8 +140,13 @@ def public_summary(summary: dict[str, Any], invocation: dict | None, replayed: d
     u["savedUsd"] = cost_usd(s.get("model"), u["replayedInputTokens"], u["replayedOutputTokens"])
     status = s.get("status", "queued")
     s.setdefault("turns", 1)
-    if invocation and status in TERMINAL and invocation.get("status") != "completed" \
-            and invocation.get("target_handler_name") == "follow_up" and not _turn_done(invocation, s["turns"]):
+    if (
+        invocation
+        and status in TERMINAL
+        and invocation.get("status") != "completed"
+        and invocation.get("target_handler_name") == "follow_up"
+        and not _turn_done(invocation, s["turns"])
+    ):
         status = "queued"  # a follow-up sent, its turn not begun yet
     elif invocation and status not in TERMINAL:
         inv = invocation.get("status")
@@ -189,8 +214,12 @@ class TaskService:
         body = spec.model_dump(exclude_unset=True)
         await self.api.send(SERVICE, task_id, "run", self.signed("start", task_id, body), idempotency_key=task_id)
         self.pending[task_id] = {k: body[k] for k in ("taskId", "title", "prompt", "workspace", "createdAt")} | {
-            "status": "queued", "updatedAt": spec.createdAt, "steps": 0, "lastEvent": None,
-            "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
+            "status": "queued",
+            "updatedAt": spec.createdAt,
+            "steps": 0,
+            "lastEvent": None,
+            "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0},
+        }
         self.started[task_id] = self.pending[task_id]
         return task_id
 
@@ -200,7 +229,8 @@ class TaskService:
             "SELECT id, target_service_key, target_handler_name, status, last_failure, last_failure_error_code, "
             "completion_failure, created_at, idempotency_key "
             f"FROM sys_invocation WHERE target_service_name = '{SERVICE}' "
-            f"AND target_handler_name IN ('run', 'follow_up'){where}")
+            f"AND target_handler_name IN ('run', 'follow_up'){where}"
+        )
         latest: dict[str, dict] = {}
         for row in sorted(rows, key=lambda r: str(r.get("created_at"))):
             latest[row["target_service_key"]] = row
@@ -211,7 +241,8 @@ class TaskService:
         where = f" AND service_key = {_sql_str(task_id)}" if task_id else ""
         rows = await self.api.query(
             "SELECT service_key, key, value_utf8 FROM state WHERE service_name = 'TaskLedger' "
-            f"AND key IN ('replayed', 'replayedTokens'){where}")
+            f"AND key IN ('replayed', 'replayedTokens'){where}"
+        )
         out: dict[str, dict[str, int]] = {}
         for row in rows:
             _add_replayed(out.setdefault(row["service_key"], {}), row)
@@ -222,7 +253,8 @@ class TaskService:
         invocations = await self._invocations()
         replayed = await self._replayed()
         rows = await self.api.query(
-            f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'")
+            f"SELECT service_key, value_utf8 FROM state WHERE service_name = '{SERVICE}' AND key = 'summary'"
+        )
         tasks: dict[str, dict] = {}
         for row in rows:
             try:
@@ -277,8 +309,16 @@ class TaskService:
                 raise UnknownTask(task_id)
             # started elsewhere and not written yet: a whole (empty) summary, so that clients fold
             # the events that follow onto numbers
-            stub = {"taskId": task_id, "title": task_id, "prompt": "", "status": "queued", "steps": 0, "lastSeq": 0,
-                    "lastEvent": None, "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
+            stub = {
+                "taskId": task_id,
+                "title": task_id,
+                "prompt": "",
+                "status": "queued",
+                "steps": 0,
+                "lastSeq": 0,
+                "lastEvent": None,
+                "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0},
+            }
             return public_summary(stub, None, None) | {"events": [], "invocationId": invocation["id"]}
         events = _whole([e for e in events if e["seq"] <= summary["lastSeq"]])
         while (events[-1]["seq"] if events else 0) < summary["lastSeq"]:  # not in the state read yet
@@ -302,7 +342,8 @@ class TaskService:
         rows = await self.api.query(
             f"SELECT service_name, key, value_utf8 FROM state WHERE service_key = {_sql_str(task_id)} AND "
             f"((service_name = '{SERVICE}' AND key LIKE 'event:%') OR "
-            "(service_name = 'TaskLedger' AND key IN ('replayed', 'replayedTokens')))")
+            "(service_name = 'TaskLedger' AND key IN ('replayed', 'replayedTokens')))"
+        )
         events, replayed = [], {}
         for row in rows:
             if row["service_name"] == "TaskLedger":
@@ -321,7 +362,8 @@ class TaskService:
         """The latest transient error Restate recorded for the invocation (why it retries/paused)."""
         rows = await self.api.query(
             f"SELECT event_json FROM sys_journal_events WHERE id = {_sql_str(invocation_id)} "
-            "AND event_type = 'TransientError' ORDER BY appended_at DESC LIMIT 1")
+            "AND event_type = 'TransientError' ORDER BY appended_at DESC LIMIT 1"
+        )
         if not rows:
             return None
         try:
@@ -342,8 +384,9 @@ class TaskService:
             waiting = f"; it waits for {pending['requestId']}" if pending else "; it waits for nothing"
             raise NoSuchRequest(f"task {task_id} has no pending request {request_id!r} (already answered?){waiting}")
         answer = {"decision": decision, "comment": comment, "at": now_iso()}
-        await self.api.resolve_awakeable(pending.get("awakeableId") or request_id,
-                                         self.signed("answer", f"{task_id}/{request_id}", answer))
+        await self.api.resolve_awakeable(
+            pending.get("awakeableId") or request_id, self.signed("answer", f"{task_id}/{request_id}", answer)
+        )
 
     async def answer_editor(self, task_id: str, request_id: str, result: dict[str, Any]) -> None:
         """Answer a task's request to the editor (a buffer read, an edit applied)."""
@@ -366,9 +409,13 @@ class TaskService:
         if "turns" not in summary:
             raise WrongState(f"task {task_id} was started before DALS kept conversations: start a new task")
         turn = summary["turns"] + 1
-        await self.api.send(SERVICE, task_id, "follow_up",
-                            self.signed("followUp", task_id, {"prompt": prompt, "turn": turn, "at": now_iso()}),
-                            idempotency_key=f"{task_id}.turn{turn}")
+        await self.api.send(
+            SERVICE,
+            task_id,
+            "follow_up",
+            self.signed("followUp", task_id, {"prompt": prompt, "turn": turn, "at": now_iso()}),
+            idempotency_key=f"{task_id}.turn{turn}",
+        )
         return {"taskId": task_id, "turn": turn, "since": summary["lastSeq"]}
 
     async def steer(self, task_id: str, message: str) -> dict[str, Any]:
@@ -379,11 +426,17 @@ class TaskService:
         shown = await self.show(task_id)
         if shown["status"] in TERMINAL:
             raise WrongState(f"task {task_id} is {shown['status']}: use dals.followUp to continue its conversation")
-        stored = await self.api.call("TaskInbox", task_id, "add", self.signed(
-            "steer", task_id, {"id": secrets.token_hex(8), "text": message, "at": now_iso()}))
+        stored = await self.api.call(
+            "TaskInbox",
+            task_id,
+            "add",
+            self.signed("steer", task_id, {"id": secrets.token_hex(8), "text": message, "at": now_iso()}),
+        )
         if isinstance(stored, dict) and stored.get("refused"):
-            raise RestateUnavailable(f"the worker refused the message: {stored['refused']} "
-                                     "(is this client's key the one the worker trusts? see docs/security.md)")
+            raise RestateUnavailable(
+                f"the worker refused the message: {stored['refused']} "
+                "(is this client's key the one the worker trusts? see docs/security.md)"
+            )
         return {"taskId": task_id, "queued": True}
 
     async def _invocation_id(self, task_id: str) -> str:
@@ -405,8 +458,9 @@ class TaskService:
             if code >= 400 and code != 409:
                 raise RestateUnavailable(f"cancel refused by Restate ({code})")
         else:
-            got = await self.api.call(SERVICE, task_id, "cancel",
-                                      self.signed("cancel", task_id, {"invocationId": invocation_id}))
+            got = await self.api.call(
+                SERVICE, task_id, "cancel", self.signed("cancel", task_id, {"invocationId": invocation_id})
+            )
             if isinstance(got, dict) and got.get("refused"):
                 raise RestateUnavailable(f"the worker refused the cancel: {got['refused']} (see docs/security.md)")
             if self.wakeup_of(shown) == "hint":  # its worker shares this state dir: for an attempt
@@ -421,8 +475,9 @@ class TaskService:
         shown = await self.show(task_id)
         wait = shown.get("resume")
         if wait and shown["status"] in ("paused", "retrying"):
-            await self.api.resolve_awakeable(wait["requestId"], self.signed(
-                "resume", f"{task_id}/{wait['requestId']}", {"at": now_iso()}))
+            await self.api.resolve_awakeable(
+                wait["requestId"], self.signed("resume", f"{task_id}/{wait['requestId']}", {"at": now_iso()})
+            )
             return {"taskId": task_id, "status": "running"}
         code = await self.api.invocation_action(await self._invocation_id(task_id), "resume")
         shown = await self.show(task_id)

@@ -4,6 +4,7 @@ Rendered here rather than in each editor so that clients stay thin: the prompt a
 follow-up or steer, the agent's text, tool calls with short results, diffs, approvals and how
 each turn ended. Only journaled events are read: text a crash cut off never shows.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -15,11 +16,15 @@ DIFF = 4000
 def render(shown: dict[str, Any]) -> str:
     """`shown` is `TaskService.show`'s answer: the TaskSummary plus its events."""
     u = shown.get("usage") or {}
-    lines = [f"# {shown.get('title') or shown.get('taskId')}", "",
-             f"Task `{shown.get('taskId')}` · {shown.get('status')} · {shown.get('turns', 1)} turn(s) · "
-             f"{shown.get('steps', 0)} steps · {u.get('requests', 0)} model requests "
-             f"({u.get('inputTokens', 0):,} in / {u.get('outputTokens', 0):,} out tokens) · "
-             f"workspace `{shown.get('workspace')}`", ""]
+    lines = [
+        f"# {shown.get('title') or shown.get('taskId')}",
+        "",
+        f"Task `{shown.get('taskId')}` · {shown.get('status')} · {shown.get('turns', 1)} turn(s) · "
+        f"{shown.get('steps', 0)} steps · {u.get('requests', 0)} model requests "
+        f"({u.get('inputTokens', 0):,} in / {u.get('outputTokens', 0):,} out tokens) · "
+        f"workspace `{shown.get('workspace')}`",
+        "",
+    ]
     for event in shown.get("events") or []:
         lines += _event(event)
     if not any(e.get("kind") == "message" for e in shown.get("events") or []) and shown.get("prompt"):
@@ -35,8 +40,13 @@ def _event(e: dict[str, Any]) -> list[str]:
     kind, title = e.get("kind"), e.get("title", "")
     if kind == "message":
         if d.get("role") == "user":
-            who = "You (steer)" if d.get("steer") else "You" if (d.get("turn") or 1) == 1 else \
-                f"You (follow-up, turn {d['turn']})"
+            who = (
+                "You (steer)"
+                if d.get("steer")
+                else "You"
+                if (d.get("turn") or 1) == 1
+                else f"You (follow-up, turn {d['turn']})"
+            )
             return ["", f"## {who}", "", _quote(d.get("text", "")), ""]
         return ["", "## Agent", "", d.get("text", ""), ""]
     if kind == "model":
@@ -66,11 +76,18 @@ def _event(e: dict[str, Any]) -> list[str]:
     if kind == "status":
         if title == "Task started":
             return []
-        return ["", f"**{title}**" if e.get("status") in ("succeeded", "failed", "cancelled") else f"- *{title}*",
-                ""]
+        return ["", f"**{title}**" if e.get("status") in ("succeeded", "failed", "cancelled") else f"- *{title}*", ""]
     if kind == "log" and d.get("kind") == "compaction":
-        return [f"- *{title}*", "", "  <details><summary>What the model sees in their place</summary>", "",
-                *("  " + line for line in _quote(d.get("summary", "")).splitlines()), "", "  </details>", ""]
+        return [
+            f"- *{title}*",
+            "",
+            "  <details><summary>What the model sees in their place</summary>",
+            "",
+            *("  " + line for line in _quote(d.get("summary", "")).splitlines()),
+            "",
+            "  </details>",
+            "",
+        ]
     return [f"- {title}"]
 
 

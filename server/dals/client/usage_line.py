@@ -4,6 +4,7 @@
 
 The cost is "unknown" when the model's price is (after a request), and left out before any.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -40,8 +41,10 @@ def replays(usage: dict[str, Any]) -> str:
 def usage_line(summary: dict[str, Any]) -> str:
     usage = summary.get("usage") or {}
     requests = _number(usage.get("requests"))
-    line = (f"{_counted(summary.get('steps'), 'step')}, {_counted(requests, 'model request')} ({replays(usage)}), "
-            f"{int(_number(usage.get('inputTokens'))):,}/{int(_number(usage.get('outputTokens'))):,} tokens in/out")
+    line = (
+        f"{_counted(summary.get('steps'), 'step')}, {_counted(requests, 'model request')} ({replays(usage)}), "
+        f"{int(_number(usage.get('inputTokens'))):,}/{int(_number(usage.get('outputTokens'))):,} tokens in/out"
+    )
     cost = usage.get("costUsd")
     if isinstance(cost, int | float):
         return line + ", cost " + ("$0" if cost == 0 else "~" + usd(cost))

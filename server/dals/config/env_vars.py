@@ -10,6 +10,7 @@ The LSP settings (the `dals.*` section) are the `Config` fields in `dals.lsp.con
 docs/configuration.md lists the same variables (tests/unit/config/test_settings_docs.py checks it).
 Standard library only.
 """
+
 from __future__ import annotations
 
 import math
@@ -79,28 +80,55 @@ VARS: tuple[EnvVar, ...] = (
     EnvVar("DALS_CLIENT_KEY_FILE", "path", None, "the private key this process's clients sign inputs with"),
     EnvVar("DALS_CLIENT_PUBLIC_KEYS", "list", None, "public client keys whose signed inputs a worker accepts"),
     EnvVar("DALS_RUNTIME_NICE", "whole", "5", "niceness of the runtime's processes (0-19)", minimum=0, maximum=19),
-    EnvVar("DALS_WORKER_PROCESSES", "whole", "1", "worker processes the supervisor runs (1-16)",
-           minimum=1, maximum=16),
-    EnvVar("DALS_WORKER_LOOP", "text", "uvloop", "the worker's event loop, `uvloop` or `asyncio`",
-           choices=("uvloop", "asyncio")),
+    EnvVar("DALS_WORKER_PROCESSES", "whole", "1", "worker processes the supervisor runs (1-16)", minimum=1, maximum=16),
+    EnvVar(
+        "DALS_WORKER_LOOP",
+        "text",
+        "uvloop",
+        "the worker's event loop, `uvloop` or `asyncio`",
+        choices=("uvloop", "asyncio"),
+    ),
     EnvVar("DALS_EAGER_STEPS", "flag", "1", "go on with a journaled step's value while Restate stores it"),
-    EnvVar("DALS_RESTATE_PARTITIONS", "whole", "1", "partitions of a new embedded Restate data dir (1-64)",
-           minimum=1, maximum=64),
+    EnvVar(
+        "DALS_RESTATE_PARTITIONS",
+        "whole",
+        "1",
+        "partitions of a new embedded Restate data dir (1-64)",
+        minimum=1,
+        maximum=64,
+    ),
     EnvVar("DALS_TASK_MAX_ATTEMPTS", "whole", "12", "failed attempts of one model request before a task pauses"),
     EnvVar("DALS_MODEL_TIMEOUT_S", "number", "600", "seconds one model request may take", minimum=0),
-    EnvVar("DALS_CONTEXT_MAX_TOKENS", "whole", None, "the model's context window in tokens (over its profile's)",
-           minimum=1),
-    EnvVar("DALS_RETENTION_DAYS", "number", "30", "days finished tasks are kept (`0`/`off`/`never`: forever)",
-           minimum=0, off_words=("off", "never", "forever")),
+    EnvVar(
+        "DALS_CONTEXT_MAX_TOKENS", "whole", None, "the model's context window in tokens (over its profile's)", minimum=1
+    ),
+    EnvVar(
+        "DALS_RETENTION_DAYS",
+        "number",
+        "30",
+        "days finished tasks are kept (`0`/`off`/`never`: forever)",
+        minimum=0,
+        off_words=("off", "never", "forever"),
+    ),
     EnvVar("DALS_STANDBY_WORKER", "flag", "1", "keep one warm spare worker for a fast restart", internal=True),
     EnvVar("DALS_INGRESS_URL", "text", None, "the runtime's ingress, given to its workers", internal=True),
     EnvVar("DALS_IDENTITY_KEYS", "list", None, "Restate's request-signing keys, given to workers", internal=True),
-    EnvVar("DALS_FORCE_REPLAY", "flag", "0", "suspend and replay after every step (`make test-replay`)",
-           internal=True),
-    EnvVar("DALS_OFFLINE_REQUEST_LOG", "path", None, "where the offline model logs its requests (demo, tests)",
-           internal=True),
-    EnvVar("DALS_TEST_REVERT_DELAY_S", "number", "0", "seconds each undo/rewind step waits after its write (tests)",
-           internal=True, minimum=0),
+    EnvVar("DALS_FORCE_REPLAY", "flag", "0", "suspend and replay after every step (`make test-replay`)", internal=True),
+    EnvVar(
+        "DALS_OFFLINE_REQUEST_LOG",
+        "path",
+        None,
+        "where the offline model logs its requests (demo, tests)",
+        internal=True,
+    ),
+    EnvVar(
+        "DALS_TEST_REVERT_DELAY_S",
+        "number",
+        "0",
+        "seconds each undo/rewind step waits after its write (tests)",
+        internal=True,
+        minimum=0,
+    ),
 )
 BY_NAME: dict[str, EnvVar] = {v.name: v for v in VARS}
 

@@ -8,6 +8,7 @@ setting takes its default, and `current()` says the error once on stderr as `dal
 LSP-level settings (initializationOptions, workspace/configuration) override some of these per
 editor session; see `dals.lsp.config`.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,10 +20,23 @@ from pathlib import Path
 from . import env_vars
 from .env_vars import SettingError
 
-__all__ = ["Settings", "SettingError", "ExternalRestate", "current", "state_dir", "external_restate",
-           "default_model", "retention_days", "runtime_nice", "worker_processes",
-           "worker_loop", "restate_partitions", "runtime_setting_problems", "DEFAULT_RETENTION_DAYS",
-           "DEFAULT_ALLOW"]
+__all__ = [
+    "Settings",
+    "SettingError",
+    "ExternalRestate",
+    "current",
+    "state_dir",
+    "external_restate",
+    "default_model",
+    "retention_days",
+    "runtime_nice",
+    "worker_processes",
+    "worker_loop",
+    "restate_partitions",
+    "runtime_setting_problems",
+    "DEFAULT_RETENTION_DAYS",
+    "DEFAULT_ALLOW",
+]
 
 # The commands a task may run without an approval when `commands.allow` is not set (prefixes).
 DEFAULT_ALLOW = ["pytest", "python -m pytest", "ruff", "mypy", "npm test", "git status", "git diff", "git log"]
@@ -90,8 +104,13 @@ class Settings:
             external = ExternalRestate(ingress.rstrip("/"), admin.rstrip("/"))
         elif ingress or admin:
             name = "DALS_RESTATE_ADMIN_URL" if ingress else "DALS_RESTATE_INGRESS_URL"
-            half = SettingError(name, "", "set: set both DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL "
-                                "to use an external Restate, or neither", "the embedded Restate")
+            half = SettingError(
+                name,
+                "",
+                "set: set both DALS_RESTATE_INGRESS_URL and DALS_RESTATE_ADMIN_URL "
+                "to use an external Restate, or neither",
+                "the embedded Restate",
+            )
         days = get("DALS_RETENTION_DAYS")
         return cls(
             state_dir=_state_dir(env),
@@ -150,6 +169,7 @@ def current() -> Settings:
 
 # --- the settings read in many places, by name ---------------------------------------------------
 
+
 def state_dir() -> Path:
     return current().state_dir
 
@@ -173,8 +193,6 @@ def retention_days() -> float | None:
     (at start, then hourly). Default 30; fractions allowed (`0.5` = 12 h); `0` (or `off`, `never`)
     keeps finished tasks forever."""
     return current().retention_days
-
-
 
 
 def runtime_nice() -> int:

@@ -11,6 +11,7 @@ There is no public hook for this in restate-sdk, so the SDK's flushes are wrappe
 instance (one per invocation attempt) through restate_compat.py. Where they are missing (a fake
 context), `after_flush` returns False and the caller falls back.
 """
+
 from __future__ import annotations
 
 import logging
@@ -38,6 +39,7 @@ class _Pending:
                 return await flush(*args, **kwargs)
             finally:  # also when the flush fails: the callback is only "look now"
                 self.run()
+
         return flush_then_run
 
     def run(self) -> None:

@@ -1,4 +1,5 @@
 """The worker's ASGI app: the Restate endpoint hosting the durable task objects."""
+
 from __future__ import annotations
 
 import restate
@@ -18,5 +19,6 @@ input_check.load()  # a client key that cannot be used stops the worker here, wi
 # runtime); unset = unsigned requests accepted (an external Restate without signing).
 identity_keys = [k.strip() for k in env_vars.raw("DALS_IDENTITY_KEYS").split(",") if k.strip()]
 
-app = restate.app([agent_task, task_ledger, task_notes, editor_sessions, task_feed, task_inbox],
-                  identity_keys=identity_keys or None)
+app = restate.app(
+    [agent_task, task_ledger, task_notes, editor_sessions, task_feed, task_inbox], identity_keys=identity_keys or None
+)

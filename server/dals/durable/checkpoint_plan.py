@@ -6,13 +6,16 @@ checkpoint store; None: the task created the file) and `sha` (after; None: delet
 functions over events and pydantic-ai's JSON messages, shared by the worker's handlers
 (durable/task_checkpoints.py) and the clients' previews (client/checkpoints.py).
 """
+
 from __future__ import annotations
 
 from typing import Any
 
 BETWEEN = "changed between the task's own changes (by you or another task); left as it is"
-NOT_KEPT = ("no content before the task's change was kept (an edit made in the editor's buffer, or a task "
-            "from before checkpoints); left as it is: your editor's undo may help")
+NOT_KEPT = (
+    "no content before the task's change was kept (an edit made in the editor's buffer, or a task "
+    "from before checkpoints); left as it is: your editor's undo may help"
+)
 
 
 def changes_after(events: list[dict[str, Any]], after_seq: int, done: set[int]) -> list[dict[str, Any]]:
@@ -28,8 +31,14 @@ def changes_after(events: list[dict[str, Any]], after_seq: int, done: set[int]) 
     plans = []
     for path, newest_first in by_path.items():
         first = newest_first[0]["detail"]
-        plan = {"path": path, "now": first.get("sha"), "back": first.get("before"), "seqs": [], "broken": [],
-                "order": newest_first[0]["seq"]}
+        plan = {
+            "path": path,
+            "now": first.get("sha"),
+            "back": first.get("before"),
+            "seqs": [],
+            "broken": [],
+            "order": newest_first[0]["seq"],
+        }
         if "before" not in first:
             plan["unknown"] = True
         for e in newest_first:
@@ -52,14 +61,19 @@ def preview(events: list[dict[str, Any]], after_seq: int) -> dict[str, Any]:
         d = e.get("detail") or {}
         if e["kind"] == "status" and (d.get("undo") or d.get("rewind")):
             done.update(d.get("revertedSeqs") or [])
-    return {"revert": [p["path"] for p in changes_after(events, after_seq, done)],
-            "commands": commands_after(events, after_seq)}
+    return {
+        "revert": [p["path"] for p in changes_after(events, after_seq, done)],
+        "commands": commands_after(events, after_seq),
+    }
 
 
 def commands_after(events: list[dict[str, Any]], after_seq: int) -> list[str]:
     """Commands the task ran after `after_seq`: their effects are not undone."""
-    return [(e.get("detail") or {}).get("command") or e["title"].removeprefix("run_command ")
-            for e in events if e["seq"] > after_seq and e["kind"] == "tool" and e["title"].startswith("run_command")]
+    return [
+        (e.get("detail") or {}).get("command") or e["title"].removeprefix("run_command ")
+        for e in events
+        if e["seq"] > after_seq and e["kind"] == "tool" and e["title"].startswith("run_command")
+    ]
 
 
 def cut_messages(messages: list[dict[str, Any]], events: list[dict[str, Any]], at_seq: int) -> list[dict[str, Any]]:
@@ -77,10 +91,14 @@ def cut_messages(messages: list[dict[str, Any]], events: list[dict[str, Any]], a
         seen += 1
         if seen < responses:
             continue
-        kept = messages[:i + 1]
+        kept = messages[: i + 1]
         nxt = messages[i + 1] if i + 1 < len(messages) else None
-        if nxt and nxt.get("kind") == "request" and nxt.get("parts") and all(
-                p.get("part_kind") in ("tool-return", "retry-prompt") for p in nxt["parts"]):
+        if (
+            nxt
+            and nxt.get("kind") == "request"
+            and nxt.get("parts")
+            and all(p.get("part_kind") in ("tool-return", "retry-prompt") for p in nxt["parts"])
+        ):
             kept.append(nxt)
         return kept
     return list(messages)

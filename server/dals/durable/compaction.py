@@ -10,6 +10,7 @@ says so. The history in state and the events keep everything (the transcript, fo
 them); only the requests carry the summary. Tool results longer than a tenth of the window are
 shortened in every request, with a note on how to get the rest.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,9 +42,18 @@ async def load(ctx: ObjectContext) -> dict[str, Any]:
 class Compaction(AbstractCapability[Any]):
     """Fits each model request of a turn into `max_tokens` (the task's context window)."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, model: CountingModel, events: ModelEvents,
-                 run_step: Callable[..., Awaitable[Any]], max_tokens: int, kept: dict[str, Any],
-                 now: Callable[[], Awaitable[str]], timeout_s: float):
+    def __init__(
+        self,
+        ctx: ObjectContext,
+        record: TaskRecord,
+        model: CountingModel,
+        events: ModelEvents,
+        run_step: Callable[..., Awaitable[Any]],
+        max_tokens: int,
+        kept: dict[str, Any],
+        now: Callable[[], Awaitable[str]],
+        timeout_s: float,
+    ):
         self.ctx = ctx
         self.record = record
         self.model = model
@@ -69,10 +79,19 @@ class Compaction(AbstractCapability[Any]):
                 self.kept = {"upTo": cut, "summary": summary, "count": self.kept["count"] + 1}
                 self.ctx.set(STATE, self.kept)
                 seen = fit.view(messages, cut, summary)
-                self.record.compacted(await self.now(), usage, {
-                    "kind": "compaction", "messages": cut - up_to, "upTo": cut, "tokensBefore": before,
-                    "tokensAfter": fit.estimate(seen, fixed, self.fitter.size), "maxTokens": self.max_tokens,
-                    "summary": summary})
+                self.record.compacted(
+                    await self.now(),
+                    usage,
+                    {
+                        "kind": "compaction",
+                        "messages": cut - up_to,
+                        "upTo": cut,
+                        "tokensBefore": before,
+                        "tokensAfter": fit.estimate(seen, fixed, self.fitter.size),
+                        "maxTokens": self.max_tokens,
+                        "summary": summary,
+                    },
+                )
         request_context.messages = seen
         return request_context
 
@@ -93,11 +112,15 @@ class Compaction(AbstractCapability[Any]):
         settings = ModelSettings(max_tokens=max(100, fit.tokens(limit) * 2), timeout=self.timeout_s)
 
         async def ask() -> dict[str, Any]:
-            response = await model_request(self.model, [ModelRequest(parts=[UserPromptPart(prompt)])],
-                                           model_settings=settings, instrument=False)
+            response = await model_request(
+                self.model, [ModelRequest(parts=[UserPromptPart(prompt)])], model_settings=settings, instrument=False
+            )
             text = "".join(p.content for p in response.parts if isinstance(p, TextPart))
-            return {"text": text, "inputTokens": response.usage.input_tokens,
-                    "outputTokens": response.usage.output_tokens}
+            return {
+                "text": text,
+                "inputTokens": response.usage.input_tokens,
+                "outputTokens": response.usage.output_tokens,
+            }
 
         executed = self.model.executed
         try:

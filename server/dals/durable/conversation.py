@@ -7,6 +7,7 @@ ends, however it ends (Restate's chat-agent pattern): a turn's journal holds onl
 steps, and a follow-up never sends an earlier model request again. Messages cross the state
 boundary as pydantic-ai's own JSON (`ModelMessagesTypeAdapter`).
 """
+
 from __future__ import annotations
 
 from typing import Any

@@ -34,6 +34,7 @@ restate-sdk has no public hook for the rest, so `install` wraps the SDK's wait o
 on the context instance (one per invocation attempt) and relies on how `run_typed` hands back its
 future, all through restate_compat.py; without them (a fake context) the steps are plain `run_typed`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -156,8 +157,15 @@ class EagerSteps:
         if isinstance(error, TerminalError) and error.status_code == CANCELLED:
             self.cancel_kept = False
 
-    async def run(self, name: str, action: Any, options: RunOptions = RunOptions(), /,  # noqa: B008 (as restate)
-                  *args: Any, **kwargs: Any) -> Any:
+    async def run(
+        self,
+        name: str,
+        action: Any,
+        options: RunOptions = RunOptions(),  # noqa: B008 (as restate)
+        /,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
         """`ctx.run_typed(name, action, options, *args, **kwargs)`, returning before the ack. The
         caller names the serde (`options.serde`); with restate-sdk's default one, which the SDK
         picks from the action's signature, the step is a plain `run_typed`."""

@@ -6,6 +6,7 @@ read or edit goes through that editor (its buffer, its undo) instead of the disk
 worker runs on the editor's machine read the same from the state dir instead: see
 `dals.local.editor_presence`.)
 """
+
 from __future__ import annotations
 
 import time

@@ -1,6 +1,7 @@
 """The worker's check of the inputs that act on a task: each must be signed by one of the user's
 client keys for that very use (dals.trust). Loaded once per worker process, at start, so that a
 misconfigured key stops the worker with a clear message instead of refusing every task later."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -10,6 +10,7 @@ DALS needs none of what that buys (its tools journal themselves through
 wrapped: the same journal entry as `RestateModelWrapper` writes (name, serde, one attempt), so
 journals written before replay unchanged.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -41,8 +42,7 @@ class JournaledModel(WrapperModel):
     With `deltas`, the step streams the request (`wrapped.request_stream`) and hands each piece of
     text to `deltas` as it comes; the step's value, the journaled truth, is the whole response."""
 
-    def __init__(self, wrapped: Any, run: RunStep, options: RunOptions | None = None,
-                 deltas: Deltas | None = None):
+    def __init__(self, wrapped: Any, run: RunStep, options: RunOptions | None = None, deltas: Deltas | None = None):
         super().__init__(wrapped)
         self.run = run
         self.options = dataclasses.replace(options or RunOptions(), serde=RESPONSE_SERDE)
@@ -53,8 +53,11 @@ class JournaledModel(WrapperModel):
             async for event in stream:
                 if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
                     self.deltas(event.part.content)
-                elif isinstance(event, PartDeltaEvent) and isinstance(event.delta, TextPartDelta) \
-                        and event.delta.content_delta:
+                elif (
+                    isinstance(event, PartDeltaEvent)
+                    and isinstance(event.delta, TextPartDelta)
+                    and event.delta.content_delta
+                ):
                     self.deltas(event.delta.content_delta)
         return stream.get()
 

@@ -7,6 +7,7 @@ follow-ups): a server down at a later turn keeps offering them, each call a tool
 `dals.agent.mcp_tools` (and so `pydantic_ai.mcp`, on the first server start) is imported only
 for a task that has servers.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,5 +41,14 @@ async def mcp_toolsets(ctx: ObjectContext, spec: TaskSpec, record: TaskRecord) -
 
         def remember(tools: dict[str, list[dict[str, Any]]]) -> None:
             ctx.set(MCP_TOOLS, tools)
-    return [McpTools(servers, missing, list(field.get("allow") or []),
-                     float(field.get("timeoutS") or DEFAULT_TIMEOUT_S), known=known, remember=remember)]
+
+    return [
+        McpTools(
+            servers,
+            missing,
+            list(field.get("allow") or []),
+            float(field.get("timeoutS") or DEFAULT_TIMEOUT_S),
+            known=known,
+            remember=remember,
+        )
+    ]

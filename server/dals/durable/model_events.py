@@ -4,6 +4,7 @@ failures into terminal ones (a wrong key, an invalid request: retrying cannot he
 (rate limits, 5xx, connection errors, timeouts: journaled as retryable failures, which
 `model_retry.ModelRetries` retries with events and then pauses on).
 """
+
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
@@ -25,8 +26,14 @@ from .model_retry import RETRYABLE_CODE
 from .task_record import TaskRecord
 
 # Provider answers that no retry can fix. 408, 409, 429 and 5xx are not here: they are retried.
-TERMINAL_STATUSES = {400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-                     413: "Request Too Large", 422: "Unprocessable Entity"}
+TERMINAL_STATUSES = {
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    413: "Request Too Large",
+    422: "Unprocessable Entity",
+}
 
 
 class CountingModel(WrapperModel):
@@ -87,8 +94,16 @@ def retryable_failure(model, error: Exception) -> str:
     return redact(f"{name}: {text}")[:500]
 
 
-_PHRASES = {408: "Request Timeout", 409: "Conflict", 429: "Too Many Requests", 500: "Internal Server Error",
-            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout", 529: "Overloaded"}
+_PHRASES = {
+    408: "Request Timeout",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+    529: "Overloaded",
+}
 
 
 def provider_failure(model, error: ModelHTTPError) -> str:
@@ -99,8 +114,10 @@ def provider_failure(model, error: ModelHTTPError) -> str:
     where = getattr(model, "base_url", None)
     at = f" at {where}" if where else ""
     if status == 401:
-        fix = (f"check {key}: the provider{at} refused it. Set it in the environment that starts the runtime, "
-               "then `dals down && dals up`")
+        fix = (
+            f"check {key}: the provider{at} refused it. Set it in the environment that starts the runtime, "
+            "then `dals down && dals up`"
+        )
     elif status == 403:
         fix = f"check {key} and the account's access to this model"
     elif status == 404:
@@ -186,6 +203,7 @@ class ModelEvents(AbstractCapability[Any]):
             self.flush()  # the replay is over: a request really ran; count the replays now
         self.seen_executed = self.counter.executed
         title, detail = describe(response)
-        self.record.model_step(iso(response.timestamp), title, response.usage.input_tokens,
-                               response.usage.output_tokens, detail)
+        self.record.model_step(
+            iso(response.timestamp), title, response.usage.input_tokens, response.usage.output_tokens, detail
+        )
         return response

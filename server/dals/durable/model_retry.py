@@ -15,6 +15,7 @@ Both waits are a Restate awakeable whose id is in the summary (`resume.requestId
 resolves it. Everything here is decided from journaled values only (the failures are journal
 entries), so a replay writes the same events and waits on the same, already completed, timers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

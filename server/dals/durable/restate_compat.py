@@ -13,6 +13,7 @@ What is touched, and who uses it:
 - The context's wait on Restate's stream (`create_poll_or_cancel_coroutine`), its VM's
   `is_completed(handle)`, and a step's future (`.handle`, `.future.get()`): eager_steps.py.
 """
+
 from __future__ import annotations
 
 import importlib.metadata
@@ -23,15 +24,28 @@ from typing import Any
 WRITTEN_FOR = "1.3."
 VERSION = importlib.metadata.version("restate-sdk")
 if not VERSION.startswith(WRITTEN_FOR):
-    raise ImportError(f"dals needs restate-sdk {WRITTEN_FOR}x, found {VERSION}: install restate-sdk=={WRITTEN_FOR}0 "
-                      "or adapt dals/durable/restate_compat.py (its tests say what changed)")
+    raise ImportError(
+        f"dals needs restate-sdk {WRITTEN_FOR}x, found {VERSION}: install restate-sdk=={WRITTEN_FOR}0 "
+        "or adapt dals/durable/restate_compat.py (its tests say what changed)"
+    )
 
 from pydantic import TypeAdapter  # noqa: E402
 from restate.ext.pydantic._serde import PydanticTypeAdapter  # noqa: E402
 
-__all__ = ["PydanticTypeAdapter", "FLUSHES", "POLL", "install_serde_cache", "uninstall_serde_cache",
-           "has_flushes", "wrap_flushes", "has_step_internals", "is_acknowledged", "acknowledgement",
-           "step_handle", "wrap_poll"]
+__all__ = [
+    "PydanticTypeAdapter",
+    "FLUSHES",
+    "POLL",
+    "install_serde_cache",
+    "uninstall_serde_cache",
+    "has_flushes",
+    "wrap_flushes",
+    "has_step_internals",
+    "is_acknowledged",
+    "acknowledgement",
+    "step_handle",
+    "wrap_poll",
+]
 
 # --- the serde cache --------------------------------------------------------------------------
 
@@ -81,9 +95,11 @@ POLL = "create_poll_or_cancel_coroutine"  # ServerInvocationContext's wait on Re
 
 
 def has_step_internals(ctx: Any) -> bool:
-    return (callable(getattr(ctx, "run_typed", None))
-            and inspect.iscoroutinefunction(getattr(ctx, POLL, None))
-            and callable(getattr(getattr(ctx, "vm", None), "is_completed", None)))
+    return (
+        callable(getattr(ctx, "run_typed", None))
+        and inspect.iscoroutinefunction(getattr(ctx, POLL, None))
+        and callable(getattr(getattr(ctx, "vm", None), "is_completed", None))
+    )
 
 
 def wrap_poll(ctx: Any, gate: Callable[[Callable[[Any], Awaitable[None]]], Callable[[Any], Awaitable[None]]]) -> None:

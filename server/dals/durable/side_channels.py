@@ -9,6 +9,7 @@ own in a journaled step, so every replay and every turn of the task uses what th
 chose, and the choice lands in the spec's `wakeup`, `editorLookup` and `notesRead` (kept with the
 spec for follow-ups). Tasks from before (no `origin`) keep the fields they were started with.
 """
+
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable

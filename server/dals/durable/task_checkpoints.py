@@ -9,6 +9,7 @@ state (so undoing twice changes nothing), and ends with a `status` event saying 
 A rewind then cuts the conversation back to its event. Files open in the user's editor are
 reverted through it (`workspace/applyEdit`), like the task's edits.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,9 @@ async def _start(ctx: ObjectContext, request: Any, purpose: str) -> tuple[TaskRe
     if not summary:
         raise TerminalError(f"unknown task {ctx.key()}", status_code=404)
     if summary["status"] not in TERMINAL:
-        raise TerminalError(f"task {ctx.key()} is {summary['status']}: cancel it or wait for it to end first",
-                            status_code=409)
+        raise TerminalError(
+            f"task {ctx.key()} is {summary['status']}: cancel it or wait for it to end first", status_code=409
+        )
     return TaskRecord.resume(ctx, summary), body
 
 
@@ -84,8 +86,12 @@ async def _revert_all(ctx: ObjectContext, record: TaskRecord, after_seq: int) ->
             skipped.append({"path": path, "reason": BETWEEN})
     if seqs:  # once, at the end: a re-run after a crash gets every step's outcome from the journal
         ctx.set(REVERTED, sorted(done))
-    return {"reverted": reverted, "skipped": skipped, "commands": commands_after(events, after_seq),
-            "revertedSeqs": sorted(seqs)}
+    return {
+        "reverted": reverted,
+        "skipped": skipped,
+        "commands": commands_after(events, after_seq),
+        "revertedSeqs": sorted(seqs),
+    }
 
 
 async def _revert_one(ctx: ObjectContext, runner: JournalRunner | None, root: Path, plan: dict[str, Any]) -> str | None:
@@ -114,8 +120,17 @@ async def _through_editor(runner: JournalRunner, path: str, now: str, back: str)
     text = decode_text(data) if data is not None else None
     if text is None:
         return None
-    answer = await runner.editor({"op": "edit", "sessionId": session, "path": path,
-                                  "tool": "write_file", "expected": now, "review": False, "content": text})
+    answer = await runner.editor(
+        {
+            "op": "edit",
+            "sessionId": session,
+            "path": path,
+            "tool": "write_file",
+            "expected": now,
+            "review": False,
+            "content": text,
+        }
+    )
     if not answer or answer.get("reason") == "closed":
         return None
     if answer.get("applied"):
@@ -156,14 +171,19 @@ async def rewind(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
     record, body = started
     to_seq = body.get("toSeq") if isinstance(body, dict) else None
     if not isinstance(to_seq, int) or not 0 <= to_seq <= record.summary["lastSeq"]:
-        raise TerminalError(f"task {ctx.key()} has no event {to_seq!r} (its events are 1-{record.summary['lastSeq']})",
-                            status_code=400)
+        raise TerminalError(
+            f"task {ctx.key()} has no event {to_seq!r} (its events are 1-{record.summary['lastSeq']})", status_code=400
+        )
     outcome = await _revert_all(ctx, record, to_seq)
     kept = await ctx.get(conversation.HISTORY)
     if kept is not None:
         ctx.set(conversation.HISTORY, cut_messages(kept, await _events(ctx), to_seq))
-    record.emit("status", f"Rewound to event {to_seq}: {_summary_of(outcome)}", _iso(await ctx.time()),
-                {"rewind": True, "toSeq": to_seq, **outcome})
+    record.emit(
+        "status",
+        f"Rewound to event {to_seq}: {_summary_of(outcome)}",
+        _iso(await ctx.time()),
+        {"rewind": True, "toSeq": to_seq, **outcome},
+    )
     outcome.pop("revertedSeqs")
     return {"taskId": ctx.key(), "toSeq": to_seq, **outcome}
 
@@ -186,8 +206,10 @@ async def fork_source(ctx: ObjectSharedContext, at_seq: Any) -> dict[str, Any]:
     if summary["status"] not in TERMINAL:
         return {"error": f"task {ctx.key()} is {summary['status']}: fork it once it has ended"}
     if not isinstance(at_seq, int) or not 1 <= at_seq <= summary["lastSeq"]:
-        return {"error": f"task {ctx.key()} has no event {at_seq!r} (its events are 1-{summary['lastSeq']})",
-                "field": "atSeq"}
+        return {
+            "error": f"task {ctx.key()} has no event {at_seq!r} (its events are 1-{summary['lastSeq']})",
+            "field": "atSeq",
+        }
     if not with_history:
         return {"spec": spec}
     history = cut_messages(await ctx.get(conversation.HISTORY) or [], await _events(ctx, at_seq), at_seq)

@@ -6,6 +6,7 @@ which answers at once if the task is past `since`, else parks on an awakeable th
 queue behind the task's running exclusive handler. Registration and publication are both
 exclusive here, so an event between "nothing new" and "parked" cannot be missed.
 """
+
 from __future__ import annotations
 
 from datetime import timedelta

@@ -8,6 +8,7 @@ capability) and gives the new messages to the model with that request, each reco
 exactly once whatever crashes. How far the task has read is kept in its state (`inboxCursor`).
 A message sent while the task waits for an approval goes with the request after the answer.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,7 +59,7 @@ async def since(ctx: ObjectSharedContext, cursor: int) -> dict[str, Any]:
     """The messages after the first `cursor` ones, and the new cursor."""
     messages = await ctx.get("messages") or []
     base = await ctx.get("dropped") or 0
-    return {"messages": messages[max(0, cursor - base):], "cursor": base + len(messages)}
+    return {"messages": messages[max(0, cursor - base) :], "cursor": base + len(messages)}
 
 
 async def read_since(task_id: str, cursor: int) -> dict[str, Any]:
@@ -82,6 +83,7 @@ class Steering(AbstractCapability[Any]):
         """The messages not delivered yet (a journaled step or call), recorded as delivered."""
         task_id, cursor = self.record.summary["taskId"], self.cursor
         if self.step is not None:  # no child invocation: a cancel is heard at the same point on replay
+
             async def read() -> dict[str, Any]:
                 return await read_since(task_id, cursor)
 
@@ -95,8 +97,9 @@ class Steering(AbstractCapability[Any]):
         texts = []
         for message in got["messages"]:
             texts.append(message["text"])
-            self.record.message("user", message["text"], message.get("at") or self.record.summary["updatedAt"],
-                                steer=True)
+            self.record.message(
+                "user", message["text"], message.get("at") or self.record.summary["updatedAt"], steer=True
+            )
         return texts
 
     async def before_model_request(self, ctx, request_context):

@@ -2,6 +2,7 @@
 `dals lsp`'s file watcher. Kept beside the task (its `run` handler is exclusive and busy), read by
 the task before each write in a journaled call, or (`TaskSpec.notesRead = "step"`) in a journaled
 step that asks the ingress (`read_since`), so what it learned is part of its journal."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -8,6 +8,7 @@ invocation of `follow_up` (task_turns.py) running the same `_run` on the kept hi
 summary and events while `run` is going. A VirtualObject rather than a Workflow: Restate can
 restart an ended VirtualObject invocation from a journal index (rewind), not a Workflow.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -55,8 +56,10 @@ log = restate.getLogger("dals.task")
 # retried in the handler instead, with events (model_retry.py). `DALS_TASK_MAX_ATTEMPTS` is read
 # when the worker registers (Restate keeps service options from registration).
 RETRY = restate.InvocationRetryPolicy(
-    initial_interval=timedelta(milliseconds=200), exponentiation_factor=2.0,
-    max_interval=timedelta(seconds=5), max_attempts=current().task_max_attempts,
+    initial_interval=timedelta(milliseconds=200),
+    exponentiation_factor=2.0,
+    max_interval=timedelta(seconds=5),
+    max_attempts=current().task_max_attempts,
     on_max_attempts="pause",
 )
 
@@ -89,8 +92,9 @@ class JournalRunner:
     """The agent's StepRunner on Restate: steps are journaled through `run_step` (an eager step's
     `run`, or `ctx.run_typed`), events go to the record."""
 
-    def __init__(self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step,
-                 reads_by_step: bool | None = None):
+    def __init__(
+        self, ctx: ObjectContext, record: TaskRecord, spec: TaskSpec, run_step, reads_by_step: bool | None = None
+    ):
         self.ctx = ctx
         self.run_step = run_step  # the same one the model's steps use (chosen once in `_run`)
         self.record = record
@@ -213,8 +217,9 @@ async def _report_replayed(task_id: str, replayed: dict[str, int]) -> None:
     if http is None or replayed.get("requests", 0) <= 0:
         return
     try:
-        await http.post(f"/TaskLedger/{task_id}/add_replayed/send", json=replayed,
-                        headers={"idempotency-key": uuid.uuid4().hex})
+        await http.post(
+            f"/TaskLedger/{task_id}/add_replayed/send", json=replayed, headers={"idempotency-key": uuid.uuid4().hex}
+        )
     except httpx.HTTPError as e:
         logging.getLogger("dals.task").warning("could not record replays %s: %s", replayed, e)
 
@@ -252,8 +257,13 @@ async def _refuse_start(ctx: ObjectContext, why: Exception) -> dict[str, Any]:
     return {"refused": reason}
 
 
-async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
-               follow_up: FollowUp | None = None, summary: dict[str, Any] | None = None) -> dict[str, Any]:
+async def _run(
+    ctx: ObjectContext,
+    spec: TaskSpec,
+    steps: eager_steps.EagerSteps | None,
+    follow_up: FollowUp | None = None,
+    summary: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept
     conversation. Its end (succeeded, failed, cancelled) is written here, in one place."""
     first = follow_up is None or summary is None
@@ -273,8 +283,13 @@ async def _run(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps
     return record.summary
 
 
-async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerSteps | None,
-                record: TaskRecord, follow_up: FollowUp | None) -> tuple[str, dict[str, str]]:
+async def _work(
+    ctx: ObjectContext,
+    spec: TaskSpec,
+    steps: eager_steps.EagerSteps | None,
+    record: TaskRecord,
+    follow_up: FollowUp | None,
+) -> tuple[str, dict[str, str]]:
     """Run the agent for one turn: ("succeeded", {result}) or ("failed", {error}); a cancel raises."""
     if follow_up is None:
         if spec.conversation:
@@ -310,24 +325,43 @@ async def _work(ctx: ObjectContext, spec: TaskSpec, steps: eager_steps.EagerStep
     read_step = (lambda name, fn: run_step(name, fn, STEP_OPTIONS)) if reads_by_step else None
     steering = Steering(ctx, record, cursor, read_step) if spec.conversation else None
     # one attempt per journaled model step: a failure is journaled at once, and ModelRetries decides
-    agent = build_agent(JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)),
-                        await mcp_toolsets(ctx, spec, record))
-    deps = TaskDeps(root=Path(spec.workspace), runner=JournalRunner(ctx, record, spec, run_step, reads_by_step),
-                    mode=spec.mode,
-                    commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW))
+    agent = build_agent(
+        JournaledModel(model, run_step, RunOptions(max_attempts=1), deltas=_live_text(spec, record)),
+        await mcp_toolsets(ctx, spec, record),
+    )
+    deps = TaskDeps(
+        root=Path(spec.workspace),
+        runner=JournalRunner(ctx, record, spec, run_step, reads_by_step),
+        mode=spec.mode,
+        commands_allow=spec.commandsAllow if spec.commandsAllow is not None else list(DEFAULT_ALLOW),
+    )
     turn = conversation.Turn(agent, history, steering.take if steering else None)
     instructions = await _project_instructions(spec, run_step) if spec.conversation else None
     capabilities = [events, retries] + ([steering] if steering else [])
     if spec.context:
-        capabilities.append(compaction.Compaction(
-            ctx, record, model, events, run_step, int(spec.context["maxTokens"]), await compaction.load(ctx),
-            now=lambda: _now(ctx), timeout_s=MODEL_TIMEOUT_S))
+        capabilities.append(
+            compaction.Compaction(
+                ctx,
+                record,
+                model,
+                events,
+                run_step,
+                int(spec.context["maxTokens"]),
+                await compaction.load(ctx),
+                now=lambda: _now(ctx),
+                timeout_s=MODEL_TIMEOUT_S,
+            )
+        )
     try:
         try:
-            result = await turn.run(prompt, deps=deps, capabilities=capabilities,
-                                    instructions=instructions,
-                                    usage_limits=UsageLimits(request_limit=spec.requestLimit),
-                                    model_settings={"timeout": MODEL_TIMEOUT_S})
+            result = await turn.run(
+                prompt,
+                deps=deps,
+                capabilities=capabilities,
+                instructions=instructions,
+                usage_limits=UsageLimits(request_limit=spec.requestLimit),
+                model_settings={"timeout": MODEL_TIMEOUT_S},
+            )
         except (TerminalError, AgentRunError, UserError):
             if spec.conversation:
                 conversation.save(ctx, turn.messages())  # what a cut-off turn said stays for a follow-up
@@ -386,6 +420,7 @@ async def cancel(ctx: ObjectSharedContext, request: dict[str, Any]) -> dict[str,
 
 async def _project_instructions(spec: TaskSpec, run_step) -> str | None:
     """The workspace's AGENTS.md (or CLAUDE.md) that applies, read as the turn starts (journaled)."""
+
     async def read() -> dict[str, Any]:
         return project_instructions.find(Path(spec.workspace), spec.path)
 

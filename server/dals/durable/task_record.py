@@ -10,6 +10,7 @@ to `TaskFeed.publish` (a Restate invocation per write), or `hint`, a loopback da
 the journal with the summary's revision (`dals.local.event_wakeups`), which carries the write itself to
 listeners that take pushes: the summary and the events written since the previous push.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -34,13 +35,26 @@ class TaskRecord:
     def __init__(self, ctx: ObjectContext, spec: dict[str, Any]):
         self.ctx = ctx
         self.summary: dict[str, Any] = {
-            "taskId": spec["taskId"], "title": spec["title"], "prompt": spec["prompt"],
-            "workspace": spec["workspace"], "uri": spec.get("uri"), "mode": spec.get("mode", "auto"),
-            "model": spec["model"], "status": "queued", "createdAt": spec["createdAt"],
-            "updatedAt": spec["createdAt"], "steps": 0, "lastSeq": 0, "lastEvent": None,
+            "taskId": spec["taskId"],
+            "title": spec["title"],
+            "prompt": spec["prompt"],
+            "workspace": spec["workspace"],
+            "uri": spec.get("uri"),
+            "mode": spec.get("mode", "auto"),
+            "model": spec["model"],
+            "status": "queued",
+            "createdAt": spec["createdAt"],
+            "updatedAt": spec["createdAt"],
+            "steps": 0,
+            "lastSeq": 0,
+            "lastEvent": None,
             "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0, "replayedRequests": 0},
-            "filesChanged": [], "result": None, "error": None, "pending": None,
-            "editorRequest": None, "resume": None,
+            "filesChanged": [],
+            "result": None,
+            "error": None,
+            "pending": None,
+            "editorRequest": None,
+            "resume": None,
         }
         if spec.get("forkedFrom"):
             self.summary["forkedFrom"] = spec["forkedFrom"]
@@ -68,16 +82,23 @@ class TaskRecord:
     def status(self) -> str:
         return self.summary["status"]
 
-    def emit(self, kind: str, title: str, at: str, detail: dict[str, Any] | None = None,
-             status: str | None = None) -> dict[str, Any]:
+    def emit(
+        self, kind: str, title: str, at: str, detail: dict[str, Any] | None = None, status: str | None = None
+    ) -> dict[str, Any]:
         s = self.summary
         if status:
             s["status"] = status
         if kind in ("model", "tool", "edit"):
             s["steps"] += 1
         s["lastSeq"] += 1
-        event = {"taskId": s["taskId"], "seq": s["lastSeq"], "kind": kind, "title": title,
-                 "status": s["status"], "at": at}
+        event = {
+            "taskId": s["taskId"],
+            "seq": s["lastSeq"],
+            "kind": kind,
+            "title": title,
+            "status": s["status"],
+            "at": at,
+        }
         if detail:
             event["detail"] = detail
         s["updatedAt"] = at
@@ -131,22 +152,36 @@ class TaskRecord:
         for k in ("requests", "inputTokens", "outputTokens"):
             u[k] += usage[k]
         tokens = f"~{detail['tokensBefore']:,} → ~{detail['tokensAfter']:,} tokens of {detail['maxTokens']:,}"
-        self.emit("log", f"Compacted the conversation: {detail['messages']} earlier messages summarised ({tokens})",
-                  at, {**detail, **usage})
+        self.emit(
+            "log",
+            f"Compacted the conversation: {detail['messages']} earlier messages summarised ({tokens})",
+            at,
+            {**detail, **usage},
+        )
 
     def retrying(self, reason: str, attempt: int, limit: int, delay_s: float, resume_id: str, at: str) -> None:
         """A model request failed and will be sent again after `delay_s` (or at `dals.resumeTask`)."""
         self.summary["resume"] = {"requestId": resume_id}
         self.summary["lastFailure"] = reason
-        self.emit("status", f"Retrying in {delay_s:g} s (attempt {attempt} of {limit} failed): {reason}", at,
-                  {"reason": reason, "attempt": attempt, "maxAttempts": limit, "delayS": delay_s}, status="retrying")
+        self.emit(
+            "status",
+            f"Retrying in {delay_s:g} s (attempt {attempt} of {limit} failed): {reason}",
+            at,
+            {"reason": reason, "attempt": attempt, "maxAttempts": limit, "delayS": delay_s},
+            status="retrying",
+        )
 
     def paused(self, reason: str, attempts: int, resume_id: str, at: str) -> None:
         """Retries are exhausted: the task waits for `dals.resumeTask`, however long that takes."""
         self.summary["resume"] = {"requestId": resume_id}
         self.summary["lastFailure"] = reason
-        self.emit("status", f"Paused after {attempts} failed attempts: {reason}", at,
-                  {"reason": reason, "attempts": attempts}, status="paused")
+        self.emit(
+            "status",
+            f"Paused after {attempts} failed attempts: {reason}",
+            at,
+            {"reason": reason, "attempts": attempts},
+            status="paused",
+        )
 
     def resumed(self, at: str) -> None:
         self.summary["resume"] = None
@@ -173,8 +208,13 @@ class TaskRecord:
     def ask(self, request_id: str, request: dict[str, Any], at: str) -> None:
         """The task now waits for the user's answer to `request` (an approval)."""
         self.summary["pending"] = {"requestId": request_id, **request}
-        self.emit("approval", request.get("question") or "Approval needed", at,
-                  {"requestId": request_id, **request}, status="waiting")
+        self.emit(
+            "approval",
+            request.get("question") or "Approval needed",
+            at,
+            {"requestId": request_id, **request},
+            status="waiting",
+        )
 
     def answered(self, request_id: str, answer: dict[str, Any], at: str) -> None:
         self.summary["pending"] = None
@@ -183,8 +223,13 @@ class TaskRecord:
         if answer.get("comment"):
             detail["comment"] = answer["comment"]
         title = "Approved" if decision == "approve" else "Rejected"
-        self.emit("approval", title + (f": {answer['comment']}" if answer.get("comment") else ""), at, detail,
-                  status="running")
+        self.emit(
+            "approval",
+            title + (f": {answer['comment']}" if answer.get("comment") else ""),
+            at,
+            detail,
+            status="running",
+        )
 
     def message(self, role: str, text: str, at: str, status: str | None = None, **detail: Any) -> None:
         """A `message` event: a prompt, follow-up or steer (`user`), or the agent's text (`assistant`)."""
@@ -201,8 +246,9 @@ class TaskRecord:
     def finish(self, status: str, at: str, result: str | None = None, error: str | None = None) -> None:
         self.summary["result"] = result
         self.summary["error"] = error
-        title = {"succeeded": "Task succeeded", "failed": f"Task failed: {error}",
-                 "cancelled": "Task cancelled"}[status]
+        title = {"succeeded": "Task succeeded", "failed": f"Task failed: {error}", "cancelled": "Task cancelled"}[
+            status
+        ]
         detail = {"result": result} if result else ({"error": error} if error else None)
         self.emit("status", title, at, detail, status=status)
 

@@ -8,6 +8,7 @@ tasks it saw finished (see `dals.client.retention`); the status check here is th
 
 The task's invocations (its journal) are purged through the admin API by the caller, not here.
 """
+
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

@@ -1,4 +1,5 @@
 """What a task is started with, as it crosses into Restate (validated at the edge by the LSP/CLI)."""
+
 from __future__ import annotations
 
 from typing import Any, Literal
@@ -64,6 +65,7 @@ class TaskSpec(BaseModel):
 
 class FollowUp(BaseModel):
     """A new turn of a finished task (`dals.followUp`)."""
+
     prompt: str
     turn: int  # the turn this is (2 for the first follow-up), as the client saw the task
     at: str | None = None

@@ -5,6 +5,7 @@ it, never beside it), with the spec the task was started with and the conversati
 turns left in state (see conversation.py): same task id, its events' `seq` goes on, its usage
 adds up, `turns` counts.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -32,12 +33,14 @@ async def follow_up(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, An
             raise Refused(f"signed for turn {turn.turn}, not the next one ({summary.get('turns', 0) + 1}; replayed?)")
     except (Refused, ValidationError) as e:
         if summary:
-            TaskRecord.resume(ctx, summary).refused("a follow-up", str(e).splitlines()[0][:300],
-                                                    _iso(await ctx.time()))
+            TaskRecord.resume(ctx, summary).refused("a follow-up", str(e).splitlines()[0][:300], _iso(await ctx.time()))
         return {"refused": str(e).splitlines()[0][:300]}
     if not summary or not spec:
-        raise TerminalError("this task has no conversation to follow up (unknown, or started before DALS kept "
-                            "conversations): start a new task", status_code=404)
+        raise TerminalError(
+            "this task has no conversation to follow up (unknown, or started before DALS kept "
+            "conversations): start a new task",
+            status_code=404,
+        )
     if summary["status"] not in TERMINAL:  # its last turn was stopped without ending (killed): end it now
         summary["status"] = "failed"
     steps = eager_steps.install(ctx)

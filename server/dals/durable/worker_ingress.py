@@ -2,6 +2,7 @@
 the state dir's unix socket, or an external Restate's URL), for calls made beside the journal
 (replay counts) or inside a journaled step (a task's notes). One client per worker process: a new
 one per call loaded the CA bundle (0.05-0.35 s of CPU) on the worker's event loop."""
+
 from __future__ import annotations
 
 from typing import Any

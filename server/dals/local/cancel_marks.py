@@ -8,6 +8,7 @@ invocation in the state dir (workers on this machine only), and a step that has 
 looks for it (a `stat` every quarter of a second) and stops as the signal would stop it
 (`durable/eager_steps.py`): its failure is journaled, after the signal, so replays agree.
 """
+
 from __future__ import annotations
 
 import re

@@ -6,6 +6,7 @@ dir, `editors/<sessionId>.json`, which a worker on the same machine reads inside
 instead (`TaskSpec.editorLookup = "local"`): the same answer, without a Restate invocation for
 every file a task reads or edits. Either way the answer is journaled, so a replay gets it again.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,11 @@ REGISTRY = "editors"
 def freshest(sessions: dict[str, dict[str, Any]], path: str | None, now: float) -> str | None:
     """The id of the most recently seen live session that has `path` open (any live session when
     `path` is None), or None."""
-    live = [(s["seenAt"], sid) for sid, s in sessions.items()
-            if (path is None or path in s.get("open", ())) and now - s.get("seenAt", 0) < FRESH_S]
+    live = [
+        (s["seenAt"], sid)
+        for sid, s in sessions.items()
+        if (path is None or path in s.get("open", ())) and now - s.get("seenAt", 0) < FRESH_S
+    ]
     return max(live)[1] if live else None
 
 

@@ -5,6 +5,7 @@ the embedded runtime's ingress and admin sockets in the state dir, which only th
 can reach (docs/security.md). A socket path longer than the kernel's limit (107 bytes) is reached
 through a short `/proc/self/fd/N/` alias of its directory, held open for the process's life.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,7 +29,7 @@ def unix_url(path: Path) -> str:
 def socket_path(url: str) -> str:
     """The path to connect to for a `unix:` endpoint: the socket itself, or the same socket through
     an open descriptor of its directory when the full path is too long for `connect()`."""
-    path = url[len(UNIX):]
+    path = url[len(UNIX) :]
     if len(os.fsencode(path)) <= SUN_PATH_MAX:
         return path
     base = os.path.dirname(path)

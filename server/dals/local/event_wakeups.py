@@ -30,6 +30,7 @@ the journaled event that follows (`dals/taskDelta`). A plain listener ignores it
 Which tasks use hints is decided when a task starts (`TaskSpec.wakeup`), since it changes what
 the task journals: tasks started before hints existed keep publishing to `TaskFeed`.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -128,8 +129,11 @@ class HintSender:
         now = time.monotonic()
         if mtime != self._seen_mtime or now - self._read_at > REGISTRY_REFRESH_S:
             self._seen_mtime, self._read_at = mtime, now
-            self._ports = [(port, _push_token(self.directory / name))
-                           for name, pid, port in _entries(self.directory) if pid_alive(pid)]
+            self._ports = [
+                (port, _push_token(self.directory / name))
+                for name, pid, port in _entries(self.directory)
+                if pid_alive(pid)
+            ]
         return self._ports
 
     def send(self, task_id: str, rev: int, push: Callable[[], bytes | None] | None = None) -> None:
@@ -152,7 +156,6 @@ class HintSender:
             except OSError:
                 pass  # a hint is best effort: the follower's safety poll covers it
 
-
     def send_delta(self, task_id: str, seq: int, text: str) -> None:
         """Live text of the model response that will be event `seq`, to listeners that take pushes."""
         ports = [(port, token) for port, token in self._targets() if token]
@@ -161,7 +164,7 @@ class HintSender:
         if self._sock is None:
             self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             self._sock.setblocking(False)
-        body = json.dumps({"seq": seq, "text": text[:MAX_DATAGRAM // 8]}, ensure_ascii=False).encode()
+        body = json.dumps({"seq": seq, "text": text[: MAX_DATAGRAM // 8]}, ensure_ascii=False).encode()
         for port, token in ports:
             try:
                 self._sock.sendto(b" ".join((task_id.encode(), DELTA, token, body)), ("127.0.0.1", port))
@@ -182,8 +185,9 @@ def push_body(since_rev: int, summary: dict[str, Any], events: list[dict[str, An
     """A push: the summary as written at its `rev` (less the prompt, which never changes) and the
     events written after revision `since_rev`."""
     shown = {k: v for k, v in summary.items() if k != "prompt"}
-    return json.dumps({"since": since_rev, "summary": shown, "events": events},
-                      separators=(",", ":"), ensure_ascii=False).encode()
+    return json.dumps(
+        {"since": since_rev, "summary": shown, "events": events}, separators=(",", ":"), ensure_ascii=False
+    ).encode()
 
 
 _sender: HintSender | None = None
@@ -289,8 +293,13 @@ class HintListener(asyncio.DatagramProtocol):
         try:
             body = json.loads(raw)
             since = body["since"]
-            if not (isinstance(since, int) and 0 <= since < rev and isinstance(body["summary"], dict)
-                    and isinstance(body["events"], list) and body["summary"].get("rev") == rev):
+            if not (
+                isinstance(since, int)
+                and 0 <= since < rev
+                and isinstance(body["summary"], dict)
+                and isinstance(body["events"], list)
+                and body["summary"].get("rev") == rev
+            ):
                 return
         except (ValueError, KeyError, TypeError):
             return  # a malformed push is a plain hint: the follower reads

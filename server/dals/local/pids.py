@@ -1,4 +1,5 @@
 """Whether a process of this machine is alive, and whether it is the one we think (pid reuse)."""
+
 from __future__ import annotations
 
 import os

@@ -5,6 +5,7 @@ its context (diagnostic, selected code, language) is attached on `codeAction/res
 in the client's negotiated position encoding (the `range` of `dals.startTask` is the client's own);
 the text they select is read through `positions` (pygls's codec, LSP's lines).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,13 +26,17 @@ SELECTION_ACTIONS = {
 
 
 def _overlaps(a: types.Range, b: types.Range) -> bool:
-    return not ((a.end.line, a.end.character) < (b.start.line, b.start.character)
-                or (b.end.line, b.end.character) < (a.start.line, a.start.character))
+    return not (
+        (a.end.line, a.end.character) < (b.start.line, b.start.character)
+        or (b.end.line, b.end.character) < (a.start.line, a.start.character)
+    )
 
 
 def _range_dict(r: types.Range) -> dict[str, Any]:
-    return {"start": {"line": r.start.line, "character": r.start.character},
-            "end": {"line": r.end.line, "character": r.end.character}}
+    return {
+        "start": {"line": r.start.line, "character": r.start.character},
+        "end": {"line": r.end.line, "character": r.end.character},
+    }
 
 
 def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
@@ -48,15 +53,31 @@ def code_actions(params: types.CodeActionParams) -> list[types.CodeAction]:
             if not _overlaps(d.range, rng):
                 continue
             message = d.message.splitlines()[0] if d.message else "problem"
-            actions.append(types.CodeAction(
-                title=f"Fix with DALS: {message[:80]}", kind=types.CodeActionKind.QuickFix, diagnostics=[d],
-                data={"dals": "fix", "uri": uri, "range": _range_dict(d.range), "message": d.message,
-                      "source": d.source, "code": d.code if isinstance(d.code, (str, int)) else None}))
+            actions.append(
+                types.CodeAction(
+                    title=f"Fix with DALS: {message[:80]}",
+                    kind=types.CodeActionKind.QuickFix,
+                    diagnostics=[d],
+                    data={
+                        "dals": "fix",
+                        "uri": uri,
+                        "range": _range_dict(d.range),
+                        "message": d.message,
+                        "source": d.source,
+                        "code": d.code if isinstance(d.code, (str, int)) else None,
+                    },
+                )
+            )
     selected = (rng.start.line, rng.start.character) != (rng.end.line, rng.end.character)
     if selected and wants(types.CodeActionKind.RefactorRewrite):
         for key, (title, _) in SELECTION_ACTIONS.items():
-            actions.append(types.CodeAction(title=title, kind=types.CodeActionKind.RefactorRewrite,
-                                            data={"dals": key, "uri": uri, "range": _range_dict(rng)}))
+            actions.append(
+                types.CodeAction(
+                    title=title,
+                    kind=types.CodeActionKind.RefactorRewrite,
+                    data={"dals": key, "uri": uri, "range": _range_dict(rng)},
+                )
+            )
     return actions
 
 
@@ -72,9 +93,14 @@ def _excerpt(text: str, r: dict[str, Any], around: int = 0) -> str:
 
 
 def _selected(text: str, r: dict[str, Any], codec) -> str:
-    return positions.text_in_range(codec, text, types.Range(
-        start=types.Position(line=r["start"]["line"], character=r["start"]["character"]),
-        end=types.Position(line=r["end"]["line"], character=r["end"]["character"])))
+    return positions.text_in_range(
+        codec,
+        text,
+        types.Range(
+            start=types.Position(line=r["start"]["line"], character=r["start"]["character"]),
+            end=types.Position(line=r["end"]["line"], character=r["end"]["character"]),
+        ),
+    )
 
 
 def resolve(action: types.CodeAction, document, codec) -> types.CodeAction:
@@ -89,25 +115,32 @@ def resolve(action: types.CodeAction, document, codec) -> types.CodeAction:
     r = data["range"]
     if kind == "fix":
         where = f"line {r['start']['line'] + 1}"
-        source = f" ({data['source']}{' ' + str(data['code']) if data.get('code') is not None else ''})" \
-            if data.get("source") else ""
+        source = (
+            f" ({data['source']}{' ' + str(data['code']) if data.get('code') is not None else ''})"
+            if data.get("source")
+            else ""
+        )
         flagged = _selected(text, r, codec)
         at = f"\nThe text it flags: `{flagged}`" if flagged and len(flagged) <= 200 and "`" not in flagged else ""
-        prompt = (f"Fix this problem reported at {where}{source}: {data['message']}{at}\n\n"
-                  f"Code around it ({language}):\n```\n{_excerpt(text, r, around=5)}\n```\n"
-                  "Make the smallest change that fixes it, then run the relevant checks if there are any.")
+        prompt = (
+            f"Fix this problem reported at {where}{source}: {data['message']}{at}\n\n"
+            f"Code around it ({language}):\n```\n{_excerpt(text, r, around=5)}\n```\n"
+            "Make the smallest change that fixes it, then run the relevant checks if there are any."
+        )
     else:
-        prompt = (f"{SELECTION_ACTIONS[kind][1]}\n\nSelected code ({language}):\n"
-                  f"```\n{_cut(_selected(text, r, codec))}\n```")
-    action.command = types.Command(title=action.title, command=START_TASK,
-                                   arguments=[{"prompt": prompt, "uri": data["uri"], "range": r}])
+        prompt = (
+            f"{SELECTION_ACTIONS[kind][1]}\n\nSelected code ({language}):\n```\n{_cut(_selected(text, r, codec))}\n```"
+        )
+    action.command = types.Command(
+        title=action.title, command=START_TASK, arguments=[{"prompt": prompt, "uri": data["uri"], "range": r}]
+    )
     return action
 
 
 def setup(server) -> None:
     options = types.CodeActionOptions(
-        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite],
-        resolve_provider=True)
+        code_action_kinds=[types.CodeActionKind.QuickFix, types.CodeActionKind.RefactorRewrite], resolve_provider=True
+    )
 
     @server.feature(types.TEXT_DOCUMENT_CODE_ACTION, options)
     def on_code_action(ls, params: types.CodeActionParams):
@@ -120,8 +153,7 @@ def setup(server) -> None:
     @server.feature(types.CODE_ACTION_RESOLVE)
     def on_resolve(ls, action: types.CodeAction):
         data = action.data if isinstance(action.data, dict) else {}
-        return resolve(action, _document(ls, data["uri"]) if data.get("uri") else None,
-                       ls.workspace.position_codec)
+        return resolve(action, _document(ls, data["uri"]) if data.get("uri") else None, ls.workspace.position_codec)
 
 
 def _document(ls, uri: str):

@@ -8,6 +8,7 @@ the task client's errors.
 `dals.listTasks` answers from the task-list cache (`task_list.py`); the commands that change a
 task tell it so.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -36,14 +37,14 @@ def _workspace_for(ls, uri: str | None) -> tuple[Path, str | None]:
             raise JsonRpcInvalidParams("dals.startTask: no workspace folder is open; pass 'uri' of a file")
         return folders[0], None
     if not uri.startswith("file:"):
-        raise JsonRpcInvalidParams(f"dals.startTask: field 'uri': only file: URIs are supported, got {uri!r}",
-                                   data={"field": "uri"})
+        raise JsonRpcInvalidParams(
+            f"dals.startTask: field 'uri': only file: URIs are supported, got {uri!r}", data={"field": "uri"}
+        )
     path = Path(to_fs_path(uri) or "").resolve()
     for root in sorted(folders, key=lambda f: len(str(f)), reverse=True):
         if path == root or root in path.parents:
             return root, path.relative_to(root).as_posix()
-    raise JsonRpcInvalidParams(f"dals.startTask: field 'uri': {uri} is outside the workspace",
-                               data={"field": "uri"})
+    raise JsonRpcInvalidParams(f"dals.startTask: field 'uri': {uri} is outside the workspace", data={"field": "uri"})
 
 
 def _task_list(ls, service):
@@ -53,7 +54,8 @@ def _task_list(ls, service):
         from .task_list import TaskList
 
         listing = ls.task_list = TaskList(
-            service, lambda: getattr(ls.stream, "summaries", {}) if ls.started("stream") else {})
+            service, lambda: getattr(ls.stream, "summaries", {}) if ls.started("stream") else {}
+        )
     return listing
 
 
@@ -107,11 +109,20 @@ def setup(server) -> None:
         context = await asyncio.to_thread(_check_model, model, ls.config.context_max_tokens)
         root, rel = _workspace_for(ls, a.uri)
         service = await ls.task_service()
-        spec = build_spec(a.prompt, root, model, path=rel, range=a.range.model_dump() if a.range else None,
-                          mode=a.mode or ls.config.approval, uri=a.uri,  # the editor's spelling of the URI
-                          commandsAllow=list(ls.config.commands_allow), editor=True,
-                          approvalTimeoutS=ls.config.approval_timeout_s,
-                          mcp=await asyncio.to_thread(_mcp_field, ls.config, root), context=context)
+        spec = build_spec(
+            a.prompt,
+            root,
+            model,
+            path=rel,
+            range=a.range.model_dump() if a.range else None,
+            mode=a.mode or ls.config.approval,
+            uri=a.uri,  # the editor's spelling of the URI
+            commandsAllow=list(ls.config.commands_allow),
+            editor=True,
+            approvalTimeoutS=ls.config.approval_timeout_s,
+            mcp=await asyncio.to_thread(_mcp_field, ls.config, root),
+            context=context,
+        )
         task_id = await service.start(spec)
         ls.stream.follow(service, task_id, since=0)
         _task_list(ls, service).started()
@@ -162,8 +173,15 @@ def _mcp_field(config, root: Path):
     from ..agent.mcp_handoff import task_field
     from ..config.settings import state_dir
 
-    return task_field(config.mcp_servers, config.mcp_problems, root, config.mcp_workspace_servers,
-                      config.mcp_allow, config.mcp_timeout_s, state_dir() / "mcp")
+    return task_field(
+        config.mcp_servers,
+        config.mcp_problems,
+        root,
+        config.mcp_workspace_servers,
+        config.mcp_allow,
+        config.mcp_timeout_s,
+        state_dir() / "mcp",
+    )
 
 
 def setup_conversations(server) -> None:
@@ -200,13 +218,19 @@ async def _follow_revert(ls, service, task_id: str) -> None:
     except RestateUnavailable:
         return  # the command itself says what is wrong
     if summary:
-        ls.stream.follow(service, task_id, since=ls.stream.cursors.get(task_id, summary["lastSeq"]),
-                         announce_end=False, after=summary["lastSeq"])
+        ls.stream.follow(
+            service,
+            task_id,
+            since=ls.stream.cursors.get(task_id, summary["lastSeq"]),
+            announce_end=False,
+            after=summary["lastSeq"],
+        )
 
 
 def setup_checkpoints(server) -> None:
     """dals.forkTask, dals.rewindTask, dals.undoTask (client/checkpoints.py; Guarantee 8). The
     module (and httpx with it) is imported by the first of them, not at start-up."""
+
     def checkpoints():
         from ..client import checkpoints
 

@@ -7,6 +7,7 @@
 with `merge()`. An invalid value is reported in `problems` (shown to the user) and ignored: the
 value of the layer below stays. See docs/configuration.md.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,20 @@ from ..config.settings import DEFAULT_ALLOW
 
 APPROVAL_MODES = ("auto", "review")
 MIN_CONTEXT_TOKENS = 1000  # `context.maxTokens`: below it, no conversation fits
-KEYS = ("model", "restate.ingressUrl", "restate.adminUrl", "approval", "approvalTimeout", "commands.allow", "prices",
-        "mcpServers", "mcp.allow", "mcp.timeoutS", "mcp.workspaceServers", "context.maxTokens")
+KEYS = (
+    "model",
+    "restate.ingressUrl",
+    "restate.adminUrl",
+    "approval",
+    "approvalTimeout",
+    "commands.allow",
+    "prices",
+    "mcpServers",
+    "mcp.allow",
+    "mcp.timeoutS",
+    "mcp.workspaceServers",
+    "context.maxTokens",
+)
 # A repository's own files must not point DALS at another Restate, nor allow every command, nor
 # start programs as MCP servers (or let its own .mcp.json do so), nor let their tools run unasked.
 _NOT_FROM_FILES = ("restate.ingressUrl", "restate.adminUrl", "mcpServers", "mcp.allow", "mcp.workspaceServers")
@@ -109,8 +122,10 @@ class Config:
             if from_file and key not in KEYS:
                 self.problems.append(f"dals.{key} is not a setting{where}; known: {', '.join(KEYS)}")
             elif from_file and key in _NOT_FROM_FILES:
-                self.problems.append(f"dals.{key} is not accepted from a workspace file{where}: set it in the "
-                                     "editor settings or the environment")
+                self.problems.append(
+                    f"dals.{key} is not accepted from a workspace file{where}: set it in the "
+                    "editor settings or the environment"
+                )
             elif key == "model":
                 if isinstance(value, str) and value.strip():
                     self.model = value.strip()
@@ -136,8 +151,10 @@ class Config:
                 if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
                     self.problems.append(f"dals.commands.allow must be a list of strings{where}")
                 elif from_file and "*" in value:
-                    self.problems.append(f"dals.commands.allow: '*' is not accepted from a workspace file{where}: "
-                                         "set it in the editor settings or the environment")
+                    self.problems.append(
+                        f"dals.commands.allow: '*' is not accepted from a workspace file{where}: "
+                        "set it in the editor settings or the environment"
+                    )
                 else:
                     self.commands_allow = [v.strip() for v in value if v.strip()]
             elif key == "mcpServers":
@@ -165,8 +182,10 @@ class Config:
                 if isinstance(value, int) and not isinstance(value, bool) and value >= MIN_CONTEXT_TOKENS:
                     self.context_max_tokens = value
                 else:
-                    self.problems.append(f"dals.context.maxTokens must be a whole number of tokens >= "
-                                         f"{MIN_CONTEXT_TOKENS}{where}, got {value!r}")
+                    self.problems.append(
+                        f"dals.context.maxTokens must be a whole number of tokens >= "
+                        f"{MIN_CONTEXT_TOKENS}{where}, got {value!r}"
+                    )
             elif key == "prices":
                 try:
                     self.prices = {**(self.prices or {}), **parse_prices(value)}

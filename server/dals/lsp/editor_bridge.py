@@ -7,6 +7,7 @@ a diagnostics request is asked of the editor (`editor_diagnostics`).
 The range is in the position encoding negotiated at `initialize` (see `positions`), and the text
 inserted uses the buffer's line breaks, as the disk path does (`dals.workspace.line_endings`).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -94,8 +95,9 @@ class EditorBridge:
         try:
             service = await self.server.task_service()
             for key, files in opened.items():
-                await service.api.send("EditorSessions", key, "update",
-                                       {"sessionId": self.session_id, "open": files, "seenAt": now})
+                await service.api.send(
+                    "EditorSessions", key, "update", {"sessionId": self.session_id, "open": files, "seenAt": now}
+                )
         except Exception as e:  # noqa: BLE001 - the disk path still works without the registry
             log.warning("could not publish open files: %s", e)
 
@@ -150,9 +152,11 @@ class EditorBridge:
             edits = edits_of(request)
             if sha != expected:
                 if sha == request.get("target") or (
-                        expected and len(edits) == 1 and not edits[0].get("replace_all")
-                        and edit_already_applied(text, adapt(text, edits[0]["old"]), adapt(text, edits[0]["new"]),
-                                                 expected)):
+                    expected
+                    and len(edits) == 1
+                    and not edits[0].get("replace_all")
+                    and edit_already_applied(text, adapt(text, edits[0]["old"]), adapt(text, edits[0]["new"]), expected)
+                ):
                     return {"applied": True, "sha": sha, "diff": ""}
                 return stale
             try:
@@ -170,13 +174,20 @@ class EditorBridge:
         before = await asyncio.to_thread(store_of(state_dir()).put, text.encode("utf-8"))
         edit = self._workspace_edit(doc.uri, doc.version, text, start, end, new_text, request)
         answer = await self.server.workspace_apply_edit_async(
-            types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}"))
+            types.ApplyWorkspaceEditParams(edit=edit, label=f"DALS: {tool} {request['path']}")
+        )
         if not answer.applied:
-            return {"applied": False, "reason": f"the editor declined the edit of {request['path']} "
-                    f"({answer.failure_reason or 'no reason given'}); read it again"}
+            return {
+                "applied": False,
+                "reason": f"the editor declined the edit of {request['path']} "
+                f"({answer.failure_reason or 'no reason given'}); read it again",
+            }
         await self._synced(doc.uri, text)
-        diff = "".join(difflib.unified_diff(text.splitlines(True), result.splitlines(True),
-                                            f"a/{request['path']}", f"b/{request['path']}"))
+        diff = "".join(
+            difflib.unified_diff(
+                text.splitlines(True), result.splitlines(True), f"a/{request['path']}", f"b/{request['path']}"
+            )
+        )
         return {"applied": True, "sha": _sha(result), "diff": diff, "before": before}
 
     async def _synced(self, uri: str, before: str) -> None:
@@ -197,12 +208,24 @@ class EditorBridge:
         caps = self.server.client_capabilities
         we = caps.workspace.workspace_edit if caps and caps.workspace else None
         annotate = bool(request.get("review") and we and we.change_annotation_support)
-        edit: types.TextEdit = (types.AnnotatedTextEdit(range=rng, new_text=new_text, annotation_id="dals-review")
-                                if annotate else types.TextEdit(range=rng, new_text=new_text))
+        edit: types.TextEdit = (
+            types.AnnotatedTextEdit(range=rng, new_text=new_text, annotation_id="dals-review")
+            if annotate
+            else types.TextEdit(range=rng, new_text=new_text)
+        )
         doc_edit = types.TextDocumentEdit(
-            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=[edit])
-        annotations = {"dals-review": types.ChangeAnnotation(
-            label="DALS (review)", needs_confirmation=False,  # already approved in DALS; VS Code would
-            # otherwise open its refactor preview with the edit unchecked
-            description=f"{request['tool']} {request['path']}, approved in DALS review")} if annotate else None
+            text_document=types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version), edits=[edit]
+        )
+        annotations = (
+            {
+                "dals-review": types.ChangeAnnotation(
+                    label="DALS (review)",
+                    needs_confirmation=False,  # already approved in DALS; VS Code would
+                    # otherwise open its refactor preview with the edit unchecked
+                    description=f"{request['tool']} {request['path']}, approved in DALS review",
+                )
+            }
+            if annotate
+            else None
+        )
         return types.WorkspaceEdit(document_changes=[doc_edit], change_annotations=annotations)

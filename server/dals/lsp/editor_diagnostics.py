@@ -7,6 +7,7 @@ flymake) with `{items: [{uri, diagnostics: [LSP Diagnostic]}]}`. Only clients th
 `capabilities.experimental.dals.diagnostics` are asked. After an edit the task asks for a short
 wait (`settleMs`) first, so that the language servers have re-checked the changed files.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,17 +36,21 @@ def advertised(server) -> bool:
 async def collect(server, request: dict[str, Any], workspace: Path) -> dict[str, Any]:
     """`{ok, files: [{path, diagnostics}], outside}` or `{ok: False, reason}`."""
     if not advertised(server):
-        return {"ok": False, "reason": "the user's editor does not share its diagnostics with DALS (its DALS "
-                "client does not advertise dals/diagnostics; update it); run the project's checker with "
-                "run_command instead"}
+        return {
+            "ok": False,
+            "reason": "the user's editor does not share its diagnostics with DALS (its DALS "
+            "client does not advertise dals/diagnostics; update it); run the project's checker with "
+            "run_command instead",
+        }
     settle = min(max(float(request.get("settleMs") or 0) / 1000, 0.0), MAX_SETTLE_S)
     if settle:
         await asyncio.sleep(settle)
     path = request.get("path")
     uri = (workspace / path).as_uri() if path else None
     try:
-        answer = await asyncio.wait_for(server.protocol.send_request_async(EDITOR_DIAGNOSTICS, {"uri": uri}),
-                                        ANSWER_WAIT_S)
+        answer = await asyncio.wait_for(
+            server.protocol.send_request_async(EDITOR_DIAGNOSTICS, {"uri": uri}), ANSWER_WAIT_S
+        )
     except TimeoutError:
         return {"ok": False, "reason": f"the editor did not answer within {ANSWER_WAIT_S:.0f} s"}
     except Exception as e:  # noqa: BLE001 - an error answer from the client, told to the model
@@ -70,8 +75,10 @@ def to_files(answer: Any, workspace: Path) -> dict[str, Any]:
         rel = target.relative_to(workspace.resolve()).as_posix()
         got = [_diagnostic(d) for d in item.get("diagnostics") or [] if isinstance(d, dict)]
         files.setdefault(rel, []).extend(d for d in got if d)
-    out = [{"path": p, "diagnostics": sorted(ds, key=lambda d: (d["line"], d["column"]))}
-           for p, ds in sorted(files.items())]
+    out = [
+        {"path": p, "diagnostics": sorted(ds, key=lambda d: (d["line"], d["column"]))}
+        for p, ds in sorted(files.items())
+    ]
     return {"files": out, "outside": outside}
 
 
@@ -81,9 +88,14 @@ def _diagnostic(d: dict[str, Any]) -> dict[str, Any] | None:
     if not isinstance(message, str):
         return None
     code = d.get("code")
-    return {"line": int(start.get("line", 0)) + 1, "column": int(start.get("character", 0)) + 1,
-            "severity": SEVERITY.get(d.get("severity"), "error"), "source": str(d.get("source") or ""),
-            "code": "" if code is None else str(code), "message": message.strip()}
+    return {
+        "line": int(start.get("line", 0)) + 1,
+        "column": int(start.get("character", 0)) + 1,
+        "severity": SEVERITY.get(d.get("severity"), "error"),
+        "source": str(d.get("source") or ""),
+        "code": "" if code is None else str(code),
+        "message": message.strip(),
+    }
 
 
 def _plain(value: Any) -> Any:

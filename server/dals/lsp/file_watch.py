@@ -3,6 +3,7 @@
 made by someone else, is reported to the task (`TaskNotes`): the task logs it as an event and
 refuses a stale edit of that file until it reads it again.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -54,8 +55,12 @@ class FileWatch:
         while not self.stop_event.is_set():
             await asyncio.sleep(SWEEP_S)
             # each path once, however many tasks read it (`changed` tells them all)
-            rels = {rel for task_id, seen in list(stream.read_paths.items())
-                    if stream.workspaces.get(task_id) == root for rel in list(seen)}
+            rels = {
+                rel
+                for task_id, seen in list(stream.read_paths.items())
+                if stream.workspaces.get(task_id) == root
+                for rel in list(seen)
+            }
             for rel in sorted(rels):
                 path = root / rel
                 await self.changed(root, path, "modified" if path.exists() else "deleted")
@@ -70,8 +75,9 @@ class FileWatch:
             return is_inside(root, p) and not is_ignored(root, p.relative_to(root).as_posix())
 
         try:
-            async for changes in awatch(root, watch_filter=keep, debounce=50, step=20,
-                                        stop_event=self.stop_event, recursive=True):
+            async for changes in awatch(
+                root, watch_filter=keep, debounce=50, step=20, stop_event=self.stop_event, recursive=True
+            ):
                 for change, path in changes:
                     await self.changed(root, Path(path), "deleted" if change == Change.deleted else "modified")
         except asyncio.CancelledError:

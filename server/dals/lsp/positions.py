@@ -8,6 +8,7 @@ splits at form feeds, U+0085, U+2028 and more, and would shift every line after 
 A position LSP cannot express, inside a `\\r\\n` pair, is never produced: `edit_span` widens an
 edit by that one character and carries it in the new text, so the result is the same.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -26,7 +27,7 @@ def lsp_lines(text: str) -> list[str]:
     empty) has none, so a text ending in a line break has an empty last line, as in LSP."""
     lines, start = [], 0
     for m in LINE_BREAK.finditer(text):
-        lines.append(text[start:m.end()])
+        lines.append(text[start : m.end()])
         start = m.end()
     lines.append(text[start:])
     return lines
@@ -69,15 +70,14 @@ def offset_at(codec: PositionCodec, text: str, position: types.Position) -> int:
     if column == width:
         server = len(content)
     else:  # the codec clamps (and rewrites) a column past the end: give it one inside the line
-        server = codec.position_from_client_units(
-            [content], types.Position(line=0, character=column)).character
+        server = codec.position_from_client_units([content], types.Position(line=0, character=column)).character
     return _starts(lines)[position.line] + server
 
 
 def text_in_range(codec: PositionCodec, text: str, rng: types.Range) -> str:
     """The text an LSP range selects."""
     start, end = offset_at(codec, text, rng.start), offset_at(codec, text, rng.end)
-    return text[start:max(start, end)]
+    return text[start : max(start, end)]
 
 
 def edit_span(text: str, start: int, end: int, new_text: str) -> tuple[int, int, str]:

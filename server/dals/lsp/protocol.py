@@ -4,6 +4,7 @@ command's argument at the edge (a bad one becomes a JSON-RPC InvalidParams error
 The payloads are typed in `dals.client.contract`; editor clients mirror both (editor-clients/*).
 This module imports no pydantic, so `dals lsp` can register the commands before it needs it.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,8 +28,20 @@ TRANSCRIPT = "dals.transcript"
 FORK_TASK = "dals.forkTask"
 REWIND_TASK = "dals.rewindTask"
 UNDO_TASK = "dals.undoTask"
-COMMANDS = (START_TASK, LIST_TASKS, SHOW_TASK, CANCEL_TASK, RESUME_TASK, ANSWER, FOLLOW_UP, STEER, TRANSCRIPT,
-            FORK_TASK, REWIND_TASK, UNDO_TASK)
+COMMANDS = (
+    START_TASK,
+    LIST_TASKS,
+    SHOW_TASK,
+    CANCEL_TASK,
+    RESUME_TASK,
+    ANSWER,
+    FOLLOW_UP,
+    STEER,
+    TRANSCRIPT,
+    FORK_TASK,
+    REWIND_TASK,
+    UNDO_TASK,
+)
 
 TASK_EVENT = "dals/taskEvent"
 # server -> client request: `{uri: string | null}` -> `{items: [{uri, diagnostics: [Diagnostic]}]}`,
@@ -57,5 +70,4 @@ def parse(model: type[ArgsT], command: str, args: tuple[Any, ...]) -> ArgsT:
     except ValidationError as e:
         first = e.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "argument"
-        raise JsonRpcInvalidParams(f"{command}: field '{field}': {first['msg']}",
-                                   data={"field": field}) from None
+        raise JsonRpcInvalidParams(f"{command}: field '{field}': {first['msg']}", data={"field": field}) from None

@@ -13,6 +13,7 @@ Emacs Lisp sources) was applied on the wrong line, and DALS's copy of the buffer
 the editor's. `install` makes the workspace's documents split lines as LSP does; everything else
 (the position codec, the change logic) stays pygls's own.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -35,7 +36,7 @@ def installed_version() -> str:
     site = Path(pygls.__file__).resolve().parent.parent
     found = sorted(site.glob("pygls-*.dist-info"))
     if len(found) == 1:
-        return found[0].name[len("pygls-"):-len(".dist-info")]
+        return found[0].name[len("pygls-") : -len(".dist-info")]
     import importlib.metadata
 
     return importlib.metadata.version("pygls")
@@ -43,8 +44,10 @@ def installed_version() -> str:
 
 VERSION = installed_version()
 if not VERSION.startswith(WRITTEN_FOR):
-    raise ImportError(f"dals needs pygls {WRITTEN_FOR}x, found {VERSION}: install pygls=={WRITTEN_FOR}1 "
-                      "or adapt dals/lsp/pygls_compat.py (its tests say what changed)")
+    raise ImportError(
+        f"dals needs pygls {WRITTEN_FOR}x, found {VERSION}: install pygls=={WRITTEN_FOR}1 "
+        "or adapt dals/lsp/pygls_compat.py (its tests say what changed)"
+    )
 
 
 class DalsProtocol(LanguageServerProtocol):

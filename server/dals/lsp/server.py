@@ -7,6 +7,7 @@ Start-up time: before `initialize` is answered this module imports pygls and lsp
 the cost, and unavoidable with pygls) and nothing heavy of its own. The HTTP client, pydantic (the
 command arguments), watchfiles and the task stream are imported on first use, after the reply.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -92,8 +93,9 @@ class DalsServer(LanguageServer):
             log.error("DALS runtime could not start: %s", e)
             if not self._service.done():
                 self._service.set_exception(e)
-            self.window_show_message(types.ShowMessageParams(
-                type=types.MessageType.Error, message=f"DALS runtime could not start: {e}"))
+            self.window_show_message(
+                types.ShowMessageParams(type=types.MessageType.Error, message=f"DALS runtime could not start: {e}")
+            )
 
     async def _follow_unfinished(self, service: TaskService) -> None:
         """After a restart of `dals lsp`, live events of unfinished tasks continue from the journal."""
@@ -196,8 +198,12 @@ async def _load_settings(ls: DalsServer, init_options) -> None:
     caps = ls.client_capabilities
     if caps and caps.workspace and caps.workspace.configuration:
         try:
-            got = await asyncio.wait_for(ls.workspace_configuration_async(
-                types.ConfigurationParams(items=[types.ConfigurationItem(section="dals")])), 5)
+            got = await asyncio.wait_for(
+                ls.workspace_configuration_async(
+                    types.ConfigurationParams(items=[types.ConfigurationItem(section="dals")])
+                ),
+                5,
+            )
             if got and isinstance(got[0], dict):
                 ls.config.merge(got[0])
         except Exception as e:  # noqa: BLE001 - a client without answers keeps defaults
@@ -208,8 +214,9 @@ async def _load_settings(ls: DalsServer, init_options) -> None:
 
 def _report_problems(ls: DalsServer) -> None:
     for problem in ls.config.problems:
-        ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning,
-                                                       message=f"DALS setting ignored: {problem}"))
+        ls.window_show_message(
+            types.ShowMessageParams(type=types.MessageType.Warning, message=f"DALS setting ignored: {problem}")
+        )
     ls.config.problems.clear()
 
 

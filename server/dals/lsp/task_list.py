@@ -15,6 +15,7 @@ A command that changes a task (`invalidate`) makes the next call wait for a refr
 it. The first call, with nothing cached, waits too, and fails as `TaskService.list()` does; a
 refresh that fails with a list cached is logged and the cached list served.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -49,8 +50,11 @@ def overlay(durable: dict[str, Any], cached: dict[str, Any]) -> dict[str, Any]:
     counts (TaskLedger) are the cached ones.
     """
     usage = cached.get("usage") or {}
-    replayed = {"requests": usage.get("replayedRequests", 0), "inputTokens": usage.get("replayedInputTokens", 0),
-                "outputTokens": usage.get("replayedOutputTokens", 0)}
+    replayed = {
+        "requests": usage.get("replayedRequests", 0),
+        "inputTokens": usage.get("replayedInputTokens", 0),
+        "outputTokens": usage.get("replayedOutputTokens", 0),
+    }
     invocation = {"id": cached["invocationId"]} if cached.get("invocationId") else None
     return public_summary(durable, invocation, replayed)
 

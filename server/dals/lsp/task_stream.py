@@ -5,6 +5,7 @@ Events come from Restate (the task object's state), never from an in-memory bus:
 `dals lsp` picks up where the journal is. The reading and waiting is `client.task_follow`'s (the
 CLI's too); this module turns its pages into notifications.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -35,8 +36,9 @@ class TaskStream:
         self.summaries: dict[str, dict] = {}  # the latest durable summary read, per followed task
         self.ends_after: dict[str, int] = {}  # a follow-up's task: its ended state up to this seq is old
 
-    def follow(self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True,
-               after: int = 0) -> None:
+    def follow(
+        self, service: TaskService, task_id: str, since: int = 0, announce_end: bool = True, after: int = 0
+    ) -> None:
         """Send the task's events after `since` as they come, until it ends; with `after` (a
         follow-up just sent), an end at or before event `after` is the previous turn's. A task
         followed already keeps its cursor: what this client got (a `since` read elsewhere, such as
@@ -51,7 +53,8 @@ class TaskStream:
             return
         self.readers[task_id] = TaskFollower(service, task_id, self.cursors[task_id], after, on_delta=self._delta)
         self.followers[task_id] = asyncio.get_running_loop().create_task(
-            self._follow(service, task_id, announce_end), name=f"follow {task_id}")
+            self._follow(service, task_id, announce_end), name=f"follow {task_id}"
+        )
 
     def seen(self, task_id: str, seq: int) -> None:
         """The client got events up to `seq` another way (a showTask answer): don't send them again."""
@@ -102,8 +105,9 @@ class TaskStream:
     def _public(self, summary: dict[str, Any]) -> TaskSummary:
         """The contract's TaskSummary of a durable summary, as `dals.listTasks` would give it now."""
         listing = getattr(self.server, "task_list", None)
-        return cast("TaskSummary", listing.public(summary) if listing is not None
-                    else public_summary(summary, None, None))
+        return cast(
+            "TaskSummary", listing.public(summary) if listing is not None else public_summary(summary, None, None)
+        )
 
     def _delta(self, task_id: str, seq: int, text: str) -> None:
         """Live text of the model response that will be event `seq` (not journaled): passed on
@@ -155,11 +159,13 @@ class Progress:
                 return
             title = (summary or {}).get("title") or "DALS task"
             self.server.work_done_progress.begin(
-                self.token, types.WorkDoneProgressBegin(title=f"DALS: {title}", message=event["title"]))
+                self.token, types.WorkDoneProgressBegin(title=f"DALS: {title}", message=event["title"])
+            )
             self.state = "begun"
         elif self.state == "begun":
             self.server.work_done_progress.report(
-                self.token, types.WorkDoneProgressReport(message=f"#{event['seq']} {event['title']}"))
+                self.token, types.WorkDoneProgressReport(message=f"#{event['seq']} {event['title']}")
+            )
 
     async def end(self, summary: dict) -> None:
         if self.state == "begun":

@@ -1,4 +1,5 @@
 """Child processes of the supervisor: start with a log file, tell alive, stop politely then hard."""
+
 from __future__ import annotations
 
 import os
@@ -14,9 +15,17 @@ from ..local.pids import pid_alive
 class Child:
     """One supervised process (the Restate server or the worker)."""
 
-    def __init__(self, name: str, argv: list[str], log: Path, env: dict[str, str] | None = None,
-                 stop_signal: int = signal.SIGTERM, cwd: Path | None = None, stdin_pipe: bool = False,
-                 nice: int = 0):
+    def __init__(
+        self,
+        name: str,
+        argv: list[str],
+        log: Path,
+        env: dict[str, str] | None = None,
+        stop_signal: int = signal.SIGTERM,
+        cwd: Path | None = None,
+        stdin_pipe: bool = False,
+        nice: int = 0,
+    ):
         self.name = name
         self.nice = nice
         self.argv = argv
@@ -41,8 +50,13 @@ class Child:
         if nice_bin:  # `nice` execs the command: same pid (not preexec_fn: unsafe once any thread runs)
             argv = [nice_bin, "-n", str(self.nice), *argv]
         self.proc = subprocess.Popen(
-            argv, stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, env=self.env, cwd=self.cwd, close_fds=True,
+            argv,
+            stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=self.env,
+            cwd=self.cwd,
+            close_fds=True,
         )
         log.close()
         self.starts += 1

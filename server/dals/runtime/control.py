@@ -1,4 +1,5 @@
 """`dals up`, `dals down`, `dals status`: start, stop and describe the runtime of one state dir."""
+
 from __future__ import annotations
 
 import asyncio
@@ -57,7 +58,8 @@ def status(lay: Layout | None = None) -> dict:
     return {
         "restate": {
             "pid": rpid if pid_alive(rpid) else None,
-            "ingress": ingress, "admin": admin,
+            "ingress": ingress,
+            "admin": admin,
             "external": bool(ext),
             "healthy": restate_ok,
         },
@@ -77,9 +79,13 @@ def _spawn_supervisor(lay: Layout) -> None:
     log = open(lay.log("supervisor"), "ab")
     subprocess.Popen(
         [sys.executable, "-m", "dals", "supervise"],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        env=dict(os.environ, DALS_STATE_DIR=str(lay.root)), cwd=lay.root,
-        start_new_session=True, close_fds=True,  # outlives the editor and `dals lsp`
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env=dict(os.environ, DALS_STATE_DIR=str(lay.root)),
+        cwd=lay.root,
+        start_new_session=True,
+        close_fds=True,  # outlives the editor and `dals lsp`
     )
     log.close()
 

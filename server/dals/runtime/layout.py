@@ -1,4 +1,5 @@
 """The files of one runtime inside its state dir: pidfiles, logs, ports, Restate data."""
+
 from __future__ import annotations
 
 import json

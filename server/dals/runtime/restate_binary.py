@@ -1,4 +1,5 @@
 """Finding the `restate-server` binary, and fetching the pinned one through npm if needed."""
+
 from __future__ import annotations
 
 import os
@@ -51,9 +52,17 @@ def ensure_restate_server(log) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     log(f"installing @restatedev/restate-server@{RESTATE_VERSION} into {target} (first use)")
     subprocess.run(
-        [npm, "install", "--no-fund", "--no-audit", "--prefix", str(target),
-         f"@restatedev/restate-server@{RESTATE_VERSION}"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            npm,
+            "install",
+            "--no-fund",
+            "--no-audit",
+            "--prefix",
+            str(target),
+            f"@restatedev/restate-server@{RESTATE_VERSION}",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
     found = find_restate_server()
     if not found:

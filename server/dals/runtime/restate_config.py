@@ -5,6 +5,7 @@ signed with the state dir's key (see signing.py).
 Paths are relative to the state dir (the server runs there), so that a deep state dir does not
 exceed the kernel's limit on socket paths: Restate binds and reaches its own sockets by these.
 """
+
 from __future__ import annotations
 
 from ..config.settings import restate_partitions

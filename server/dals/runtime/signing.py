@@ -6,6 +6,7 @@ every request it sends to the worker; the public key, in Restate's `publickeyv1_
 reaches the worker through `DALS_IDENTITY_KEYS`, and the worker refuses (401) any request not
 signed by it. So a local process that finds the worker's port cannot run a task step by hand.
 """
+
 from __future__ import annotations
 
 import os
@@ -36,7 +37,8 @@ def ensure_key(root: Path) -> Path:
     path = root / KEY_FILE
     if not path.exists():
         pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         tmp = path.with_suffix(".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as f:

@@ -4,6 +4,7 @@ and resumes the tasks that were backing off at once instead of after Restate's b
 Started detached by `dals up` (or `dals lsp`) as `python -m dals supervise`; one per state dir
 (an exclusive lock on `supervisor.lock` says it is alive).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -43,15 +44,22 @@ class Supervisor:
             self.api = RestateApi(external.ingress_url, external.admin_url)
         else:
             self.api = RestateApi(unix_url(layout.ingress_socket), unix_url(layout.admin_socket))
-        env = dict(os.environ, DALS_STATE_DIR=str(layout.root), DALS_INGRESS_URL=self.api.ingress_url,
-                   PYTHONUNBUFFERED="1")
+        env = dict(
+            os.environ, DALS_STATE_DIR=str(layout.root), DALS_INGRESS_URL=self.api.ingress_url, PYTHONUNBUFFERED="1"
+        )
         self.restate: Child | None = None
         if not external:
             binary = ensure_restate_server(log)
             restate_config.write(layout)
             # Restate tries to reach the network at start even with telemetry off; nothing of ours needs it.
-            self.restate = Child("restate", [str(binary), "-c", str(layout.restate_config), "--no-logo"],
-                                 layout.log("restate"), env=env, cwd=layout.root, nice=runtime_nice())
+            self.restate = Child(
+                "restate",
+                [str(binary), "-c", str(layout.restate_config), "--no-logo"],
+                layout.log("restate"),
+                env=env,
+                cwd=layout.root,
+                nice=runtime_nice(),
+            )
         # Embedded: the worker accepts only requests signed by our server. External: only what the
         # user put in DALS_IDENTITY_KEYS (inherited with the environment).
         self.worker_env = env if external else dict(env, **signing.worker_env(layout.root))
@@ -73,9 +81,16 @@ class Supervisor:
     def _worker_child(self, standby: bool = False) -> Child:
         argv = [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)]
         argv += (["--standby"] if standby else []) + (["--shared"] if self.shared else [])
-        return Child("standby worker" if standby else "worker", argv,
-                     self.layout.log("worker"), env=self.worker_env, stop_signal=signal.SIGINT,
-                     cwd=self.layout.root, stdin_pipe=standby, nice=runtime_nice())
+        return Child(
+            "standby worker" if standby else "worker",
+            argv,
+            self.layout.log("worker"),
+            env=self.worker_env,
+            stop_signal=signal.SIGINT,
+            cwd=self.layout.root,
+            stdin_pipe=standby,
+            nice=runtime_nice(),
+        )
 
     def start_standby(self) -> None:
         if self.use_standby and not (self.standby and self.standby.alive()):
@@ -84,16 +99,22 @@ class Supervisor:
 
     # --- lifecycle --------------------------------------------------------------
     def write_runtime(self, ready: bool) -> None:
-        self.layout.write_runtime({
-            "supervisor": os.getpid(),
-            "ready": ready,
-            "stateDir": str(self.layout.root),
-            "restate": {"pid": self.restate.pid if self.restate else None, "ingress": self.api.ingress_url,
-                        "admin": self.api.admin_url, "external": bool(self.external)},
-            "worker": {"pid": self.worker.pid, "url": self.worker_url},
-            "workers": [{"pid": w.pid} for w in self.workers],
-            "standby": {"pid": self.standby.pid if self.standby and self.standby.alive() else None},
-        })
+        self.layout.write_runtime(
+            {
+                "supervisor": os.getpid(),
+                "ready": ready,
+                "stateDir": str(self.layout.root),
+                "restate": {
+                    "pid": self.restate.pid if self.restate else None,
+                    "ingress": self.api.ingress_url,
+                    "admin": self.api.admin_url,
+                    "external": bool(self.external),
+                },
+                "worker": {"pid": self.worker.pid, "url": self.worker_url},
+                "workers": [{"pid": w.pid} for w in self.workers],
+                "standby": {"pid": self.standby.pid if self.standby and self.standby.alive() else None},
+            }
+        )
 
     async def wait_restate(self, timeout: float = 60.0) -> None:
         deadline = time.monotonic() + timeout
@@ -129,7 +150,8 @@ class Supervisor:
         try:
             rows = await self.api.query(
                 f"SELECT id FROM sys_invocation WHERE target_service_name = '{TASK_SERVICE}' "
-                f"AND target_handler_name = 'run' AND status IN ({states})")
+                f"AND target_handler_name = 'run' AND status IN ({states})"
+            )
         except RestateUnavailable as e:
             log(f"could not list stuck tasks: {e}")
             return 0
@@ -285,8 +307,14 @@ async def amain() -> int:
             log("stopped while starting")
             sup.stop_all()
             # an `error`, so that a `dals up` waiting for this start gives up at once
-            layout.write_runtime({"supervisor": None, "ready": False, "stateDir": str(layout.root),
-                                  "error": "stopped (dals down) while starting"})
+            layout.write_runtime(
+                {
+                    "supervisor": None,
+                    "ready": False,
+                    "stateDir": str(layout.root),
+                    "error": "stopped (dals down) while starting",
+                }
+            )
             await sup.api.aclose()
             return 0
         await sup.watch()

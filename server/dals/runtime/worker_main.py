@@ -1,4 +1,5 @@
 """`dals worker`: serve the durable task endpoint with hypercorn, in this one process."""
+
 from __future__ import annotations
 
 import asyncio
@@ -37,8 +38,9 @@ def _without_mcp() -> None:
             raise RuntimeError("MCP toolsets are not available in the DALS worker (see worker_main._without_mcp)")
 
     def missing(name: str):
-        raise AttributeError(f"pydantic_ai.mcp.{name} is not loaded in the DALS worker "
-                             "(see dals.runtime.worker_main._without_mcp)")
+        raise AttributeError(
+            f"pydantic_ai.mcp.{name} is not loaded in the DALS worker (see dals.runtime.worker_main._without_mcp)"
+        )
 
     stub.__file__ = __file__  # where an ImportError of another name points
     stub.DALS_PLACEHOLDER = True

@@ -9,6 +9,7 @@ private key; workers accept inputs signed by one of the public keys they trust.
 On one machine with one state dir both sides agree without configuration; a cluster's workers and
 clients are configured explicitly (docs/security.md).
 """
+
 from __future__ import annotations
 
 import base64
@@ -41,7 +42,8 @@ def ensure_private_key(path: Path) -> Ed25519PrivateKey:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         pem = Ed25519PrivateKey.generate().private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
@@ -70,7 +72,7 @@ def parse_public(text: str) -> Ed25519PublicKey:
     text = text.strip()
     if not text.startswith(PREFIX):
         raise KeyProblem(f"{PUBLIC_KEYS_VAR}: {text[:20]!r}… is not a {PREFIX}… key")
-    b64 = text[len(PREFIX):]
+    b64 = text[len(PREFIX) :]
     try:
         return Ed25519PublicKey.from_public_bytes(base64.urlsafe_b64decode(b64 + "=" * (-len(b64) % 4)))
     except ValueError as e:

@@ -7,6 +7,7 @@ both sides. `purpose` and `target` bind it to one use (starting task T, answerin
 T, …): a copy sent elsewhere is refused. The check is a pure function of the input and the trusted
 keys, so a replayed handler decides the same way.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,10 +30,18 @@ class Refused(ValueError):
 
 
 def sign(key: Ed25519PrivateKey, purpose: str, target: str, body: Any) -> dict[str, str]:
-    payload = json.dumps({"v": VERSION, "purpose": purpose, "target": target, "body": body,
-                          "nonce": secrets.token_hex(8),
-                          "at": datetime.now(UTC).isoformat(timespec="milliseconds")},
-                         separators=(",", ":"), ensure_ascii=False)
+    payload = json.dumps(
+        {
+            "v": VERSION,
+            "purpose": purpose,
+            "target": target,
+            "body": body,
+            "nonce": secrets.token_hex(8),
+            "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
     sig = key.sign(payload.encode("utf-8"))
     return {"signed": payload, "sig": base64.urlsafe_b64encode(sig).decode(), "key": public_text(key.public_key())}
 
@@ -53,6 +62,8 @@ def verify(envelope: Any, trusted: dict[str, Ed25519PublicKey], purpose: str, ta
     except ValueError:
         raise Refused("malformed signed payload") from None
     if payload.get("v") != VERSION or payload.get("purpose") != purpose or payload.get("target") != target:
-        raise Refused(f"signed for {payload.get('purpose')!r} on {payload.get('target')!r}, "
-                      f"not {purpose!r} on {target!r} (replayed?)")
+        raise Refused(
+            f"signed for {payload.get('purpose')!r} on {payload.get('target')!r}, "
+            f"not {purpose!r} on {target!r} (replayed?)"
+        )
     return payload.get("body")

@@ -7,6 +7,7 @@ once however many tasks saw it, and the journal only holds its hash. A revert pu
 back only when the file is still exactly as the task left it (its hash after the change):
 anything else means someone changed it since, and it is left alone.
 """
+
 from __future__ import annotations
 
 import os
@@ -84,8 +85,11 @@ def revert(root: Path, path: str, now: str | None, back_to: str | None, store: B
         if current == back_to:
             return None  # already back (an interrupted revert that got this far, or undone before)
         if current != now:
-            return ("deleted since the task changed it" if current is None else
-                    "changed since the task changed it (by you or another task); left as it is")
+            return (
+                "deleted since the task changed it"
+                if current is None
+                else "changed since the task changed it (by you or another task); left as it is"
+            )
         if back_to is None:
             target.unlink()
             _fsync_dir(target.parent)

@@ -30,9 +30,21 @@ from dals.workspace.text_bytes import content_hash, decode_text
 from dals.workspace.text_edits import TextEdit, apply_edits, parse_edits
 
 __all__ = [
-    "ReadResult", "WriteResult", "content_hash", "delete_file", "edit_file", "file_hash",
-    "DEFAULT_LIMIT", "check_range", "lines_of", "list_files", "multi_edit", "read_file", "read_range",
-    "search", "write_file",
+    "ReadResult",
+    "WriteResult",
+    "content_hash",
+    "delete_file",
+    "edit_file",
+    "file_hash",
+    "DEFAULT_LIMIT",
+    "check_range",
+    "lines_of",
+    "list_files",
+    "multi_edit",
+    "read_file",
+    "read_range",
+    "search",
+    "write_file",
 ]
 
 MAX_DIFF_LINES = 200
@@ -65,12 +77,14 @@ def read_file(root: Path, path: str, max_bytes: int = 1_000_000) -> ReadResult:
         raise WorkspaceError(
             f"'{shown}' is {info.st_size} bytes, over the {max_bytes}-byte limit of a whole read; "
             f"read it in ranges: read_file(path='{shown}', offset=1, limit=2000), then offset=2001, "
-            "...; or search it for what you need")
+            "...; or search it for what you need"
+        )
     with open(target, "rb") as f:
         data = f.read(max_bytes + 1)
     if len(data) > max_bytes:
-        raise WorkspaceError(f"'{shown}' grew over the {max_bytes}-byte limit while being read; "
-                             "read it in ranges (offset, limit)")
+        raise WorkspaceError(
+            f"'{shown}' grew over the {max_bytes}-byte limit while being read; read it in ranges (offset, limit)"
+        )
     text = decode_text(data)
     if text is None:
         raise WorkspaceError(f"'{shown}' is a binary file (not UTF-8 text); read_file only reads text")
@@ -120,13 +134,22 @@ def delete_file(root: Path, path: str, expected_sha: str) -> str:
         return expected_sha
 
 
-def edit_file(root: Path, path: str, old: str, new: str, expected_sha: str, dry_run: bool = False,
-              replace_all: bool = False, target_sha: str | None = None) -> WriteResult:
+def edit_file(
+    root: Path,
+    path: str,
+    old: str,
+    new: str,
+    expected_sha: str,
+    dry_run: bool = False,
+    replace_all: bool = False,
+    target_sha: str | None = None,
+) -> WriteResult:
     return multi_edit(root, path, [TextEdit(old, new, replace_all)], expected_sha, dry_run, target_sha)
 
 
-def multi_edit(root: Path, path: str, edits: list, expected_sha: str, dry_run: bool = False,
-               target_sha: str | None = None) -> WriteResult:
+def multi_edit(
+    root: Path, path: str, edits: list, expected_sha: str, dry_run: bool = False, target_sha: str | None = None
+) -> WriteResult:
     """Apply `edits` (see `text_edits`) all or none, guarded by `expected_sha`. `target_sha`, the
     hash a dry run of the same edits gave, lets a re-run recognise its own finished edit."""
     with _workspace_lock(root):
@@ -163,8 +186,9 @@ def _write_file(root: Path, path: str, content: str, expected_sha: str | None, d
     return WriteResult(shown, content_hash(new), old is None, False, diff, content if dry_run else None)
 
 
-def _edit_file(root: Path, path: str, edits: list[TextEdit], expected_sha: str, dry_run: bool,
-               target_sha: str | None) -> WriteResult:
+def _edit_file(
+    root: Path, path: str, edits: list[TextEdit], expected_sha: str, dry_run: bool, target_sha: str | None
+) -> WriteResult:
     target, shown = _target(root, path)
     for e in edits:
         _encode(e.old, "old text"), _encode(e.new, "new text")
@@ -181,16 +205,18 @@ def _edit_file(root: Path, path: str, edits: list[TextEdit], expected_sha: str, 
         if target_sha is not None and current == target_sha:
             return WriteResult(shown, current, False, True, "")
         one = edits[0] if len(edits) == 1 and not edits[0].replace_all else None
-        if one and _edit_already_applied(data, adapt(text, one.old).encode("utf-8"),
-                                         adapt(text, one.new).encode("utf-8"), expected_sha):
+        if one and _edit_already_applied(
+            data, adapt(text, one.old).encode("utf-8"), adapt(text, one.new).encode("utf-8"), expected_sha
+        ):
             return WriteResult(shown, current, False, True, "")
         raise ConflictError(f"'{shown}' changed since read; read it again")
     new_text = apply_edits(text, edits, shown)
     new_data = new_text.encode("utf-8")
     if not dry_run:
         _atomic_write(root, target, shown, new_data)
-    return WriteResult(shown, content_hash(new_data), False, False, _diff(shown, text, new_text),
-                       new_text if dry_run else None)
+    return WriteResult(
+        shown, content_hash(new_data), False, False, _diff(shown, text, new_text), new_text if dry_run else None
+    )
 
 
 def _target(root: Path, path: str) -> tuple[Path, str]:
@@ -230,7 +256,7 @@ def _edit_already_applied(data: bytes, old: bytes, new: bytes, expected_sha: str
         hashed_to = pos
         candidate = prefix.copy()
         candidate.update(old)
-        candidate.update(data[pos + len(new):])
+        candidate.update(data[pos + len(new) :])
         budget -= len(data) - pos + len(old)
         if "sha256:" + candidate.hexdigest() == expected_sha:
             return True
@@ -281,9 +307,15 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _diff(shown: str, old_text: str, new_text: str, created: bool = False) -> str:
-    lines = list(difflib.unified_diff(
-        old_text.splitlines(), new_text.splitlines(),
-        "/dev/null" if created else f"a/{shown}", f"b/{shown}", lineterm=""))
+    lines = list(
+        difflib.unified_diff(
+            old_text.splitlines(),
+            new_text.splitlines(),
+            "/dev/null" if created else f"a/{shown}",
+            f"b/{shown}",
+            lineterm="",
+        )
+    )
     if len(lines) > MAX_DIFF_LINES:
         cut = len(lines) - MAX_DIFF_LINES
         lines = lines[:MAX_DIFF_LINES] + [f"[… {cut} more diff lines …]"]

@@ -5,6 +5,7 @@ writes into it: the line breaks of the text it inserts (and of the text it quote
 converted to the file's. A file with mixed line breaks, or none, is left to the text as given.
 Shared by the disk path (`files.py`) and the editor path, so both give the same text.
 """
+
 from __future__ import annotations
 
 import re

@@ -5,6 +5,7 @@ whole of it hashed (so a ranged read guards later edits like a whole one). Outpu
 `{number:>6}\t{text}`; a line over `MAX_LINE_CHARS` or an output over `MAX_OUTPUT_CHARS` is cut,
 and the footer says what was cut and which `offset` reads on.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -132,8 +133,9 @@ def _render(shown: str, kept: list[tuple[int, bytes, int]], sha: str, total: int
     last = kept[len(out) - 1][0] if out else 0
     notes = []
     if stopped:
-        notes.append(f"output limit of {MAX_OUTPUT_CHARS} characters reached at line {stopped}; "
-                     f"read on with offset={stopped}")
+        notes.append(
+            f"output limit of {MAX_OUTPUT_CHARS} characters reached at line {stopped}; read on with offset={stopped}"
+        )
     elif last and last < total:
         notes.append(f"lines {offset}-{last} of {total}; read on with offset={last + 1}")
     if cut_lines:

@@ -52,8 +52,7 @@ def _glob_match(pattern: tuple[str, ...], parts: tuple[str, ...], partial: bool)
         return partial or all(p == "**" for p in pattern)
     head = pattern[0]
     if head == "**":
-        return (_glob_match(pattern[1:], parts, partial)
-                or _glob_match(pattern, parts[1:], partial))
+        return _glob_match(pattern[1:], parts, partial) or _glob_match(pattern, parts[1:], partial)
     if _MAGIC.search(head) is None:
         return head == parts[0] and _glob_match(pattern[1:], parts[1:], partial)
     return fnmatchcase(parts[0], head) and _glob_match(pattern[1:], parts[1:], partial)
@@ -94,11 +93,11 @@ class _Ignores:
         return 1
 
     def leave(self, count: int) -> None:
-        del self._specs[len(self._specs) - count:]
+        del self._specs[len(self._specs) - count :]
 
     def ignored(self, rel: str, is_dir: bool) -> bool:
         for prefix, spec in reversed(self._specs):
-            local = rel[len(prefix):] + ("/" if is_dir else "")
+            local = rel[len(prefix) :] + ("/" if is_dir else "")
             decision = spec.check_file(local).include
             if decision is not None:
                 return decision
@@ -133,12 +132,13 @@ def _walk(root: Path, pattern: tuple[str, ...]) -> Iterator[str]:
                 rel = entry.name if rel_dir == "." else f"{rel_dir}/{entry.name}"
                 parts = tuple(rel.split("/"))
                 if is_dir:
-                    if (_glob_match(pattern, parts, partial=True)
-                            and not ignores.ignored(rel, True)):
+                    if _glob_match(pattern, parts, partial=True) and not ignores.ignored(rel, True):
                         yield from visit(Path(entry.path), rel)
-                elif (_glob_match(pattern, parts, partial=False)
-                        and _listable_file(root, entry)
-                        and not ignores.ignored(rel, False)):
+                elif (
+                    _glob_match(pattern, parts, partial=False)
+                    and _listable_file(root, entry)
+                    and not ignores.ignored(rel, False)
+                ):
                     yield rel
         finally:
             ignores.leave(pushed)

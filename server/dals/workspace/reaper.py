@@ -53,6 +53,7 @@ def _libc_prctl():
         return _Func(("prctl", _Libc())), _ctypes.get_errno
     except (ImportError, AttributeError, OSError, TypeError):
         import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl, ctypes.get_errno
 
@@ -91,7 +92,7 @@ def _parent_map() -> dict[int, list[int]]:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rfind(b")") + 2:].split()
+        fields = stat[stat.rfind(b")") + 2 :].split()
         tree.setdefault(int(fields[1]), []).append(int(name))
     return tree
 
@@ -175,7 +176,7 @@ def _parent_gone(parent: int, thread: int | None) -> bool:
             stat = f.read()
     except OSError:
         return True
-    return stat[stat.rfind(b")") + 2:][:1] in (b"Z", b"X")
+    return stat[stat.rfind(b")") + 2 :][:1] in (b"Z", b"X")
 
 
 def close_inherited_fds() -> None:
@@ -244,9 +245,13 @@ def main(argv: list[str]) -> int:
         signal.setitimer(signal.ITIMER_REAL, max(timeout, 0.001))
     env = {k: v for k, v in os.environ.items() if k not in unset}
     child = os.posix_spawnp(
-        command[0], command, env, setpgroup=0,
+        command[0],
+        command,
+        env,
+        setpgroup=0,
         setsigdef=(signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM),
-        setsigmask=())
+        setsigmask=(),
+    )
     while True:
         try:
             pid, status = os.waitpid(-1, 0)

@@ -7,6 +7,7 @@ not read named with the reason. The pattern is ripgrep's regex syntax (Rust `reg
 and backreferences switch to PCRE2 by themselves). Matches are sorted by path and line; past
 `max_matches` the answer counts what it left out, per file. Symlinks are not followed.
 """
+
 from __future__ import annotations
 
 import os
@@ -49,8 +50,10 @@ class SearchResult:
         if left:
             top = sorted(self.more.items(), key=lambda kv: (-kv[1], kv[0]))
             where = ", ".join(f"{p} ({n})" for p, n in top[:10]) + (", …" if len(top) > 10 else "")
-            notes.append(f"[{left}{'+' if self.capped else ''} more matches not shown, in {where}; "
-                         "narrow the pattern, or add a glob such as 'src/**/*.py']")
+            notes.append(
+                f"[{left}{'+' if self.capped else ''} more matches not shown, in {where}; "
+                "narrow the pattern, or add a glob such as 'src/**/*.py']"
+            )
         if self.timed_out:
             notes.append(f"[search stopped after {TIMEOUT_S:.0f} s before reaching every file; narrow it with a glob]")
         if self.unsearched:
@@ -75,9 +78,23 @@ def ripgrep() -> str:
 
 def command(pattern: str, glob: str | None) -> list[str]:
     """The ripgrep command line for a search from the workspace root."""
-    args = [ripgrep(), "--no-config", "--null", "--line-number", "--with-filename", "--no-heading",
-            "--color=never", "--hidden", "--no-require-git", "--no-ignore-parent", "--binary",
-            "--engine=auto", "--max-columns=1200", "--max-columns-preview", "--glob=!.git"]
+    args = [
+        ripgrep(),
+        "--no-config",
+        "--null",
+        "--line-number",
+        "--with-filename",
+        "--no-heading",
+        "--color=never",
+        "--hidden",
+        "--no-require-git",
+        "--no-ignore-parent",
+        "--binary",
+        "--engine=auto",
+        "--max-columns=1200",
+        "--max-columns-preview",
+        "--glob=!.git",
+    ]
     segments = glob_segments(glob or "**/*")
     if segments not in (("**",), ("**", "*")):
         args.append("--glob=/" + "/".join(segments))  # anchored: the glob is relative to the root
@@ -95,8 +112,9 @@ def search(root: Path, pattern: str, glob: str | None = None, max_matches: int =
     args = command(pattern, glob)
     result, found = SearchResult(), []
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(args, cwd=os.path.realpath(root), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=errors)
+        proc = subprocess.Popen(
+            args, cwd=os.path.realpath(root), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
+        )
         timer = threading.Timer(TIMEOUT_S, _stop, (proc, result))
         timer.start()
         try:
@@ -141,7 +159,7 @@ def _take(line: bytes, found: list, result: SearchResult) -> bool:
     number, _, text = rest.partition(b":")
     cut = _LONG_LINE.search(text)
     if cut:
-        text = text[:cut.start()]
+        text = text[: cut.start()]
     shown = text.rstrip(b"\r").decode("utf-8", errors="replace")
     if cut or len(shown) > MAX_LINE_CHARS:
         shown = shown[:MAX_LINE_CHARS] + "…"

@@ -40,6 +40,7 @@ BACKSTOP_GRACE_S = 10.0
 @dataclass
 class ShellState:
     """Where the previous command left the agent: cwd and exported variables."""
+
     cwd: str = "."
     env: dict[str, str] = field(default_factory=dict)
 
@@ -65,11 +66,13 @@ class CommandResult:
         if not self.stdout and not self.stderr:
             parts.append("(no output)")
         if self.timed_out:
-            parts.append(f"note: timed out after {self.duration_s:.1f} s; the command and "
-                         "every process it started were killed")
+            parts.append(
+                f"note: timed out after {self.duration_s:.1f} s; the command and every process it started were killed"
+            )
         if self.truncated:
-            parts.append("note: output was cut (middle left out); redirect it to a file "
-                         "and search the file to see more")
+            parts.append(
+                "note: output was cut (middle left out); redirect it to a file and search the file to see more"
+            )
         return "\n".join(parts)
 
 
@@ -83,9 +86,15 @@ def scrubbed_env(env: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in env.items() if not is_secret_name(k)}
 
 
-async def run_command(root: Path, command: str, state: ShellState, cwd: str = ".",
-                      timeout_s: float = 120, max_output: int = 64_000,
-                      base_env: dict[str, str] | None = None) -> CommandResult:
+async def run_command(
+    root: Path,
+    command: str,
+    state: ShellState,
+    cwd: str = ".",
+    timeout_s: float = 120,
+    max_output: int = 64_000,
+    base_env: dict[str, str] | None = None,
+) -> CommandResult:
     """Run `command` with bash in a fresh process, in `cwd` relative to `state.cwd`."""
     if not isinstance(command, str) or not command.strip():
         raise WorkspaceError("command is empty")
@@ -100,8 +109,7 @@ async def run_command(root: Path, command: str, state: ShellState, cwd: str = ".
         raise WorkspaceError(f"cwd '{posixpath.normpath(start_rel)}' is not a directory")
     source = dict(os.environ if base_env is None else base_env)
     base = scrubbed_env(source)
-    secrets = sorted({v for k, v in source.items() if is_secret_name(k) and len(v) >= 6},
-                     key=len, reverse=True)
+    secrets = sorted({v for k, v in source.items() if is_secret_name(k) and len(v) >= 6}, key=len, reverse=True)
     state_env = scrubbed_env(state.env)
     began = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="dals-cmd-", ignore_cleanup_errors=True) as tmp:
@@ -109,14 +117,28 @@ async def run_command(root: Path, command: str, state: ShellState, cwd: str = ".
         with open(files["script"], "w") as f:
             f.write(_script(start, command, files["pwd"], files["env"]))
         env = {**base, **state_env}
-        argv = [sys.executable, "-S", "-E", REAPER, "--timeout", repr(float(timeout_s)),
-                "--status", files["status"], "--parent", str(os.getpid()),
-                # _run_reaped forks in this (the event-loop) thread: the reaper's PDEATHSIG follows it.
-                "--parent-thread", str(threading.get_native_id()), "--cleanup", tmp,
-                *(arg for name in LOCALE_COERCED if name not in env for arg in ("--unset", name)),
-                "--", shutil.which("bash") or "/bin/bash", files["script"]]
-        code, out, err, stuck = await _run_reaped(argv, start, env,
-                                                  timeout_s + BACKSTOP_GRACE_S, max_output)
+        argv = [
+            sys.executable,
+            "-S",
+            "-E",
+            REAPER,
+            "--timeout",
+            repr(float(timeout_s)),
+            "--status",
+            files["status"],
+            "--parent",
+            str(os.getpid()),
+            # _run_reaped forks in this (the event-loop) thread: the reaper's PDEATHSIG follows it.
+            "--parent-thread",
+            str(threading.get_native_id()),
+            "--cleanup",
+            tmp,
+            *(arg for name in LOCALE_COERCED if name not in env for arg in ("--unset", name)),
+            "--",
+            shutil.which("bash") or "/bin/bash",
+            files["script"],
+        ]
+        code, out, err, stuck = await _run_reaped(argv, start, env, timeout_s + BACKSTOP_GRACE_S, max_output)
         timed_out = stuck or _read(files["status"]) == "timeout"
         final_pwd, final_env = _read(files["pwd"]), _read(files["env"])
     duration = time.monotonic() - began
@@ -134,20 +156,27 @@ async def run_command(root: Path, command: str, state: ShellState, cwd: str = ".
     env_after = {k: _redact(v, secrets) for k, v in env_after.items()}
     return CommandResult(
         exit_code=TIMEOUT_EXIT if timed_out else code,
-        stdout=_redact(out.text, secrets), stderr=_redact(err.text, secrets),
-        cwd=cwd_after, env=env_after, timed_out=timed_out,
-        truncated=out.cut > 0 or err.cut > 0, duration_s=duration)
+        stdout=_redact(out.text, secrets),
+        stderr=_redact(err.text, secrets),
+        cwd=cwd_after,
+        env=env_after,
+        timed_out=timed_out,
+        truncated=out.cut > 0 or err.cut > 0,
+        duration_s=duration,
+    )
 
 
 def _script(start: Path, command: str, pwd_file: str, env_file: str) -> str:
     env_bin = shutil.which("env") or "/usr/bin/env"
     # The EXIT trap records the state even when the command calls `exit`.
-    on_exit = (f"__dals_rc=$?; pwd -P > {shlex.quote(pwd_file)} 2>/dev/null; "
-               f"{shlex.quote(env_bin)} -0 > {shlex.quote(env_file)} 2>/dev/null; "
-               "exit $__dals_rc")
-    return (f"cd -- {shlex.quote(str(start))} || exit 125\n"
-            f"trap {shlex.quote(on_exit)} EXIT\n"
-            f"eval {shlex.quote(command)}\n")
+    on_exit = (
+        f"__dals_rc=$?; pwd -P > {shlex.quote(pwd_file)} 2>/dev/null; "
+        f"{shlex.quote(env_bin)} -0 > {shlex.quote(env_file)} 2>/dev/null; "
+        "exit $__dals_rc"
+    )
+    return (
+        f"cd -- {shlex.quote(str(start))} || exit 125\ntrap {shlex.quote(on_exit)} EXIT\neval {shlex.quote(command)}\n"
+    )
 
 
 class _Capture:
@@ -182,14 +211,20 @@ async def _pump(stream: asyncio.StreamReader, capture: _Capture) -> None:
     capture.finish()
 
 
-async def _run_reaped(argv: list[str], cwd: Path, env: dict[str, str], backstop_s: float,
-                      max_output: int) -> tuple[int, _Capture, _Capture, bool]:
+async def _run_reaped(
+    argv: list[str], cwd: Path, env: dict[str, str], backstop_s: float, max_output: int
+) -> tuple[int, _Capture, _Capture, bool]:
     """Run the reaper; returns its exit code, the outputs and whether the backstop fired."""
     # create_subprocess_exec forks in the event-loop thread, so the reaper's
     # PDEATHSIG follows this long-lived thread, not a short-lived helper one.
     proc = await asyncio.create_subprocess_exec(
-        *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, cwd=str(cwd), env=env)
+        *argv,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        cwd=str(cwd),
+        env=env,
+    )
     out, err = _Capture(max_output), _Capture(max_output)
     pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), proc.wait())
     # When the step is cancelled (its attempt cut off), the pumps end with an error nobody awaits:
@@ -234,8 +269,7 @@ def _env_delta(env0: str, base: dict[str, str]) -> dict[str, str]:
     delta: dict[str, str] = {}
     for entry in env0.split("\0"):
         name, sep, value = entry.partition("=")
-        if (sep and name not in SHELL_OWN_VARS and not is_secret_name(name)
-                and base.get(name) != value):
+        if sep and name not in SHELL_OWN_VARS and not is_secret_name(name) and base.get(name) != value:
             delta[name] = value
     return delta
 

@@ -6,6 +6,7 @@ guessed); with it, every occurrence is replaced. Any refused edit refuses them a
 (`files.py`), on the editor's buffer (`agent/editor_route.py`) and in the editor (`lsp/`), so all
 three agree to the character.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -79,18 +80,23 @@ def apply_edits(text: str, edits: list[TextEdit], shown: str) -> str:
             raise WorkspaceError(f"{where}old and new text are the same; there is nothing to edit")
         if e.replace_all:
             if e.old not in text:
-                raise WorkspaceError(f"{where}old text not found in {shown}"
-                                     + (" (after the edits before it)" if i > 1 else ""))
+                raise WorkspaceError(
+                    f"{where}old text not found in {shown}" + (" (after the edits before it)" if i > 1 else "")
+                )
             text = text.replace(e.old, e.new)
             continue
         count = count_occurrences(text, e.old)
         if count == 0:
-            raise WorkspaceError(f"{where}old text not found in {shown}"
-                                 + (" (after the edits before it)" if i > 1 else "")
-                                 + "; quote it exactly as read_file shows it")
+            raise WorkspaceError(
+                f"{where}old text not found in {shown}"
+                + (" (after the edits before it)" if i > 1 else "")
+                + "; quote it exactly as read_file shows it"
+            )
         if count > 1:
-            raise WorkspaceError(f"{where}old text occurs {count} times in {shown}; include more context, "
-                                 "or set replace_all to change every occurrence")
+            raise WorkspaceError(
+                f"{where}old text occurs {count} times in {shown}; include more context, "
+                "or set replace_all to change every occurrence"
+            )
         text = text.replace(e.old, e.new, 1)
     return text
 
@@ -100,13 +106,13 @@ def changed_span(before: str, after: str) -> tuple[int, int, str]:
     == after`: one text edit that turns `before` into `after` (never splitting a CRLF)."""
     start = _common_length(before, after, lambda s, k: s[:k])
     limit = min(len(before), len(after)) - start
-    tail = _common_length(before, after, lambda s, k: s[len(s) - k:], limit)
+    tail = _common_length(before, after, lambda s, k: s[len(s) - k :], limit)
     end = len(before) - tail
     if start > 0 and before[start - 1] == "\r":
         start -= 1
     if 0 < end < len(before) and before[end - 1] == "\r" and before[end] == "\n":
         end += 1
-    return start, end, after[start:len(after) - (len(before) - end)]
+    return start, end, after[start : len(after) - (len(before) - end)]
 
 
 def _common_length(a: str, b: str, cut, limit: int | None = None) -> int:

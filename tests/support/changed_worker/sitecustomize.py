@@ -5,6 +5,7 @@ handler writes one more state entry before each event, as a worker upgraded unde
 might: the replay of any task started before no longer matches its journal (a journal mismatch,
 which no retry can fix). Without that file nothing changes.
 """
+
 import os
 import sys
 

@@ -1,5 +1,6 @@
 """The agent tools of issue 23 through their real code on real files: ranged reads, search,
 replace_all, multi_edit (all or none, exactly once), diagnostics with and without an editor."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -31,7 +32,9 @@ async def test_whole_read_over_1_mb_says_how_to_read_a_range_and_a_range_streams
     out = await tools.read_file(ctx(deps), "big.txt", offset=199_999, limit=5)
     assert out == "199999\trow 199999\n200000\trow 200000\n[big.txt: 200000 lines]"
     out = await tools.read_file(ctx(deps), "big.txt", offset=10, limit=2)
-    assert out == "    10\trow 10\n    11\trow 11\n[big.txt: 200000 lines; lines 10-11 of 200000; read on with offset=12]"
+    assert (
+        out == "    10\trow 10\n    11\trow 11\n[big.txt: 200000 lines; lines 10-11 of 200000; read on with offset=12]"
+    )
     assert deps.seen["big.txt"] == files.file_hash(deps.root, "big.txt")  # a range guards edits too
     assert "past the end" in await tools.read_file(ctx(deps), "big.txt", offset=300_000)
     assert "limit must be" in await tools.read_file(ctx(deps), "big.txt", offset=1, limit=0)
@@ -76,8 +79,11 @@ async def test_multi_edit_is_all_or_none(deps):
     out = await tools.multi_edit(ctx(deps), "app.py", bad)
     assert out.startswith("error: edit 2: old text not found in app.py (after the edits before it)")
     assert target.read_text() == "import os\n\ndef f(a):\n    return a\n"
-    good = [{"old": "import os", "new": "import os, sys"}, {"old": "a", "new": "value", "replace_all": True},
-            {"old": "def f(", "new": "def first("}]
+    good = [
+        {"old": "import os", "new": "import os, sys"},
+        {"old": "a", "new": "value", "replace_all": True},
+        {"old": "def f(", "new": "def first("},
+    ]
     assert await tools.multi_edit(ctx(deps), "app.py", good) == "edited app.py"
     assert target.read_text() == "import os, sys\n\ndef first(value):\n    return value\n"
     edit = [e for e in deps.runner.events if e["kind"] == "edit"][-1]
@@ -144,9 +150,25 @@ async def test_diagnostics_without_an_editor_says_so(deps):
 
 
 async def test_diagnostics_from_the_editor_waits_after_an_edit(tmp_path):
-    answer = {"ok": True, "at": "t", "files": [{"path": "a.py", "diagnostics": [
-        {"line": 2, "column": 5, "severity": "error", "source": "pyright", "code": "reportUndefinedVariable",
-         "message": '"foo" is not defined'}]}]}
+    answer = {
+        "ok": True,
+        "at": "t",
+        "files": [
+            {
+                "path": "a.py",
+                "diagnostics": [
+                    {
+                        "line": 2,
+                        "column": 5,
+                        "severity": "error",
+                        "source": "pyright",
+                        "code": "reportUndefinedVariable",
+                        "message": '"foo" is not defined',
+                    }
+                ],
+            }
+        ],
+    }
     runner = EditorRunner({}, answer)
     deps = TaskDeps(root=tmp_path, runner=runner)
     out = await editor_diagnostics.diagnostics(ctx(deps), "a.py")
@@ -163,8 +185,15 @@ async def test_diagnostics_from_the_editor_waits_after_an_edit(tmp_path):
 
 
 def test_many_diagnostics_say_what_was_left_out():
-    many = [{"path": "a.py", "diagnostics": [{"line": i, "column": 1, "severity": "warning", "source": "",
-                                              "code": "", "message": "w"} for i in range(1, 251)]}]
+    many = [
+        {
+            "path": "a.py",
+            "diagnostics": [
+                {"line": i, "column": 1, "severity": "warning", "source": "", "code": "", "message": "w"}
+                for i in range(1, 251)
+            ],
+        }
+    ]
     text, count = editor_diagnostics.render(many, None)
     assert count == 250 and text.splitlines()[-1].startswith("[50 more diagnostics not shown (of 250 in 1 files)")
 

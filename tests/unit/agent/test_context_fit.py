@@ -1,5 +1,6 @@
 """Fitting a conversation into the context window: the estimate, long tool results, where the cut
 goes, the view with the summary, and the summarising request's text."""
+
 from __future__ import annotations
 
 from pydantic_ai.messages import ModelRequest, ModelResponse, TextPart, ToolCallPart, ToolReturnPart, UserPromptPart
@@ -10,10 +11,12 @@ from dals.agent.plan import parse_plan
 
 def turn(i: int, result: str = "ok") -> list:
     call = ToolCallPart("read_file", {"path": f"f{i}.txt"}, tool_call_id=f"c{i}")
-    return [ModelRequest(parts=[UserPromptPart(f"Turn {i}\n/read_file {{\"path\": \"f{i}.txt\"}}")]),
-            ModelResponse(parts=[call]),
-            ModelRequest(parts=[ToolReturnPart("read_file", result, tool_call_id=f"c{i}")]),
-            ModelResponse(parts=[TextPart(f"Done {i}.")])]
+    return [
+        ModelRequest(parts=[UserPromptPart(f'Turn {i}\n/read_file {{"path": "f{i}.txt"}}')]),
+        ModelResponse(parts=[call]),
+        ModelRequest(parts=[ToolReturnPart("read_file", result, tool_call_id=f"c{i}")]),
+        ModelResponse(parts=[TextPart(f"Done {i}.")]),
+    ]
 
 
 def conversation(n: int) -> list:
@@ -33,7 +36,9 @@ def test_a_long_tool_result_is_cut_with_a_note_and_the_rest_is_left_alone():
     short = fit.shorten_tool_results(messages, 1000)
     result = short[2].parts[0]
     assert result.content.startswith("line\n" * 200)
-    assert "cut 24,000 of the 25,000 characters" in result.content and "read_file with offset and limit" in result.content
+    assert (
+        "cut 24,000 of the 25,000 characters" in result.content and "read_file with offset and limit" in result.content
+    )
     assert short[0] is messages[0] and short[1] is messages[1]  # untouched messages are the same objects
     assert messages[2].parts[0].content == "line\n" * 5000  # the history keeps everything
     assert fit.tool_result_limit(4000) == 1600 and fit.tool_result_limit(1_000_000) == 20_000
@@ -56,7 +61,7 @@ def test_the_view_puts_the_summary_in_the_first_kept_prompt_and_keeps_turns_alte
     assert len(seen) == 8 and seen[1:] == messages[9:]
     prompt = seen[0].parts[0].content
     assert prompt.startswith(fit.SUMMARY_LEAD) and "Files f0-f1 read." in prompt
-    assert prompt.endswith("Turn 2\n/read_file {\"path\": \"f2.txt\"}")
+    assert prompt.endswith('Turn 2\n/read_file {"path": "f2.txt"}')
     assert [step.args["path"] for step in parse_plan(prompt)] == ["f2.txt"]  # the double still reads its plan
     assert messages[8].parts[0].content.startswith("Turn 2")  # the history is untouched
     # cut at a model response: the summary is a request of its own before it

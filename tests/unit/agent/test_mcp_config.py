@@ -1,5 +1,6 @@
 """MCP configuration: parsing and merging its sources, `${VAR}` expansion, tool names and
 `mcp.allow`, the stdio environment, and the hand-off that keeps env/headers values out of the spec."""
+
 from __future__ import annotations
 
 import json
@@ -25,17 +26,25 @@ SECRET = "s3cr3t-value-never-quoted"
 
 
 def test_parse_normalises_and_names_bad_servers_without_quoting_values():
-    servers, problems = parse_servers({
-        "fs": {"command": "npx", "args": ["-y", "x"], "env": {"TOKEN": SECRET}},
-        "docs": {"type": "http", "url": "https://docs.example/mcp", "headers": {"Authorization": SECRET}},
-        "off": {"command": "x", "disabled": True},
-        "bad env": {"command": "x"},
-        "noenv": {"command": "x", "env": {"A": 1, "B": SECRET}},
-        "nourl": {"type": "http", "url": "ftp://x"},
-        "a__b": {"command": "x"},
-    }, "dals.mcpServers")
-    assert servers["fs"] == {"type": "stdio", "command": "npx", "args": ["-y", "x"], "env": {"TOKEN": SECRET},
-                             "cwd": None}
+    servers, problems = parse_servers(
+        {
+            "fs": {"command": "npx", "args": ["-y", "x"], "env": {"TOKEN": SECRET}},
+            "docs": {"type": "http", "url": "https://docs.example/mcp", "headers": {"Authorization": SECRET}},
+            "off": {"command": "x", "disabled": True},
+            "bad env": {"command": "x"},
+            "noenv": {"command": "x", "env": {"A": 1, "B": SECRET}},
+            "nourl": {"type": "http", "url": "ftp://x"},
+            "a__b": {"command": "x"},
+        },
+        "dals.mcpServers",
+    )
+    assert servers["fs"] == {
+        "type": "stdio",
+        "command": "npx",
+        "args": ["-y", "x"],
+        "env": {"TOKEN": SECRET},
+        "cwd": None,
+    }
     assert servers["docs"]["type"] == "http" and set(servers) == {"fs", "docs"}
     assert len(problems) == 4 and all("dals.mcpServers" in p for p in problems)
     assert any("'noenv'" in p and "'env' must be an object of strings" in p for p in problems)
@@ -97,12 +106,19 @@ def test_handoff_keeps_values_out_of_the_spec(tmp_path):
 
 
 def test_settings_refuse_mcp_from_workspace_files(tmp_path):
-    (tmp_path / ".dals.toml").write_text('mcpServers = {x = {command = "evil"}}\n[mcp]\nworkspaceServers = true\n'
-                                         'allow = ["*"]\ntimeoutS = 5\n')
+    (tmp_path / ".dals.toml").write_text(
+        'mcpServers = {x = {command = "evil"}}\n[mcp]\nworkspaceServers = true\nallow = ["*"]\ntimeoutS = 5\n'
+    )
     c = Config.for_workspace(tmp_path)
     assert c.mcp_servers == {} and c.mcp_workspace_servers is False and c.mcp_allow == [] and c.mcp_timeout_s == 5
     assert sum("not accepted from a workspace file" in p for p in c.problems) == 3
-    c.merge({"dals": {"mcpServers": {"ok": {"command": "x"}, "bad": 3}, "mcp": {"allow": ["mcp__ok__*"],
-                                                                               "workspaceServers": True}}})
+    c.merge(
+        {
+            "dals": {
+                "mcpServers": {"ok": {"command": "x"}, "bad": 3},
+                "mcp": {"allow": ["mcp__ok__*"], "workspaceServers": True},
+            }
+        }
+    )
     assert set(c.mcp_servers) == {"ok"} and c.mcp_allow == ["mcp__ok__*"] and c.mcp_workspace_servers
     assert c.mcp_problems and "'bad'" in c.mcp_problems[0]

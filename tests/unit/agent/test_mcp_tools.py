@@ -1,6 +1,7 @@
 """DALS's MCP toolset with a fake server pool: the tool list is one step per run, each call one
 step whose value the model sees (errors as failed tool results, not retries), approvals outside
 `mcp.allow`, events, and answers (images included) that survive the journal's JSON."""
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,11 @@ from dals.agent.mcp_servers import CallOutcome, McpServerError
 from dals.agent.mcp_tools import LIST_STEP, MAX_ANSWER_CHARS, McpTools, capped, from_plain, to_plain
 from dals.agent.offline_model import offline_model
 
-TOOL = {"name": "echo", "description": "Echo", "parameters": {"type": "object", "properties": {
-    "message": {"type": "string"}}}}
+TOOL = {
+    "name": "echo",
+    "description": "Echo",
+    "parameters": {"type": "object", "properties": {"message": {"type": "string"}}},
+}
 
 
 class FakePool:
@@ -49,8 +53,9 @@ class Journal(InMemoryRunner):
 
 async def run(prompt: str, runner: Journal, allow: list[str], servers=None):
     pool = FakePool()
-    tools = McpTools(servers or {"ev": {}, "down": {"broken": True}}, {"gone": "not on this worker"}, allow, 5,
-                     pool=pool)
+    tools = McpTools(
+        servers or {"ev": {}, "down": {"broken": True}}, {"gone": "not on this worker"}, allow, 5, pool=pool
+    )
     result = await build_agent(offline_model(), [tools]).run(prompt, deps=TaskDeps(Path("."), runner))
     return result, pool
 
@@ -61,8 +66,9 @@ def returns(result) -> list[str]:
 
 async def test_list_once_calls_journaled_errors_seen_by_the_model():
     runner = Journal()
-    prompt = "\n".join(["go", '/mcp__ev__echo {"message": "a"}', '/mcp__ev__fail {"message": "b"}',
-                        '/mcp__ev__echo {"message": "c"}'])
+    prompt = "\n".join(
+        ["go", '/mcp__ev__echo {"message": "a"}', '/mcp__ev__fail {"message": "b"}', '/mcp__ev__echo {"message": "c"}']
+    )
     result, pool = await run(prompt, runner, ["mcp__ev__*"])
     assert [name for name, _ in runner.steps] == [LIST_STEP, "mcp__ev__echo", "mcp__ev__fail", "mcp__ev__echo"]
     assert [c[1] for c in pool.calls] == ["echo", "fail", "echo"]
@@ -105,8 +111,9 @@ async def test_a_server_down_at_a_later_turn_keeps_its_tools_and_each_call_is_an
     first, kept = Journal(), {}
     pool = FakePool()
     tools = McpTools({"ev": {}}, {}, ["*"], 5, pool=pool, remember=kept.update)
-    await build_agent(offline_model(), [tools]).run('go\n/mcp__ev__echo {"message": "a"}',
-                                                    deps=TaskDeps(Path("."), first))
+    await build_agent(offline_model(), [tools]).run(
+        'go\n/mcp__ev__echo {"message": "a"}', deps=TaskDeps(Path("."), first)
+    )
     assert set(kept) == {"ev"} and [t["name"] for t in kept["ev"]] == ["echo", "fail"]
 
     class DownPool(FakePool):
@@ -119,8 +126,9 @@ async def test_a_server_down_at_a_later_turn_keeps_its_tools_and_each_call_is_an
 
     later, down = Journal(), DownPool()
     tools = McpTools({"ev": {}}, {}, ["*"], 5, pool=down, known=kept, remember=kept.update)
-    result = await build_agent(offline_model(), [tools]).run('go\n/mcp__ev__echo {"message": "b"}',
-                                                             deps=TaskDeps(Path("."), later))
+    result = await build_agent(offline_model(), [tools]).run(
+        'go\n/mcp__ev__echo {"message": "b"}', deps=TaskDeps(Path("."), later)
+    )
     assert down.calls == [("ev", "echo", {"message": "b"})]  # offered, and tried again at the call
     assert "did not start" in returns(result)[0] and "'ev'" in returns(result)[0]
     kinds = [(e["kind"], e["title"]) for e in later.events]

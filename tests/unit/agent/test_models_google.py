@@ -1,5 +1,6 @@
 """Google Gemini model strings resolve with the installed `google` extra, offline: pydantic-ai 2.68
 names the Gemini API `google:` and Vertex AI `google-cloud:`; the pre-v2 `google-gla:` is refused."""
+
 from __future__ import annotations
 
 import socket

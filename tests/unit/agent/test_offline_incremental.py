@@ -41,7 +41,7 @@ FIXED = datetime(2026, 1, 1, tzinfo=UTC)
 
 def reference(messages: Sequence[ModelMessage]) -> ModelResponse:
     """The offline model as it was: the whole plan parsed and the whole history read per request."""
-    turn = messages[turn_start(messages):]
+    turn = messages[turn_start(messages) :]
     prompt = user_prompt(turn)
     step = sum(isinstance(message, ModelResponse) for message in turn)
     try:
@@ -89,13 +89,23 @@ def plan(*lines: str) -> str:
 
 PROMPTS = [
     plan(*['/read_file {"path": "a.txt"}'] * 40),
-    plan("Check things, with ünïcödé ✓ text.", '/list_files {"glob": "*.txt"}', "/list_files",
-         '/search {"pattern": "x", "glob": null}', '/read_file {"path": "missing.txt"}',
-         '/run_command {"command": "ls", "timeout_s": 5}', '/edit_file {"path": "a.txt", "old": "x", "new": "y"}',
-         '/write_file {"path": "b.txt", "content": "line\\n€\\n"}', '/read_file {"path": "b.txt"}'),
+    plan(
+        "Check things, with ünïcödé ✓ text.",
+        '/list_files {"glob": "*.txt"}',
+        "/list_files",
+        '/search {"pattern": "x", "glob": null}',
+        '/read_file {"path": "missing.txt"}',
+        '/run_command {"command": "ls", "timeout_s": 5}',
+        '/edit_file {"path": "a.txt", "old": "x", "new": "y"}',
+        '/write_file {"path": "b.txt", "content": "line\\n€\\n"}',
+        '/read_file {"path": "b.txt"}',
+    ),
     # arguments the tools refuse (a retry prompt goes back to the model), nested values
-    plan('/read_file {"path": "a.txt", "extra": {"deep": [1, 2.5, "three", null, true]}}', '/read_file {}',
-         '/read_file {"path": "a.txt"}'),
+    plan(
+        '/read_file {"path": "a.txt", "extra": {"deep": [1, 2.5, "three", null, true]}}',
+        "/read_file {}",
+        '/read_file {"path": "a.txt"}',
+    ),
     "File: a.txt (lines 1-2)\nLanguage: text\nAdd a header comment",
     "File: gone.txt\nFix it",
     "What is in here?",
@@ -120,10 +130,12 @@ def _history(n: int) -> list[ModelMessage]:
     lines = [f'/read_file {{"path": "f{i}.txt", "nested": {{"i": [{i}]}}}}' for i in range(n + 2)]
     messages: list[ModelMessage] = [ModelRequest(parts=[UserPromptPart("\n".join(lines))])]
     for i in range(n):
-        messages.append(ModelResponse(parts=[ToolCallPart("read_file", {"path": f"f{i}.txt"},
-                                                          tool_call_id=f"call-{i + 1}")]))
-        messages.append(ModelRequest(parts=[ToolReturnPart("read_file", "x" * (i * 7 % 13),
-                                                           tool_call_id=f"call-{i + 1}")]))
+        messages.append(
+            ModelResponse(parts=[ToolCallPart("read_file", {"path": f"f{i}.txt"}, tool_call_id=f"call-{i + 1}")])
+        )
+        messages.append(
+            ModelRequest(parts=[ToolReturnPart("read_file", "x" * (i * 7 % 13), tool_call_id=f"call-{i + 1}")])
+        )
     return messages
 
 
@@ -143,8 +155,10 @@ async def test_fresh_objects_grown_and_replaced_parts_are_read_again() -> None:
     messages[-1].parts = [ToolReturnPart("read_file", "other", tool_call_id="call-3")]  # replaced
     await _both(fast, messages)
     await _both(fast, messages[:3])  # shorter (a history cut back)
-    await _both(fast, [*messages, ModelResponse(parts=[TextPart("thinking…")]),
-                       ModelRequest(parts=[UserPromptPart(["a", "b"])])])
+    await _both(
+        fast,
+        [*messages, ModelResponse(parts=[TextPart("thinking…")]), ModelRequest(parts=[UserPromptPart(["a", "b"])])],
+    )
 
 
 async def test_a_returned_call_does_not_share_arguments_with_the_cached_plan() -> None:
@@ -166,4 +180,3 @@ async def test_a_malformed_plan_fails_every_request_alike() -> None:
         with pytest.raises(PlanError) as want:
             reference(messages)
         assert str(got.value) == str(want.value)
-

@@ -17,7 +17,7 @@ from tests.support.openai_double import OpenAIDouble, conversation_key
 
 from .conftest import ToolRecorder
 
-PLAN = '\n'.join(
+PLAN = "\n".join(
     [
         "Look around.",
         '/list_files {"glob": "*.txt"}',
@@ -102,7 +102,7 @@ def test_list_content_and_final_text() -> None:
 def test_a_streamed_request_gets_the_answer_in_chunks(double: OpenAIDouble) -> None:
     response = completion(double, PLAN, stream=True)
     assert response.status_code == 200 and response.headers["content-type"] == "text/event-stream"
-    datas = [line[len("data: "):] for line in response.text.splitlines() if line.startswith("data: ")]
+    datas = [line[len("data: ") :] for line in response.text.splitlines() if line.startswith("data: ")]
     assert datas[-1] == "[DONE]"
     chunks = [json.loads(d) for d in datas[:-1]]
     call = chunks[1]["choices"][0]["delta"]["tool_calls"][0]

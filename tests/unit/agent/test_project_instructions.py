@@ -1,5 +1,6 @@
 """AGENTS.md: the nearest one above the task's file applies, CLAUDE.md where a directory has no
 AGENTS.md, nothing outside the workspace, long files cut."""
+
 from __future__ import annotations
 
 from dals.agent.project_instructions import MAX_CHARS, as_instructions, find

@@ -1,4 +1,5 @@
 """`dals --help`: the commands a user runs, each with a real help line; internal ones unlisted."""
+
 from __future__ import annotations
 
 import pytest

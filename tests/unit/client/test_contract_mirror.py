@@ -1,5 +1,6 @@
 """editor-clients/vscode/src/protocol.ts mirrors dals.client.contract: the same payload names, each
 with the same fields, optional on one side exactly when optional on the other; the same literals."""
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,10 @@ def py_payloads() -> dict[str, dict[str, bool]]:
 
 
 def test_the_parser_reads_protocol_ts():
-    parsed = ts_interfaces("export interface A { x: number; y?: string | null }\n"
-                           "/** doc */\nexport interface B extends A {\n    // c\n    z: T[];\n}\n")
+    parsed = ts_interfaces(
+        "export interface A { x: number; y?: string | null }\n"
+        "/** doc */\nexport interface B extends A {\n    // c\n    z: T[];\n}\n"
+    )
     assert parsed == {"A": {"x": False, "y": True}, "B": {"x": False, "y": True, "z": False}}
 
 

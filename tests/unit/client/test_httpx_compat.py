@@ -1,5 +1,6 @@
 """httpx_compat: `import dals` keeps httpx's CLI out of the process; httpx still works, and the
 upstream behaviour this relies on (an optional, try/except-guarded import of `httpx._main`) holds."""
+
 from __future__ import annotations
 
 import inspect
@@ -21,11 +22,13 @@ def test_upstream_imports_its_cli_optionally():
 
 
 def test_import_dals_keeps_the_cli_out_and_httpx_works():
-    code = ("import sys, dals, httpx; "
-            "assert sys.modules['httpx._main'] is None and 'rich' not in sys.modules and 'click' not in sys.modules; "
-            "assert callable(httpx.main); "
-            "r = httpx.Client(transport=httpx.MockTransport(lambda q: httpx.Response(200, json={'ok': 1}))).get('http://x/'); "
-            "assert r.json() == {'ok': 1}")
+    code = (
+        "import sys, dals, httpx; "
+        "assert sys.modules['httpx._main'] is None and 'rich' not in sys.modules and 'click' not in sys.modules; "
+        "assert callable(httpx.main); "
+        "r = httpx.Client(transport=httpx.MockTransport(lambda q: httpx.Response(200, json={'ok': 1}))).get('http://x/'); "
+        "assert r.json() == {'ok': 1}"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

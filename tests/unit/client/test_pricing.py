@@ -1,4 +1,5 @@
 """Cost estimates: the built-in table, dated releases, overrides, unknown models."""
+
 from __future__ import annotations
 
 import pytest
@@ -49,8 +50,12 @@ def test_invalid_tables_are_refused_naming_the_entry(raw):
 
 
 def test_public_summary_adds_cost_or_null():
-    base = {"taskId": "t", "status": "succeeded", "model": "openai-chat:gpt-4.1-mini",
-            "usage": {"requests": 2, "inputTokens": 1000, "outputTokens": 500}}
+    base = {
+        "taskId": "t",
+        "status": "succeeded",
+        "model": "openai-chat:gpt-4.1-mini",
+        "usage": {"requests": 2, "inputTokens": 1000, "outputTokens": 500},
+    }
     assert public_summary(base, None, 0)["usage"]["costUsd"] == pytest.approx(0.0012)
     assert public_summary(dict(base, model="ollama:qwen3"), None, 0)["usage"]["costUsd"] is None
     assert public_summary({"taskId": "t", "status": "queued"}, None, 0)["usage"]["costUsd"] is None

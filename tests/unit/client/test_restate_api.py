@@ -1,5 +1,6 @@
 """RestateApi.call (every page of events a follower reads) against a real asyncio HTTP server on
 127.0.0.1: retries while Restate starts, clear errors."""
+
 from __future__ import annotations
 
 import asyncio
@@ -63,12 +64,12 @@ def ok(body: bytes, status: str = "200 OK") -> bytes:
     return f"HTTP/1.1 {status}\r\nContent-Length: {len(body)}\r\ncontent-type: application/json\r\n\r\n".encode() + body
 
 
-
-
 async def test_restate_api_call_retries_a_starting_restate_then_reports_errors():
-    async with Server(ok(b"expecting a partition store", "503 Service Unavailable"),
-                      ok(json.dumps({"events": [1]}).encode()),
-                      ok(b"no such handler", "404 Not Found")) as srv:
+    async with Server(
+        ok(b"expecting a partition store", "503 Service Unavailable"),
+        ok(json.dumps({"events": [1]}).encode()),
+        ok(b"no such handler", "404 Not Found"),
+    ) as srv:
         api = RestateApi(srv.url, srv.url)
         assert await api.call("AgentTask", "t1", "events", 0) == {"events": [1]}
         with pytest.raises(RestateUnavailable, match="AgentTask/events failed: 404 no such handler"):
@@ -84,5 +85,3 @@ async def test_restate_api_call_names_the_url_when_unreachable(monkeypatch):
     with pytest.raises(RestateUnavailable, match=r"Restate unreachable at http://127\.0\.0\.1:\d+/S/k/h"):
         await api.call("S", "k", "h", None)
     await api.aclose()
-
-

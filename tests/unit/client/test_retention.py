@@ -1,5 +1,6 @@
 """Retention, without a runtime: which tasks are old and finished enough to purge, the object's own
 guard, the `DALS_RETENTION_DAYS` setting, and the purge sequence against a fake Restate API."""
+
 from __future__ import annotations
 
 import asyncio
@@ -23,11 +24,16 @@ def iso(t: datetime) -> str:
 
 
 def summary(status: str, age: timedelta, task_id: str = "t1") -> dict:
-    return {"taskId": task_id, "status": status, "createdAt": iso(NOW - age - timedelta(minutes=5)),
-            "updatedAt": iso(NOW - age)}
+    return {
+        "taskId": task_id,
+        "status": status,
+        "createdAt": iso(NOW - age - timedelta(minutes=5)),
+        "updatedAt": iso(NOW - age),
+    }
 
 
 # --- which tasks expire -----------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", FINISHED)
 def test_a_finished_task_older_than_the_cutoff_expires(status):
@@ -88,6 +94,7 @@ def test_select_expired_keys_by_object_and_orders_oldest_first():
 
 # --- the object's own guard -------------------------------------------------------------------
 
+
 def test_may_forget_needs_a_finished_summary():
     assert not may_forget(None, ForgetRequest())
     assert not may_forget({}, ForgetRequest(runEnded=True))
@@ -110,10 +117,20 @@ def test_may_forget_refuses_a_task_updated_after_the_cutoff():
 
 # --- the setting --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, days", [
-    (None, DEFAULT_RETENTION_DAYS), ("", DEFAULT_RETENTION_DAYS), ("7", 7.0), ("0.5", 0.5), (" 14 ", 14.0),
-    ("0", None), ("off", None), ("Never", None),
-])
+
+@pytest.mark.parametrize(
+    "value, days",
+    [
+        (None, DEFAULT_RETENTION_DAYS),
+        ("", DEFAULT_RETENTION_DAYS),
+        ("7", 7.0),
+        ("0.5", 0.5),
+        (" 14 ", 14.0),
+        ("0", None),
+        ("off", None),
+        ("Never", None),
+    ],
+)
 def test_retention_days(monkeypatch, value, days):
     if value is None:
         monkeypatch.delenv("DALS_RETENTION_DAYS", raising=False)
@@ -140,18 +157,26 @@ def test_purge_cli_arguments():
 
 def test_age_text_and_report_line():
     assert [age_text(d) for d in (30, 1, 0.5, 0.0001, 0)] == ["30 days", "1 day", "12 h", "8.6 s", "0 s"]
-    line = report_line({"dryRun": True, "tasks": ["a"], "olderThanDays": 30, "invocationsPurged": 7,
-                        "skipped": 0, "errors": []})
+    line = report_line(
+        {"dryRun": True, "tasks": ["a"], "olderThanDays": 30, "invocationsPurged": 7, "skipped": 0, "errors": []}
+    )
     assert line == "would purge 1 finished task older than 30 days (7 invocations)"
 
 
 # --- the purge sequence, against a fake Restate -----------------------------------------------
 
+
 class FakeApi:
     """Answers the admin SQL that retention asks, and records forget calls and purges."""
 
-    def __init__(self, summaries: dict[str, dict], runs: dict[str, str], invocations: dict[str, list[str]],
-                 refuse: set[str] = frozenset(), unreachable: set[str] = frozenset()):
+    def __init__(
+        self,
+        summaries: dict[str, dict],
+        runs: dict[str, str],
+        invocations: dict[str, list[str]],
+        refuse: set[str] = frozenset(),
+        unreachable: set[str] = frozenset(),
+    ):
         self.summaries, self.runs, self.invocations = summaries, runs, invocations
         self.refuse, self.unreachable = refuse, unreachable
         self.forgets: list[tuple[str, dict]] = []
@@ -182,10 +207,15 @@ class FakeApi:
 
 def fake() -> FakeApi:
     return FakeApi(
-        summaries={"a": summary("succeeded", timedelta(days=3)), "b": summary("failed", timedelta(days=2)),
-                   "c": summary("waiting", timedelta(days=9)), "d": summary("succeeded", timedelta(hours=1))},
+        summaries={
+            "a": summary("succeeded", timedelta(days=3)),
+            "b": summary("failed", timedelta(days=2)),
+            "c": summary("waiting", timedelta(days=9)),
+            "d": summary("succeeded", timedelta(hours=1)),
+        },
         runs={"a": "completed", "b": "completed", "c": "suspended", "d": "completed"},
-        invocations={"a": ["inv_a1", "inv_a2"], "b": ["inv_b1"], "c": ["inv_c1"], "d": ["inv_d1"]})
+        invocations={"a": ["inv_a1", "inv_a2"], "b": ["inv_b1"], "c": ["inv_c1"], "d": ["inv_d1"]},
+    )
 
 
 def test_dry_run_changes_nothing():

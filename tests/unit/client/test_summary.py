@@ -1,4 +1,5 @@
 """Joining the durable summary with Restate's view of the invocation into the contract's status."""
+
 from __future__ import annotations
 
 from dals.client.tasks import public_summary, title_of
@@ -15,8 +16,9 @@ def test_backing_off_is_retrying_and_paused_is_paused():
 
 def test_terminal_status_wins_and_replays_are_counted():
     done = dict(BASE, status="succeeded")
-    s = public_summary(done, {"id": "inv_1", "status": "backing-off"},
-                       {"requests": 3, "inputTokens": 120, "outputTokens": 30})
+    s = public_summary(
+        done, {"id": "inv_1", "status": "backing-off"}, {"requests": 3, "inputTokens": 120, "outputTokens": 30}
+    )
     assert s["status"] == "succeeded" and s["usage"]["replayedRequests"] == 3
     assert s["usage"]["replayedInputTokens"] == 120 and s["usage"]["replayedOutputTokens"] == 30
     assert BASE["usage"].get("replayedRequests") is None  # input not mutated
@@ -37,21 +39,39 @@ def test_titles():
 
 
 def test_a_failure_no_retry_can_fix_is_paused_at_once_with_the_reason():
-    mismatch = ("[570 Journal mismatch] Found a mismatch between the code paths taken during the previous "
-                "execution and the paths taken during this execution.")
-    s = public_summary(BASE, {"id": "inv_1", "status": "backing-off", "last_failure": mismatch,
-                              "last_failure_error_code": "570"}, 0)
+    mismatch = (
+        "[570 Journal mismatch] Found a mismatch between the code paths taken during the previous "
+        "execution and the paths taken during this execution."
+    )
+    s = public_summary(
+        BASE, {"id": "inv_1", "status": "backing-off", "last_failure": mismatch, "last_failure_error_code": "570"}, 0
+    )
     assert s["status"] == "paused" and s["lastFailure"] == mismatch
     assert s["failure"]["kind"] == "journal mismatch" and s["failure"]["retryable"] is False
     assert "dals.resumeTask" in s["failure"]["fix"] and "dals.cancelTask" in s["failure"]["fix"]
     # the code read from the text when the column is empty; serialization errors too
     assert public_summary(BASE, {"id": "i", "status": "backing-off", "last_failure": mismatch}, 0)["status"] == "paused"
-    ser = public_summary(BASE, {"id": "i", "status": "backing-off",
-                                "last_failure": "TypeError('Object of type set is not JSON serializable')"}, 0)
+    ser = public_summary(
+        BASE,
+        {
+            "id": "i",
+            "status": "backing-off",
+            "last_failure": "TypeError('Object of type set is not JSON serializable')",
+        },
+        0,
+    )
     assert ser["status"] == "paused" and ser["failure"]["kind"] == "serialization error"
     # what a retry may fix stays `retrying`, without a `failure`
-    busy = public_summary(BASE, {"id": "i", "status": "backing-off", "last_failure": "[RT0010] worker unreachable",
-                                 "last_failure_error_code": "RT0010"}, 0)
+    busy = public_summary(
+        BASE,
+        {
+            "id": "i",
+            "status": "backing-off",
+            "last_failure": "[RT0010] worker unreachable",
+            "last_failure_error_code": "RT0010",
+        },
+        0,
+    )
     assert busy["status"] == "retrying" and "failure" not in busy
 
 

@@ -1,6 +1,7 @@
 """The followers' one loop (`TaskFollower.pages`) against a fake TaskService: events in seq order
 with duplicates dropped and gaps read again, more pages read at once, a cursor moved on by
 `seen`, an end only after the turn that follows `after`, and a feed task's long-poll between reads."""
+
 from __future__ import annotations
 
 from dals.client.task_follow import TaskFollower
@@ -35,12 +36,14 @@ def summary(status: str, last: int) -> dict:
 
 
 async def test_pages_in_order_without_duplicates_or_gaps_until_the_turn_ends():
-    service = FakeService([
-        {"summary": summary("running", 4), "events": [ev(1), ev(2)]},  # more to read: read on at once
-        {"summary": summary("running", 4), "events": [ev(2), ev(4)]},  # a duplicate and a gap: dropped
-        {"summary": summary("running", 4), "events": [ev(3), ev(4)]},
-        {"summary": summary("succeeded", 5), "events": [ev(5)]},
-    ])
+    service = FakeService(
+        [
+            {"summary": summary("running", 4), "events": [ev(1), ev(2)]},  # more to read: read on at once
+            {"summary": summary("running", 4), "events": [ev(2), ev(4)]},  # a duplicate and a gap: dropped
+            {"summary": summary("running", 4), "events": [ev(3), ev(4)]},
+            {"summary": summary("succeeded", 5), "events": [ev(5)]},
+        ]
+    )
     follower = TaskFollower(service, "t")
     got = [page async for page in follower.pages()]
     assert [[e["seq"] for e in p.events] for p in got] == [[1, 2], [], [3, 4], [5]]
@@ -49,11 +52,13 @@ async def test_pages_in_order_without_duplicates_or_gaps_until_the_turn_ends():
 
 
 async def test_an_end_at_or_before_after_is_the_previous_turn_and_seen_moves_the_cursor():
-    service = FakeService([
-        {"summary": summary("succeeded", 3), "events": []},  # the previous turn's end
-        {"summary": summary("running", 5), "events": [ev(4), ev(5)]},
-        {"summary": summary("succeeded", 6), "events": [ev(6)]},
-    ])
+    service = FakeService(
+        [
+            {"summary": summary("succeeded", 3), "events": []},  # the previous turn's end
+            {"summary": summary("running", 5), "events": [ev(4), ev(5)]},
+            {"summary": summary("succeeded", 6), "events": [ev(6)]},
+        ]
+    )
     follower = TaskFollower(service, "t", cursor=3, after=3)
     pages = follower.pages()
     first = await anext(pages)

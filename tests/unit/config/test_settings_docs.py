@@ -1,5 +1,6 @@
 """The declared settings (env_vars.VARS, the LSP Config keys) and docs/configuration.md agree, every
 `DALS_*` name in the server is declared, and the one rule for on/off and bad values holds."""
+
 from __future__ import annotations
 
 import re
@@ -44,8 +45,19 @@ def test_the_server_names_only_declared_variables_and_reads_them_through_env_var
     assert ad_hoc == [], "read DALS_* variables through dals.config.env_vars"
 
 
-@pytest.mark.parametrize(("value", "expected"), [("1", True), ("TRUE", True), (" yes ", True), ("on", True),
-                                                 ("0", False), ("false", False), ("No", False), ("off", False)])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1", True),
+        ("TRUE", True),
+        (" yes ", True),
+        ("on", True),
+        ("0", False),
+        ("false", False),
+        ("No", False),
+        ("off", False),
+    ],
+)
 def test_one_rule_for_on_and_off(value, expected):
     for name in ("DALS_EAGER_STEPS", "DALS_FORCE_REPLAY", "DALS_STANDBY_WORKER", "DALS_MCP_WORKSPACE_SERVERS"):
         assert env_vars.parse(name, {name: value}) is expected
@@ -54,8 +66,11 @@ def test_one_rule_for_on_and_off(value, expected):
 def test_unset_is_the_default_and_a_bad_value_is_one_error_naming_what_is_accepted():
     assert env_vars.parse("DALS_EAGER_STEPS", {}) is True
     assert env_vars.parse("DALS_FORCE_REPLAY", {"DALS_FORCE_REPLAY": ""}) is False
-    with pytest.raises(SettingError, match=r"DALS_EAGER_STEPS='maybe' is not on \(1, true, yes, on\) or off "
-                                           r"\(0, false, no, off\); using 1"):
+    with pytest.raises(
+        SettingError,
+        match=r"DALS_EAGER_STEPS='maybe' is not on \(1, true, yes, on\) or off "
+        r"\(0, false, no, off\); using 1",
+    ):
         env_vars.parse("DALS_EAGER_STEPS", {"DALS_EAGER_STEPS": "maybe"})
     with pytest.raises(SettingError, match=r"DALS_MODEL_TIMEOUT_S='soon' is not a number >= 0; using 600"):
         env_vars.parse("DALS_MODEL_TIMEOUT_S", {"DALS_MODEL_TIMEOUT_S": "soon"})

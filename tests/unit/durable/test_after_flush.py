@@ -1,5 +1,6 @@
 """after_flush: callbacks run right after the SDK's flush of journaled output, the latest per key,
 and the restate-sdk methods it wraps still exist."""
+
 from __future__ import annotations
 
 import pytest

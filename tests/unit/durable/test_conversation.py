@@ -1,6 +1,7 @@
 """The conversation kept in state: a turn runs on the history earlier turns left (a cut-off
 turn's dangling tool calls closed), runs again for steers that came as it ended, and a follow-up
 turn's record goes on from the summary (seq, usage, turns, pushes)."""
+
 from __future__ import annotations
 
 import json
@@ -26,14 +27,17 @@ def echo_agent(seen: list) -> Agent:
     async def answer(messages, info):
         seen.append(messages)
         return ModelResponse(parts=[TextPart(f"answer {len(seen)}")])
+
     return Agent(FunctionModel(answer))
 
 
 async def test_history_round_trips_and_a_cut_off_turn_is_closed():
     ctx = StateContext()
     assert await conversation.load(ctx) == []
-    cut = [ModelRequest(parts=[UserPromptPart("first")]),
-           ModelResponse(parts=[ToolCallPart("run_command", {"command": "sleep 9"}, tool_call_id="c1")])]
+    cut = [
+        ModelRequest(parts=[UserPromptPart("first")]),
+        ModelResponse(parts=[ToolCallPart("run_command", {"command": "sleep 9"}, tool_call_id="c1")]),
+    ]
     conversation.save(ctx, cut)
     json.dumps(ctx.state[conversation.HISTORY])  # plain JSON in state
     history = await conversation.load(ctx)
@@ -68,8 +72,15 @@ def test_a_follow_up_record_goes_on_from_the_summary(monkeypatch):
     sent = Sent()
     monkeypatch.setattr(task_record, "hint_sender", lambda: sent)
     ctx = FakeContext()
-    spec = {"taskId": "t1", "title": "T", "prompt": "p", "workspace": "/w", "model": "offline",
-            "createdAt": "2026-11-27T00:00:00.000Z", "wakeup": "hint"}
+    spec = {
+        "taskId": "t1",
+        "title": "T",
+        "prompt": "p",
+        "workspace": "/w",
+        "model": "offline",
+        "createdAt": "2026-11-27T00:00:00.000Z",
+        "wakeup": "hint",
+    }
     first = TaskRecord(ctx, spec)
     first.emit("status", "Task started", "2026-11-27T00:00:01.000Z", status="running")
     first.finish("succeeded", "2026-11-27T00:00:02.000Z", result="done")
@@ -86,9 +97,12 @@ def test_a_follow_up_record_goes_on_from_the_summary(monkeypatch):
 async def test_a_replayed_turn_writes_the_same_history():
     """Restate compares a replayed state write with the journal's: what pydantic-ai makes up at
     run time (run ids, request times) is not kept."""
+
     def history(run_id: str):
-        return [ModelRequest(parts=[UserPromptPart("hi")], run_id=run_id),
-                ModelResponse(parts=[TextPart("yo")], run_id=run_id, timestamp=FIXED)]
+        return [
+            ModelRequest(parts=[UserPromptPart("hi")], run_id=run_id),
+            ModelResponse(parts=[TextPart("yo")], run_id=run_id, timestamp=FIXED),
+        ]
 
     first, again = StateContext(), StateContext()
     conversation.save(first, history("run-1"))

@@ -1,6 +1,7 @@
 """eager_steps: the handler gets a step's value before Restate acknowledges it, but the next step,
 any other wait on Restate and the hint pushes wait for the acknowledgement; the restate-sdk
 internals it wraps still exist. (The same on real processes: tests/chaos/test_eager_steps.py.)"""
+
 from __future__ import annotations
 
 import asyncio

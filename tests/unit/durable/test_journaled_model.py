@@ -1,5 +1,6 @@
 """JournaledModel: each model request is one journaled step named and encoded as restate-sdk's
 RestateModelWrapper does (old journals replay), and the agent keeps its one toolset."""
+
 from __future__ import annotations
 
 import pytest

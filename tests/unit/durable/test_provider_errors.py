@@ -1,5 +1,6 @@
 """Provider errors inside the model step: a refused key or an invalid request is terminal (with a
 message that names the variable, never its value); rate limits and 5xx stay retryable."""
+
 from __future__ import annotations
 
 import pytest

@@ -1,5 +1,6 @@
 """restate_compat: the restate-sdk version it was written for, and one test per patch of the SDK's
 private API that fails when the upstream behaviour it relies on changes."""
+
 from __future__ import annotations
 
 import importlib

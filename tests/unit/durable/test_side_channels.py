@@ -1,13 +1,20 @@
 """The worker chooses a task's side channels from the spec's `origin`, in one journaled step:
 this state dir's (hints, the editor registry, notes in a step) or another's (all through Restate)."""
+
 from __future__ import annotations
 
 from dals.durable import side_channels
 from dals.durable.task_spec import TaskSpec
 from dals.local.event_wakeups import state_dir_id
 
-BASE = {"taskId": "t", "prompt": "p", "title": "p", "workspace": "/w", "model": "offline",
-        "createdAt": "2026-12-07T00:00:00.000Z"}
+BASE = {
+    "taskId": "t",
+    "prompt": "p",
+    "title": "p",
+    "workspace": "/w",
+    "model": "offline",
+    "createdAt": "2026-12-07T00:00:00.000Z",
+}
 
 
 class Journal:

@@ -1,5 +1,6 @@
 """TaskRecord's hints carry the write (a push): the summary as written, less the prompt, and every
 event since the previous push, even when one flush sends several writes; none while replaying."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,15 @@ def _record(monkeypatch) -> tuple[TaskRecord, FakeContext, Sent]:
     sent = Sent()
     monkeypatch.setattr(task_record, "hint_sender", lambda: sent)
     ctx = FakeContext()
-    spec = {"taskId": "t1", "title": "T", "prompt": "a long prompt " * 100, "workspace": "/w",
-            "model": "offline", "createdAt": "2026-11-27T00:00:00.000Z", "wakeup": "hint"}
+    spec = {
+        "taskId": "t1",
+        "title": "T",
+        "prompt": "a long prompt " * 100,
+        "workspace": "/w",
+        "model": "offline",
+        "createdAt": "2026-11-27T00:00:00.000Z",
+        "wakeup": "hint",
+    }
     return TaskRecord(ctx, spec), ctx, sent
 
 

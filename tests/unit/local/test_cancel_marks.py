@@ -1,4 +1,5 @@
 """cancel_marks: a cancel's mark in the state dir, named for an invocation and nothing else."""
+
 from __future__ import annotations
 
 from dals.local import cancel_marks

@@ -1,12 +1,16 @@
 """The state dir's editor registry and the one rule that picks a live editor session."""
+
 from __future__ import annotations
 
 from dals.local.editor_presence import FRESH_S, freshest, lookup, publish, registry_dir, withdraw
 
 
 def test_the_freshest_live_session_with_the_file_open_wins():
-    sessions = {"old": {"open": ["a.py"], "seenAt": 100.0}, "new": {"open": ["a.py"], "seenAt": 110.0},
-                "other": {"open": ["b.py"], "seenAt": 120.0}}
+    sessions = {
+        "old": {"open": ["a.py"], "seenAt": 100.0},
+        "new": {"open": ["a.py"], "seenAt": 110.0},
+        "other": {"open": ["b.py"], "seenAt": 120.0},
+    }
     assert freshest(sessions, "a.py", now=115.0) == "new"
     assert freshest(sessions, "c.py", now=115.0) is None
     assert freshest(sessions, "a.py", now=110.0 + FRESH_S) is None  # silent too long: gone

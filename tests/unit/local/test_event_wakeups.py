@@ -1,4 +1,5 @@
 """Wake-up hints over real loopback UDP: registration, sending, waiting, stale listeners."""
+
 from __future__ import annotations
 
 import asyncio
@@ -75,8 +76,9 @@ async def test_a_hint_for_a_revision_already_seen_still_wakes(tmp_path):
 
 async def test_dead_listeners_are_pruned_and_skipped(tmp_path, monkeypatch):
     monkeypatch.setattr(event_wakeups, "REGISTRY_REFRESH_S", 0.0)  # read the registry every time
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     directory = registry_dir(tmp_path)
     directory.mkdir()
     stale = directory / f"{int(dead.stdout)}-9"
@@ -248,7 +250,7 @@ async def test_pushes_go_to_listeners_that_take_them_and_only_for_followed_tasks
         # a malformed push is a plain hint, and so is a well-formed one without the listener's token
         port = listener._transport.get_extra_info("sockname")[1]
         token = listener._token
-        old.sendto(b't1 5 ' + token + b' {"since": 9, "summary": {"rev": 5}, "events": []}', ("127.0.0.1", port))
+        old.sendto(b"t1 5 " + token + b' {"since": 9, "summary": {"rev": 5}, "events": []}', ("127.0.0.1", port))
         old.sendto(b"t1 6 " + token + b" {not json", ("127.0.0.1", port))
         forged = event_wakeups.push_body(2, _summary(7, editorRequest={"kind": "edit"}), [_event(3)])
         old.sendto(b"t1 7 " + b"0" * len(token) + b" " + forged, ("127.0.0.1", port))

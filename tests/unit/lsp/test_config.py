@@ -1,4 +1,5 @@
 """Settings merge: initializationOptions / workspace/configuration over the environment."""
+
 from __future__ import annotations
 
 from dals.config.settings import DEFAULT_ALLOW
@@ -15,8 +16,16 @@ def test_env_defaults(monkeypatch):
 
 def test_nested_and_dotted_sections_override():
     c = Config(model="offline")
-    c.merge({"dals": {"model": "anthropic:claude-sonnet-4-5", "restate": {"ingressUrl": "http://127.0.0.1:1/"},
-                      "commands.allow": ["pytest"], "approval": "review"}})
+    c.merge(
+        {
+            "dals": {
+                "model": "anthropic:claude-sonnet-4-5",
+                "restate": {"ingressUrl": "http://127.0.0.1:1/"},
+                "commands.allow": ["pytest"],
+                "approval": "review",
+            }
+        }
+    )
     assert c.model == "anthropic:claude-sonnet-4-5"
     assert c.ingress_url == "http://127.0.0.1:1" and c.commands_allow == ["pytest"] and c.approval == "review"
     c.merge({"restate.adminUrl": "http://127.0.0.1:2"})
@@ -59,7 +68,8 @@ def test_the_context_window_setting_comes_from_the_environment_or_the_editor(mon
     assert c.context_max_tokens == 8000 and len(c.problems) == 2
     assert "dals.context.maxTokens must be a whole number of tokens >= 1000" in c.problems[0]
     monkeypatch.setenv("DALS_CONTEXT_MAX_TOKENS", "many")
-    assert Config.from_env().problems == ["dals.context.maxTokens must be a whole number of tokens >= 1000 "
-                                          "(from environment), got 'many'"]
+    assert Config.from_env().problems == [
+        "dals.context.maxTokens must be a whole number of tokens >= 1000 (from environment), got 'many'"
+    ]
     assert context_window("offline", 8000) == {"maxTokens": 8000, "source": "setting"}
     assert context_window("offline") == {"maxTokens": DEFAULT_CONTEXT_TOKENS, "source": "default"}

@@ -10,6 +10,7 @@ The reference applier is written from the LSP specification alone, not from pygl
 lines end at "\\r\\n", "\\n" or "\\r"; a column counts code units of the line encoded in the
 negotiated encoding (UTF-8 bytes, UTF-16 units, UTF-32 units).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -30,19 +31,50 @@ ENCODINGS = ["utf-8", "utf-16", "utf-32"]
 UNIT_BYTES = {"utf-8": 1, "utf-16": 2, "utf-32": 4}
 CODECS = {"utf-8": "utf-8", "utf-16": "utf-16-le", "utf-32": "utf-32-le"}
 
-WORDS = ["a", "b", "x = 1", " ", "\t", "héllo", "wörld", "café", "ß", "ñ", "日本語", "中文", "한",
-         "😀", "🎉", "👍🏽", "e\u0301", "a\u0308\u0323", "\ufeff", "\x0c", "\x85", "\u2028", "\x0b", "\x1e"]
+WORDS = [
+    "a",
+    "b",
+    "x = 1",
+    " ",
+    "\t",
+    "héllo",
+    "wörld",
+    "café",
+    "ß",
+    "ñ",
+    "日本語",
+    "中文",
+    "한",
+    "😀",
+    "🎉",
+    "👍🏽",
+    "e\u0301",
+    "a\u0308\u0323",
+    "\ufeff",
+    "\x0c",
+    "\x85",
+    "\u2028",
+    "\x0b",
+    "\x1e",
+]
 BREAKS = ["\n", "\r\n", "\r"]
 pieces = st.sampled_from(WORDS) | st.text(
-    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\r\n\x00"), max_size=3)
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\r\n\x00"), max_size=3
+)
 
 
 def documents(breaks: list[str]):
     line = st.lists(pieces, max_size=5).map("".join)
-    return st.builds(lambda lines, ends, final: "".join(
-        text + ends[i % len(ends)] for i, text in enumerate(lines))[: None if final else -1] if lines else "",
-        st.lists(line, min_size=1, max_size=6), st.lists(st.sampled_from(breaks), min_size=1, max_size=3),
-        st.booleans())
+    return st.builds(
+        lambda lines, ends, final: (
+            "".join(text + ends[i % len(ends)] for i, text in enumerate(lines))[: None if final else -1]
+            if lines
+            else ""
+        ),
+        st.lists(line, min_size=1, max_size=6),
+        st.lists(st.sampled_from(breaks), min_size=1, max_size=3),
+        st.booleans(),
+    )
 
 
 docs = documents(["\n"]) | documents(["\r\n"]) | documents(["\r"]) | documents(BREAKS)
@@ -51,13 +83,14 @@ inserted = st.lists(pieces | st.sampled_from(BREAKS), max_size=6).map("".join)
 
 # --- the reference applier (LSP specification) ---------------------------------------------------
 
+
 def _ref_lines(text: str) -> list[tuple[int, str]]:
     """(offset of the line, its content without the line break) for every LSP line."""
     out, start, i = [], 0, 0
     while i < len(text):
         if text[i] in "\r\n":
             out.append((start, text[start:i]))
-            i += 2 if text[i] == "\r" and text[i + 1:i + 2] == "\n" else 1
+            i += 2 if text[i] == "\r" and text[i + 1 : i + 2] == "\n" else 1
             start = i
         else:
             i += 1
@@ -78,8 +111,13 @@ def _ref_offset(text: str, pos: types.Position, encoding: str) -> int:
 
 def reference_apply(text: str, edit: types.WorkspaceEdit, encoding: str) -> str:
     (doc_edit,) = edit.document_changes
-    spans = sorted(((_ref_offset(text, e.range.start, encoding), _ref_offset(text, e.range.end, encoding),
-                     e.new_text) for e in doc_edit.edits), reverse=True)
+    spans = sorted(
+        (
+            (_ref_offset(text, e.range.start, encoding), _ref_offset(text, e.range.end, encoding), e.new_text)
+            for e in doc_edit.edits
+        ),
+        reverse=True,
+    )
     for start, end, new in spans:
         assert start <= end
         text = text[:start] + new + text[end:]
@@ -88,13 +126,15 @@ def reference_apply(text: str, edit: types.WorkspaceEdit, encoding: str) -> str:
 
 # --- the two paths -----------------------------------------------------------------------------
 
+
 class FakeServer:
     """What the bridge uses of the language server: a real pygls workspace, a recorded applyEdit."""
 
     def __init__(self, root: Path, encoding: str, text: str):
         self.workspace = Workspace(root.as_uri(), position_encoding=encoding)
-        self.workspace.put_text_document(types.TextDocumentItem(
-            uri=(root / "f.txt").as_uri(), language_id="text", version=7, text=text))
+        self.workspace.put_text_document(
+            types.TextDocumentItem(uri=(root / "f.txt").as_uri(), language_id="text", version=7, text=text)
+        )
         self.client_capabilities = None
         self.sent: list[types.ApplyWorkspaceEditParams] = []
 
@@ -103,8 +143,11 @@ class FakeServer:
         self.sent.append(params)
         (doc_edit,) = params.edit.document_changes
         doc = self.workspace.get_text_document(doc_edit.text_document.uri)
-        doc.apply_change(types.TextDocumentContentChangeWholeDocument(
-            text=reference_apply(doc.source, params.edit, self.workspace.position_encoding)))
+        doc.apply_change(
+            types.TextDocumentContentChangeWholeDocument(
+                text=reference_apply(doc.source, params.edit, self.workspace.position_encoding)
+            )
+        )
         return types.ApplyWorkspaceEditResult(applied=True)
 
 
@@ -125,8 +168,9 @@ def both_paths(text: str, request: dict, encoding: str) -> tuple[str | None, Fak
         server = FakeServer(root, encoding, text)
         bridge = EditorBridge.__new__(EditorBridge)  # no heartbeat, registry or Restate needed here
         bridge.server = server
-        answer = asyncio.run(bridge.handle(
-            {"op": "edit", "path": "f.txt", "expected": content_hash(data), **request}, root))
+        answer = asyncio.run(
+            bridge.handle({"op": "edit", "path": "f.txt", "expected": content_hash(data), **request}, root)
+        )
     return disk, server, answer
 
 
@@ -156,8 +200,9 @@ def edit_requests(draw):
 @st.composite
 def write_requests(draw):
     text = draw(docs)
-    content = draw(st.lists(st.sampled_from(_ref_lines(text)).map(lambda x: x[1]) | inserted, max_size=5)
-                   .map("\n".join))
+    content = draw(
+        st.lists(st.sampled_from(_ref_lines(text)).map(lambda x: x[1]) | inserted, max_size=5).map("\n".join)
+    )
     return text, {"tool": "write_file", "content": content}
 
 

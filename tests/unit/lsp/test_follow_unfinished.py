@@ -1,6 +1,7 @@
 """After the runtime is ready, `dals lsp` follows the unfinished tasks of earlier sessions from their
 last event, but leaves alone a task it already follows (one it started while the list was read):
 following that one "from lastSeq" too would skip the events not sent yet."""
+
 from __future__ import annotations
 
 from dals.lsp.server import build_server
@@ -17,9 +18,11 @@ class FakeStream:
 
 class FakeService:
     async def list(self) -> list[dict]:
-        return [{"taskId": "started-here", "status": "running", "lastSeq": 3},
-                {"taskId": "from-before", "status": "running", "lastSeq": 5},
-                {"taskId": "done", "status": "succeeded", "lastSeq": 9}]
+        return [
+            {"taskId": "started-here", "status": "running", "lastSeq": 3},
+            {"taskId": "from-before", "status": "running", "lastSeq": 5},
+            {"taskId": "done", "status": "succeeded", "lastSeq": 9},
+        ]
 
 
 async def test_only_tasks_not_followed_yet_are_picked_up_from_their_last_event():

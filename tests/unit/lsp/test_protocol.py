@@ -1,4 +1,5 @@
 """Argument validation at the LSP edge: every bad argument names its field."""
+
 from __future__ import annotations
 
 import pytest
@@ -9,20 +10,31 @@ from dals.lsp import protocol as p
 
 
 def test_valid_start_task_args():
-    a = p.parse(c.StartTaskArgs, p.START_TASK, ({"prompt": " fix it ", "mode": "review",
-                                                 "range": {"start": {"line": 1, "character": 0},
-                                                           "end": {"line": 3, "character": 2}}},))
+    a = p.parse(
+        c.StartTaskArgs,
+        p.START_TASK,
+        (
+            {
+                "prompt": " fix it ",
+                "mode": "review",
+                "range": {"start": {"line": 1, "character": 0}, "end": {"line": 3, "character": 2}},
+            },
+        ),
+    )
     assert a.prompt == "fix it" and a.mode == "review" and a.range.end.line == 3
 
 
-@pytest.mark.parametrize("args, field", [
-    (({},), "prompt"),
-    (({"prompt": 3},), "prompt"),
-    (({"prompt": "x" * 100_001},), "prompt"),
-    (({"prompt": "x", "mode": "yolo"},), "mode"),
-    (({"prompt": "x", "model": ""},), "model"),
-    (({"prompt": "x", "range": {"start": {"line": 0}}},), "range.start.character"),
-])
+@pytest.mark.parametrize(
+    "args, field",
+    [
+        (({},), "prompt"),
+        (({"prompt": 3},), "prompt"),
+        (({"prompt": "x" * 100_001},), "prompt"),
+        (({"prompt": "x", "mode": "yolo"},), "mode"),
+        (({"prompt": "x", "model": ""},), "model"),
+        (({"prompt": "x", "range": {"start": {"line": 0}}},), "range.start.character"),
+    ],
+)
 def test_bad_start_task_args_name_the_field(args, field):
     with pytest.raises(JsonRpcInvalidParams) as err:
         p.parse(c.StartTaskArgs, p.START_TASK, args)
@@ -54,8 +66,11 @@ def test_answer_args():
     a = p.parse(c.AnswerArgs, p.ANSWER, ({"taskId": "t1", "requestId": "r1", "decision": "reject", "comment": "no"},))
     assert a.decision == "reject"
     with pytest.raises(JsonRpcInvalidParams) as err:
-        p.parse(c.AnswerArgs, p.ANSWER, ({"taskId": "t1", "requestId": "r1", "decision": "reject",
-                                          "comment": "x" * 10_001},))
+        p.parse(
+            c.AnswerArgs,
+            p.ANSWER,
+            ({"taskId": "t1", "requestId": "r1", "decision": "reject", "comment": "x" * 10_001},),
+        )
     assert "comment" in err.value.message
 
 

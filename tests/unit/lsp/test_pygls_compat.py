@@ -2,6 +2,7 @@
 once `install` ran; requests pygls would leave unanswered get an error; and for each patch, the
 upstream behaviour that makes it needed is still there (when that fails, pygls changed: adapt the
 module)."""
+
 from __future__ import annotations
 
 import importlib
@@ -42,13 +43,15 @@ def test_upstream_still_leaves_bad_requests_unanswered():
     sent: list = []
     plain = LanguageServerProtocol(LanguageServer("t", "0"), None)
     with pytest.raises(JsonRpcException):
-        plain.structure_message({"jsonrpc": "2.0", "id": 7, "method": "textDocument/codeAction",
-                                 "params": {"textDocument": 3}})
+        plain.structure_message(
+            {"jsonrpc": "2.0", "id": 7, "method": "textDocument/codeAction", "params": {"textDocument": 3}}
+        )
     assert callable(plain._send_response) and plain._shutdown is False
     ours = pygls_compat.DalsProtocol(LanguageServer("t", "0"), None)
     ours._send_response = lambda rid, error=None, **_: sent.append((rid, error.message))
-    ours.structure_message({"jsonrpc": "2.0", "id": 7, "method": "textDocument/codeAction",
-                            "params": {"textDocument": 3}})
+    ours.structure_message(
+        {"jsonrpc": "2.0", "id": 7, "method": "textDocument/codeAction", "params": {"textDocument": 3}}
+    )
     assert sent == [(7, "invalid request 'textDocument/codeAction': params do not match the LSP schema")]
 
 
@@ -69,8 +72,12 @@ def test_installed_workspace_applies_changes_on_lsp_lines():
 
 def test_the_server_installs_it_at_initialize():
     server = build_server()
-    server.protocol.handle_message(server.protocol.structure_message(
-        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}))
-    server.workspace.put_text_document(types.TextDocumentItem(uri="file:///t", language_id="text", version=1,
-                                                              text=TEXT))
+    server.protocol.handle_message(
+        server.protocol.structure_message(
+            {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"capabilities": {}}}
+        )
+    )
+    server.workspace.put_text_document(
+        types.TextDocumentItem(uri="file:///t", language_id="text", version=1, text=TEXT)
+    )
     assert isinstance(server.workspace.get_text_document("file:///t"), pygls_compat.LspLinesTextDocument)

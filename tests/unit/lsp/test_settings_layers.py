@@ -1,5 +1,6 @@
 """Settings layers: defaults < pyproject.toml [tool.dals] < .dals.toml < environment
 < initializationOptions < workspace/configuration; invalid values reported, lower layer kept."""
+
 from __future__ import annotations
 
 import pytest
@@ -7,8 +8,14 @@ import pytest
 from dals.config.settings import DEFAULT_ALLOW
 from dals.lsp.config import Config
 
-ENV = ("DALS_MODEL", "DALS_APPROVAL", "DALS_COMMANDS_ALLOW", "DALS_PRICES",
-       "DALS_RESTATE_INGRESS_URL", "DALS_RESTATE_ADMIN_URL")
+ENV = (
+    "DALS_MODEL",
+    "DALS_APPROVAL",
+    "DALS_COMMANDS_ALLOW",
+    "DALS_PRICES",
+    "DALS_RESTATE_INGRESS_URL",
+    "DALS_RESTATE_ADMIN_URL",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -31,10 +38,12 @@ def test_defaults_without_files_or_environment(tmp_path):
 
 
 def test_each_layer_overrides_the_one_below(tmp_path, monkeypatch):
-    write(tmp_path,
-          pyproject='[project]\nname = "x"\n[tool.dals]\nmodel = "from-pyproject"\napproval = "review"\n'
-                    '[tool.dals.commands]\nallow = ["make"]\n',
-          dals_toml='model = "from-dals-toml"\n')
+    write(
+        tmp_path,
+        pyproject='[project]\nname = "x"\n[tool.dals]\nmodel = "from-pyproject"\napproval = "review"\n'
+        '[tool.dals.commands]\nallow = ["make"]\n',
+        dals_toml='model = "from-dals-toml"\n',
+    )
     c = Config.for_workspace(tmp_path)
     assert (c.model, c.approval, c.commands_allow) == ("from-dals-toml", "review", ["make"])
 

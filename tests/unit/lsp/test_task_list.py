@@ -1,4 +1,5 @@
 """The task-list cache behind `dals.listTasks` (`dals.lsp.task_list`), with a fake TaskService."""
+
 from __future__ import annotations
 
 import asyncio
@@ -13,13 +14,23 @@ from dals.lsp.task_list import TaskList
 WAIT = 5.0
 
 
-def durable(task_id: str, status: str = "running", seq: int = 3, created: str = "2026-01-01T00:00:00.000Z",
-            **extra) -> dict:
-    return {"taskId": task_id, "title": task_id, "prompt": "p", "workspace": "/w", "model": "offline",
-            "status": status, "createdAt": created, "updatedAt": f"2026-01-01T00:00:{seq:02d}.000Z", "steps": seq,
-            "lastSeq": seq, "lastEvent": None,
-            "usage": {"requests": seq, "inputTokens": 10 * seq, "outputTokens": seq, "toolCalls": 0,
-                      "replayedRequests": 0}} | extra
+def durable(
+    task_id: str, status: str = "running", seq: int = 3, created: str = "2026-01-01T00:00:00.000Z", **extra
+) -> dict:
+    return {
+        "taskId": task_id,
+        "title": task_id,
+        "prompt": "p",
+        "workspace": "/w",
+        "model": "offline",
+        "status": status,
+        "createdAt": created,
+        "updatedAt": f"2026-01-01T00:00:{seq:02d}.000Z",
+        "steps": seq,
+        "lastSeq": seq,
+        "lastEvent": None,
+        "usage": {"requests": seq, "inputTokens": 10 * seq, "outputTokens": seq, "toolCalls": 0, "replayedRequests": 0},
+    } | extra
 
 
 def listed(summary: dict, invocation: dict | None = None, replayed: dict | None = None) -> dict:
@@ -121,10 +132,18 @@ async def test_a_task_started_here_is_listed_at_once():
     listing = TaskList(service, max_age=3600.0)
     await listing.list()
     service.gate.clear()
-    service.pending["new"] = {"taskId": "new", "title": "new", "prompt": "p", "workspace": "/w",
-                              "createdAt": "2026-02-01T00:00:00.000Z", "status": "queued",
-                              "updatedAt": "2026-02-01T00:00:00.000Z", "steps": 0, "lastEvent": None,
-                              "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0}}
+    service.pending["new"] = {
+        "taskId": "new",
+        "title": "new",
+        "prompt": "p",
+        "workspace": "/w",
+        "createdAt": "2026-02-01T00:00:00.000Z",
+        "status": "queued",
+        "updatedAt": "2026-02-01T00:00:00.000Z",
+        "steps": 0,
+        "lastEvent": None,
+        "usage": {"requests": 0, "inputTokens": 0, "outputTokens": 0, "toolCalls": 0},
+    }
     listing.started()
     got = await asyncio.wait_for(listing.list(), WAIT)  # not waiting for the refresh it started
     assert ids(got) == ["new", "a"] and got[0]["status"] == "queued"
@@ -134,8 +153,11 @@ async def test_a_task_started_here_is_listed_at_once():
 
 
 async def test_newer_durable_summary_wins_and_drops_the_invocation_view():
-    cached = listed(durable("a", seq=3), {"id": "inv_a", "status": "backing-off", "last_failure": "worker died"},
-                    {"requests": 2, "inputTokens": 20, "outputTokens": 2})
+    cached = listed(
+        durable("a", seq=3),
+        {"id": "inv_a", "status": "backing-off", "last_failure": "worker died"},
+        {"requests": 2, "inputTokens": 20, "outputTokens": 2},
+    )
     assert cached["status"] == "retrying"
     followed = {"a": durable("a", seq=5)}
     listing = TaskList(FakeService([cached]), lambda: followed, max_age=3600.0)
@@ -171,8 +193,10 @@ async def test_a_revision_without_event_is_newer():
 
 
 async def test_followed_tasks_not_listed_yet():
-    followed = {"live": durable("live", created="2026-03-01T00:00:00.000Z"),
-                "purged": durable("purged", status="succeeded", created="2026-02-01T00:00:00.000Z")}
+    followed = {
+        "live": durable("live", created="2026-03-01T00:00:00.000Z"),
+        "purged": durable("purged", status="succeeded", created="2026-02-01T00:00:00.000Z"),
+    }
     service = FakeService([listed(durable("a"))])
     listing = TaskList(service, lambda: followed, max_age=3600.0)
     assert ids(await listing.list()) == ["live", "a"]  # an ended task no list has is gone

@@ -1,4 +1,5 @@
 """The task stream's cursor: a task followed already keeps what its client got."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """The supervisor pauses before restarting a child that cannot run, not one that is killed often."""
+
 from __future__ import annotations
 
 from dals.runtime.children import CrashLoop

@@ -1,4 +1,5 @@
 """`DALS_RESTATE_PARTITIONS`: the setting, and the embedded Restate server's config it goes into."""
+
 from __future__ import annotations
 
 import tomllib

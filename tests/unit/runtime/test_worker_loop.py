@@ -1,5 +1,6 @@
 """The worker's event loop (`DALS_WORKER_LOOP`): uvloop by default (a dependency), asyncio's on
 request or where uvloop is missing."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,4 +1,5 @@
 """`DALS_WORKER_PROCESSES`: the setting, the shared port, and the pids the runtime records."""
+
 from __future__ import annotations
 
 import socket
@@ -63,8 +64,9 @@ def test_no_child_process_inherits_the_worker_port(shared):
 
 def test_child_pids_lists_every_worker_process_once(tmp_path):
     lay = Layout(tmp_path).ensure()
-    lay.write_runtime({"restate": {"pid": 10}, "worker": {"pid": 11}, "workers": [{"pid": 11}, {"pid": 12}],
-                       "standby": {"pid": 13}})
+    lay.write_runtime(
+        {"restate": {"pid": 10}, "worker": {"pid": 11}, "workers": [{"pid": 11}, {"pid": 12}], "standby": {"pid": 13}}
+    )
     assert lay.child_pids() == [("standby", 13), ("worker", 11), ("worker", 12), ("restate", 10)]
 
 

@@ -26,9 +26,17 @@ def layout(tmp_path):
 
 
 ESCAPES = [
-    "..", "../outside/secret.txt", "a/../../outside/secret.txt", "a/b/../../../x",
-    "/etc/passwd", "out_dir/secret.txt", "out_dir/new.txt", "out_file",
-    "dangling_out", "a/\x00b", "x/" * 2100,
+    "..",
+    "../outside/secret.txt",
+    "a/../../outside/secret.txt",
+    "a/b/../../../x",
+    "/etc/passwd",
+    "out_dir/secret.txt",
+    "out_dir/new.txt",
+    "out_file",
+    "dangling_out",
+    "a/\x00b",
+    "x/" * 2100,
 ]
 
 

@@ -23,8 +23,7 @@ def root(tmp_path):
 
 
 def test_content_hash_is_sha256_of_bytes():
-    assert content_hash(b"") == (
-        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert content_hash(b"") == ("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 
 
 def test_read_returns_text_and_hash_of_raw_bytes(root):

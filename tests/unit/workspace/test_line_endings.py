@@ -1,4 +1,5 @@
 """Text a task writes into a file takes the file's line breaks; mixed files are left as given."""
+
 from __future__ import annotations
 
 import pytest
@@ -8,8 +9,10 @@ from dals.workspace.line_endings import adapt, style
 from dals.workspace.text_bytes import content_hash
 
 
-@pytest.mark.parametrize("text, eol", [("a\r\nb\r\n", "\r\n"), ("a\rb", "\r"), ("a\nb\n", "\n"),
-                                       ("one line", None), ("a\r\nb\n", None), ("", None)])
+@pytest.mark.parametrize(
+    "text, eol",
+    [("a\r\nb\r\n", "\r\n"), ("a\rb", "\r"), ("a\nb\n", "\n"), ("one line", None), ("a\r\nb\n", None), ("", None)],
+)
 def test_style(text, eol):
     assert style(text) == eol
 

@@ -45,8 +45,15 @@ def test_gitignore_root_and_nested_and_git_dir(repo):
     paths, truncated = list_files(repo)
     assert not truncated
     assert paths == [
-        ".gitignore", "README.md", "docs/guide.md", "img.bin", "in_link.py",
-        "src/.gitignore", "src/keep.tmp", "src/main.py", "src/util.py",
+        ".gitignore",
+        "README.md",
+        "docs/guide.md",
+        "img.bin",
+        "in_link.py",
+        "src/.gitignore",
+        "src/keep.tmp",
+        "src/main.py",
+        "src/util.py",
     ]
 
 
@@ -76,8 +83,7 @@ def test_limit_truncates_in_sorted_order(repo):
     paths, truncated = list_files(repo, limit=3)
     assert truncated
     assert paths == [".gitignore", "README.md", "docs/guide.md"]
-    assert list_files(repo, "**/*.py", limit=3) == (
-        ["in_link.py", "src/main.py", "src/util.py"], False)
+    assert list_files(repo, "**/*.py", limit=3) == (["in_link.py", "src/main.py", "src/util.py"], False)
 
 
 def test_sorted_order_with_dots_and_slashes(tmp_path):

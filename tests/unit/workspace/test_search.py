@@ -33,7 +33,8 @@ def test_glob_is_relative_to_the_root_and_long_lines_are_cut(repo):  # noqa: F81
     assert search(repo, "TODO", glob="*.md").matches == ["README.md:1: # TODO: readme"]
     assert search(repo, "TODO", glob="**/*.py").matches[0] == "src/deeper/d.py:1: TODO deep"
     assert search(repo, "nothing-matches-this").to_model_text() == (
-        "(no matches; files ignored by .gitignore are not searched)")
+        "(no matches; files ignored by .gitignore are not searched)"
+    )
 
 
 def test_a_37_mb_log_is_streamed_to_its_last_line(tmp_path):
@@ -58,17 +59,21 @@ def test_a_binary_file_is_searched_and_named_not_shown(tmp_path):
 def test_unreadable_files_are_named_with_the_reason(tmp_path):
     r = search_module.SearchResult()
     rest = search_module._file_errors(
-        "rg: ./secret/key.pem: Permission denied (os error 13)\nrg: ./x: Is a directory\n", r)
+        "rg: ./secret/key.pem: Permission denied (os error 13)\nrg: ./x: Is a directory\n", r
+    )
     assert rest == "" and r.unsearched == ["secret/key.pem: Permission denied (os error 13)", "x: Is a directory"]
     assert "[could not search 2 file(s): secret/key.pem: Permission denied" in r.to_model_text()
 
 
-@pytest.mark.parametrize("pattern, message", [
-    ("(unclosed", "invalid pattern '(unclosed': regex parse error"),
-    ("", "pattern is empty"),
-    ("a\x00b", "NUL byte"),
-    ("x" * 3000, "at most 2000"),
-])
+@pytest.mark.parametrize(
+    "pattern, message",
+    [
+        ("(unclosed", "invalid pattern '(unclosed': regex parse error"),
+        ("", "pattern is empty"),
+        ("a\x00b", "NUL byte"),
+        ("x" * 3000, "at most 2000"),
+    ],
+)
 def test_refused_patterns_are_tool_errors(repo, pattern, message):  # noqa: F811
     with pytest.raises(WorkspaceError, match=message.replace("(", r"\(")):
         search(repo, pattern)

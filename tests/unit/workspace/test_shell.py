@@ -74,8 +74,8 @@ async def test_missing_cwd_is_refused(root):
 async def test_timeout_kills_the_whole_tree_quickly(root):
     started = time.monotonic()
     result = await run_command(
-        root, "echo before; (sleep 30) & echo $! > bg.pid; sleep 30",
-        ShellState(), timeout_s=0.5)
+        root, "echo before; (sleep 30) & echo $! > bg.pid; sleep 30", ShellState(), timeout_s=0.5
+    )
     assert time.monotonic() - started < 5
     assert result.timed_out and result.exit_code == 124
     assert result.stdout == "before\n"
@@ -103,8 +103,8 @@ async def test_cancellation_kills_the_tree(root):
 
 async def test_output_is_capped_head_and_tail(root):
     result = await run_command(
-        root, "printf 'HEAD'; head -c 100000 /dev/zero | tr '\\0' a; printf 'TAIL'",
-        ShellState(), max_output=1000)
+        root, "printf 'HEAD'; head -c 100000 /dev/zero | tr '\\0' a; printf 'TAIL'", ShellState(), max_output=1000
+    )
     assert result.truncated
     assert result.stdout.startswith("HEAD") and result.stdout.endswith("TAIL")
     assert "[… 99008 bytes cut …]" in result.stdout
@@ -117,23 +117,37 @@ async def test_stdin_is_empty(root):
 
 
 async def test_secrets_are_scrubbed(root):
-    base = {"PATH": os.environ["PATH"], "HOME": str(root), "NORMAL": "ok",
-            "FAKE_API_KEY": "sk-fake-123456", "GitHub_Token": "ghp-fake-123456",
-            "DALS_STATE": "x", "RESTATE_URL": "y", "DB_PASSWORD": "hunter22"}
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(root),
+        "NORMAL": "ok",
+        "FAKE_API_KEY": "sk-fake-123456",
+        "GitHub_Token": "ghp-fake-123456",
+        "DALS_STATE": "x",
+        "RESTATE_URL": "y",
+        "DB_PASSWORD": "hunter22",
+    }
     result = await run_command(root, "env", ShellState(), base_env=base)
     assert "NORMAL=ok" in result.stdout
-    for leaked in ("FAKE_API_KEY", "sk-fake", "ghp-fake", "DALS_STATE", "RESTATE_URL",
-                   "hunter22", "GitHub_Token"):
+    for leaked in ("FAKE_API_KEY", "sk-fake", "ghp-fake", "DALS_STATE", "RESTATE_URL", "hunter22", "GitHub_Token"):
         assert leaked not in result.stdout
-    echoed = await run_command(root, "echo sk-fake-123456; export MY_SECRET=s; export OK=1",
-                               ShellState(), base_env=base)
+    echoed = await run_command(
+        root, "echo sk-fake-123456; export MY_SECRET=s; export OK=1", ShellState(), base_env=base
+    )
     assert echoed.stdout == "[redacted]\n"
     assert echoed.env == {"OK": "1"}
 
 
 def test_scrubbed_env_rules():
-    env = {"PATH": "/bin", "aws_secret_access_key": "x", "API_TOKEN": "t",
-           "MY_CREDENTIALS": "c", "DALS_HOME": "d", "RESTATE_X": "r", "LANG": "C"}
+    env = {
+        "PATH": "/bin",
+        "aws_secret_access_key": "x",
+        "API_TOKEN": "t",
+        "MY_CREDENTIALS": "c",
+        "DALS_HOME": "d",
+        "RESTATE_X": "r",
+        "LANG": "C",
+    }
     assert scrubbed_env(env) == {"PATH": "/bin", "LANG": "C"}
 
 

@@ -6,6 +6,7 @@ step appends `step-K` to `.dals-demo/steps.log`, so every side effect leaves one
 step also notes each time it *starts* in `.dals-demo/started.log`. The model's real requests are
 counted by the offline model's request log. None of this evidence comes from DALS itself.
 """
+
 from __future__ import annotations
 
 import json
@@ -51,12 +52,20 @@ def plan_steps() -> list[tuple[str, dict]]:
         ("run_command", {"command": f"mkdir -p {LOG_DIR} && {_mark(4)}"}),
         ("run_command", {"command": f"{py} -m unittest -q 2>&1 | tail -n 1; {_mark(5)}"}),
         ("edit_file", {"path": "wordy.py", "old": 'text.split(" ")', "new": "text.split()"}),
-        ("run_command", {"command": f"echo step-{SLOW_STEP} >> {STARTED_LOG} && sleep {SLOW_SECONDS} && "
-                                    f"{_mark(SLOW_STEP)}"}),
+        (
+            "run_command",
+            {"command": f"echo step-{SLOW_STEP} >> {STARTED_LOG} && sleep {SLOW_SECONDS} && {_mark(SLOW_STEP)}"},
+        ),
         ("write_file", {"path": "test_edge_cases.py", "content": NEW_TEST}),
         ("run_command", {"command": _mark(9)}),
-        ("edit_file", {"path": "README.md", "old": "Status: word_count miscounts repeated spaces.",
-                       "new": "Status: all tests pass (fixed by a DALS task)."}),
+        (
+            "edit_file",
+            {
+                "path": "README.md",
+                "old": "Status: word_count miscounts repeated spaces.",
+                "new": "Status: all tests pass (fixed by a DALS task).",
+            },
+        ),
         ("run_command", {"command": f"{py} -m unittest -q && {_mark(11)}"}),
         ("run_command", {"command": f"{_mark(12)} && wc -l < {STEPS_LOG}"}),
     ]
@@ -72,12 +81,16 @@ def is_slow_step(event: dict) -> bool:
     """The `model` event that asks for the slow command (it starts right after)."""
     calls = (event.get("detail") or {}).get("toolCalls") or []
     return event.get("kind") == "model" and any(
-        f"sleep {SLOW_SECONDS}" in str((c.get("args") or {}).get("command", "")) for c in calls)
+        f"sleep {SLOW_SECONDS}" in str((c.get("args") or {}).get("command", "")) for c in calls
+    )
 
 
 def marked_steps() -> list[int]:
-    return [k for k, (tool, args) in enumerate(plan_steps(), start=1)
-            if tool == "run_command" and f"step-{k} >> {STEPS_LOG}" in args["command"]]
+    return [
+        k
+        for k, (tool, args) in enumerate(plan_steps(), start=1)
+        if tool == "run_command" and f"step-{k} >> {STEPS_LOG}" in args["command"]
+    ]
 
 
 @dataclass

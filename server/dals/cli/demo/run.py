@@ -5,6 +5,7 @@ the task (an offline-model plan, see `dals.cli.demo.plan`), the kill of the work
 step runs, the wait for the supervisor's new worker, and the ledger judged from evidence outside
 DALS (the model's request log, the commands' side-effect logs). Output is the CLI's own (stdout).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -71,8 +72,10 @@ async def _demo(workspace: Path, request_log: Path) -> int:
     t0 = time.monotonic()
     async with task_service() as service:
         st = await asyncio.to_thread(control.status)
-        say(f"    runtime up in {time.monotonic() - t0:.1f}s: restate pid {st['restate']['pid']}, "
-            f"worker pid {st['worker']['pid']}, supervisor pid {st['supervisor']['pid']}")
+        say(
+            f"    runtime up in {time.monotonic() - t0:.1f}s: restate pid {st['restate']['pid']}, "
+            f"worker pid {st['worker']['pid']}, supervisor pid {st['supervisor']['pid']}"
+        )
         spec = build_spec(plan.prompt(), workspace, "offline", commands_allow=["*"])
         task_id = await retrying(lambda: service.start(spec))
         say(f"==> task {task_id}: {spec.title}")
@@ -107,8 +110,10 @@ class WorkerKiller:
         say(f"==> kill -9 worker pid {old} {when} (step {plan.SLOW_STEP})")
         t0 = time.monotonic()
         new = await asyncio.to_thread(self._wait_new_worker, old)
-        say(f"==> the supervisor started worker pid {new}, healthy after {time.monotonic() - t0:.1f}s; "
-            "the task resumes from its journal")
+        say(
+            f"==> the supervisor started worker pid {new}, healthy after {time.monotonic() - t0:.1f}s; "
+            "the task resumes from its journal"
+        )
 
     def _wait_started(self, timeout: float) -> bool:
         marker = self.workspace / plan.STARTED_LOG
@@ -147,16 +152,23 @@ def _ledger(summary: dict, ev: plan.Evidence, killer: WorkerKiller) -> int:
         replayed = usage.get("replayedRequests", 0)
         say(f"    after the kill, {replayed} model requests were answered from the journal, not the model")
     if ev.in_flight_restarts:
-        say(f"    step {plan.SLOW_STEP}'s command was running at the kill and died with the worker: it was "
-            f"restarted ({ev.in_flight_restarts + 1} starts) and its side effect landed once")
+        say(
+            f"    step {plan.SLOW_STEP}'s command was running at the kill and died with the worker: it was "
+            f"restarted ({ev.in_flight_restarts + 1} starts) and its side effect landed once"
+        )
     for k in ev.missing:
         say(f"    step {k}'s side effect is missing from {plan.STEPS_LOG}")
     for k in ev.resent_steps:
         say(f"    model request for step {k} was sent more than once")
     tool_calls = usage.get("toolCalls", 0)
-    say(f"ledger: {ev.requests} model requests, {len(ev.resent_steps)} re-sent; {tool_calls} tool calls, "
-        f"{ev.in_flight_restarts} restarted after the kill, {len(ev.repeated)} side effects repeated")
+    say(
+        f"ledger: {ev.requests} model requests, {len(ev.resent_steps)} re-sent; {tool_calls} tool calls, "
+        f"{ev.in_flight_restarts} restarted after the kill, {len(ev.repeated)} side effects repeated"
+    )
     good = status == "succeeded" and ev.ok and killer.killed
-    say("demo passed: the task survived kill -9 with no repeated model request or side effect" if good
-        else "demo FAILED")
+    say(
+        "demo passed: the task survived kill -9 with no repeated model request or side effect"
+        if good
+        else "demo FAILED"
+    )
     return 0 if good else 1

@@ -1,4 +1,5 @@
 """Tests of wordy.py (plain unittest, so they run with any Python)."""
+
 import unittest
 
 from wordy import initials, shout, word_count
