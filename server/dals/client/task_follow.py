@@ -53,6 +53,7 @@ class TaskFollower:
     reads: int = 0  # reads of `AgentTask/events` (benchmarks report them)
     pacer: ReadPacer | None = field(default=None, repr=False)
     _version: int = 0  # the TaskFeed version last seen (feed tasks)
+    finished: bool = False  # `pages()` has returned: a follow-up needs a new follower
 
     def seen(self, seq: int) -> None:
         """The events up to `seq` reached the client another way: they are not given again."""
@@ -79,6 +80,7 @@ class TaskFollower:
                     continue  # more than one page: read on
                 await self._wait()
         finally:
+            self.finished = True
             if self.pacer is not None:
                 self.pacer.hints.forget(self.task_id)
 

@@ -43,12 +43,15 @@ class TaskStream:
         follow-up just sent), an end at or before event `after` is the previous turn's. A task
         followed already keeps its cursor: what this client got (a `since` read elsewhere, such as
         the list of unfinished tasks at start beside a task this client just started, is older)."""
-        live = task_id in self.followers and not self.followers[task_id].done()
+        # live: a follower whose reader still reads (its task may still be finishing the turn it
+        # read to the end: a follow-up sent then needs a new reader, or its events never come)
+        reader = self.readers.get(task_id)
+        live = task_id in self.followers and not self.followers[task_id].done() and not (reader and reader.finished)
         if not live:
             self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
         self.ends_after[task_id] = after
         if live:
-            if (reader := self.readers.get(task_id)) is not None:
+            if reader is not None:
                 reader.after = after
             return
         self.readers[task_id] = TaskFollower(service, task_id, self.cursors[task_id], after, on_delta=self._delta)

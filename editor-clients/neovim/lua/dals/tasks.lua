@@ -132,7 +132,10 @@ function M.on_event(err, ev, ctx)
   local t = M.get(ev.taskId)
   t.client_id = ctx.client_id
   if t.events[ev.seq] then
-    return -- already seen (from dals.showTask)
+    -- already seen (from dals.showTask): nothing to keep, but what waits on the event (the
+    -- transcript's live text, which this event ends) still hears it
+    fire('DalsTaskEvent', ev)
+    return
   end
   local gap = ev.seq > t.last_seq + 1
   if type(ev.summary) == 'table' then
