@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import env_vars
+from ..local.once_files import first_written
 from .mcp_config import DEFAULT_TIMEOUT_S, WORKSPACE_FILE, load_file, merged_servers
 
 KEY_FILE = "ref.key"
@@ -39,17 +40,7 @@ def _write_private(path: Path, data: bytes) -> None:
 
 def _key(folder: Path) -> bytes:
     """A random key per state dir: the `ref` of a configuration says nothing about its values."""
-    path = folder / KEY_FILE
-    if not path.exists():
-        tmp = path.with_name(f".{KEY_FILE}.{secrets.token_hex(4)}")
-        _write_private(tmp, secrets.token_bytes(32))
-        try:
-            os.link(tmp, path)  # the first writer wins; everyone reads the same key
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
-    return path.read_bytes()
+    return first_written(folder / KEY_FILE, secrets.token_bytes(32), 0o600)
 
 
 def _body(servers: dict[str, dict[str, Any]]) -> bytes:

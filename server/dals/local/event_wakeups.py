@@ -46,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from .once_files import first_written
 from .pids import pid_alive
 
 log = logging.getLogger("dals.wakeups")
@@ -85,15 +86,7 @@ def state_dir_id(state: Path, create: bool = True) -> str | None:
         if not create:
             return None
     state.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{STATE_ID}.{secrets.token_hex(4)}")
-    tmp.write_text(secrets.token_hex(16))
-    try:
-        os.link(tmp, path)  # the first writer wins; everyone reads the same id
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink()
-    return path.read_text().strip()
+    return first_written(path, secrets.token_hex(16).encode()).decode().strip()
 
 
 def _entries(directory: Path) -> list[tuple[str, int, int]]:
