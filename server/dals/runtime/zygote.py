@@ -45,10 +45,16 @@ class ZygoteUnavailable(Exception):
 
 
 def identity() -> dict[str, str]:
-    """What must match between a client and the zygote: the same `dals` code under the same Python."""
+    """What must match between a client and the zygote: the same `dals` code under the same Python
+    with the same module path (what the interpreter read at its start is not read again in a fork)."""
     import dals
 
-    return {"dals": str(Path(dals.__file__).resolve().parent), "version": dals.__version__, "python": sys.prefix}
+    return {
+        "dals": str(Path(dals.__file__).resolve().parent),
+        "version": dals.__version__,
+        "python": sys.prefix,
+        "pythonpath": os.environ.get("PYTHONPATH", ""),
+    }
 
 
 # --- the client side ------------------------------------------------------------------------------
@@ -122,7 +128,8 @@ def fork(
             conn.connect(f"{short}/{SOCKET_NAME}")
         data = _HEADER.pack(len(payload)) + payload
         sent = socket.send_fds(conn, [data], list(fds))
-        conn.sendall(data[sent:])
+        if sent < len(data):
+            conn.sendall(data[sent:])
         reply = _read_line(conn)
     except OSError as e:  # includes timeouts, a missing or stale socket
         conn.close()
