@@ -120,6 +120,8 @@ def fork(
         "tied": tied,
         **identity(),
     }
+    if not hasattr(os, "O_PATH") or not hasattr(os, "pidfd_open"):
+        raise ZygoteUnavailable("the fork server needs Linux (O_PATH, pidfd)")
     payload = json.dumps(request).encode()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
