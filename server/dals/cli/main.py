@@ -140,9 +140,37 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_lsp(args) -> int:
+    from .lsp_proxy import serve_forked
+
+    code = serve_forked()
+    if code is not None:
+        return code
     from ..lsp.server import run_stdio
 
     return run_stdio()
+
+
+def _cmd_zygote(args) -> int:
+    from ..runtime import zygote
+    from ..runtime.worker_main import preload, serve
+
+    def lsp(_args: dict) -> int:
+        from ..lsp.server import run_stdio
+
+        return run_stdio()
+
+    def worker(a: dict) -> int:
+        return serve(int(a["port"]), standby=bool(a.get("standby")), shared=bool(a.get("shared")))
+
+    def imports() -> None:
+        preload()
+        from ..lsp.server import warm_imports
+
+        warm_imports()
+
+    from ..config.settings import state_dir
+
+    return zygote.serve(state_dir(), {"lsp": lsp, "worker": worker}, imports)
 
 
 def _cmd_worker(args) -> int:
@@ -235,6 +263,8 @@ def parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=_cmd_worker)
     s = sub.add_parser("supervise")
     s.set_defaults(fn=_cmd_supervise)
+    s = sub.add_parser("zygote")  # internal, started by the supervisor: the fork server
+    s.set_defaults(fn=_cmd_zygote)
     return p
 
 

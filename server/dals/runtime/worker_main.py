@@ -60,6 +60,18 @@ def shared_socket(host: str, port: int) -> int:
     return sock.detach()  # hypercorn owns it from here (`fd://`)
 
 
+def preload():
+    """Import what serving takes (the fork server does it once for every worker it forks); the
+    loop runner."""
+    _without_mcp()
+    import hypercorn.asyncio  # noqa: F401
+    import hypercorn.config  # noqa: F401
+
+    from ..durable.app import app  # noqa: F401
+
+    return loop_runner()
+
+
 def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: bool = False) -> int:
     """Serve on `port`. With `standby`, import everything first, then wait for a line on stdin
     before binding: the supervisor keeps one such warm spare so a dead worker is replaced in
@@ -67,10 +79,9 @@ def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: boo
     With `shared`, bind the port beside the other worker processes (`shared_socket`)."""
     from hypercorn.asyncio import serve as hypercorn_serve
 
-    _without_mcp()
+    run = preload()  # imported before a standby waits: taking over costs no import
     from ..durable.app import app
 
-    run = loop_runner()  # imported before a standby waits: taking over costs no import
     # Everything imported so far lives as long as the process: out of the collector's way, so its
     # full collections walk the tasks' objects only (about 110,000 objects fewer; 0.2 s of GC per
     # 850 steps became 0.04 s, docs/optimisation-log.md "Eager steps").
