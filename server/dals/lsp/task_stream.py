@@ -119,8 +119,16 @@ class TaskStream:
             self.server.protocol.notify(TASK_DELTA, {"taskId": task_id, "seq": seq, "text": text})
 
     def _track_paths(self, task_id: str, event: dict) -> None:
+        """The disk content each file a task read or wrote had then, for the file watcher. A read
+        or edit through the editor's buffer (`via: editor`) says nothing of the disk (the buffer
+        may hold unsaved changes): the file is not watched until the task uses the disk again.
+        The editor checks the buffer against the task's hash itself (`editor_bridge`)."""
         detail = event.get("detail") or {}
-        if event["kind"] in ("tool", "edit") and detail.get("path") and detail.get("sha"):
+        if event["kind"] not in ("tool", "edit") or not detail.get("path") or not detail.get("sha"):
+            return
+        if detail.get("via") == "editor":
+            self.read_paths.get(task_id, {}).pop(detail["path"], None)
+        else:
             self.read_paths.setdefault(task_id, {})[detail["path"]] = detail["sha"]
 
     def _announce(self, summary: dict) -> None:
