@@ -294,7 +294,9 @@ class _Server:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        # Buffered like the interpreter's own: a raw FileIO's read(n) returns what a pipe holds,
+        # which cut long LSP messages short (the JSON-RPC fuzz test found it).
+        sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
         sys.stdout = io.TextIOWrapper(
             io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", write_through=unbuffered
         )

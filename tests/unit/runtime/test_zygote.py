@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -34,12 +35,16 @@ SERVER = textwrap.dedent(
         time.sleep(5)
         return 0
 
+    def readbig(args):
+        print(len(sys.stdin.buffer.read(int(args["n"]))), flush=True)
+        return 0
+
     def sleep(args):
         print("sleeping", flush=True)
         time.sleep(60)
         return 0
 
-    zygote.serve(Path(sys.argv[1]), {"echo": echo, "die": die, "sleep": sleep}, lambda: None)
+    zygote.serve(Path(sys.argv[1]), {"echo": echo, "die": die, "sleep": sleep, "readbig": readbig}, lambda: None)
     """
 )
 
@@ -94,6 +99,24 @@ def test_a_child_gets_our_stdio_environment_directory_and_exit_code(served, tmp_
     assert _read_all(out) == f"a line|from the client|{elsewhere}|hi\n"
     assert forked.wait(timeout=10) == 3
     forked.close()
+
+
+def test_a_childs_stdin_reads_whole_messages_as_the_interpreters_own_does(served):
+    """pygls reads a message body with one read(Content-Length): a 1 MiB one through a pipe (64 KiB
+    at a time) must come whole, not cut at what the pipe held."""
+    state, _ = served
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    try:
+        forked = zygote.fork(state, "readbig", {"n": 1 << 20}, fds=(in_r, out_w, out_w))
+    finally:
+        os.close(in_r)
+        os.close(out_w)
+    writer = threading.Thread(target=lambda: (os.write(in_w, b"x" * (1 << 20)), os.close(in_w)))
+    writer.start()
+    assert _read_all(out_r) == f"{1 << 20}\n"
+    writer.join(10)
+    assert forked.wait(timeout=10) == 0
 
 
 def test_a_child_ended_by_a_signal_reports_it_negative(served):
