@@ -128,13 +128,18 @@ class Supervisor:
 
     async def start_worker(self, child: ForkedChild) -> None:
         """Fork `child`, waiting for the fork server first when it is being restarted."""
-        try:
-            child.start()
-        except zygote.ZygoteUnavailable:
-            if not self.zygote.alive():
-                self.start_zygote()
-            await self.wait_zygote()
-            child.start()
+        for attempt in range(3):
+            try:
+                child.start()
+                return
+            except zygote.ZygoteUnavailable as e:
+                if attempt == 2:
+                    raise RuntimeError(f"could not fork {child.name}: {e}") from e
+                log(f"could not fork {child.name} ({e}); trying again")
+                if not self.zygote.alive():
+                    self.start_zygote()
+                await self.wait_zygote()
+                await asyncio.sleep(0.2 * attempt)
 
     # --- lifecycle --------------------------------------------------------------
     def write_runtime(self, ready: bool) -> None:
@@ -215,7 +220,7 @@ class Supervisor:
         self.write_runtime(ready=False)  # the pids, for a `dals down` that comes before ready
         await self.wait_zygote()
         for w in self.workers:
-            w.start()
+            await self.start_worker(w)
         self.write_runtime(ready=False)
         if self.restate:
             await self.wait_restate()

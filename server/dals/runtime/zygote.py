@@ -179,14 +179,19 @@ class _Server:
         self.me = identity()
         self.path = state_dir / SOCKET_NAME
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # Bound and listening under another name, then renamed: the socket's name appearing means
+        # a connect succeeds (between bind and listen it would be refused).
+        binding = f".{SOCKET_NAME}.{os.getpid()}"
         with _in_dir(state_dir) as short:
-            try:
-                os.unlink(f"{short}/{SOCKET_NAME}")  # a killed zygote's
-            except FileNotFoundError:
-                pass
-            self.listener.bind(f"{short}/{SOCKET_NAME}")
-        os.chmod(self.path, 0o600)
-        self.listener.listen(64)
+            for stale in (binding, SOCKET_NAME):  # a killed zygote's
+                try:
+                    os.unlink(f"{short}/{stale}")
+                except FileNotFoundError:
+                    pass
+            self.listener.bind(f"{short}/{binding}")
+            os.chmod(f"{short}/{binding}", 0o600)
+            self.listener.listen(64)
+            os.rename(f"{short}/{binding}", f"{short}/{SOCKET_NAME}")
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ, "accept")
         self.wake_r, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
