@@ -1,31 +1,33 @@
 """The embedded restate-server's settings side by side: its memory, a task's speed and recovery.
 
-    .venv/bin/python bench/restate_settings.py [--reps R] [--what memory,speed]
-        [--variant NAME=KEY=VALUE;KEY=VALUE ...]
+    .venv/bin/python bench/restate_settings.py [--what memory,speed] [--reps R] [--more N]
+        [--tasks T] [--kills K] [--variant NAME=RESTATE_KEY=VALUE;RESTATE_KEY=VALUE ...]
 
 Each variant is a set of `RESTATE_*` environment overrides (Restate reads them over its config
 file: `RESTATE_LOG_SERVER__ROCKSDB_MEMORY_BUDGET="32 MiB"` is `[log-server]
 rocksdb-memory-budget`); restate-server inherits them from the runtime that `dals up` starts.
-By default two variants: "before", the settings `runtime/restate_config.py` had before the
+By default two variants: "before", the settings `runtime/restate_config.py` had before its
 memory settings (Restate's own values restored by overrides), and "after", the config as
-shipped (no override). Each repetition starts one fresh private runtime per variant, their order
-flipping every repetition, so the shared machine hits all alike.
+shipped (no override).
 
-`memory`: Rss and Private_Dirty of restate-server (`/proc/PID/smaps_rollup`: the binary's text
-pages are shared with any other restate-server on the machine, so Rss moves with them and
+`memory`: one fresh private runtime per variant and repetition, their order flipping every
+repetition. Rss and Private_Dirty of restate-server (`/proc/PID/smaps_rollup`: the binary's text
+pages are shared with any other restate-server on the machine, so Rss moves with them, and
 Private_Dirty is what this process alone holds) at rest, 3 s after one 5-step task; the peak
-while 20 tasks of 41 steps run at once (sampled every 0.2 s; all must succeed); 5 s after.
-`speed`: wall time of 3 tasks of 65 journaled steps one after the other (start to the final
-event at a follower, as `dals lsp` follows) and restate-server's CPU time (utime + stime) for
-each, and 2 kills -9 of restate-server mid-task, as
-`bench/recovery.py` does: kill to Restate healthy again, and to the task's next new event (the
-killed step, a `sleep 1`, runs again, so that includes 1 s).
+while 20 tasks of 41 steps run at once (sampled every 0.2 s; all must succeed); 5 s after; with
+`--more N`, 5 s after N more short tasks (7 steps each, 20 at a time), as a long session grows.
+`speed`: every variant's runtime up at once, the same 2 shared cores for all; T tasks of 65
+journaled steps, alternating between the runtimes (start to the final event at a follower, as
+`dals lsp` follows; and restate-server's CPU time, utime + stime, for each), then K kills -9 of
+restate-server mid-task, alternating, as `bench/recovery.py` does: kill to Restate healthy
+again, and to the task's next new event (the killed step, a `sleep 1`, runs again: 1 s of it).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -71,7 +73,7 @@ def smaps_mb(pid: int) -> dict[str, float]:
     return out
 
 
-async def memory(service, ws: Path, pid: int) -> dict[str, float]:
+async def memory(service, ws: Path, pid: int, more: int) -> dict[str, float]:
     await asyncio.sleep(3.0)
     got = {f"rest {k}": v for k, v in smaps_mb(pid).items()}
     peak = {"Rss": 0.0, "Private_Dirty": 0.0}
@@ -93,85 +95,128 @@ async def memory(service, ws: Path, pid: int) -> dict[str, float]:
     got.update({f"peak {k}": v for k, v in peak.items()})
     await asyncio.sleep(5.0)
     got.update({f"after {k}": v for k, v in smaps_mb(pid).items()})
+    if more:
+        for i in range(0, more, LOAD_TASKS):
+            ids = [await service.start(h.make_spec(h.read_plan(3), ws)) for _ in range(min(LOAD_TASKS, more - i))]
+            finals = await asyncio.gather(*(h.follow(service, t, interval=0, timeout=900) for t in ids))
+            assert all(evs[-1]["status"] == "succeeded" for evs in finals)
+        await asyncio.sleep(5.0)
+        got.update({f"+{more} {k}": v for k, v in smaps_mb(pid).items()})
     return got
 
 
-async def speed(service, ws: Path, st: dict) -> dict[str, list[float]]:
-    walls, cpus = [], []
-    pid = h.runtime_pids()["restate"]["pid"]
-    for _ in range(3):
-        cpu0, t0 = ru.cpu_seconds(pid), time.monotonic()
-        task = await service.start(h.make_spec(h.read_plan(SPEED_READS), ws))
-        events = await h.follow(service, task, interval=0, timeout=300)
-        assert events[-1]["status"] == "succeeded", events[-1]
-        walls.append(time.monotonic() - t0)
-        cpus.append(ru.cpu_seconds(pid) - cpu0)
-    healthy, nxt = [], []
-    for _ in range(2):
-        res = await rc.one_kill(service, "restate", ws, st["restate"]["ingress"])
-        st["remember"]({"restate": {"pid": rc.runtime_pids()["restate"]}})
-        healthy.append(res["healthy"])
-        nxt.append(res["next"])
-    return {"wall": walls, "cpu": cpus, "healthy": healthy, "next": nxt}
-
-
-async def one_runtime(ws: Path, env: dict[str, str], what: set[str]) -> tuple[dict, dict]:
+def set_restate_env(env: dict[str, str]) -> None:
+    """Only `env`'s RESTATE_* variables in this process's environment (a runtime started now inherits them)."""
     for key in [k for k in os.environ if k.startswith("RESTATE_")]:
         del os.environ[key]
     os.environ.update(env)
-    try:
-        with h.private_runtime() as st:
-            await h.wait_standby_warm()
-            service = h.task_service(st)
+
+
+async def warm_up(service, ws: Path) -> None:
+    task = await service.start(h.make_spec(h.read_plan(2), ws))
+    await h.follow(service, task, interval=0, timeout=300)
+
+
+async def memory_runs(variants: dict[str, dict[str, str]], ws: Path, reps: int, more: int) -> dict[str, list[dict]]:
+    """One fresh runtime per variant and repetition, their order flipping every repetition."""
+    mems: dict[str, list[dict]] = {n: [] for n in variants}
+    for r in range(reps):
+        for name in list(variants) if r % 2 == 0 else list(variants)[::-1]:
+            set_restate_env(variants[name])
             try:
-                warm = await service.start(h.make_spec(h.read_plan(2), ws))
-                await h.follow(service, warm, interval=0, timeout=300)
-                mem = await memory(service, ws, h.runtime_pids()["restate"]["pid"]) if "memory" in what else {}
-                spd = await speed(service, ws, st) if "speed" in what else {}
+                with h.private_runtime() as st:
+                    await h.wait_standby_warm()
+                    service = h.task_service(st)
+                    try:
+                        await warm_up(service, ws)
+                        mems[name].append(await memory(service, ws, h.runtime_pids()["restate"]["pid"], more))
+                    finally:
+                        await h.close_service(service)
             finally:
+                set_restate_env({})
+            got = ", ".join(f"{k} {v:.1f}" for k, v in mems[name][-1].items())
+            print(f"  memory rep {r + 1} {name} (load {os.getloadavg()[0]:.1f}): {got}", flush=True)
+    return mems
+
+
+async def speed_runs(variants: dict[str, dict[str, str]], ws: Path, tasks: int, kills: int) -> dict[str, dict]:
+    """Every variant's runtime up at once; tasks, then kills, alternate between them."""
+    out: dict[str, dict[str, list[float]]] = {n: {"wall": [], "cpu": [], "healthy": [], "next": []} for n in variants}
+    with contextlib.ExitStack() as stack:
+        runtimes = {}
+        for name, env in variants.items():
+            set_restate_env(env)
+            try:
+                st = stack.enter_context(h.private_runtime())
+            finally:
+                set_restate_env({})
+            await h.wait_standby_warm()
+            runtimes[name] = (st, h.task_service(st))
+        try:
+            for st, service in runtimes.values():
+                h.use_runtime(st)
+                await warm_up(service, ws)
+            for r in range(tasks):
+                for name in list(runtimes) if r % 2 == 0 else list(runtimes)[::-1]:
+                    st, service = runtimes[name]
+                    h.use_runtime(st)
+                    pid = h.runtime_pids()["restate"]["pid"]
+                    cpu0, t0 = ru.cpu_seconds(pid), time.monotonic()
+                    task = await service.start(h.make_spec(h.read_plan(SPEED_READS), ws))
+                    events = await h.follow(service, task, interval=0, timeout=300)
+                    assert events[-1]["status"] == "succeeded", events[-1]
+                    out[name]["wall"].append(time.monotonic() - t0)
+                    out[name]["cpu"].append(ru.cpu_seconds(pid) - cpu0)
+                print(
+                    f"  task {r + 1}: " + ", ".join(f"{n} {d['wall'][-1] * 1e3:.0f} ms" for n, d in out.items()),
+                    flush=True,
+                )
+            for r in range(kills):
+                for name in list(runtimes) if r % 2 == 0 else list(runtimes)[::-1]:
+                    st, service = runtimes[name]
+                    h.use_runtime(st)
+                    res = await rc.one_kill(service, "restate", ws, st["restate"]["ingress"])
+                    st["remember"]({"restate": {"pid": rc.runtime_pids()["restate"]}})
+                    out[name]["healthy"].append(res["healthy"])
+                    out[name]["next"].append(res["next"])
+                print(
+                    f"  kill {r + 1}: " + ", ".join(f"{n} {d['next'][-1] * 1e3:.0f} ms" for n, d in out.items()),
+                    flush=True,
+                )
+        finally:
+            for _, service in runtimes.values():
                 await h.close_service(service)
-    finally:
-        for key in env:
-            os.environ.pop(key, None)
-    return mem, spd
+    return out
 
 
 async def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="memory: fresh runtimes per variant")
+    ap.add_argument("--tasks", type=int, default=9, help="speed: 65-step tasks per variant")
+    ap.add_argument("--kills", type=int, default=4, help="speed: kills of restate-server per variant")
     ap.add_argument("--what", default="memory,speed", help="memory, speed or both (comma-separated)")
+    ap.add_argument("--more", type=int, default=0, help="memory: then N short tasks (7 steps), 20 at a time")
     ap.add_argument("--variant", type=variant_arg, action="append", help="NAME=RESTATE_KEY=VALUE;... (repeatable)")
     args = ap.parse_args()
     what = set(args.what.split(","))
     variants = dict(args.variant or [("before", BEFORE), ("after", {})])
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
-    mems: dict[str, list[dict]] = {n: [] for n in variants}
-    spds: dict[str, dict[str, list[float]]] = {n: {"wall": [], "cpu": [], "healthy": [], "next": []} for n in variants}
-    for r in range(args.reps):
-        for name in list(variants) if r % 2 == 0 else list(variants)[::-1]:
-            mem, spd = await one_runtime(ws, variants[name], what)
-            mems[name].append(mem)
-            for k, v in spd.items():
-                spds[name][k] += v
-            line = ", ".join(f"{k} {v:.1f}" for k, v in mem.items())
-            line += "".join(f"; {k} " + " ".join(f"{x * 1e3:.0f}" for x in v) for k, v in spd.items())
-            print(f"  rep {r + 1} {name} ({os.getloadavg()[0]:.1f} load): {line}", flush=True)
     if "memory" in what:
+        mems = await memory_runs(variants, ws, args.reps, args.more)
         keys = list(mems[next(iter(mems))][0])
-        print(f"\n## restate-server memory (MiB, median of {args.reps})\n")
-        print(
-            h.table(["variant", *keys], [[n, *[h.median([m[k] for m in ms]) for k in keys]] for n, ms in mems.items()])
-        )
+        print(f"\n## restate-server memory (MiB, median of {args.reps} runtimes each)\n")
+        rows = [[n, *[h.median([m[k] for m in ms]) for k in keys]] for n, ms in mems.items()]
+        print(h.table(["variant", *keys], rows), flush=True)
     if "speed" in what:
-        print(f"\n## Speed (ms, medians; {args.reps} runtimes each)\n")
+        spds = await speed_runs(variants, ws, args.tasks, args.kills)
+        print(f"\n## Speed (ms, medians; runtimes up at once, {args.tasks} tasks and {args.kills} kills each)\n")
         rows = []
-        for n, s in spds.items():
-            rng = f"{min(s['next']) * 1e3:.0f}-{max(s['next']) * 1e3:.0f}"
-            row = [h.median(s[k]) * 1e3 for k in ("wall", "cpu", "healthy", "next")]
-            rows.append([n, *row, rng])
+        for n, d in spds.items():
+            rng = f"{min(d['next']) * 1e3:.0f}-{max(d['next']) * 1e3:.0f}" if d["next"] else ""
+            rows.append([n, *[h.median(d[k]) * 1e3 for k in ("wall", "cpu", "healthy", "next")], rng])
         heads = ["65-step task wall", "restate-server CPU per task", "kill -9 restate → healthy", "→ next new event"]
-        print(h.table(["variant", *heads, "range"], rows))
+        print(h.table(["variant", *heads, "range of next event"], rows))
     for n, env in variants.items():
         print(f"\n{n}: " + ("; ".join(f"{k}={v}" for k, v in env.items()) or "the config as shipped"))
     return 0
