@@ -283,7 +283,7 @@ def runtime_pids() -> dict[str, dict]:
     from dals.runtime import control
 
     data = control.layout().read_runtime()
-    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "standby")}
+    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "standby", "zygote")}
     out["worker"]["pids"] = control.layout().worker_pids()
     out["supervisor"] = {"pid": data.get("supervisor")}
     return out

@@ -45,10 +45,16 @@ class ZygoteUnavailable(Exception):
 
 
 def identity() -> dict[str, str]:
-    """What must match between a client and the zygote: the same `dals` code under the same Python."""
+    """What must match between a client and the zygote: the same `dals` code under the same Python
+    with the same module path (what the interpreter read at its start is not read again in a fork)."""
     import dals
 
-    return {"dals": str(Path(dals.__file__).resolve().parent), "version": dals.__version__, "python": sys.prefix}
+    return {
+        "dals": str(Path(dals.__file__).resolve().parent),
+        "version": dals.__version__,
+        "python": sys.prefix,
+        "pythonpath": os.environ.get("PYTHONPATH", ""),
+    }
 
 
 # --- the client side ------------------------------------------------------------------------------
@@ -114,6 +120,8 @@ def fork(
         "tied": tied,
         **identity(),
     }
+    if not hasattr(os, "O_PATH") or not hasattr(os, "pidfd_open"):
+        raise ZygoteUnavailable("the fork server needs Linux (O_PATH, pidfd)")
     payload = json.dumps(request).encode()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.settimeout(timeout)
@@ -122,7 +130,8 @@ def fork(
             conn.connect(f"{short}/{SOCKET_NAME}")
         data = _HEADER.pack(len(payload)) + payload
         sent = socket.send_fds(conn, [data], list(fds))
-        conn.sendall(data[sent:])
+        if sent < len(data):
+            conn.sendall(data[sent:])
         reply = _read_line(conn)
     except OSError as e:  # includes timeouts, a missing or stale socket
         conn.close()
@@ -285,7 +294,9 @@ class _Server:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
         unbuffered = bool(request["env"].get("PYTHONUNBUFFERED"))
-        sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+        # Buffered like the interpreter's own: a raw FileIO's read(n) returns what a pipe holds,
+        # which cut long LSP messages short (the JSON-RPC fuzz test found it).
+        sys.stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding="utf-8")
         sys.stdout = io.TextIOWrapper(
             io.BufferedWriter(io.FileIO(1, "w", closefd=False)), encoding="utf-8", write_through=unbuffered
         )
