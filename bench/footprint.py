@@ -12,8 +12,8 @@ pages, shared ones counted in every process that maps them), median of R fresh r
 
 Memory (VmRSS from /proc, sampled every 0.2 s): after `dals up` with nothing run yet; with a
 `dals lsp` connected and one warm-up task done; the peak while 20 tasks of 20 read_file steps run
-(started from the LSP client); and at rest again 5 s after they end. The supervisor's idle
-standby worker is shown too (it is part of the runtime's cost).
+(started from the LSP client); and at rest again 5 s after they end. The fork server is shown too
+(it is part of the runtime's cost).
 Disk: bytes under `$DALS_STATE_DIR/restate`, both allocated (`du`) and apparent (`du
 --apparent-size`: RocksDB preallocates ~200 MiB of write-ahead logs at start, so the allocated
 size only moves in big jumps), before and after K short tasks (3 read_file steps each: 7
@@ -48,7 +48,6 @@ def procs_of(pids: dict, lsp_pid: int | None = None) -> dict[str, ru.Pids]:
         "restate-server": pids["restate"]["pid"],
         "fork server": zygote,
         "worker": pids["worker"]["pid"],
-        "standby worker": pids["standby"]["pid"],
         "supervisor": pids["supervisor"]["pid"],
         "dals lsp": (lsp_pid, *ru.children_named(zygote, "dals lsp")) if lsp_pid else None,
     }
@@ -71,7 +70,6 @@ async def at_rest_once(ws: Path, pythonpath: str | None) -> dict[str, dict[str, 
         os.environ["PYTHONPATH"] = pythonpath  # the runtime's processes and `dals lsp` run that code
     try:
         with h.private_runtime():
-            await h.wait_standby_warm()
             async with h.lsp_client(ws) as client:
                 await client.wait_finished(
                     (await client.command("dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300
@@ -126,7 +124,6 @@ async def main() -> int:
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         data_dir = Path(st["stateDir"]) / "restate"
-        await h.wait_standby_warm()
         await asyncio.sleep(2.0)
         names = list(procs_of(h.runtime_pids()))
         fresh = {n: ru.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}

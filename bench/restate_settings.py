@@ -125,7 +125,6 @@ async def memory_runs(variants: dict[str, dict[str, str]], ws: Path, reps: int, 
             set_restate_env(variants[name])
             try:
                 with h.private_runtime() as st:
-                    await h.wait_standby_warm()
                     service = h.task_service(st)
                     try:
                         await warm_up(service, ws)
@@ -150,7 +149,6 @@ async def speed_runs(variants: dict[str, dict[str, str]], ws: Path, tasks: int, 
                 st = stack.enter_context(h.private_runtime())
             finally:
                 set_restate_env({})
-            await h.wait_standby_warm()
             runtimes[name] = (st, h.task_service(st))
         try:
             for st, service in runtimes.values():

@@ -32,9 +32,8 @@ def changing():
             "DALS_MODEL": "offline",
             "PYTHONPATH": str(CHANGED_WORKER),
             "DALS_TEST_CODE_CHANGED": str(flag),
-            "DALS_STANDBY_WORKER": "0",
         },
-    )  # no warm standby started before the change
+    )
     rt.up()
     yield rt, flag
     rt.down()

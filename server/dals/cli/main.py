@@ -160,7 +160,7 @@ def _cmd_zygote(args) -> int:
         return run_stdio()
 
     def worker(a: dict) -> int:
-        return serve(int(a["port"]), standby=bool(a.get("standby")), shared=bool(a.get("shared")))
+        return serve(int(a["port"]), shared=bool(a.get("shared")))
 
     def imports() -> None:
         preload()
@@ -176,7 +176,7 @@ def _cmd_zygote(args) -> int:
 def _cmd_worker(args) -> int:
     from ..runtime.worker_main import serve
 
-    return serve(args.port, standby=args.standby, shared=args.shared)
+    return serve(args.port, shared=args.shared)
 
 
 def _cmd_supervise(args) -> int:
@@ -254,11 +254,6 @@ def parser() -> argparse.ArgumentParser:
         "only to place it yourself (docs/architecture.md).",
     )
     s.add_argument("--port", type=int, required=True, help="the 127.0.0.1 port to serve on")
-    s.add_argument(
-        "--standby",
-        action="store_true",
-        help="import everything, then serve only after a line on stdin (the supervisor's warm spare)",
-    )
     s.add_argument("--shared", action="store_true", help="share the port with sibling workers (SO_REUSEPORT)")
     s.set_defaults(fn=_cmd_worker)
     s = sub.add_parser("supervise")

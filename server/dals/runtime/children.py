@@ -1,6 +1,6 @@
 """Child processes of the supervisor: start with a log file, tell alive, stop politely then hard.
 `Child` is a process of its own (the Restate server, the fork server); `ForkedChild` one the fork
-server forks (workers and their standby: `zygote.py`), watched through a pidfd since it is not ours.
+server forks (the workers: `zygote.py`), watched through a pidfd since it is not ours.
 """
 
 from __future__ import annotations
@@ -28,7 +28,6 @@ class Child:
         env: dict[str, str] | None = None,
         stop_signal: int = signal.SIGTERM,
         cwd: Path | None = None,
-        stdin_pipe: bool = False,
         nice: int = 0,
     ):
         self.name = name
@@ -38,7 +37,6 @@ class Child:
         self.env = env
         self.stop_signal = stop_signal
         self.cwd = cwd
-        self.stdin_pipe = stdin_pipe
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.started = 0.0  # time.monotonic() of the last start
@@ -56,7 +54,7 @@ class Child:
             argv = [nice_bin, "-n", str(self.nice), *argv]
         self.proc = subprocess.Popen(
             argv,
-            stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -67,17 +65,6 @@ class Child:
         self.starts += 1
         self.started = time.monotonic()
         return self.proc.pid
-
-    def wake(self) -> bool:
-        """Tell a standby process to take over (a line on its stdin)."""
-        if not self.alive() or self.proc.stdin is None:
-            return False
-        try:
-            self.proc.stdin.write(b"go\n")
-            self.proc.stdin.flush()
-        except OSError:
-            return False
-        return True
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -111,7 +98,6 @@ class ForkedChild:
         log: Path,
         env: dict[str, str],
         stop_signal: int = signal.SIGTERM,
-        stdin_pipe: bool = False,
         nice: int = 0,
     ):
         self.name = name
@@ -119,11 +105,9 @@ class ForkedChild:
         self.log = log
         self.env = env
         self.stop_signal = stop_signal
-        self.stdin_pipe = stdin_pipe
         self.nice = nice
         self.forked: zygote.Forked | None = None
         self.pidfd: int | None = None
-        self.stdin: int | None = None  # our end of a standby's stdin
         self.code: int | None = None
         self.starts = 0
         self.started = 0.0
@@ -139,7 +123,7 @@ class ForkedChild:
         os.write(
             log, f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} forking {self.name}: {self.role} {self.args}\n".encode()
         )
-        stdin_r, self.stdin = os.pipe() if self.stdin_pipe else (os.open(os.devnull, os.O_RDONLY), None)
+        stdin_r = os.open(os.devnull, os.O_RDONLY)
         try:
             self.forked = zygote.fork(
                 self.state_dir,
@@ -165,15 +149,6 @@ class ForkedChild:
         self.starts += 1
         self.started = time.monotonic()
         return self.forked.pid
-
-    def wake(self) -> bool:
-        if not self.alive() or self.stdin is None:
-            return False
-        try:
-            os.write(self.stdin, b"go\n")
-        except OSError:
-            return False
-        return True
 
     def alive(self) -> bool:
         if self.pidfd is None:
@@ -214,9 +189,6 @@ class ForkedChild:
             self._collect()
         if self.forked:
             self.forked.close()
-        if self.stdin is not None:
-            os.close(self.stdin)
-            self.stdin = None
 
 
 class CrashLoop:

@@ -87,7 +87,8 @@ class Layout:
 
     def child_pids(self) -> list[tuple[str, int]]:
         """(part, pid) of the supervisor's children in `runtime.json`, in stopping order: the
-        standby, every worker process, the Restate server, the fork server."""
+        standby of a DALS before the fork server (if any), every worker process, the Restate
+        server, the fork server."""
         data = self.read_runtime()
         parts = [("standby", (data.get("standby") or {}).get("pid"))]
         parts += [("worker", (w or {}).get("pid")) for w in data.get("workers") or [data.get("worker")]]

@@ -18,7 +18,7 @@ from datetime import datetime
 import httpx
 
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..config.settings import ExternalRestate, current, external_restate, runtime_nice, state_dir, worker_processes
+from ..config.settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
 from ..local.endpoints import unix_url
 from ..local.pids import pid_runs
 from . import restate_config, signing, zygote
@@ -63,7 +63,7 @@ class Supervisor:
         # Embedded: the worker accepts only requests signed by our server. External: only what the
         # user put in DALS_IDENTITY_KEYS (inherited with the environment).
         self.worker_env = env if external else dict(env, **signing.worker_env(layout.root))
-        # The fork server: imports once, forks the workers, their standby and each `dals lsp`.
+        # The fork server: imports once, forks each worker process and each `dals lsp`.
         # At the editor's priority (a `dals lsp` cannot raise its own); workers lower theirs.
         self.zygote = Child(
             "zygote",
@@ -76,9 +76,6 @@ class Supervisor:
         processes = worker_processes()
         self.shared = processes > 1
         self.workers = [self._worker_child() for _ in range(processes)]
-        # A warm spare: imports done, waiting to bind the worker port when the worker dies.
-        self.use_standby = current().standby_worker
-        self.standby: ForkedChild | None = None
         self.stopping = asyncio.Event()
         self.crash_loop = CrashLoop()
 
@@ -87,28 +84,19 @@ class Supervisor:
         """The first worker process: the one `runtime.json` and `dals status` name as `worker`."""
         return self.workers[0]
 
-    def _worker_child(self, standby: bool = False) -> ForkedChild:
-        args = {"port": self.ports.worker, "standby": standby, "shared": self.shared}
+    def _worker_child(self) -> ForkedChild:
+        """A worker process, forked (warm: imports done) when started: a dead worker's replacement
+        answers in about 60 ms, as the warm standby process it replaces did."""
         return ForkedChild(
-            "standby worker" if standby else "worker",
             "worker",
-            args,
+            "worker",
+            {"port": self.ports.worker, "shared": self.shared},
             self.layout.root,
             self.layout.log("worker"),
             env=self.worker_env,
             stop_signal=signal.SIGINT,
-            stdin_pipe=standby,
             nice=runtime_nice(),
         )
-
-    def start_standby(self) -> None:
-        if self.use_standby and not (self.standby and self.standby.alive()):
-            self.standby = self._worker_child(standby=True)
-            try:
-                self.standby.start()
-            except zygote.ZygoteUnavailable as e:
-                log(f"no standby for now: {e}")
-                self.standby = None
 
     def start_zygote(self) -> None:
         # A killed one's socket is left behind: gone first, so that the socket means "ready".
@@ -156,7 +144,6 @@ class Supervisor:
                 },
                 "worker": {"pid": self.worker.pid, "url": self.worker_url},
                 "workers": [{"pid": w.pid} for w in self.workers],
-                "standby": {"pid": self.standby.pid if self.standby and self.standby.alive() else None},
                 "zygote": {"pid": self.zygote.pid},
             }
         )
@@ -228,7 +215,6 @@ class Supervisor:
             await self.wait_restate(timeout=10.0)
         await self.wait_worker()
         await self.api.register(self.worker_url)
-        self.start_standby()
         self.write_runtime(ready=True)
         log(f"ready: ingress {self.api.ingress_url}, admin {self.api.admin_url}, worker {self.worker_url}")
         # Tasks left behind by a runtime that was down (or stopped) go on now.
@@ -272,26 +258,17 @@ class Supervisor:
         elif child is self.zygote:
             self.start_zygote()
             await self.wait_zygote()
-            self.start_standby()
         else:
             assert isinstance(child, ForkedChild)
             at = self.workers.index(child)
-            if self.standby and self.standby.wake():
-                child = self.standby
-                child.name = "worker"
-                self.standby = None
-            else:
-                # A new process, not `child` again: `child` may be a standby that took over, and
-                # started again it would wait for a wake-up nobody sends, never serving.
-                child = self._worker_child()
-                await self.start_worker(child)
+            child = self._worker_child()
+            await self.start_worker(child)
             self.workers[at] = child
             try:
                 await self.wait_worker(child)
             except RuntimeError:
                 child.stop(timeout=2.0)  # alive but not serving: the watch loop starts another
                 raise
-            self.start_standby()
         self.write_runtime(ready=True)
         log(f"{child.name} back as pid {child.pid}")
         asyncio.get_running_loop().create_task(self.resume_soon())
@@ -310,8 +287,6 @@ class Supervisor:
                 pass
 
     def stop_all(self) -> None:
-        if self.standby:
-            self.standby.stop()
         for w in self.workers:
             w.stop()
         if self.restate:

@@ -2,7 +2,7 @@
 need, and forks a ready copy of itself for each (docs/architecture.md, "The fork server").
 
 Importing the agent and durable stack takes seconds and about 60 MiB per process; pygls and
-lsprotocol another half second. The zygote pays both once; a forked worker, warm standby or
+lsprotocol another half second. The zygote pays both once; a forked worker or
 `dals lsp` starts in milliseconds and shares those pages with it (copy-on-write, after
 `gc.freeze()`, so the collector does not dirty them) instead of holding its own.
 
