@@ -48,6 +48,7 @@ def procs_of(pids: dict, lsp_pid: int | None = None) -> dict[str, ru.Pids]:
         "restate-server": pids["restate"]["pid"],
         "fork server": zygote,
         "worker": pids["worker"]["pid"],
+        "standby (before the fork server)": pids["standby"]["pid"],
         "supervisor": pids["supervisor"]["pid"],
         "dals lsp": (lsp_pid, *ru.children_named(zygote, "dals lsp")) if lsp_pid else None,
     }

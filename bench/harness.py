@@ -90,7 +90,7 @@ def private_runtime(keep: bool = False, worker_processes: int | None = None) -> 
     seen: dict[int, int | None] = {}  # pid -> start time
 
     def remember(st: dict) -> dict:
-        for part in ("restate", "worker", "supervisor", "zygote"):
+        for part in ("restate", "worker", "supervisor", "zygote", "standby"):
             pids = [(st.get(part) or {}).get("pid"), *(st.get(part) or {}).get("pids", [])]
             for pid in pids:
                 if pid and pid not in seen and pid_alive(pid):
@@ -283,7 +283,8 @@ def runtime_pids() -> dict[str, dict]:
     from dals.runtime import control
 
     data = control.layout().read_runtime()
-    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "zygote")}
+    # "standby": the warm spare worker of a DALS before the fork server (a `--before` run's)
+    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "zygote", "standby")}
     out["worker"]["pids"] = control.layout().worker_pids()
     out["supervisor"] = {"pid": data.get("supervisor")}
     return out
