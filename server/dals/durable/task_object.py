@@ -304,12 +304,10 @@ async def _work(
             try:
                 history = await _forked_history(ctx, spec)
             except TerminalError as e:
-                record.finish("failed", _iso(await ctx.time()), error=e.message)
-                return record.summary
+                return "failed", {"error": e.message}
         if spec.forkedFrom and not spec.prompt:  # only the conversation: ready for a follow-up
             conversation.save(ctx, history)
-            record.finish("succeeded", _iso(await ctx.time()), result="Forked: follow up to continue")
-            return record.summary
+            return "succeeded", {"result": "Forked: follow up to continue"}
         if spec.conversation:
             record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
     else:
