@@ -167,7 +167,9 @@ class JournalRunner:
         awakeable for the same request (its `requestId` stays; `awakeableId` changes)."""
         request_id, answer = self.ctx.awakeable(type_hint=dict)
         self.record.ask(request_id, request, _iso(await self.ctx.time()))
-        timeout = self.ctx.sleep(self.approval_timeout) if self.approval_timeout else None
+        limit = self.approval_timeout
+        timeout = self.ctx.sleep(limit) if limit else None
+        secs = int(limit.total_seconds()) if limit else 0  # what the reject says when it times out
         while True:
             if timeout is None:
                 signed = await answer
@@ -176,7 +178,6 @@ class JournalRunner:
                     case ["answer", signed]:
                         pass
                     case _:
-                        secs = int(self.approval_timeout.total_seconds())
                         decision = {"decision": "reject", "comment": f"no answer within {secs} s (approval timeout)"}
                         break
             try:
