@@ -66,8 +66,8 @@ emacs:
 # that test on its own. Two pytest runs before it (docs/development.md, "What `make test` runs"):
 # the unit, fuzz, security and chaos tiers normally, with the end-to-end and integration tests marked
 # `live` (paths only a live attempt takes); then every end-to-end and integration test under forced
-# replay (marked `replayed` by tests/conftest.py), the VS Code one last. `make test` fails if any
-# pytest run fails or the install fails.
+# replay (marked `replayed` by tests/conftest.py), the VS Code one last (under forced replay too).
+# `make test` fails if any pytest run fails or the install fails.
 test: setup lint emacs vsix
 	@nice -n 19 $(VSCODE_E2E_SUBMAKE) vscode-e2e-install >$(VSCODE_E2E_LOG) 2>&1 & install=$$!; \
 	echo "make test: installing the VS Code e2e test's dependencies in the background (log: $(VSCODE_E2E_LOG))"; \
@@ -79,12 +79,12 @@ test: setup lint emacs vsix
 	echo "make test: waiting for the VS Code e2e install"; \
 	wait $$install; installed=$$?; e2e=1; \
 	if [ $$installed -eq 0 ]; then \
-		DALS_REQUIRE_VSCODE_E2E=1 $(VENV)/bin/pytest $(VSCODE_E2E_TEST) $(VSCODE_E2E_PYTEST_ARGS); e2e=$$?; \
+		DALS_FORCE_REPLAY=1 DALS_REQUIRE_VSCODE_E2E=1 $(VENV)/bin/pytest $(VSCODE_E2E_TEST) $(VSCODE_E2E_PYTEST_ARGS); e2e=$$?; \
 	else \
 		echo "make test: the VS Code e2e install failed (exit $$installed); the end of $(VSCODE_E2E_LOG):"; \
 		tail -n 40 $(VSCODE_E2E_LOG); \
 	fi; \
-	echo "make test: normal run exit $$suite, forced replay exit $$replay, VS Code e2e exit $$e2e"; \
+	echo "make test: normal run exit $$suite, forced replay exit $$replay, VS Code e2e (forced replay) exit $$e2e"; \
 	[ $$suite -eq 0 ] && [ $$replay -eq 0 ] && [ $$e2e -eq 0 ]
 
 # Every task suspends and replays its journal after each step: catches non-determinism. Every

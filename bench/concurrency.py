@@ -16,7 +16,7 @@ the other (their order flips every level). Reported per level and variant:
     model or tool event, p50 / p95 over all tasks;
   - task time: startTask → final event at the client, p50 / max;
   - RSS (peak, sampled every 0.2 s) and CPU seconds used during the level, per process:
-    restate-server, the worker, the mode's `dals lsp` (and the supervisor's idle standby worker);
+    restate-server, the worker, the mode's `dals lsp` (and the runtime's fork server);
     CPU ms per journaled step of the first three.
 The reference (on unless `--no-memory`): the same plans run by the plain pydantic-ai agent in
 memory (`in_memory.py`: no Restate, no LSP), spread over as many processes as each runtime has
@@ -139,7 +139,7 @@ async def main() -> int:
                     "restate-server": pids["restate"]["pid"],
                     "worker": tuple(pids["worker"]["pids"]),
                     "dals lsp": client.pid,
-                    "standby worker": pids["standby"]["pid"],
+                    "fork server": pids["zygote"]["pid"],
                 }
             await asyncio.sleep(1.0)
             at_rest = {w: {k: ru.rss_mb(p) for k, p in procs[w].items()} for w in modes}
@@ -271,7 +271,7 @@ async def main() -> int:
             )
         )
     print("\n## Memory (RSS MiB: at rest after a warm-up task, then the peak during each level) and CPU s used\n")
-    names = ["restate-server", "worker", "dals lsp", "standby worker"]
+    names = ["restate-server", "worker", "dals lsp", "fork server"]
     rows = [[f"at rest ({w}'s dals lsp)", *[at_rest[w].get(k) or float("nan") for k in names]] for w in modes]
     for n in levels:
         for w in modes:

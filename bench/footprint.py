@@ -1,17 +1,19 @@
-"""Footprint: RSS of restate-server, the worker and `dals lsp` at rest and under load, and the disk
+"""Footprint: memory of the runtime's processes and `dals lsp` at rest and under load, and the disk
 the Restate data dir uses per 1,000 finished tasks.
 
     .venv/bin/python bench/footprint.py [--quick]
     .venv/bin/python bench/footprint.py --at-rest [--reps R] [--before PYTHONPATH]
 
-`--at-rest`: only the memory at rest with a `dals lsp` connected and one task done, the total of
-the five processes, median of R fresh runtimes; with `--before DIR` (a checkout's `server/`, e.g.
+`--at-rest`: only the memory at rest with a `dals lsp` connected and one task done, per process
+and in total, as PSS (what the processes take together: a page shared by several, as a forked
+worker shares the fork server's, is counted once over them) and as RSS (each process's resident
+pages, shared ones counted in every process that maps them), median of R fresh runtimes; with `--before DIR` (a checkout's `server/`, e.g.
 `git archive COMMIT server | tar -x -C DIR`), runtimes of that code alternate with this one's.
 
 Memory (VmRSS from /proc, sampled every 0.2 s): after `dals up` with nothing run yet; with a
 `dals lsp` connected and one warm-up task done; the peak while 20 tasks of 20 read_file steps run
-(started from the LSP client); and at rest again 5 s after they end. The supervisor's idle
-standby worker is shown too (it is part of the runtime's cost).
+(started from the LSP client); and at rest again 5 s after they end. The fork server is shown too
+(it is part of the runtime's cost).
 Disk: bytes under `$DALS_STATE_DIR/restate`, both allocated (`du`) and apparent (`du
 --apparent-size`: RocksDB preallocates ~200 MiB of write-ahead logs at start, so the allocated
 size only moves in big jumps), before and after K short tasks (3 read_file steps each: 7
@@ -38,13 +40,16 @@ LOAD_READS = 20
 SHORT_READS = 3
 
 
-def procs_of(pids: dict, lsp_pid: int | None = None) -> dict[str, int | None]:
+def procs_of(pids: dict, lsp_pid: int | None = None) -> dict[str, ru.Pids]:
+    """The runtime's processes; `dals lsp` is the process the editor spawned and, when the fork
+    server runs it, the forked session that does the work (counted together)."""
+    zygote = pids.get("zygote", {}).get("pid")
     return {
         "restate-server": pids["restate"]["pid"],
+        "fork server": zygote,
         "worker": pids["worker"]["pid"],
-        "standby worker": pids["standby"]["pid"],
         "supervisor": pids["supervisor"]["pid"],
-        "dals lsp": lsp_pid,
+        "dals lsp": (lsp_pid, *ru.children_named(zygote, "dals lsp")) if lsp_pid else None,
     }
 
 
@@ -57,25 +62,28 @@ async def short_tasks(service, ws: Path, k: int, batch: int = 20) -> float:
     return time.monotonic() - t0
 
 
-async def at_rest_once(ws: Path, pythonpath: str | None) -> dict[str, float]:
-    """RSS MiB of each process (and the total) at rest, `dals lsp` connected, one task done."""
+async def at_rest_once(ws: Path, pythonpath: str | None) -> dict[str, dict[str, float]]:
+    """PSS and RSS MiB of each process (and the totals) at rest, `dals lsp` connected, one task done."""
     import os
 
     if pythonpath:
         os.environ["PYTHONPATH"] = pythonpath  # the runtime's processes and `dals lsp` run that code
     try:
         with h.private_runtime():
-            await h.wait_standby_warm()
             async with h.lsp_client(ws) as client:
                 await client.wait_finished(
                     (await client.command("dals.startTask", {"prompt": h.read_plan(2)}))["taskId"], timeout=300
                 )
                 await asyncio.sleep(3.0)
                 procs = procs_of(h.runtime_pids(), client.pid)
-                got = {n: ru.rss_mb(p) or 0.0 for n, p in procs.items()}
+                got = {
+                    "PSS": {n: ru.pss_mb(p) or 0.0 for n, p in procs.items()},
+                    "RSS": {n: ru.rss_mb(p) or 0.0 for n, p in procs.items()},
+                }
     finally:
         os.environ.pop("PYTHONPATH", None)
-    got["total"] = sum(got.values())
+    for sizes in got.values():
+        sizes["total"] = sum(sizes.values())
     return got
 
 
@@ -83,14 +91,19 @@ async def at_rest(reps: int, before: str | None) -> int:
     print(f"machine: {h.machine()}\ncommand: {h.command_line()}\n", flush=True)
     ws = h.make_workspace()
     variants = {"before": before, "after": None} if before else {"now": None}
-    runs: dict[str, list[dict[str, float]]] = {v: [] for v in variants}
+    runs: dict[str, list[dict[str, dict[str, float]]]] = {v: [] for v in variants}
     for r in range(reps):
         for name in list(variants) if r % 2 == 0 else list(variants)[::-1]:
             runs[name].append(await at_rest_once(ws, variants[name]))
-            print(f"  rep {r + 1} {name}: " + ", ".join(f"{k} {v:.0f}" for k, v in runs[name][-1].items()), flush=True)
-    names = list(runs[next(iter(runs))][0])
-    print(f"\n## At rest, `dals lsp` connected, one task done (RSS MiB, median of {reps})\n")
-    print(h.table(["code", *names], [[v, *[h.median([x[n] for x in xs]) for n in names]] for v, xs in runs.items()]))
+            for kind, sizes in runs[name][-1].items():
+                print(
+                    f"  rep {r + 1} {name} {kind}: " + ", ".join(f"{k} {v:.0f}" for k, v in sizes.items()), flush=True
+                )
+    for kind in ("PSS", "RSS"):
+        names = list(runs[next(iter(runs))][0][kind])
+        print(f"\n## At rest, `dals lsp` connected, one task done ({kind} MiB, median of {reps})\n")
+        rows = [[v, *[h.median([x[kind][n] for x in xs]) for n in names]] for v, xs in runs.items()]
+        print(h.table(["code", *names], rows))
     return 0
 
 
@@ -111,7 +124,6 @@ async def main() -> int:
     with h.private_runtime() as st:
         print(f"runtime up in {st['upSeconds']:.2f} s (state dir {st['stateDir']})", flush=True)
         data_dir = Path(st["stateDir"]) / "restate"
-        await h.wait_standby_warm()
         await asyncio.sleep(2.0)
         names = list(procs_of(h.runtime_pids()))
         fresh = {n: ru.rss_mb(p) for n, p in procs_of(h.runtime_pids()).items()}

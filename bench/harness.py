@@ -90,7 +90,7 @@ def private_runtime(keep: bool = False, worker_processes: int | None = None) -> 
     seen: dict[int, int | None] = {}  # pid -> start time
 
     def remember(st: dict) -> dict:
-        for part in ("restate", "worker", "supervisor", "standby"):
+        for part in ("restate", "worker", "supervisor", "zygote"):
             pids = [(st.get(part) or {}).get("pid"), *(st.get(part) or {}).get("pids", [])]
             for pid in pids:
                 if pid and pid not in seen and pid_alive(pid):
@@ -283,32 +283,10 @@ def runtime_pids() -> dict[str, dict]:
     from dals.runtime import control
 
     data = control.layout().read_runtime()
-    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "standby")}
+    out = {part: {"pid": (data.get(part) or {}).get("pid")} for part in ("restate", "worker", "zygote")}
     out["worker"]["pids"] = control.layout().worker_pids()
     out["supervisor"] = {"pid": data.get("supervisor")}
     return out
-
-
-def standby_warm() -> bool:
-    """The supervisor's spare worker has finished its imports (it says so in worker.log), so a
-    killed worker is replaced at once rather than by a cold boot."""
-    from dals.runtime import control
-
-    try:
-        text = control.layout().log("worker").read_text(errors="replace")
-    except OSError:
-        return False
-    return text.count("standby: warm, waiting") > text.count("standby: taking over")
-
-
-async def wait_standby_warm(timeout: float = 120.0) -> float:
-    """Wait until `standby_warm()`; returns the seconds waited."""
-    t0 = time.monotonic()
-    while not standby_warm():
-        if time.monotonic() - t0 > timeout:
-            raise AssertionError(f"standby worker not warm after {timeout}s")
-        await asyncio.sleep(0.1)
-    return time.monotonic() - t0
 
 
 def kill_pid(pid: int | None, start: int | None, wait: float = 10.0) -> None:

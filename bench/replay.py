@@ -8,8 +8,8 @@ A task runs M `/read_file` steps, one `/run_command {"command": "sleep 1 && echo
   - pause: `PATCH /invocations/{id}/pause` (graceful: the command finishes and is journaled), wait
     until `sys_invocation.status` is `paused`, then `PATCH …/resume`. Nothing re-runs; the new
     attempt replays the whole journal before the next step runs.
-  - kill: SIGKILL of the worker 0.3 s into the `sleep 1` (the supervisor's warm standby takes
-    over, Restate retries); the command re-runs, so its 1 s is subtracted.
+  - kill: SIGKILL of the worker 0.3 s into the `sleep 1` (the supervisor forks a warm
+    replacement, Restate retries); the command re-runs, so its 1 s is subtracted.
 Measured: client side, resume call (or kill) → the next event with a new seq at the poller; server
 side, from Restate's own timestamps: the new attempt's `last_start_at` → `appended_at` of the
 first journal entry past the old journal's end (the replay plus the first new step). M is chosen
@@ -59,8 +59,6 @@ async def wait_status(api, task_id: str, status: str, timeout: float = 60) -> di
 
 async def one(service, ws: Path, reads: int, how: str) -> dict:
     api = service.api
-    if how == "kill":
-        await h.wait_standby_warm()  # a takeover, not a cold boot (that is bench/recovery.py's)
     marker = f"ran-{os.urandom(4).hex()}.txt"
     spec = h.make_spec(plan(reads, marker), ws)
     await service.start(spec)

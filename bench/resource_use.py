@@ -30,6 +30,43 @@ def rss_mb(pid: Pids) -> float | None:
     return None
 
 
+def pss_mb(pid: Pids) -> float | None:
+    """Proportional set size in MiB (Pss from /proc/PID/smaps_rollup): each page a process shares
+    with others counted as its share, so the PSS of several processes adds up to the memory they
+    take together (their RSS counts every shared page once per process); of a group, the sum."""
+    if isinstance(pid, tuple):
+        sizes = [mb for mb in map(pss_mb, pid) if mb is not None]
+        return sum(sizes) if sizes else None
+    if not pid:
+        return None
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def children_named(parent: int | None, name: str) -> tuple[int, ...]:
+    """The child processes of `parent` whose name (/proc/PID/comm) is `name`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            with open(f"/proc/{entry}/comm") as f:
+                comm = f.read().strip()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and comm == name:
+            found.append(int(entry))
+    return tuple(found)
+
+
 def cpu_seconds(pid: Pids) -> float:
     """User + system CPU time of one process so far (from /proc/PID/stat); of a group, the sum."""
     if isinstance(pid, tuple):

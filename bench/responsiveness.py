@@ -130,7 +130,7 @@ def dals_up_times(reps: int) -> tuple[list[float], list[float]]:
             rt.dals("up")
             warm.append((time.perf_counter() - t0) * 1e3)
             data = __import__("json").loads((state / "runtime.json").read_text())
-            rt.pids.add((data.get("standby") or {}).get("pid") or 0)
+            rt.pids.add((data.get("zygote") or {}).get("pid") or 0)
             rt.pids.discard(0)
         finally:
             rt.down()

@@ -4,9 +4,10 @@ Two ways it once was not, both found by the crash campaign:
 - every command a task ran inherited the worker's listening socket (hypercorn marks it inheritable
   and uvloop's subprocesses ignore `close_fds`), so a worker killed during a command left its port
   taken while the command was being ended, and the standby taking over could fail to bind;
-- a worker that had been the standby, dying when no standby was left, was started again as a
-  standby: a process waiting for a wake-up nobody sends, which the supervisor then waited on for
-  ever (`dals status`: worker unhealthy; every `dals lsp` after it: "runtime not ready").
+- a worker that had been the warm standby (before the fork server replaced it), dying when no
+  standby was left, was started again as a standby: a process waiting for a wake-up nobody sends,
+  which the supervisor then waited on for ever (`dals status`: worker unhealthy; every `dals lsp`
+  after it: "runtime not ready"). Each replacement is now a new forked worker.
 """
 
 from __future__ import annotations
@@ -17,16 +18,12 @@ import os
 import signal
 import uuid
 
-from dals.runtime.layout import Layout
 from tests.support.lsp_client import DalsClient
-from tests.support.runtime import pid_alive, wait_for
 
 
-def _standby(rt) -> int | None:
-    pid = dict(Layout(rt.state_dir).child_pids()).get("standby")
-    if pid:
-        rt.pids.add(pid)  # stopped by pid at the end, like every process the runtime started
-    return pid
+def _parent(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
 
 
 async def _command_task(rt, ws, title: str, command: str) -> dict:
@@ -54,21 +51,19 @@ async def test_commands_do_not_inherit_the_worker_port(chaos_runtime, tmp_path):
     assert not inherited, f"the command inherited sockets of the worker:\n{listing}"
 
 
-async def test_a_worker_that_took_over_is_replaced_when_no_standby_is_left(chaos_runtime, tmp_path):
+async def test_a_replacement_killed_at_once_is_replaced_again_by_a_forked_worker(chaos_runtime, tmp_path):
+    """Each replacement is a new process forked by the fork server (no standby left to wait on):
+    one killed as soon as it answers is replaced again, and tasks run on the third."""
     first = chaos_runtime.status()["worker"]["pid"]
-    standby = await asyncio.to_thread(wait_for, lambda: _standby(chaos_runtime), 60, "a warm standby")
-    # The standby takes over: the worker is now a process that was started as a standby.
+    zygote = chaos_runtime.status()["zygote"]["pid"]
     os.kill(first, signal.SIGKILL)
     st = await asyncio.to_thread(chaos_runtime.healthy_again, "worker", first)
-    took_over = st["worker"]["pid"]
-    assert took_over == standby
-    # No standby left (the new one is killed), then the worker that took over dies too.
-    spare = await asyncio.to_thread(wait_for, lambda: _standby(chaos_runtime), 60, "a new standby")
-    os.kill(spare, signal.SIGKILL)
-    await asyncio.to_thread(wait_for, lambda: not pid_alive(spare), 30, "the standby dead")
-    os.kill(took_over, signal.SIGKILL)
-    st = await asyncio.to_thread(chaos_runtime.healthy_again, "worker", took_over)
-    assert st["worker"]["pid"] not in (first, standby, spare)
+    second = st["worker"]["pid"]
+    os.kill(second, signal.SIGKILL)
+    st = await asyncio.to_thread(chaos_runtime.healthy_again, "worker", second)
+    third = st["worker"]["pid"]
+    assert third not in (first, second)
+    assert _parent(third) == zygote  # forked, warm: not a cold `dals worker` process
     # and tasks run on it
     shown = await _command_task(chaos_runtime, tmp_path, "After two replacements", "echo ran > ran.txt")
     assert shown["status"] == "succeeded", shown.get("error")

@@ -4,6 +4,7 @@ re-reads, never a forced or lost write."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
@@ -102,6 +103,58 @@ async def test_open_dirty_file_is_read_from_buffer_and_edited_with_versioned_app
     assert lookups == ["editor for mod.py"] * 2  # journaled steps reading the state dir
     registry = runtime.state_dir / "editors"
     assert not registry.exists() or list(registry.iterdir()) == []  # withdrawn at shutdown
+
+
+async def test_a_file_read_from_the_buffer_is_not_reported_changed_by_the_disk_sweep(runtime, tmp_path):
+    """VS Code's "4-review-approve" flake (issue 22): `dals lsp` re-hashes the files its tasks have
+    read on disk every `SWEEP_S`. A file read from the editor's unsaved buffer has the buffer's
+    hash, not the disk's: the sweep must not report it as changed outside the task, or the task's
+    next edit of it is refused as stale (more often under forced replay, whose steps are slower).
+
+    Made deterministic without waiting on the clock: the task also reads `zz.log`, which
+    .gitignore hides from the watcher, so only the sweep sees the test change it; the sweep takes
+    paths in sorted order, so once the note for `zz.log` is there, the sweep has looked at `mod.py`
+    (read before) too. Then the held command ends and the task edits `mod.py`."""
+    from dals.client.restate_api import RestateApi
+
+    f = tmp_path / "mod.py"
+    f.write_text(DISK)
+    (tmp_path / ".gitignore").write_text("zz.log\n")
+    (tmp_path / "zz.log").write_text("one\n")
+    (tmp_path / "hold.sh").write_text("while [ ! -e go ]; do sleep 0.05; done\n")
+    st = runtime.status()["restate"]
+    api = RestateApi(st["ingress"], st["admin"])
+    client = DalsClient(runtime.env, tmp_path)
+    await client.start({"dals": {"commands": {"allow": ["sh hold.sh"]}}})
+    try:
+        buf = Buffer(client, f.as_uri(), BUFFER)
+        prompt = plan(
+            ("read_file", {"path": "mod.py"}),
+            ("read_file", {"path": "zz.log"}),
+            ("run_command", {"command": "sh hold.sh"}),
+            ("edit_file", {"path": "mod.py", "old": "b = 2", "new": "b = 3"}),
+        )
+        task_id = (await client.command("dals.startTask", {"prompt": prompt}))["taskId"]
+        await client.wait_event(task_id, lambda evs: any(e["title"] == "read_file zz.log" for e in evs))
+        (tmp_path / "zz.log").write_text("two\n")
+
+        async def noted() -> list[dict]:
+            while True:
+                notes = (await api.call("TaskNotes", task_id, "since", 0))["notes"]
+                if any(n["path"] == "zz.log" for n in notes):
+                    return notes
+                await asyncio.sleep(0.05)
+
+        notes = await asyncio.wait_for(noted(), 30)
+        (tmp_path / "go").write_text("")
+        events = await client.wait_finished(task_id)
+    finally:
+        await client.stop()
+        await api.aclose()
+    assert [e["title"] for e in events if e["kind"] == "edit"] == ["edit_file mod.py"], [e["title"] for e in events]
+    assert events[-1]["status"] == "succeeded"
+    assert [n["path"] for n in notes] == ["zz.log"], notes  # the disk under the buffer is not news
+    assert buf.text == "a = 1  # unsaved user note\nb = 3\n" and f.read_text() == DISK
 
 
 async def test_declined_apply_edit_is_a_conflict_not_a_lost_edit(runtime, tmp_path):

@@ -84,14 +84,14 @@ def test_down_while_up_is_still_starting_stops_everything(two_runtimes):
         wait_for(
             lambda: (
                 pidfile.exists()
-                and json.loads((rt.state_dir / "runtime.json").read_text() or "{}").get("worker", {}).get("pid")
+                and json.loads((rt.state_dir / "runtime.json").read_text() or "{}").get("zygote", {}).get("pid")
             ),
             60,
             "the supervisor to start its children",
         )
         started = json.loads((rt.state_dir / "runtime.json").read_text())
-        assert not started["ready"]  # still starting (the worker takes seconds to import)
-        pids = [int(pidfile.read_text()), started["worker"]["pid"], started["restate"]["pid"]]
+        assert not started["ready"]  # still starting (the fork server takes seconds to import)
+        pids = [int(pidfile.read_text()), started["zygote"]["pid"], started["restate"]["pid"]]
         rt.pids.update(pids)
         assert "DALS runtime stopped" in rt.dals("down").stdout
         for pid in pids:

@@ -32,9 +32,8 @@ def changing():
             "DALS_MODEL": "offline",
             "PYTHONPATH": str(CHANGED_WORKER),
             "DALS_TEST_CODE_CHANGED": str(flag),
-            "DALS_STANDBY_WORKER": "0",
         },
-    )  # no warm standby started before the change
+    )
     rt.up()
     yield rt, flag
     rt.down()
@@ -55,7 +54,8 @@ async def test_a_journal_mismatch_pauses_with_the_reason_and_doctor_lists_it(cha
             assert time.monotonic() < deadline, "the task never asked for its approval"
             await asyncio.sleep(0.05)
 
-        flag.touch()  # workers started from now on run other code
+        flag.touch()  # workers started from now on run other code: a new fork server imports it
+        rt.healthy_again("zygote", rt.kill("zygote"))
         old = rt.kill("worker")
         rt.healthy_again("worker", old)
         # the answer wakes the task (suspended while it waits): its replay takes the new code's path

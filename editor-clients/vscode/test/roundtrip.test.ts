@@ -13,6 +13,7 @@ import { ResponseError } from 'vscode-languageserver-protocol/node';
 import { taskDescription } from '../src/labels';
 import { SERVER_COMMANDS, TaskSummary } from '../src/protocol';
 import { DalsSettings } from '../src/settingsModel';
+import { seqOf } from '../src/taskStore';
 import { DALS_BIN, dalsDown, LspSession } from './lspSession';
 
 const TASK_TIMEOUT_MS = 120_000;
@@ -67,7 +68,7 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
 
         const done = await session.waitFor('the task to succeed in the store', () => {
             const t = session.store.get(taskId);
-            return t && ['succeeded', 'failed', 'cancelled'].includes(t.status) && session.store.hasHistory(taskId) && t;
+            return t && ['succeeded', 'failed', 'cancelled'].includes(t.status) && caughtUp(session, taskId) && t;
         }, TASK_TIMEOUT_MS);
         assert.equal(done.status, 'succeeded', JSON.stringify(done));
 
@@ -113,8 +114,11 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
 
         // Every notification carried the server's summary; the store holds the last one, the same
         // as dals.showTask counts (the client counts nothing).
-        const last = session.events.filter((e) => e.taskId === taskId).at(-1)!;
-        assert.equal(last.summary.status, 'succeeded');
+        // (the one of the highest seq: two reads of one task, say a push and a showTask, may answer
+        // out of order; the store orders them)
+        const notices = session.events.filter((e) => e.taskId === taskId);
+        const last = notices.reduce((a, b) => (b.seq > a.seq ? b : a));
+        assert.equal(last.summary.status, 'succeeded', notices.map((e) => `#${e.seq} ${e.kind} ${e.summary?.status}`).join(', '));
         assert.equal(last.summary.steps, shown.steps);
         assert.equal(withoutReplays(last.summary.usageLine), withoutReplays(shown.usageLine));
         assert.match(shown.usageLine, /^\d+ steps, \d+ model requests \(\d+ replayed[^)]*\), [\d,]+\/[\d,]+ tokens in\/out, cost \$0$/);
@@ -233,6 +237,13 @@ describe('round trip with dals lsp', { timeout: 600_000 }, () => {
 function waitEnded(session: LspSession, taskId: string): Promise<TaskSummary> {
     return session.waitFor(`task ${taskId} to end`, () => {
         const s = session.store.get(taskId);
-        return s && ['succeeded', 'failed', 'cancelled'].includes(s.status) && session.store.hasHistory(taskId) && s;
+        return s && ['succeeded', 'failed', 'cancelled'].includes(s.status) && caughtUp(session, taskId) && s;
     }, TASK_TIMEOUT_MS);
+}
+
+/** Every event up to the summary's `lastSeq`: a summary may come ahead of the events it counts
+ * (it is the server's latest read, `lastSeq` >= the event's seq). */
+function caughtUp(session: LspSession, taskId: string): boolean {
+    const s = session.store.get(taskId);
+    return !!s && session.store.hasHistory(taskId) && session.store.events(taskId).length >= seqOf(s);
 }

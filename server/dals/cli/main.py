@@ -140,15 +140,43 @@ def _cmd_doctor(args) -> int:
 
 
 def _cmd_lsp(args) -> int:
+    from .lsp_proxy import serve_forked
+
+    code = serve_forked()
+    if code is not None:
+        return code
     from ..lsp.server import run_stdio
 
     return run_stdio()
 
 
+def _cmd_zygote(args) -> int:
+    from ..runtime import zygote
+    from ..runtime.worker_main import preload, serve
+
+    def lsp(_args: dict) -> int:
+        from ..lsp.server import run_stdio
+
+        return run_stdio()
+
+    def worker(a: dict) -> int:
+        return serve(int(a["port"]), shared=bool(a.get("shared")))
+
+    def imports() -> None:
+        preload()
+        from ..lsp.server import warm_imports
+
+        warm_imports()
+
+    from ..config.settings import state_dir
+
+    return zygote.serve(state_dir(), {"lsp": lsp, "worker": worker}, imports)
+
+
 def _cmd_worker(args) -> int:
     from ..runtime.worker_main import serve
 
-    return serve(args.port, standby=args.standby, shared=args.shared)
+    return serve(args.port, shared=args.shared)
 
 
 def _cmd_supervise(args) -> int:
@@ -226,15 +254,12 @@ def parser() -> argparse.ArgumentParser:
         "only to place it yourself (docs/architecture.md).",
     )
     s.add_argument("--port", type=int, required=True, help="the 127.0.0.1 port to serve on")
-    s.add_argument(
-        "--standby",
-        action="store_true",
-        help="import everything, then serve only after a line on stdin (the supervisor's warm spare)",
-    )
     s.add_argument("--shared", action="store_true", help="share the port with sibling workers (SO_REUSEPORT)")
     s.set_defaults(fn=_cmd_worker)
     s = sub.add_parser("supervise")
     s.set_defaults(fn=_cmd_supervise)
+    s = sub.add_parser("zygote")  # internal, started by the supervisor: the fork server
+    s.set_defaults(fn=_cmd_zygote)
     return p
 
 

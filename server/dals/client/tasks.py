@@ -12,6 +12,7 @@ import builtins
 import json
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -406,6 +407,10 @@ class TaskService:
                 raise WrongState(f"task {task_id} has not started yet: use dals.steer to add to it")
             raise UnknownTask(task_id)
         status = public_summary(summary, invocation, None)["status"]
+        if status in TERMINAL and invocation and invocation.get("status") != "completed":
+            # the turn's last write is in, and Restate shows its invocation running for a moment
+            # more: a follow-up sent right after the final event waits for it, not an error
+            invocation = await self._completed(task_id, invocation)
         if status not in TERMINAL or (invocation and invocation.get("status") != "completed"):
             raise WrongState(f"task {task_id} is {status}: use dals.steer to tell it something while it runs")
         if "turns" not in summary:
@@ -419,6 +424,14 @@ class TaskService:
             idempotency_key=f"{task_id}.turn{turn}",
         )
         return {"taskId": task_id, "turn": turn, "since": summary["lastSeq"]}
+
+    async def _completed(self, task_id: str, invocation: dict, wait_s: float = 5.0) -> dict:
+        """The task's invocation once Restate shows it completed, or as it is after `wait_s`."""
+        deadline = time.monotonic() + wait_s
+        while invocation.get("status") != "completed" and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+            invocation = (await self._invocations(task_id)).get(task_id) or {"status": "completed"}
+        return invocation
 
     async def steer(self, task_id: str, message: str) -> dict[str, Any]:
         """Store a message for a running or waiting task (durably, before this returns); the task

@@ -110,7 +110,6 @@ VARS: tuple[EnvVar, ...] = (
         minimum=0,
         off_words=("off", "never", "forever"),
     ),
-    EnvVar("DALS_STANDBY_WORKER", "flag", "1", "keep one warm spare worker for a fast restart", internal=True),
     EnvVar("DALS_INGRESS_URL", "text", None, "the runtime's ingress, given to its workers", internal=True),
     EnvVar("DALS_IDENTITY_KEYS", "list", None, "Restate's request-signing keys, given to workers", internal=True),
     EnvVar("DALS_FORCE_REPLAY", "flag", "0", "suspend and replay after every step (`make test-replay`)", internal=True),

@@ -71,7 +71,6 @@ class Settings:
     task_max_attempts: int
     model_timeout_s: float
     retention_days: float | None
-    standby_worker: bool
     force_replay: bool
     mcp_workspace_servers: bool
     test_revert_delay_s: float
@@ -124,7 +123,6 @@ class Settings:
             task_max_attempts=max(1, int(number("DALS_TASK_MAX_ATTEMPTS"))),  # 0 or less: one attempt
             model_timeout_s=number("DALS_MODEL_TIMEOUT_S"),
             retention_days=float(days) if isinstance(days, (int, float)) else None,
-            standby_worker=flag("DALS_STANDBY_WORKER"),
             force_replay=flag("DALS_FORCE_REPLAY"),
             mcp_workspace_servers=flag("DALS_MCP_WORKSPACE_SERVERS"),
             test_revert_delay_s=number("DALS_TEST_REVERT_DELAY_S"),

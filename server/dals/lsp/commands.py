@@ -124,6 +124,7 @@ def setup(server) -> None:
             mcp=await asyncio.to_thread(_mcp_field, ls.config, root),
             context=context,
         )
+        await ls.stream.expect(service, spec.taskId)
         task_id = await service.start(spec)
         ls.stream.follow(service, task_id, since=0)
         _task_list(ls, service).started()
@@ -191,6 +192,7 @@ def setup_conversations(server) -> None:
     @_command(server, p.FOLLOW_UP, "FollowUpArgs", changes=True)
     async def follow_up(ls, a: c.FollowUpArgs) -> c.FollowUpResult:
         service = await ls.task_service()
+        await ls.stream.expect(service, a.taskId)
         sent = await service.follow_up(a.taskId, a.prompt)
         # from where this client is, else from the new turn (the client reads older ones with dals.showTask)
         ls.stream.follow(service, a.taskId, since=ls.stream.cursors.get(a.taskId, sent["since"]), after=sent["since"])

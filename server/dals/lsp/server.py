@@ -241,6 +241,18 @@ def _setup_logging(server: DalsServer) -> None:
     root.addHandler(ClientLogHandler(server))
 
 
+def warm_imports() -> None:
+    """Import what a session loads on its first requests, which `dals lsp` defers to answer
+    `initialize` sooner: the fork server (runtime/zygote.py) calls this once, so a forked session
+    has them all from its first instant."""
+    import httpcore  # noqa: F401 - httpx loads it on the first request
+    import pygls.progress  # noqa: F401
+
+    from ..client import restate_api, tasks  # noqa: F401
+    from ..runtime import control  # noqa: F401
+    from . import editor_diagnostics, task_list  # noqa: F401
+
+
 def run_stdio() -> int:
     """Serve on stdin/stdout."""
     server = build_server()
@@ -249,4 +261,4 @@ def run_stdio() -> int:
     return 0
 
 
-__all__ = ["build_server", "run_stdio", "DalsServer", "protocol"]
+__all__ = ["build_server", "run_stdio", "warm_imports", "DalsServer", "protocol"]

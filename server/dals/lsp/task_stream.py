@@ -30,6 +30,7 @@ class TaskStream:
         self.server = server
         self.cursors: dict[str, int] = {}  # highest seq sent to the client, per task
         self.followers: dict[str, asyncio.Task] = {}
+        self.expected: set[str] = set()  # tasks a turn is being sent to, not followed yet (expect)
         self.readers: dict[str, TaskFollower] = {}  # each running follower's reader
         self.read_paths: dict[str, dict[str, str]] = {}  # task -> path -> sha it last read/wrote
         self.workspaces: dict[str, Path] = {}
@@ -50,6 +51,7 @@ class TaskStream:
         if not live:
             self.cursors[task_id] = max(self.cursors.get(task_id, 0), since)
         self.ends_after[task_id] = after
+        self.expected.discard(task_id)
         if live:
             if reader is not None:
                 reader.after = after
@@ -58,6 +60,16 @@ class TaskStream:
         self.followers[task_id] = asyncio.get_running_loop().create_task(
             self._follow(service, task_id, announce_end), name=f"follow {task_id}"
         )
+
+    async def expect(self, service: TaskService, task_id: str) -> None:
+        """Before a turn is sent (a start, a follow-up): take its pushes and live text from its
+        very first one. Its follower starts once the send returns and watches after its first
+        read; on a loaded machine the model's text had often streamed by then, and was lost."""
+        hints = await service.hints()
+        self.expected.add(task_id)
+        if hints is not None:
+            hints.on_delta = self._delta
+            hints.watch(task_id)
 
     def seen(self, task_id: str, seq: int) -> None:
         """The client got events up to `seq` another way (a showTask answer): don't send them again."""
@@ -115,12 +127,21 @@ class TaskStream:
     def _delta(self, task_id: str, seq: int, text: str) -> None:
         """Live text of the model response that will be event `seq` (not journaled): passed on
         while that event has not been sent yet."""
-        if task_id in self.followers and seq > self.cursors.get(task_id, 0):
+        followed = task_id in self.followers or task_id in self.expected
+        if followed and seq > self.cursors.get(task_id, 0):
             self.server.protocol.notify(TASK_DELTA, {"taskId": task_id, "seq": seq, "text": text})
 
     def _track_paths(self, task_id: str, event: dict) -> None:
+        """The disk content each file a task read or wrote had then, for the file watcher. A read
+        or edit through the editor's buffer (`via: editor`) says nothing of the disk (the buffer
+        may hold unsaved changes): the file is not watched until the task uses the disk again.
+        The editor checks the buffer against the task's hash itself (`editor_bridge`)."""
         detail = event.get("detail") or {}
-        if event["kind"] in ("tool", "edit") and detail.get("path") and detail.get("sha"):
+        if event["kind"] not in ("tool", "edit") or not detail.get("path") or not detail.get("sha"):
+            return
+        if detail.get("via") == "editor":
+            self.read_paths.get(task_id, {}).pop(detail["path"], None)
+        else:
             self.read_paths.setdefault(task_id, {})[detail["path"]] = detail["sha"]
 
     def _announce(self, summary: dict) -> None:

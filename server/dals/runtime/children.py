@@ -1,8 +1,12 @@
-"""Child processes of the supervisor: start with a log file, tell alive, stop politely then hard."""
+"""Child processes of the supervisor: start with a log file, tell alive, stop politely then hard.
+`Child` is a process of its own (the Restate server, the fork server); `ForkedChild` one the fork
+server forks (the workers: `zygote.py`), watched through a pidfd since it is not ours.
+"""
 
 from __future__ import annotations
 
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -10,6 +14,7 @@ import time
 from pathlib import Path
 
 from ..local.pids import pid_alive
+from . import zygote
 
 
 class Child:
@@ -23,7 +28,6 @@ class Child:
         env: dict[str, str] | None = None,
         stop_signal: int = signal.SIGTERM,
         cwd: Path | None = None,
-        stdin_pipe: bool = False,
         nice: int = 0,
     ):
         self.name = name
@@ -33,7 +37,6 @@ class Child:
         self.env = env
         self.stop_signal = stop_signal
         self.cwd = cwd
-        self.stdin_pipe = stdin_pipe
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self.started = 0.0  # time.monotonic() of the last start
@@ -51,7 +54,7 @@ class Child:
             argv = [nice_bin, "-n", str(self.nice), *argv]
         self.proc = subprocess.Popen(
             argv,
-            stdin=subprocess.PIPE if self.stdin_pipe else subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
             env=self.env,
@@ -62,17 +65,6 @@ class Child:
         self.starts += 1
         self.started = time.monotonic()
         return self.proc.pid
-
-    def wake(self) -> bool:
-        """Tell a standby process to take over (a line on its stdin)."""
-        if not self.alive() or self.proc.stdin is None:
-            return False
-        try:
-            self.proc.stdin.write(b"go\n")
-            self.proc.stdin.flush()
-        except OSError:
-            return False
-        return True
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
@@ -92,6 +84,111 @@ class Child:
             self.proc.wait(5)
         except ProcessLookupError:
             pass
+
+
+class ForkedChild:
+    """A worker process forked by the fork server of `state_dir`: same interface as `Child`."""
+
+    def __init__(
+        self,
+        name: str,
+        role: str,
+        args: dict,
+        state_dir: Path,
+        log: Path,
+        env: dict[str, str],
+        stop_signal: int = signal.SIGTERM,
+        nice: int = 0,
+    ):
+        self.name = name
+        self.role, self.args, self.state_dir = role, args, state_dir
+        self.log = log
+        self.env = env
+        self.stop_signal = stop_signal
+        self.nice = nice
+        self.forked: zygote.Forked | None = None
+        self.pidfd: int | None = None
+        self.code: int | None = None
+        self.starts = 0
+        self.started = 0.0
+
+    @property
+    def pid(self) -> int | None:
+        return self.forked.pid if self.forked else None
+
+    def start(self) -> int:
+        """Fork it; raises zygote.ZygoteUnavailable when no fork server answers."""
+        self._release()
+        log = os.open(self.log, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        os.write(
+            log, f"\n--- {time.strftime('%Y-%m-%dT%H:%M:%S')} forking {self.name}: {self.role} {self.args}\n".encode()
+        )
+        stdin_r = os.open(os.devnull, os.O_RDONLY)
+        try:
+            self.forked = zygote.fork(
+                self.state_dir,
+                self.role,
+                self.args,
+                fds=(stdin_r, log, log),
+                env=self.env,
+                cwd=str(self.state_dir),
+                nice=self.nice,
+                name=f"dals {self.role}",
+            )
+        except zygote.ZygoteUnavailable:
+            self._release()
+            raise
+        finally:
+            os.close(stdin_r)
+            os.close(log)
+        self.code = None
+        try:
+            self.pidfd = os.pidfd_open(self.forked.pid)
+        except ProcessLookupError:
+            self.pidfd = None  # gone already
+        self.starts += 1
+        self.started = time.monotonic()
+        return self.forked.pid
+
+    def alive(self) -> bool:
+        if self.pidfd is None:
+            return False
+        readable, _, _ = select.select([self.pidfd], [], [], 0)
+        if not readable:
+            return True
+        self._collect()
+        return False
+
+    def exit_code(self) -> int | None:
+        if self.alive():
+            return None
+        return self.code
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.alive():
+            assert self.pidfd is not None and self.pid is not None
+            try:
+                os.kill(self.pid, self.stop_signal)
+                if not select.select([self.pidfd], [], [], timeout)[0]:
+                    os.kill(self.pid, signal.SIGKILL)
+                    select.select([self.pidfd], [], [], 5.0)
+            except ProcessLookupError:
+                pass
+        self._release()
+
+    def _collect(self) -> None:
+        """It ended: its exit code from the fork server (unknown if that died too)."""
+        if self.forked and self.code is None:
+            self.code = self.forked.wait(timeout=1.0)
+        if self.pidfd is not None:
+            os.close(self.pidfd)
+            self.pidfd = None
+
+    def _release(self) -> None:
+        if self.pidfd is not None:
+            self._collect()
+        if self.forked:
+            self.forked.close()
 
 
 class CrashLoop:

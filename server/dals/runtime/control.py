@@ -53,6 +53,7 @@ def status(lay: Layout | None = None) -> dict:
     rpid = restate.get("pid") if sup_alive else None
     wpid = worker.get("pid") if sup_alive else None
     wpids = lay.worker_pids() if sup_alive else []
+    zpid = (data.get("zygote") or {}).get("pid") if sup_alive else None
     restate_ok = _ok(admin, "/health") and _ok(ingress, "/restate/health")
     worker_ok = _ok(worker_url, "/health")
     return {
@@ -70,6 +71,7 @@ def status(lay: Layout | None = None) -> dict:
             "healthy": worker_ok,
         },
         "supervisor": {"pid": data.get("supervisor") if sup_alive else None},
+        "zygote": {"pid": zpid if pid_alive(zpid) else None, "healthy": pid_alive(zpid) and lay.zygote_socket.exists()},
         "stateDir": str(lay.root),
         "logs": str(lay.logs),
     }

@@ -47,6 +47,11 @@ class Layout:
         return self.sockets / "ingress.sock"
 
     @property
+    def zygote_socket(self) -> Path:
+        """The fork server's (runtime/zygote.py): there once it is ready to fork."""
+        return self.root / "zygote.sock"
+
+    @property
     def admin_socket(self) -> Path:
         return self.sockets / "admin.sock"
 
@@ -82,11 +87,13 @@ class Layout:
 
     def child_pids(self) -> list[tuple[str, int]]:
         """(part, pid) of the supervisor's children in `runtime.json`, in stopping order: the
-        standby, every worker process, the Restate server."""
+        standby of a DALS before the fork server (if any), every worker process, the Restate
+        server, the fork server."""
         data = self.read_runtime()
         parts = [("standby", (data.get("standby") or {}).get("pid"))]
         parts += [("worker", (w or {}).get("pid")) for w in data.get("workers") or [data.get("worker")]]
         parts.append(("restate", (data.get("restate") or {}).get("pid")))
+        parts.append(("zygote", (data.get("zygote") or {}).get("pid")))
         return [(part, pid) for part, pid in dict.fromkeys(parts) if pid]
 
     def worker_pids(self) -> list[int]:

@@ -18,11 +18,11 @@ from datetime import datetime
 import httpx
 
 from ..client.restate_api import RestateApi, RestateUnavailable
-from ..config.settings import ExternalRestate, current, external_restate, runtime_nice, state_dir, worker_processes
+from ..config.settings import ExternalRestate, external_restate, runtime_nice, state_dir, worker_processes
 from ..local.endpoints import unix_url
 from ..local.pids import pid_runs
-from . import restate_config, signing
-from .children import Child, CrashLoop, kill_pid
+from . import restate_config, signing, zygote
+from .children import Child, CrashLoop, ForkedChild, kill_pid
 from .layout import Layout
 from .restate_binary import ensure_restate_server
 
@@ -63,39 +63,71 @@ class Supervisor:
         # Embedded: the worker accepts only requests signed by our server. External: only what the
         # user put in DALS_IDENTITY_KEYS (inherited with the environment).
         self.worker_env = env if external else dict(env, **signing.worker_env(layout.root))
+        # The fork server: imports once, forks each worker process and each `dals lsp`.
+        # At the editor's priority (a `dals lsp` cannot raise its own); workers lower theirs.
+        self.zygote = Child(
+            "zygote",
+            [sys.executable, "-m", "dals", "zygote"],
+            layout.log("zygote"),
+            env=self.worker_env,
+            cwd=layout.root,
+        )
         # One process, or several sharing the worker port (worker_main.shared_socket).
         processes = worker_processes()
         self.shared = processes > 1
         self.workers = [self._worker_child() for _ in range(processes)]
-        # A warm spare: imports done, waiting to bind the worker port when the worker dies.
-        self.use_standby = current().standby_worker
-        self.standby: Child | None = None
         self.stopping = asyncio.Event()
         self.crash_loop = CrashLoop()
 
     @property
-    def worker(self) -> Child:
+    def worker(self) -> ForkedChild:
         """The first worker process: the one `runtime.json` and `dals status` name as `worker`."""
         return self.workers[0]
 
-    def _worker_child(self, standby: bool = False) -> Child:
-        argv = [sys.executable, "-m", "dals", "worker", "--port", str(self.ports.worker)]
-        argv += (["--standby"] if standby else []) + (["--shared"] if self.shared else [])
-        return Child(
-            "standby worker" if standby else "worker",
-            argv,
+    def _worker_child(self) -> ForkedChild:
+        """A worker process, forked (warm: imports done) when started: a dead worker's replacement
+        answers in about 60 ms, as the warm standby process it replaces did."""
+        return ForkedChild(
+            "worker",
+            "worker",
+            {"port": self.ports.worker, "shared": self.shared},
+            self.layout.root,
             self.layout.log("worker"),
             env=self.worker_env,
             stop_signal=signal.SIGINT,
-            cwd=self.layout.root,
-            stdin_pipe=standby,
             nice=runtime_nice(),
         )
 
-    def start_standby(self) -> None:
-        if self.use_standby and not (self.standby and self.standby.alive()):
-            self.standby = self._worker_child(standby=True)
-            self.standby.start()
+    def start_zygote(self) -> None:
+        # A killed one's socket is left behind: gone first, so that the socket means "ready".
+        self.layout.zygote_socket.unlink(missing_ok=True)
+        self.zygote.start()
+
+    async def wait_zygote(self, timeout: float = 60.0) -> None:
+        """Until the fork server takes requests (it binds its socket once its imports are done)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.zygote.alive():
+                raise RuntimeError(f"the fork server exited with {self.zygote.exit_code()}; see {self.zygote.log}")
+            if self.layout.zygote_socket.exists():
+                return
+            await asyncio.sleep(0.02)
+        raise RuntimeError(f"the fork server not ready after {timeout:.0f}s; see {self.zygote.log}")
+
+    async def start_worker(self, child: ForkedChild) -> None:
+        """Fork `child`, waiting for the fork server first when it is being restarted."""
+        for attempt in range(3):
+            try:
+                child.start()
+                return
+            except zygote.ZygoteUnavailable as e:
+                if attempt == 2:
+                    raise RuntimeError(f"could not fork {child.name}: {e}") from e
+                log(f"could not fork {child.name} ({e}); trying again")
+                if not self.zygote.alive():
+                    self.start_zygote()
+                await self.wait_zygote()
+                await asyncio.sleep(0.2 * attempt)
 
     # --- lifecycle --------------------------------------------------------------
     def write_runtime(self, ready: bool) -> None:
@@ -112,7 +144,7 @@ class Supervisor:
                 },
                 "worker": {"pid": self.worker.pid, "url": self.worker_url},
                 "workers": [{"pid": w.pid} for w in self.workers],
-                "standby": {"pid": self.standby.pid if self.standby and self.standby.alive() else None},
+                "zygote": {"pid": self.zygote.pid},
             }
         )
 
@@ -126,7 +158,7 @@ class Supervisor:
             await asyncio.sleep(0.05)
         raise RuntimeError(f"Restate not healthy after {timeout:.0f}s")
 
-    async def wait_worker(self, child: Child | None = None, timeout: float = 60.0) -> None:
+    async def wait_worker(self, child: ForkedChild | None = None, timeout: float = 60.0) -> None:
         """Until the worker port answers and `child` (default: every worker process) still runs.
         With shared ports any process may answer: the port serving is what readiness means."""
         children = [child] if child else self.workers
@@ -167,20 +199,22 @@ class Supervisor:
             await self.resume_stuck()
 
     async def start_all(self) -> None:
-        # The worker boots for seconds (imports) and needs no Restate for it: start it first, so
-        # its boot overlaps Restate's. Registration below waits for both.
-        for w in self.workers:
-            w.start()
+        # The fork server imports for seconds and needs no Restate for it: start it first, so its
+        # imports overlap Restate's boot. Registration below waits for both.
+        self.start_zygote()
         if self.restate:
             self.restate.start()
         self.write_runtime(ready=False)  # the pids, for a `dals down` that comes before ready
+        await self.wait_zygote()
+        for w in self.workers:
+            await self.start_worker(w)
+        self.write_runtime(ready=False)
         if self.restate:
             await self.wait_restate()
         else:
             await self.wait_restate(timeout=10.0)
         await self.wait_worker()
         await self.api.register(self.worker_url)
-        self.start_standby()
         self.write_runtime(ready=True)
         log(f"ready: ingress {self.api.ingress_url}, admin {self.api.admin_url}, worker {self.worker_url}")
         # Tasks left behind by a runtime that was down (or stopped) go on now.
@@ -211,7 +245,7 @@ class Supervisor:
             if report["tasks"] or report["errors"]:
                 log(f"retention: {report_line(report)}")
 
-    async def restart(self, child: Child) -> None:
+    async def restart(self, child: Child | ForkedChild) -> None:
         now = time.monotonic()
         if self.crash_loop.died(child.name, now - child.started, now):
             log(f"{child.name} keeps dying right after it starts; waiting 5s before restarting it")
@@ -221,31 +255,27 @@ class Supervisor:
         if child is self.restate:
             child.start()
             await self.wait_restate()
+        elif child is self.zygote:
+            self.start_zygote()
+            await self.wait_zygote()
         else:
+            assert isinstance(child, ForkedChild)
             at = self.workers.index(child)
-            if self.standby and self.standby.wake():
-                child = self.standby
-                child.name = "worker"
-                self.standby = None
-            else:
-                # A new process, not `child` again: `child` may be a standby that took over, and
-                # started again it would wait for a wake-up nobody sends, never serving.
-                child = self._worker_child()
-                child.start()
+            child = self._worker_child()
+            await self.start_worker(child)
             self.workers[at] = child
             try:
                 await self.wait_worker(child)
             except RuntimeError:
                 child.stop(timeout=2.0)  # alive but not serving: the watch loop starts another
                 raise
-            self.start_standby()
         self.write_runtime(ready=True)
         log(f"{child.name} back as pid {child.pid}")
         asyncio.get_running_loop().create_task(self.resume_soon())
 
     async def watch(self) -> None:
         while not self.stopping.is_set():
-            for child in (self.restate, *self.workers):
+            for child in (self.restate, self.zygote, *self.workers):
                 if child and not child.alive() and not self.stopping.is_set():
                     try:
                         await self.restart(child)
@@ -257,12 +287,11 @@ class Supervisor:
                 pass
 
     def stop_all(self) -> None:
-        if self.standby:
-            self.standby.stop()
         for w in self.workers:
             w.stop()
         if self.restate:
             self.restate.stop(timeout=15)
+        self.zygote.stop()
         self.layout.write_runtime({"supervisor": None, "ready": False, "stateDir": str(self.layout.root)})
 
 

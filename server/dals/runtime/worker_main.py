@@ -60,26 +60,30 @@ def shared_socket(host: str, port: int) -> int:
     return sock.detach()  # hypercorn owns it from here (`fd://`)
 
 
-def serve(port: int, host: str = "127.0.0.1", standby: bool = False, shared: bool = False) -> int:
-    """Serve on `port`. With `standby`, import everything first, then wait for a line on stdin
-    before binding: the supervisor keeps one such warm spare so a dead worker is replaced in
-    milliseconds instead of a multi-second cold import. EOF on stdin (supervisor gone) = exit.
-    With `shared`, bind the port beside the other worker processes (`shared_socket`)."""
+def preload():
+    """Import what serving takes (the fork server does it once for every worker it forks); the
+    loop runner."""
+    _without_mcp()
+    import hypercorn.asyncio  # noqa: F401
+    import hypercorn.config  # noqa: F401
+
+    from ..durable.app import app  # noqa: F401
+
+    return loop_runner()
+
+
+def serve(port: int, host: str = "127.0.0.1", shared: bool = False) -> int:
+    """Serve on `port` (in a process the fork server forked, the imports are done already). With
+    `shared`, bind the port beside the other worker processes (`shared_socket`)."""
     from hypercorn.asyncio import serve as hypercorn_serve
 
-    _without_mcp()
+    run = preload()
     from ..durable.app import app
 
-    run = loop_runner()  # imported before a standby waits: taking over costs no import
     # Everything imported so far lives as long as the process: out of the collector's way, so its
     # full collections walk the tasks' objects only (about 110,000 objects fewer; 0.2 s of GC per
     # 850 steps became 0.04 s, docs/optimisation-log.md "Eager steps").
     gc.freeze()
-    if standby:
-        print("standby: warm, waiting", file=sys.stderr, flush=True)
-        if not sys.stdin.readline():
-            return 0
-        print("standby: taking over", file=sys.stderr, flush=True)
 
     config = worker_config(f"fd://{shared_socket(host, port)}" if shared else f"{host}:{port}")
     if shared:
@@ -102,7 +106,7 @@ def worker_config(bind: str):
     hypercorn marks its sockets inheritable (for its own multi-process mode) and uvloop's
     subprocesses ignore `close_fds`, so every command a task ran held the worker port too: a
     worker killed during a command left its port taken until the command's reaper had ended it,
-    and the standby taking over failed to bind (`Address already in use`; seen in the crash
+    and the replacement failed to bind (`Address already in use`; seen in the crash
     campaign, which then waited for a worker that never came)."""
     from hypercorn.config import Config
 

@@ -22,4 +22,4 @@ def test_hidden_supervise_still_parses_and_worker_documents_its_options(capsys):
     with pytest.raises(SystemExit):
         parser().parse_args(["worker", "--help"])
     out = capsys.readouterr().out
-    assert "SUPPRESS" not in out and "--port PORT" in out and "--standby" in out and "--shared" in out
+    assert "SUPPRESS" not in out and "--port PORT" in out and "--shared" in out

@@ -59,7 +59,7 @@ def test_the_server_names_only_declared_variables_and_reads_them_through_env_var
     ],
 )
 def test_one_rule_for_on_and_off(value, expected):
-    for name in ("DALS_EAGER_STEPS", "DALS_FORCE_REPLAY", "DALS_STANDBY_WORKER", "DALS_MCP_WORKSPACE_SERVERS"):
+    for name in ("DALS_EAGER_STEPS", "DALS_FORCE_REPLAY", "DALS_MCP_WORKSPACE_SERVERS"):
         assert env_vars.parse(name, {name: value}) is expected
 
 

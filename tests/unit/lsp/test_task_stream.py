@@ -51,3 +51,38 @@ async def test_a_follow_up_while_the_last_turn_is_being_finished_gets_a_new_read
     await asyncio.sleep(0)
     assert started == ["t1"] and stream.readers["t1"].cursor == 7 and stream.readers["t1"].after == 7
     held.set()
+
+
+async def test_live_text_sent_before_the_follower_watches_reaches_the_client(tmp_path):
+    """A turn's first model text can stream before its follower's first read (on a loaded
+    machine, always before it for a fast model): `expect`, called before the turn is sent, takes
+    it. A real listener and a real sender over loopback UDP."""
+    from dals.local.event_wakeups import HintListener, HintSender
+
+    listener = HintListener(tmp_path)
+    assert await listener.start()
+    notified: list[tuple[str, dict]] = []
+
+    class Protocol:
+        def notify(self, method, params):
+            notified.append((method, params))
+
+    class Server:
+        protocol = Protocol()
+
+    class Service:
+        async def hints(self):
+            return listener
+
+    stream = TaskStream(server=Server())
+    try:
+        await stream.expect(Service(), "t1")  # dals.startTask / dals.followUp, before the send
+        HintSender(tmp_path).send_delta("t1", 3, "The workspace has")  # the worker, at once
+        HintSender(tmp_path).send_delta("t2", 1, "a task nobody expects")
+        deadline = asyncio.get_running_loop().time() + 10
+        while not notified:
+            assert asyncio.get_running_loop().time() < deadline, "the live text never reached the client"
+            await asyncio.sleep(0.01)
+        assert notified == [("dals/taskDelta", {"taskId": "t1", "seq": 3, "text": "The workspace has"})]
+    finally:
+        listener.close()

@@ -60,9 +60,9 @@ def demo(keep: bool = False) -> int:
 
 
 def _runtime_pids() -> str:
-    """Every process of the runtime by pid, standby worker included, so it can be seen to end."""
+    """Every process of the runtime by pid, the fork server included, so it can be seen to end."""
     data = control.layout().read_runtime()
-    parts = [(name, (data.get(name) or {}).get("pid")) for name in ("restate", "worker", "standby")]
+    parts = [(name, (data.get(name) or {}).get("pid")) for name in ("restate", "worker", "zygote")]
     parts.append(("supervisor", data.get("supervisor")))
     return ", ".join(f"{name} pid {pid}" for name, pid in parts if pid) or "no processes"
 
