@@ -46,10 +46,10 @@ vscode-vsix: $(VSCODE_DIR)/node_modules/.package-lock.json
 demo: setup
 	$(VENV)/bin/dals demo
 
-# The gates, in seconds (mypy keeps its cache in .mypy_cache): ruff lint over the Python tree, the
-# import-layer contract (lint-imports, contracts in pyproject.toml), mypy
+# The gates, in seconds (mypy keeps its cache in .mypy_cache): ruff lint and format check over the
+# Python tree, the import-layer contract (lint-imports, contracts in pyproject.toml), mypy
 # over server/ (strict for the contract and settings modules), tsc --noEmit and eslint for the VS
-# Code extension. No `ruff format` gate yet (docs/development.md).
+# Code extension (docs/development.md).
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .

@@ -140,16 +140,28 @@ async def test_fork_reuses_the_conversation_and_sends_no_earlier_request(rt, cha
         await client.wait_finished(got["taskId"], timeout=120)
         forked = await client.command("dals.showTask", {"taskId": got["taskId"]})
         old = await client.command("dals.showTask", {"taskId": shown["taskId"]})
+        before_bare = len([r for r in chaos_double.requests if r["key"] == key])
         bare = await client.command("dals.forkTask", {"taskId": shown["taskId"], "atSeq": at})  # no prompt
         await client.wait_finished(bare["taskId"], timeout=60)
         only = await client.command("dals.showTask", {"taskId": bare["taskId"]})
+        sent = len([r for r in chaos_double.requests if r["key"] == key])
+        # ... and a follow-up to it runs (the fork's `run` ended: the object is free)
+        await client.command("dals.followUp", {"taskId": bare["taskId"], "prompt": "Go on."})
+        await client.wait_event(
+            bare["taskId"],
+            lambda evs: any(
+                e["kind"] == "status" and e["status"] == "succeeded" and e["seq"] > only["lastSeq"] for e in evs
+            ),
+            60,
+        )
+        followed = await client.command("dals.showTask", {"taskId": bare["taskId"]})
     finally:
         await client.stop()
     assert got["taskId"] != shown["taskId"]
     assert forked["forkedFrom"] == {"taskId": shown["taskId"], "atSeq": at}
     assert forked["status"] == "succeeded", forked.get("error")
     assert old["events"] == shown["events"]  # the old task unchanged
-    new = [r for r in chaos_double.requests if r["key"] == key][11:]
+    new = [r for r in chaos_double.requests if r["key"] == key][11:before_bare]
     assert new, "the fork sent no request"
     # its first request carries steps 1-4 (4 assistant messages) and the new prompt; none re-sent
     assert new[0]["position"] == 4
@@ -158,7 +170,8 @@ async def test_fork_reuses_the_conversation_and_sends_no_earlier_request(rt, cha
     assert sorted(p.name for p in tmp_path.iterdir()) == files_before  # the fork touches no file itself
     # without a prompt: only the conversation, no request, ready for a follow-up
     assert only["status"] == "succeeded" and only["usage"]["requests"] == 0 and only["turns"] == 1
-    assert len([r for r in chaos_double.requests if r["key"] == key]) == 11 + len(new)
+    assert sent == before_bare
+    assert followed["status"] == "succeeded" and followed["turns"] == 2 and followed["usage"]["requests"] >= 1
 
 
 async def test_rewind_then_follow_up(rt, chaos_double, tmp_path):

@@ -75,8 +75,8 @@ async def read_file(ctx: RunContext[TaskDeps], path: str, offset: int | None = N
         if ranged:
             r = files.read_range(d.root, path, offset, limit)
             return {"path": r.path, "text": r.text, "sha": r.sha, "lines": r.total_lines}
-        r = files.read_file(d.root, path)
-        return {"path": r.path, "text": r.text, "sha": r.sha}
+        whole = files.read_file(d.root, path)
+        return {"path": whole.path, "text": whole.text, "sha": whole.sha}
 
     out = await d.runner.step("read_file", lambda: guarded(act))
     if not out["ok"]:

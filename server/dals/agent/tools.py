@@ -58,17 +58,15 @@ async def _refused(d: TaskDeps, request: dict[str, Any]) -> str | None:
     return "rejected by the user" + (f": {comment}" if comment else "") + "; nothing was changed"
 
 
-async def _review(
-    d: TaskDeps, tool: str, path: str, plan, payload: dict[str, Any]
-) -> tuple[dict[str, Any] | None, str | None]:
+async def _review(d: TaskDeps, tool: str, path: str, plan, payload: dict[str, Any]) -> dict[str, Any] | str:
     """Review mode: propose the change (against the editor's buffer when the file is open there,
     else a journaled dry run on disk), then wait for the user's answer.
-    Returns (proposal, None) to go on, or (None, text for the model)."""
+    Returns the proposal to go on, or the text for the model (a failure or a refusal)."""
     proposal = await editor_route.propose(d, key_of(path), tool, payload)
     if proposal is None:
         proposal = await d.runner.step(f"propose {tool}", lambda: guarded(plan))
     if not proposal["ok"]:
-        return None, fail(d, "edit", f"{tool} {path}", proposal)
+        return fail(d, "edit", f"{tool} {path}", proposal)
     if not proposal["already_applied"]:
         request = {
             "action": "edit",
@@ -82,8 +80,8 @@ async def _review(
             request["proposed"] = proposed  # the clients show it beside the file, and apply no diff
         refusal = await _refused(d, request)
         if refusal:
-            return None, refusal
-    return proposal, None
+            return refusal
+    return proposal
 
 
 async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
@@ -106,9 +104,9 @@ async def write_file(ctx: RunContext[TaskDeps], path: str, content: str) -> str:
             expected = d.seen[key] if key in d.seen else files.file_hash(d.root, path)
             return asdict(files.write_file(d.root, path, content, expected, dry_run=True)) | {"base": expected}
 
-        proposal, refusal = await _review(d, "write_file", path, plan, {"content": content})
-        if refusal:
-            return refusal
+        proposal = await _review(d, "write_file", path, plan, {"content": content})
+        if isinstance(proposal, str):
+            return proposal
         base["sha"] = proposal["base"]
     answer = await editor_route.edit(
         d, key, "write_file", {"content": content}, edit_needs_approval(d.mode), expected=base.get("sha")
@@ -171,8 +169,8 @@ async def edit_file(ctx: RunContext[TaskDeps], path: str, old: str, new: str, re
         async def plan():
             return asdict(files.edit_file(d.root, path, old, new, expected, dry_run=True))
 
-        _, refusal = await _review(d, "edit_file", path, plan, {"old": old, "new": new})
-        if refusal:
+        refusal = await _review(d, "edit_file", path, plan, {"old": old, "new": new})
+        if isinstance(refusal, str):
             return refusal
     answer = await editor_route.edit(d, key, "edit_file", {"old": old, "new": new}, edit_needs_approval(d.mode))
     if answer is not None:
@@ -248,15 +246,17 @@ async def _edit_many(d: TaskDeps, tool: str, path: str, edits: Any, payload: dic
         return out
 
     if review:
-        proposal, refusal = await _review(d, tool, path, plan, payload)
-        if refusal:
-            return refusal
+        reviewed = await _review(d, tool, path, plan, payload)
+        if isinstance(reviewed, str):
+            return reviewed
+        proposal = reviewed
     else:
-        proposal = await editor_route.propose(d, key, tool, payload)
-        if proposal is None:
-            proposal = await d.runner.step(f"plan {tool}", lambda: guarded(plan))
-        if not proposal["ok"]:
-            return fail(d, "edit", f"{tool} {path}", proposal)
+        proposed = await editor_route.propose(d, key, tool, payload)
+        if proposed is None:
+            proposed = await d.runner.step(f"plan {tool}", lambda: guarded(plan))
+        if not proposed["ok"]:
+            return fail(d, "edit", f"{tool} {path}", proposed)
+        proposal = proposed
     base, target = proposal["base"], proposal["sha"]
     answer = await editor_route.edit(d, key, tool, payload | {"target": target}, review, expected=base)
     if answer is not None:

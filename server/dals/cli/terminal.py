@@ -89,7 +89,7 @@ def task_table(tasks: list[dict[str, Any]]) -> str:
     )
     replayed = sum((t.get("usage") or {}).get("replayedRequests", 0) for t in tasks)
     saved = sum(saved_tokens(t.get("usage") or {}) for t in tasks)
-    saved_usd = [u.get("savedUsd") for u in (t.get("usage") or {} for t in tasks) if u.get("savedUsd")]
+    saved_usd = [usd for u in (t.get("usage") or {} for t in tasks) if (usd := u.get("savedUsd"))]
     replays = (
         (
             f" · {replayed} replayed from the journal ({saved:,} tokens not paid again"
@@ -209,16 +209,16 @@ async def continue_command(task_id: str, prompt: str) -> int:
 
 async def run_command(prompt: str, workspace: str, model: str | None, file: str | None) -> int:
     try:
-        model, root, rel = await asyncio.to_thread(_check_inputs, prompt, workspace, model, file)
+        chosen, root, rel = await asyncio.to_thread(_check_inputs, prompt, workspace, model, file)
     except ValueError as e:
         _err(f"dals run: {e}")
         return 2
 
     async def start(service: TaskService) -> tuple[str, int]:
         # The terminal has no approval prompt: `dals run` runs the commands it is asked to.
-        spec = build_spec(prompt, root, model, path=rel, commands_allow=["*"], mcp=_mcp_field(root))
+        spec = build_spec(prompt, root, chosen, path=rel, commands_allow=["*"], mcp=_mcp_field(root))
         task_id = await retrying(lambda: service.start(spec))
-        _out(f"task {task_id} started (model {model}, workspace {root})")
+        _out(f"task {task_id} started (model {chosen}, workspace {root})")
         return task_id, 0
 
     return await _start_and_follow(ProgressView(prompt, live=sys.stderr.isatty()), start)

@@ -8,6 +8,7 @@ joins them into the contract's TaskSummary. Used by `dals lsp` and the CLI.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import re
 import secrets
@@ -329,14 +330,14 @@ class TaskService:
             summary = page["summary"]
             events += page["events"]
         result = public_summary(summary, invocation, replayed)
-        if result["status"] in ("retrying", "paused") and not result.get("lastFailure"):
+        if result["status"] in ("retrying", "paused") and invocation and not result.get("lastFailure"):
             result["lastFailure"] = await self._last_error(invocation["id"])
             if failure := describe_failure(None, result["lastFailure"]):
                 result["failure"], result["status"] = failure, "paused"
         result["events"] = events
         return result
 
-    async def _state(self, task_id: str) -> tuple[list[dict], dict[str, int]]:
+    async def _state(self, task_id: str) -> tuple[builtins.list[dict[str, Any]], dict[str, int]]:
         """The task's events and its replay counts, in one read of Restate's state (SQL): a page of
         events through the `events` handler is an invocation that reads each event's state entry,
         several times slower for a long task (docs/benchmarks.md, "Conversations")."""
@@ -345,7 +346,8 @@ class TaskService:
             f"((service_name = '{SERVICE}' AND key LIKE 'event:%') OR "
             "(service_name = 'TaskLedger' AND key IN ('replayed', 'replayedTokens')))"
         )
-        events, replayed = [], {}
+        events: builtins.list[dict[str, Any]] = []  # (`list` alone: the method TaskService.list)
+        replayed: dict[str, int] = {}
         for row in rows:
             if row["service_name"] == "TaskLedger":
                 _add_replayed(replayed, row)

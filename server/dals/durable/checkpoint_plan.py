@@ -56,7 +56,7 @@ def changes_after(events: list[dict[str, Any]], after_seq: int, done: set[int]) 
 def preview(events: list[dict[str, Any]], after_seq: int) -> dict[str, Any]:
     """What an undo (`after_seq` 0) or rewind would revert, before it is done: `{revert: [path],
     commands}`; each file is still checked when the revert happens (one changed since is skipped)."""
-    done = set()
+    done: set[int] = set()
     for e in events:  # changes reverted by earlier undos or rewinds
         d = e.get("detail") or {}
         if e["kind"] == "status" and (d.get("undo") or d.get("rewind")):

@@ -22,7 +22,7 @@ HISTORY = "history"
 async def load(ctx: ObjectContext) -> list[ModelMessage]:
     """The history kept by earlier turns, made runnable again: tool calls a cut-off turn left
     without a result are closed with a synthesised one (pydantic-ai's `repair_messages`)."""
-    kept = await ctx.get(HISTORY)
+    kept: list[dict[str, Any]] | None = await ctx.get(HISTORY)
     if not kept:
         return []
     return repair_messages(ModelMessagesTypeAdapter.validate_python(kept))
@@ -56,7 +56,7 @@ class Turn:
     steers that arrived after its last model request (`take_steers`), so none waits for a
     follow-up. `messages()` is the whole conversation so far, also when the run was cut off."""
 
-    def __init__(self, agent: Agent, history: list[ModelMessage], take_steers):
+    def __init__(self, agent: Agent[Any, str], history: list[ModelMessage], take_steers):
         self.agent = agent
         self.history = history
         self.take_steers = take_steers  # async () -> list[str], journaled; None: no steers

@@ -108,7 +108,7 @@ class EagerSteps:
 
     def cancel(self) -> None:
         """The attempt is over: stop waiting (its outcome, if any, is the attempt's, not a step's)."""
-        tasks = {self.pending, self._last} - {None}
+        tasks = {task for task in (self.pending, self._last) if task is not None}
         self.pending = self._last = None
         for task in tasks:
             if not task.done():
@@ -142,12 +142,12 @@ class EagerSteps:
             self._stopping = task
             task.cancel()  # `produce` turns it into the step's failure
 
-    async def _watch_mark(self, task: asyncio.Task) -> None:
+    async def _watch_mark(self, task: asyncio.Task, invocation_id: str) -> None:
         """A cancel Restate could not tell this attempt (cancel_marks.py): stop the step the same way."""
         await asyncio.sleep(MARK_AFTER_S)
         state = state_dir()
         while self._producing is task and self._stopping is None and not task.done():
-            if await asyncio.to_thread(cancel_marks.marked, state, self._invocation_id):
+            if await asyncio.to_thread(cancel_marks.marked, state, invocation_id):
                 self._keep_cancel()
                 return
             await asyncio.sleep(MARK_EVERY_S)
@@ -179,8 +179,11 @@ class EagerSteps:
             if self.cancel_kept:  # cancelled before it started: the step fails without running
                 raise cancelled()
             me = asyncio.current_task()
+            if me is None:  # the SDK runs each action in a task of its own
+                raise RuntimeError("a step's action runs outside an asyncio task")
             self._producing = me
-            watch = asyncio.ensure_future(self._watch_mark(me)) if self._invocation_id else None
+            invocation_id = self._invocation_id
+            watch = asyncio.ensure_future(self._watch_mark(me, invocation_id)) if invocation_id else None
             try:
                 value = action(*a, **k)
                 if inspect.isawaitable(value):
@@ -205,7 +208,12 @@ class EagerSteps:
         finally:
             _acknowledging.reset(token)
         self._last = fetch
-        fetch.add_done_callback(lambda _: produced.done() or produced.set_result(_FETCHED))
+
+        def fetched(_: asyncio.Future) -> None:
+            if not produced.done():
+                produced.set_result(_FETCHED)
+
+        fetch.add_done_callback(fetched)
         if await produced is _FETCHED or fetch.done() or serde.data is None:  # replayed, or it failed
             try:
                 return await fetch
@@ -232,6 +240,8 @@ class _Journaled(Serde):
         return self.data
 
     def copy(self) -> Any:
+        if self.data is None:  # run() copies only a value the SDK serialized
+            raise RuntimeError("no journaled bytes to copy the step's value from")
         self.value, self.decoded = self.inner.deserialize(self.data), True
         return self.value
 

@@ -22,14 +22,14 @@ editor_sessions = restate.VirtualObject("EditorSessions", description="Attached 
 
 @editor_sessions.handler()
 async def update(ctx: ObjectContext, session: dict[str, Any]) -> None:
-    sessions = await ctx.get("sessions") or {}
+    sessions: dict[str, dict[str, Any]] = await ctx.get("sessions") or {}
     sessions[session["sessionId"]] = {"open": list(session.get("open") or []), "seenAt": session["seenAt"]}
     ctx.set("sessions", sessions)
 
 
 @editor_sessions.handler()
 async def remove(ctx: ObjectContext, session_id: str) -> None:
-    sessions = await ctx.get("sessions") or {}
+    sessions: dict[str, dict[str, Any]] = await ctx.get("sessions") or {}
     sessions.pop(session_id, None)
     ctx.set("sessions", sessions)
 

@@ -49,16 +49,19 @@ class JournaledModel(WrapperModel):
         self.deltas = deltas
 
     async def _streamed(self, messages: Any, settings: Any, parameters: Any) -> ModelResponse:
+        deltas = self.deltas
+        if deltas is None:  # request() streams only with deltas
+            raise RuntimeError("a streamed request needs deltas")
         async with self.wrapped.request_stream(messages, settings, parameters) as stream:
             async for event in stream:
                 if isinstance(event, PartStartEvent) and isinstance(event.part, TextPart) and event.part.content:
-                    self.deltas(event.part.content)
+                    deltas(event.part.content)
                 elif (
                     isinstance(event, PartDeltaEvent)
                     and isinstance(event.delta, TextPartDelta)
                     and event.delta.content_delta
                 ):
-                    self.deltas(event.delta.content_delta)
+                    deltas(event.delta.content_delta)
         return stream.get()
 
     async def request(self, *args: Any, **kwargs: Any) -> ModelResponse:

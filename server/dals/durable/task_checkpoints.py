@@ -46,7 +46,7 @@ async def _events(ctx, upto: int | None = None) -> list[dict[str, Any]]:
 
 async def _start(ctx: ObjectContext, request: Any, purpose: str) -> tuple[TaskRecord, Any] | dict[str, Any]:
     """The checked input and the task's record, or the refusal to answer."""
-    summary = await ctx.get(SUMMARY)
+    summary: dict[str, Any] | None = await ctx.get(SUMMARY)
     try:
         body = check(request, purpose, ctx.key())
     except Refused as e:
@@ -64,8 +64,9 @@ async def _start(ctx: ObjectContext, request: Any, purpose: str) -> tuple[TaskRe
 
 async def _revert_all(ctx: ObjectContext, record: TaskRecord, after_seq: int) -> dict[str, Any]:
     events = await _events(ctx)
-    done = set(await ctx.get(REVERTED) or [])
-    spec_json = await ctx.get(SPEC)
+    reverted_seqs: list[int] = await ctx.get(REVERTED) or []
+    done = set(reverted_seqs)
+    spec_json: dict[str, Any] | None = await ctx.get(SPEC)
     spec = TaskSpec.model_validate(spec_json) if spec_json else None
     runner = JournalRunner(ctx, record, spec, ctx.run_typed) if spec and spec.editor else None
     root = Path(record.summary["workspace"])
@@ -175,7 +176,7 @@ async def rewind(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
             f"task {ctx.key()} has no event {to_seq!r} (its events are 1-{record.summary['lastSeq']})", status_code=400
         )
     outcome = await _revert_all(ctx, record, to_seq)
-    kept = await ctx.get(conversation.HISTORY)
+    kept: list[dict[str, Any]] | None = await ctx.get(conversation.HISTORY)
     if kept is not None:
         ctx.set(conversation.HISTORY, cut_messages(kept, await _events(ctx), to_seq))
     record.emit(
@@ -197,8 +198,8 @@ async def fork_source(ctx: ObjectSharedContext, at_seq: Any) -> dict[str, Any]:
     if isinstance(at_seq, dict):
         with_history = at_seq.get("history", True) is not False
         at_seq = at_seq.get("atSeq")
-    summary = await ctx.get(SUMMARY)
-    spec = await ctx.get(SPEC)
+    summary: dict[str, Any] | None = await ctx.get(SUMMARY)
+    spec: dict[str, Any] | None = await ctx.get(SPEC)
     if not summary:
         return {"error": f"unknown task {ctx.key()}", "code": 404}
     if not spec:

@@ -26,20 +26,23 @@ task_feed = restate.VirtualObject("TaskFeed", description="Long-poll wake-ups fo
 @task_feed.handler(journal_retention=timedelta(0), idempotency_retention=timedelta(0))
 async def publish(ctx: ObjectContext, seq: int) -> None:
     """Something changed in the task (an event `seq`, or its summary): bump the version, wake all."""
-    version = (await ctx.get("version") or 0) + 1
+    version: int = await ctx.get("version") or 0
+    version += 1
     ctx.set("version", version)
-    for waiter in await ctx.get("waiters") or []:
+    waiters: list[str] = await ctx.get("waiters") or []
+    for waiter in waiters:
         ctx.resolve_awakeable(waiter, version)
     ctx.clear("waiters")
 
 
 @task_feed.handler(journal_retention=timedelta(0), idempotency_retention=timedelta(0))
 async def park(ctx: ObjectContext, req: dict[str, Any]) -> None:
-    version = await ctx.get("version") or 0
+    version: int = await ctx.get("version") or 0
     if version > req["since"]:
         ctx.resolve_awakeable(req["waiter"], version)
         return
-    ctx.set("waiters", (await ctx.get("waiters") or [])[-200:] + [req["waiter"]])
+    waiters: list[str] = await ctx.get("waiters") or []
+    ctx.set("waiters", waiters[-200:] + [req["waiter"]])
 
 
 @task_feed.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))

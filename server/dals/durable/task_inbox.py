@@ -40,11 +40,11 @@ async def add(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
             raise Refused("not a message")
     except Refused as e:
         return {"refused": str(e)}
-    messages = await ctx.get("messages") or []
+    messages: list[dict[str, Any]] = await ctx.get("messages") or []
     if message.get("id") and any(m.get("id") == message["id"] for m in messages):
         log.warning("refused steer on %s: message %s was stored already (replayed?)", ctx.key(), message["id"])
         return {"refused": "this message was stored already (replayed?)"}
-    base = await ctx.get("dropped") or 0
+    base: int = await ctx.get("dropped") or 0
     messages.append({"id": message.get("id"), "text": str(message.get("text", ""))[:MAX_TEXT], "at": message.get("at")})
     if len(messages) > MAX_MESSAGES:
         base += len(messages) - MAX_MESSAGES
@@ -57,8 +57,8 @@ async def add(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
 @task_inbox.handler(kind="shared")
 async def since(ctx: ObjectSharedContext, cursor: int) -> dict[str, Any]:
     """The messages after the first `cursor` ones, and the new cursor."""
-    messages = await ctx.get("messages") or []
-    base = await ctx.get("dropped") or 0
+    messages: list[dict[str, Any]] = await ctx.get("messages") or []
+    base: int = await ctx.get("dropped") or 0
     return {"messages": messages[max(0, cursor - base) :], "cursor": base + len(messages)}
 
 

@@ -19,7 +19,7 @@ task_notes = restate.VirtualObject("TaskNotes", description="Outside changes to 
 
 @task_notes.handler()
 async def add(ctx: ObjectContext, note: dict[str, Any]) -> int:
-    notes = await ctx.get("notes") or []
+    notes: list[dict[str, Any]] = await ctx.get("notes") or []
     notes = (notes + [{k: note.get(k) for k in ("path", "sha", "change", "at")}])[-MAX_NOTES:]
     ctx.set("notes", notes)
     return len(notes)
@@ -27,7 +27,7 @@ async def add(ctx: ObjectContext, note: dict[str, Any]) -> int:
 
 @task_notes.handler(kind="shared")
 async def since(ctx: ObjectSharedContext, cursor: int) -> dict[str, Any]:
-    notes = await ctx.get("notes") or []
+    notes: list[dict[str, Any]] = await ctx.get("notes") or []
     return {"notes": notes[cursor:], "cursor": len(notes)}
 
 

@@ -83,7 +83,7 @@ MODEL_TIMEOUT_S = current().model_timeout_s
 
 # A tool step's result is a JSON object: its serde is fixed here, not worked out from the action's
 # signature on every step (as restate-sdk does for its default serde).
-STEP_OPTIONS = RunOptions(serde=JsonSerde())
+STEP_OPTIONS: RunOptions[Any] = RunOptions(serde=JsonSerde())
 
 task_ledger = restate.VirtualObject("TaskLedger", description="Non-journal counters of a task (replays).")
 
@@ -167,7 +167,9 @@ class JournalRunner:
         awakeable for the same request (its `requestId` stays; `awakeableId` changes)."""
         request_id, answer = self.ctx.awakeable(type_hint=dict)
         self.record.ask(request_id, request, _iso(await self.ctx.time()))
-        timeout = self.ctx.sleep(self.approval_timeout) if self.approval_timeout else None
+        limit = self.approval_timeout
+        timeout = self.ctx.sleep(limit) if limit else None
+        secs = int(limit.total_seconds()) if limit else 0  # what the reject says when it times out
         while True:
             if timeout is None:
                 signed = await answer
@@ -176,7 +178,6 @@ class JournalRunner:
                     case ["answer", signed]:
                         pass
                     case _:
-                        secs = int(self.approval_timeout.total_seconds())
                         decision = {"decision": "reject", "comment": f"no answer within {secs} s (approval timeout)"}
                         break
             try:
@@ -231,7 +232,8 @@ async def run(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
         spec = TaskSpec.model_validate(check(request, "start", ctx.key()))
     except (Refused, ValidationError) as e:
         return await _refuse_start(ctx, e)
-    if await ctx.get(SUMMARY):  # a start sent again: the task exists (and ran, or runs)
+    existing: dict[str, Any] | None = await ctx.get(SUMMARY)
+    if existing:  # a start sent again: the task exists (and ran, or runs)
         return await _refuse_start(ctx, Refused("this task was started already (replayed?)"))
     steps = eager_steps.install(ctx)
     try:
@@ -247,7 +249,7 @@ async def _refuse_start(ctx: ObjectContext, why: Exception) -> dict[str, Any]:
     """Run nothing. A task that exists gets a `log` event; for an unknown id the worker's log says
     it (check() logged it, or here): a forger does not get to create tasks in the user's list."""
     reason = str(why).splitlines()[0][:300]
-    summary = await ctx.get(SUMMARY)
+    summary: dict[str, Any] | None = await ctx.get(SUMMARY)
     if not summary:
         if not isinstance(why, Refused):
             log.warning("refused a start of %s: %s", ctx.key(), reason)
@@ -266,10 +268,12 @@ async def _run(
 ) -> dict[str, Any]:
     """A turn of the task: its first (`run`), or a follow-up's (task_turns.py) on the kept
     conversation. Its end (succeeded, failed, cancelled) is written here, in one place."""
-    first = follow_up is None or summary is None
-    record = TaskRecord(ctx, spec.model_dump()) if first else TaskRecord.resume(ctx, summary)
+    if follow_up is None or summary is None:  # the first turn
+        follow_up, record = None, TaskRecord(ctx, spec.model_dump())
+    else:
+        record = TaskRecord.resume(ctx, summary)
     try:
-        status, outcome = await _work(ctx, spec, steps, record, None if first else follow_up)
+        status, outcome = await _work(ctx, spec, steps, record, follow_up)
         at = _iso(await ctx.time())  # a cancel kept from the last step comes here (eager_steps)
     except TerminalError as e:
         if e.status_code != eager_steps.CANCELLED:
@@ -301,12 +305,10 @@ async def _work(
             try:
                 history = await _forked_history(ctx, spec)
             except TerminalError as e:
-                record.finish("failed", _iso(await ctx.time()), error=e.message)
-                return record.summary
+                return "failed", {"error": e.message}
         if spec.forkedFrom and not spec.prompt:  # only the conversation: ready for a follow-up
             conversation.save(ctx, history)
-            record.finish("succeeded", _iso(await ctx.time()), result="Forked: follow up to continue")
-            return record.summary
+            return "succeeded", {"result": "Forked: follow up to continue"}
         if spec.conversation:
             record.message("user", spec.prompt, record.summary["updatedAt"], turn=1)
     else:
@@ -439,11 +441,11 @@ def _live_text(spec: TaskSpec, record: TaskRecord):
 @agent_task.handler(kind="shared", journal_retention=timedelta(0), idempotency_retention=timedelta(0))
 async def events(ctx: ObjectSharedContext, since: int = 0) -> dict[str, Any]:
     """The summary and the events after `since` (at most 500): what clients poll."""
-    summary = await ctx.get(SUMMARY)
+    summary: dict[str, Any] | None = await ctx.get(SUMMARY)
     if not summary:
         return {"summary": None, "events": []}
     last = min(summary["lastSeq"], since + 500)
-    found = [await ctx.get(event_key(seq)) for seq in range(since + 1, last + 1)]
+    found: list[dict[str, Any] | None] = [await ctx.get(event_key(seq)) for seq in range(since + 1, last + 1)]
     return {"summary": summary, "events": [e for e in found if e]}
 
 
@@ -452,9 +454,10 @@ async def add_replayed(ctx: ObjectContext, replayed: Any) -> dict[str, int]:
     """Add replays: `{requests, inputTokens, outputTokens}` (a bare int counts requests only)."""
     if isinstance(replayed, int):
         replayed = {"requests": replayed}
-    total = (await ctx.get("replayed") or 0) + int(replayed.get("requests", 0))
+    total: int = await ctx.get("replayed") or 0
+    total += int(replayed.get("requests", 0))
     ctx.set("replayed", total)
-    tokens = await ctx.get("replayedTokens") or {"inputTokens": 0, "outputTokens": 0}
+    tokens: dict[str, int] = await ctx.get("replayedTokens") or {"inputTokens": 0, "outputTokens": 0}
     for k in tokens:
         tokens[k] += int(replayed.get(k, 0))
     ctx.set("replayedTokens", tokens)

@@ -12,7 +12,7 @@ The task's invocations (its journal) are purged through the admin API by the cal
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from pydantic import BaseModel
 from restate import ObjectContext
@@ -24,8 +24,14 @@ from .task_object import agent_task, task_ledger
 from .task_record import SUMMARY
 from .task_status import TERMINAL
 
+
+class _Retention(TypedDict):
+    journal_retention: timedelta
+    idempotency_retention: timedelta
+
+
 # Leave no invocation record behind: retention exists to remove them.
-_GONE = dict(journal_retention=timedelta(0), idempotency_retention=timedelta(0))
+_GONE = _Retention(journal_retention=timedelta(0), idempotency_retention=timedelta(0))
 
 
 class ForgetRequest(BaseModel):
@@ -59,7 +65,7 @@ def may_forget(summary: dict[str, Any] | None, req: ForgetRequest) -> bool:
 @agent_task.handler(name="forget", **_GONE)
 async def forget_task(ctx: ObjectContext, req: ForgetRequest) -> dict[str, Any]:
     """Clear the finished task's state and its side objects'; `{forgotten, status}`."""
-    summary = await ctx.get(SUMMARY)
+    summary: dict[str, Any] | None = await ctx.get(SUMMARY)
     status = summary.get("status") if summary else None
     if not may_forget(summary, req):
         return {"forgotten": False, "status": status}
@@ -87,7 +93,8 @@ async def forget_inbox(ctx: ObjectContext) -> None:
 @task_feed.handler(name="forget", **_GONE)
 async def forget_feed(ctx: ObjectContext) -> None:
     """Wake any client still long-polling the task (it then finds the task gone), then clear."""
-    version = await ctx.get("version") or 0
-    for waiter in await ctx.get("waiters") or []:
+    version: int = await ctx.get("version") or 0
+    waiters: list[str] = await ctx.get("waiters") or []
+    for waiter in waiters:
         ctx.resolve_awakeable(waiter, version + 1)
     ctx.clear_all()

@@ -25,8 +25,8 @@ from .task_status import TERMINAL
 async def follow_up(ctx: ObjectContext, request: dict[str, Any]) -> dict[str, Any]:
     """`request`: a FollowUp signed by the user's client (dals.trust) for this task and the turn
     that comes next; anything else runs nothing and is recorded."""
-    summary = await ctx.get(SUMMARY)
-    spec = await ctx.get(SPEC)
+    summary: dict[str, Any] | None = await ctx.get(SUMMARY)
+    spec: dict[str, Any] | None = await ctx.get(SPEC)
     try:
         turn = FollowUp.model_validate(check(request, "followUp", ctx.key()))
         if summary and turn.turn != summary.get("turns", 0) + 1:

@@ -19,7 +19,7 @@ _dir_fds: dict[str, int] = {}
 
 
 def is_unix(url: str | None) -> bool:
-    return bool(url) and url.startswith(UNIX)
+    return url is not None and url.startswith(UNIX)
 
 
 def unix_url(path: Path) -> str:

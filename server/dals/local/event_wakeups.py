@@ -91,7 +91,7 @@ def state_dir_id(state: Path, create: bool = True) -> str | None:
 
 def _entries(directory: Path) -> list[tuple[str, int, int]]:
     """(file name, pid, port) of every registration file (temporary `.tmp` names are not)."""
-    out = []
+    out: list[tuple[str, int, int]] = []
     try:
         names = os.listdir(directory)
     except OSError:

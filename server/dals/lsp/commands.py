@@ -29,7 +29,8 @@ if TYPE_CHECKING:
 
 def _workspace_for(ls, uri: str | None) -> tuple[Path, str | None]:
     """The workspace root of a task and the workspace-relative path of `uri` (if any)."""
-    folders = [Path(to_fs_path(f.uri)).resolve() for f in ls.workspace.folders.values()] if ls.workspace else []
+    paths = [to_fs_path(f.uri) for f in ls.workspace.folders.values()] if ls.workspace else []
+    folders = [Path(p).resolve() for p in paths if p]  # (a folder that is no file path: none)
     if not folders and ls.workspace and ls.workspace.root_path:
         folders = [Path(ls.workspace.root_path).resolve()]
     if uri is None:

@@ -54,7 +54,8 @@ class EditorBridge:
     # --- which files are open ---------------------------------------------------
     def roots(self) -> list[Path]:
         ws = self.server.workspace
-        folders = [Path(to_fs_path(f.uri)).resolve() for f in ws.folders.values()] if ws else []
+        paths = [to_fs_path(f.uri) for f in ws.folders.values()] if ws else []
+        folders = [Path(p).resolve() for p in paths if p]  # (a folder that is no file path: none)
         if not folders and ws and ws.root_path:
             folders = [Path(ws.root_path).resolve()]
         return folders
@@ -208,7 +209,7 @@ class EditorBridge:
         caps = self.server.client_capabilities
         we = caps.workspace.workspace_edit if caps and caps.workspace else None
         annotate = bool(request.get("review") and we and we.change_annotation_support)
-        edit: types.TextEdit = (
+        edit: types.TextEdit | types.AnnotatedTextEdit = (
             types.AnnotatedTextEdit(range=rng, new_text=new_text, annotation_id="dals-review")
             if annotate
             else types.TextEdit(range=rng, new_text=new_text)

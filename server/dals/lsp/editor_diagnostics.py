@@ -75,7 +75,7 @@ def to_files(answer: Any, workspace: Path) -> dict[str, Any]:
         rel = target.relative_to(workspace.resolve()).as_posix()
         got = [_diagnostic(d) for d in item.get("diagnostics") or [] if isinstance(d, dict)]
         files.setdefault(rel, []).extend(d for d in got if d)
-    out = [
+    out: list[dict[str, Any]] = [
         {"path": p, "diagnostics": sorted(ds, key=lambda d: (d["line"], d["column"]))}
         for p, ds in sorted(files.items())
     ]
@@ -87,11 +87,11 @@ def _diagnostic(d: dict[str, Any]) -> dict[str, Any] | None:
     message = d.get("message")
     if not isinstance(message, str):
         return None
-    code = d.get("code")
+    code, severity = d.get("code"), d.get("severity")
     return {
         "line": int(start.get("line", 0)) + 1,
         "column": int(start.get("character", 0)) + 1,
-        "severity": SEVERITY.get(d.get("severity"), "error"),
+        "severity": SEVERITY.get(severity, "error") if isinstance(severity, int) else "error",
         "source": str(d.get("source") or ""),
         "code": "" if code is None else str(code),
         "message": message.strip(),

@@ -93,5 +93,5 @@ def install(workspace: Workspace) -> bool:
         document.__class__ = LspLinesTextDocument
         return document
 
-    workspace._create_text_document = create_lsp_lines
+    workspace._create_text_document = create_lsp_lines  # type: ignore[method-assign]  # the patch (see module)
     return True

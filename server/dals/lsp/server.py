@@ -15,7 +15,7 @@ import logging
 import os
 import sys
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
@@ -43,8 +43,9 @@ class DalsServer(LanguageServer):
     def __init__(self):
         super().__init__("dals", VERSION, protocol_cls=DalsProtocol)
         self.config = Config.from_env()
-        self._service: asyncio.Future | None = None
+        self._service: asyncio.Future[TaskService] | None = None
         self._runtime_task: asyncio.Task | None = None
+        self.init_options: Any = None  # the client's `initializationOptions`
 
     # Created on first use (after `initialize`): their modules import httpx, watchfiles, pathspec.
     @cached_property
@@ -69,12 +70,14 @@ class DalsServer(LanguageServer):
         """Whether the lazily created `part` (stream, file_watch, editor) exists yet."""
         return part in self.__dict__
 
-    def ensure_runtime(self) -> None:
+    def ensure_runtime(self) -> asyncio.Future[TaskService]:
+        """The task service once the runtime is up (bringing it up on first call)."""
         if self._service is None:
             self._service = asyncio.get_running_loop().create_future()
-            self._runtime_task = asyncio.get_running_loop().create_task(self._bring_up())
+            self._runtime_task = asyncio.get_running_loop().create_task(self._bring_up(self._service))
+        return self._service
 
-    async def _bring_up(self) -> None:
+    async def _bring_up(self, ready: asyncio.Future[TaskService]) -> None:
         from ..client.restate_api import RestateApi
         from ..client.tasks import TaskService
         from ..runtime import control
@@ -86,13 +89,13 @@ class DalsServer(LanguageServer):
             status = await control.up_async(RUNTIME_WAIT)
             api = RestateApi(status["restate"]["ingress"], status["restate"]["admin"])
             service = TaskService(api)
-            self._service.set_result(service)
+            ready.set_result(service)
             log.info("runtime ready: %s", status["restate"]["ingress"])
             await self._follow_unfinished(service)
         except Exception as e:  # noqa: BLE001 - reported to the user, the server stays up
             log.error("DALS runtime could not start: %s", e)
-            if not self._service.done():
-                self._service.set_exception(e)
+            if not ready.done():
+                ready.set_exception(e)
             self.window_show_message(
                 types.ShowMessageParams(type=types.MessageType.Error, message=f"DALS runtime could not start: {e}")
             )
@@ -113,9 +116,9 @@ class DalsServer(LanguageServer):
                 self.stream.follow(service, t["taskId"], since=t.get("lastSeq", 0))
 
     async def task_service(self) -> TaskService:
-        self.ensure_runtime()
+        service = self.ensure_runtime()
         try:
-            return await asyncio.wait_for(asyncio.shield(self._service), RUNTIME_WAIT)
+            return await asyncio.wait_for(asyncio.shield(service), RUNTIME_WAIT)
         except TimeoutError:
             raise RequestFailed(f"DALS runtime not ready after {RUNTIME_WAIT:.0f}s") from None
         except Exception as e:  # noqa: BLE001

@@ -19,6 +19,7 @@ refresh that fails with a list cached is logged and the cached list served.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import itertools
 import logging
 import time
@@ -141,7 +142,7 @@ class TaskList:
         self._listed = started
         self._shown = {k: v for k, v in self._shown.items() if v[0] > started}
 
-    def _compose(self, statuses: list[str] | None) -> list[dict[str, Any]]:
+    def _compose(self, statuses: builtins.list[str] | None) -> builtins.list[dict[str, Any]]:  # `list`: the method
         tasks = dict(self._tasks or {})
         for task_id, (_, summary) in self._shown.items():
             tasks[task_id] = summary

@@ -36,7 +36,7 @@ def supervisor_alive(lay: Layout) -> bool:
 
 
 def _ok(url: str | None, path: str) -> bool:
-    return bool(url) and get_status(url, path) == 200
+    return url is not None and url != "" and get_status(url, path) == 200
 
 
 def status(lay: Layout | None = None) -> dict:

@@ -113,7 +113,7 @@ class Layout:
             kept = json.loads(self.ports_file.read_text())
         except (OSError, ValueError):
             pass
-        chosen = {}
+        chosen: dict[str, int] = {}
         for name in ("worker",):
             port = kept.get(name)
             if not isinstance(port, int) or not port_is_free(port):
@@ -141,7 +141,7 @@ def port_is_free(port: int) -> bool:
     return True
 
 
-def free_port(exclude: set[int] = frozenset()) -> int:
+def free_port(exclude: set[int] | frozenset[int] = frozenset()) -> int:
     while True:
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))

@@ -43,9 +43,7 @@ def _without_mcp() -> None:
         )
 
     stub.__file__ = __file__  # where an ImportError of another name points
-    stub.DALS_PLACEHOLDER = True
-    stub.MCPToolset = MCPToolset
-    stub.__getattr__ = missing
+    vars(stub).update(DALS_PLACEHOLDER=True, MCPToolset=MCPToolset, __getattr__=missing)  # (mypy: a ModuleType)
     sys.modules["pydantic_ai.mcp"] = stub
 
 

@@ -177,7 +177,7 @@ def _write_file(root: Path, path: str, content: str, expected_sha: str | None, d
         raise ConflictError(f"'{shown}' was created since the task looked; read it first")
     if expected_sha is not None and old is None:
         raise ConflictError(f"'{shown}' changed since read; read it again (it no longer exists)")
-    if expected_sha is not None and content_hash(old) != expected_sha:
+    if expected_sha is not None and old is not None and content_hash(old) != expected_sha:
         raise ConflictError(f"'{shown}' changed since read; read it again")
     if not dry_run:
         _atomic_write(root, target, shown, new)

@@ -117,7 +117,8 @@ def lines_of(shown: str, chunks: Iterable[bytes], offset: int, limit: int) -> Ra
 
 
 def _render(shown: str, kept: list[tuple[int, bytes, int]], sha: str, total: int, offset: int) -> RangeResult:
-    out, size, cut_lines, stopped = [], 0, 0, None
+    out: list[str] = []
+    size, cut_lines, stopped = 0, 0, None
     for number, raw, over in kept:
         text = raw.rstrip(b"\r").decode("utf-8", errors="replace")
         if len(text) > MAX_LINE_CHARS or over:

@@ -48,9 +48,9 @@ def _libc_prctl():
             _restype_ = _Int
 
         class _Libc:
-            _handle = _ctypes.dlopen(None)
+            _handle = _ctypes.dlopen(None)  # type: ignore[arg-type]  # None: the program itself (dlopen(3))
 
-        return _Func(("prctl", _Libc())), _ctypes.get_errno
+        return _Func(("prctl", _Libc())), _ctypes.get_errno  # type: ignore[arg-type]  # _Libc: a CDLL's handle
     except (ImportError, AttributeError, OSError, TypeError):
         import ctypes
 

@@ -110,22 +110,26 @@ def search(root: Path, pattern: str, glob: str | None = None, max_matches: int =
     if len(pattern) > MAX_PATTERN_CHARS:
         raise WorkspaceError(f"pattern is {len(pattern)} characters long; at most {MAX_PATTERN_CHARS}")
     args = command(pattern, glob)
-    result, found = SearchResult(), []
+    result = SearchResult()
+    found: list[tuple[str, int, str]] = []  # (path, line number, text)
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(
             args, cwd=os.path.realpath(root), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors
         )
+        stdout = proc.stdout
+        if stdout is None:  # stdout=PIPE gives one
+            raise RuntimeError("ripgrep's output pipe is missing")
         timer = threading.Timer(TIMEOUT_S, _stop, (proc, result))
         timer.start()
         try:
-            for raw in proc.stdout:
+            for raw in stdout:
                 if _take(raw.rstrip(b"\n"), found, result) and len(found) >= COLLECT_CAP:
                     result.capped = True
                     proc.kill()
                     break
         finally:
             timer.cancel()
-            proc.stdout.close()
+            stdout.close()
             code = proc.wait()
         errors.seek(0)
         message = errors.read().decode("utf-8", errors="replace")
@@ -143,12 +147,12 @@ def search(root: Path, pattern: str, glob: str | None = None, max_matches: int =
     return result
 
 
-def _stop(proc: subprocess.Popen, result: SearchResult) -> None:
+def _stop(proc: subprocess.Popen[bytes], result: SearchResult) -> None:
     result.timed_out = True
     proc.kill()
 
 
-def _take(line: bytes, found: list, result: SearchResult) -> bool:
+def _take(line: bytes, found: list[tuple[str, int, str]], result: SearchResult) -> bool:
     """Record one line of ripgrep's output; True when it was a text match."""
     path, sep, rest = line.partition(b"\x00")
     if not sep:

@@ -225,13 +225,16 @@ async def _run_reaped(
         cwd=str(cwd),
         env=env,
     )
+    if proc.stdout is None or proc.stderr is None:  # PIPE gives both
+        await _stop(proc)
+        raise RuntimeError("the reaper's output pipes are missing")
     out, err = _Capture(max_output), _Capture(max_output)
     pumps = asyncio.gather(_pump(proc.stdout, out), _pump(proc.stderr, err), proc.wait())
     # When the step is cancelled (its attempt cut off), the pumps end with an error nobody awaits:
     # retrieve it, so asyncio does not log "exception was never retrieved".
     pumps.add_done_callback(lambda f: f.cancelled() or f.exception())
     try:
-        await asyncio.wait_for(pumps, backstop_s)
+        _, _, code = await asyncio.wait_for(pumps, backstop_s)
     except TimeoutError:
         await _stop(proc)
         out.finish()
@@ -240,7 +243,6 @@ async def _run_reaped(
     finally:
         if proc.returncode is None:
             await _stop(proc)
-    code = proc.returncode
     return (code if code >= 0 else 128 - code), out, err, False
 
 
