@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -85,7 +86,10 @@ def workspace(tmp_path):
 
 
 def plan(*steps: tuple[str, dict]) -> str:
-    return "\n".join(["Cancel me"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])
+    """A prompt the double answers step by step, unique per call: `Held.reached` finds a task's
+    requests by its prompt, and another test's task with the same steps (an earlier parameter, or
+    the session's double under forced replay) would otherwise answer for it at once."""
+    return "\n".join([f"Cancel me ({uuid.uuid4().hex[:8]})"] + [f"/{tool} {json.dumps(args)}" for tool, args in steps])
 
 
 ELSEWHERE = "a-state-dir-elsewhere"  # a spec's `origin` that is not the worker's: a worker elsewhere
@@ -119,7 +123,9 @@ async def cancel_and_check(
     hear the cancel (Restate has closed its stream), so it finishes its step and its replay
     takes the cancel."""
     answer = await service.cancel(task_id)
-    assert answer["status"] in ("cancelled", "succeeded"), answer
+    if answer["status"] not in ("cancelled", "succeeded"):
+        shown = await service.show(task_id)  # what it went through, for the failure's message
+        raise AssertionError((why, answer, shown.get("error"), shown.get("lastFailure"), titles(shown)))
     if held is not None:
         held.event.set()
     deadline = time.monotonic() + timeout
