@@ -162,15 +162,14 @@ def _cmd_zygote(args) -> int:
     def worker(a: dict) -> int:
         return serve(int(a["port"]), shared=bool(a.get("shared")))
 
-    def imports() -> None:
-        preload()
+    def lsp_imports() -> None:  # after the first worker is forked: `dals lsp` sessions come later
         from ..lsp.server import warm_imports
 
         warm_imports()
 
     from ..config.settings import state_dir
 
-    return zygote.serve(state_dir(), {"lsp": lsp, "worker": worker}, imports)
+    return zygote.serve(state_dir(), {"lsp": lsp, "worker": worker}, preload, then=lsp_imports)
 
 
 def _cmd_worker(args) -> int:

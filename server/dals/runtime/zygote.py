@@ -28,6 +28,7 @@ import signal
 import socket
 import struct
 import sys
+import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -159,13 +160,21 @@ def _read_line(conn: socket.socket) -> bytes | None:
 # --- the zygote -----------------------------------------------------------------------------------
 
 
-def serve(state_dir: Path, roles: Mapping[str, Role], preload: Callable[[], None]) -> int:
+THEN_AFTER_S = 1.0
+
+
+def serve(
+    state_dir: Path, roles: Mapping[str, Role], preload: Callable[[], None], then: Callable[[], None] | None = None
+) -> int:
     """Import (`preload`), then fork a child per request until SIGTERM or SIGINT. Binds the socket
-    only once warm: a client that finds it finds a zygote ready to fork."""
+    only once warm: a client that finds it finds a zygote ready to fork. `then`: more imports, made
+    once the first child is forked (or after THEN_AFTER_S without a request), so that they do not
+    delay it: the runtime's first worker need not wait for what only later children use."""
     preload()
     gc.collect()
     gc.freeze()  # what the children share stays out of the collector's way: their pages stay shared
     server = _Server(state_dir, roles)
+    server.then, server.then_at = then, time.monotonic() + THEN_AFTER_S
     try:
         server.loop()
     finally:
@@ -207,11 +216,15 @@ class _Server:
         signal.signal(signal.SIGINT, stop)
         self.selector.register(self.wake_r, selectors.EVENT_READ, "signal")
         self.children: dict[int, _Child] = {}
+        self.forks = 0
+        self.then: Callable[[], None] | None = None
+        self.then_at = 0.0
         print(f"zygote: warm, serving {sorted(roles)} at {self.path}", file=sys.stderr, flush=True)
 
     def loop(self) -> None:
         while not self.stop:
-            for key, _ in self.selector.select(timeout=1.0):
+            timeout = 1.0 if self.then is None else max(0.0, self.then_at - time.monotonic())
+            for key, _ in self.selector.select(timeout=timeout):
                 if key.data == "accept":
                     self.accept()
                 elif key.data == "signal":
@@ -224,6 +237,10 @@ class _Server:
                 else:
                     self.client_gone(key.data)
             self.reap()
+            if self.then is not None and (self.forks or time.monotonic() >= self.then_at):
+                then, self.then = self.then, None
+                then()
+                gc.freeze()
 
     def accept(self) -> None:
         try:
@@ -243,6 +260,7 @@ class _Server:
             for fd in fds:
                 os.close(fd)
         _send(conn, {"pid": pid})
+        self.forks += 1
         self.children[pid] = _Child(conn, bool(request.get("tied")))
         self.selector.register(conn, selectors.EVENT_READ, pid)
 
