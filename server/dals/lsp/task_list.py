@@ -26,7 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ..client.tasks import TaskService, public_summary
+from ..client.task_summary import public_summary
+from ..client.tasks import TaskService
 from ..durable.task_status import TERMINAL
 
 log = logging.getLogger("dals.lsp.task_list")

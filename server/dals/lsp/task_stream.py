@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, cast
 from lsprotocol import types
 
 from ..client.task_follow import TaskFollower
-from ..client.tasks import TaskService, public_summary
+from ..client.task_summary import public_summary
+from ..client.tasks import TaskService
 from .protocol import TASK_DELTA, TASK_EVENT
 
 if TYPE_CHECKING:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from dals.client import pricing
-from dals.client.tasks import public_summary
+from dals.client.task_summary import public_summary
 
 
 @pytest.fixture(autouse=True)

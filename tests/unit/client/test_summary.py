@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dals.client.tasks import public_summary, title_of
+from dals.client.task_summary import public_summary
+from dals.client.tasks import title_of
 
 BASE = {"taskId": "t", "status": "running", "usage": {"requests": 2, "inputTokens": 5, "outputTokens": 1}}
 

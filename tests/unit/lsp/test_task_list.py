@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from dals.client.restate_api import RestateUnavailable
-from dals.client.tasks import public_summary
+from dals.client.task_summary import public_summary
 from dals.lsp.task_list import TaskList
 
 WAIT = 5.0
