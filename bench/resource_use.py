@@ -12,41 +12,33 @@ from pathlib import Path
 Pids = int | tuple[int, ...] | None  # one process, or a group counted together (worker processes)
 
 
-def rss_mb(pid: Pids) -> float | None:
-    """Resident set size of one process in MiB (VmRSS from /proc; psutil is not needed); of a
-    group of processes, their sum."""
+def _kib_field(pid: Pids, proc_file: str, field: str) -> float | None:
+    """`field` (a kB line) of /proc/PID/`proc_file` in MiB; of a group of processes, their sum."""
     if isinstance(pid, tuple):
-        sizes = [mb for mb in map(rss_mb, pid) if mb is not None]
+        sizes = [mb for mb in (_kib_field(p, proc_file, field) for p in pid) if mb is not None]
         return sum(sizes) if sizes else None
     if not pid:
         return None
     try:
-        with open(f"/proc/{pid}/status") as f:
+        with open(f"/proc/{pid}/{proc_file}") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) / 1024
     except OSError:
         return None
     return None
+
+
+def rss_mb(pid: Pids) -> float | None:
+    """Resident set size in MiB (VmRSS from /proc; psutil is not needed); of a group, the sum."""
+    return _kib_field(pid, "status", "VmRSS:")
 
 
 def pss_mb(pid: Pids) -> float | None:
     """Proportional set size in MiB (Pss from /proc/PID/smaps_rollup): each page a process shares
     with others counted as its share, so the PSS of several processes adds up to the memory they
     take together (their RSS counts every shared page once per process); of a group, the sum."""
-    if isinstance(pid, tuple):
-        sizes = [mb for mb in map(pss_mb, pid) if mb is not None]
-        return sum(sizes) if sizes else None
-    if not pid:
-        return None
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
-            for line in f:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+    return _kib_field(pid, "smaps_rollup", "Pss:")
 
 
 def children_named(parent: int | None, name: str) -> tuple[int, ...]:

@@ -22,7 +22,7 @@ import pytest
 from tests.chaos.conftest import runtime_on
 from tests.support.lsp_client import DalsClient
 from tests.support.openai_double import conversation_key
-from tests.support.runtime import Runtime, wait_for
+from tests.support.runtime import Runtime, parent_of, wait_for
 
 TASKS = 4
 
@@ -49,14 +49,6 @@ def plan(tag: str) -> str:
     ]
     lines = [f"Worker processes {tag}"] + [f"/{tool} {json.dumps(args)}" for s in steps for tool, args in s.items()]
     return "\n".join(lines)
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return int(f.read().rsplit(") ", 1)[1].split()[1])
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def worker_running(pid: int, workers: set[int]) -> int | None:

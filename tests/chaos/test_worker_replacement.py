@@ -19,11 +19,7 @@ import signal
 import uuid
 
 from tests.support.lsp_client import DalsClient
-
-
-def _parent(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as f:
-        return int(f.read().rsplit(")", 1)[1].split()[1])
+from tests.support.runtime import parent_of
 
 
 async def _command_task(rt, ws, title: str, command: str) -> dict:
@@ -63,7 +59,7 @@ async def test_a_replacement_killed_at_once_is_replaced_again_by_a_forked_worker
     st = await asyncio.to_thread(chaos_runtime.healthy_again, "worker", second)
     third = st["worker"]["pid"]
     assert third not in (first, second)
-    assert _parent(third) == zygote  # forked, warm: not a cold `dals worker` process
+    assert parent_of(third) == zygote  # forked, warm: not a cold `dals worker` process
     # and tasks run on it
     shown = await _command_task(chaos_runtime, tmp_path, "After two replacements", "echo ran > ran.txt")
     assert shown["status"] == "succeeded", shown.get("error")

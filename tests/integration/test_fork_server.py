@@ -12,27 +12,20 @@ from pathlib import Path
 
 from dals.local.pids import pid_alive
 from tests.support.lsp_client import DalsClient
-from tests.support.runtime import wait_for
+from tests.support.runtime import parent_of, wait_for
 
 PLAN = 'Fork server\n/run_command {"command": "echo forked"}'
-
-
-def _parent(pid: int) -> int:
-    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
 def _sessions_of(zygote_pid: int) -> set[int]:
     """The forked `dals lsp` sessions: children of the fork server named so."""
     found = set()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for entry in filter(str.isdigit, os.listdir("/proc")):
         try:
-            ppid = int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1])
             comm = Path(f"/proc/{entry}/comm").read_text().strip()
-        except (OSError, ValueError, IndexError):
+        except OSError:
             continue
-        if ppid == zygote_pid and comm == "dals lsp":
+        if comm == "dals lsp" and parent_of(int(entry)) == zygote_pid:
             found.add(int(entry))
     return found
 
@@ -98,7 +91,7 @@ async def test_a_killed_fork_server_comes_back_and_workers_are_still_replaced(ru
         assert (await client.wait_finished(started["taskId"], timeout=120))[-1]["status"] == "succeeded"
         os.kill(worker, signal.SIGKILL)
         st = runtime.healthy_again("worker", worker)
-        assert _parent(st["worker"]["pid"]) == st["zygote"]["pid"]  # forked by the new fork server
+        assert parent_of(st["worker"]["pid"]) == st["zygote"]["pid"]  # forked by the new fork server
         started = await client.command("dals.startTask", {"prompt": PLAN})
         assert (await client.wait_finished(started["taskId"], timeout=120))[-1]["status"] == "succeeded"
     finally:

@@ -25,6 +25,15 @@ def without_replays(usage_line: str) -> str:
     return re.sub(r" \([\d,]+ replayed[^)]*\)", "", usage_line)
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent pid of `pid` (from /proc), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(") ", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def wait_for(predicate, timeout: float, what: str, interval: float = 0.05):
     """Poll `predicate` until it returns something truthy; fail with `what` after `timeout`."""
     deadline = time.monotonic() + timeout
